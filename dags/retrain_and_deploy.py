@@ -1,0 +1,164 @@
+"""Retrain and deploy: build the image, push it, train, publish the model, batch-score, serve it.
+
+Runs on the embedded default (the local Docker engine, a registry on 127.0.0.1:5000 and file:// artifacts) with
+no AWS account. Trigger it from the UI with the form, or run it once with ``make demo``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import DAG, Asset, Param, task
+
+from ml_lifecycle import (
+    BatchTransformOperator,
+    BuildImageOperator,
+    DeployEndpointOperator,
+    ExportArtifactsOperator,
+    PushToECROperator,
+    TeardownOperator,
+    TrainOnEC2Operator,
+)
+from ml_lifecycle.settings import default_artifact_root
+
+ARTIFACT_ROOT = default_artifact_root().rstrip("/")
+EXAMPLE_CONTEXT = os.environ.get(
+    "ML_LIFECYCLE_EXAMPLE_CONTEXT", str(Path(__file__).resolve().parent.parent / "examples" / "containers" / "linear")
+)
+BASE_IMAGE = os.environ.get("BASE_IMAGE", "python:3.11-slim")
+MODEL_NAME = "linear"
+MODEL_ASSET = Asset(name="linear-model", uri=f"{ARTIFACT_ROOT}/registry/{MODEL_NAME}")
+INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge", "ml.g5.xlarge"]
+RUN_FOLDER = "{{ run_id | replace(':', '-') | replace('+', '-') }}"
+
+with DAG(
+    dag_id="retrain_and_deploy",
+    description="Build, push, train, publish, batch-score and deploy the linear example model",
+    schedule="@weekly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    render_template_as_native_obj=True,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=20),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={
+        "compute": Param("local", enum=["local", "ec2"], title="Compute", description="Where the containers run"),
+        "instance_type": Param("ml.m5.large", enum=INSTANCE_TYPES, title="Instance type"),
+        "instance_count": Param(1, type="integer", minimum=1, maximum=10, title="Instances"),
+        "hyperparameters": Param({"l2": "0.01"}, type="object", title="Hyperparameters",
+                                 description="Passed to the container as strings in hyperparameters.json"),
+        "deploy": Param(True, type="boolean", title="Deploy the endpoint"),
+        "endpoint_name": Param("linear", type="string", pattern="^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+                               title="Endpoint name"),
+        "registry": Param("127.0.0.1:5000", type="string", title="Registry",
+                          description="An OCI registry host; empty pushes to Amazon ECR"),
+        "train_data_uri": Param(f"{ARTIFACT_ROOT}/data/train", type="string", section="Data"),
+        "validation_data_uri": Param(f"{ARTIFACT_ROOT}/data/validation", type="string", section="Data"),
+        "score_data_uri": Param(f"{ARTIFACT_ROOT}/data/score", type="string", section="Data"),
+    },
+    tags=["ml-lifecycle", "sagemaker-contract"],
+) as dag:
+
+    @task
+    def preflight(**context) -> dict[str, str]:
+        """Fail fast, before anything is built or started, when the engine or the training data is missing."""
+        from ml_lifecycle.backends import docker_engine
+        from ml_lifecycle.core.uris import parse_uri
+        from ml_lifecycle.errors import SpecError
+        from ml_lifecycle.runtime import store_factory
+
+        params = context["params"]
+        docker_engine().client.ping()
+        uri = parse_uri(params["train_data_uri"], "params.train_data_uri")
+        if not store_factory("aws_default")(uri).list_objects(uri):
+            raise SpecError("params.train_data_uri", f"{uri} holds no data",
+                            "Generate the sample (make demo-data) or point the form at your training data")
+        return {"train_data_uri": str(uri)}
+
+    build = BuildImageOperator(
+        task_id="build_image",
+        context_path=EXAMPLE_CONTEXT,
+        repository="ml-lifecycle/linear",
+        build_args={"BASE_IMAGE": BASE_IMAGE},
+    )
+    push = PushToECROperator(
+        task_id="push_image",
+        image=build.output["image"],
+        repository="ml-lifecycle/linear",
+        registry="{{ params.registry }}",
+    )
+    train = TrainOnEC2Operator(
+        task_id="train",
+        image_uri=push.output["image_uri"],
+        channels={"train": "{{ params.train_data_uri }}", "validation": "{{ params.validation_data_uri }}"},
+        hyperparameters="{{ params.hyperparameters }}",
+        output_path=f"{ARTIFACT_ROOT}/training",
+        compute="{{ params.compute }}",
+        instance_type="{{ params.instance_type }}",
+        instance_count="{{ params.instance_count }}",
+        max_runtime_s=3600,
+        metric_definitions=[
+            {"Name": "train_rmse", "Regex": r"train_rmse=([0-9.eE+-]+);"},
+            {"Name": "validation_rmse", "Regex": r"validation_rmse=([0-9.eE+-]+);"},
+        ],
+    )
+    export = ExportArtifactsOperator(
+        task_id="export_model",
+        model_uri=train.output["model_uri"],
+        model_name=MODEL_NAME,
+        registry_uri=f"{ARTIFACT_ROOT}/registry",
+        outlets=[MODEL_ASSET],
+    )
+    transform = BatchTransformOperator(
+        task_id="batch_transform",
+        image_uri=push.output["image_uri"],
+        model_uri=export.output["model_uri"],
+        input_uri="{{ params.score_data_uri }}",
+        output_uri=f"{ARTIFACT_ROOT}/predictions/{RUN_FOLDER}",
+        content_type="text/csv",
+        compute="{{ params.compute }}",
+    )
+
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def should_deploy(**context) -> bool:
+        """Skip the endpoint when the form says not to deploy."""
+        return bool(context["params"]["deploy"])
+
+    deploy = DeployEndpointOperator(
+        task_id="deploy_endpoint",
+        endpoint_name="{{ params.endpoint_name }}",
+        image_uri=push.output["image_uri"],
+        model_uri=export.output["model_uri"],
+        compute="{{ params.compute }}",
+    )
+
+    @task
+    def smoke_test(endpoint: dict[str, str]) -> str:
+        """POST one row to the new endpoint and log the prediction."""
+        import urllib.request
+
+        request = urllib.request.Request(
+            endpoint["invocations_url"], data=b"0.5,1.0,-0.5,2.0,0.0,1.5,-1.0,0.25\n",
+            headers={"Content-Type": "text/csv"}, method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            prediction = response.read().decode().strip()
+        print(f"Endpoint {endpoint['url']} predicted {prediction}")
+        return prediction
+
+    teardown = TeardownOperator(task_id="teardown")
+
+    checked = preflight()
+    gate = should_deploy()
+    checked >> build
+    export >> [transform, gate]
+    gate >> deploy
+    tested = smoke_test(deploy.output)
+    [transform, tested] >> teardown.as_teardown(setups=checked)

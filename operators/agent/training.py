@@ -1,0 +1,273 @@
+"""Run one training job on the Docker engine with SageMaker's layout, and export its outputs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ml_lifecycle.agent import archive
+from ml_lifecycle.agent.clock import utc_now_iso
+from ml_lifecycle.agent.host_watch import HostWatcher, LogSink, WatchResult
+from ml_lifecycle.agent.records import RECORD_NAME, RecordWriter, StoreFor
+from ml_lifecycle.agent.staging import stage_channels
+from ml_lifecycle.compute import labels
+from ml_lifecycle.compute.docker_engine import DockerEngine
+from ml_lifecycle.core import contract
+from ml_lifecycle.core.metrics import MetricScanner
+from ml_lifecycle.core.naming import container_name
+from ml_lifecycle.core.specs import TrainingSpec
+from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, exit_reason, is_failed, status_for_exit
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+from ml_lifecycle.errors import JobFailed, MlLifecycleError
+
+log = logging.getLogger(__name__)
+
+
+def job_output_uri(output_path: str, job_name: str) -> ArtifactUri:
+    """Return ``<output_path>/<job>``, where the record and ``output/`` live.
+
+    :param output_path: the spec's output_path.
+    :param job_name: the job name.
+    """
+    return parse_uri(output_path, "output_path").join(job_name)
+
+
+class TrainingRunner:
+    """Runs training jobs on one Docker engine; one instance per job, so stop() knows what to stop."""
+
+    def __init__(self, engine: DockerEngine, store_for: StoreFor, work_root: Path, region: str) -> None:
+        """Hold the engine, stores and working folder.
+
+        :param engine: the Docker engine to run on.
+        :param store_for: returns the store for a URI.
+        :param work_root: the folder under which each job lays out /opt/ml (visible to the engine).
+        :param region: the AWS region reported to the container.
+        """
+        self.engine = engine
+        self.store_for = store_for
+        self.work_root = work_root
+        self.region = region
+        self._watcher: HostWatcher | None = None
+        self._log_tail = ""
+
+    def run(self, spec: TrainingSpec, job_name: str, owner: dict[str, str], sink: LogSink = log.info) -> JobRecord:
+        """Run the job to its end and return its final record; raises JobFailed when it did not complete.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param sink: receives progress and each host's log lines.
+        """
+        out_uri = job_output_uri(spec.output_path, job_name)
+        store = self.store_for(out_uri)
+        hosts = contract.host_names(spec.instance_count)
+        now = utc_now_iso()
+        record = JobRecord(
+            job_name=job_name,
+            kind="training",
+            created_at=now,
+            hosts=hosts,
+            image_uri=spec.image_uri,
+            hyperparameters=dict(spec.hyperparameters),
+            owner=owner,
+        )
+        writer = RecordWriter(store, out_uri.join(RECORD_NAME), record)
+        writer.transition(SecondaryStatus.STARTING, JobStatus.IN_PROGRESS)
+        job_dir = self.work_root / "jobs" / job_name
+        network = f"mlc-{job_name}" if len(hosts) > 1 else None
+        try:
+            result = self._run(spec, job_name, owner, hosts, job_dir, network, writer, sink)
+        except BaseException as err:
+            self._fail(writer, err)
+            raise
+        finally:
+            self._clean_up(job_name, job_dir, network)
+        if is_failed(result.status):
+            raise JobFailed(job_name, result.secondary_status, result.failure_reason, self._log_tail)
+        return result
+
+    def stop(self) -> None:
+        """Stop a running job (SIGTERM, then SIGKILL after 120 s); safe to call from another thread."""
+        if self._watcher is not None:
+            self._watcher.stop()
+
+    def _run(
+        self,
+        spec: TrainingSpec,
+        job_name: str,
+        owner: dict[str, str],
+        hosts: list[str],
+        job_dir: Path,
+        network: str | None,
+        writer: RecordWriter,
+        sink: LogSink,
+    ) -> JobRecord:
+        """Stage, run, watch and export; returns the final record.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param hosts: the host names.
+        :param job_dir: the job's working folder.
+        :param network: the private network for several hosts, or None.
+        :param writer: the job record's writer.
+        :param sink: receives progress and log lines.
+        """
+        record = writer.record
+        image = self.engine.ensure_image(spec.image_uri)
+        record.image_digest = image.digest or image.image_id
+        layouts = {host: contract.HostLayout(str(job_dir / host)) for host in hosts}
+        for layout in layouts.values():
+            for folder in (layout.config_dir, layout.model_dir, layout.output_data_dir, layout.checkpoint_dir):
+                os.makedirs(folder, exist_ok=True)
+        writer.transition(SecondaryStatus.DOWNLOADING)
+        staged = stage_channels(spec.channels, hosts, layouts, str(job_dir / "shared"), self.store_for)
+        record.inputs = staged.inputs
+        for host, layout in layouts.items():
+            files = contract.config_files(spec.hyperparameters, spec.channels, hosts, host, spec.instance_type)
+            for name, content in files.items():
+                Path(layout.config_dir, name).write_text(content)
+        run_labels = labels.owned("training", job_name, owner)
+        if network:
+            self.engine.create_network(network, run_labels)
+        entrypoint, command = contract.training_command(spec.entrypoint, spec.arguments)
+        environment = contract.training_environment(job_name, self.region, spec.environment)
+        writer.transition(SecondaryStatus.TRAINING)
+        containers = {
+            host: self.engine.run(
+                name=container_name(job_name, host),
+                image=image.image_id,
+                command=command,
+                entrypoint=entrypoint,
+                environment=environment,
+                mounts=layouts[host].mounts(staged.sources[host]),
+                labels={**run_labels, labels.HOST: host},
+                network=network,
+                hostname=host,
+            )
+            for host in hosts
+        }
+        sink(f"Training job {job_name}: {len(hosts)} host(s) started from {spec.image_uri}")
+        scanner = MetricScanner(spec.metric_definitions)
+        self._watcher = HostWatcher(self.engine, containers, scanner, sink)
+        watched = self._watcher.watch(spec.max_runtime_s)
+        record.exit_codes = watched.exit_codes
+        record.metrics = scanner.final()
+        record.metric_series = scanner.series
+        status, secondary = status_for_exit(
+            watched.worst_exit_code, max_runtime_exceeded=watched.max_runtime_exceeded, stopped=watched.stopped
+        )
+        if status != JobStatus.COMPLETED:
+            record.failure_reason = self._failure_reason(layouts, watched, max_runtime_s=spec.max_runtime_s)
+            failed_host = next((h for h, c in sorted(watched.exit_codes.items()) if c != 0), hosts[0])
+            self._log_tail = self.engine.log_tail(containers[failed_host])
+        # Artifacts saved before a stop are kept, as SageMaker keeps them; a failed job uploads nothing.
+        if status == JobStatus.COMPLETED or watched.max_runtime_exceeded:
+            writer.transition(SecondaryStatus.UPLOADING)
+            record.artifacts = self._export(spec, job_dir, layouts, job_output_uri(spec.output_path, job_name))
+        record.ended_at = utc_now_iso()
+        writer.transition(secondary, status)
+        sink(f"Training job {job_name} ended {secondary}; metrics {record.metrics}")
+        return record
+
+    def _failure_reason(self, layouts: dict[str, contract.HostLayout], watched: WatchResult, max_runtime_s: int) -> str:
+        """Take the failure reason from the first host that wrote /opt/ml/output/failure, else explain the exit.
+
+        :param layouts: host -> layout.
+        :param watched: how the hosts ended.
+        :param max_runtime_s: the runtime limit, for the message.
+        """
+        for host in sorted(layouts):
+            path = Path(layouts[host].failure_file)
+            if path.is_file():
+                text = contract.failure_reason(path.read_text(errors="replace"))
+                if text:
+                    return text
+        if watched.max_runtime_exceeded:
+            return f"The job ran past max_runtime_s={max_runtime_s} and was stopped"
+        if watched.stopped:
+            return "The job was stopped on request"
+        return exit_reason(watched.worst_exit_code)
+
+    def _export(
+        self, spec: TrainingSpec, job_dir: Path, layouts: dict[str, contract.HostLayout], out_uri: ArtifactUri
+    ) -> dict[str, str]:
+        """Pack every host's model and output data and upload them to ``<out>/output/``.
+
+        :param spec: the training spec.
+        :param job_dir: the job's working folder (archives are built there).
+        :param layouts: host -> layout.
+        :param out_uri: ``<output_path>/<job>``.
+        """
+        store = self.store_for(out_uri)
+        hosts = sorted(layouts)
+        artifacts: dict[str, str] = {}
+        model_files = archive.merged_files([layouts[h].model_dir for h in hosts])
+        if spec.compression == "NONE":
+            for relative, source in model_files.items():
+                store.upload_file(source, out_uri.join("output", "model", relative))
+            artifacts["model"] = str(out_uri.join("output", "model"))
+        else:
+            artifacts["model"] = self._upload_archive(store, model_files, job_dir, out_uri, contract.MODEL_ARCHIVE)
+        output_files = archive.merged_files([layouts[h].output_data_dir for h in hosts])
+        artifacts["output"] = self._upload_archive(store, output_files, job_dir, out_uri, contract.OUTPUT_ARCHIVE)
+        return artifacts
+
+    @staticmethod
+    def _upload_archive(store: Any, files: dict[str, str], job_dir: Path, out_uri: ArtifactUri, name: str) -> str:
+        """Write files into a tar.gz and upload it as ``<out>/output/<name>``; return its URI.
+
+        :param store: the output store.
+        :param files: relative name -> source path.
+        :param job_dir: where the archive is built.
+        :param out_uri: ``<output_path>/<job>``.
+        :param name: the archive's name.
+        """
+        target = out_uri.join("output", name)
+        with tempfile.TemporaryDirectory(dir=job_dir) as scratch:
+            path = os.path.join(scratch, name)
+            size = archive.write_tar_gz(files, path)
+            store.upload_file(path, target)
+        log.info("Uploaded %s (%d files, %d bytes)", target, len(files), size)
+        return str(target)
+
+    def _fail(self, writer: RecordWriter, err: BaseException) -> None:
+        """Record an error that ended the job before its containers did; never hides err.
+
+        :param writer: the job record's writer.
+        :param err: the error.
+        """
+        if writer.record.status != JobStatus.IN_PROGRESS:
+            return
+        writer.record.failure_reason = contract.failure_reason(str(err) or type(err).__name__)
+        writer.record.ended_at = utc_now_iso()
+        stopped = isinstance(err, KeyboardInterrupt | SystemExit)
+        try:
+            writer.transition(
+                SecondaryStatus.STOPPED if stopped else SecondaryStatus.FAILED,
+                JobStatus.STOPPED if stopped else JobStatus.FAILED,
+            )
+        except MlLifecycleError as write_err:
+            log.error("Could not record the failure of %s: %s", writer.record.job_name, write_err)
+
+    def _clean_up(self, job_name: str, job_dir: Path, network: str | None) -> None:
+        """Remove the job's containers, network and working folder; errors are logged, never raised.
+
+        :param job_name: the job's name.
+        :param job_dir: the job's working folder.
+        :param network: the job's network, or None.
+        """
+        for action in (
+            lambda: [self.engine.remove(c) for c in self.engine.containers({labels.JOB: job_name})],
+            lambda: network and self.engine.remove_network(network),
+            lambda: shutil.rmtree(job_dir, ignore_errors=True),
+        ):
+            try:
+                action()
+            except Exception as err:  # noqa: BLE001 - cleanup must not hide the job's own outcome
+                log.warning("Cleanup of %s: %s", job_name, err)
+

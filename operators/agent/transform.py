@@ -1,0 +1,298 @@
+"""Run a batch transform: serving containers up, every input object through /invocations, outputs written, down."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ml_lifecycle.agent.clock import utc_now_iso
+from ml_lifecycle.agent.host_watch import LogSink
+from ml_lifecycle.agent.model_files import fetch_model
+from ml_lifecycle.agent.ordered import ordered_map
+from ml_lifecycle.agent.records import RecordWriter, StoreFor
+from ml_lifecycle.agent.serving import ServingContainer, start_serving, wait_until_healthy
+from ml_lifecycle.compute import labels
+from ml_lifecycle.compute.docker_engine import DockerEngine
+from ml_lifecycle.core import execution_parameters
+from ml_lifecycle.core.batching import MB, assemble, batch_records, split_records
+from ml_lifecycle.core.contract import EXECUTION_PARAMETERS_PATH, host_names
+from ml_lifecycle.core.naming import container_name
+from ml_lifecycle.core.sharding import shard_round_robin
+from ml_lifecycle.core.specs import TransformSpec
+from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus
+from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.errors import MlLifecycleError, SpecError, TransformFailed
+from ml_lifecycle.stores.base import ObjectInfo
+
+log = logging.getLogger(__name__)
+
+RECORDS_FOLDER = ".ml-lifecycle"
+PROGRESS_INTERVAL_S = 5.0
+
+
+def transform_record_uri(output_uri: str, job_name: str) -> str:
+    """Return where a transform's record lives: ``<output_uri>/.ml-lifecycle/<job>/status.json``.
+
+    :param output_uri: the transform's output prefix.
+    :param job_name: the job name.
+    """
+    return str(parse_uri(output_uri, "output_uri").join(RECORDS_FOLDER, job_name, "status.json"))
+
+
+class TransformRunner:
+    """Runs one batch transform on the Docker engine."""
+
+    def __init__(self, engine: DockerEngine, store_for: StoreFor, work_root: Path, serving_host: str) -> None:
+        """Hold the engine, stores and working folder.
+
+        :param engine: the Docker engine.
+        :param store_for: returns the store for a URI.
+        :param work_root: the folder for the job's scratch files (visible to the engine).
+        :param serving_host: the address published ports are reached at.
+        """
+        self.engine = engine
+        self.store_for = store_for
+        self.work_root = work_root
+        self.serving_host = serving_host
+        self._lock = threading.Lock()
+        self._records_done = 0
+        self._bytes_done = 0
+
+    def run(self, spec: TransformSpec, job_name: str, owner: dict[str, str], sink: LogSink = log.info) -> JobRecord:
+        """Transform every input object; raises TransformFailed naming the objects that failed.
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param sink: receives progress lines.
+        """
+        input_uri = parse_uri(spec.input_uri, "input_uri")
+        objects = self.store_for(input_uri).list_objects(input_uri)
+        objects = [o for o in objects if not o.relative_key.startswith(RECORDS_FOLDER + "/")]
+        if not objects:
+            raise SpecError("input_uri", f"{spec.input_uri} holds no objects", "Upload the input there or fix input_uri")
+        record_uri = parse_uri(transform_record_uri(spec.output_uri, job_name))
+        hosts = host_names(spec.instance_count)
+        record = JobRecord(job_name=job_name, kind="transform", created_at=utc_now_iso(), hosts=hosts,
+                           image_uri=spec.image_uri, owner=owner)
+        writer = RecordWriter(self.store_for(record_uri), record_uri, record)
+        writer.transition(SecondaryStatus.STARTING, JobStatus.IN_PROGRESS)
+        job_dir = self.work_root / "jobs" / job_name
+        failures: dict[str, str] = {}
+        try:
+            failures = self._run(spec, job_name, owner, hosts, objects, job_dir, writer, sink)
+        except BaseException as err:
+            record.failure_reason = str(err)[:1024]
+            record.ended_at = utc_now_iso()
+            writer.transition(SecondaryStatus.FAILED, JobStatus.FAILED)
+            raise
+        finally:
+            self._clean_up(job_name, job_dir)
+        if failures:
+            raise TransformFailed(
+                f"Batch transform {job_name}: {len(failures)} of {len(objects)} input objects failed "
+                f"(no .out was written for them): "
+                + "; ".join(f"{key}: {reason}" for key, reason in sorted(failures.items()))
+            )
+        return record
+
+    def _run(
+        self,
+        spec: TransformSpec,
+        job_name: str,
+        owner: dict[str, str],
+        hosts: list[str],
+        objects: list[ObjectInfo],
+        job_dir: Path,
+        writer: RecordWriter,
+        sink: LogSink,
+    ) -> dict[str, str]:
+        """Start the containers, transform the objects, record the outcome; return failed key -> reason.
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param hosts: the host names.
+        :param objects: the input objects.
+        :param job_dir: the job's scratch folder.
+        :param writer: the record writer.
+        :param sink: receives progress lines.
+        """
+        record = writer.record
+        image = self.engine.ensure_image(spec.image_uri)
+        record.image_digest = image.digest or image.image_id
+        model_dir = fetch_model(spec.model_uri, str(job_dir), self.store_for)
+        environment = {**spec.environment, "SAGEMAKER_BATCH": "true"}
+        for name, value in (
+            ("SAGEMAKER_MAX_PAYLOAD_IN_MB", spec.max_payload_mb),
+            ("SAGEMAKER_BATCH_STRATEGY", spec.batch_strategy and _env_strategy(spec.batch_strategy)),
+            ("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", spec.max_concurrent_transforms),
+        ):
+            if value:
+                environment[name] = str(value)
+        run_labels = labels.owned("transform", job_name, owner)
+        servers = [
+            start_serving(self.engine, name=container_name(job_name, host), image=image.image_id,
+                          model_dir=model_dir, environment=environment, labels={**run_labels, labels.HOST: host},
+                          host=self.serving_host, request_timeout_s=spec.invocation_timeout_s)
+            for host in hosts
+        ]
+        for server in servers:
+            wait_until_healthy(self.engine, server, startup_timeout_s=240)
+        params = execution_parameters.resolve(
+            spec.batch_strategy, spec.max_payload_mb, spec.max_concurrent_transforms, self._ask(servers[0])
+        )
+        sink(f"Transform {job_name}: {len(objects)} objects on {len(servers)} host(s), {params}")
+        writer.transition(SecondaryStatus.TRAINING)
+        failures: dict[str, str] = {}
+        started = time.monotonic()
+        workers = [
+            threading.Thread(target=self._host_worker, args=(spec, params, server, share, failures), daemon=True)
+            for server, share in zip(servers, shard_round_robin(objects, len(servers)), strict=True)
+        ]
+        for worker in workers:
+            worker.start()
+        self._report_until_done(workers, started, sink)
+        elapsed_s = time.monotonic() - started
+        record.metrics = {
+            "records": float(self._records_done),
+            "records_per_s": round(self._records_done / elapsed_s, 1) if elapsed_s else 0.0,
+            "bytes": float(self._bytes_done),
+        }
+        record.artifacts = {"output": spec.output_uri}
+        record.ended_at = utc_now_iso()
+        if failures:
+            record.failure_reason = "; ".join(f"{k}: {v}" for k, v in sorted(failures.items()))[:1024]
+            writer.transition(SecondaryStatus.FAILED, JobStatus.FAILED)
+        else:
+            writer.transition(SecondaryStatus.COMPLETED, JobStatus.COMPLETED)
+        sink(f"Transform {job_name}: {self._records_done} records in {elapsed_s:.2f} s, {len(failures)} failed objects")
+        return failures
+
+    def _ask(self, server: ServingContainer) -> dict[str, object]:
+        """Ask a container for its execution parameters; an image without the route answers nothing.
+
+        :param server: a healthy serving container.
+        """
+        try:
+            response = server.client.request("GET", EXECUTION_PARAMETERS_PATH)
+            if response.status == 200:
+                return execution_parameters.parse_container_answer(json.loads(response.body))
+        except (OSError, ValueError) as err:
+            log.info("GET %s failed (%s); using the defaults", EXECUTION_PARAMETERS_PATH, err)
+        return {}
+
+    def _host_worker(
+        self,
+        spec: TransformSpec,
+        params: execution_parameters.ExecutionParameters,
+        server: ServingContainer,
+        objects: list[ObjectInfo],
+        failures: dict[str, str],
+    ) -> None:
+        """Transform one host's share of the objects, one after another, each with bounded concurrency.
+
+        :param spec: the transform spec.
+        :param params: the settled execution parameters.
+        :param server: this host's container.
+        :param objects: this host's objects.
+        :param failures: failed key -> reason, shared by all hosts.
+        """
+        headers = {"Content-Type": spec.content_type or "application/octet-stream"}
+        if spec.accept:
+            headers["Accept"] = spec.accept
+        window = params.max_concurrent_transforms
+        with ThreadPoolExecutor(max_workers=window, thread_name_prefix="invoke") as executor:
+            for obj in objects:
+                try:
+                    self._transform_object(spec, params, server, obj, headers, executor, window)
+                except (MlLifecycleError, OSError) as err:
+                    with self._lock:
+                        failures[obj.relative_key] = str(err)
+                    log.error("Input %s failed: %s", obj.uri, err)
+
+    def _transform_object(
+        self,
+        spec: TransformSpec,
+        params: execution_parameters.ExecutionParameters,
+        server: ServingContainer,
+        obj: ObjectInfo,
+        headers: dict[str, str],
+        executor: ThreadPoolExecutor,
+        window: int,
+    ) -> None:
+        """Stream one object through the container into ``<output_uri>/<relative key>.out`` (atomically).
+
+        :param spec: the transform spec.
+        :param params: the settled execution parameters.
+        :param server: the container.
+        :param obj: the input object.
+        :param headers: the request headers.
+        :param executor: the pool requests run on.
+        :param window: requests in flight at once.
+        """
+        source = parse_uri(obj.uri)
+        target = parse_uri(spec.output_uri, "output_uri").join(obj.relative_key + ".out")
+        chunks = self.store_for(source).iter_chunks(source)
+        records = self._counted(split_records(chunks, spec.split_type))
+        payloads = batch_records(records, params.max_payload_mb * MB, params.batch_strategy)
+
+        def invoke(payload: bytes) -> bytes:
+            return assemble(server.client.invoke(payload, headers, spec.max_retries), spec.assemble_with)
+
+        self.store_for(target).write_chunks(target, ordered_map(invoke, payloads, executor, window))
+
+    def _counted(self, records: Iterator[bytes]) -> Iterator[bytes]:
+        """Count records and bytes as they stream past, for progress reports.
+
+        :param records: an iterator of records.
+        """
+        for record in records:
+            with self._lock:
+                self._records_done += 1
+                self._bytes_done += len(record)
+            yield record
+
+    def _report_until_done(self, workers: list[threading.Thread], started: float, sink: LogSink) -> None:
+        """Wait for the workers, logging records, bytes and rate every few seconds.
+
+        :param workers: the host worker threads.
+        :param started: monotonic start time.
+        :param sink: receives progress lines.
+        """
+        while any(w.is_alive() for w in workers):
+            for worker in workers:
+                worker.join(PROGRESS_INTERVAL_S / len(workers))
+            if any(w.is_alive() for w in workers):
+                elapsed_s = time.monotonic() - started
+                sink(
+                    f"Transform progress: {self._records_done} records, {self._bytes_done / MB:.1f} MB, "
+                    f"{self._records_done / elapsed_s:.0f} records/s"
+                )
+
+    def _clean_up(self, job_name: str, job_dir: Path) -> None:
+        """Remove the job's containers and scratch folder; errors are logged, never raised.
+
+        :param job_name: the job's name.
+        :param job_dir: the job's scratch folder.
+        """
+        try:
+            for container in self.engine.containers({labels.JOB: job_name}):
+                self.engine.remove(container)
+        except Exception as err:  # noqa: BLE001 - cleanup must not hide the job's own outcome
+            log.warning("Cleanup of %s: %s", job_name, err)
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _env_strategy(strategy: str) -> str:
+    """Spell a batch strategy as the SAGEMAKER_BATCH_STRATEGY variable does.
+
+    :param strategy: ``MultiRecord`` or ``SingleRecord``.
+    """
+    return "MULTI_RECORD" if strategy == "MultiRecord" else "SINGLE_RECORD"

@@ -1,0 +1,91 @@
+"""boto3 clients built from an Airflow AWS connection, lazily and once.
+
+How the connection is found (Airflow 3, checked with apache-airflow 3.3.2 / task-sdk 1.3.2):
+``AwsBaseHook.get_connection`` is the Task SDK's ``BaseHook.get_connection`` -> ``Connection.get`` ->
+``airflow.sdk.execution_time.context._get_connection``, which asks the secrets backends chosen by
+``supervisor.ensure_secrets_backend_loaded()``:
+
+* inside a running task (``task_runner.SUPERVISOR_COMMS`` is set): the worker chain - environment
+  variables, configured backends, then the Execution API (the metadata database through the API server);
+* with ``_AIRFLOW_PROCESS_CONTEXT=server`` (scheduler, API server): environment variables then the database;
+* anywhere else (a plain python process, pytest, a CLI): environment variables plus configured external
+  backends, no database.
+
+So ``AIRFLOW_CONN_AWS_DEFAULT='{"conn_type": "aws", "login": ..., "password": ...,
+"extra": {"endpoint_url": ..., "region_name": ...}}'`` (JSON or URI form) works outside a task too.
+Older Task SDKs (Airflow 3.0 / early 3.1) only asked the supervisor: outside a task the lookup raised
+``ImportError: ... SUPERVISOR_COMMS``, which AwsBaseHook logs and swallows, silently falling back to an
+empty connection (boto3's default chain, no endpoint_url). For those, _build_client reads the
+``AIRFLOW_CONN_<ID>`` variable itself when the hook found nothing. Connections stored only in the metadata
+database are not visible outside a task or server process; export them as environment variables there.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+CONN_ENV_PREFIX = "AIRFLOW_CONN_"
+
+
+def client_factory(
+    service: str, aws_conn_id: str | None = "aws_default", region_name: str | None = None
+) -> Callable[[], Any]:
+    """Return a zero-argument callable that builds the boto3 client once (thread-safe) and then reuses it.
+
+    :param service: the boto3 service name, e.g. ``s3``.
+    :param aws_conn_id: the Airflow AWS connection (its endpoint_url, service_config, region and
+        credentials are honoured); None uses boto3's default chain without Airflow.
+    :param region_name: overrides the connection's region.
+    """
+    lock = threading.Lock()
+    built: list[Any] = []
+
+    def factory() -> Any:
+        if not built:
+            with lock:
+                if not built:
+                    built.append(_build_client(service, aws_conn_id, region_name))
+        return built[0]
+
+    return factory
+
+
+def _build_client(service: str, aws_conn_id: str | None, region_name: str | None) -> Any:
+    """Build one boto3 client from the Airflow connection, or from boto3's default chain without one.
+
+    :param service: the boto3 service name.
+    :param aws_conn_id: the Airflow AWS connection, or None.
+    :param region_name: overrides the connection's region.
+    """
+    if aws_conn_id is None:
+        import boto3
+
+        return boto3.session.Session(region_name=region_name).client(service)
+
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
+
+    hook = AwsBaseHook(aws_conn_id=aws_conn_id, client_type=service, region_name=region_name)
+    if not hook.conn_config:  # the hook found no connection (see the module docstring)
+        connection = _connection_from_env(aws_conn_id)
+        if connection is not None:
+            hook.conn_config = AwsConnectionWrapper(conn=connection, region_name=region_name)
+    return hook.get_conn()
+
+
+def _connection_from_env(aws_conn_id: str) -> Any:
+    """Read the connection from its AIRFLOW_CONN_<ID> environment variable (JSON or URI); None if unset.
+
+    :param aws_conn_id: the connection id.
+    """
+    value = os.environ.get(CONN_ENV_PREFIX + aws_conn_id.upper(), "").strip()
+    if not value:
+        return None
+    from airflow.sdk import Connection
+
+    if value.startswith("{"):
+        return Connection.from_json(value, conn_id=aws_conn_id)
+    return Connection.from_uri(value, conn_id=aws_conn_id)

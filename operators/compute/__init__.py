@@ -1,0 +1,1 @@
+"""Where a job's containers run: the local Docker engine (and, later, EC2 instances)."""

@@ -1,0 +1,291 @@
+"""The local Docker engine, reached through the docker SDK (DOCKER_HOST works); SDK errors translated here."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ml_lifecycle.core.contract import Mount
+from ml_lifecycle.errors import EngineError, ImageNotFound
+
+log = logging.getLogger(__name__)
+
+_ENGINE_HINT = "Start the engine (scripts/bootstrap.sh engine) or point DOCKER_HOST at one"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """An image the engine has.
+
+    :param ref: the reference as given.
+    :param image_id: the engine's image id (``sha256:...`` of the config).
+    :param digest: the repository digest (``repo@sha256:...``) when the image came from a registry, else "".
+    """
+
+    ref: str
+    image_id: str
+    digest: str
+
+
+class DockerEngine:
+    """A thin adapter over the docker SDK: images, containers, networks; nothing job-specific."""
+
+    def __init__(self, client: Any | None = None) -> None:
+        """Use the given SDK client, or connect from the environment on first use.
+
+        :param client: a ``docker.DockerClient``; None connects with ``docker.from_env()``.
+        """
+        self._client = client
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The docker SDK client, connected on first use."""
+        with self._lock:
+            if self._client is None:
+                import docker
+
+                try:
+                    self._client = docker.from_env(timeout=300)
+                    self._client.ping()
+                except docker.errors.DockerException as err:
+                    raise EngineError(f"Cannot reach the Docker engine ({err}). {_ENGINE_HINT}") from err
+            return self._client
+
+    def find_image(self, ref: str) -> ImageInfo | None:
+        """Return the image if the engine has it, else None (nothing is pulled).
+
+        :param ref: an image reference or id.
+        """
+        import docker
+
+        try:
+            self.client.images.get(ref)
+        except docker.errors.ImageNotFound:
+            return None
+        return self.ensure_image(ref)
+
+    def ensure_image(self, ref: str) -> ImageInfo:
+        """Return the image, pulling it only when the engine does not have it.
+
+        :param ref: an image reference (tag or digest).
+        """
+        import docker
+
+        try:
+            image = self.client.images.get(ref)
+        except docker.errors.ImageNotFound:
+            log.info("Image %s is not on the engine; pulling it", ref)
+            try:
+                image = self.client.images.pull(ref)
+            except docker.errors.APIError as err:
+                raise ImageNotFound(
+                    f"The image {ref} is not on the Docker engine and could not be pulled ({err.explanation}). "
+                    "Build it (BuildImageOperator), push it to a registry the engine can reach, or fix image_uri"
+                ) from err
+        except docker.errors.APIError as err:
+            raise EngineError(f"The engine failed to look up image {ref}: {err.explanation}") from err
+        digests = image.attrs.get("RepoDigests") or []
+        wanted = ref.split("@", 1)[0].rsplit(":", 1)[0] if "@" not in ref else ref.split("@", 1)[0]
+        digest = next((d for d in digests if d.split("@", 1)[0] == wanted), digests[0] if digests else "")
+        return ImageInfo(ref=ref, image_id=image.id, digest=digest)
+
+    def run(
+        self,
+        *,
+        name: str,
+        image: str,
+        command: Sequence[str] | None,
+        entrypoint: Sequence[str] | None = None,
+        environment: Mapping[str, str] | None = None,
+        mounts: Sequence[Mount] = (),
+        labels: Mapping[str, str] | None = None,
+        network: str | None = None,
+        hostname: str | None = None,
+        publish_port: int | None = None,
+        memory_bytes: int | None = None,
+    ) -> Any:
+        """Create and start a detached container; a container of the same name left over is replaced.
+
+        :param name: the container name.
+        :param image: the image reference or id.
+        :param command: the command (e.g. ``["train"]``).
+        :param entrypoint: an entrypoint override, or None for the image's.
+        :param environment: environment variables.
+        :param mounts: bind mounts.
+        :param labels: ownership labels.
+        :param network: a user-defined network to join (the hostname becomes an alias there).
+        :param hostname: the container's host name.
+        :param publish_port: a container port published on 127.0.0.1 at a free host port.
+        :param memory_bytes: a memory limit, or None.
+        """
+        import docker
+        from docker.types import Mount as SdkMount
+
+        self.remove_by_name(name)
+        kwargs: dict[str, Any] = {
+            "name": name,
+            "command": list(command) if command is not None else None,
+            "environment": dict(environment or {}),
+            "mounts": [SdkMount(m.target, m.source, type="bind", read_only=m.read_only) for m in mounts],
+            "labels": dict(labels or {}),
+            "hostname": hostname,
+            "detach": True,
+        }
+        if entrypoint is not None:
+            kwargs["entrypoint"] = list(entrypoint)
+        if network:
+            kwargs["network"] = network
+            kwargs["networking_config"] = {
+                network: self.client.api.create_endpoint_config(aliases=[hostname] if hostname else None)
+            }
+        if publish_port:
+            kwargs["ports"] = {f"{publish_port}/tcp": ("127.0.0.1", None)}
+        if memory_bytes:
+            kwargs["mem_limit"] = memory_bytes
+        try:
+            return self.client.containers.run(image, **kwargs)
+        except docker.errors.ImageNotFound as err:
+            raise ImageNotFound(f"The image {image} is not on the Docker engine: {err.explanation}") from err
+        except docker.errors.APIError as err:
+            raise EngineError(_explain_start_failure(image, command, entrypoint, err.explanation or str(err))) from err
+
+    def published_port(self, container: Any, container_port: int) -> int:
+        """Return the host port a container port was published on.
+
+        :param container: a running container.
+        :param container_port: the port inside the container.
+        """
+        container.reload()
+        bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{container_port}/tcp") or []
+        if not bindings:
+            raise EngineError(f"Container {container.name} has no published port for {container_port}")
+        return int(bindings[0]["HostPort"])
+
+    def follow_logs(self, container: Any) -> Iterator[str]:
+        """Yield a container's output (stdout and stderr) line by line until it exits.
+
+        :param container: a started container.
+        """
+        pending = b""
+        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line.decode("utf-8", "replace").rstrip("\r")
+        if pending:
+            yield pending.decode("utf-8", "replace")
+
+    def log_tail(self, container: Any, lines: int = 30) -> str:
+        """Return the last lines of a container's output.
+
+        :param container: a container.
+        :param lines: how many lines.
+        """
+        try:
+            return container.logs(tail=lines, stdout=True, stderr=True).decode("utf-8", "replace").rstrip()
+        except Exception:  # noqa: BLE001 - the tail is a courtesy on an error path
+            return ""
+
+    def wait(self, container: Any, timeout_s: float | None = None) -> int:
+        """Wait for a container to exit and return its exit code.
+
+        :param container: a started container.
+        :param timeout_s: the most seconds to wait; None waits for ever.
+        """
+        result = container.wait(timeout=timeout_s) if timeout_s else container.wait()
+        return int(result.get("StatusCode", -1))
+
+    def stop(self, container: Any, grace_s: int) -> None:
+        """Send SIGTERM, then SIGKILL after grace_s seconds; a container already gone is fine.
+
+        :param container: the container.
+        :param grace_s: seconds between SIGTERM and SIGKILL.
+        """
+        import docker
+
+        try:
+            container.stop(timeout=grace_s)
+        except docker.errors.NotFound:
+            pass
+
+    def remove(self, container: Any) -> None:
+        """Remove a container (stopping it first), and its anonymous volumes; a container already gone is fine.
+
+        :param container: the container.
+        """
+        import docker
+
+        try:
+            container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as err:
+            if "removal of container" not in str(err) or "already in progress" not in str(err):
+                raise EngineError(f"Could not remove container {container.name}: {err.explanation}") from err
+
+    def remove_by_name(self, name: str) -> None:
+        """Remove a container by name if it exists.
+
+        :param name: the container name.
+        """
+        import docker
+
+        try:
+            self.remove(self.client.containers.get(name))
+        except docker.errors.NotFound:
+            pass
+
+    def containers(self, labels: Mapping[str, str], *, running_only: bool = False) -> list[Any]:
+        """Find containers carrying every given label.
+
+        :param labels: label -> value.
+        :param running_only: only running containers.
+        """
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        return self.client.containers.list(all=not running_only, filters=filters)
+
+    def create_network(self, name: str, labels: Mapping[str, str]) -> Any:
+        """Create a private bridge network (replacing a leftover of the same name).
+
+        :param name: the network name.
+        :param labels: ownership labels.
+        """
+        self.remove_network(name)
+        return self.client.networks.create(name, driver="bridge", labels=dict(labels), check_duplicate=True)
+
+    def remove_network(self, name: str) -> None:
+        """Remove a network by name if it exists.
+
+        :param name: the network name.
+        """
+        for network in self.client.networks.list(names=[name]):
+            network.remove()
+
+    def networks(self, labels: Mapping[str, str]) -> list[Any]:
+        """Find networks carrying every given label.
+
+        :param labels: label -> value.
+        """
+        return self.client.networks.list(filters={"label": [f"{k}={v}" for k, v in labels.items()]})
+
+
+def _explain_start_failure(image: str, command: Sequence[str] | None, entrypoint: Sequence[str] | None, text: str) -> str:
+    """Turn the engine's start error into a message that says how to fix it.
+
+    :param image: the image.
+    :param command: the command given.
+    :param entrypoint: the entrypoint override given.
+    :param text: the engine's explanation.
+    """
+    if "executable file not found" in text or "no such file or directory" in text:
+        what = " ".join(entrypoint or command or [])
+        return (
+            f"The image {image} cannot run {what!r}: {text}. SageMaker starts training images as "
+            "`docker run <image> train` and serving images with `serve`: put an executable named so on the image's "
+            "PATH, or set an exec-form ENTRYPOINT that accepts it"
+        )
+    return f"The Docker engine could not start a container from {image}: {text}"

@@ -1,0 +1,70 @@
+"""Settle batch strategy, payload size and concurrency: the request's value, then the container's, then defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_BATCH_STRATEGY = "MultiRecord"
+DEFAULT_MAX_PAYLOAD_MB = 6
+DEFAULT_MAX_CONCURRENT_TRANSFORMS = 1
+_STRATEGIES = {"MULTI_RECORD": "MultiRecord", "SINGLE_RECORD": "SingleRecord"}
+
+
+@dataclass(frozen=True)
+class ExecutionParameters:
+    """What a transform actually uses.
+
+    :param batch_strategy: ``MultiRecord`` or ``SingleRecord``.
+    :param max_payload_mb: the most MB per request.
+    :param max_concurrent_transforms: requests in flight per instance.
+    """
+
+    batch_strategy: str
+    max_payload_mb: int
+    max_concurrent_transforms: int
+
+
+def parse_container_answer(data: Any) -> dict[str, Any]:
+    """Read a GET /execution-parameters answer, keeping only well-formed values.
+
+    :param data: the parsed JSON body.
+    """
+    if not isinstance(data, Mapping):
+        return {}
+    found: dict[str, Any] = {}
+    strategy = data.get("BatchStrategy")
+    if isinstance(strategy, str):
+        key = strategy.replace("-", "_").upper()
+        found["batch_strategy"] = _STRATEGIES.get(key) or (strategy if strategy in _STRATEGIES.values() else None)
+    for name, field in (("MaxPayloadInMB", "max_payload_mb"), ("MaxConcurrentTransforms", "max_concurrent_transforms")):
+        value = data.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100:
+            found[field] = value
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def resolve(
+    batch_strategy: str | None,
+    max_payload_mb: int | None,
+    max_concurrent_transforms: int | None,
+    container: Mapping[str, Any],
+) -> ExecutionParameters:
+    """Apply SageMaker's precedence: request value > container value > default.
+
+    :param batch_strategy: the request's value, or None.
+    :param max_payload_mb: the request's value, or None.
+    :param max_concurrent_transforms: the request's value, or None or 0 (both mean "ask the container").
+    :param container: the container's answer, as parse_container_answer returns it.
+    """
+    concurrency = max_concurrent_transforms or container.get("max_concurrent_transforms")
+    payload = max_payload_mb or container.get("max_payload_mb") or DEFAULT_MAX_PAYLOAD_MB
+    concurrency = concurrency or DEFAULT_MAX_CONCURRENT_TRANSFORMS
+    # The contract caps concurrency x payload at 100 MB; a container's own suggestion is trimmed to fit.
+    concurrency = max(1, min(concurrency, 100 // payload))
+    return ExecutionParameters(
+        batch_strategy=batch_strategy or container.get("batch_strategy") or DEFAULT_BATCH_STRATEGY,
+        max_payload_mb=payload,
+        max_concurrent_transforms=concurrency,
+    )

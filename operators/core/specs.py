@@ -1,0 +1,300 @@
+"""Frozen, validated job specs: training (with channels), batch transform and endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ml_lifecycle.core import checks
+from ml_lifecycle.core.image_ref import parse_image_ref
+from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.errors import SpecError
+
+Distribution = Literal["FullyReplicated", "ShardedByS3Key"]
+# ManifestFile channels come with the training-contract work; until then the spec refuses them.
+DataType = Literal["S3Prefix"]
+InputMode = Literal["File"]
+SplitType = Literal["None", "Line"]
+# RecordIO and TFRecord framing are not implemented yet; the spec refuses them rather than mis-split.
+SUPPORTED_SPLIT_TYPES = ("None", "Line")
+BatchStrategy = Literal["MultiRecord", "SingleRecord"]
+AssembleWith = Literal["None", "Line"]
+Compression = Literal["GZIP", "NONE"]
+
+DEFAULT_INSTANCE_TYPE = "ml.m5.large"
+DEFAULT_MAX_RUNTIME_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One training input channel, as SageMaker describes it.
+
+    :param uri: ``s3://bucket/prefix`` or ``file:///abs/path``; every object below it is staged.
+    :param distribution: ``FullyReplicated`` (every host gets all) or ``ShardedByS3Key`` (each host a share).
+    :param content_type: the MIME type reported in inputdataconfig.json, or None.
+    :param data_type: ``S3Prefix`` (every object below uri).
+    :param input_mode: ``File`` (the objects are on disk before the container starts).
+    """
+
+    uri: str
+    distribution: Distribution = "FullyReplicated"
+    content_type: str | None = None
+    data_type: DataType = "S3Prefix"
+    input_mode: InputMode = "File"
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        parse_uri(self.uri, "Channel.uri")
+        checks.check_choice("Channel.distribution", self.distribution, ("FullyReplicated", "ShardedByS3Key"))
+        checks.check_choice("Channel.data_type", self.data_type, ("S3Prefix",))
+        checks.check_choice("Channel.input_mode", self.input_mode, ("File",))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict (for XCom, records and trigger kwargs)."""
+        return {
+            "uri": self.uri,
+            "distribution": self.distribution,
+            "content_type": self.content_type,
+            "data_type": self.data_type,
+            "input_mode": self.input_mode,
+        }
+
+
+def to_channels(values: Mapping[str, Any]) -> dict[str, Channel]:
+    """Turn ``{"train": "s3://..." | Channel | dict}`` into validated channels.
+
+    :param values: channel name -> URI string, Channel, or a dict of Channel fields.
+    """
+    if not isinstance(values, Mapping) or not values:
+        raise SpecError("channels", f"{values!r} holds no channel", 'Pass {"train": "s3://bucket/prefix"}')
+    result: dict[str, Channel] = {}
+    for name, value in values.items():
+        checks.check_channel_name(name)
+        where = f"channels[{name!r}]"
+        if isinstance(value, Channel):
+            result[name] = value
+        elif isinstance(value, str):
+            parse_uri(value, where)
+            result[name] = Channel(value)
+        elif isinstance(value, Mapping):
+            try:
+                result[name] = Channel(**value)
+            except TypeError as err:
+                raise SpecError(where, str(err), "Use the fields of ml_lifecycle.Channel") from err
+        else:
+            raise SpecError(where, f"{value!r} is not a URI or Channel", "Write a URI or ml_lifecycle.Channel(...)")
+    return result
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """Everything a training job needs, validated when built.
+
+    :param image_uri: the image to run with ``train``.
+    :param channels: channel name -> Channel.
+    :param output_path: where ``<job>/output/model.tar.gz`` goes.
+    :param hyperparameters: name -> value, all strings (as SageMaker writes them).
+    :param instance_type: the instance type reported to the container (and launched on EC2).
+    :param instance_count: the number of hosts, algo-1..N.
+    :param max_runtime_s: after this the job is stopped (SIGTERM, then SIGKILL 120 s later).
+    :param metric_definitions: (name, regex) pairs run over the log.
+    :param environment: extra environment variables for the container.
+    :param compute: ``local`` or ``ec2``.
+    :param entrypoint: ContainerEntrypoint, or empty for the image's.
+    :param arguments: ContainerArguments, or empty for ``train``.
+    :param compression: ``GZIP`` (model.tar.gz) or ``NONE`` (the model directory uploaded as files).
+    """
+
+    image_uri: str
+    channels: Mapping[str, Channel]
+    output_path: str
+    hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    instance_count: int = 1
+    max_runtime_s: int = DEFAULT_MAX_RUNTIME_S
+    metric_definitions: tuple[tuple[str, str], ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    compute: str = "local"
+    entrypoint: tuple[str, ...] = ()
+    arguments: tuple[str, ...] = ()
+    compression: Compression = "GZIP"
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        parse_image_ref(self.image_uri, "image_uri")
+        parse_uri(self.output_path, "output_path")
+        checks.check_compute(self.compute)
+        checks.check_instance_count(self.instance_count)
+        checks.check_max_runtime_s(self.max_runtime_s)
+        checks.check_choice("compression", self.compression, ("GZIP", "NONE"))
+        if not self.channels:
+            raise SpecError("channels", "is empty", 'Pass at least one channel, e.g. {"train": "file:///data"}')
+        for name, channel in self.channels.items():
+            checks.check_channel_name(name)
+            if not isinstance(channel, Channel):
+                raise SpecError(f"channels[{name!r}]", "is not a Channel", "Build specs with to_channels()")
+        if any(not isinstance(v, str) for v in self.hyperparameters.values()):
+            raise SpecError("hyperparameters", "holds non-string values", "Build specs with hyperparameters_as_strings()")
+        if not isinstance(self.instance_type, str) or not self.instance_type:
+            raise SpecError("instance_type", f"{self.instance_type!r} is empty", "Write e.g. 'ml.m5.large'")
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        image_uri: str,
+        channels: Mapping[str, Any],
+        output_path: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        instance_type: str = DEFAULT_INSTANCE_TYPE,
+        instance_count: Any = 1,
+        max_runtime_s: Any = DEFAULT_MAX_RUNTIME_S,
+        metric_definitions: Any = None,
+        environment: Mapping[str, Any] | None = None,
+        compute: str = "local",
+        entrypoint: Any = None,
+        arguments: Any = None,
+        compression: str = "GZIP",
+    ) -> TrainingSpec:
+        """Build a spec from operator arguments, converting and validating each one.
+
+        :param image_uri: see the class.
+        :param channels: channel name -> URI, Channel or dict of Channel fields.
+        :param output_path: see the class.
+        :param hyperparameters: name -> scalar; converted to strings.
+        :param instance_type: see the class.
+        :param instance_count: a whole number (a rendered string of digits is accepted).
+        :param max_runtime_s: a whole number of seconds.
+        :param metric_definitions: a list of ``{"Name", "Regex"}``.
+        :param environment: name -> scalar.
+        :param compute: see the class.
+        :param entrypoint: a list of strings, or None.
+        :param arguments: a list of strings, or None.
+        :param compression: see the class.
+        """
+        return cls(
+            image_uri=image_uri,
+            channels=to_channels(channels),
+            output_path=output_path,
+            hyperparameters=checks.hyperparameters_as_strings(hyperparameters),
+            instance_type=instance_type,
+            instance_count=checks.check_instance_count(instance_count),
+            max_runtime_s=checks.check_max_runtime_s(max_runtime_s),
+            metric_definitions=checks.check_metric_definitions(metric_definitions),
+            environment=checks.check_environment(environment),
+            compute=compute,
+            entrypoint=_string_tuple("entrypoint", entrypoint),
+            arguments=_string_tuple("arguments", arguments),
+            compression=compression,  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """A batch transform: the serving image over every object below input_uri.
+
+    :param image_uri: the image to run with ``serve``.
+    :param model_uri: the model.tar.gz extracted under /opt/ml/model.
+    :param input_uri: the prefix (or single object) to transform.
+    :param output_uri: where ``<relative input key>.out`` objects go.
+    :param content_type: the Content-Type of each request.
+    :param accept: the Accept header of each request, or None.
+    :param split_type: how objects are split into records.
+    :param batch_strategy: one record per request, or as many as fit in max_payload_mb; None asks the
+        container's /execution-parameters, then defaults to MultiRecord.
+    :param max_payload_mb: the most bytes per request, in MB (1-100); None asks the container, then 6.
+    :param max_concurrent_transforms: requests in flight per instance; None (or 0) asks the container, then 1.
+    :param assemble_with: ``Line`` adds a newline after each transformed record; ``None`` concatenates.
+    :param environment: extra environment variables for the container.
+    :param instance_count: the number of serving hosts the objects are split across.
+    :param invocation_timeout_s: the time one request may take.
+    :param max_retries: how often a failed request is retried (0-3).
+    :param compute: ``local`` or ``ec2``.
+    """
+
+    image_uri: str
+    model_uri: str
+    input_uri: str
+    output_uri: str
+    content_type: str | None = None
+    accept: str | None = None
+    split_type: SplitType = "Line"
+    batch_strategy: BatchStrategy | None = None
+    max_payload_mb: int | None = None
+    max_concurrent_transforms: int | None = None
+    assemble_with: AssembleWith = "Line"
+    environment: Mapping[str, str] = field(default_factory=dict)
+    instance_count: int = 1
+    invocation_timeout_s: int = 600
+    max_retries: int = 3
+    compute: str = "local"
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        parse_image_ref(self.image_uri, "image_uri")
+        parse_uri(self.model_uri, "model_uri")
+        parse_uri(self.input_uri, "input_uri")
+        parse_uri(self.output_uri, "output_uri")
+        checks.check_compute(self.compute)
+        checks.check_choice("split_type", self.split_type, SUPPORTED_SPLIT_TYPES)
+        if self.batch_strategy is not None:
+            checks.check_choice("batch_strategy", self.batch_strategy, ("MultiRecord", "SingleRecord"))
+        checks.check_choice("assemble_with", self.assemble_with, ("None", "Line"))
+        if self.max_payload_mb is not None:
+            checks.check_positive_int("max_payload_mb", self.max_payload_mb, 1, 100)
+        if self.max_concurrent_transforms is not None:
+            checks.check_positive_int("max_concurrent_transforms", self.max_concurrent_transforms, 0, 100)
+        if (self.max_concurrent_transforms or 1) * (self.max_payload_mb or 1) > 100:
+            raise SpecError(
+                "max_concurrent_transforms",
+                f"{self.max_concurrent_transforms} x max_payload_mb {self.max_payload_mb} exceeds 100 MB",
+                "Lower one of them so that their product is at most 100",
+            )
+        checks.check_instance_count(self.instance_count)
+        checks.check_positive_int("invocation_timeout_s", self.invocation_timeout_s, 1, 3600)
+        checks.check_positive_int("max_retries", self.max_retries, 0, 3)
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """A live endpoint serving a model.
+
+    :param endpoint_name: 1-63 letters, digits and hyphens; deploying the same name again replaces the model.
+    :param image_uri: the image to run with ``serve``.
+    :param model_uri: the model.tar.gz extracted under /opt/ml/model.
+    :param instance_count: the number of serving containers.
+    :param environment: extra environment variables for the container.
+    :param startup_timeout_s: how long GET /ping may take to answer 200 after start.
+    :param compute: ``local`` or ``ec2``.
+    """
+
+    endpoint_name: str
+    image_uri: str
+    model_uri: str
+    instance_count: int = 1
+    environment: Mapping[str, str] = field(default_factory=dict)
+    startup_timeout_s: int = 240
+    compute: str = "local"
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        checks.check_endpoint_name(self.endpoint_name)
+        parse_image_ref(self.image_uri, "image_uri")
+        parse_uri(self.model_uri, "model_uri")
+        checks.check_instance_count(self.instance_count)
+        checks.check_positive_int("startup_timeout_s", self.startup_timeout_s, 1, 3600)
+        checks.check_compute(self.compute)
+
+
+def _string_tuple(parameter: str, value: Any) -> tuple[str, ...]:
+    """Turn None or a list of strings into a tuple, or say what to write.
+
+    :param parameter: the parameter name used in error messages.
+    :param value: None, or a list of strings.
+    """
+    if value is None:
+        return ()
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise SpecError(parameter, f"{value!r} is not a list of strings", 'Write e.g. ["python3", "/opt/program/train"]')
+    return tuple(value)

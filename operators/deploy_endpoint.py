@@ -1,0 +1,113 @@
+"""DeployEndpointOperator and DeleteEndpointOperator: live endpoints serving ``/ping`` and ``/invocations``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from ml_lifecycle.core import checks
+from ml_lifecycle.core.image_ref import parse_image_ref
+from ml_lifecycle.core.specs import EndpointSpec
+from ml_lifecycle.core.uris import parse_uri
+
+
+class DeployEndpointOperator(BaseOperator):
+    """Serve a model; deploying the same endpoint name again replaces the model once the new one is healthy.
+
+    :param endpoint_name: 1-63 letters, digits and hyphens. (templated)
+    :param image_uri: the serving image (run with ``serve``). (templated)
+    :param model_uri: the model.tar.gz unpacked under /opt/ml/model. (templated)
+    :param compute: ``local`` or ``ec2``. (templated)
+    :param instance_count: serving containers; default 1.
+    :param environment: extra container environment variables. (templated)
+    :param startup_timeout_s: how long GET /ping may take to answer 200; default 240 (SageMaker's 4 minutes).
+    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` model locations.
+    """
+
+    template_fields: Sequence[str] = ("endpoint_name", "image_uri", "model_uri", "compute", "environment")
+    ui_color = "#ffe4b5"
+
+    def __init__(
+        self,
+        *,
+        endpoint_name: str,
+        image_uri: str,
+        model_uri: str,
+        compute: str = "local",
+        instance_count: int = 1,
+        environment: Mapping[str, Any] | None = None,
+        startup_timeout_s: int = 240,
+        aws_conn_id: str | None = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.endpoint_name = endpoint_name
+        self.image_uri = image_uri
+        self.model_uri = model_uri
+        self.compute = compute
+        self.instance_count = instance_count
+        self.environment = environment
+        self.startup_timeout_s = startup_timeout_s
+        self.aws_conn_id = aws_conn_id
+        checks.check_now(
+            {
+                "endpoint_name": (endpoint_name, checks.check_endpoint_name),
+                "image_uri": (image_uri, parse_image_ref),
+                "model_uri": (model_uri, lambda v: parse_uri(v, "model_uri")),
+                "compute": (compute, checks.check_compute),
+                "instance_count": (instance_count, checks.check_instance_count),
+                "environment": (environment, checks.check_environment),
+            }
+        )
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        """Deploy and return the endpoint's URL once every container answers GET /ping."""
+        from ml_lifecycle import backends
+        from ml_lifecycle.runtime import identity_from_context, store_factory
+
+        spec = EndpointSpec(
+            endpoint_name=self.endpoint_name,
+            image_uri=self.image_uri,
+            model_uri=self.model_uri,
+            instance_count=checks.check_instance_count(self.instance_count),
+            environment=checks.check_environment(self.environment),
+            startup_timeout_s=self.startup_timeout_s,
+            compute=self.compute,
+        )
+        backends.require_local(spec.compute)
+        endpoints = backends.local_endpoints(store_factory(self.aws_conn_id))
+        record = endpoints.deploy(spec, identity_from_context(context).labels(), self.log.info)
+        return {
+            "endpoint_name": record.endpoint_name,
+            "url": record.url,
+            "invocations_url": f"{record.url}/invocations",
+            "revision": record.revision,
+            "model_uri": record.model_uri,
+            "image_digest": record.image_digest,
+        }
+
+
+class DeleteEndpointOperator(BaseOperator):
+    """Stop and remove an endpoint; usable as a teardown task. A missing endpoint is not an error.
+
+    :param endpoint_name: the endpoint to delete. (templated)
+    """
+
+    template_fields: Sequence[str] = ("endpoint_name",)
+    ui_color = "#f5c6c6"
+
+    def __init__(self, *, endpoint_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.endpoint_name = endpoint_name
+        checks.check_now({"endpoint_name": (endpoint_name, checks.check_endpoint_name)})
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        """Delete the endpoint and say how many containers were removed."""
+        from ml_lifecycle import backends
+        from ml_lifecycle.runtime import store_factory
+
+        removed = backends.local_endpoints(store_factory(None)).delete(self.endpoint_name)
+        self.log.info("Endpoint %s: %d container(s) removed", self.endpoint_name, removed)
+        return {"endpoint_name": self.endpoint_name, "containers_removed": removed}

@@ -1,0 +1,88 @@
+"""ExportArtifactsOperator: publish a trained model as the next verified version, with its lineage."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from ml_lifecycle.core.templating import is_template
+from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.errors import SpecError
+
+_MODEL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$")
+
+
+class ExportArtifactsOperator(BaseOperator):
+    """Copy model.tar.gz to ``<registry_uri>/<model_name>/<version>/`` with a manifest, and verify the copy.
+
+    Lineage comes from the training job's record beside the model (image digest, inputs with their ETags,
+    hyperparameters, metrics) and from the DAG run. Outlet Assets get the version in their event's extra.
+
+    :param model_uri: the trained model, e.g. TrainOnEC2's ``model_uri``. (templated)
+    :param model_name: the model's name in the registry. (templated)
+    :param registry_uri: the model registry root (``s3://`` or ``file://``). (templated)
+    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations.
+    """
+
+    template_fields: Sequence[str] = ("model_uri", "model_name", "registry_uri")
+    ui_color = "#fff3b0"
+
+    def __init__(
+        self,
+        *,
+        model_uri: str,
+        model_name: str,
+        registry_uri: str,
+        aws_conn_id: str | None = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_uri = model_uri
+        self.model_name = model_name
+        self.registry_uri = registry_uri
+        self.aws_conn_id = aws_conn_id
+        if not is_template(model_name) and not _MODEL_NAME.match(model_name):
+            raise SpecError("model_name", f"{model_name!r} is not a valid name", "Use letters, digits, '.', '_', '-'")
+        for name, value in (("model_uri", model_uri), ("registry_uri", registry_uri)):
+            if not is_template(value):
+                parse_uri(value, name)
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        """Publish the model and return its version, URI and manifest location."""
+        from ml_lifecycle import settings
+        from ml_lifecycle.agent.records import RECORD_NAME, read_record
+        from ml_lifecycle.runtime import identity_from_context, store_factory
+        from ml_lifecycle.stores.model_registry import MANIFEST, publish
+
+        store_for = store_factory(self.aws_conn_id)
+        identity = identity_from_context(context)
+        lineage: dict[str, Any] = {"dag_id": identity.dag_id, "dag_run": identity.run_id, "task_id": identity.task_id}
+        source = parse_uri(self.model_uri, "model_uri")
+        if source.path.endswith("/output/model.tar.gz"):
+            job_root = parse_uri(self.model_uri.rsplit("/output/", 1)[0])
+            record = read_record(store_for(job_root), job_root.join(RECORD_NAME))
+            if record is not None:
+                lineage.update(
+                    training_job=record.job_name,
+                    image_uri=record.image_uri,
+                    image_digest=record.image_digest,
+                    inputs=record.inputs,
+                    hyperparameters=record.hyperparameters,
+                    metrics=record.metrics,
+                )
+        manifest = publish(store_for, self.model_uri, self.model_name, self.registry_uri, lineage,
+                           str(settings.work_dir() / "exports"))
+        version_root = parse_uri(self.registry_uri).join(self.model_name, str(manifest["version"]))
+        result = {
+            "model_name": self.model_name,
+            "version": manifest["version"],
+            "model_uri": manifest["uri"],
+            "manifest_uri": str(version_root.join(MANIFEST)),
+            "metrics": manifest["lineage"].get("metrics", {}),
+        }
+        for asset in self.outlets or []:
+            context["outlet_events"][asset].extra = {k: v for k, v in result.items() if k != "metrics"}
+        return result

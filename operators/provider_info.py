@@ -1,0 +1,37 @@
+"""Provider metadata for Airflow's providers manager (the apache_airflow_provider entry point)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe this package to Airflow: its operators, sensors and extra links."""
+    return {
+        "package-name": "airflow-ml-lifecycle",
+        "name": "ML lifecycle",
+        "description": "Run the SageMaker container lifecycle (build, push, train, export, transform, serve) "
+        "on infrastructure you own: the local Docker engine or EC2.",
+        "versions": ["0.1.0"],
+        "operators": [
+            {
+                "integration-name": "ML lifecycle",
+                "python-modules": [
+                    "ml_lifecycle.build_image",
+                    "ml_lifecycle.push_to_ecr",
+                    "ml_lifecycle.train_on_ec2",
+                    "ml_lifecycle.export_artifacts",
+                    "ml_lifecycle.batch_transform",
+                    "ml_lifecycle.deploy_endpoint",
+                    "ml_lifecycle.teardown",
+                ],
+            }
+        ],
+        "integrations": [
+            {
+                "integration-name": "ML lifecycle",
+                "external-doc-url": "https://github.com/airflow-ml-lifecycle/airflow-ml-lifecycle",
+                "tags": ["software"],
+            }
+        ],
+    }

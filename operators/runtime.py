@@ -1,0 +1,44 @@
+"""Glue shared by the operators: the task's identity, and the engine and stores it runs with."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ml_lifecycle.core.naming import RunIdentity
+from ml_lifecycle.core.uris import ArtifactUri
+from ml_lifecycle.stores.base import ArtifactStore
+
+log = logging.getLogger(__name__)
+
+
+def identity_from_context(context: Any) -> RunIdentity:
+    """Read who is running (DAG, task, run, map index) from an Airflow task context.
+
+    :param context: the Airflow context passed to execute().
+    """
+    ti = context["ti"]
+    return RunIdentity(
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=context["run_id"],
+        map_index=int(getattr(ti, "map_index", -1) if getattr(ti, "map_index", None) is not None else -1),
+    )
+
+
+def store_factory(aws_conn_id: str | None) -> Callable[[ArtifactUri], ArtifactStore]:
+    """Return store_for bound to an Airflow AWS connection (used only for s3:// URIs).
+
+    :param aws_conn_id: the Airflow AWS connection id, or None for boto3's default chain.
+    """
+    from ml_lifecycle.aws_clients import client_factory
+    from ml_lifecycle.stores import store_for
+
+    s3 = client_factory("s3", aws_conn_id)
+
+    def factory(uri: ArtifactUri) -> ArtifactStore:
+        return store_for(uri, s3_client_factory=s3)
+
+    return factory
+

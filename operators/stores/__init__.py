@@ -1,0 +1,33 @@
+"""Artifact stores: store_for(uri) returns the store serving a URI's scheme (file:// or s3://)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+from ml_lifecycle.stores.base import ArtifactStore, ObjectInfo
+from ml_lifecycle.stores.file_store import FileStore
+from ml_lifecycle.stores.s3_store import S3Store
+
+__all__ = ["ArtifactStore", "FileStore", "ObjectInfo", "S3Store", "store_for"]
+
+
+def store_for(uri: ArtifactUri | str, *, s3_client_factory: Callable[[], Any] | None = None) -> ArtifactStore:
+    """Return the store serving uri's scheme.
+
+    :param uri: the location, parsed or as text.
+    :param s3_client_factory: builds the boto3 S3 client for s3:// URIs (e.g.
+        ml_lifecycle.aws_clients.client_factory("s3", aws_conn_id)); None uses boto3's default chain.
+    """
+    parsed = parse_uri(uri) if isinstance(uri, str) else uri
+    if parsed.scheme == "file":
+        return FileStore()
+    return S3Store(s3_client_factory or _default_s3_client)
+
+
+def _default_s3_client() -> Any:
+    """Build an S3 client from boto3's default chain (env, profile, instance role; AWS_ENDPOINT_URL_S3)."""
+    import boto3
+
+    return boto3.session.Session().client("s3")

@@ -1,0 +1,123 @@
+"""Publish trained models as numbered, verified versions with a manifest of their lineage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+from ml_lifecycle.errors import ArtifactExists, StoreError
+from ml_lifecycle.stores.base import ArtifactStore
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+MODEL_OBJECT = "model.tar.gz"
+MAX_VERSION_RACES = 20
+
+
+def versions(store: ArtifactStore, model_root: ArtifactUri) -> list[int]:
+    """Return the published version numbers of a model (a version exists once its manifest does), ascending.
+
+    :param store: the registry's store.
+    :param model_root: ``<registry_uri>/<model_name>``.
+    """
+    found = set()
+    for obj in store.list_objects(model_root):
+        head, _, tail = obj.relative_key.partition("/")
+        if tail == MANIFEST and head.isdigit():
+            found.add(int(head))
+    return sorted(found)
+
+
+def read_manifest(store: ArtifactStore, model_root: ArtifactUri, version: int) -> dict[str, Any]:
+    """Read one version's manifest.
+
+    :param store: the registry's store.
+    :param model_root: ``<registry_uri>/<model_name>``.
+    :param version: the version number.
+    """
+    return json.loads(store.read_bytes(model_root.join(str(version), MANIFEST)))
+
+
+def sha256_of(store: ArtifactStore, uri: ArtifactUri) -> tuple[str, int]:
+    """Stream an object and return its (sha256 hex, size in bytes).
+
+    :param store: the object's store.
+    :param uri: the object.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in store.iter_chunks(uri):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def publish(
+    store_for: Callable[[ArtifactUri], ArtifactStore],
+    model_uri: str,
+    model_name: str,
+    registry_uri: str,
+    lineage: dict[str, Any],
+    scratch_dir: str,
+) -> dict[str, Any]:
+    """Copy a model into the next version of ``<registry_uri>/<model_name>/``, verify it, and commit its manifest.
+
+    The manifest is written last and only if absent, so two publishers never share a version and a reader never
+    sees a version without its model. Publishing the same model bytes again from the same DAG run returns the
+    version published before (a task retry creates no second version).
+
+    :param store_for: returns the store for a URI.
+    :param model_uri: the trained model.tar.gz.
+    :param model_name: the model's name in the registry.
+    :param registry_uri: the registry root.
+    :param lineage: what made the model (image digest, inputs, hyperparameters, metrics, DAG run).
+    :param scratch_dir: a local folder for the copy in transit.
+    """
+    source = parse_uri(model_uri, "model_uri")
+    root = parse_uri(registry_uri, "registry_uri").join(model_name)
+    source_store, store = store_for(source), store_for(root)
+    source_sha, size = sha256_of(source_store, source)
+    existing = versions(store, root)
+    for version in reversed(existing):
+        manifest = read_manifest(store, root, version)
+        if manifest["model"]["sha256"] == source_sha and manifest["lineage"].get("dag_run") == lineage.get("dag_run"):
+            log.info("Version %d of %s already holds this model from this run; reusing it", version, model_name)
+            return manifest
+    os.makedirs(scratch_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch_dir) as scratch:
+        local = os.path.join(scratch, MODEL_OBJECT)
+        source_store.download_file(source, local)
+        version = (existing[-1] if existing else 0) + 1
+        for _ in range(MAX_VERSION_RACES):
+            target = root.join(str(version), MODEL_OBJECT)
+            store.upload_file(local, target)
+            copied_sha, copied_size = sha256_of(store, target)
+            if (copied_sha, copied_size) != (source_sha, size):
+                raise StoreError(
+                    f"The copy of {model_uri} at {target} does not match (sha256 {copied_sha} != {source_sha}); "
+                    "the store corrupted or truncated it: retry the task"
+                )
+            manifest = {
+                "model_name": model_name,
+                "version": version,
+                "uri": str(target),
+                "model": {"source_uri": model_uri, "sha256": source_sha, "size_bytes": size},
+                "lineage": lineage,
+            }
+            try:
+                store.write_bytes(root.join(str(version), MANIFEST), json.dumps(manifest, indent=1).encode(),
+                                  if_absent=True)
+            except ArtifactExists:
+                log.info("Version %d of %s was taken by another publisher; trying %d", version, model_name, version + 1)
+                version += 1
+                continue
+            log.info("Published %s version %d (%d bytes, sha256 %s)", model_name, version, size, source_sha[:12])
+            return manifest
+    raise StoreError(f"Could not claim a version of {model_name} after {MAX_VERSION_RACES} tries; retry the task")

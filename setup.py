@@ -1,0 +1,53 @@
+"""Distribution airflow-ml-lifecycle: the import package ml_lifecycle lives in operators/."""
+
+from setuptools import find_packages, setup
+
+# operators/ is the import package ml_lifecycle; its subpackages map along with it.
+_PACKAGES = ["ml_lifecycle"] + [
+    f"ml_lifecycle.{name}" for name in find_packages("operators")
+]
+
+setup(
+    name="airflow-ml-lifecycle",
+    version="0.1.0",
+    description="Run the SageMaker container lifecycle from Apache Airflow 3 on infrastructure you own.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=_PACKAGES,
+    package_dir={"ml_lifecycle": "operators"},
+    package_data={"ml_lifecycle": ["py.typed", "templates/*"]},
+    install_requires=[
+        "apache-airflow>=3.1,<4",
+        "apache-airflow-providers-amazon>=9.0",
+        "boto3>=1.34",
+        "docker>=7.1",
+        "jinja2>=3.1",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "moto[server]>=5.0",
+            "hypothesis>=6.100",
+            "ruff>=0.6",
+        ],
+    },
+    entry_points={
+        "apache_airflow_provider": [
+            "provider_info=ml_lifecycle.provider_info:get_provider_info",
+        ],
+        "airflow.plugins": [
+            "ml_lifecycle=ml_lifecycle.plugin:MlLifecyclePlugin",
+        ],
+        "console_scripts": [
+            "ml-lifecycle=ml_lifecycle.cli:main",
+        ],
+    },
+    classifiers=[
+        "Framework :: Apache Airflow",
+        "Framework :: Apache Airflow :: Provider",
+        "Programming Language :: Python :: 3.11",
+    ],
+)
