@@ -26,7 +26,8 @@ from ml_lifecycle.settings import default_artifact_root
 
 ARTIFACT_ROOT = default_artifact_root().rstrip("/")
 EXAMPLE_CONTEXT = os.environ.get(
-    "ML_LIFECYCLE_EXAMPLE_CONTEXT", str(Path(__file__).resolve().parent.parent / "examples" / "containers" / "linear")
+    "ML_LIFECYCLE_EXAMPLE_CONTEXT",
+    str(Path(__file__).resolve().parent.parent / "examples" / "containers" / "linear"),
 )
 BASE_IMAGE = os.environ.get("BASE_IMAGE", "python:3.11-slim")
 MODEL_NAME = "linear"
@@ -52,13 +53,22 @@ with DAG(
         "compute": Param("local", enum=["local", "ec2"], title="Compute", description="Where the containers run"),
         "instance_type": Param("ml.m5.large", enum=INSTANCE_TYPES, title="Instance type"),
         "instance_count": Param(1, type="integer", minimum=1, maximum=10, title="Instances"),
-        "hyperparameters": Param({"l2": "0.01"}, type="object", title="Hyperparameters",
-                                 description="Passed to the container as strings in hyperparameters.json"),
+        "hyperparameters": Param(
+            {"l2": "0.01"},
+            type="object",
+            title="Hyperparameters",
+            description="Passed to the container as strings in hyperparameters.json",
+        ),
         "deploy": Param(True, type="boolean", title="Deploy the endpoint"),
-        "endpoint_name": Param("linear", type="string", pattern="^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
-                               title="Endpoint name"),
-        "registry": Param("127.0.0.1:5000", type="string", title="Registry",
-                          description="An OCI registry host; empty pushes to Amazon ECR"),
+        "endpoint_name": Param(
+            "linear", type="string", pattern="^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", title="Endpoint name"
+        ),
+        "registry": Param(
+            "127.0.0.1:5000",
+            type="string",
+            title="Registry",
+            description="An OCI registry host; empty pushes to Amazon ECR",
+        ),
         "train_data_uri": Param(f"{ARTIFACT_ROOT}/data/train", type="string", section="Data"),
         "validation_data_uri": Param(f"{ARTIFACT_ROOT}/data/validation", type="string", section="Data"),
         "score_data_uri": Param(f"{ARTIFACT_ROOT}/data/score", type="string", section="Data"),
@@ -78,8 +88,11 @@ with DAG(
         docker_engine().client.ping()
         uri = parse_uri(params["train_data_uri"], "params.train_data_uri")
         if not store_factory("aws_default")(uri).list_objects(uri):
-            raise SpecError("params.train_data_uri", f"{uri} holds no data",
-                            "Generate the sample (make demo-data) or point the form at your training data")
+            raise SpecError(
+                "params.train_data_uri",
+                f"{uri} holds no data",
+                "Generate the sample (make demo-data) or point the form at your training data",
+            )
         return {"train_data_uri": str(uri)}
 
     build = BuildImageOperator(
@@ -145,8 +158,10 @@ with DAG(
         import urllib.request
 
         request = urllib.request.Request(
-            endpoint["invocations_url"], data=b"0.5,1.0,-0.5,2.0,0.0,1.5,-1.0,0.25\n",
-            headers={"Content-Type": "text/csv"}, method="POST",
+            endpoint["invocations_url"],
+            data=b"0.5,1.0,-0.5,2.0,0.0,1.5,-1.0,0.25\n",
+            headers={"Content-Type": "text/csv"},
+            method="POST",
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             prediction = response.read().decode().strip()

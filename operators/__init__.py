@@ -25,7 +25,20 @@ _EXPORTS = {
     "EndpointSpec": "ml_lifecycle.core.specs",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BatchTransformOperator",
+    "BuildImageOperator",
+    "Channel",
+    "DeleteEndpointOperator",
+    "DeployEndpointOperator",
+    "EndpointSpec",
+    "ExportArtifactsOperator",
+    "PushToECROperator",
+    "TeardownOperator",
+    "TrainOnEC2Operator",
+    "TrainingSpec",
+    "TransformSpec",
+]
 
 if TYPE_CHECKING:
     from ml_lifecycle.batch_transform import BatchTransformOperator

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
+from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.specs import SUPPORTED_SPLIT_TYPES, TransformSpec
 from ml_lifecycle.core.uris import parse_uri
 
 
-class BatchTransformOperator(BaseOperator):
+class BatchTransformOperator(LifecycleOperator):
     """Bring serving containers up, transform S3 or file input to output, bring them down.
 
     :param image_uri: the serving image (run with ``serve``). (templated)
@@ -93,7 +92,10 @@ class BatchTransformOperator(BaseOperator):
                 "model_uri": (model_uri, lambda v: parse_uri(v, "model_uri")),
                 "input_uri": (input_uri, lambda v: parse_uri(v, "input_uri")),
                 "output_uri": (output_uri, lambda v: parse_uri(v, "output_uri")),
-                "split_type": (split_type, lambda v: checks.check_choice("split_type", v, SUPPORTED_SPLIT_TYPES)),
+                "split_type": (
+                    split_type,
+                    lambda v: checks.check_choice("split_type", v, SUPPORTED_SPLIT_TYPES),
+                ),
                 "environment": (environment, checks.check_environment),
                 "compute": (compute, checks.check_compute),
                 "instance_count": (instance_count, checks.check_instance_count),

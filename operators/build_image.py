@@ -6,14 +6,13 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
+from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core.image_ref import validate_repository
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.errors import SpecError
 
 
-class BuildImageOperator(BaseOperator):
+class BuildImageOperator(LifecycleOperator):
     """Build an image with the docker SDK, streaming the build log into the task log.
 
     The image is tagged with a hash of its context (files after .dockerignore, Dockerfile, build args); when an
@@ -55,7 +54,9 @@ class BuildImageOperator(BaseOperator):
         from ml_lifecycle.compute.image_build import build_image
 
         if not os.path.isfile(os.path.join(self.context_path, self.dockerfile)):
-            raise SpecError("context_path", f"{self.context_path} has no {self.dockerfile}", "Point it at a build context")
+            raise SpecError(
+                "context_path", f"{self.context_path} has no {self.dockerfile}", "Point it at a build context"
+            )
         args = {k: str(v) for k, v in (self.build_args or {}).items()}
         content = context_hash(self.context_path, self.dockerfile, args)
         image = f"{self.repository}:{hash_tag(content)}"
@@ -66,8 +67,15 @@ class BuildImageOperator(BaseOperator):
             self.log.info("The context is unchanged (%s): reusing %s, no build", hash_tag(content), image)
         else:
             labels = {"org.opencontainers.image.revision": content, "ml-lifecycle.context-hash": content}
-            info = build_image(engine, context_path=self.context_path, dockerfile=self.dockerfile, tag=image,
-                               build_args=args, labels=labels, sink=self.log.info)
+            info = build_image(
+                engine,
+                context_path=self.context_path,
+                dockerfile=self.dockerfile,
+                tag=image,
+                build_args=args,
+                labels=labels,
+                sink=self.log.info,
+            )
         if self.tag:
             engine.client.images.get(info.image_id).tag(self.repository, self.tag)
         return {"image": image, "image_id": info.image_id, "content_hash": content, "built": built}

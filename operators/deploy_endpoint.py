@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
+from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.uris import parse_uri
 
 
-class DeployEndpointOperator(BaseOperator):
+class DeployEndpointOperator(LifecycleOperator):
     """Serve a model; deploying the same endpoint name again replaces the model once the new one is healthy.
 
     :param endpoint_name: 1-63 letters, digits and hyphens. (templated)
@@ -89,7 +88,7 @@ class DeployEndpointOperator(BaseOperator):
         }
 
 
-class DeleteEndpointOperator(BaseOperator):
+class DeleteEndpointOperator(LifecycleOperator):
     """Stop and remove an endpoint; usable as a teardown task. A missing endpoint is not an error.
 
     :param endpoint_name: the endpoint to delete. (templated)

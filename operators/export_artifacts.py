@@ -6,8 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
+from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import SpecError
@@ -15,7 +14,7 @@ from ml_lifecycle.errors import SpecError
 _MODEL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$")
 
 
-class ExportArtifactsOperator(BaseOperator):
+class ExportArtifactsOperator(LifecycleOperator):
     """Copy model.tar.gz to ``<registry_uri>/<model_name>/<version>/`` with a manifest, and verify the copy.
 
     Lineage comes from the training job's record beside the model (image digest, inputs with their ETags,
@@ -59,7 +58,11 @@ class ExportArtifactsOperator(BaseOperator):
 
         store_for = store_factory(self.aws_conn_id)
         identity = identity_from_context(context)
-        lineage: dict[str, Any] = {"dag_id": identity.dag_id, "dag_run": identity.run_id, "task_id": identity.task_id}
+        lineage: dict[str, Any] = {
+            "dag_id": identity.dag_id,
+            "dag_run": identity.run_id,
+            "task_id": identity.task_id,
+        }
         source = parse_uri(self.model_uri, "model_uri")
         if source.path.endswith("/output/model.tar.gz"):
             job_root = parse_uri(self.model_uri.rsplit("/output/", 1)[0])
@@ -73,8 +76,14 @@ class ExportArtifactsOperator(BaseOperator):
                     hyperparameters=record.hyperparameters,
                     metrics=record.metrics,
                 )
-        manifest = publish(store_for, self.model_uri, self.model_name, self.registry_uri, lineage,
-                           str(settings.work_dir() / "exports"))
+        manifest = publish(
+            store_for,
+            self.model_uri,
+            self.model_name,
+            self.registry_uri,
+            lineage,
+            str(settings.work_dir() / "exports"),
+        )
         version_root = parse_uri(self.registry_uri).join(self.model_name, str(manifest["version"]))
         result = {
             "model_name": self.model_name,

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
+from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.errors import SpecError
 
 
-class PushToECROperator(BaseOperator):
+class PushToECROperator(LifecycleOperator):
     """Push a local image and return ``image_uri`` pinned by digest (``repo@sha256:...``).
 
     :param image: the local image reference or id, e.g. the BuildImage task's ``image``. (templated)
@@ -47,8 +46,11 @@ class PushToECROperator(BaseOperator):
         if not is_template(repository):
             ref = parse_image_ref(repository, "repository")
             if ref.tag or ref.digest or ref.registry:
-                raise SpecError("repository", f"{repository!r} carries a registry, tag or digest",
-                                "Give the repository path alone (e.g. ml/linear) and pass registry= and tag=")
+                raise SpecError(
+                    "repository",
+                    f"{repository!r} carries a registry, tag or digest",
+                    "Give the repository path alone (e.g. ml/linear) and pass registry= and tag=",
+                )
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Push and return the digest-pinned image URI."""
@@ -68,6 +70,17 @@ class PushToECROperator(BaseOperator):
             target = ecr.ensure_repository(factory(), self.repository, self.registry_id)
             credentials = ecr.login(factory, self.registry_id)
             auth = credentials.auth_config
-        image_uri = push_image(docker_engine(), image=self.image, repository=target, tag=tag, auth_config=auth,
-                               sink=self.log.info)
-        return {"image_uri": image_uri, "repository": target, "tag": tag, "digest": image_uri.split("@", 1)[1]}
+        image_uri = push_image(
+            docker_engine(),
+            image=self.image,
+            repository=target,
+            tag=tag,
+            auth_config=auth,
+            sink=self.log.info,
+        )
+        return {
+            "image_uri": image_uri,
+            "repository": target,
+            "tag": tag,
+            "digest": image_uri.split("@", 1)[1],
+        }

@@ -41,4 +41,3 @@ def store_factory(aws_conn_id: str | None) -> Callable[[ArtifactUri], ArtifactSt
         return store_for(uri, s3_client_factory=s3)
 
     return factory
-

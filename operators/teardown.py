@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from ml_lifecycle.base import LifecycleOperator
 
 
-class TeardownOperator(BaseOperator):
+class TeardownOperator(LifecycleOperator):
     """Remove the containers, networks and working folders of this DAG run; use it with ``.as_teardown()``.
 
     :param keep_kinds: resource kinds to leave running; default ``("endpoint",)`` keeps deployed endpoints.
@@ -27,6 +27,8 @@ class TeardownOperator(BaseOperator):
         from ml_lifecycle.compute.run_cleanup import remove_run
 
         ti = context["ti"]
-        removed = remove_run(backends.docker_engine(), ti.dag_id, context["run_id"], settings.work_dir(), self.keep_kinds)
+        removed = remove_run(
+            backends.docker_engine(), ti.dag_id, context["run_id"], settings.work_dir(), self.keep_kinds
+        )
         self.log.info("Removed %d leftover(s) of this run: %s", len(removed), ", ".join(removed) or "none")
         return {"removed": removed}

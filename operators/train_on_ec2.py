@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
+from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S, TrainingSpec, to_channels
 from ml_lifecycle.core.uris import parse_uri
 
 
-class TrainOnEC2Operator(BaseOperator):
+class TrainOnEC2Operator(LifecycleOperator):
     """Train with any SageMaker-compatible image; the hosts exist only while the job runs.
 
     :param image_uri: the training image (a local image, or one in a registry, pulled when missing). (templated)

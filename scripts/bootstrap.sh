@@ -97,10 +97,11 @@ cmd_engine() {
         start_detached "$log" dockerd
         say "engine: started dockerd in the background (pid ${STARTED_PID}, log ${log})"
     fi
-    local i
-    for i in $(seq 1 120); do
+    local t0
+    t0=$(date +%s%N)
+    for _ in $(seq 1 120); do
         if docker_ok; then
-            say "engine: docker engine answers after ~$(( i / 2 )) s ($(docker info --format '{{.ServerVersion}}'))"
+            say "engine: docker engine answers after $(( ($(date +%s%N) - t0) / 1000000 )) ms ($(docker info --format '{{.ServerVersion}}'))"
             return 0
         fi
         sleep 0.5
@@ -114,8 +115,8 @@ registry_url() { printf 'http://127.0.0.1:%s/v2/' "$REGISTRY_PORT"; }
 
 wait_registry() {
     # wait_registry PID-OR-EMPTY : poll /v2/ every 0.2 s for at most 30 s.
-    local pid="${1:-}" i
-    for i in $(seq 1 150); do
+    local pid="${1:-}"
+    for _ in $(seq 1 150); do
         if http_ok "$(registry_url)"; then
             return 0
         fi
@@ -238,10 +239,10 @@ cmd_registry() {
 }
 
 cmd_stop_registry() {
-    local pid stopped=0 i
+    local pid stopped=0
     if pid="$(registry_pid)"; then
         kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 1 50); do
+        for _ in $(seq 1 50); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.2
         done

@@ -49,10 +49,10 @@ def rows(
     uniform, gauss = rng.uniform, rng.gauss
     for _ in range(count):
         x = [uniform(-1.0, 1.0) for _ in weights]
-        fields = ["%.6f" % v for v in x]
+        fields = [f"{v:.6f}" for v in x]
         if with_target:
-            y = intercept + sum(w * v for w, v in zip(weights, x)) + gauss(0.0, noise)
-            fields.insert(0, "%.6f" % y)
+            y = intercept + sum(w * v for w, v in zip(weights, x, strict=True)) + gauss(0.0, noise)
+            fields.insert(0, f"{y:.6f}")
         lines.append(",".join(fields))
     return lines
 
@@ -82,7 +82,8 @@ def generate(
     files = min(files, n_rows)
     per_file = -(-n_rows // files)  # ceiling
     for index in range(files):
-        write_lines(os.path.join(out, "train", f"part-{index:04d}.csv"), train[index * per_file : (index + 1) * per_file])
+        part = train[index * per_file : (index + 1) * per_file]
+        write_lines(os.path.join(out, "train", f"part-{index:04d}.csv"), part)
     n_validation = max(1, n_rows // 5) if validation_rows is None else validation_rows
     write_lines(
         os.path.join(out, "validation", "part-0000.csv"),
@@ -122,8 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         truth = generate(
-            args.out, args.rows, args.features, args.seed,
-            args.validation_rows, args.score_rows, args.files, args.noise,
+            args.out,
+            args.rows,
+            args.features,
+            args.seed,
+            args.validation_rows,
+            args.score_rows,
+            args.files,
+            args.noise,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -109,9 +109,14 @@ class LocalEndpoints:
             for host in host_names(spec.instance_count):
                 servers.append(
                     start_serving(
-                        self.engine, name=f"mlc-ep-{spec.endpoint_name}-{revision}-{host}", image=image.image_id,
-                        model_dir=model_dir, environment=dict(spec.environment),
-                        labels={**ep_labels, labels.HOST: host}, host=self.serving_host, request_timeout_s=60,
+                        self.engine,
+                        name=f"mlc-ep-{spec.endpoint_name}-{revision}-{host}",
+                        image=image.image_id,
+                        model_dir=model_dir,
+                        environment=dict(spec.environment),
+                        labels={**ep_labels, labels.HOST: host},
+                        host=self.serving_host,
+                        request_timeout_s=60,
                     )
                 )
             startup_s = max(wait_until_healthy(self.engine, s, spec.startup_timeout_s) for s in servers)
@@ -121,13 +126,23 @@ class LocalEndpoints:
             shutil.rmtree(revision_dir, ignore_errors=True)
             raise
         record = EndpointRecord(
-            endpoint_name=spec.endpoint_name, status="InService", url=servers[0].url, urls=[s.url for s in servers],
-            revision=revision, image_uri=spec.image_uri, image_digest=image.digest or image.image_id,
-            model_uri=spec.model_uri, instance_count=spec.instance_count, updated_at=utc_now_iso(),
-            startup_s=round(startup_s, 3), owner=owner,
+            endpoint_name=spec.endpoint_name,
+            status="InService",
+            url=servers[0].url,
+            urls=[s.url for s in servers],
+            revision=revision,
+            image_uri=spec.image_uri,
+            image_digest=image.digest or image.image_id,
+            model_uri=spec.model_uri,
+            instance_count=spec.instance_count,
+            updated_at=utc_now_iso(),
+            startup_s=round(startup_s, 3),
+            owner=owner,
         )
         self._save(record)
-        sink(f"Endpoint {spec.endpoint_name} InService at {record.url} (revision {revision}, ready in {startup_s:.2f} s)")
+        sink(
+            f"Endpoint {spec.endpoint_name} InService at {record.url} (revision {revision}, ready in {startup_s:.2f} s)"
+        )
         self._retire(spec.endpoint_name, keep_revision=revision)
         return record
 

@@ -77,7 +77,7 @@ class HostWatcher:
                 with self._lock:
                     self.scanner.scan(line, elapsed_s)
                 self.sink(f"[{host}] {line}")
-        except Exception as err:  # noqa: BLE001 - a broken log stream must not lose the exit code
+        except Exception as err:
             log.warning("Log stream of %s ended early: %s", host, err)
         code = self.engine.wait(container)
         with self._lock:

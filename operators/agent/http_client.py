@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -59,7 +58,9 @@ class ContainerClient:
             conn.close()
             self._local.conn = None
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Response:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Response:
         """Send one request and read the whole response; a dropped keep-alive connection is reopened once.
 
         :param method: GET or POST.
@@ -121,7 +122,7 @@ class ContainerClient:
             response = conn.getresponse()
             response.read()
             return response.status == 200
-        except (OSError, http.client.HTTPException, socket.timeout):
+        except (TimeoutError, OSError, http.client.HTTPException):
             return False
         finally:
             conn.close()

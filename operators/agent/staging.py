@@ -77,7 +77,12 @@ def stage_channels(
             store.download_prefix(uri, target, objects)
             for host in hosts:
                 sources[host][name] = target
-            log.info("Channel %s: %d objects (%d bytes) staged for all hosts", name, len(objects), inputs[name]["bytes"])
+            log.info(
+                "Channel %s: %d objects (%d bytes) staged for all hosts",
+                name,
+                len(objects),
+                inputs[name]["bytes"],
+            )
             continue
         for host, share in zip(hosts, shard_round_robin(objects, len(hosts)), strict=True):
             target = layouts[host].staged_channel_dir(name)

@@ -20,7 +20,14 @@ from ml_lifecycle.core import contract
 from ml_lifecycle.core.metrics import MetricScanner
 from ml_lifecycle.core.naming import container_name
 from ml_lifecycle.core.specs import TrainingSpec
-from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, exit_reason, is_failed, status_for_exit
+from ml_lifecycle.core.status import (
+    JobRecord,
+    JobStatus,
+    SecondaryStatus,
+    exit_reason,
+    is_failed,
+    status_for_exit,
+)
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import JobFailed, MlLifecycleError
 
@@ -122,7 +129,12 @@ class TrainingRunner:
         record.image_digest = image.digest or image.image_id
         layouts = {host: contract.HostLayout(str(job_dir / host)) for host in hosts}
         for layout in layouts.values():
-            for folder in (layout.config_dir, layout.model_dir, layout.output_data_dir, layout.checkpoint_dir):
+            for folder in (
+                layout.config_dir,
+                layout.model_dir,
+                layout.output_data_dir,
+                layout.checkpoint_dir,
+            ):
                 os.makedirs(folder, exist_ok=True)
         writer.transition(SecondaryStatus.DOWNLOADING)
         staged = stage_channels(spec.channels, hosts, layouts, str(job_dir / "shared"), self.store_for)
@@ -159,7 +171,9 @@ class TrainingRunner:
         record.metrics = scanner.final()
         record.metric_series = scanner.series
         status, secondary = status_for_exit(
-            watched.worst_exit_code, max_runtime_exceeded=watched.max_runtime_exceeded, stopped=watched.stopped
+            watched.worst_exit_code,
+            max_runtime_exceeded=watched.max_runtime_exceeded,
+            stopped=watched.stopped,
         )
         if status != JobStatus.COMPLETED:
             record.failure_reason = self._failure_reason(layouts, watched, max_runtime_s=spec.max_runtime_s)
@@ -268,6 +282,5 @@ class TrainingRunner:
         ):
             try:
                 action()
-            except Exception as err:  # noqa: BLE001 - cleanup must not hide the job's own outcome
+            except Exception as err:
                 log.warning("Cleanup of %s: %s", job_name, err)
-

@@ -76,11 +76,19 @@ class TransformRunner:
         objects = self.store_for(input_uri).list_objects(input_uri)
         objects = [o for o in objects if not o.relative_key.startswith(RECORDS_FOLDER + "/")]
         if not objects:
-            raise SpecError("input_uri", f"{spec.input_uri} holds no objects", "Upload the input there or fix input_uri")
+            raise SpecError(
+                "input_uri", f"{spec.input_uri} holds no objects", "Upload the input there or fix input_uri"
+            )
         record_uri = parse_uri(transform_record_uri(spec.output_uri, job_name))
         hosts = host_names(spec.instance_count)
-        record = JobRecord(job_name=job_name, kind="transform", created_at=utc_now_iso(), hosts=hosts,
-                           image_uri=spec.image_uri, owner=owner)
+        record = JobRecord(
+            job_name=job_name,
+            kind="transform",
+            created_at=utc_now_iso(),
+            hosts=hosts,
+            image_uri=spec.image_uri,
+            owner=owner,
+        )
         writer = RecordWriter(self.store_for(record_uri), record_uri, record)
         writer.transition(SecondaryStatus.STARTING, JobStatus.IN_PROGRESS)
         job_dir = self.work_root / "jobs" / job_name
@@ -138,9 +146,16 @@ class TransformRunner:
                 environment[name] = str(value)
         run_labels = labels.owned("transform", job_name, owner)
         servers = [
-            start_serving(self.engine, name=container_name(job_name, host), image=image.image_id,
-                          model_dir=model_dir, environment=environment, labels={**run_labels, labels.HOST: host},
-                          host=self.serving_host, request_timeout_s=spec.invocation_timeout_s)
+            start_serving(
+                self.engine,
+                name=container_name(job_name, host),
+                image=image.image_id,
+                model_dir=model_dir,
+                environment=environment,
+                labels={**run_labels, labels.HOST: host},
+                host=self.serving_host,
+                request_timeout_s=spec.invocation_timeout_s,
+            )
             for host in hosts
         ]
         for server in servers:
@@ -285,7 +300,7 @@ class TransformRunner:
         try:
             for container in self.engine.containers({labels.JOB: job_name}):
                 self.engine.remove(container)
-        except Exception as err:  # noqa: BLE001 - cleanup must not hide the job's own outcome
+        except Exception as err:
             log.warning("Cleanup of %s: %s", job_name, err)
         shutil.rmtree(job_dir, ignore_errors=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -187,7 +188,7 @@ class DockerEngine:
         """
         try:
             return container.logs(tail=lines, stdout=True, stderr=True).decode("utf-8", "replace").rstrip()
-        except Exception:  # noqa: BLE001 - the tail is a courtesy on an error path
+        except Exception:
             return ""
 
     def wait(self, container: Any, timeout_s: float | None = None) -> int:
@@ -207,10 +208,8 @@ class DockerEngine:
         """
         import docker
 
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             container.stop(timeout=grace_s)
-        except docker.errors.NotFound:
-            pass
 
     def remove(self, container: Any) -> None:
         """Remove a container (stopping it first), and its anonymous volumes; a container already gone is fine.
@@ -234,10 +233,8 @@ class DockerEngine:
         """
         import docker
 
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             self.remove(self.client.containers.get(name))
-        except docker.errors.NotFound:
-            pass
 
     def containers(self, labels: Mapping[str, str], *, running_only: bool = False) -> list[Any]:
         """Find containers carrying every given label.
@@ -273,7 +270,9 @@ class DockerEngine:
         return self.client.networks.list(filters={"label": [f"{k}={v}" for k, v in labels.items()]})
 
 
-def _explain_start_failure(image: str, command: Sequence[str] | None, entrypoint: Sequence[str] | None, text: str) -> str:
+def _explain_start_failure(
+    image: str, command: Sequence[str] | None, entrypoint: Sequence[str] | None, text: str
+) -> str:
     """Turn the engine's start error into a message that says how to fix it.
 
     :param image: the image.

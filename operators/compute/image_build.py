@@ -46,8 +46,14 @@ def build_image(
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     try:
         stream = engine.client.api.build(
-            path=context_path, dockerfile=dockerfile, tag=tag, buildargs=dict(build_args or {}),
-            labels=dict(labels or {}), rm=True, forcerm=True, decode=True,
+            path=context_path,
+            dockerfile=dockerfile,
+            tag=tag,
+            buildargs=dict(build_args or {}),
+            labels=dict(labels or {}),
+            rm=True,
+            forcerm=True,
+            decode=True,
         )
         for event in stream:
             if "error" in event:

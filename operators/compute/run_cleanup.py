@@ -28,7 +28,9 @@ def remove_job(engine: DockerEngine, job_name: str, work_root: Path) -> int:
     return len(containers)
 
 
-def remove_run(engine: DockerEngine, dag_id: str, run_id: str, work_root: Path, keep_kinds: tuple[str, ...]) -> list[str]:
+def remove_run(
+    engine: DockerEngine, dag_id: str, run_id: str, work_root: Path, keep_kinds: tuple[str, ...]
+) -> list[str]:
     """Remove every container and network a DAG run created, except kinds to keep (e.g. endpoints).
 
     :param engine: the Docker engine.

@@ -79,9 +79,7 @@ def resource_config(hosts: Sequence[str], current_host: str, instance_type: str)
         "current_instance_type": instance_type,
         "current_group_name": GROUP_NAME,
         "hosts": list(hosts),
-        "instance_groups": [
-            {"instance_group_name": GROUP_NAME, "instance_type": instance_type, "hosts": list(hosts)}
-        ],
+        "instance_groups": [{"instance_group_name": GROUP_NAME, "instance_type": instance_type, "hosts": list(hosts)}],
         "network_interface_name": NETWORK_INTERFACE,
     }
 

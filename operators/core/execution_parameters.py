@@ -38,7 +38,10 @@ def parse_container_answer(data: Any) -> dict[str, Any]:
     if isinstance(strategy, str):
         key = strategy.replace("-", "_").upper()
         found["batch_strategy"] = _STRATEGIES.get(key) or (strategy if strategy in _STRATEGIES.values() else None)
-    for name, field in (("MaxPayloadInMB", "max_payload_mb"), ("MaxConcurrentTransforms", "max_concurrent_transforms")):
+    for name, field in (
+        ("MaxPayloadInMB", "max_payload_mb"),
+        ("MaxConcurrentTransforms", "max_concurrent_transforms"),
+    ):
         value = data.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100:
             found[field] = value

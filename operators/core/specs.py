@@ -135,7 +135,9 @@ class TrainingSpec:
             if not isinstance(channel, Channel):
                 raise SpecError(f"channels[{name!r}]", "is not a Channel", "Build specs with to_channels()")
         if any(not isinstance(v, str) for v in self.hyperparameters.values()):
-            raise SpecError("hyperparameters", "holds non-string values", "Build specs with hyperparameters_as_strings()")
+            raise SpecError(
+                "hyperparameters", "holds non-string values", "Build specs with hyperparameters_as_strings()"
+            )
         if not isinstance(self.instance_type, str) or not self.instance_type:
             raise SpecError("instance_type", f"{self.instance_type!r} is empty", "Write e.g. 'ml.m5.large'")
 
@@ -296,5 +298,7 @@ def _string_tuple(parameter: str, value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-        raise SpecError(parameter, f"{value!r} is not a list of strings", 'Write e.g. ["python3", "/opt/program/train"]')
+        raise SpecError(
+            parameter, f"{value!r} is not a list of strings", 'Write e.g. ["python3", "/opt/program/train"]'
+        )
     return tuple(value)

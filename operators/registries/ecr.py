@@ -46,7 +46,9 @@ def ensure_repository(client: Any, name: str, registry_id: str | None = None) ->
         return found["repositoryUri"]
     except ClientError as err:
         if err.response["Error"]["Code"] != "RepositoryNotFoundException":
-            raise RegistryError(f"ECR refused to describe {name}: {err}. Check the AWS connection's permissions") from err
+            raise RegistryError(
+                f"ECR refused to describe {name}: {err}. Check the AWS connection's permissions"
+            ) from err
     log.info("Creating ECR repository %s", name)
     try:
         created = client.create_repository(
@@ -56,7 +58,9 @@ def ensure_repository(client: Any, name: str, registry_id: str | None = None) ->
             **ids,
         )
     except ClientError as err:
-        raise RegistryError(f"ECR refused to create {name}: {err}. Create it yourself or grant ecr:CreateRepository") from err
+        raise RegistryError(
+            f"ECR refused to create {name}: {err}. Create it yourself or grant ecr:CreateRepository"
+        ) from err
     return created["repository"]["repositoryUri"]
 
 

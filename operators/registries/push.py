@@ -36,8 +36,9 @@ def push_image(
 
     try:
         engine.client.images.get(image).tag(repository, tag)
-        stream = engine.client.api.push(repository, tag, auth_config=dict(auth_config) if auth_config else None,
-                                        stream=True, decode=True)
+        stream = engine.client.api.push(
+            repository, tag, auth_config=dict(auth_config) if auth_config else None, stream=True, decode=True
+        )
         digest = ""
         layers: dict[str, str] = {}
         last_report = time.monotonic()

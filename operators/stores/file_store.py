@@ -102,9 +102,7 @@ class FileStore:
         """
         _copy_atomically(_path(uri), Path(local_path), fsync=False)
 
-    def download_prefix(
-        self, uri: ArtifactUri | str, local_dir: str, objects: list[ObjectInfo] | None = None
-    ) -> None:
+    def download_prefix(self, uri: ArtifactUri | str, local_dir: str, objects: list[ObjectInfo] | None = None) -> None:
         """Copy files below uri into local_dir, keeping their relative paths.
 
         :param uri: the folder (or single file).
@@ -203,9 +201,7 @@ def _info(path: Path, relative_key: str) -> ObjectInfo:
     :param relative_key: its path below the listed folder, ``/``-separated.
     """
     stat = path.stat()
-    return ObjectInfo(
-        uri=f"file://{path}", relative_key=relative_key, size_bytes=stat.st_size, etag=_etag(stat)
-    )
+    return ObjectInfo(uri=f"file://{path}", relative_key=relative_key, size_bytes=stat.st_size, etag=_etag(stat))
 
 
 @contextlib.contextmanager
@@ -218,13 +214,11 @@ def _os_errors(path: Path) -> Iterator[None]:
         yield
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:
         raise ArtifactNotFound(
-            f"file://{path} does not exist (or is a folder). "
-            "Check the URI, or run the step that writes it first"
+            f"file://{path} does not exist (or is a folder). Check the URI, or run the step that writes it first"
         ) from err
     except PermissionError as err:
         raise StoreError(
-            f"Permission denied on file://{path}. "
-            "Make the folder readable/writable by the Airflow worker's user"
+            f"Permission denied on file://{path}. Make the folder readable/writable by the Airflow worker's user"
         ) from err
     except OSError as err:
         raise StoreError(f"Could not access file://{path}: {err}. Check the disk and the mount") from err

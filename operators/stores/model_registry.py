@@ -112,10 +112,16 @@ def publish(
                 "lineage": lineage,
             }
             try:
-                store.write_bytes(root.join(str(version), MANIFEST), json.dumps(manifest, indent=1).encode(),
-                                  if_absent=True)
+                store.write_bytes(
+                    root.join(str(version), MANIFEST), json.dumps(manifest, indent=1).encode(), if_absent=True
+                )
             except ArtifactExists:
-                log.info("Version %d of %s was taken by another publisher; trying %d", version, model_name, version + 1)
+                log.info(
+                    "Version %d of %s was taken by another publisher; trying %d",
+                    version,
+                    model_name,
+                    version + 1,
+                )
                 version += 1
                 continue
             log.info("Published %s version %d (%d bytes, sha256 %s)", model_name, version, size, source_sha[:12])

@@ -118,9 +118,7 @@ class S3Store:
             with contextlib.closing(body):
                 yield from body.iter_chunks(chunk_size=chunk_bytes)
 
-    def write_chunks(
-        self, uri: ArtifactUri | str, chunks: Iterable[bytes], *, part_bytes: int = PART_BYTES
-    ) -> None:
+    def write_chunks(self, uri: ArtifactUri | str, chunks: Iterable[bytes], *, part_bytes: int = PART_BYTES) -> None:
         """Write an object from a stream through a multipart upload that is completed only on success.
 
         :param uri: the object.
@@ -161,9 +159,7 @@ class S3Store:
         with _aws_errors(uri):
             self.client.download_file(bucket, key, local_path, Config=_transfer_config(DOWNLOAD_WORKERS))
 
-    def download_prefix(
-        self, uri: ArtifactUri | str, local_dir: str, objects: list[ObjectInfo] | None = None
-    ) -> None:
+    def download_prefix(self, uri: ArtifactUri | str, local_dir: str, objects: list[ObjectInfo] | None = None) -> None:
         """Copy objects below uri into local_dir, keeping relative paths, several files at once.
 
         :param uri: the prefix.
@@ -472,9 +468,7 @@ def _aws_errors(uri: ArtifactUri | str) -> Iterator[None]:
         raise _from_client_error(err, str(uri), bucket) from err
     except S3UploadFailedError as err:
         codes = [code for code in (*_HINTS, "NoSuchBucket") if code in str(err)]
-        raise StoreError(
-            f"Uploading to {uri} failed: {err}. {_hint(codes[0] if codes else '', bucket)}"
-        ) from err
+        raise StoreError(f"Uploading to {uri} failed: {err}. {_hint(codes[0] if codes else '', bucket)}") from err
     except BotoCoreError as err:
         raise StoreError(
             f"Could not reach S3 for {uri}: {err}. Check the Airflow AWS connection's endpoint_url, "
@@ -492,9 +486,7 @@ def _from_client_error(err: Any, uri: str, bucket: str) -> MlLifecycleError:
     code = str(err.response.get("Error", {}).get("Code", ""))
     status = _status(err)
     if code == "NoSuchBucket":
-        return StoreError(
-            f"The bucket {bucket} of {uri} does not exist (NoSuchBucket). {_hint(code, bucket)}"
-        )
+        return StoreError(f"The bucket {bucket} of {uri} does not exist (NoSuchBucket). {_hint(code, bucket)}")
     if code in ("NoSuchKey", "NotFound", "404") or (status == 404 and code != "NoSuchUpload"):
         # HEAD requests carry no error body, so a 404 there may also mean a missing bucket.
         return ArtifactNotFound(

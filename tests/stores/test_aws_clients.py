@@ -41,17 +41,13 @@ def test_connection_env_var_is_honoured_outside_a_task(aws_default_env: str, s3_
     assert body == b"through the connection"
 
 
-def test_older_task_sdk_fallback_reads_the_env_var(
-    aws_default_env: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_older_task_sdk_fallback_reads_the_env_var(aws_default_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the hook cannot look connections up outside a task (Task SDK before the fallback chain), the
     AIRFLOW_CONN_<ID> variable is read directly instead of silently dropping endpoint_url."""
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
     def no_supervisor(cls: type, conn_id: str) -> Any:
-        raise ImportError(
-            "cannot import name 'SUPERVISOR_COMMS' from 'airflow.sdk.execution_time.task_runner'"
-        )
+        raise ImportError("cannot import name 'SUPERVISOR_COMMS' from 'airflow.sdk.execution_time.task_runner'")
 
     monkeypatch.setattr(AwsBaseHook, "get_connection", classmethod(no_supervisor))
     client = client_factory("s3")()
@@ -77,9 +73,7 @@ def test_client_is_built_once_across_threads(aws_default_env: str) -> None:
     assert len(seen) == 8 and all(client is seen[0] for client in seen)
 
 
-def test_no_connection_uses_the_boto3_default_chain(
-    moto_server: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_connection_uses_the_boto3_default_chain(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """aws_conn_id=None skips Airflow; boto3's own settings (here AWS_ENDPOINT_URL_S3) apply."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server)
     client = client_factory("s3", aws_conn_id=None, region_name="us-east-1")()

@@ -47,9 +47,7 @@ def test_list_paginates(store: S3Store, s3_client: Any, bucket: str) -> None:
     assert store.list_objects(f"s3://{bucket}/p") == []
 
 
-def test_write_chunks_uses_multipart_and_abort_leaves_no_upload(
-    store: S3Store, s3_client: Any, bucket: str
-) -> None:
+def test_write_chunks_uses_multipart_and_abort_leaves_no_upload(store: S3Store, s3_client: Any, bucket: str) -> None:
     """20 MB go up as three 8 MB-bounded parts; a failed stream aborts its upload."""
     uri = ArtifactUri("s3", bucket, "big.bin")
     store.write_chunks(uri, (b"x" * MB for _ in range(20)))

@@ -45,9 +45,7 @@ def _populate(case: StoreCase, files: dict[str, bytes]) -> None:
         pytest.param({}, "", [], id="empty"),
     ],
 )
-def test_list_objects(
-    case: StoreCase, files: dict[str, bytes], listed: str, expected_keys: list[str]
-) -> None:
+def test_list_objects(case: StoreCase, files: dict[str, bytes], listed: str, expected_keys: list[str]) -> None:
     """Listing is recursive, sorted, relative and limited to the key itself and keys below key/."""
     _populate(case, files)
     infos = case.store.list_objects(case.root.join(listed))
@@ -154,9 +152,7 @@ def test_aborted_write_chunks_keeps_the_old_object(case: StoreCase) -> None:
     ("listed", "subset", "expected"),
     [
         pytest.param("", None, TREE, id="all"),
-        pytest.param(
-            "code", None, {"train.py": TREE["code/train.py"], "lib/util.py": TREE["code/lib/util.py"]}
-        ),
+        pytest.param("code", None, {"train.py": TREE["code/train.py"], "lib/util.py": TREE["code/lib/util.py"]}),
         pytest.param("", ["data/part-0.csv"], {"data/part-0.csv": TREE["data/part-0.csv"]}, id="subset"),
         pytest.param("model.tar.gz", None, {"model.tar.gz": TREE["model.tar.gz"]}, id="single-object"),
         pytest.param("missing", None, {}, id="missing"),
@@ -173,9 +169,7 @@ def test_download_prefix_keeps_relative_paths(
         objects = [info for info in case.store.list_objects(uri) if info.relative_key in subset]
     destination = tmp_path / "download"
     case.store.download_prefix(uri, str(destination), objects)
-    got = {
-        p.relative_to(destination).as_posix(): p.read_bytes() for p in destination.rglob("*") if p.is_file()
-    }
+    got = {p.relative_to(destination).as_posix(): p.read_bytes() for p in destination.rglob("*") if p.is_file()}
     assert got == expected
 
 
@@ -202,9 +196,7 @@ def test_upload_file(case: StoreCase, tmp_path: Path, size_bytes: int) -> None:
     ("deleted", "count", "left"),
     [
         pytest.param("code", 2, ["data/part-0.csv", "model.tar.gz"], id="prefix"),
-        pytest.param(
-            "model.tar.gz", 1, ["code/lib/util.py", "code/train.py", "data/part-0.csv"], id="object"
-        ),
+        pytest.param("model.tar.gz", 1, ["code/lib/util.py", "code/train.py", "data/part-0.csv"], id="object"),
         pytest.param("", 4, [], id="everything"),
         pytest.param("missing", 0, sorted(TREE), id="missing"),
     ],

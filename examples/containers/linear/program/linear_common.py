@@ -45,9 +45,7 @@ def _locate_bad_value(lines: list[str], source: str, first_row: int) -> DataErro
     return DataError(f"{source}: malformed numeric CSV")
 
 
-def csv_columns(
-    lines: list[str], n_columns: int, source: str = "input", first_row: int = 1
-) -> list[list[float]]:
+def csv_columns(lines: list[str], n_columns: int, source: str = "input", first_row: int = 1) -> list[list[float]]:
     """Parse CSV rows that all have ``n_columns`` numeric fields into columns of floats.
 
     Rows must be non-empty; the caller checks the column count (``line.count(",") + 1``).
@@ -75,7 +73,7 @@ def linear_predict(columns: list[list[float]], weights: list[float], intercept: 
     """intercept + sum_j weights[j] * columns[j], computed column by column."""
     n_rows = len(columns[0]) if columns else 0
     out = [float(intercept)] * n_rows
-    for weight, column in zip(weights, columns):
+    for weight, column in zip(weights, columns, strict=True):
         out = list(map(add, out, map(mul, column, repeat(weight))))
     return out
 

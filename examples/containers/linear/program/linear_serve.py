@@ -22,6 +22,7 @@ meet Nagle's algorithm and delayed ACKs: ~40 ms per keep-alive request).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -80,7 +81,7 @@ class Model:
                 row = row[: self.target_column] + row[self.target_column + 1 :]
             elif len(row) != n:
                 raise DataError(f"row {number} has {len(row)} values, expected {n} (or {n + 1} with the target)")
-            out.append(self.intercept + sum(w * x for w, x in zip(self.weights, row)))
+            out.append(self.intercept + sum(w * x for w, x in zip(self.weights, row, strict=True)))
         return out
 
     def predict_csv(self, text: str) -> list[float]:
@@ -134,9 +135,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "ml-lifecycle-linear"
     sys_version = ""
     timeout = 600  # idle keep-alive connections are closed after this
-    server: "Server"
+    server: Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet access log
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: no access log
         pass
 
     # -------------------------------------------------------------------------- responses
@@ -280,12 +281,12 @@ class Server(ThreadingHTTPServer):
             return self._in_flight
 
 
-class _Stop(Exception):
-    pass
+class _StopServingError(Exception):
+    """Raised by the SIGTERM/SIGINT handler to leave serve_forever() at once."""
 
 
 def _raise_stop(signum: int, frame: Any) -> None:
-    raise _Stop(signum)
+    raise _StopServingError(signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,18 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _raise_stop)
     try:
         server = Server(("0.0.0.0", port), model)
-    except _Stop:
+    except _StopServingError:
         return 0
     if model.error:
         log(f"WARNING {model.error}; /ping answers 503")
     else:
         log(f"model version {model.version}: {model.n_features} features")
     log(f"listening on 0.0.0.0:{port} (pid {os.getpid()})")
-    try:
-        # The signal handler raises _Stop inside select(), so the loop ends at once.
+    # The signal handler raises inside select(), so the loop ends at once (no polling).
+    with contextlib.suppress(_StopServingError):
         server.serve_forever(poll_interval=3600)
-    except _Stop:
-        pass
     # A second SIGTERM/SIGINT while requests finish: leave at once.
     signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
     signal.signal(signal.SIGINT, lambda signum, frame: os._exit(0))

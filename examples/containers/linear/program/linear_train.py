@@ -89,18 +89,14 @@ def parse_hyperparameters(hps: dict[str, Any]) -> dict[str, Any]:
     try:
         target_column = int(hp_value(hps, "target_column", "0"))  # type: ignore[arg-type]
     except ValueError:
-        raise DataError(
-            f"hyperparameter target_column must be an integer, got {hps.get('target_column')!r}"
-        ) from None
+        raise DataError(f"hyperparameter target_column must be an integer, got {hps.get('target_column')!r}") from None
     log_every_text = hp_value(hps, "epochs_log_every", None)
     log_every = None
     if log_every_text not in (None, ""):
         try:
             log_every = int(log_every_text)  # type: ignore[arg-type]
         except ValueError:
-            raise DataError(
-                f"hyperparameter epochs_log_every must be an integer, got {log_every_text!r}"
-            ) from None
+            raise DataError(f"hyperparameter epochs_log_every must be an integer, got {log_every_text!r}") from None
         if log_every <= 0:
             log_every = None
     ignored = sorted(set(hps) - KNOWN_HYPERPARAMETERS)
@@ -128,9 +124,7 @@ def read_text(path: str) -> str:
         return f.read()
 
 
-def load_channel(
-    name: str, directory: str, n_columns: int | None, log_every: int | None
-) -> list[list[float]]:
+def load_channel(name: str, directory: str, n_columns: int | None, log_every: int | None) -> list[list[float]]:
     """All rows of all files of a channel, as columns. Every file must have the same width."""
     files = channel_files(directory)
     if not files:
@@ -150,7 +144,7 @@ def load_channel(
         if columns is None:
             columns = file_columns
         else:
-            for column, extra in zip(columns, file_columns):
+            for column, extra in zip(columns, file_columns, strict=True):
                 column.extend(extra)
         rows += len(lines)
         if next_mark is not None and rows >= next_mark:
@@ -170,7 +164,7 @@ def split_target(columns: list[list[float]], target_column: int) -> tuple[list[f
 def solve(a: list[list[float]], b: list[float]) -> list[float]:
     """Solve a x = b by Gaussian elimination with partial pivoting (a is small and square)."""
     n = len(b)
-    m = [row[:] + [rhs] for row, rhs in zip(a, b)]
+    m = [[*row, rhs] for row, rhs in zip(a, b, strict=True)]
     scale = max((abs(v) for row in a for v in row), default=0.0) or 1.0
     for col in range(n):
         pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
@@ -198,7 +192,7 @@ def fit_ridge(y: list[float], features: list[list[float]], l2: float) -> tuple[l
     n = len(y)
     means = [sum(column) / n for column in features]
     y_mean = sum(y) / n
-    centred = [list(map(sub, column, repeat(mean))) for column, mean in zip(features, means)]
+    centred = [list(map(sub, column, repeat(mean))) for column, mean in zip(features, means, strict=True)]
     y_centred = list(map(sub, y, repeat(y_mean)))
     p = len(features)
     xtx = [[0.0] * p for _ in range(p)]
@@ -208,7 +202,7 @@ def fit_ridge(y: list[float], features: list[list[float]], l2: float) -> tuple[l
         xtx[i][i] += l2
     xty = [sum(map(mul, column, y_centred)) for column in centred]
     weights = solve(xtx, xty)
-    intercept = y_mean - sum(w * m for w, m in zip(weights, means))
+    intercept = y_mean - sum(w * m for w, m in zip(weights, means, strict=True))
     return weights, intercept
 
 
@@ -248,20 +242,25 @@ def run() -> dict[str, Any]:
     channels = read_json(os.path.join(config_dir, "inputdataconfig.json"), {})
     current_host = resources.get("current_host", "algo-1")
     hosts = resources.get("hosts") or [current_host]
-    log(f"current_host={current_host} hosts={','.join(hosts)} "
-        f"instance_type={resources.get('current_instance_type', 'unknown')}")
+    log(
+        f"current_host={current_host} hosts={','.join(hosts)} "
+        f"instance_type={resources.get('current_instance_type', 'unknown')}"
+    )
     log(f"hyperparameters: l2={hps['l2']} target_column={hps['target_column']}")
 
     data_dir = ml_dir("input", "data")
-    train_name = "train" if os.path.isdir(os.path.join(data_dir, "train")) or "train" in channels else "training"
+    has_train = os.path.isdir(os.path.join(data_dir, "train")) or "train" in channels
+    train_name = "train" if has_train else "training"
     for name in (train_name, "validation"):
         mode = (channels.get(name) or {}).get("TrainingInputMode", "File")
         if mode == "Pipe":
             raise DataError(f"channel {name!r}: Pipe input mode is not supported; use File or FastFile")
     train_dir = os.path.join(data_dir, train_name)
     if not os.path.isdir(train_dir):
-        raise DataError(f"no training data: {os.path.join(data_dir, 'train')} does not exist "
-                        f"(channels in inputdataconfig.json: {', '.join(sorted(channels)) or 'none'})")
+        raise DataError(
+            f"no training data: {os.path.join(data_dir, 'train')} does not exist "
+            f"(channels in inputdataconfig.json: {', '.join(sorted(channels)) or 'none'})"
+        )
 
     t0 = time.monotonic()
     columns = load_channel(train_name, train_dir, None, hps["epochs_log_every"])
@@ -278,8 +277,7 @@ def run() -> dict[str, Any]:
     weights, intercept = fit_ridge(y, features, hps["l2"])
     train_rmse = rmse(y, linear_predict(features, weights, intercept))
     fit_seconds = time.monotonic() - t0
-    log(f"fitted {len(weights)} weights on {len(y)} rows in {fit_seconds:.3f} s "
-        f"(loading took {load_seconds:.3f} s)")
+    log(f"fitted {len(weights)} weights on {len(y)} rows in {fit_seconds:.3f} s (loading took {load_seconds:.3f} s)")
     log(f"train_rmse={train_rmse:.6g};")
 
     metrics: dict[str, float] = {"train_rmse": train_rmse}
