@@ -1,0 +1,137 @@
+"""The ml-lifecycle command: invoke endpoints, list endpoints and model versions, delete an endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import urllib.error
+import urllib.request
+
+from ml_lifecycle import settings
+
+
+def _endpoint_url(target: str) -> str:
+    """Turn an endpoint name or URL into the endpoint's base URL.
+
+    :param target: ``http(s)://...`` or a local endpoint's name.
+    """
+    if target.startswith(("http://", "https://")):
+        return target.rstrip("/").removesuffix("/invocations")
+    from ml_lifecycle.agent.endpoint import read_endpoint
+
+    record = read_endpoint(settings.home_dir(), target)
+    if record is None:
+        raise SystemExit(f"ml-lifecycle: no endpoint named {target!r} under {settings.home_dir()}; see 'ml-lifecycle endpoints'")
+    return record.url
+
+
+def invoke(args: argparse.Namespace) -> int:
+    """POST standard input to an endpoint's /invocations and print the response body.
+
+    :param args: target, content_type, accept.
+    """
+    body = sys.stdin.buffer.read()
+    headers = {"Content-Type": args.content_type}
+    if args.accept:
+        headers["Accept"] = args.accept
+    request = urllib.request.Request(f"{_endpoint_url(args.target)}/invocations", data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=args.timeout_s) as response:
+            sys.stdout.buffer.write(response.read())
+    except urllib.error.HTTPError as err:
+        sys.stderr.write(f"ml-lifecycle: the endpoint answered {err.code}: {err.read().decode(errors='replace')}\n")
+        return 1
+    except urllib.error.URLError as err:
+        sys.stderr.write(f"ml-lifecycle: cannot reach the endpoint: {err.reason}\n")
+        return 1
+    return 0
+
+
+def endpoints(args: argparse.Namespace) -> int:
+    """List local endpoints with their status, URL and model.
+
+    :param args: unused.
+    """
+    from ml_lifecycle.agent.endpoint import endpoints_dir, read_endpoint
+
+    folder = endpoints_dir(settings.home_dir())
+    names = sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.is_dir() else []
+    if not names:
+        print("no endpoints")
+    for name in names:
+        record = read_endpoint(settings.home_dir(), name)
+        if record:
+            print(f"{record.endpoint_name} {record.status} {record.url} revision={record.revision} model={record.model_uri}")
+    return 0
+
+
+def url(args: argparse.Namespace) -> int:
+    """Print an endpoint's base URL.
+
+    :param args: target.
+    """
+    print(_endpoint_url(args.target))
+    return 0
+
+
+def models(args: argparse.Namespace) -> int:
+    """List a model's published versions with their metrics.
+
+    :param args: registry_uri, model_name.
+    """
+    from ml_lifecycle.core.uris import parse_uri
+    from ml_lifecycle.stores import store_for
+    from ml_lifecycle.stores.model_registry import read_manifest, versions
+
+    root = parse_uri(args.registry_uri, "registry_uri").join(args.model_name)
+    store = store_for(root)
+    for version in versions(store, root):
+        manifest = read_manifest(store, root, version)
+        metrics = manifest["lineage"].get("metrics", {})
+        print(f"{args.model_name} v{version} {manifest['uri']} metrics={metrics}")
+    return 0
+
+
+def delete_endpoint(args: argparse.Namespace) -> int:
+    """Stop and remove a local endpoint.
+
+    :param args: name.
+    """
+    from ml_lifecycle.backends import local_endpoints
+    from ml_lifecycle.stores import store_for
+
+    removed = local_endpoints(store_for).delete(args.name)
+    print(f"endpoint {args.name}: {removed} container(s) removed")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line.
+
+    :param argv: the arguments; None reads sys.argv.
+    """
+    parser = argparse.ArgumentParser(prog="ml-lifecycle", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("invoke", help="POST standard input to an endpoint")
+    p.add_argument("target", help="an endpoint name or URL")
+    p.add_argument("--content-type", default="text/csv")
+    p.add_argument("--accept", default=None)
+    p.add_argument("--timeout-s", type=float, default=60.0)
+    p.set_defaults(func=invoke)
+    sub.add_parser("endpoints", help="list local endpoints").set_defaults(func=endpoints)
+    p = sub.add_parser("url", help="print an endpoint's URL")
+    p.add_argument("target")
+    p.set_defaults(func=url)
+    p = sub.add_parser("models", help="list a model's versions")
+    p.add_argument("registry_uri")
+    p.add_argument("model_name")
+    p.set_defaults(func=models)
+    p = sub.add_parser("delete-endpoint", help="stop and remove a local endpoint")
+    p.add_argument("name")
+    p.set_defaults(func=delete_endpoint)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Helpers for tests: a minimal Airflow task context and a view of the containers we created."""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+MANAGED = "ml-lifecycle.managed=true"
+
+
+def task_context(dag_id: str = "tests", task_id: str = "task", run_id: str | None = None) -> dict[str, Any]:
+    """Build the parts of an Airflow task context our operators read (ti identity and run_id).
+
+    :param dag_id: the DAG id.
+    :param task_id: the task id.
+    :param run_id: the DAG run id; a fresh one by default.
+    """
+    ti = SimpleNamespace(dag_id=dag_id, task_id=task_id, map_index=-1)
+    return {"ti": ti, "run_id": run_id or f"test__{uuid.uuid4().hex[:12]}"}
+
+
+def managed_containers(client: Any, **labels: str) -> list[Any]:
+    """List containers we created (optionally narrowed by more labels).
+
+    :param client: a docker SDK client.
+    :param labels: extra label filters, as name=value with dashes written as underscores.
+    """
+    filters = [MANAGED] + [f"ml-lifecycle.{k.replace('_', '-')}={v}" for k, v in labels.items()]
+    return client.containers.list(all=True, filters={"label": filters})
