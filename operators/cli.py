@@ -21,7 +21,9 @@ def _endpoint_url(target: str) -> str:
 
     record = read_endpoint(settings.home_dir(), target)
     if record is None:
-        raise SystemExit(f"ml-lifecycle: no endpoint named {target!r} under {settings.home_dir()}; see 'ml-lifecycle endpoints'")
+        raise SystemExit(
+            f"ml-lifecycle: no endpoint named {target!r} under {settings.home_dir()}; see 'ml-lifecycle endpoints'"
+        )
     return record.url
 
 
@@ -61,7 +63,9 @@ def endpoints(args: argparse.Namespace) -> int:
     for name in names:
         record = read_endpoint(settings.home_dir(), name)
         if record:
-            print(f"{record.endpoint_name} {record.status} {record.url} revision={record.revision} model={record.model_uri}")
+            print(
+                f"{record.endpoint_name} {record.status} {record.url} revision={record.revision} model={record.model_uri}"
+            )
     return 0
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -98,7 +99,8 @@ class LocalEndpoints:
         :param owner: the Airflow identity labels.
         :param sink: receives progress lines.
         """
-        revision = time.strftime("%Y%m%d%H%M%S") + f"-{os.getpid() % 10000:04d}"
+        # Unique even for two deploys in the same second: the old revision's containers must not be replaced early.
+        revision = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
         base = endpoints_dir(self.home)
         revision_dir = base / spec.endpoint_name / revision
         image = self.engine.ensure_image(spec.image_uri)

@@ -152,6 +152,8 @@ class DockerEngine:
         except docker.errors.ImageNotFound as err:
             raise ImageNotFound(f"The image {image} is not on the Docker engine: {err.explanation}") from err
         except docker.errors.APIError as err:
+            # The container may exist (created, not started): remove it so nothing is left behind.
+            self.remove_by_name(name)
             raise EngineError(_explain_start_failure(image, command, entrypoint, err.explanation or str(err))) from err
 
     def published_port(self, container: Any, container_port: int) -> int:

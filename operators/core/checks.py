@@ -46,7 +46,7 @@ def check_positive_int(parameter: str, value: Any, minimum: int = 1, maximum: in
         number = None
     elif isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
         number = int(value.strip())
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
@@ -79,7 +79,7 @@ def check_channel_name(name: str) -> str:
 
     :param name: the channel name.
     """
-    if not isinstance(name, str) or not _CHANNEL_NAME.match(name):
+    if not isinstance(name, str) or not _CHANNEL_NAME.fullmatch(name):
         raise SpecError(
             f"channels[{name!r}]",
             "is not a valid channel name",
@@ -132,7 +132,7 @@ def check_environment(values: Mapping[str, Any] | None, parameter: str = "enviro
     result: dict[str, str] = {}
     for key, value in values.items():
         where = f"{parameter}[{key!r}]"
-        if not isinstance(key, str) or not _ENV_KEY.match(key) or len(key) > MAX_ENVIRONMENT_CHARS:
+        if not isinstance(key, str) or not _ENV_KEY.fullmatch(key) or len(key) > MAX_ENVIRONMENT_CHARS:
             raise SpecError(where, "is not a valid variable name", "Use [a-zA-Z_][a-zA-Z0-9_]*")
         if value is None or not isinstance(value, str | int | float | bool):
             raise SpecError(where, f"{value!r} is not a scalar", "Use a string or number")
@@ -179,7 +179,7 @@ def check_endpoint_name(value: str) -> str:
 
     :param value: the endpoint name.
     """
-    if not isinstance(value, str) or not _ENDPOINT_NAME.match(value):
+    if not isinstance(value, str) or len(value) > 63 or not _ENDPOINT_NAME.fullmatch(value):
         raise SpecError("endpoint_name", f"{value!r} is not a valid endpoint name", "Use 1-63 letters, digits and '-'")
     return value
 

@@ -12,7 +12,7 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?)"
 _REFERENCE = re.compile(
     rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
 
 
@@ -63,8 +63,8 @@ def parse_image_ref(value: str, parameter: str = "image_uri") -> ImageRef:
     if domain and not ("." in domain or ":" in domain or domain == "localhost"):
         path = f"{domain}/{path}"
         domain = ""
-    if domain and domain != domain.lower() and not any(c in domain for c in ".:"):
-        raise SpecError(parameter, f"{value!r} has an upper-case repository", "Use lower case")
+    if path != path.lower():
+        raise SpecError(parameter, f"{value!r} has an upper-case repository", "Use lower case repository names")
     return ImageRef(domain, path, match.group("tag") or "", match.group("digest") or "")
 
 

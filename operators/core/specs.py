@@ -82,6 +82,8 @@ def to_channels(values: Mapping[str, Any]) -> dict[str, Channel]:
                 result[name] = Channel(**value)
             except TypeError as err:
                 raise SpecError(where, str(err), "Use the fields of ml_lifecycle.Channel") from err
+            except SpecError as err:
+                raise SpecError(where, str(err), "Fix that field of the channel") from err
         else:
             raise SpecError(where, f"{value!r} is not a URI or Channel", "Write a URI or ml_lifecycle.Channel(...)")
     return result

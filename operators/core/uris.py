@@ -37,7 +37,8 @@ class ArtifactUri:
         tail = "/".join(p.strip("/") for p in parts if p.strip("/"))
         if not tail:
             return self
-        path = f"{self.path}/{tail}" if self.path else tail
+        base = self.path.rstrip("/")
+        path = f"{base}/{tail}" if base else tail
         if self.scheme == "file" and not path.startswith("/"):
             path = "/" + path
         return ArtifactUri(self.scheme, self.bucket, path)
@@ -68,9 +69,11 @@ def parse_uri(value: str, parameter: str = "uri") -> ArtifactUri:
             "Write s3://bucket/prefix or file:///abs/path",
         )
     if scheme == "s3":
-        if not parts.netloc:
+        # S3 keys are taken literally: '#', '?' and '%' are valid key characters, not URL syntax.
+        bucket, _, key = text[len("s3://") :].partition("/")
+        if not bucket:
             raise SpecError(parameter, f"{value!r} names no bucket", "Write s3://bucket/prefix")
-        return ArtifactUri("s3", parts.netloc, unquote(parts.path).strip("/"))
+        return ArtifactUri("s3", bucket, key.strip("/"))
     if parts.netloc not in ("", "localhost"):
         raise SpecError(
             parameter,

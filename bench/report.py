@@ -1,0 +1,324 @@
+"""Render bench/results/*.json into bench/REPORT.md, with PNG charts in bench/charts/ when matplotlib is there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench import BENCHMARKS
+from bench.common import BENCH_DIR, RESULTS
+
+REPORT = BENCH_DIR / "REPORT.md"
+CHARTS = BENCH_DIR / "charts"
+PEER_FIT_RATIO = 1.62  # SageMaker SDK local mode fit vs docker run, 100k rows (shared/reference)
+
+
+def load() -> dict[str, dict[str, Any]]:
+    """The last result of each benchmark that has one."""
+    found = {}
+    for name in BENCHMARKS:
+        path = RESULTS / f"{name}.json"
+        if path.is_file():
+            found[name] = json.loads(path.read_text())
+    return found
+
+
+def s(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    return f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def spread(stats: dict[str, Any]) -> str:
+    return f"{s(stats['min'])} - {s(stats['max'])}"
+
+
+def verdict(ratio: float, goal: float | None) -> str:
+    if goal is None:
+        return "—"
+    return f"≤ {goal:.2f}: {'met' if ratio <= goal else '**not met**'}"
+
+
+def _row(label: str, stats: dict[str, Any]) -> str:
+    return f"| {label} | {stats['runs']} | {s(stats['median'])} | {spread(stats)} |"
+
+
+# ------------------------------------------------------------------------------------------ sections
+def _machine(docs: dict[str, dict[str, Any]]) -> list[str]:
+    latest = max(docs.values(), key=lambda d: d["date"])
+    m = latest["machine"]
+    lines = [
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| cores | {m['cores']} ({m['cpu']}) |",
+        f"| memory | {m['memory_gib']} GiB |",
+        f"| kernel | {m['kernel']} ({m['os']}) |",
+        f"| Docker server | {m['docker_server']} |",
+        f"| Python | {m['python']} |",
+        f"| Airflow | {m['airflow']} |",
+        "",
+        "| benchmark | measured (UTC) | took |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {name} | {doc['date']} | {doc['duration_s']:.0f} s |" for name, doc in docs.items()]
+    return [*lines, ""]
+
+
+def _summary(docs: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "## Figures",
+        "",
+        "Each figure is a ratio of medians measured side by side in the same run; absolute times are for context.",
+        "",
+        "| figure | ours (median) | baseline (median) | ratio | goal |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    train = docs.get("train_overhead", {}).get("result")
+    if train:
+        for case in train["cases"]:
+            lines.append(
+                f"| training overhead, {case['label']} | {s(case['ours']['median'])} | "
+                f"{s(case['docker_run']['median'])} (`docker run`) | **{case['ratio']:.3f}** | "
+                f"{verdict(case['ratio'], case['goal'])} |"
+            )
+    dag = docs.get("dag_import", {}).get("result")
+    if dag:
+        lines.append(
+            f"| DAG import, fresh python | {s(dag['ours']['median'])} | {s(dag['empty_operators']['median'])} "
+            f"(EmptyOperators) | **{dag['ratio']:.3f}** | {verdict(dag['ratio'], dag['goal'])} |"
+        )
+    demo = docs.get("demo", {}).get("result")
+    if demo:
+        lines.append(
+            f"| `make demo`, returning run vs first run after `make clean` | {s(demo['second']['median'])} | "
+            f"{s(demo['first']['median'])} (first run) | **{demo['ratio']:.3f}** | — |"
+        )
+    for name, doc in docs.items():
+        if doc.get("error"):
+            lines.append(f"| {name} | failed: see below | | | |")
+    return [*lines, ""]
+
+
+def _train(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    r = doc["result"]
+    lines = [
+        f"## {doc['title']}",
+        "",
+        f"Image `{r['image']}` (examples/containers/linear), hyperparameters `{json.dumps(r['hyperparameters'])}`, "
+        f"{r['runs_per_side']} timed runs per side, alternated (ours, docker run, ...) after one warm-up each. "
+        "Baseline: `docker run --rm -v config -v train -v model -v output <image> train` on a hand-built /opt/ml "
+        "layout, timed from the command's start to its exit. Ours: `TrainOnEC2Operator(compute='local')"
+        ".execute(context)` in-process with a fresh run_id, which includes staging, container start, log "
+        "streaming, packing and uploading model.tar.gz and output.tar.gz, the job record and the cleanup.",
+        "",
+    ]
+    for case in r["cases"]:
+        lines += [
+            f"### {case['label']}",
+            "",
+            "| side | runs | median | min - max |",
+            "| --- | --- | --- | --- |",
+            _row("TrainOnEC2Operator.execute", case["ours"]),
+            _row("docker run", case["docker_run"]),
+        ]
+        for key, label in (
+            ("ours_container_reported", "in-container training, ours"),
+            ("docker_run_container_reported", "in-container training, docker run"),
+        ):
+            if case.get(key):
+                lines.append(_row(f"{label} (reported by `train`)", case[key]))
+        for key, label in (
+            ("ours_outside_container", "outside the container's work, ours (wall - reported)"),
+            ("docker_run_outside_container", "outside the container's work, docker run (wall - reported)"),
+        ):
+            if case.get(key):
+                lines.append(_row(label, case[key]))
+        lines += [
+            "",
+            f"**Ratio of medians ours / docker run: {case['ratio']:.3f}** "
+            f"(per-pair ratios {case['pair_ratio_min']:.3f} - {case['pair_ratio_max']:.3f}); "
+            f"overhead {case['overhead_median_s'] * 1000:+.0f} ms. "
+            + (f"Goal {verdict(case['ratio'], case['goal'])}." if case["goal"] else "")
+            + (
+                f" For reference, SageMaker SDK local mode measured {PEER_FIT_RATIO}x `docker run` on this job."
+                if case["rows"] == 100_000
+                else ""
+            ),
+            "",
+            "Where our side's time goes (median over the timed runs; exclusive time of each step):",
+            "",
+            "| step | median |",
+            "| --- | --- |",
+        ]
+        phases = sorted(case["phases_median"].items(), key=lambda kv: -kv[1])
+        lines += [f"| {label} | {value * 1000:.1f} ms |" for label, value in phases]
+        lines += ["", f"Logs of every run: bench/results/{case['logs']}/", ""]
+    if "train_overhead" in charts:
+        lines += [f"![training overhead]({charts['train_overhead']})", ""]
+    return lines
+
+
+def _dag(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    r = doc["result"]
+    forbidden = r["forbidden_modules_loaded"]
+    loaded = [m for m, v in forbidden.items() if v]
+    extra = ", ".join(f"{pkg} {n}" for pkg, n in r["extra_modules_by_package"].items()) or "none"
+    lines = [
+        f"## {doc['title']}",
+        "",
+        f"Each run is a whole fresh process: `python -c \"import runpy; runpy.run_path('{r['dag_file']}')\"` with "
+        "the environment of scripts/env.sh. The baseline is generated from the real DAG: the same "
+        f"{r['tasks']} tasks, {r['edges']} dependencies, setup/teardown, {r['params']} params and default_args, "
+        "every task an `EmptyOperator` (checked identical in shape before timing; the file is kept in "
+        "bench/results/dag_import_empty_shape.py). Alternated, after one warm-up each.",
+        "",
+        "| file | runs | median | min - max |",
+        "| --- | --- | --- | --- |",
+        _row(r["dag_file"], r["ours"]),
+        _row("same shape, EmptyOperators", r["empty_operators"]),
+        "",
+        f"**Ratio of medians: {r['ratio']:.3f}** (per-pair ratios {r['pair_ratio_min']:.3f} - "
+        f"{r['pair_ratio_max']:.3f}); overhead {r['overhead_median_s'] * 1000:+.0f} ms. "
+        f"Goal {verdict(r['ratio'], r['goal'])}.",
+        "",
+        f"Modules in sys.modules after the import: {r['modules_loaded']['ours']} (ours) vs "
+        f"{r['modules_loaded']['empty_operators']} (EmptyOperators); the extra ones by package: {extra}. "
+        + ", ".join(f"`{m}` loaded: {'**yes**' if v else 'no'}" for m, v in forbidden.items())
+        + (" — **these must not be imported at parse time**." if loaded else "."),
+        "",
+    ]
+    if "dag_import" in charts:
+        lines += [f"![DAG import]({charts['dag_import']})", ""]
+    return lines
+
+
+def _demo(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    r = doc["result"]
+    first, second = r["first"], r["second"]
+    lines = [
+        f"## {doc['title']}",
+        "",
+        f"`bash scripts/clean.sh` ({s(r['clean_s'])}), then `bash scripts/demo.sh` twice, timed as wall time of "
+        "the whole script. The first run starts the registry, migrates the Airflow database, generates the data, "
+        "builds and pushes the image and runs the DAG; the returning run finds all of that in place.",
+        "",
+        "| run | runs | wall time | min - max | DAG run | script's own count |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| first, after clean | {first['runs']} | {s(first['median'])} | {spread(first)} | "
+        f"{first['dag_run_state']} | {first['script_reported_s']} s |",
+    ]
+    detail = second.get("runs_detail") or [{}]
+    lines.append(
+        f"| returning | {second['runs']} | {s(second['median'])} | {spread(second)} | "
+        f"{detail[-1].get('dag_run_state')} | {detail[-1].get('script_reported_s')} s |"
+    )
+    lines += [
+        "",
+        f"**Returning / first: {r['ratio']:.3f}.** Logs: bench/results/{first['log']} and "
+        + ", ".join(f"bench/results/{d['log']}" for d in detail if d)
+        + ".",
+        "",
+    ]
+    if "demo" in charts:
+        lines += [f"![make demo]({charts['demo']})", ""]
+    return lines
+
+
+# -------------------------------------------------------------------------------------------- charts
+def _bars(ax: Any, labels: list[str], stats: list[dict[str, Any]], colors: list[str]) -> None:
+    medians = [st["median"] for st in stats]
+    below = [m - st["min"] for m, st in zip(medians, stats, strict=True)]
+    above = [st["max"] - m for m, st in zip(medians, stats, strict=True)]
+    errors = [below, above]
+    bars = ax.bar(labels, medians, yerr=errors, capsize=6, color=colors)
+    for bar, value in zip(bars, medians, strict=True):
+        ax.annotate(
+            f"{value:.2f} s",
+            (bar.get_x() + bar.get_width() / 2, value),
+            ha="center",
+            va="bottom",
+            xytext=(0, 3),
+            textcoords="offset points",
+            fontsize=9,
+        )
+    ax.set_ylabel("seconds (median, min-max)")
+
+
+def charts(docs: dict[str, dict[str, Any]]) -> tuple[dict[str, str], str | None]:
+    """Draw the charts; return name -> path relative to REPORT.md, and why charts were skipped (or None)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return {}, "matplotlib is not installed (`pip install matplotlib` into the venv to get charts)"
+    CHARTS.mkdir(exist_ok=True)
+    out: dict[str, str] = {}
+    ours, base = "#1f77b4", "#aaaaaa"
+    train = docs.get("train_overhead", {}).get("result")
+    if train:
+        cases = train["cases"]
+        fig, axes = plt.subplots(1, len(cases), figsize=(5 * len(cases), 4))
+        for ax, case in zip(list(getattr(axes, "flat", [axes])), cases, strict=True):
+            _bars(ax, ["TrainOnEC2Operator", "docker run"], [case["ours"], case["docker_run"]], [ours, base])
+            ax.set_title(f"{case['label']}\nratio {case['ratio']:.3f}", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(CHARTS / "train_overhead.png", dpi=100)
+        plt.close(fig)
+        out["train_overhead"] = "charts/train_overhead.png"
+    dag = docs.get("dag_import", {}).get("result")
+    if dag:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        _bars(ax, ["retrain_and_deploy.py", "EmptyOperators"], [dag["ours"], dag["empty_operators"]], [ours, base])
+        ax.set_title(f"DAG import in a fresh python\nratio {dag['ratio']:.3f}", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(CHARTS / "dag_import.png", dpi=100)
+        plt.close(fig)
+        out["dag_import"] = "charts/dag_import.png"
+    demo = docs.get("demo", {}).get("result")
+    if demo:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        _bars(ax, ["first (after clean)", "returning"], [demo["first"], demo["second"]], [base, ours])
+        ax.set_title("bash scripts/demo.sh wall time", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(CHARTS / "demo.png", dpi=100)
+        plt.close(fig)
+        out["demo"] = "charts/demo.png"
+    return out, None
+
+
+# ---------------------------------------------------------------------------------------------- main
+def render(docs: dict[str, dict[str, Any]]) -> str:
+    drawn, skipped = charts(docs) if docs else ({}, None)
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `python -m bench.run` (`make bench`) from bench/results/*.json; do not edit by hand.",
+        "",
+    ]
+    if not docs:
+        return "\n".join([*lines, "No results yet: run `make bench`.", ""])
+    lines += _machine(docs) + _summary(docs)
+    sections = {"train_overhead": _train, "dag_import": _dag, "demo": _demo}
+    for name, doc in docs.items():
+        if doc.get("error"):
+            lines += [f"## {doc['title']}", "", "**Failed:**", "", "```", doc["error"], "```", ""]
+        else:
+            lines += sections[name](doc, drawn)
+    if skipped:
+        lines += [f"Charts skipped: {skipped}.", ""]
+    return "\n".join(lines)
+
+
+def write_report() -> Path:
+    """Rebuild REPORT.md from the results; return its path."""
+    REPORT.write_text(render(load()))
+    return REPORT
+
+
+if __name__ == "__main__":
+    print(write_report())
