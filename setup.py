@@ -1,17 +1,17 @@
 """Distribution airflow-ml-lifecycle: the import package ml_lifecycle lives in operators/."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 # operators/ is the import package ml_lifecycle; its subpackages map along with it.
-_PACKAGES = ["ml_lifecycle"] + [
-    f"ml_lifecycle.{name}" for name in find_packages("operators")
-]
+_PACKAGES = ["ml_lifecycle"] + [f"ml_lifecycle.{name}" for name in find_packages("operators")]
 
 setup(
     name="airflow-ml-lifecycle",
     version="0.1.0",
     description="Run the SageMaker container lifecycle from Apache Airflow 3 on infrastructure you own.",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
