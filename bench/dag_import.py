@@ -35,6 +35,7 @@ import runpy, sys
 namespace = runpy.run_path(sys.argv[1])
 loaded = sorted(sys.modules)
 import json
+from datetime import timedelta
 from airflow.sdk import DAG
 
 def enc(value):
