@@ -19,6 +19,7 @@ _EXPORTS = {
     "DeployEndpointOperator": "ml_lifecycle.deploy_endpoint",
     "DeleteEndpointOperator": "ml_lifecycle.deploy_endpoint",
     "TeardownOperator": "ml_lifecycle.teardown",
+    "TrainingJobSensor": "ml_lifecycle.training_job_sensor",
     "Channel": "ml_lifecycle.core.specs",
     "TrainingSpec": "ml_lifecycle.core.specs",
     "TransformSpec": "ml_lifecycle.core.specs",
@@ -36,6 +37,7 @@ __all__ = [
     "PushToECROperator",
     "TeardownOperator",
     "TrainOnEC2Operator",
+    "TrainingJobSensor",
     "TrainingSpec",
     "TransformSpec",
 ]
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from ml_lifecycle.push_to_ecr import PushToECROperator
     from ml_lifecycle.teardown import TeardownOperator
     from ml_lifecycle.train_on_ec2 import TrainOnEC2Operator
+    from ml_lifecycle.training_job_sensor import TrainingJobSensor
 
 
 def __getattr__(name: str) -> Any:

@@ -89,3 +89,44 @@ def _connection_from_env(aws_conn_id: str) -> Any:
     if value.startswith("{"):
         return Connection.from_json(value, conn_id=aws_conn_id)
     return Connection.from_uri(value, conn_id=aws_conn_id)
+
+
+def detached_client_factory(service: str, aws_conn_id: str | None) -> Callable[[], Any]:
+    """Resolve the connection now and return a factory that builds plain boto3 clients from it later.
+
+    For code that runs away from Airflow (a detached job agent): the returned factory needs no Airflow, so it is
+    safe to call in a forked process. Credentials stay in memory; they are never written anywhere.
+
+    :param service: the boto3 service name.
+    :param aws_conn_id: the Airflow AWS connection, or None for boto3's default chain.
+    """
+    settings: dict[str, Any] = {}
+    if aws_conn_id is not None:
+        client = _build_client(service, aws_conn_id, None)
+        frozen = client._request_signer._credentials
+        frozen = frozen.get_frozen_credentials() if frozen is not None else None
+        settings = {
+            "endpoint_url": client.meta.endpoint_url,
+            "region_name": client.meta.region_name,
+            "aws_access_key_id": frozen.access_key if frozen else None,
+            "aws_secret_access_key": frozen.secret_key if frozen else None,
+            "aws_session_token": frozen.token if frozen else None,
+        }
+    lock = threading.Lock()
+    built: list[Any] = []
+
+    def factory() -> Any:
+        import boto3
+
+        with lock:
+            if not built:
+                session = boto3.session.Session(
+                    aws_access_key_id=settings.get("aws_access_key_id"),
+                    aws_secret_access_key=settings.get("aws_secret_access_key"),
+                    aws_session_token=settings.get("aws_session_token"),
+                    region_name=settings.get("region_name"),
+                )
+                built.append(session.client(service, endpoint_url=settings.get("endpoint_url")))
+            return built[0]
+
+    return factory

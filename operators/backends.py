@@ -33,14 +33,19 @@ def docker_engine() -> Any:
     return DockerEngine()
 
 
-def training_runner(store_for: StoreFor) -> Any:
-    """Return a TrainingRunner on the local engine.
+def training_jobs(spec: Any, aws_conn_id: str | None) -> Any:
+    """Return the local training job manager, with stores that a detached agent can use.
 
-    :param store_for: returns the store for a URI.
+    :param spec: the TrainingSpec (its URIs decide whether the AWS connection is needed).
+    :param aws_conn_id: the Airflow AWS connection for s3:// locations.
     """
-    from ml_lifecycle.agent.training import TrainingRunner
+    from ml_lifecycle.agent.training_jobs import LocalTrainingJobs
+    from ml_lifecycle.runtime import detached_store_factory
 
-    return TrainingRunner(docker_engine(), store_for, settings.work_dir(), settings.region())
+    uris = [spec.output_path, *(c.uri for c in spec.channels.values())]
+    return LocalTrainingJobs(
+        detached_store_factory(aws_conn_id, uris), settings.home_dir(), settings.work_dir(), settings.region()
+    )
 
 
 def transform_runner(store_for: StoreFor) -> Any:

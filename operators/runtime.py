@@ -41,3 +41,20 @@ def store_factory(aws_conn_id: str | None) -> Callable[[ArtifactUri], ArtifactSt
         return store_for(uri, s3_client_factory=s3)
 
     return factory
+
+
+def detached_store_factory(aws_conn_id: str | None, uris: list[str]) -> Callable[[ArtifactUri], ArtifactStore]:
+    """Return store_for usable in a detached agent: the AWS connection is resolved now, only if an s3:// URI needs it.
+
+    :param aws_conn_id: the Airflow AWS connection id, or None for boto3's default chain.
+    :param uris: every location the job touches.
+    """
+    from ml_lifecycle.aws_clients import detached_client_factory
+    from ml_lifecycle.stores import store_for
+
+    s3 = detached_client_factory("s3", aws_conn_id) if any(u.startswith("s3://") for u in uris) else None
+
+    def factory(uri: ArtifactUri) -> ArtifactStore:
+        return store_for(uri, s3_client_factory=s3)
+
+    return factory

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from ml_lifecycle.base import LifecycleOperator
@@ -10,6 +11,11 @@ from ml_lifecycle.core import checks
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S, TrainingSpec, to_channels
 from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.errors import JobFailed
+
+# A deferred wait ends at max_runtime_s plus SIGKILL's 120 s grace, the upload, and this margin.
+DEFER_MARGIN_S = 900
+LOG_TAIL_LINES = 30
 
 
 class TrainOnEC2Operator(LifecycleOperator):
@@ -27,6 +33,10 @@ class TrainOnEC2Operator(LifecycleOperator):
     :param environment: extra container environment variables. (templated)
     :param entrypoint: ContainerEntrypoint override, or None.
     :param arguments: ContainerArguments (replace ``train``), or None.
+    :param compression: ``GZIP`` (model.tar.gz, default) or ``NONE`` (the model files uploaded as they are).
+    :param wait_for_completion: wait for the job to end (default); False returns as soon as it started.
+    :param deferrable: wait in the triggerer instead of a worker slot; the job's log is shown on resume.
+    :param poll_interval_s: seconds between status reads when deferred; default 5.
     :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations; default ``aws_default``.
     """
 
@@ -59,6 +69,10 @@ class TrainOnEC2Operator(LifecycleOperator):
         environment: Mapping[str, Any] | None = None,
         entrypoint: list[str] | None = None,
         arguments: list[str] | None = None,
+        compression: str = "GZIP",
+        wait_for_completion: bool = True,
+        deferrable: bool = False,
+        poll_interval_s: float = 5.0,
         aws_conn_id: str | None = "aws_default",
         **kwargs: Any,
     ) -> None:
@@ -75,8 +89,12 @@ class TrainOnEC2Operator(LifecycleOperator):
         self.environment = environment
         self.entrypoint = entrypoint
         self.arguments = arguments
+        self.compression = compression
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval_s = poll_interval_s
         self.aws_conn_id = aws_conn_id
-        self._runner: Any = None
+        self._job_name: str | None = None
         checks.check_now(
             {
                 "image_uri": (image_uri, parse_image_ref),
@@ -92,29 +110,123 @@ class TrainOnEC2Operator(LifecycleOperator):
         )
 
     def execute(self, context: Any) -> dict[str, Any]:
-        """Run the job (or return the result of this task instance's completed one) and return its outputs."""
-        from ml_lifecycle import backends
+        """Start the job (or reattach to, or reuse, this task instance's job), then wait, defer or return."""
         from ml_lifecycle.agent.attempts import choose_attempt
-        from ml_lifecycle.agent.records import RECORD_NAME, read_record
-        from ml_lifecycle.agent.training import job_output_uri
-        from ml_lifecycle.compute.run_cleanup import remove_job
-        from ml_lifecycle.runtime import identity_from_context, store_factory
-        from ml_lifecycle.settings import work_dir
+        from ml_lifecycle.runtime import identity_from_context
 
         spec = self._spec()
-        backends.require_local(spec.compute)
+        jobs = self._local_jobs(spec)
         identity = identity_from_context(context)
-        store_for = store_factory(self.aws_conn_id)
-        self._runner = backends.training_runner(store_for)
+        attempt = choose_attempt(identity, lambda name: jobs.record(spec, name), jobs.is_running, jobs.abandon)
+        self._job_name = attempt.job_name
+        if attempt.action == "reuse":
+            self.log.info("Training job %s already completed in an earlier try; reusing its outputs", attempt.job_name)
+            return self._finish(spec, jobs, attempt.job_name)
+        if attempt.action == "attach":
+            self.log.info("Reattaching to training job %s, still running from an earlier try", attempt.job_name)
+            pid, own_child = int(attempt.record.agent["pid"]), False  # type: ignore[union-attr]
+        else:
+            pid, own_child = jobs.start(spec, attempt.job_name, identity.labels()), True
+            self.log.info("Started training job %s (agent pid %d)", attempt.job_name, pid)
+        if not self.wait_for_completion:
+            return {"job_name": attempt.job_name, "status": "InProgress", "record_uri": self._record_uri(spec)}
+        if self.deferrable:
+            self._defer(spec, attempt.job_name)
+        jobs.follow(attempt.job_name, pid, self.log.info, own_child=own_child)
+        return self._finish(spec, jobs, attempt.job_name)
 
-        def record_of(name: str) -> Any:
-            uri = job_output_uri(spec.output_path, name).join(RECORD_NAME)
-            return read_record(store_for(uri), uri)
+    def execute_complete(self, context: Any, event: dict[str, Any], job_name: str) -> dict[str, Any]:
+        """Resume after deferral: show the job's log in the task log, then return its outputs or fail.
 
-        name, done = choose_attempt(identity, record_of, lambda n: remove_job(self._runner.engine, n, work_dir()))
-        if done is not None:
-            self.log.info("Training job %s already completed in an earlier try; reusing its outputs", name)
-        record = done or self._runner.run(spec, name, identity.labels(), self.log.info)
+        :param context: the Airflow context.
+        :param event: the trigger's event.
+        :param job_name: the job's name.
+        """
+        from ml_lifecycle.agent.follow import tail
+
+        spec = self._spec()
+        jobs = self._local_jobs(spec)
+        tail(jobs.log_path(job_name), 0, self.log.info)
+        if event.get("status") == "timeout":
+            raise JobFailed(job_name, "InProgress", "the wait for the job ran past max_runtime_s plus the grace period")
+        return self._finish(spec, jobs, job_name)
+
+    def on_kill(self) -> None:
+        """Stop the running job (SIGTERM, then SIGKILL after 120 s, artifacts kept) when the task is killed."""
+        if self._job_name is None:
+            return
+        spec = self._spec()
+        jobs = self._local_jobs(spec)
+        record = jobs.record(spec, self._job_name)
+        if record is not None:
+            self.log.info("Stopping training job %s", self._job_name)
+            jobs.stop(record)
+
+    def _local_jobs(self, spec: TrainingSpec) -> Any:
+        """Return the job manager for the spec's compute backend.
+
+        :param spec: the training spec.
+        """
+        from ml_lifecycle import backends
+
+        backends.require_local(spec.compute)
+        return backends.training_jobs(spec, self.aws_conn_id)
+
+    def _record_uri(self, spec: TrainingSpec) -> str:
+        """Return the URI of this task's job record.
+
+        :param spec: the training spec.
+        """
+        from ml_lifecycle.agent.records import RECORD_NAME
+        from ml_lifecycle.agent.training import job_output_uri
+
+        return str(job_output_uri(spec.output_path, self._job_name or "").join(RECORD_NAME))
+
+    def _defer(self, spec: TrainingSpec, job_name: str) -> None:
+        """Hand the wait to the triggerer, bounded by max_runtime_s plus the stop grace and a margin.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        """
+        import time
+
+        from ml_lifecycle.triggers.job_record import JobRecordTrigger
+
+        wait_s = spec.max_runtime_s + DEFER_MARGIN_S
+        trigger = JobRecordTrigger(
+            record_uri=self._record_uri(spec),
+            job_name=job_name,
+            aws_conn_id=self.aws_conn_id,
+            poll_interval_s=self.poll_interval_s,
+            deadline_epoch_s=time.time() + wait_s,
+        )
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            kwargs={"job_name": job_name},
+            timeout=timedelta(seconds=wait_s),
+        )
+
+    def _finish(self, spec: TrainingSpec, jobs: Any, job_name: str) -> dict[str, Any]:
+        """Read the job's final record and return its outputs, or raise JobFailed with its reason and log tail.
+
+        :param spec: the training spec.
+        :param jobs: the job manager.
+        :param job_name: the job's name.
+        """
+        record = jobs.record(spec, job_name)
+        if record is None or record.status != "Completed":
+            lines = (
+                jobs.log_path(job_name).read_text(errors="replace").splitlines()
+                if jobs.log_path(job_name).is_file()
+                else []
+            )
+            raise JobFailed(
+                job_name,
+                record.secondary_status if record else "Failed",
+                record.failure_reason if record else "the job's agent wrote no record",
+                "\n".join(lines[-LOG_TAIL_LINES:]),
+            )
         return {
             "job_name": record.job_name,
             "status": record.status,
@@ -122,13 +234,8 @@ class TrainOnEC2Operator(LifecycleOperator):
             "output_uri": record.artifacts.get("output", ""),
             "metrics": record.metrics,
             "image_digest": record.image_digest,
-            "record_uri": str(job_output_uri(spec.output_path, name).join(RECORD_NAME)),
+            "record_uri": self._record_uri(spec),
         }
-
-    def on_kill(self) -> None:
-        """Stop the running job (SIGTERM, then SIGKILL after 120 s) when the task is killed."""
-        if self._runner is not None:
-            self._runner.stop()
 
     def _spec(self) -> TrainingSpec:
         """Build the spec from the rendered arguments."""
@@ -145,4 +252,5 @@ class TrainOnEC2Operator(LifecycleOperator):
             compute=self.compute,
             entrypoint=self.entrypoint,
             arguments=self.arguments,
+            compression=self.compression,
         )

@@ -14,7 +14,6 @@ from ml_lifecycle.core.contract import HostLayout
 from ml_lifecycle.core.sharding import shard_round_robin
 from ml_lifecycle.core.specs import Channel
 from ml_lifecycle.core.uris import parse_uri
-from ml_lifecycle.errors import SpecError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +39,7 @@ def stage_channels(
     layouts: Mapping[str, HostLayout],
     shared_dir: str,
     store_for: StoreFor,
+    listings: Mapping[str, list[Any]],
 ) -> StagedChannels:
     """Make every channel's objects available to every host as SageMaker's File mode does.
 
@@ -51,19 +51,14 @@ def stage_channels(
     :param layouts: host -> its /opt/ml layout.
     :param shared_dir: a folder for data that all hosts share.
     :param store_for: returns the store for a URI.
+    :param listings: channel name -> its objects, as preflight.list_channels returned them.
     """
     sources: dict[str, dict[str, str]] = {host: {} for host in hosts}
     inputs: dict[str, dict[str, Any]] = {}
     for name, channel in sorted(channels.items()):
         uri = parse_uri(channel.uri, f"channels[{name!r}]")
         store = store_for(uri)
-        objects = store.list_objects(uri)
-        if not objects:
-            raise SpecError(
-                f"channels[{name!r}]",
-                f"{channel.uri} holds no objects (the prefix is missing or empty)",
-                "Upload the channel's data there, or point the channel at the prefix that holds it",
-            )
+        objects = listings[name]
         inputs[name] = _lineage(channel.uri, objects)
         local = store.local_path(uri)
         sharded = channel.distribution == "ShardedByS3Key" and len(hosts) > 1

@@ -6,12 +6,14 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 from ml_lifecycle.agent import archive
 from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.agent.host_watch import HostWatcher, LogSink, WatchResult
+from ml_lifecycle.agent.preflight import list_channels
 from ml_lifecycle.agent.records import RECORD_NAME, RecordWriter, StoreFor
 from ml_lifecycle.agent.staging import stage_channels
 from ml_lifecycle.compute import labels
@@ -32,6 +34,10 @@ from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import JobFailed, MlLifecycleError
 
 log = logging.getLogger(__name__)
+
+
+class StopRequested(MlLifecycleError):
+    """The job was asked to stop before its containers started."""
 
 
 def job_output_uri(output_path: str, job_name: str) -> ArtifactUri:
@@ -60,14 +66,24 @@ class TrainingRunner:
         self.region = region
         self._watcher: HostWatcher | None = None
         self._log_tail = ""
+        self._stop_requested = threading.Event()
+        self.agent: dict[str, Any] = {}
 
-    def run(self, spec: TrainingSpec, job_name: str, owner: dict[str, str], sink: LogSink = log.info) -> JobRecord:
+    def run(
+        self,
+        spec: TrainingSpec,
+        job_name: str,
+        owner: dict[str, str],
+        sink: LogSink = log.info,
+        listings: dict[str, list[Any]] | None = None,
+    ) -> JobRecord:
         """Run the job to its end and return its final record; raises JobFailed when it did not complete.
 
         :param spec: the training spec.
         :param job_name: the job's name.
         :param owner: the Airflow identity labels.
         :param sink: receives progress and each host's log lines.
+        :param listings: channel name -> objects, when a preflight listed them already; None lists them here.
         """
         out_uri = job_output_uri(spec.output_path, job_name)
         store = self.store_for(out_uri)
@@ -81,13 +97,16 @@ class TrainingRunner:
             image_uri=spec.image_uri,
             hyperparameters=dict(spec.hyperparameters),
             owner=owner,
+            agent=self.agent,
         )
         writer = RecordWriter(store, out_uri.join(RECORD_NAME), record)
         writer.transition(SecondaryStatus.STARTING, JobStatus.IN_PROGRESS)
         job_dir = self.work_root / "jobs" / job_name
         network = f"mlc-{job_name}" if len(hosts) > 1 else None
         try:
-            result = self._run(spec, job_name, owner, hosts, job_dir, network, writer, sink)
+            if listings is None:
+                listings = list_channels(dict(spec.channels), self.store_for)
+            result = self._run(spec, job_name, owner, hosts, job_dir, network, writer, sink, listings)
         except BaseException as err:
             self._fail(writer, err)
             raise
@@ -99,6 +118,7 @@ class TrainingRunner:
 
     def stop(self) -> None:
         """Stop a running job (SIGTERM, then SIGKILL after 120 s); safe to call from another thread."""
+        self._stop_requested.set()
         if self._watcher is not None:
             self._watcher.stop()
 
@@ -112,6 +132,7 @@ class TrainingRunner:
         network: str | None,
         writer: RecordWriter,
         sink: LogSink,
+        listings: dict[str, list[Any]],
     ) -> JobRecord:
         """Stage, run, watch and export; returns the final record.
 
@@ -123,6 +144,7 @@ class TrainingRunner:
         :param network: the private network for several hosts, or None.
         :param writer: the job record's writer.
         :param sink: receives progress and log lines.
+        :param listings: channel name -> its objects.
         """
         record = writer.record
         image = self.engine.ensure_image(spec.image_uri)
@@ -137,7 +159,7 @@ class TrainingRunner:
             ):
                 os.makedirs(folder, exist_ok=True)
         writer.transition(SecondaryStatus.DOWNLOADING)
-        staged = stage_channels(spec.channels, hosts, layouts, str(job_dir / "shared"), self.store_for)
+        staged = stage_channels(spec.channels, hosts, layouts, str(job_dir / "shared"), self.store_for, listings)
         record.inputs = staged.inputs
         for host, layout in layouts.items():
             files = contract.config_files(spec.hyperparameters, spec.channels, hosts, host, spec.instance_type)
@@ -148,6 +170,8 @@ class TrainingRunner:
             self.engine.create_network(network, run_labels)
         entrypoint, command = contract.training_command(spec.entrypoint, spec.arguments)
         environment = contract.training_environment(job_name, self.region, spec.environment)
+        if self._stop_requested.is_set():
+            raise StopRequested(f"Training job {job_name} was stopped before its containers started")
         writer.transition(SecondaryStatus.TRAINING)
         containers = {
             host: self.engine.run(
@@ -166,6 +190,8 @@ class TrainingRunner:
         sink(f"Training job {job_name}: {len(hosts)} host(s) started from {spec.image_uri}")
         scanner = MetricScanner(spec.metric_definitions)
         self._watcher = HostWatcher(self.engine, containers, scanner, sink)
+        if self._stop_requested.is_set():
+            self._watcher.stop()
         watched = self._watcher.watch(spec.max_runtime_s)
         record.exit_codes = watched.exit_codes
         record.metrics = scanner.final()
@@ -180,7 +206,7 @@ class TrainingRunner:
             failed_host = next((h for h, c in sorted(watched.exit_codes.items()) if c != 0), hosts[0])
             self._log_tail = self.engine.log_tail(containers[failed_host])
         # Artifacts saved before a stop are kept, as SageMaker keeps them; a failed job uploads nothing.
-        if status == JobStatus.COMPLETED or watched.max_runtime_exceeded:
+        if status == JobStatus.COMPLETED or watched.max_runtime_exceeded or watched.stopped:
             writer.transition(SecondaryStatus.UPLOADING)
             record.artifacts = self._export(spec, job_dir, layouts, job_output_uri(spec.output_path, job_name))
         record.ended_at = utc_now_iso()
@@ -259,7 +285,7 @@ class TrainingRunner:
             return
         writer.record.failure_reason = contract.failure_reason(str(err) or type(err).__name__)
         writer.record.ended_at = utc_now_iso()
-        stopped = isinstance(err, KeyboardInterrupt | SystemExit)
+        stopped = isinstance(err, KeyboardInterrupt | SystemExit | StopRequested)
         try:
             writer.transition(
                 SecondaryStatus.STOPPED if stopped else SecondaryStatus.FAILED,

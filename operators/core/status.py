@@ -105,6 +105,7 @@ class JobRecord:
     :param hyperparameters: the hyperparameters as passed to the container.
     :param owner: the ownership labels (DAG, task, run).
     :param transitions: list of [secondary status, ISO time].
+    :param agent: where the job's agent runs: ``{"pid": ..., "host": ...}``.
     """
 
     job_name: str
@@ -126,6 +127,7 @@ class JobRecord:
     hyperparameters: dict[str, str] = field(default_factory=dict)
     owner: dict[str, str] = field(default_factory=dict)
     transitions: list[list[str]] = field(default_factory=list)
+    agent: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as JSON-safe data."""

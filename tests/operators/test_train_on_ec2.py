@@ -11,8 +11,7 @@ import pytest
 from support.helpers import managed_containers, task_context
 
 from ml_lifecycle import TrainOnEC2Operator
-from ml_lifecycle.agent.archive import ArchiveError
-from ml_lifecycle.errors import EngineError, ImageNotFound, JobFailed, SpecError
+from ml_lifecycle.errors import ImageNotFound, JobFailed, SpecError
 
 pytestmark = pytest.mark.docker
 
@@ -125,7 +124,7 @@ def test_two_hosts_resolve_each_other_and_models_merge(example_image, sample_dat
 def test_clashing_model_files_from_two_hosts_fail_naming_the_file(example_image, sample_data, tmp_path, ml_home):
     clash = ["sh", "-c", "echo x > /opt/ml/model/same.txt"]
     op = _operator(example_image, sample_data, tmp_path, instance_count=2, entrypoint=clash)
-    with pytest.raises(ArchiveError, match=r"same\.txt"):
+    with pytest.raises(JobFailed, match=r"same\.txt"):
         op.execute(task_context())
 
 
@@ -215,7 +214,7 @@ def test_an_image_that_does_not_exist_says_so(sample_data, tmp_path, ml_home):
 
 
 def test_an_image_without_train_says_what_sagemaker_expects(docker_client, sample_data, tmp_path, ml_home):
-    with pytest.raises(EngineError, match="train"):
+    with pytest.raises(JobFailed, match="executable named so on the image's PATH"):
         _operator("python:3.11-slim", sample_data, tmp_path).execute(task_context())
 
 

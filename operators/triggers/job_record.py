@@ -1,0 +1,73 @@
+"""JobRecordTrigger: wait, without a worker slot, until a job's record reaches a terminal state."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+
+class JobRecordTrigger(BaseTrigger):
+    """Poll a job record (status.json) until the job completes, fails or stops, or the deadline passes.
+
+    :param record_uri: the record's URI.
+    :param job_name: the job's name (carried into the event).
+    :param aws_conn_id: the Airflow AWS connection for ``s3://`` records.
+    :param poll_interval_s: seconds between reads.
+    :param deadline_epoch_s: the UNIX time after which the trigger gives up with status ``timeout``.
+    """
+
+    def __init__(
+        self,
+        record_uri: str,
+        job_name: str,
+        aws_conn_id: str | None = "aws_default",
+        poll_interval_s: float = 5.0,
+        deadline_epoch_s: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.record_uri = record_uri
+        self.job_name = job_name
+        self.aws_conn_id = aws_conn_id
+        self.poll_interval_s = poll_interval_s
+        self.deadline_epoch_s = deadline_epoch_s
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Return the classpath and the primitive arguments that rebuild this trigger."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "record_uri": self.record_uri,
+                "job_name": self.job_name,
+                "aws_conn_id": self.aws_conn_id,
+                "poll_interval_s": self.poll_interval_s,
+                "deadline_epoch_s": self.deadline_epoch_s,
+            },
+        )
+
+    def _read_status(self) -> tuple[str, str]:
+        """Read the record (blocking; run in a thread) and return (status, failure reason)."""
+        from ml_lifecycle.agent.records import read_record
+        from ml_lifecycle.core.uris import parse_uri
+        from ml_lifecycle.runtime import store_factory
+
+        uri = parse_uri(self.record_uri)
+        record = read_record(store_factory(self.aws_conn_id)(uri), uri)
+        return (record.status, record.failure_reason) if record else ("Missing", "")
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Yield exactly one event: the terminal status, or ``timeout`` after the deadline."""
+        from ml_lifecycle.core.status import is_terminal
+
+        while True:
+            status, reason = await asyncio.to_thread(self._read_status)
+            if is_terminal(status):
+                yield TriggerEvent({"status": status, "job_name": self.job_name, "failure_reason": reason})
+                return
+            if self.deadline_epoch_s is not None and time.time() > self.deadline_epoch_s:
+                yield TriggerEvent({"status": "timeout", "job_name": self.job_name, "failure_reason": ""})
+                return
+            await asyncio.sleep(self.poll_interval_s)
