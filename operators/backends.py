@@ -42,7 +42,7 @@ def training_jobs(spec: Any, aws_conn_id: str | None) -> Any:
     from ml_lifecycle.agent.training_jobs import LocalTrainingJobs
     from ml_lifecycle.runtime import detached_store_factory
 
-    uris = [spec.output_path, *(c.uri for c in spec.channels.values())]
+    uris = [spec.output_path, spec.checkpoint_uri or "", *(c.uri for c in spec.channels.values())]
     return LocalTrainingJobs(
         detached_store_factory(aws_conn_id, uris), settings.home_dir(), settings.work_dir(), settings.region()
     )

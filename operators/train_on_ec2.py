@@ -33,6 +33,8 @@ class TrainOnEC2Operator(LifecycleOperator):
     :param environment: extra container environment variables. (templated)
     :param entrypoint: ContainerEntrypoint override, or None.
     :param arguments: ContainerArguments (replace ``train``), or None.
+    :param checkpoint_uri: a prefix synced with /opt/ml/checkpoints: restored at start, uploaded during the run
+        (new, changed and deleted files), so a retry resumes from the last checkpoint. (templated)
     :param compression: ``GZIP`` (model.tar.gz, default) or ``NONE`` (the model files uploaded as they are).
     :param wait_for_completion: wait for the job to end (default); False returns as soon as it started.
     :param deferrable: wait in the triggerer instead of a worker slot; the job's log is shown on resume.
@@ -50,6 +52,7 @@ class TrainOnEC2Operator(LifecycleOperator):
         "instance_count",
         "max_runtime_s",
         "environment",
+        "checkpoint_uri",
     )
     template_fields_renderers = {"hyperparameters": "json", "channels": "json", "environment": "json"}
     ui_color = "#c9e4ff"
@@ -69,6 +72,7 @@ class TrainOnEC2Operator(LifecycleOperator):
         environment: Mapping[str, Any] | None = None,
         entrypoint: list[str] | None = None,
         arguments: list[str] | None = None,
+        checkpoint_uri: str | None = None,
         compression: str = "GZIP",
         wait_for_completion: bool = True,
         deferrable: bool = False,
@@ -89,6 +93,7 @@ class TrainOnEC2Operator(LifecycleOperator):
         self.environment = environment
         self.entrypoint = entrypoint
         self.arguments = arguments
+        self.checkpoint_uri = checkpoint_uri
         self.compression = compression
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
@@ -106,6 +111,8 @@ class TrainOnEC2Operator(LifecycleOperator):
                 "max_runtime_s": (max_runtime_s, checks.check_max_runtime_s),
                 "metric_definitions": (metric_definitions, checks.check_metric_definitions),
                 "environment": (environment, checks.check_environment),
+                "checkpoint_uri": (checkpoint_uri, lambda v: parse_uri(v, "checkpoint_uri")),
+                "compression": (compression, lambda v: checks.check_choice("compression", v, ("GZIP", "NONE"))),
             }
         )
 
@@ -253,4 +260,5 @@ class TrainOnEC2Operator(LifecycleOperator):
             entrypoint=self.entrypoint,
             arguments=self.arguments,
             compression=self.compression,
+            checkpoint_uri=self.checkpoint_uri,
         )

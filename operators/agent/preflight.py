@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ml_lifecycle.agent.records import StoreFor
 from ml_lifecycle.compute.docker_engine import DockerEngine, ImageInfo
+from ml_lifecycle.core.manifest import parse_manifest
 from ml_lifecycle.core.specs import Channel
-from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import SpecError
 from ml_lifecycle.stores.base import ObjectInfo
 
@@ -18,8 +19,10 @@ def list_channels(channels: dict[str, Channel], store_for: StoreFor) -> dict[str
     """
     listings: dict[str, list[ObjectInfo]] = {}
     for name, channel in sorted(channels.items()):
-        uri = parse_uri(channel.uri, f"channels[{name!r}]")
-        objects = store_for(uri).list_objects(uri)
+        where = f"channels[{name!r}]"
+        uri = parse_uri(channel.uri, where)
+        objects = _manifest_objects(uri, store_for, where) if channel.data_type == "ManifestFile" else None
+        objects = objects if objects is not None else store_for(uri).list_objects(uri)
         if not objects:
             raise SpecError(
                 f"channels[{name!r}]",
@@ -37,3 +40,23 @@ def require_image(engine: DockerEngine, image_uri: str) -> ImageInfo:
     :param image_uri: the image reference.
     """
     return engine.ensure_image(image_uri)
+
+
+def _manifest_objects(manifest_uri: ArtifactUri, store_for: StoreFor, where: str) -> list[ObjectInfo]:
+    """List the objects a manifest names, with their sizes and ETags; a listed key that is missing is an error.
+
+    :param manifest_uri: the manifest object.
+    :param store_for: returns the store for a URI.
+    :param where: the parameter name used in error messages.
+    """
+    prefix, keys = parse_manifest(store_for(manifest_uri).read_bytes(manifest_uri), where)
+    prefix_uri = parse_uri(prefix, where)
+    found = {o.relative_key: o for o in store_for(prefix_uri).list_objects(prefix_uri)}
+    missing = [k for k in keys if k not in found]
+    if missing:
+        raise SpecError(
+            where,
+            f"the manifest names {len(missing)} missing object(s), e.g. {missing[0]!r}",
+            f"Upload them below {prefix} or remove them from the manifest",
+        )
+    return [found[k] for k in keys]

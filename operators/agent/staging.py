@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,8 @@ from ml_lifecycle.core.contract import HostLayout
 from ml_lifecycle.core.sharding import shard_round_robin
 from ml_lifecycle.core.specs import Channel
 from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.errors import SpecError
+from ml_lifecycle.stores.base import ObjectInfo
 
 log = logging.getLogger(__name__)
 
@@ -56,35 +59,37 @@ def stage_channels(
     sources: dict[str, dict[str, str]] = {host: {} for host in hosts}
     inputs: dict[str, dict[str, Any]] = {}
     for name, channel in sorted(channels.items()):
-        uri = parse_uri(channel.uri, f"channels[{name!r}]")
-        store = store_for(uri)
         objects = listings[name]
         inputs[name] = _lineage(channel.uri, objects)
-        local = store.local_path(uri)
+        store = store_for(parse_uri(objects[0].uri))
+        whole_folder = channel.data_type == "S3Prefix" and store.local_path(parse_uri(channel.uri))
         sharded = channel.distribution == "ShardedByS3Key" and len(hosts) > 1
-        if local and os.path.isdir(local) and not sharded:
+        if whole_folder and os.path.isdir(whole_folder) and not sharded:
             for host in hosts:
-                sources[host][name] = local
-            log.info("Channel %s: %d objects mounted in place from %s", name, len(objects), local)
+                sources[host][name] = whole_folder
+            log.info("Channel %s: %d objects mounted in place from %s", name, len(objects), whole_folder)
             continue
-        if not sharded:
-            target = os.path.join(shared_dir, "input", "data", name)
-            store.download_prefix(uri, target, objects)
-            for host in hosts:
-                sources[host][name] = target
-            log.info(
-                "Channel %s: %d objects (%d bytes) staged for all hosts",
-                name,
-                len(objects),
-                inputs[name]["bytes"],
-            )
-            continue
-        for host, share in zip(hosts, shard_round_robin(objects, len(hosts)), strict=True):
-            target = layouts[host].staged_channel_dir(name)
+        shares = shard_round_robin(objects, len(hosts)) if sharded else [objects]
+        targets = (
+            [layouts[host].staged_channel_dir(name) for host in hosts]
+            if sharded
+            else [os.path.join(shared_dir, "input", "data", name)]
+        )
+        for share, target in zip(shares, targets, strict=True):
             os.makedirs(target, exist_ok=True)
-            store.download_prefix(uri, target, share)
-            sources[host][name] = target
-            log.info("Channel %s: %d of %d objects staged for %s", name, len(share), len(objects), host)
+            if store.local_path(parse_uri(objects[0].uri)):
+                _link_files(share, target)
+            else:
+                store.download_prefix(parse_uri(objects[0].uri), target, share)
+        for index, host in enumerate(hosts):
+            sources[host][name] = targets[index if sharded else 0]
+        log.info(
+            "Channel %s: %d objects (%d bytes) staged %s",
+            name,
+            len(objects),
+            inputs[name]["bytes"],
+            f"in {len(hosts)} shards" if sharded else "for all hosts",
+        )
     return StagedChannels(sources=sources, inputs=inputs)
 
 
@@ -106,3 +111,22 @@ def _lineage(uri: str, objects: Sequence[Any]) -> dict[str, Any]:
     if len(objects) <= MAX_LISTED_OBJECTS:
         facts["etags"] = {obj.relative_key: obj.etag for obj in objects}
     return facts
+
+
+def _link_files(objects: Sequence[ObjectInfo], target: str) -> None:
+    """Give a host local files without copying them: hard links (copies only across filesystems).
+
+    :param objects: file:// objects.
+    :param target: the folder to populate, keeping relative keys.
+    """
+    root = os.path.realpath(target)
+    for obj in objects:
+        destination = os.path.realpath(os.path.join(root, obj.relative_key))
+        if not destination.startswith(root + os.sep):
+            raise SpecError("channels", f"{obj.relative_key!r} points outside the channel", "Rename the file")
+        os.makedirs(os.path.dirname(destination), exist_ok=True)
+        source = parse_uri(obj.uri).path
+        try:
+            os.link(source, destination)
+        except OSError:
+            shutil.copy2(source, destination)

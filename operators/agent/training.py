@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_lifecycle.agent import archive
+from ml_lifecycle.agent.checkpoints import DEFAULT_SYNC_INTERVAL_S, CheckpointSync
 from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.agent.host_watch import HostWatcher, LogSink, WatchResult
 from ml_lifecycle.agent.preflight import list_channels
@@ -68,6 +69,7 @@ class TrainingRunner:
         self._log_tail = ""
         self._stop_requested = threading.Event()
         self.agent: dict[str, Any] = {}
+        self.checkpoint_interval_s = DEFAULT_SYNC_INTERVAL_S
 
     def run(
         self,
@@ -165,6 +167,15 @@ class TrainingRunner:
             files = contract.config_files(spec.hyperparameters, spec.channels, hosts, host, spec.instance_type)
             for name, content in files.items():
                 Path(layout.config_dir, name).write_text(content)
+        checkpoints = None
+        if spec.checkpoint_uri:
+            checkpoints = CheckpointSync(
+                parse_uri(spec.checkpoint_uri, "checkpoint_uri"),
+                {host: layouts[host].checkpoint_dir for host in hosts},
+                self.store_for,
+                self.checkpoint_interval_s,
+            )
+            checkpoints.restore()
         run_labels = labels.owned("training", job_name, owner)
         if network:
             self.engine.create_network(network, run_labels)
@@ -188,11 +199,15 @@ class TrainingRunner:
             for host in hosts
         }
         sink(f"Training job {job_name}: {len(hosts)} host(s) started from {spec.image_uri}")
+        if checkpoints is not None:
+            checkpoints.start()
         scanner = MetricScanner(spec.metric_definitions)
         self._watcher = HostWatcher(self.engine, containers, scanner, sink)
         if self._stop_requested.is_set():
             self._watcher.stop()
         watched = self._watcher.watch(spec.max_runtime_s)
+        if checkpoints is not None:
+            checkpoints.stop()
         record.exit_codes = watched.exit_codes
         record.metrics = scanner.final()
         record.metric_series = scanner.series

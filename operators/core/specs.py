@@ -12,8 +12,7 @@ from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import SpecError
 
 Distribution = Literal["FullyReplicated", "ShardedByS3Key"]
-# ManifestFile channels come with the training-contract work; until then the spec refuses them.
-DataType = Literal["S3Prefix"]
+DataType = Literal["S3Prefix", "ManifestFile"]
 InputMode = Literal["File"]
 SplitType = Literal["None", "Line"]
 # RecordIO and TFRecord framing are not implemented yet; the spec refuses them rather than mis-split.
@@ -33,7 +32,8 @@ class Channel:
     :param uri: ``s3://bucket/prefix`` or ``file:///abs/path``; every object below it is staged.
     :param distribution: ``FullyReplicated`` (every host gets all) or ``ShardedByS3Key`` (each host a share).
     :param content_type: the MIME type reported in inputdataconfig.json, or None.
-    :param data_type: ``S3Prefix`` (every object below uri).
+    :param data_type: ``S3Prefix`` (every object below uri) or ``ManifestFile`` (uri is a manifest listing the
+        objects: ``[{"prefix": "s3://b/p/"}, "key1", ...]``).
     :param input_mode: ``File`` (the objects are on disk before the container starts).
     """
 
@@ -47,7 +47,7 @@ class Channel:
         """Validate every field."""
         parse_uri(self.uri, "Channel.uri")
         checks.check_choice("Channel.distribution", self.distribution, ("FullyReplicated", "ShardedByS3Key"))
-        checks.check_choice("Channel.data_type", self.data_type, ("S3Prefix",))
+        checks.check_choice("Channel.data_type", self.data_type, ("S3Prefix", "ManifestFile"))
         checks.check_choice("Channel.input_mode", self.input_mode, ("File",))
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,6 +106,8 @@ class TrainingSpec:
     :param entrypoint: ContainerEntrypoint, or empty for the image's.
     :param arguments: ContainerArguments, or empty for ``train``.
     :param compression: ``GZIP`` (model.tar.gz) or ``NONE`` (the model directory uploaded as files).
+    :param checkpoint_uri: a prefix synced with /opt/ml/checkpoints (restored at start, uploaded during the
+        run), or None.
     """
 
     image_uri: str
@@ -121,11 +123,14 @@ class TrainingSpec:
     entrypoint: tuple[str, ...] = ()
     arguments: tuple[str, ...] = ()
     compression: Compression = "GZIP"
+    checkpoint_uri: str | None = None
 
     def __post_init__(self) -> None:
         """Validate every field."""
         parse_image_ref(self.image_uri, "image_uri")
         parse_uri(self.output_path, "output_path")
+        if self.checkpoint_uri is not None:
+            parse_uri(self.checkpoint_uri, "checkpoint_uri")
         checks.check_compute(self.compute)
         checks.check_instance_count(self.instance_count)
         checks.check_max_runtime_s(self.max_runtime_s)
@@ -160,6 +165,7 @@ class TrainingSpec:
         entrypoint: Any = None,
         arguments: Any = None,
         compression: str = "GZIP",
+        checkpoint_uri: str | None = None,
     ) -> TrainingSpec:
         """Build a spec from operator arguments, converting and validating each one.
 
@@ -176,6 +182,7 @@ class TrainingSpec:
         :param entrypoint: a list of strings, or None.
         :param arguments: a list of strings, or None.
         :param compression: see the class.
+        :param checkpoint_uri: see the class.
         """
         return cls(
             image_uri=image_uri,
@@ -191,6 +198,7 @@ class TrainingSpec:
             entrypoint=_string_tuple("entrypoint", entrypoint),
             arguments=_string_tuple("arguments", arguments),
             compression=compression,  # type: ignore[arg-type]
+            checkpoint_uri=checkpoint_uri or None,
         )
 
 
