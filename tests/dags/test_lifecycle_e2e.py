@@ -40,7 +40,12 @@ def test_retrain_and_deploy_runs_end_to_end(tmp_path, example_image, registry, d
     }
     env.pop("ML_LIFECYCLE_ARTIFACT_ROOT", None)
     subprocess.run(
-        [sys.executable, str(REPO_ROOT / "examples" / "data" / "generate.py"), "--out", str(home / "artifacts" / "data")],
+        [
+            sys.executable,
+            str(REPO_ROOT / "examples" / "data" / "generate.py"),
+            "--out",
+            str(home / "artifacts" / "data"),
+        ],
         check=True,
         capture_output=True,
     )
