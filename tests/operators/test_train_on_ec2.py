@@ -121,11 +121,18 @@ def test_two_hosts_resolve_each_other_and_models_merge(example_image, sample_dat
     assert len(set(files["algo-1.txt"].split())) == 2
 
 
-def test_clashing_model_files_from_two_hosts_fail_naming_the_file(example_image, sample_data, tmp_path, ml_home):
+def test_clashing_model_files_from_two_hosts_fail_naming_the_file(
+    example_image, sample_data, tmp_path, ml_home, docker_client
+):
     clash = ["sh", "-c", "echo x > /opt/ml/model/same.txt"]
     op = _operator(example_image, sample_data, tmp_path, instance_count=2, entrypoint=clash)
+    context = task_context()
     with pytest.raises(JobFailed, match=r"same\.txt"):
-        op.execute(task_context())
+        op.execute(context)
+    owned = {"label": [f"ml-lifecycle.run-id={context['run_id']}"]}
+    assert docker_client.networks.list(filters=owned) == []
+    assert docker_client.volumes.list(filters=owned) == []
+    assert managed_containers(docker_client, run_id=context["run_id"]) == []
 
 
 def test_failure_file_becomes_the_reason_and_nothing_is_left(

@@ -1,0 +1,3 @@
+"""Fixtures for operator tests: a moto server for the AWS APIs."""
+
+from support.moto import moto_server  # noqa: F401
