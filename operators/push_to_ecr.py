@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ml_lifecycle.base import LifecycleOperator
@@ -14,12 +14,22 @@ from ml_lifecycle.errors import SpecError
 class PushToECROperator(LifecycleOperator):
     """Push a local image and return ``image_uri`` pinned by digest (``repo@sha256:...``).
 
+    ECR repositories are created when missing (scan on push, immutable tags, encryption, an optional lifecycle
+    policy); a push of an image the registry holds under the tag already sends nothing.
+
     :param image: the local image reference or id, e.g. the BuildImage task's ``image``. (templated)
     :param repository: the repository name in the registry, e.g. ``ml/linear``. (templated)
-    :param registry: an OCI registry host (``127.0.0.1:5000``); None pushes to Amazon ECR. (templated)
+    :param registry: None (or ``ecr``) for the AWS connection's ECR, an ECR host, or an OCI registry host such as
+        ``127.0.0.1:5000``. (templated)
     :param tag: the tag to push; default the image's own tag, else ``latest``. (templated)
     :param aws_conn_id: the Airflow AWS connection for ECR (region, endpoint_url, credentials).
     :param registry_id: another account's ECR registry id, or None for the connection's account.
+    :param registry_conn_id: an Airflow connection (docker or generic) with an OCI registry's login and password.
+    :param scan_on_push: ECR repositories created here scan pushed images; default True.
+    :param tag_immutability: ECR repositories created here refuse to move tags; default True.
+    :param encryption: ``AES256`` (default) or ``KMS`` for ECR repositories created here.
+    :param kms_key: the KMS key with ``KMS``; None uses the AWS managed key.
+    :param lifecycle_policy: an ECR lifecycle policy (dict or JSON) for repositories created here; default none.
     """
 
     template_fields: Sequence[str] = ("image", "repository", "registry", "tag")
@@ -34,6 +44,12 @@ class PushToECROperator(LifecycleOperator):
         tag: str | None = None,
         aws_conn_id: str | None = "aws_default",
         registry_id: str | None = None,
+        registry_conn_id: str | None = None,
+        scan_on_push: bool = True,
+        tag_immutability: bool = True,
+        encryption: str = "AES256",
+        kms_key: str | None = None,
+        lifecycle_policy: Mapping[str, Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -43,6 +59,14 @@ class PushToECROperator(LifecycleOperator):
         self.tag = tag
         self.aws_conn_id = aws_conn_id
         self.registry_id = registry_id
+        self.registry_conn_id = registry_conn_id
+        self.scan_on_push = scan_on_push
+        self.tag_immutability = tag_immutability
+        self.encryption = encryption
+        self.kms_key = kms_key
+        self.lifecycle_policy = lifecycle_policy
+        if encryption not in ("AES256", "KMS"):
+            raise SpecError("encryption", f"{encryption!r} is not an ECR encryption type", "Use 'AES256' or 'KMS'")
         if not is_template(repository):
             ref = parse_image_ref(repository, "repository")
             if ref.tag or ref.digest or ref.registry:
@@ -53,34 +77,35 @@ class PushToECROperator(LifecycleOperator):
                 )
 
     def execute(self, context: Any) -> dict[str, Any]:
-        """Push and return the digest-pinned image URI."""
+        """Push (or find the image there already), confirm the digest and return the digest-pinned URI."""
         from ml_lifecycle.backends import docker_engine
-        from ml_lifecycle.registries.push import push_image
+        from ml_lifecycle.registries.ecr import RepositorySettings
+        from ml_lifecycle.registries.publish import publish
+        from ml_lifecycle.registries.resolve import registry_for
 
         own_tag = "" if self.image.startswith("sha256:") else parse_image_ref(self.image, "image").tag
-        tag = self.tag or own_tag or "latest"
-        auth = None
-        if self.registry:
-            target = f"{self.registry.rstrip('/')}/{self.repository}"
-        else:
-            from ml_lifecycle.aws_clients import client_factory
-            from ml_lifecycle.registries import ecr
-
-            factory = client_factory("ecr", self.aws_conn_id)
-            target = ecr.ensure_repository(factory(), self.repository, self.registry_id)
-            credentials = ecr.login(factory, self.registry_id)
-            auth = credentials.auth_config
-        image_uri = push_image(
+        settings = RepositorySettings(
+            self.scan_on_push, self.tag_immutability, self.encryption, self.kms_key, self.lifecycle_policy
+        )
+        registry = registry_for(
+            self.registry,
+            registry_conn_id=self.registry_conn_id,
+            aws_conn_id=self.aws_conn_id,
+            registry_id=self.registry_id,
+            settings=settings,
+        )
+        done = publish(
             docker_engine(),
+            registry,
             image=self.image,
-            repository=target,
-            tag=tag,
-            auth_config=auth,
+            repository=self.repository,
+            tag=self.tag or own_tag or "latest",
             sink=self.log.info,
         )
         return {
-            "image_uri": image_uri,
-            "repository": target,
-            "tag": tag,
-            "digest": image_uri.split("@", 1)[1],
+            "image_uri": done.image_uri,
+            "repository": done.repository,
+            "tag": done.tag,
+            "digest": done.digest,
+            "pushed": done.pushed,
         }

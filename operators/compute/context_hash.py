@@ -21,12 +21,22 @@ def dockerignore_patterns(context_path: str) -> list[str]:
         return [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
 
 
-def context_hash(context_path: str, dockerfile: str, build_args: Mapping[str, str] | None) -> str:
-    """Hash every file the build would send (names, executable bits, contents), the Dockerfile and build args.
+def context_hash(
+    context_path: str,
+    dockerfile: str,
+    build_args: Mapping[str, str] | None,
+    *,
+    target: str | None = None,
+    platform: str | None = None,
+) -> str:
+    """Hash every file the build would send (names, executable bits, contents), the Dockerfile, build args, stage
+    and platform: what decides the image. Labels such as the creation time do not count.
 
     :param context_path: the build context folder.
     :param dockerfile: the Dockerfile path relative to the context.
     :param build_args: ARG values.
+    :param target: the stage built, or None for the last.
+    :param platform: the platform built for, or None for the engine's.
     """
     from docker.utils.build import exclude_paths
 
@@ -44,6 +54,7 @@ def context_hash(context_path: str, dockerfile: str, build_args: Mapping[str, st
     for key, value in sorted((build_args or {}).items()):
         digest.update(f"A {key}={value}\n".encode())
     digest.update(f"D {dockerfile}\n".encode())
+    digest.update(f"T {target or ''}\nP {platform or ''}\n".encode())
     return digest.hexdigest()
 
 

@@ -37,6 +37,15 @@ class Registry(Protocol):
         """
         ...
 
+    def confirm(self, repository: str, digest: str, tag: str) -> None:
+        """Raise RegistryError unless the registry holds the digest under the tag (checked after a push).
+
+        :param repository: the repository path.
+        :param digest: the pushed manifest digest.
+        :param tag: the tag pushed with it.
+        """
+        ...
+
     def tags_are_immutable(self, repository: str) -> bool:
         """Say whether a pushed tag can never point at another image.
 

@@ -109,7 +109,9 @@ class EcrRegistry:
         except ClientError as err:
             if err.response["Error"]["Code"] == "RepositoryNotFoundException":
                 return None
-            raise RegistryError(f"ECR refused to read {repository}:{reference}: {err}. Grant ecr:BatchGetImage") from err
+            raise RegistryError(
+                f"ECR refused to read {repository}:{reference}: {err}. Grant ecr:BatchGetImage"
+            ) from err
         if not answer.get("images"):
             return None
         image = answer["images"][0]
@@ -175,7 +177,9 @@ class EcrRegistry:
             found = client.describe_repositories(repositoryNames=[name], **self._ids)["repositories"][0]
         except ClientError as err:
             if err.response["Error"]["Code"] != "RepositoryNotFoundException" or not create:
-                raise RegistryError(f"ECR refused to describe {name}: {err}. Check the connection's permissions") from err
+                raise RegistryError(
+                    f"ECR refused to describe {name}: {err}. Check the connection's permissions"
+                ) from err
             found = self._create(client, name)
         self._repositories[name] = found
         return found

@@ -61,6 +61,20 @@ class OciRegistry:
         """
         return f"{self.host}/{repository}"
 
+    def confirm(self, repository: str, digest: str, tag: str) -> None:
+        """Check that the tag now names the pushed digest.
+
+        :param repository: the repository path.
+        :param digest: the pushed manifest digest.
+        :param tag: the tag pushed with it.
+        """
+        found = self.lookup(repository, tag)
+        if found is None or found.digest != digest:
+            raise RegistryError(
+                f"{self.host}/{repository}:{tag} names {found.digest if found else 'nothing'} after pushing {digest}; "
+                "another push may have moved the tag. Push again, or pin the digest"
+            )
+
     def tags_are_immutable(self, repository: str) -> bool:
         """OCI registries do not say; tags are treated as movable.
 
