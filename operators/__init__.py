@@ -20,6 +20,7 @@ _EXPORTS = {
     "DeleteEndpointOperator": "ml_lifecycle.deploy_endpoint",
     "TeardownOperator": "ml_lifecycle.teardown",
     "TrainingJobSensor": "ml_lifecycle.training_job_sensor",
+    "ImageInRegistrySensor": "ml_lifecycle.sensors",
     "Channel": "ml_lifecycle.core.specs",
     "TrainingSpec": "ml_lifecycle.core.specs",
     "TransformSpec": "ml_lifecycle.core.specs",
@@ -34,6 +35,7 @@ __all__ = [
     "DeployEndpointOperator",
     "EndpointSpec",
     "ExportArtifactsOperator",
+    "ImageInRegistrySensor",
     "PushToECROperator",
     "TeardownOperator",
     "TrainOnEC2Operator",
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from ml_lifecycle.deploy_endpoint import DeleteEndpointOperator, DeployEndpointOperator
     from ml_lifecycle.export_artifacts import ExportArtifactsOperator
     from ml_lifecycle.push_to_ecr import PushToECROperator
+    from ml_lifecycle.sensors import ImageInRegistrySensor
     from ml_lifecycle.teardown import TeardownOperator
     from ml_lifecycle.train_on_ec2 import TrainOnEC2Operator
     from ml_lifecycle.training_job_sensor import TrainingJobSensor
