@@ -56,6 +56,6 @@ class ImageInRegistrySensor(BaseSensorOperator):
         if found is None:
             self.log.info("%s is not in the registry yet", self.image)
             return PokeReturnValue(is_done=False)
-        uri = f"{ref.name}@{found.digest}"
+        uri = f"{registry.repository_uri(ref.repository)}@{found.digest}"  # it exists, so nothing is created
         self.log.info("%s is in the registry: %s", self.image, uri)
         return PokeReturnValue(is_done=True, xcom_value={"image_uri": uri, "digest": found.digest})
