@@ -10,6 +10,7 @@ from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import SpecError
+from ml_lifecycle.stores.quality_gate import QualityGate
 
 _MODEL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$")
 
@@ -24,9 +25,16 @@ class ExportArtifactsOperator(LifecycleOperator):
     :param model_name: the model's name in the registry. (templated)
     :param registry_uri: the model registry root (``s3://`` or ``file://``). (templated)
     :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations.
+    :param quality_gate: publish only a model that passes, e.g. ``{"metric": "validation_rmse", "max": 0.5}``;
+        keys ``max``/``min`` (thresholds), ``beat_in_service`` (strictly better than the newest published
+        version), ``goal`` (``minimize``/``maximize``), ``require`` (``all``/``any``), ``on_fail`` (``fail``, the
+        default, fails without retries; ``skip`` skips this task and what depends on it). None publishes any model.
+        (templated)
+    :param metrics: metric values that add to (and override) those of the training record. (templated)
     """
 
-    template_fields: Sequence[str] = ("model_uri", "model_name", "registry_uri")
+    template_fields: Sequence[str] = ("model_uri", "model_name", "registry_uri", "quality_gate", "metrics")
+    template_fields_renderers = {"quality_gate": "json", "metrics": "json"}
     ui_color = "#fff3b0"
 
     def __init__(
@@ -36,6 +44,8 @@ class ExportArtifactsOperator(LifecycleOperator):
         model_name: str,
         registry_uri: str,
         aws_conn_id: str | None = "aws_default",
+        quality_gate: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -43,6 +53,10 @@ class ExportArtifactsOperator(LifecycleOperator):
         self.model_name = model_name
         self.registry_uri = registry_uri
         self.aws_conn_id = aws_conn_id
+        self.quality_gate = quality_gate
+        self.metrics = metrics
+        if quality_gate is not None and not is_template(quality_gate):
+            QualityGate.parse(quality_gate)
         if not is_template(model_name) and not _MODEL_NAME.match(model_name):
             raise SpecError("model_name", f"{model_name!r} is not a valid name", "Use letters, digits, '.', '_', '-'")
         for name, value in (("model_uri", model_uri), ("registry_uri", registry_uri)):
@@ -76,6 +90,10 @@ class ExportArtifactsOperator(LifecycleOperator):
                     hyperparameters=record.hyperparameters,
                     metrics=record.metrics,
                 )
+        if self.metrics:
+            lineage["metrics"] = {**lineage.get("metrics", {}), **self.metrics}
+        if self.quality_gate is not None:
+            lineage["quality_gate"] = self._check_gate(store_for, lineage)
         manifest = publish(
             store_for,
             self.model_uri,
@@ -95,3 +113,29 @@ class ExportArtifactsOperator(LifecycleOperator):
         for asset in self.outlets or []:
             context["outlet_events"][asset].extra = {k: v for k, v in result.items() if k != "metrics"}
         return result
+
+    def _check_gate(self, store_for: Any, lineage: dict[str, Any]) -> dict[str, Any]:
+        """Evaluate the quality gate before anything is published; fail or skip the task when the model misses it.
+
+        :param store_for: returns the store for a URI.
+        :param lineage: the new model's lineage (its metrics and DAG run).
+        """
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from ml_lifecycle.stores.model_registry import in_service_manifest
+
+        gate = QualityGate.parse(self.quality_gate or {})
+        root = parse_uri(self.registry_uri, "registry_uri").join(self.model_name)
+        baseline = in_service_manifest(store_for(root), root, lineage.get("dag_run")) if gate.beat_in_service else None
+        in_service = baseline["lineage"].get("metrics", {}) if baseline else None
+        result = gate.evaluate(lineage.get("metrics", {}), in_service)
+        if not result.passed:
+            message = f"Quality gate: {self.model_name} is not published ({result.summary()})"
+            self.log.warning(message)
+            raise AirflowSkipException(message) if gate.on_fail == "skip" else AirflowFailException(message)
+        self.log.info("Quality gate passed: %s", result.summary())
+        return {
+            "passed": True,
+            "reasons": result.reasons,
+            "in_service_version": baseline["version"] if baseline else None,
+        }

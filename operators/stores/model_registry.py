@@ -45,6 +45,24 @@ def read_manifest(store: ArtifactStore, model_root: ArtifactUri, version: int) -
     return json.loads(store.read_bytes(model_root.join(str(version), MANIFEST)))
 
 
+def in_service_manifest(
+    store: ArtifactStore, model_root: ArtifactUri, exclude_dag_run: str | None
+) -> dict[str, Any] | None:
+    """Return the manifest of the version in service (the newest one not published by this DAG run), or None.
+
+    A retry of the same run must not compare its model with the version it published itself before failing.
+
+    :param store: the registry's store.
+    :param model_root: ``<registry_uri>/<model_name>``.
+    :param exclude_dag_run: the DAG run whose versions are skipped, or None.
+    """
+    for version in reversed(versions(store, model_root)):
+        manifest = read_manifest(store, model_root, version)
+        if exclude_dag_run is None or manifest.get("lineage", {}).get("dag_run") != exclude_dag_run:
+            return manifest
+    return None
+
+
 def sha256_of(store: ArtifactStore, uri: ArtifactUri) -> tuple[str, int]:
     """Stream an object and return its (sha256 hex, size in bytes).
 
