@@ -8,7 +8,7 @@ import subprocess
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,9 +130,7 @@ def small_image(docker_client: Any, example_image: str, tmp_path_factory: pytest
     return tag
 
 
-def fresh_repository(prefix: str = "ml-lifecycle-test") -> str:
-    """A repository path no test used before.
-
-    :param prefix: the first path component.
-    """
-    return f"{prefix}/repo-{uuid.uuid4().hex[:10]}"
+@pytest.fixture
+def fresh_repository() -> Callable[[], str]:
+    """Return a function that makes repository paths no test used before."""
+    return lambda: f"ml-lifecycle-test/repo-{uuid.uuid4().hex[:10]}"

@@ -10,7 +10,6 @@ import hashlib
 import json
 
 import pytest
-from conftest import fresh_repository
 from support.helpers import task_context
 
 from ml_lifecycle import ImageInRegistrySensor, PushToECROperator
@@ -47,7 +46,7 @@ def _ecr(aws_conn: str, **settings) -> EcrRegistry:
     return EcrRegistry(client_factory("ecr", aws_conn), settings=RepositorySettings(**settings))
 
 
-def test_a_missing_repository_is_created_with_the_settings(aws_conn, ecr_client):
+def test_a_missing_repository_is_created_with_the_settings(aws_conn, ecr_client, fresh_repository):
     name = fresh_repository()
     uri = _ecr(aws_conn, encryption="KMS", kms_key="alias/images", lifecycle_policy=POLICY).repository_uri(name)
 
@@ -59,7 +58,7 @@ def test_a_missing_repository_is_created_with_the_settings(aws_conn, ecr_client)
     assert json.loads(ecr_client.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"]) == POLICY
 
 
-def test_an_existing_repository_is_left_as_it_is(aws_conn, ecr_client):
+def test_an_existing_repository_is_left_as_it_is(aws_conn, ecr_client, fresh_repository):
     name = fresh_repository()
     ecr_client.create_repository(repositoryName=name, imageTagMutability="MUTABLE")
     registry = _ecr(aws_conn, lifecycle_policy=POLICY)
@@ -78,7 +77,7 @@ def test_login_uses_the_authorization_token(aws_conn):
     assert _ecr(aws_conn).auth_config() == {"username": "AWS", "password": login.password}
 
 
-def test_lookup_and_confirm_read_what_put_image_registered(aws_conn, ecr_client):
+def test_lookup_and_confirm_read_what_put_image_registered(aws_conn, ecr_client, fresh_repository):
     name, config = fresh_repository(), "sha256:" + "c" * 64
     registry = _ecr(aws_conn)
     registry.repository_uri(name)
@@ -98,7 +97,7 @@ def test_lookup_and_confirm_read_what_put_image_registered(aws_conn, ecr_client)
         registry.confirm(name, "sha256:" + "0" * 64, "v1")
 
 
-def test_ecr_hosts_and_cross_account_ids_choose_ecr(aws_conn, ecr_client):
+def test_ecr_hosts_and_cross_account_ids_choose_ecr(aws_conn, ecr_client, fresh_repository):
     host = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
     by_host = registry_for(host, aws_conn_id=aws_conn)
     by_id = registry_for(None, aws_conn_id=aws_conn, registry_id=ACCOUNT)
@@ -109,7 +108,7 @@ def test_ecr_hosts_and_cross_account_ids_choose_ecr(aws_conn, ecr_client):
     assert ecr_client.describe_repositories(repositoryNames=[name], registryId=ACCOUNT)["repositories"]
 
 
-def test_sensor_finds_an_ecr_image_by_tag(aws_conn, ecr_client):
+def test_sensor_finds_an_ecr_image_by_tag(aws_conn, ecr_client, fresh_repository):
     name, config = fresh_repository(), "sha256:" + "d" * 64
     sensor = ImageInRegistrySensor(task_id="wait", image=f"{name}:v1", aws_conn_id=aws_conn)
     assert sensor.poke(task_context()).is_done is False
@@ -126,7 +125,9 @@ def test_sensor_finds_an_ecr_image_by_tag(aws_conn, ecr_client):
 
 
 @pytest.mark.docker
-def test_push_of_an_image_ecr_holds_already_sends_nothing(aws_conn, ecr_client, small_image, docker_client):
+def test_push_of_an_image_ecr_holds_already_sends_nothing(
+    aws_conn, ecr_client, small_image, docker_client, fresh_repository
+):
     name = fresh_repository()
     ecr_client.create_repository(repositoryName=name)
     image_id = docker_client.images.get(small_image).id
@@ -143,7 +144,7 @@ def test_push_of_an_image_ecr_holds_already_sends_nothing(aws_conn, ecr_client, 
 
 
 @pytest.mark.docker
-def test_an_immutable_tag_naming_another_image_is_a_clear_error(aws_conn, ecr_client, small_image):
+def test_an_immutable_tag_naming_another_image_is_a_clear_error(aws_conn, ecr_client, small_image, fresh_repository):
     name = fresh_repository()
     ecr_client.create_repository(repositoryName=name, imageTagMutability="IMMUTABLE")
     ecr_client.put_image(repositoryName=name, imageManifest=_manifest("sha256:" + "e" * 64), imageTag="v1")

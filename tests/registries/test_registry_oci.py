@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import AuthRegistry, fresh_repository
 from support.helpers import task_context
 
 from ml_lifecycle import ImageInRegistrySensor, PushToECROperator
@@ -16,7 +15,9 @@ from ml_lifecycle.registries.publish import publish
 pytestmark = pytest.mark.docker
 
 
-def test_publish_pushes_once_and_the_registry_confirms_by_tag_and_digest(registry, small_image, docker_client):
+def test_publish_pushes_once_and_the_registry_confirms_by_tag_and_digest(
+    registry, small_image, docker_client, fresh_repository
+):
     repository, lines = fresh_repository(), []
     oci = OciRegistry(registry)
     first = publish(DockerEngine(docker_client), oci, image=small_image, repository=repository, tag="v1",
@@ -33,7 +34,7 @@ def test_publish_pushes_once_and_the_registry_confirms_by_tag_and_digest(registr
     assert by_tag.config_digest == docker_client.images.get(small_image).id
 
 
-def test_missing_tags_and_repositories_are_none(registry):
+def test_missing_tags_and_repositories_are_none(registry, fresh_repository):
     assert OciRegistry(registry).lookup(fresh_repository(), "v1") is None
 
 
@@ -42,7 +43,7 @@ def test_an_unreachable_registry_says_how_to_fix_it():
         OciRegistry("127.0.0.1:9").lookup("x/y", "v1")
 
 
-def test_auth_registry_refuses_anonymous_and_wrong_passwords(auth_registry: AuthRegistry):
+def test_auth_registry_refuses_anonymous_and_wrong_passwords(auth_registry):
     with pytest.raises(RegistryError, match=r"needs a login.*registry_conn_id"):
         OciRegistry(auth_registry.host).lookup("x/y", "v1")
     wrong = Credentials(auth_registry.username, "not-the-password")
@@ -50,7 +51,9 @@ def test_auth_registry_refuses_anonymous_and_wrong_passwords(auth_registry: Auth
         OciRegistry(auth_registry.host, wrong).lookup("x/y", "v1")
 
 
-def test_push_with_connection_credentials_then_nothing_to_push(auth_registry, registry_conn, small_image):
+def test_push_with_connection_credentials_then_nothing_to_push(
+    auth_registry, registry_conn, small_image, fresh_repository
+):
     repository = fresh_repository()
 
     def push() -> dict:
@@ -69,7 +72,7 @@ def test_push_with_connection_credentials_then_nothing_to_push(auth_registry, re
     assert found is not None and found.digest == first["digest"]
 
 
-def test_a_push_with_a_wrong_password_fails_with_a_hint(auth_registry, small_image, monkeypatch):
+def test_a_push_with_a_wrong_password_fails_with_a_hint(auth_registry, small_image, monkeypatch, fresh_repository):
     monkeypatch.setenv(
         "AIRFLOW_CONN_BAD_REGISTRY", f'{{"conn_type": "docker", "login": "{auth_registry.username}", "password": "x"}}'
     )
@@ -81,7 +84,9 @@ def test_a_push_with_a_wrong_password_fails_with_a_hint(auth_registry, small_ima
         operator.execute(task_context())
 
 
-def test_sensor_waits_for_the_image_then_hands_it_on_by_digest(auth_registry, registry_conn, small_image):
+def test_sensor_waits_for_the_image_then_hands_it_on_by_digest(
+    auth_registry, registry_conn, small_image, fresh_repository
+):
     repository = fresh_repository()
     image = f"{auth_registry.host}/{repository}:v1"
     sensor = ImageInRegistrySensor(task_id="wait", image=image, registry_conn_id=registry_conn)
