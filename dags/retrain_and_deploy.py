@@ -1,7 +1,8 @@
-"""Retrain and deploy: build the image, push it, train, publish the model, batch-score, serve it.
+"""Retrain and deploy: build the image, push it, train, publish the model if it passes the gate, batch-score, serve.
 
 Runs on the embedded default (the local Docker engine, a registry on 127.0.0.1:5000 and file:// artifacts) with
-no AWS account. Trigger it from the UI with the form, or run it once with ``make demo``.
+no AWS account. It runs every Monday at 03:00 UTC, and whenever the training-data Asset is updated (an asset event
+from a producer DAG or the REST API). Trigger it from the UI with the form, or run it once with ``make demo``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import DAG, Asset, Param, task
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
 
 from ml_lifecycle import (
     BatchTransformOperator,
@@ -32,13 +33,17 @@ EXAMPLE_CONTEXT = os.environ.get(
 BASE_IMAGE = os.environ.get("BASE_IMAGE", "python:3.11-slim")
 MODEL_NAME = "linear"
 MODEL_ASSET = Asset(name="linear-model", uri=f"{ARTIFACT_ROOT}/registry/{MODEL_NAME}")
+TRAINING_DATA = Asset(name="linear-training-data", uri=f"{ARTIFACT_ROOT}/data/train")
 INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge", "ml.g5.xlarge"]
 RUN_FOLDER = "{{ run_id | replace(':', '-') | replace('+', '-') }}"
 
 with DAG(
     dag_id="retrain_and_deploy",
     description="Build, push, train, publish, batch-score and deploy the linear example model",
-    schedule="@weekly",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 3 * * 1", timezone="UTC"),
+        assets=[TRAINING_DATA],
+    ),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -60,6 +65,19 @@ with DAG(
             description="Passed to the container as strings in hyperparameters.json",
         ),
         "deploy": Param(True, type="boolean", title="Deploy the endpoint"),
+        "quality_threshold": Param(
+            1.0,
+            type="number",
+            minimum=0,
+            title="Quality threshold",
+            description="The largest validation_rmse a model may have to be published, scored and deployed",
+        ),
+        "beat_in_service": Param(
+            False,
+            type="boolean",
+            title="Must beat the model in service",
+            description="Publish only a model whose validation_rmse is lower than the newest published version's",
+        ),
         "endpoint_name": Param(
             "linear", type="string", pattern="^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", title="Endpoint name"
         ),
@@ -127,6 +145,11 @@ with DAG(
         model_uri=train.output["model_uri"],
         model_name=MODEL_NAME,
         registry_uri=f"{ARTIFACT_ROOT}/registry",
+        quality_gate={
+            "metric": "validation_rmse",
+            "max": "{{ params.quality_threshold }}",
+            "beat_in_service": "{{ params.beat_in_service }}",
+        },
         outlets=[MODEL_ASSET],
     )
     transform = BatchTransformOperator(

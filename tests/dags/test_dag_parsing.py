@@ -20,7 +20,35 @@ def dagbag():
 
 def test_dags_parse_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "retrain_and_deploy" in dagbag.dag_ids
+    assert {"retrain_and_deploy", "batch_scoring", "reap_orphans"} <= set(dagbag.dag_ids)
+
+
+def test_retraining_runs_on_a_cron_or_when_the_training_data_changes(dagbag):
+    from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
+
+    timetable = dagbag.dags["retrain_and_deploy"].timetable
+    assert isinstance(timetable, AssetOrTimeSchedule)
+    assert isinstance(timetable.timetable, CronTriggerTimetable)
+    assert [a.name for a in timetable.asset_condition.objects] == ["linear-training-data"]
+
+
+def test_batch_scoring_follows_the_model_asset_that_the_export_emits(dagbag):
+    export = dagbag.dags["retrain_and_deploy"].get_task("export_model")
+    schedule = dagbag.dags["batch_scoring"].timetable.asset_condition
+    assert [a.name for a in export.outlets] == ["linear-model"]
+    assert [a.uri for a in schedule.objects] == [export.outlets[0].uri]
+
+
+def test_the_reaper_runs_hourly(dagbag):
+    dag = dagbag.dags["reap_orphans"]
+    assert dag.timetable.expression == "0 * * * *"
+    assert [t.task_type for t in dag.tasks] == ["ReapOrphansOperator"]
+
+
+def test_retries_back_off_exponentially(dagbag):
+    for dag_id in ("retrain_and_deploy", "batch_scoring"):
+        for task in dagbag.dags[dag_id].tasks:
+            assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id}"
 
 
 def test_every_task_retries_and_cleanup_is_a_teardown(dagbag):
@@ -40,6 +68,9 @@ def test_every_task_retries_and_cleanup_is_a_teardown(dagbag):
         ("compute", "mainframe"),
         ("hyperparameters", ["not", "an", "object"]),
         ("endpoint_name", "bad name"),
+        ("quality_threshold", -1),
+        ("quality_threshold", "good"),
+        ("deploy", "yes"),
     ],
 )
 def test_the_form_refuses_bad_values(dagbag, name, value):
@@ -56,4 +87,12 @@ def test_the_form_accepts_its_defaults_and_good_values(dagbag):
     params["instance_count"] = 3
     params["instance_type"] = "ml.c5.xlarge"
     params["hyperparameters"] = {"l2": "0.5"}
+    params["quality_threshold"] = 0.25
+    params["beat_in_service"] = True
     assert params.validate()["instance_count"] == 3
+
+
+def test_the_export_gate_reads_the_threshold_from_the_form(dagbag):
+    export = dagbag.dags["retrain_and_deploy"].get_task("export_model")
+    assert export.quality_gate["metric"] == "validation_rmse"
+    assert "params.quality_threshold" in export.quality_gate["max"]

@@ -1,0 +1,69 @@
+"""Batch scoring: score the latest data with each new model version, as soon as ExportArtifacts publishes it.
+
+Scheduled by the model Asset that ``retrain_and_deploy`` emits; a manual trigger scores with the newest version.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Asset, Param, task
+
+from ml_lifecycle import BatchTransformOperator, TeardownOperator
+from ml_lifecycle.settings import default_artifact_root
+
+ARTIFACT_ROOT = default_artifact_root().rstrip("/")
+MODEL_NAME = "linear"
+MODEL_ASSET = Asset(name="linear-model", uri=f"{ARTIFACT_ROOT}/registry/{MODEL_NAME}")
+RUN_FOLDER = "{{ run_id | replace(':', '-') | replace('+', '-') }}"
+
+with DAG(
+    dag_id="batch_scoring",
+    description="Score the scoring data with each newly published version of the linear model",
+    schedule=[MODEL_ASSET],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    render_template_as_native_obj=True,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=20),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={
+        "score_data_uri": Param(f"{ARTIFACT_ROOT}/data/score", type="string", title="Data to score"),
+        "compute": Param("local", enum=["local", "ec2"], title="Compute"),
+    },
+    tags=["ml-lifecycle", "sagemaker-contract"],
+) as dag:
+
+    @task(multiple_outputs=True)
+    def resolve_model(**context) -> dict[str, str]:
+        """Take the model version from the asset event that triggered the run, else the newest published one."""
+        import json
+
+        from ml_lifecycle.core.uris import parse_uri
+        from ml_lifecycle.plugin import latest_model_uri
+        from ml_lifecycle.runtime import store_factory
+
+        events = [e for evs in (context.get("triggering_asset_events") or {}).values() for e in evs]
+        extra = events[-1].extra if events else {}
+        model_uri = extra.get("model_uri") or latest_model_uri(f"{ARTIFACT_ROOT}/registry", MODEL_NAME)
+        manifest_uri = parse_uri(model_uri.rsplit("/", 1)[0]).join("manifest.json")
+        manifest = json.loads(store_factory("aws_default")(manifest_uri).read_bytes(manifest_uri))
+        print(f"Scoring with {MODEL_NAME} version {manifest['version']} ({model_uri})")
+        return {"model_uri": model_uri, "image_uri": manifest["lineage"]["image_uri"]}
+
+    model = resolve_model()
+    score = BatchTransformOperator(
+        task_id="batch_transform",
+        image_uri=model["image_uri"],
+        model_uri=model["model_uri"],
+        input_uri="{{ params.score_data_uri }}",
+        output_uri=f"{ARTIFACT_ROOT}/predictions/scoring/{RUN_FOLDER}",
+        content_type="text/csv",
+        compute="{{ params.compute }}",
+    )
+    score >> TeardownOperator(task_id="teardown").as_teardown()

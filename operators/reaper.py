@@ -1,0 +1,100 @@
+"""ReapOrphansOperator: remove containers and networks of jobs that no task or agent owns any more."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from ml_lifecycle.base import LifecycleOperator
+from ml_lifecycle.core import checks
+from ml_lifecycle.core.templating import is_template
+from ml_lifecycle.core.uris import parse_uri
+
+DEFAULT_MAX_JOB_AGE_S = 26 * 3600
+
+
+class ReapOrphansOperator(LifecycleOperator):
+    """Remove what orphaned jobs left on the engine (endpoints never); run it on a schedule, e.g. hourly.
+
+    A job's containers, networks and working folder are removed when it is past its deadline (the
+    ``ml-lifecycle.deadline`` label, else its creation plus max_job_age_s), or when its record is terminal and its
+    agent on this host is gone.
+
+    :param record_roots: where job records live: training output paths (``<root>/<job>/status.json``) and
+        transform records (``<output_uri>/.ml-lifecycle``). (templated)
+    :param compute: ``local`` (the Docker engine DOCKER_HOST points at). (templated)
+    :param max_job_age_s: the age after which a job is past its deadline; keep it above your longest
+        max_runtime_s; default 26 hours.
+    :param match_labels: only consider resources that carry these labels too (e.g. one DAG's), or None for all.
+    :param dry_run: only report what would be removed.
+    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` record roots.
+    """
+
+    template_fields: Sequence[str] = ("record_roots", "compute")
+    ui_color = "#eeeeee"
+
+    def __init__(
+        self,
+        *,
+        record_roots: Sequence[str] = (),
+        compute: str = "local",
+        max_job_age_s: float = DEFAULT_MAX_JOB_AGE_S,
+        match_labels: Mapping[str, str] | None = None,
+        dry_run: bool = False,
+        aws_conn_id: str | None = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.record_roots = record_roots
+        self.compute = compute
+        self.max_job_age_s = max_job_age_s
+        self.match_labels = dict(match_labels or {})
+        self.dry_run = dry_run
+        self.aws_conn_id = aws_conn_id
+        if not is_template(compute):
+            checks.check_compute(compute)
+        if not is_template(record_roots):
+            for root in record_roots:
+                parse_uri(root, "record_roots")
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        """Reap orphaned jobs and list them with the reason."""
+        from ml_lifecycle import backends, settings
+        from ml_lifecycle.compute.reaper import reap
+
+        backends.require_local(self.compute)
+        reaped = reap(
+            backends.docker_engine(),
+            self._record_finder(),
+            settings.work_dir(),
+            max_job_age_s=float(self.max_job_age_s),
+            match_labels=self.match_labels,
+            dry_run=self.dry_run,
+        )
+        verb = "Would reap" if self.dry_run else "Reaped"
+        self.log.info("%s %d orphaned job(s): %s", verb, len(reaped), ", ".join(r.job for r in reaped) or "none")
+        return {"reaped": [asdict(r) for r in reaped], "dry_run": self.dry_run}
+
+    def _record_finder(self) -> Any:
+        """Return job name -> its record from the first record root that has one, or None."""
+        from ml_lifecycle.agent.records import RECORD_NAME, read_record
+        from ml_lifecycle.errors import MlLifecycleError
+        from ml_lifecycle.runtime import store_factory
+
+        store_for = store_factory(self.aws_conn_id)
+        roots = [parse_uri(root, "record_roots") for root in self.record_roots]
+
+        def find(job: str) -> Any:
+            for root in roots:
+                uri = root.join(job, RECORD_NAME)
+                try:
+                    record = read_record(store_for(uri), uri)
+                except (MlLifecycleError, OSError, ValueError) as err:
+                    self.log.warning("Cannot read %s (%s); judging job %s by its deadline only", uri, err, job)
+                    continue
+                if record is not None:
+                    return record
+            return None
+
+        return find
