@@ -10,6 +10,7 @@ from ml_lifecycle.core import checks
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.specs import SUPPORTED_SPLIT_TYPES, TransformSpec
 from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.links import PredictionsLink
 
 
 class BatchTransformOperator(LifecycleOperator):
@@ -44,6 +45,7 @@ class BatchTransformOperator(LifecycleOperator):
         "compute",
     )
     ui_color = "#d4f1d4"
+    operator_extra_links = (PredictionsLink(),)
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from ml_lifecycle.core import checks
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.links import EndpointLink
 
 
 class DeployEndpointOperator(LifecycleOperator):
@@ -27,6 +28,7 @@ class DeployEndpointOperator(LifecycleOperator):
 
     template_fields: Sequence[str] = ("endpoint_name", "image_uri", "model_uri", "compute", "environment")
     ui_color = "#ffe4b5"
+    operator_extra_links = (EndpointLink(),)
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import SpecError
+from ml_lifecycle.links import ModelVersionLink
 from ml_lifecycle.stores.quality_gate import QualityGate
 
 _MODEL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$")
@@ -36,6 +37,7 @@ class ExportArtifactsOperator(LifecycleOperator):
     template_fields: Sequence[str] = ("model_uri", "model_name", "registry_uri", "quality_gate", "metrics")
     template_fields_renderers = {"quality_gate": "json", "metrics": "json"}
     ui_color = "#fff3b0"
+    operator_extra_links = (ModelVersionLink(),)
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.errors import SpecError
+from ml_lifecycle.links import ImageLink
 
 
 class PushToECROperator(LifecycleOperator):
@@ -34,6 +35,7 @@ class PushToECROperator(LifecycleOperator):
 
     template_fields: Sequence[str] = ("image", "repository", "registry", "tag")
     ui_color = "#f9d9b0"
+    operator_extra_links = (ImageLink(),)
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S, TrainingSpec, to_channels
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import JobFailed
+from ml_lifecycle.links import InstancesLink, JobLogsLink, TrainingArtifactsLink
 
 # A deferred wait ends at max_runtime_s plus SIGKILL's 120 s grace, the upload, and this margin.
 DEFER_MARGIN_S = 900
@@ -56,6 +57,7 @@ class TrainOnEC2Operator(LifecycleOperator):
     )
     template_fields_renderers = {"hyperparameters": "json", "channels": "json", "environment": "json"}
     ui_color = "#c9e4ff"
+    operator_extra_links = (JobLogsLink(), InstancesLink(), TrainingArtifactsLink())
 
     def __init__(
         self,
