@@ -7,8 +7,10 @@ from typing import Any
 
 from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
+from ml_lifecycle.core.data_processing import build_data_processing
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.specs import SUPPORTED_SPLIT_TYPES, TransformSpec
+from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import PredictionsLink
 
@@ -21,8 +23,9 @@ class BatchTransformOperator(LifecycleOperator):
     :param input_uri: the prefix (or object) to transform; listed recursively. (templated)
     :param output_uri: where ``<relative input key>.out`` objects are written. (templated)
     :param content_type: the Content-Type of each request, e.g. ``text/csv``. (templated)
-    :param accept: the Accept header of each request, or None.
-    :param split_type: ``Line`` (default) or ``None`` (the whole object is one record).
+    :param accept: the Accept header of each request, or None. (templated)
+    :param split_type: ``Line`` (default), ``None`` (the whole object is one record), ``RecordIO`` or ``TFRecord``
+        (SingleRecord sends each record's data; MultiRecord sends records with their framing).
     :param batch_strategy: ``MultiRecord`` or ``SingleRecord``; None asks the container, then MultiRecord.
     :param max_payload_mb: the most MB per request (1-100); None asks the container, then 6.
     :param max_concurrent_transforms: requests in flight per instance; None asks the container, then 1.
@@ -33,6 +36,15 @@ class BatchTransformOperator(LifecycleOperator):
     :param max_retries: retries of a failed request (0-3); default 3.
     :param compute: ``local`` or ``ec2``. (templated)
     :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations.
+    :param data_type: ``S3Prefix`` (default: every object below input_uri) or ``ManifestFile`` (input_uri is a
+        manifest, ``[{"prefix": "s3://bucket/prefix/"}, "key1", ...]``).
+    :param compression_type: ``None`` (default) or ``Gzip``: objects are decompressed as they stream in.
+    :param input_filter: a JSONPath (SageMaker's subset) choosing what each record sends, e.g. ``$[1:]``,
+        ``$.features``; None sends whole records.
+    :param join_source: ``Input`` writes each output joined with its input record (CSV: appended columns; JSON: a
+        ``SageMakerOutput`` attribute); ``None`` (default) writes outputs alone.
+    :param output_filter: a JSONPath choosing what is written per record, e.g. ``$[0,-1]``,
+        ``$['id','SageMakerOutput']``; None writes everything.
     """
 
     template_fields: Sequence[str] = (
@@ -41,6 +53,7 @@ class BatchTransformOperator(LifecycleOperator):
         "input_uri",
         "output_uri",
         "content_type",
+        "accept",
         "environment",
         "compute",
     )
@@ -67,6 +80,11 @@ class BatchTransformOperator(LifecycleOperator):
         max_retries: int = 3,
         compute: str = "local",
         aws_conn_id: str | None = "aws_default",
+        data_type: str = "S3Prefix",
+        compression_type: str = "None",
+        input_filter: str | None = None,
+        join_source: str = "None",
+        output_filter: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -87,6 +105,11 @@ class BatchTransformOperator(LifecycleOperator):
         self.max_retries = max_retries
         self.compute = compute
         self.aws_conn_id = aws_conn_id
+        self.data_type = data_type
+        self.compression_type = compression_type
+        self.input_filter = input_filter
+        self.join_source = join_source
+        self.output_filter = output_filter
         self._runner: Any = None
         checks.check_now(
             {
@@ -101,7 +124,28 @@ class BatchTransformOperator(LifecycleOperator):
                 "environment": (environment, checks.check_environment),
                 "compute": (compute, checks.check_compute),
                 "instance_count": (instance_count, checks.check_instance_count),
+                "data_type": (data_type, lambda v: checks.check_choice("data_type", v, ("S3Prefix", "ManifestFile"))),
+                "compression_type": (
+                    compression_type,
+                    lambda v: checks.check_choice("compression_type", v, ("None", "Gzip")),
+                ),
             }
+        )
+        self._check_data_processing()
+
+    def _check_data_processing(self) -> None:
+        """Validate input_filter, join_source and output_filter with the formats they depend on, at parse time."""
+        values = (self.content_type, self.accept, self.split_type, self.assemble_with)
+        if any(v is not None and is_template(v) for v in values):
+            return  # execute() validates them once the templates are rendered
+        build_data_processing(
+            input_filter=self.input_filter,
+            output_filter=self.output_filter,
+            join_source=self.join_source,
+            content_type=self.content_type,
+            accept=self.accept,
+            split_type=self.split_type,
+            assemble_with=self.assemble_with,
         )
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -153,4 +197,9 @@ class BatchTransformOperator(LifecycleOperator):
             invocation_timeout_s=self.invocation_timeout_s,
             max_retries=self.max_retries,
             compute=self.compute,
+            data_type=self.data_type,  # type: ignore[arg-type]
+            compression_type=self.compression_type,  # type: ignore[arg-type]
+            input_filter=self.input_filter,
+            join_source=self.join_source,  # type: ignore[arg-type]
+            output_filter=self.output_filter,
         )

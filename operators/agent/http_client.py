@@ -99,6 +99,8 @@ class ContainerClient:
         for attempt in range(max_retries + 1):
             try:
                 response = self.request("POST", path, body, headers)
+            except TimeoutError:
+                last = f"no answer within {self.timeout_s:.0f} s (invocation_timeout_s)"
             except (OSError, http.client.HTTPException) as err:
                 last = f"{type(err).__name__}: {err}"
             else:

@@ -15,14 +15,16 @@ from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.agent.host_watch import LogSink
 from ml_lifecycle.agent.model_files import fetch_model
 from ml_lifecycle.agent.ordered import ordered_map
+from ml_lifecycle.agent.preflight import _manifest_objects
 from ml_lifecycle.agent.records import RecordWriter, StoreFor
 from ml_lifecycle.agent.serving import ServingContainer, start_serving, wait_until_healthy
 from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.docker_engine import DockerEngine
 from ml_lifecycle.core import execution_parameters
-from ml_lifecycle.core.batching import MB, assemble, batch_records, split_records
+from ml_lifecycle.core.batching import MB, Batch
 from ml_lifecycle.core.contract import EXECUTION_PARAMETERS_PATH, host_names
 from ml_lifecycle.core.naming import container_name
+from ml_lifecycle.core.record_plan import RecordPlan
 from ml_lifecycle.core.sharding import shard_round_robin
 from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus
@@ -72,13 +74,7 @@ class TransformRunner:
         :param owner: the Airflow identity labels.
         :param sink: receives progress lines.
         """
-        input_uri = parse_uri(spec.input_uri, "input_uri")
-        objects = self.store_for(input_uri).list_objects(input_uri)
-        objects = [o for o in objects if not o.relative_key.startswith(RECORDS_FOLDER + "/")]
-        if not objects:
-            raise SpecError(
-                "input_uri", f"{spec.input_uri} holds no objects", "Upload the input there or fix input_uri"
-            )
+        objects = self._input_objects(spec)
         record_uri = parse_uri(transform_record_uri(spec.output_uri, job_name))
         hosts = host_names(spec.instance_count)
         record = JobRecord(
@@ -190,6 +186,23 @@ class TransformRunner:
         sink(f"Transform {job_name}: {self._records_done} records in {elapsed_s:.2f} s, {len(failures)} failed objects")
         return failures
 
+    def _input_objects(self, spec: TransformSpec) -> list[ObjectInfo]:
+        """List the objects to transform: every object below input_uri, or those a manifest names.
+
+        :param spec: the transform spec.
+        """
+        input_uri = parse_uri(spec.input_uri, "input_uri")
+        if spec.data_type == "ManifestFile":  # training's manifest reader, so both jobs read manifests alike
+            objects = _manifest_objects(input_uri, self.store_for, "input_uri")
+        else:
+            objects = self.store_for(input_uri).list_objects(input_uri)
+            objects = [o for o in objects if not o.relative_key.startswith(RECORDS_FOLDER + "/")]
+        if not objects:
+            raise SpecError(
+                "input_uri", f"{spec.input_uri} holds no objects", "Upload the input there or fix input_uri"
+            )
+        return objects
+
     def _ask(self, server: ServingContainer) -> dict[str, object]:
         """Ask a container for its execution parameters; an image without the route answers nothing.
 
@@ -222,11 +235,19 @@ class TransformRunner:
         headers = {"Content-Type": spec.content_type or "application/octet-stream"}
         if spec.accept:
             headers["Accept"] = spec.accept
+        plan = RecordPlan(
+            split_type=spec.split_type,
+            batch_strategy=params.batch_strategy,
+            max_payload_bytes=params.max_payload_mb * MB,
+            assemble_with=spec.assemble_with,
+            gzip=spec.compression_type == "Gzip",
+            processing=spec.data_processing(),
+        )
         window = params.max_concurrent_transforms
         with ThreadPoolExecutor(max_workers=window, thread_name_prefix="invoke") as executor:
             for obj in objects:
                 try:
-                    self._transform_object(spec, params, server, obj, headers, executor, window)
+                    self._transform_object(spec, plan, server, obj, headers, executor, window)
                 except (MlLifecycleError, OSError) as err:
                     with self._lock:
                         failures[obj.relative_key] = str(err)
@@ -235,7 +256,7 @@ class TransformRunner:
     def _transform_object(
         self,
         spec: TransformSpec,
-        params: execution_parameters.ExecutionParameters,
+        plan: RecordPlan,
         server: ServingContainer,
         obj: ObjectInfo,
         headers: dict[str, str],
@@ -245,7 +266,7 @@ class TransformRunner:
         """Stream one object through the container into ``<output_uri>/<relative key>.out`` (atomically).
 
         :param spec: the transform spec.
-        :param params: the settled execution parameters.
+        :param plan: how records are split, sent and written.
         :param server: the container.
         :param obj: the input object.
         :param headers: the request headers.
@@ -254,14 +275,12 @@ class TransformRunner:
         """
         source = parse_uri(obj.uri)
         target = parse_uri(spec.output_uri, "output_uri").join(obj.relative_key + ".out")
-        chunks = self.store_for(source).iter_chunks(source)
-        records = self._counted(split_records(chunks, spec.split_type))
-        payloads = batch_records(records, params.max_payload_mb * MB, params.batch_strategy)
+        records = self._counted(plan.records(self.store_for(source).iter_chunks(source)))
 
-        def invoke(payload: bytes) -> bytes:
-            return assemble(server.client.invoke(payload, headers, spec.max_retries), spec.assemble_with)
+        def invoke(batch: Batch) -> bytes:
+            return plan.written(batch, server.client.invoke(batch.body, headers, spec.max_retries))
 
-        self.store_for(target).write_chunks(target, ordered_map(invoke, payloads, executor, window))
+        self.store_for(target).write_chunks(target, ordered_map(invoke, plan.requests(records), executor, window))
 
     def _counted(self, records: Iterator[bytes]) -> Iterator[bytes]:
         """Count records and bytes as they stream past, for progress reports.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ml_lifecycle.core import checks
+from ml_lifecycle.core.data_processing import DataProcessing, build_data_processing
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import SpecError
@@ -14,9 +15,8 @@ from ml_lifecycle.errors import SpecError
 Distribution = Literal["FullyReplicated", "ShardedByS3Key"]
 DataType = Literal["S3Prefix", "ManifestFile"]
 InputMode = Literal["File"]
-SplitType = Literal["None", "Line"]
-# RecordIO and TFRecord framing are not implemented yet; the spec refuses them rather than mis-split.
-SUPPORTED_SPLIT_TYPES = ("None", "Line")
+SplitType = Literal["None", "Line", "RecordIO", "TFRecord"]
+SUPPORTED_SPLIT_TYPES = ("None", "Line", "RecordIO", "TFRecord")
 BatchStrategy = Literal["MultiRecord", "SingleRecord"]
 AssembleWith = Literal["None", "Line"]
 Compression = Literal["GZIP", "NONE"]
@@ -212,7 +212,8 @@ class TransformSpec:
     :param output_uri: where ``<relative input key>.out`` objects go.
     :param content_type: the Content-Type of each request.
     :param accept: the Accept header of each request, or None.
-    :param split_type: how objects are split into records.
+    :param split_type: how objects are split into records: ``Line``, ``None`` (whole objects), ``RecordIO`` or
+        ``TFRecord`` (SingleRecord sends each record's data, MultiRecord records with their framing).
     :param batch_strategy: one record per request, or as many as fit in max_payload_mb; None asks the
         container's /execution-parameters, then defaults to MultiRecord.
     :param max_payload_mb: the most bytes per request, in MB (1-100); None asks the container, then 6.
@@ -223,6 +224,12 @@ class TransformSpec:
     :param invocation_timeout_s: the time one request may take.
     :param max_retries: how often a failed request is retried (0-3).
     :param compute: ``local`` or ``ec2``.
+    :param data_type: ``S3Prefix`` (every object below input_uri) or ``ManifestFile`` (input_uri is a manifest:
+        ``[{"prefix": "s3://b/p/"}, "key1", ...]``).
+    :param compression_type: ``None`` or ``Gzip`` (objects are decompressed as they stream in).
+    :param input_filter: a JSONPath selecting what each record sends, e.g. ``$[1:]``; None is ``$``.
+    :param join_source: ``Input`` joins each output with its input record; ``None`` writes outputs alone.
+    :param output_filter: a JSONPath selecting what is written per record, e.g. ``$[0,-1]``; None is ``$``.
     """
 
     image_uri: str
@@ -241,6 +248,11 @@ class TransformSpec:
     invocation_timeout_s: int = 600
     max_retries: int = 3
     compute: str = "local"
+    data_type: DataType = "S3Prefix"
+    compression_type: Literal["None", "Gzip"] = "None"
+    input_filter: str | None = None
+    join_source: Literal["None", "Input"] = "None"
+    output_filter: str | None = None
 
     def __post_init__(self) -> None:
         """Validate every field."""
@@ -266,6 +278,21 @@ class TransformSpec:
         checks.check_instance_count(self.instance_count)
         checks.check_positive_int("invocation_timeout_s", self.invocation_timeout_s, 1, 3600)
         checks.check_positive_int("max_retries", self.max_retries, 0, 3)
+        checks.check_choice("data_type", self.data_type, ("S3Prefix", "ManifestFile"))
+        checks.check_choice("compression_type", self.compression_type, ("None", "Gzip"))
+        self.data_processing()
+
+    def data_processing(self) -> DataProcessing | None:
+        """Return the validated input_filter / join_source / output_filter settings, or None when all are defaults."""
+        return build_data_processing(
+            input_filter=self.input_filter,
+            output_filter=self.output_filter,
+            join_source=self.join_source,
+            content_type=self.content_type,
+            accept=self.accept,
+            split_type=self.split_type,
+            assemble_with=self.assemble_with,
+        )
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -10,9 +11,11 @@ from hypothesis import strategies as st
 
 from ml_lifecycle.core.batching import (
     MB,
+    Batch,
     RecordTooLarge,
     assemble,
     batch_records,
+    batch_with_sources,
     split_lines,
     split_records,
     whole_object,
@@ -84,10 +87,56 @@ def test_split_records(split_type: str, records: list[bytes]) -> None:
     assert list(split_records([b"a\n", b"b\n"], split_type)) == records
 
 
-@pytest.mark.parametrize("split_type", ["RecordIO", "TFRecord", "line"])
+@pytest.mark.parametrize("split_type", ["line", "JSON", ""])
 def test_split_records_rejects_unsupported(split_type: str) -> None:
-    with pytest.raises(MlLifecycleError, match=f"split_type '{split_type}' is not supported yet; use 'Line' or 'None'"):
+    with pytest.raises(MlLifecycleError, match=f"split_type '{split_type}' is not supported; use one of None, Line"):
         split_records([b"x"], split_type)
+
+
+@pytest.mark.parametrize(
+    ("chunks", "limit", "records"),
+    [
+        pytest.param([b"abc\nde\n"], 4, [b"abc\n", b"de\n"], id="lines-at-the-limit-fit"),
+        pytest.param([b"ab", b"c\n"], 4, [b"abc\n"], id="across-chunks-at-the-limit"),
+        pytest.param([b"abc"], 3, [b"abc"], id="last-line-without-newline-at-the-limit"),
+    ],
+)
+def test_split_lines_within_the_limit(chunks: list[bytes], limit: int, records: list[bytes]) -> None:
+    assert list(split_lines(chunks, limit)) == records
+
+
+@pytest.mark.parametrize(
+    ("chunks", "index"),
+    [
+        pytest.param([b"ok\nabcde\n"], 1, id="long-line-inside-a-chunk"),
+        pytest.param([b"ok\nab", b"cde\n"], 1, id="long-line-across-chunks"),
+        pytest.param([b"abcde"], 0, id="no-newline-at-all"),
+    ],
+)
+def test_split_lines_fails_a_line_over_the_limit(chunks: list[bytes], index: int) -> None:
+    with pytest.raises(RecordTooLarge, match=f"record {index} is [0-9]+ bytes, over the 4-byte max payload"):
+        list(split_lines(chunks, 4))
+
+
+def test_split_lines_stops_reading_a_file_without_newlines_at_the_limit() -> None:
+    read = []
+
+    def endless() -> Iterator[bytes]:
+        while True:
+            read.append(1)
+            yield b"x" * 1000
+
+    with pytest.raises(RecordTooLarge):
+        list(split_lines(endless(), 10_000))
+    assert len(read) == 11
+
+
+def test_whole_object_fails_over_the_limit_before_reading_everything() -> None:
+    assert list(whole_object([b"ab", b"cd"], 4)) == [b"abcd"]
+    chunks = iter([b"ab", b"cde", b"never read"])
+    with pytest.raises(RecordTooLarge, match="record 0 is 5 bytes"):
+        list(whole_object(chunks, 4))
+    assert next(chunks) == b"never read"
 
 
 @pytest.mark.parametrize(
@@ -103,20 +152,38 @@ def test_split_records_rejects_unsupported(split_type: str) -> None:
     ],
 )
 def test_batch_records(records: list[bytes], max_bytes: int, strategy: str, batches: list[bytes]) -> None:
-    assert list(batch_records(records, max_bytes, strategy)) == batches
+    assert [batch.body for batch in batch_records(records, max_bytes, strategy)] == batches
+
+
+def test_batches_count_their_records_and_know_where_they_start() -> None:
+    batches = list(batch_records([b"aa", b"b", b"c", b"dd"], 3, "MultiRecord"))
+    assert batches == [Batch(b"aab", 2, 0), Batch(b"cdd", 2, 2)]
+
+
+def test_batch_with_sources_packs_by_what_is_sent_and_keeps_the_sources() -> None:
+    pairs = [(b"1\n", b"id-a,1\n"), (b"2\n", b"id-b,2\n"), (b"3\n", b"id-c,3\n")]
+    batches = list(batch_with_sources(pairs, 4, "MultiRecord"))
+    assert batches == [
+        Batch(b"1\n2\n", 2, 0, (b"id-a,1\n", b"id-b,2\n")),
+        Batch(b"3\n", 1, 2, (b"id-c,3\n",)),
+    ]
+    single = list(batch_with_sources(pairs, 4, "SingleRecord"))
+    assert [(b.body, b.first_index, b.sources) for b in single] == [(s, i, (o,)) for i, (s, o) in enumerate(pairs)]
 
 
 @pytest.mark.parametrize("strategy", ["MultiRecord", "SingleRecord"])
 def test_record_too_large(strategy: str) -> None:
     with pytest.raises(RecordTooLarge) as info:
         list(batch_records([b"ok", b"12345", b"ok"], 4, strategy))
+    with pytest.raises(RecordTooLarge, match="record 1 is 5 bytes"):
+        list(batch_with_sources([(b"ok", b""), (b"12345", b"")], 4, strategy))
     assert "record 1 is 5 bytes, over the 4-byte max payload" in str(info.value)
     assert "max_payload_mb" in str(info.value)
     assert isinstance(info.value, MlLifecycleError)
 
 
 def test_record_exactly_at_the_limit_fits() -> None:
-    assert list(batch_records([b"x" * MB], MB, "MultiRecord")) == [b"x" * MB]
+    assert [b.body for b in batch_records([b"x" * MB], MB, "MultiRecord")] == [b"x" * MB]
     assert MB == 1024 * 1024
 
 
@@ -126,7 +193,7 @@ RECORDS = st.lists(st.binary(min_size=1, max_size=40), max_size=60)
 @given(RECORDS, st.integers(min_value=40, max_value=200))
 @PROPERTY
 def test_multi_record_preserves_bytes_order_and_limit(records: list[bytes], max_bytes: int) -> None:
-    batches = list(batch_records(records, max_bytes, "MultiRecord"))
+    batches = [batch.body for batch in batch_records(records, max_bytes, "MultiRecord")]
     assert b"".join(batches) == b"".join(records)
     assert all(0 < len(batch) <= max_bytes for batch in batches)
     # Each batch is a run of whole consecutive records, and packing is greedy: the next record did not fit.
@@ -143,13 +210,13 @@ def test_multi_record_preserves_bytes_order_and_limit(records: list[bytes], max_
 
 
 def test_multi_record_keeps_empty_records_in_the_running_batch() -> None:
-    assert list(batch_records([b"ab", b"", b"cd", b""], 4, "MultiRecord")) == [b"abcd"]
+    assert list(batch_records([b"ab", b"", b"cd", b""], 4, "MultiRecord")) == [Batch(b"abcd", 4, 0)]
 
 
 @given(RECORDS, st.integers(min_value=40, max_value=200))
 @PROPERTY
 def test_single_record_is_one_request_per_record(records: list[bytes], max_bytes: int) -> None:
-    assert list(batch_records(records, max_bytes, "SingleRecord")) == records
+    assert [batch.body for batch in batch_records(records, max_bytes, "SingleRecord")] == records
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,71 @@
+"""How one input object becomes requests, and how each response becomes bytes of its ``.out``: pure, streaming."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ml_lifecycle.core.batching import Batch, assemble, batch_records, batch_with_sources, split_records
+from ml_lifecycle.core.data_processing import DataProcessing
+from ml_lifecycle.core.gzip_stream import gunzip_chunks
+
+
+@dataclass(frozen=True)
+class RecordPlan:
+    """The settled record handling of a transform.
+
+    :param split_type: ``Line``, ``None``, ``RecordIO`` or ``TFRecord``.
+    :param batch_strategy: ``MultiRecord`` or ``SingleRecord``.
+    :param max_payload_bytes: the most bytes per request; a bigger record fails its object.
+    :param assemble_with: ``Line`` or ``None``.
+    :param gzip: whether objects are gzip-compressed (CompressionType Gzip).
+    :param processing: input_filter / join_source / output_filter, or None.
+    """
+
+    split_type: str
+    batch_strategy: str
+    max_payload_bytes: int
+    assemble_with: str
+    gzip: bool = False
+    processing: DataProcessing | None = None
+
+    def records(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """Decompress (when gzip) and split an object's bytes into records, as they stream in.
+
+        :param chunks: the object's bytes as stored.
+        """
+        if self.gzip:
+            chunks = gunzip_chunks(chunks)
+        keep_framing = self.batch_strategy == "MultiRecord"
+        return split_records(chunks, self.split_type, keep_framing, self.max_payload_bytes)
+
+    def requests(self, records: Iterable[bytes]) -> Iterator[Batch]:
+        """Filter records (input_filter) and pack them into request bodies.
+
+        :param records: the object's records, in order.
+        """
+        processing = self.processing
+        if processing is None or not (processing.filters_input or processing.processes_output):
+            return batch_records(records, self.max_payload_bytes, self.batch_strategy)
+        if not processing.processes_output:
+            sent = (processing.filter_record(r, i) for i, r in enumerate(records))
+            return batch_records(sent, self.max_payload_bytes, self.batch_strategy)
+        join = processing.join
+        pairs = (
+            (processing.filter_record(r, i) if processing.filters_input else r, r if join else b"")
+            for i, r in enumerate(records)
+        )
+        return batch_with_sources(pairs, self.max_payload_bytes, self.batch_strategy)
+
+    def written(self, batch: Batch, response: bytes) -> bytes:
+        """Return what is written for a request's response: joined, filtered and assembled.
+
+        :param batch: the request.
+        :param response: the container's answer.
+        """
+        processing = self.processing
+        if processing is None or not processing.processes_output:
+            return assemble(response, self.assemble_with)
+        return processing.finish(
+            response, batch.sources, batch.first_index, self.batch_strategy == "MultiRecord", self.assemble_with
+        )
