@@ -122,7 +122,7 @@ class BuildImageOperator(LifecycleOperator):
         :param engine: the Docker engine.
         :param staging: an empty folder for a template's build context.
         """
-        from ml_lifecycle.compute.image_build import BuildRequest, oci_labels
+        from ml_lifecycle.compute.image_build import BuildRequest
         from ml_lifecycle.templates import render
 
         context_path, dockerfile, prepare = self.context_path, self.dockerfile, None
@@ -144,7 +144,9 @@ class BuildImageOperator(LifecycleOperator):
             platform=self.platform,
             cache_from=list(self.cache_from or ()),
             secrets=dict(self.secrets or {}),
-            labels={**oci_labels(self.context_path, self.source), **(self.labels or {})},
+            labels=dict(self.labels or {}),
+            source_path=self.context_path,
+            source=self.source,
         )
         return request, prepare
 

@@ -69,6 +69,35 @@ class DockerEngine:
             return None
         return self.ensure_image(ref)
 
+    def image_id(self, ref: str) -> str | None:
+        """Return the id of the image a reference names, or None, in one request (nothing is pulled).
+
+        BuildImage of an unchanged context asks only this. Before the first full connect it asks through a client
+        pinned to API 1.24 (served by engines before 29), skipping the version negotiation and ping of a full
+        connect, whose /version makes the engine query containerd and runc; an engine that refuses 1.24 is asked
+        through the full client.
+
+        :param ref: an image reference or id.
+        """
+        import docker
+
+        connect = docker.utils.kwargs_from_env()
+        quick = None if self._client is not None else docker.APIClient(version="1.24", timeout=60, **connect)
+        for api in (quick, None):
+            try:
+                return (api or self.client.api).inspect_image(ref)["Id"]
+            except docker.errors.ImageNotFound:
+                return None
+            except docker.errors.APIError as err:
+                if api is None or err.status_code != 400:
+                    raise EngineError(f"The engine failed to look up image {ref}: {err.explanation}") from err
+            except docker.errors.DockerException as err:
+                raise EngineError(f"Cannot reach the Docker engine ({err}). {_ENGINE_HINT}") from err
+            finally:
+                if api is not None:
+                    api.close()
+        return None
+
     def ensure_image(self, ref: str) -> ImageInfo:
         """Return the image, pulling it only when the engine does not have it.
 

@@ -42,6 +42,8 @@ class BuildRequest:
     :param cache_from: images to pull and offer as layer cache (e.g. the previous push of this repository).
     :param secrets: secret id -> source (``env:NAME`` or a file) for ``RUN --mount=type=secret,id=...``.
     :param labels: extra image labels.
+    :param source_path: the folder of the user's sources, for the OCI labels; default the context.
+    :param source: the ``org.opencontainers.image.source`` URL; default the git remote of source_path.
     """
 
     context_path: str
@@ -52,6 +54,8 @@ class BuildRequest:
     cache_from: Sequence[str] = ()
     secrets: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    source_path: str = ""
+    source: str | None = None
 
     def content_hash(self) -> str:
         """The hash that names what this request builds."""
@@ -101,10 +105,10 @@ def reuse_or_build(
     content = request.content_hash()
     tag = hash_tag(content)
     image = f"{repository}:{tag}"
-    found = engine.find_image(image)
+    found = engine.image_id(image)
     if found is not None:
         sink(f"The context is unchanged ({tag}): {image} is on the engine already, no build")
-        return BuildOutcome(image, found.image_id, content, built=False, found_in="engine")
+        return BuildOutcome(image, found, content, built=False, found_in="engine")
     if registry is not None:
         remote = registry[0].lookup(registry[1], tag)
         if remote is not None:
@@ -115,7 +119,12 @@ def reuse_or_build(
             )
     if prepare is not None:
         prepare()
-    labels = {"org.opencontainers.image.revision": content, **request.labels, HASH_LABEL: content}
+    labels = {
+        "org.opencontainers.image.revision": content,
+        **oci_labels(request.source_path or request.context_path, request.source),
+        **request.labels,
+        HASH_LABEL: content,
+    }
     info = build_image(engine, request, tag=image, labels=labels, sink=sink)
     return BuildOutcome(image, info.image_id, content, built=True)
 

@@ -78,6 +78,9 @@ def _build_activity(client: Any, since: float, repository: str, image_id: str) -
 
 
 def test_an_unchanged_context_is_not_built_again(context_dir, docker_client):
+    # Layers of its own (a nonce after FROM), so containers other tests start are not mistaken for build steps.
+    dockerfile = context_dir / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("\nLABEL ", f"\nLABEL test.nonce={uuid.uuid4().hex} ", 1))
     repository = _repository()
     since_first = time.time()
     first = _build(context_dir, repository)
