@@ -244,14 +244,33 @@ class TransformRunner:
             processing=spec.data_processing(),
         )
         window = params.max_concurrent_transforms
-        with ThreadPoolExecutor(max_workers=window, thread_name_prefix="invoke") as executor:
-            for obj in objects:
-                try:
-                    self._transform_object(spec, plan, server, obj, headers, executor, window)
-                except (MlLifecycleError, OSError) as err:
-                    with self._lock:
-                        failures[obj.relative_key] = str(err)
-                    log.error("Input %s failed: %s", obj.uri, err)
+        pending = list(objects)
+        try:
+            with ThreadPoolExecutor(max_workers=window, thread_name_prefix="invoke") as executor:
+                while pending:
+                    obj = pending.pop(0)
+                    try:
+                        self._transform_object(spec, plan, server, obj, headers, executor, window)
+                    except (MlLifecycleError, OSError) as err:
+                        self._fail(failures, obj, str(err))
+                    except Exception as err:  # e.g. MemoryError: fails this object, never lost with the thread
+                        log.exception("Input %s failed unexpectedly", obj.uri)
+                        self._fail(failures, obj, f"{type(err).__name__}: {err}".removesuffix(": "))
+        except Exception as err:  # the pool itself broke: what this host had left is not done
+            log.exception("The transform worker for %s stopped", server.url)
+            for obj in pending:
+                self._fail(failures, obj, f"not transformed: the worker stopped ({type(err).__name__}: {err})")
+
+    def _fail(self, failures: dict[str, str], obj: ObjectInfo, reason: str) -> None:
+        """Record that an object failed.
+
+        :param failures: failed key -> reason, shared by all hosts.
+        :param obj: the object.
+        :param reason: why, as the job record and TransformFailed show it.
+        """
+        with self._lock:
+            failures[obj.relative_key] = reason
+        log.error("Input %s failed: %s", obj.uri, reason)
 
     def _transform_object(
         self,

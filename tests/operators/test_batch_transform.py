@@ -4,9 +4,12 @@ reports every request it gets (body, Content-Type, Accept) so the exact requests
 from __future__ import annotations
 
 import base64
+import filecmp
 import gzip
 import io
 import json
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -499,3 +502,69 @@ def test_json_lines_get_a_sagemaker_output_attribute(example_image, model_uri, t
     assert [w["id"] for w in written] == list(range(20))
     assert [w["SageMakerOutput"]["predictions"][0] for w in written] == pytest.approx(_expected(rows))
     assert set(written[0]) == {"id", "SageMakerOutput"}
+
+
+# --- bounded memory -------------------------------------------------------------------------------------------------
+
+MEMORY_LIMIT_MB = 256
+BIG_INPUT_MB = 1024
+BOUNDED_RUN = r"""
+import json, resource, sys
+limit = int(sys.argv[1]) << 20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # address space: the process cannot hold more, at all
+from ml_lifecycle import backends
+from ml_lifecycle.core.specs import TransformSpec
+from ml_lifecycle.stores import store_for
+spec = TransformSpec(**json.loads(sys.argv[2]))
+record = backends.transform_runner(store_for).run(spec, sys.argv[3], {}, print)
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"status": record.status, "metrics": record.metrics, "peak_rss_mb": peak_mb}))
+"""
+
+
+def write_numbered_lines(path: Path, size_mb: int, width: int = 1024) -> int:
+    """Write lines of ``width`` bytes, each starting with its number, until the file holds size_mb MB.
+
+    :param path: the file.
+    :param size_mb: its size in MB.
+    :param width: bytes per line, newline included.
+    """
+    pad = "x" * (width - 14)
+    lines_per_block = 1024
+    blocks = size_mb * 1024 * 1024 // (width * lines_per_block)
+    with path.open("w") as out:
+        for block in range(blocks):
+            first = block * lines_per_block
+            out.write("".join(f"{n:012d},{pad}\n" for n in range(first, first + lines_per_block)))
+    return blocks * lines_per_block
+
+
+def test_an_input_far_larger_than_the_memory_allowed_completes_with_correct_output(
+    echo_image, model_uri, tmp_path, ml_home
+):
+    (tmp_path / "in").mkdir()
+    lines = write_numbered_lines(tmp_path / "in" / "big.csv", BIG_INPUT_MB)
+    spec = dict(
+        image_uri=echo_image,
+        model_uri=model_uri,
+        input_uri=f"file://{tmp_path}/in",
+        output_uri=f"file://{tmp_path}/out",
+        content_type="text/csv",
+        batch_strategy="MultiRecord",
+        max_payload_mb=6,
+        max_concurrent_transforms=4,
+        environment={"ECHO": "raw"},
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", BOUNDED_RUN, str(MEMORY_LIMIT_MB), json.dumps(spec), "bounded-memory"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["status"] == "Completed"
+    assert result["metrics"]["records"] == lines
+    assert result["peak_rss_mb"] < MEMORY_LIMIT_MB
+    # The echo image answers each request with its body, so the output must be the input, byte for byte, in order.
+    assert filecmp.cmp(tmp_path / "in" / "big.csv", tmp_path / "out" / "big.csv.out", shallow=False)
