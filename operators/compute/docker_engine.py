@@ -300,6 +300,109 @@ class DockerEngine:
         """
         return self.client.networks.list(filters={"label": [f"{k}={v}" for k, v in labels.items()]})
 
+    def run_service(
+        self,
+        *,
+        name: str,
+        image: str,
+        labels: Mapping[str, str],
+        network: str,
+        container_port: int,
+        host_port: int | None = None,
+        mounts: Sequence[Mount] = (),
+    ) -> Any:
+        """Start a long-lived container on a network with one port published on 127.0.0.1, at a port of choice.
+
+        :param name: the container name (a leftover of that name is replaced).
+        :param image: the image reference or id.
+        :param labels: ownership labels.
+        :param network: the user-defined network to join.
+        :param container_port: the port inside the container to publish.
+        :param host_port: the host port to publish it on; None takes a free one.
+        :param mounts: bind mounts.
+        """
+        import docker
+
+        self.remove_by_name(name)
+        try:
+            container = self.client.containers.create(
+                image,
+                name=name,
+                labels=dict(labels),
+                network=network,
+                ports={f"{container_port}/tcp": ("127.0.0.1", host_port)},
+                mounts=[docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in mounts],
+                detach=True,
+            )
+        except docker.errors.ImageNotFound as err:
+            raise ImageNotFound(f"The image {image} is not on the Docker engine: {err.explanation}") from err
+        except docker.errors.APIError as err:
+            raise EngineError(f"The Docker engine could not create container {name}: {err.explanation}") from err
+        try:
+            container.start()
+        except docker.errors.APIError as err:
+            self.remove(container)
+            text = err.explanation or str(err)
+            hint = (
+                f". Another program holds 127.0.0.1:{host_port}: stop it, or delete the endpoint to get a new port"
+                if "address already in use" in text or "port is already allocated" in text
+                else ""
+            )
+            raise EngineError(f"The Docker engine could not start container {name}: {text}{hint}") from err
+        return container
+
+    def exec(self, container: Any, command: Sequence[str]) -> tuple[int, str]:
+        """Run a command in a running container and return its exit code and output (stdout and stderr).
+
+        :param container: a running container.
+        :param command: the command and its arguments.
+        """
+        import docker
+
+        try:
+            code, output = container.exec_run(list(command), stdout=True, stderr=True)
+        except docker.errors.APIError as err:
+            raise EngineError(f"Could not run {command[0]} in {container.name}: {err.explanation}") from err
+        return int(code), (output or b"").decode("utf-8", "replace")
+
+    def signal(self, container: Any, signal_name: str) -> None:
+        """Send a signal to a running container's main process.
+
+        :param container: a running container.
+        :param signal_name: e.g. ``SIGHUP``.
+        """
+        import docker
+
+        try:
+            container.kill(signal=signal_name)
+        except docker.errors.APIError as err:
+            raise EngineError(f"Could not send {signal_name} to {container.name}: {err.explanation}") from err
+
+    def processes(self, container: Any) -> list[tuple[int, str]]:
+        """List a running container's processes as (host pid, command line), without running anything in it.
+
+        :param container: a running container.
+        """
+        import docker
+
+        try:
+            table = container.top(ps_args="-o pid,args")
+        except docker.errors.APIError as err:
+            raise EngineError(f"Could not list the processes of {container.name}: {err.explanation}") from err
+        return [(int(row[0]), row[1]) for row in table.get("Processes") or []]
+
+    def network_address(self, container: Any, network: str) -> str:
+        """Return a container's IP address on a network.
+
+        :param container: a running container.
+        :param network: the network name.
+        """
+        container.reload()
+        address = ((container.attrs["NetworkSettings"].get("Networks") or {}).get(network) or {}).get("IPAddress")
+        if not address:
+            raise EngineError(f"Container {container.name} has no address on network {network}; is it running?")
+        return str(address)
+
 
 def _explain_start_failure(
     image: str, command: Sequence[str] | None, entrypoint: Sequence[str] | None, text: str
