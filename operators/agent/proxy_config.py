@@ -1,0 +1,114 @@
+"""The endpoint proxy's nginx.conf: SageMaker's serving limits and the upstream model containers, rendered with jinja2."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ml_lifecycle.core import checks
+from ml_lifecycle.core.contract import PING_TIMEOUT_S
+from ml_lifecycle.errors import EngineError
+
+PROXY_PORT = 8080
+# Before its first model, the proxy listens only here (not published): no client ever reaches a worker of that
+# configuration, so the first switch needs no draining.
+STANDBY_PORT = 8081
+DEFAULT_MAX_PAYLOAD_MB = 6
+MAX_PAYLOAD_MB_LIMIT = 100
+INVOCATION_TIMEOUT_S = 60
+# SageMaker asks a container to accept the socket within 250 ms; a loaded host gets some slack before the next one.
+CONNECT_TIMEOUT_S = 1
+VARIANT_NAME = "AllTraffic"
+# The request headers SageMaker forwards to a serving container (every other one is dropped).
+FORWARDED_HEADERS = (
+    "Content-Type",
+    "Accept",
+    "X-Amzn-SageMaker-Custom-Attributes",
+    "X-Amzn-SageMaker-Target-Model",
+    "X-Amzn-SageMaker-Target-Variant",
+    "X-Amzn-SageMaker-Target-Container-Hostname",
+    "X-Amzn-SageMaker-Inference-Id",
+    "X-Amzn-SageMaker-Enable-Explanations",
+    "X-Amzn-SageMaker-Inference-Component",
+    "X-Amzn-SageMaker-Session-Id",
+)
+TEMPLATE_NAME = "nginx.conf.j2"
+CONTEXT_ENV = "ML_LIFECYCLE_PROXY_CONTEXT"
+
+
+@dataclass(frozen=True)
+class ServingLimits:
+    """What the proxy enforces in front of the model containers.
+
+    :param max_payload_mb: the largest request body in MiB; default 6 (SageMaker's real-time limit).
+    :param invocation_timeout_s: how long a POST /invocations may take; default 60.
+    :param ping_timeout_s: how long GET /ping may take; default 2.
+    """
+
+    max_payload_mb: int = DEFAULT_MAX_PAYLOAD_MB
+    invocation_timeout_s: int = INVOCATION_TIMEOUT_S
+    ping_timeout_s: float = PING_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        """Validate the payload limit."""
+        check_max_payload_mb(self.max_payload_mb)
+
+
+def check_max_payload_mb(value: object) -> int:
+    """Accept a payload limit of 1-100 MiB.
+
+    :param value: the max_payload_mb parameter.
+    """
+    return checks.check_positive_int("max_payload_mb", value, 1, MAX_PAYLOAD_MB_LIMIT)
+
+
+def proxy_context() -> Path:
+    """Return the folder holding the proxy's Dockerfile and nginx.conf.j2 (ML_LIFECYCLE_PROXY_CONTEXT overrides)."""
+    configured = os.environ.get(CONTEXT_ENV)
+    folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "docker" / "endpoint-proxy"
+    if not (folder / TEMPLATE_NAME).is_file() or not (folder / "Dockerfile").is_file():
+        raise EngineError(
+            f"The endpoint proxy's build context {folder} lacks Dockerfile or {TEMPLATE_NAME}. "
+            f"Set {CONTEXT_ENV} to the repository's docker/endpoint-proxy folder"
+        )
+    return folder
+
+
+def render_config(
+    endpoint_name: str, revision: str, servers: Sequence[str], limits: ServingLimits, context: Path | None = None
+) -> str:
+    """Render nginx.conf for an endpoint; with no servers, /invocations and /ping answer 503.
+
+    :param endpoint_name: the endpoint's name.
+    :param revision: the revision the servers belong to ("" before the first).
+    :param servers: ``address:port`` of each model container on the endpoint's network.
+    :param limits: the serving limits.
+    :param context: the folder holding nginx.conf.j2; default proxy_context().
+    """
+    import jinja2
+
+    folder = context or proxy_context()
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    return environment.get_template(TEMPLATE_NAME).render(
+        endpoint_name=endpoint_name,
+        revision=revision,
+        servers=list(servers),
+        listen_port=PROXY_PORT if servers else STANDBY_PORT,
+        worker_processes="auto",
+        shutdown_timeout_s=limits.invocation_timeout_s + 5,
+        max_payload_mb=limits.max_payload_mb,
+        invocation_timeout_s=limits.invocation_timeout_s,
+        ping_timeout_ms=int(limits.ping_timeout_s * 1000),
+        connect_timeout_s=CONNECT_TIMEOUT_S,
+        variant_name=VARIANT_NAME,
+        forwarded_headers=FORWARDED_HEADERS,
+    )
