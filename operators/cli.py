@@ -17,13 +17,16 @@ def _endpoint_url(target: str) -> str:
     """
     if target.startswith(("http://", "https://")):
         return target.rstrip("/").removesuffix("/invocations")
-    from ml_lifecycle.agent.endpoint import read_endpoint
+    from ml_lifecycle.agent.endpoint_record import read_endpoint
 
     record = read_endpoint(settings.home_dir(), target)
     if record is None:
         raise SystemExit(
             f"ml-lifecycle: no endpoint named {target!r} under {settings.home_dir()}; see 'ml-lifecycle endpoints'"
         )
+    if not record.url:
+        reason = f": {record.failure_reason}" if record.failure_reason else ""
+        raise SystemExit(f"ml-lifecycle: endpoint {target!r} is {record.status} and has no URL yet{reason}")
     return record.url
 
 
@@ -54,18 +57,19 @@ def endpoints(args: argparse.Namespace) -> int:
 
     :param args: unused.
     """
-    from ml_lifecycle.agent.endpoint import endpoints_dir, read_endpoint
+    from ml_lifecycle.agent.endpoint_record import list_endpoints, read_endpoint
 
-    folder = endpoints_dir(settings.home_dir())
-    names = sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.is_dir() else []
+    names = list_endpoints(settings.home_dir())
     if not names:
         print("no endpoints")
     for name in names:
         record = read_endpoint(settings.home_dir(), name)
         if record:
-            print(
-                f"{record.endpoint_name} {record.status} {record.url} revision={record.revision} model={record.model_uri}"
-            )
+            line = f"{record.endpoint_name} {record.status} {record.url or '-'} revision={record.revision or '-'}"
+            line += f" instances={record.instance_count} model={record.model_uri or '-'}"
+            if record.failure_reason:
+                line += f" failure={record.failure_reason!r}"
+            print(line)
     return 0
 
 
@@ -105,7 +109,7 @@ def delete_endpoint(args: argparse.Namespace) -> int:
     from ml_lifecycle.stores import store_for
 
     removed = local_endpoints(store_for).delete(args.name)
-    print(f"endpoint {args.name}: {removed} container(s) removed")
+    print(f"endpoint {args.name}: {removed} container(s) removed (proxy included), network and record removed")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ml_lifecycle.agent.proxy_config import DEFAULT_MAX_PAYLOAD_MB, ServingLimits, check_max_payload_mb
 from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.image_ref import parse_image_ref
@@ -14,7 +15,12 @@ from ml_lifecycle.links import EndpointLink
 
 
 class DeployEndpointOperator(LifecycleOperator):
-    """Serve a model; deploying the same endpoint name again replaces the model once the new one is healthy.
+    """Serve a model behind a load balancer at a fixed URL; deploying the same name again swaps the model in place.
+
+    Local endpoints put nginx in front of the serving containers: the URL stays the same across updates, an update
+    starts the new containers, waits for every GET /ping, switches nginx gracefully and then stops the old ones,
+    so no request fails. nginx enforces SageMaker's serving limits: the request body limit (max_payload_mb), 60 s
+    per invocation, and only SageMaker's request headers reach the container.
 
     :param endpoint_name: 1-63 letters, digits and hyphens. (templated)
     :param image_uri: the serving image (run with ``serve``). (templated)
@@ -23,6 +29,7 @@ class DeployEndpointOperator(LifecycleOperator):
     :param instance_count: serving containers; default 1.
     :param environment: extra container environment variables. (templated)
     :param startup_timeout_s: how long GET /ping may take to answer 200; default 240 (SageMaker's 4 minutes).
+    :param max_payload_mb: the largest request body in MiB, 1-100; default 6 (SageMaker's real-time limit).
     :param aws_conn_id: the Airflow AWS connection used for ``s3://`` model locations.
     """
 
@@ -40,6 +47,7 @@ class DeployEndpointOperator(LifecycleOperator):
         instance_count: int = 1,
         environment: Mapping[str, Any] | None = None,
         startup_timeout_s: int = 240,
+        max_payload_mb: int = DEFAULT_MAX_PAYLOAD_MB,
         aws_conn_id: str | None = "aws_default",
         **kwargs: Any,
     ) -> None:
@@ -51,6 +59,7 @@ class DeployEndpointOperator(LifecycleOperator):
         self.instance_count = instance_count
         self.environment = environment
         self.startup_timeout_s = startup_timeout_s
+        self.max_payload_mb = max_payload_mb
         self.aws_conn_id = aws_conn_id
         checks.check_now(
             {
@@ -60,11 +69,12 @@ class DeployEndpointOperator(LifecycleOperator):
                 "compute": (compute, checks.check_compute),
                 "instance_count": (instance_count, checks.check_instance_count),
                 "environment": (environment, checks.check_environment),
+                "max_payload_mb": (max_payload_mb, check_max_payload_mb),
             }
         )
 
     def execute(self, context: Any) -> dict[str, Any]:
-        """Deploy and return the endpoint's URL once every container answers GET /ping."""
+        """Deploy and return the endpoint's URL once every container answers GET /ping through it."""
         from ml_lifecycle import backends
         from ml_lifecycle.runtime import identity_from_context, store_factory
 
@@ -79,7 +89,8 @@ class DeployEndpointOperator(LifecycleOperator):
         )
         backends.require_local(spec.compute)
         endpoints = backends.local_endpoints(store_factory(self.aws_conn_id))
-        record = endpoints.deploy(spec, identity_from_context(context).labels(), self.log.info)
+        limits = ServingLimits(max_payload_mb=check_max_payload_mb(self.max_payload_mb))
+        record = endpoints.deploy(spec, identity_from_context(context).labels(), self.log.info, limits)
         return {
             "endpoint_name": record.endpoint_name,
             "url": record.url,
@@ -91,7 +102,10 @@ class DeployEndpointOperator(LifecycleOperator):
 
 
 class DeleteEndpointOperator(LifecycleOperator):
-    """Stop and remove an endpoint; usable as a teardown task. A missing endpoint is not an error.
+    """Stop and remove an endpoint: its proxy, containers, network and models; a missing endpoint is not an error.
+
+    Use it as a teardown task (``DeleteEndpointOperator(...).as_teardown(setups=deploy)``) for an endpoint that lives
+    only as long as a DAG run.
 
     :param endpoint_name: the endpoint to delete. (templated)
     """
@@ -105,7 +119,7 @@ class DeleteEndpointOperator(LifecycleOperator):
         checks.check_now({"endpoint_name": (endpoint_name, checks.check_endpoint_name)})
 
     def execute(self, context: Any) -> dict[str, Any]:
-        """Delete the endpoint and say how many containers were removed."""
+        """Delete the endpoint and say how many containers (proxy included) were removed."""
         from ml_lifecycle import backends
         from ml_lifecycle.runtime import store_factory
 

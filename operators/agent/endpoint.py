@@ -1,83 +1,54 @@
-"""Local endpoints: serving containers on the Docker engine, replaced by a new revision on redeploy."""
+"""Local endpoints: an nginx proxy at a fixed URL in front of serving containers, updated blue/green without downtime."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ml_lifecycle.agent.clock import utc_now_iso
+from ml_lifecycle.agent.endpoint_fleet import retire, start_revision, upstreams, wait_healthy
+from ml_lifecycle.agent.endpoint_record import (
+    CREATING,
+    DELETING,
+    FAILED,
+    IN_SERVICE,
+    UPDATING,
+    EndpointRecord,
+    endpoint_lock,
+    endpoints_dir,
+    list_endpoints,
+    read_endpoint,
+    remove_endpoint_record,
+    save_endpoint,
+)
 from ml_lifecycle.agent.host_watch import LogSink
 from ml_lifecycle.agent.model_files import fetch_model
+from ml_lifecycle.agent.proxy import ROLE, ROLE_PROXY, EndpointProxy, ensure_proxy_image
+from ml_lifecycle.agent.proxy_config import INVOCATION_TIMEOUT_S, PROXY_PORT, ServingLimits
 from ml_lifecycle.agent.records import StoreFor
-from ml_lifecycle.agent.serving import start_serving, wait_until_healthy
 from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.docker_engine import DockerEngine
-from ml_lifecycle.core.contract import STOP_GRACE_SERVING_S, host_names
 from ml_lifecycle.core.specs import EndpointSpec
 
 log = logging.getLogger(__name__)
 
+PROXY_DIR = "proxy"
 
-@dataclass
-class EndpointRecord:
-    """What a local endpoint is serving now.
-
-    :param endpoint_name: the endpoint's name.
-    :param status: ``InService`` or ``Deleted``.
-    :param url: the base URL; POST ``<url>/invocations``.
-    :param urls: the URL of each serving container.
-    :param revision: the deployment revision (changes on each deploy).
-    :param image_uri: the image as given.
-    :param image_digest: the image digest or id.
-    :param model_uri: the model served.
-    :param instance_count: the number of containers.
-    :param updated_at: ISO-8601 UTC time of the last deploy.
-    :param startup_s: seconds from container start until /ping answered.
-    :param owner: the Airflow identity labels.
-    """
-
-    endpoint_name: str
-    status: str
-    url: str
-    urls: list[str]
-    revision: str
-    image_uri: str
-    image_digest: str
-    model_uri: str
-    instance_count: int
-    updated_at: str
-    startup_s: float
-    owner: dict[str, str]
+# Kept importable from here: the CLI and older callers read records through this module.
+__all__ = ["EndpointRecord", "LocalEndpoints", "endpoints_dir", "list_endpoints", "read_endpoint"]
 
 
-def endpoints_dir(home: Path) -> Path:
-    """Return the folder holding local endpoint records and models.
-
-    :param home: ML_LIFECYCLE_HOME.
-    """
-    return home / "endpoints"
-
-
-def read_endpoint(home: Path, name: str) -> EndpointRecord | None:
-    """Read a local endpoint's record, or None when there is no such endpoint.
-
-    :param home: ML_LIFECYCLE_HOME.
-    :param name: the endpoint name.
-    """
-    path = endpoints_dir(home) / f"{name}.json"
-    if not path.is_file():
-        return None
-    return EndpointRecord(**json.loads(path.read_text()))
+def new_revision() -> str:
+    """Return a revision id: sortable by time, unique even for two deploys in the same second."""
+    return time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
 class LocalEndpoints:
-    """Deploys and deletes endpoints on the local Docker engine."""
+    """Deploys, updates and deletes endpoints on the local Docker engine."""
 
     def __init__(self, engine: DockerEngine, store_for: StoreFor, home: Path, serving_host: str) -> None:
         """Hold the engine, stores and state folder.
@@ -92,45 +63,79 @@ class LocalEndpoints:
         self.home = home
         self.serving_host = serving_host
 
-    def deploy(self, spec: EndpointSpec, owner: dict[str, str], sink: LogSink = log.info) -> EndpointRecord:
-        """Start the new revision, wait until every container answers /ping, then retire the old revision.
+    def deploy(
+        self,
+        spec: EndpointSpec,
+        owner: dict[str, str],
+        sink: LogSink = log.info,
+        limits: ServingLimits | None = None,
+    ) -> EndpointRecord:
+        """Start the new revision, wait for every /ping, switch the proxy to it, then stop the old revision.
+
+        The endpoint keeps its URL. A failed update leaves the old revision serving (InService, with the reason);
+        a failed creation leaves nothing running and a Failed record.
 
         :param spec: the endpoint spec.
         :param owner: the Airflow identity labels.
         :param sink: receives progress lines.
+        :param limits: the serving limits; default SageMaker's (6 MB, 60 s).
         """
-        # Unique even for two deploys in the same second: the old revision's containers must not be replaced early.
-        revision = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        base = endpoints_dir(self.home)
-        revision_dir = base / spec.endpoint_name / revision
-        image = self.engine.ensure_image(spec.image_uri)
-        model_dir = fetch_model(spec.model_uri, str(revision_dir), self.store_for)
-        ep_labels = labels.owned("endpoint", spec.endpoint_name, owner, endpoint=spec.endpoint_name, revision=revision)
+        with endpoint_lock(self.home, spec.endpoint_name):
+            return self._deploy(spec, owner, sink, limits or ServingLimits())
+
+    def _deploy(
+        self, spec: EndpointSpec, owner: dict[str, str], sink: LogSink, limits: ServingLimits
+    ) -> EndpointRecord:
+        """Deploy while holding the endpoint's lock (see deploy).
+
+        :param spec: the endpoint spec.
+        :param owner: the Airflow identity labels.
+        :param sink: receives progress lines.
+        :param limits: the serving limits.
+        """
+        name = spec.endpoint_name
+        old = read_endpoint(self.home, name)
+        live = old if old is not None and old.status in (IN_SERVICE, UPDATING) and old.port and old.upstreams else None
+        self._set_status(old, UPDATING if live else CREATING, name, owner)
+        revision = new_revision()
+        revision_dir = endpoints_dir(self.home) / name / revision
+        proxy = self._proxy(name, limits)
+        ep_labels = labels.owned("endpoint", name, owner, endpoint=name)
         servers = []
+        routed = False
         try:
-            for host in host_names(spec.instance_count):
-                servers.append(
-                    start_serving(
-                        self.engine,
-                        name=f"mlc-ep-{spec.endpoint_name}-{revision}-{host}",
-                        image=image.image_id,
-                        model_dir=model_dir,
-                        environment=dict(spec.environment),
-                        labels={**ep_labels, labels.HOST: host},
-                        host=self.serving_host,
-                        request_timeout_s=60,
-                    )
+            image = self.engine.ensure_image(spec.image_uri)
+            model_dir = fetch_model(spec.model_uri, str(revision_dir), self.store_for)
+            proxy_image = ensure_proxy_image(self.engine, sink)
+            proxy.ensure_network(_network_labels(name, owner))
+            # The proxy starts (or is found) while the model containers boot.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                proxy_port = pool.submit(self._ensure_proxy, proxy, proxy_image, ep_labels, old, live)
+                servers = start_revision(
+                    self.engine,
+                    endpoint_name=name,
+                    revision=revision,
+                    image=image.image_id,
+                    model_dir=model_dir,
+                    environment=dict(spec.environment),
+                    revision_labels={**ep_labels, labels.REVISION: revision},
+                    network=proxy.network,
+                    serving_host=self.serving_host,
+                    instance_count=spec.instance_count,
+                    request_timeout_s=INVOCATION_TIMEOUT_S,
                 )
-            startup_s = max(wait_until_healthy(self.engine, s, spec.startup_timeout_s) for s in servers)
-        except BaseException:
-            for server in servers:
-                self.engine.remove(server.container)
-            shutil.rmtree(revision_dir, ignore_errors=True)
+                startup_s = wait_healthy(self.engine, servers, spec.startup_timeout_s)
+                port = proxy_port.result()
+            targets = upstreams(self.engine, servers, proxy.network)
+            routed = True
+            switch_s = proxy.route(revision, targets, port, drain=live is not None)
+        except BaseException as err:
+            self._undo(proxy, live, routed, servers, revision_dir, name, owner, err)
             raise
         record = EndpointRecord(
-            endpoint_name=spec.endpoint_name,
-            status="InService",
-            url=servers[0].url,
+            endpoint_name=name,
+            status=IN_SERVICE,
+            url=f"http://{self.serving_host}:{port}",
             urls=[s.url for s in servers],
             revision=revision,
             image_uri=spec.image_uri,
@@ -140,52 +145,161 @@ class LocalEndpoints:
             updated_at=utc_now_iso(),
             startup_s=round(startup_s, 3),
             owner=owner,
+            port=port,
+            network=proxy.network,
+            proxy=proxy.name,
+            max_payload_mb=limits.max_payload_mb,
+            upstreams=targets,
         )
-        self._save(record)
+        save_endpoint(self.home, record)
         sink(
-            f"Endpoint {spec.endpoint_name} InService at {record.url} (revision {revision}, ready in {startup_s:.2f} s)"
+            f"Endpoint {name} InService at {record.url}: revision {revision}, {spec.instance_count} container(s) "
+            f"answered /ping in {startup_s:.2f} s, proxy switched in {switch_s:.2f} s"
         )
-        self._retire(spec.endpoint_name, keep_revision=revision)
+        retired = self._retire(name, keep_revision=revision)
+        if retired:
+            sink(f"Endpoint {name}: stopped {retired} container(s) of the previous revision")
         return record
 
     def delete(self, name: str) -> int:
-        """Stop and remove every container of an endpoint, its models and its record; return containers removed.
+        """Stop and remove an endpoint's proxy, containers, network, models and record; return containers removed.
 
         :param name: the endpoint name.
         """
-        removed = self._retire(name, keep_revision=None)
-        shutil.rmtree(endpoints_dir(self.home) / name, ignore_errors=True)
-        (endpoints_dir(self.home) / f"{name}.json").unlink(missing_ok=True)
-        return removed
+        with endpoint_lock(self.home, name):
+            record = read_endpoint(self.home, name)
+            if record is not None:
+                self._set_status(record, DELETING, name, record.owner)
+            proxy = self._proxy(name, ServingLimits())
+            # The proxy goes first: nginx finishes the requests it holds, and no new one reaches the models.
+            removed = proxy.remove_container()
+            removed += self._retire(name, keep_revision=None)
+            self.engine.remove_network(proxy.network)
+            shutil.rmtree(endpoints_dir(self.home) / name, ignore_errors=True)
+            remove_endpoint_record(self.home, name)
+            return removed
+
+    def _proxy(self, name: str, limits: ServingLimits) -> EndpointProxy:
+        """Return the endpoint's proxy; its nginx.conf lives in the endpoint's folder.
+
+        :param name: the endpoint name.
+        :param limits: the serving limits.
+        """
+        return EndpointProxy(self.engine, name, limits, self.serving_host, endpoints_dir(self.home) / name / PROXY_DIR)
+
+    def _ensure_proxy(
+        self,
+        proxy: EndpointProxy,
+        image: str,
+        ep_labels: dict[str, str],
+        old: EndpointRecord | None,
+        live: EndpointRecord | None,
+    ) -> int:
+        """Return the running proxy's port, starting the proxy when it does not run (on the endpoint's port, if any).
+
+        :param proxy: the endpoint's proxy.
+        :param image: the proxy image.
+        :param ep_labels: ownership labels.
+        :param old: the endpoint's record before this deploy, or None.
+        :param live: the record of the revision in service, or None for a new endpoint.
+        """
+        container = proxy.running()
+        if container is not None:
+            return self.engine.published_port(container, PROXY_PORT)
+        port = old.port if old is not None and old.port else None
+        if live is not None:
+            return proxy.start(image, ep_labels, port, live.revision, live.upstreams)
+        return proxy.start(image, ep_labels, port, "", [])
+
+    def _undo(
+        self,
+        proxy: EndpointProxy,
+        live: EndpointRecord | None,
+        routed: bool,
+        servers: list,
+        revision_dir: Path,
+        name: str,
+        owner: dict[str, str],
+        err: BaseException,
+    ) -> None:
+        """After a failed deploy: route back to the revision in service (or remove the proxy), remove the new one.
+
+        Cleanup errors are logged, never raised: the deploy's own error is the one to report.
+
+        :param proxy: the endpoint's proxy.
+        :param live: the record of the revision in service, or None for a new endpoint.
+        :param routed: whether the proxy may have been switched to the new revision.
+        :param servers: the new revision's containers.
+        :param revision_dir: the new revision's model folder.
+        :param name: the endpoint name.
+        :param owner: the Airflow identity labels.
+        :param err: the deploy's error.
+        """
+        try:
+            if live is not None and routed:
+                proxy.route(live.revision, live.upstreams, live.port, drain=True)
+            retire(self.engine, [s.container for s in servers], grace_s=0)
+            if live is None:
+                proxy.remove_container()
+                self.engine.remove_network(proxy.network)
+        except Exception as cleanup:
+            log.warning("Endpoint %s: cleanup after the failed deploy failed too: %s", name, cleanup)
+        shutil.rmtree(revision_dir, ignore_errors=True)
+        reason = f"{type(err).__name__}: {err}"[:1024]
+        if live is not None:
+            live.status, live.failure_reason, live.updated_at = (
+                IN_SERVICE,
+                f"The update failed: {reason}",
+                utc_now_iso(),
+            )
+            save_endpoint(self.home, live)
+        else:
+            self._set_status(read_endpoint(self.home, name), FAILED, name, owner, reason)
+
+    def _set_status(
+        self, record: EndpointRecord | None, status: str, name: str, owner: dict[str, str], reason: str = ""
+    ) -> None:
+        """Write the endpoint's state into its record (a minimal record when there is none yet).
+
+        :param record: the current record, or None.
+        :param status: the new state.
+        :param name: the endpoint name.
+        :param owner: the Airflow identity labels.
+        :param reason: the failure reason, for Failed.
+        """
+        if record is None:
+            record = EndpointRecord(name, status, "", [], "", "", "", "", 0, utc_now_iso(), 0.0, owner)
+        record.status, record.failure_reason, record.updated_at = status, reason, utc_now_iso()
+        save_endpoint(self.home, record)
 
     def _retire(self, name: str, keep_revision: str | None) -> int:
-        """Stop (with the serving grace) and remove an endpoint's containers of other revisions, and their models.
+        """Stop (SIGTERM, 30 s grace) and remove the endpoint's serving containers of other revisions, and their models.
 
         :param name: the endpoint name.
         :param keep_revision: the revision to keep, or None to remove all.
         """
-        removed = 0
-        for container in self.engine.containers({labels.ENDPOINT: name}):
-            revision = container.labels.get(labels.REVISION)
-            if revision == keep_revision:
-                continue
-            self.engine.stop(container, STOP_GRACE_SERVING_S)
-            self.engine.remove(container)
-            removed += 1
+        old = [
+            c
+            for c in self.engine.containers({labels.ENDPOINT: name})
+            if c.labels.get(ROLE) != ROLE_PROXY and c.labels.get(labels.REVISION) != keep_revision
+        ]
+        removed = retire(self.engine, old)
         folder = endpoints_dir(self.home) / name
         if folder.is_dir():
             for child in folder.iterdir():
-                if child.name != keep_revision:
+                if child.name not in (keep_revision, PROXY_DIR):
                     shutil.rmtree(child, ignore_errors=True)
         return removed
 
-    def _save(self, record: EndpointRecord) -> None:
-        """Write an endpoint's record atomically.
 
-        :param record: the record.
-        """
-        folder = endpoints_dir(self.home)
-        folder.mkdir(parents=True, exist_ok=True)
-        temp = folder / f".tmp-{record.endpoint_name}.json"
-        temp.write_text(json.dumps(asdict(record), indent=1, sort_keys=True))
-        os.replace(temp, folder / f"{record.endpoint_name}.json")
+def _network_labels(name: str, owner: dict[str, str]) -> dict[str, str]:
+    """Labels of an endpoint's network: ours and the endpoint's, with the creating run under keys of their own.
+
+    The endpoint outlives the DAG run that created it, so the run's own label keys stay off the network: a
+    TeardownOperator of that run (which keeps endpoints) must not try to remove a network the endpoint still uses.
+
+    :param name: the endpoint name.
+    :param owner: the Airflow identity labels.
+    """
+    created_by = {f"created_by_{k.removeprefix('ml-lifecycle.').replace('-', '_')}": v for k, v in owner.items()}
+    return labels.owned("endpoint", name, {}, endpoint=name, **created_by)

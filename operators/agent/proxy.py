@@ -1,0 +1,218 @@
+"""The nginx container in front of a local endpoint: one URL for the endpoint's life, graceful switches of its models."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ml_lifecycle.agent.http_client import ContainerClient
+from ml_lifecycle.agent.proxy_config import PROXY_PORT, ServingLimits, proxy_context, render_config
+from ml_lifecycle.compute import labels
+from ml_lifecycle.compute.docker_engine import DockerEngine
+from ml_lifecycle.core.contract import Mount
+from ml_lifecycle.errors import EndpointNotReady, EngineError
+
+log = logging.getLogger(__name__)
+
+PROXY_REPOSITORY = "ml-lifecycle/endpoint-proxy"
+ROLE = "ml-lifecycle.role"
+ROLE_PROXY = "proxy"
+CONFIG_FOLDER = "/etc/mlc-proxy"
+CONFIG_NAME = "nginx.conf"
+RELOAD_COMMAND = "mlc-proxy-reload"
+READY_TIMEOUT_S = 30.0
+POLL_S = 0.01
+
+
+def network_name(endpoint_name: str) -> str:
+    """Return the name of an endpoint's private network.
+
+    :param endpoint_name: the endpoint's name.
+    """
+    return f"mlc-ep-{endpoint_name}"
+
+
+def proxy_name(endpoint_name: str) -> str:
+    """Return the name of an endpoint's proxy container.
+
+    :param endpoint_name: the endpoint's name.
+    """
+    return f"mlc-ep-{endpoint_name}-proxy"
+
+
+def ensure_proxy_image(engine: DockerEngine, sink: Callable[[str], None] = log.info) -> str:
+    """Return the proxy image, building it from docker/endpoint-proxy (FROM ${BASE_IMAGE}) when the engine lacks it.
+
+    :param engine: the Docker engine.
+    :param sink: receives the build log when a build runs.
+    """
+    from ml_lifecycle.compute.image_build import BuildFailed, BuildRequest, reuse_or_build
+
+    base = os.environ.get("BASE_IMAGE") or "python:3.11-slim"
+    request = BuildRequest(str(proxy_context()), build_args={"BASE_IMAGE": base})
+    try:
+        return reuse_or_build(engine, request, repository=PROXY_REPOSITORY, sink=sink).image
+    except BuildFailed as err:
+        raise BuildFailed(
+            f"{err}\nThe endpoint proxy is built FROM {base} with Debian's nginx-light: make the base image "
+            "(scripts/bootstrap.sh base-image) and let the engine reach the Debian mirror"
+        ) from err
+
+
+class EndpointProxy:
+    """One endpoint's nginx: its network, its container, its configuration and its reloads."""
+
+    def __init__(
+        self, engine: DockerEngine, endpoint_name: str, limits: ServingLimits, serving_host: str, config_dir: Path
+    ) -> None:
+        """Name the endpoint's proxy resources.
+
+        :param engine: the Docker engine.
+        :param endpoint_name: the endpoint's name.
+        :param limits: the serving limits the proxy enforces.
+        :param serving_host: the address published ports are reached at.
+        :param config_dir: the folder on the engine's host holding nginx.conf, mounted read-only into the proxy.
+        """
+        self.config_dir = config_dir
+        self.engine = engine
+        self.endpoint_name = endpoint_name
+        self.limits = limits
+        self.serving_host = serving_host
+        self.network = network_name(endpoint_name)
+        self.name = proxy_name(endpoint_name)
+
+    def ensure_network(self, network_labels: Mapping[str, str]) -> str:
+        """Create the endpoint's private network unless it exists; return its name.
+
+        :param network_labels: ownership labels.
+        """
+        if not self.engine.client.networks.list(names=[self.network]):
+            self.engine.create_network(self.network, network_labels)
+        return self.network
+
+    def running(self) -> Any | None:
+        """Return the proxy container when it runs, else None."""
+        found = self.engine.containers({labels.ENDPOINT: self.endpoint_name, ROLE: ROLE_PROXY}, running_only=True)
+        return found[0] if found else None
+
+    def start(
+        self, image: str, container_labels: Mapping[str, str], port: int | None, revision: str, servers: Sequence[str]
+    ) -> int:
+        """Start the proxy routing to servers (none: it answers 503) and return its host port.
+
+        :param image: the proxy image.
+        :param container_labels: ownership labels.
+        :param port: the endpoint's host port, or None to take a free one (a new endpoint).
+        :param revision: the revision the servers belong to.
+        :param servers: ``address:port`` of each model container.
+        """
+        self._write_config(revision, servers)
+        container = self.engine.run_service(
+            name=self.name,
+            image=image,
+            labels={**container_labels, ROLE: ROLE_PROXY},
+            network=self.network,
+            container_port=PROXY_PORT,
+            host_port=port,
+            mounts=[Mount(str(self.config_dir), CONFIG_FOLDER, read_only=True)],
+        )
+        try:
+            return self.engine.published_port(container, PROXY_PORT)
+        except BaseException:
+            self.engine.remove(container)
+            raise
+
+    def route(self, revision: str, servers: Sequence[str], port: int, drain: bool) -> float:
+        """Send new requests to servers; return the seconds it took.
+
+        With drain, return only once no nginx worker routes to the previous servers any more (their requests are
+        done), so the caller may stop them. Without (the proxy routed nowhere yet), a plain SIGHUP does.
+
+        :param revision: the revision the servers belong to.
+        :param servers: ``address:port`` of each model container.
+        :param port: the proxy's host port.
+        :param drain: wait for the workers of the previous configuration to finish and exit.
+        """
+        container = self.running()
+        if container is None:
+            raise EngineError(f"The proxy {self.name} of endpoint {self.endpoint_name} is not running")
+        started = time.monotonic()
+        self._write_config(revision, servers)
+        if drain:
+            timeout_s = self.limits.invocation_timeout_s + 15
+            code, output = self.engine.exec(container, [RELOAD_COMMAND, str(timeout_s)])
+            if code != 0:
+                raise EngineError(
+                    f"The proxy {self.name} could not load the configuration of revision {revision} ({code}):\n"
+                    f"{output.strip()}\n{self.engine.log_tail(container)}"
+                )
+        else:
+            # The standby configuration never listened on the published port, so no client can meet one of its
+            # workers: a plain SIGHUP switches, once nginx has set its signal handlers (it has when workers run).
+            self._wait_for_workers(container)
+            self.engine.signal(container, "SIGHUP")
+        self.wait_ready(port)
+        return time.monotonic() - started
+
+    def _wait_for_workers(self, container: Any, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Wait until the nginx master has started its workers (before that it would die of a SIGHUP).
+
+        :param container: the proxy container.
+        :param timeout_s: the most seconds to wait.
+        """
+        deadline = time.monotonic() + timeout_s
+        while not any(command.startswith("nginx: worker") for _pid, command in self.engine.processes(container)):
+            if time.monotonic() > deadline:
+                raise EngineError(f"nginx in {self.name} started no worker:\n{self.engine.log_tail(container)}")
+            time.sleep(POLL_S)
+
+    def wait_ready(self, port: int, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Wait until GET /ping through the proxy answers 200 (the proxy listens and reaches a model).
+
+        :param port: the proxy's host port.
+        :param timeout_s: the most seconds to wait.
+        """
+        client = ContainerClient(self.serving_host, port, self.limits.ping_timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while not client.ping(self.limits.ping_timeout_s):
+            if time.monotonic() > deadline:
+                raise EndpointNotReady(self._not_ready(port, timeout_s))
+            time.sleep(POLL_S)
+
+    def _not_ready(self, port: int, timeout_s: float) -> str:
+        """Say that the proxy did not answer, with its last log lines.
+
+        :param port: the proxy's host port.
+        :param timeout_s: how long it was given.
+        """
+        container = self.running()
+        tail = self.engine.log_tail(container) if container is not None else "(the proxy container is not running)"
+        return (
+            f"GET /ping through the proxy {self.name} at {self.serving_host}:{port} did not answer 200 within "
+            f"{timeout_s:.0f} s:\n{tail}\nCheck that ML_LIFECYCLE_SERVING_HOST reaches the engine's 127.0.0.1"
+        )
+
+    def remove_container(self) -> int:
+        """Stop the proxy (nginx finishes the requests it holds) and remove it; return how many containers went."""
+        found = self.engine.containers({labels.ENDPOINT: self.endpoint_name, ROLE: ROLE_PROXY})
+        for container in found:
+            self.engine.stop(container, self.limits.invocation_timeout_s)
+            self.engine.remove(container)
+        return len(found)
+
+    def _write_config(self, revision: str, servers: Sequence[str]) -> None:
+        """Render nginx.conf into the mounted folder atomically (nginx reads it at start and at each reload).
+
+        :param revision: the revision the servers belong to.
+        :param servers: ``address:port`` of each model container.
+        """
+        text = render_config(self.endpoint_name, revision, servers, self.limits)
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        temp = self.config_dir / f".{CONFIG_NAME}.tmp"
+        temp.write_text(text)
+        temp.chmod(0o644)
+        os.replace(temp, self.config_dir / CONFIG_NAME)
