@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ml_lifecycle.compute.docker_engine import DockerEngine
 from ml_lifecycle.errors import RegistryError
-from ml_lifecycle.registries.base import Registry
+from ml_lifecycle.registries.base import Registry, RemoteImage
 from ml_lifecycle.registries.push import explain, push_image
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,12 @@ def publish(
     :param sink: receives progress and decisions.
     """
     target = registry.repository_uri(repository)
-    image_id = local_image_id(engine, image, registry if image.startswith(target.split("/")[0] + "/") else None, sink)
     existing = registry.lookup(repository, tag)
+    same = _in_repository(registry, target, repository, image)
+    if existing is not None and same is not None and existing.digest == same.digest:
+        sink(f"{target}:{tag} names {image} already ({existing.digest}): nothing to push")
+        return Published(f"{target}@{existing.digest}", target, tag, existing.digest, pushed=False)
+    image_id = local_image_id(engine, image, registry if image.startswith(target.split("/")[0] + "/") else None, sink)
     if existing is not None and existing.config_digest == image_id:
         sink(f"{target}:{tag} holds this image already ({existing.digest}): nothing to push")
         return Published(f"{target}@{existing.digest}", target, tag, existing.digest, pushed=False)
@@ -69,6 +73,20 @@ def publish(
     )
     registry.confirm(repository, digest, tag)
     return Published(f"{target}@{digest}", target, tag, digest, pushed=True)
+
+
+def _in_repository(registry: Registry, target: str, repository: str, image: str) -> RemoteImage | None:
+    """When the image is a reference into the target repository itself, return what the registry holds for it.
+
+    :param registry: the target registry.
+    :param target: ``host/repository``.
+    :param repository: the repository path.
+    :param image: the image reference.
+    """
+    for separator in ("@", ":"):
+        if image.startswith(target + separator):
+            return registry.lookup(repository, image[len(target) + 1 :])
+    return None
 
 
 def local_image_id(

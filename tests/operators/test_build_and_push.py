@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docker.errors import ContainerError, ImageNotFound
 from support.helpers import task_context
 
 from ml_lifecycle import (
@@ -174,6 +175,12 @@ def test_an_image_found_in_the_registry_is_not_built(context_dir, registry, dock
     assert again["built"] is False and again["found_in"] == "registry"
     assert again["image_uri"] == pushed["image_uri"]
     assert again["image_id"] == built["image_id"]
+    pushed_again = PushToECROperator(task_id="push", image=again["image"], repository=path, registry=registry).execute(
+        task_context()
+    )
+    assert pushed_again["pushed"] is False and pushed_again["image_uri"] == pushed["image_uri"]
+    with pytest.raises(ImageNotFound):  # handed on without a pull
+        docker_client.images.get(again["image"])
 
 
 def test_a_secret_reaches_its_step_but_no_layer(tmp_path, example_image, docker_client, monkeypatch):
@@ -246,6 +253,14 @@ def test_a_failing_training_script_fails_the_job_with_its_error(tmp_path, exampl
     )  # fmt: skip
     with pytest.raises(JobFailed, match=r"ExecuteUserScriptError: ExitCode 1[\s\S]*asked to fail: on purpose"):
         train.execute(task_context())
+
+
+def test_python_inference_template_serves_only(tmp_path, example_image, docker_client):
+    (tmp_path / "inference.py").write_text((SCRIPT_DIR / "inference.py").read_text())
+    built = _build(tmp_path, _repository(), template="python-inference")
+    with pytest.raises(ContainerError) as failed:
+        docker_client.containers.run(built["image"], ["train"], remove=True)
+    assert failed.value.exit_status == 1 and b"this image serves only" in failed.value.stderr
 
 
 def test_templates_refuse_a_folder_without_their_files(tmp_path):
