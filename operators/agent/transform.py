@@ -294,23 +294,23 @@ class TransformRunner:
         """
         source = parse_uri(obj.uri)
         target = parse_uri(spec.output_uri, "output_uri").join(obj.relative_key + ".out")
-        records = self._counted(plan.records(self.store_for(source).iter_chunks(source)))
+        batches = self._counted(plan.batches(self.store_for(source).iter_chunks(source)))
 
         def invoke(batch: Batch) -> bytes:
             return plan.written(batch, server.client.invoke(batch.body, headers, spec.max_retries))
 
-        self.store_for(target).write_chunks(target, ordered_map(invoke, plan.requests(records), executor, window))
+        self.store_for(target).write_chunks(target, ordered_map(invoke, batches, executor, window))
 
-    def _counted(self, records: Iterator[bytes]) -> Iterator[bytes]:
-        """Count records and bytes as they stream past, for progress reports.
+    def _counted(self, batches: Iterator[Batch]) -> Iterator[Batch]:
+        """Count records and bytes sent as requests stream past, for progress reports.
 
-        :param records: an iterator of records.
+        :param batches: the requests.
         """
-        for record in records:
+        for batch in batches:
             with self._lock:
-                self._records_done += 1
-                self._bytes_done += len(record)
-            yield record
+                self._records_done += batch.count
+                self._bytes_done += len(batch.body)
+            yield batch
 
     def _report_until_done(self, workers: list[threading.Thread], started: float, sink: LogSink) -> None:
         """Wait for the workers, logging records, bytes and rate every few seconds.

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ml_lifecycle.core.batching import Batch, assemble, batch_records, batch_with_sources, split_records
 from ml_lifecycle.core.data_processing import DataProcessing
 from ml_lifecycle.core.gzip_stream import gunzip_chunks
+from ml_lifecycle.core.line_packing import pack_lines
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,22 @@ class RecordPlan:
     gzip: bool = False
     processing: DataProcessing | None = None
 
-    def records(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        """Decompress (when gzip) and split an object's bytes into records, as they stream in.
+    def batches(self, chunks: Iterable[bytes]) -> Iterator[Batch]:
+        """Turn an object's bytes, as they stream in, into request bodies.
 
         :param chunks: the object's bytes as stored.
         """
         if self.gzip:
             chunks = gunzip_chunks(chunks)
+        if self.split_type == "Line" and self.batch_strategy == "MultiRecord" and self.processing is None:
+            return pack_lines(chunks, self.max_payload_bytes)  # same bodies, without a Python step per line
+        return self.requests(self.records(chunks))
+
+    def records(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """Split an object's (decompressed) bytes into records.
+
+        :param chunks: the object's bytes.
+        """
         keep_framing = self.batch_strategy == "MultiRecord"
         return split_records(chunks, self.split_type, keep_framing, self.max_payload_bytes)
 

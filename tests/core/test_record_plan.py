@@ -25,7 +25,7 @@ def run(plan: RecordPlan, data: bytes, model: object = None, chunk: int = 7) -> 
     answer = model or (lambda body: body)
     bodies, written = [], []
     chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
-    for batch in plan.requests(plan.records(chunks)):
+    for batch in plan.batches(chunks):
         bodies.append(batch.body)
         written.append(plan.written(batch, answer(batch.body)))  # type: ignore[operator]
     return bodies, b"".join(written)
