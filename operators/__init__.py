@@ -18,6 +18,7 @@ _EXPORTS = {
     "BatchTransformOperator": "ml_lifecycle.batch_transform",
     "DeployEndpointOperator": "ml_lifecycle.deploy_endpoint",
     "DeleteEndpointOperator": "ml_lifecycle.deploy_endpoint",
+    "EndpointInServiceSensor": "ml_lifecycle.endpoint_sensor",
     "TeardownOperator": "ml_lifecycle.teardown",
     "TrainingJobSensor": "ml_lifecycle.training_job_sensor",
     "ImageInRegistrySensor": "ml_lifecycle.sensors",
@@ -33,6 +34,7 @@ __all__ = [
     "Channel",
     "DeleteEndpointOperator",
     "DeployEndpointOperator",
+    "EndpointInServiceSensor",
     "EndpointSpec",
     "ExportArtifactsOperator",
     "ImageInRegistrySensor",
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from ml_lifecycle.build_image import BuildImageOperator
     from ml_lifecycle.core.specs import Channel, EndpointSpec, TrainingSpec, TransformSpec
     from ml_lifecycle.deploy_endpoint import DeleteEndpointOperator, DeployEndpointOperator
+    from ml_lifecycle.endpoint_sensor import EndpointInServiceSensor
     from ml_lifecycle.export_artifacts import ExportArtifactsOperator
     from ml_lifecycle.push_to_ecr import PushToECROperator
     from ml_lifecycle.sensors import ImageInRegistrySensor
