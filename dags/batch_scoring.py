@@ -45,16 +45,18 @@ with DAG(
         import json
 
         from ml_lifecycle.core.uris import parse_uri
-        from ml_lifecycle.plugin import latest_model_uri
         from ml_lifecycle.runtime import store_factory
+        from ml_lifecycle.web.macros import latest_model_manifest
 
         events = [e for evs in (context.get("triggering_asset_events") or {}).values() for e in evs]
-        extra = events[-1].extra if events else {}
-        model_uri = extra.get("model_uri") or latest_model_uri(f"{ARTIFACT_ROOT}/registry", MODEL_NAME)
-        manifest_uri = parse_uri(model_uri.rsplit("/", 1)[0]).join("manifest.json")
-        manifest = json.loads(store_factory("aws_default")(manifest_uri).read_bytes(manifest_uri))
-        print(f"Scoring with {MODEL_NAME} version {manifest['version']} ({model_uri})")
-        return {"model_uri": model_uri, "image_uri": manifest["lineage"]["image_uri"]}
+        manifest_uri = (events[-1].extra or {}).get("manifest_uri") if events else None
+        if manifest_uri:
+            uri = parse_uri(manifest_uri)
+            manifest = json.loads(store_factory("aws_default")(uri).read_bytes(uri))
+        else:
+            manifest = latest_model_manifest(MODEL_NAME, f"{ARTIFACT_ROOT}/registry")
+        print(f"Scoring with {MODEL_NAME} version {manifest['version']} ({manifest['uri']})")
+        return {"model_uri": manifest["uri"], "image_uri": manifest["lineage"]["image_uri"]}
 
     model = resolve_model()
     score = BatchTransformOperator(

@@ -1,32 +1,34 @@
-"""The Airflow plugin: macros for DAG authors (the UI page arrives with the Airflow-experience work)."""
+"""The Airflow plugin: the "ML lifecycle" page in the UI's navigation, and template macros.
+
+Registered by the package's ``airflow.plugins`` entry point and by ``plugins/ml_lifecycle_plugin.py``.
+"""
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from ml_lifecycle.web.app import URL_PREFIX, create_app
+from ml_lifecycle.web.macros import (
+    default_registry_uri,
+    latest_model_manifest,
+    latest_model_uri,
+    latest_model_version,
+)
 
-def latest_model_uri(registry_uri: str, model_name: str, aws_conn_id: str | None = "aws_default") -> str:
-    """Return the URI of a model's newest published version, for templates: ``{{ macros.ml_lifecycle... }}``.
-
-    :param registry_uri: the model registry root.
-    :param model_name: the model's name.
-    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` registries.
-    """
-    from ml_lifecycle.core.uris import parse_uri
-    from ml_lifecycle.errors import ArtifactNotFound
-    from ml_lifecycle.runtime import store_factory
-    from ml_lifecycle.stores.model_registry import read_manifest, versions
-
-    root = parse_uri(registry_uri, "registry_uri").join(model_name)
-    store = store_factory(aws_conn_id)(root)
-    found = versions(store, root)
-    if not found:
-        raise ArtifactNotFound(f"No version of {model_name} is published under {registry_uri}; run ExportArtifacts")
-    return read_manifest(store, root, found[-1])["uri"]
+__all__ = ["MlLifecyclePlugin", "latest_model_uri"]
 
 
 class MlLifecyclePlugin(AirflowPlugin):
-    """Registers ml_lifecycle's macros with Airflow."""
+    """Adds the ML lifecycle page (a FastAPI app shown in the navigation) and ml_lifecycle's macros."""
 
     name = "ml_lifecycle"
-    macros = [latest_model_uri]
+    macros = [latest_model_uri, latest_model_version, latest_model_manifest, default_registry_uri]
+    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "ML lifecycle"}]
+    external_views = [
+        {
+            "name": "ML lifecycle",
+            "href": f"{URL_PREFIX}/",
+            "destination": "nav",
+            "url_route": "ml-lifecycle",
+        }
+    ]
