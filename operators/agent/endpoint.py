@@ -104,12 +104,13 @@ class LocalEndpoints:
         servers = []
         routed = False
         try:
-            image = self.engine.ensure_image(spec.image_uri)
-            model_dir = fetch_model(spec.model_uri, str(revision_dir), self.store_for)
-            proxy_image = ensure_proxy_image(self.engine, sink)
-            proxy.ensure_network(_network_labels(name, owner))
-            # The proxy starts (or is found) while the model containers boot.
+            # The network is made, and then the proxy started (or found), while the rest goes on.
             with ThreadPoolExecutor(max_workers=1) as pool:
+                network = pool.submit(proxy.ensure_network, _network_labels(name, owner))
+                image = self.engine.ensure_image(spec.image_uri)
+                model_dir = fetch_model(spec.model_uri, str(revision_dir), self.store_for)
+                proxy_image = ensure_proxy_image(self.engine, sink)
+                network.result()
                 proxy_port = pool.submit(self._ensure_proxy, proxy, proxy_image, ep_labels, old, live)
                 servers = start_revision(
                     self.engine,

@@ -94,13 +94,14 @@ def wait_healthy(engine: DockerEngine, servers: Sequence[ServingContainer], star
 
 
 def upstreams(engine: DockerEngine, servers: Sequence[ServingContainer], network: str) -> list[str]:
-    """Return ``address:8080`` of each container on the endpoint's network, as the proxy reaches them.
+    """Return ``address:8080`` of each started container on the endpoint's network, as the proxy reaches them.
 
     :param engine: the Docker engine.
     :param servers: the revision's containers.
     :param network: the endpoint's network.
     """
-    return [f"{engine.network_address(s.container, network)}:{SERVING_PORT}" for s in servers]
+    # start_revision read the published port with a reload: the addresses came with it.
+    return [f"{engine.network_address(s.container, network, refresh=False)}:{SERVING_PORT}" for s in servers]
 
 
 def retire(engine: DockerEngine, containers: Sequence[Any], grace_s: int = STOP_GRACE_SERVING_S) -> int:

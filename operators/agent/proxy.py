@@ -102,7 +102,7 @@ class EndpointProxy:
     def start(
         self, image: str, container_labels: Mapping[str, str], port: int | None, revision: str, servers: Sequence[str]
     ) -> int:
-        """Start the proxy routing to servers (none: it answers 503) and return its host port.
+        """Start the proxy routing to servers (none: standby) and return its host port once nginx runs its workers.
 
         :param image: the proxy image.
         :param container_labels: ownership labels.
@@ -121,7 +121,9 @@ class EndpointProxy:
             mounts=[Mount(str(self.config_dir), CONFIG_FOLDER, read_only=True)],
         )
         try:
-            return self.engine.published_port(container, PROXY_PORT)
+            port = self.engine.published_port(container, PROXY_PORT)
+            self._wait_for_workers(container)
+            return port
         except BaseException:
             self.engine.remove(container)
             raise
@@ -152,8 +154,7 @@ class EndpointProxy:
                 )
         else:
             # The standby configuration never listened on the published port, so no client can meet one of its
-            # workers: a plain SIGHUP switches, once nginx has set its signal handlers (it has when workers run).
-            self._wait_for_workers(container)
+            # workers: a plain SIGHUP switches (start() saw nginx's workers, so its signal handlers are set).
             self.engine.signal(container, "SIGHUP")
         self.wait_ready(port)
         return time.monotonic() - started

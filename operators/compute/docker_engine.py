@@ -391,13 +391,15 @@ class DockerEngine:
             raise EngineError(f"Could not list the processes of {container.name}: {err.explanation}") from err
         return [(int(row[0]), row[1]) for row in table.get("Processes") or []]
 
-    def network_address(self, container: Any, network: str) -> str:
+    def network_address(self, container: Any, network: str, *, refresh: bool = True) -> str:
         """Return a container's IP address on a network.
 
         :param container: a running container.
         :param network: the network name.
+        :param refresh: ask the engine; False reads what the container object last saw (after a start or reload).
         """
-        container.reload()
+        if refresh:
+            container.reload()
         address = ((container.attrs["NetworkSettings"].get("Networks") or {}).get(network) or {}).get("IPAddress")
         if not address:
             raise EngineError(f"Container {container.name} has no address on network {network}; is it running?")
