@@ -1,0 +1,300 @@
+"""Local endpoints: DeployEndpointOperator against ``docker run -d``, and latency through the proxy against the container.
+
+Deploy: the clock runs from DeployEndpointOperator.execute() of a new endpoint (new network, nginx proxy, one
+serving container of the example linear image) until the first POST /invocations through the endpoint's URL
+answers 200, against ``docker run -d`` of the same image with the same model until GET /ping answers on its
+published port (the peer's "deploy until the first prediction" baseline). The sides alternate after a warm-up that
+builds the proxy image; each endpoint is deleted (untimed) before the next run. An update (redeploy of a deployed
+endpoint with another model, until the new model answers) is timed too, with no baseline.
+
+Latency: one endpoint stays up; the same container is reached through the endpoint's URL (client -> docker-proxy ->
+nginx -> container) and directly on its own published port (client -> docker-proxy -> container). Sequential
+requests alternate in blocks between the two paths; then 8 client threads (one keep-alive connection each) run for
+a fixed time on each path, alternately. The payload is one CSV row; the client is Python's http.client.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import socket
+import statistics
+import threading
+import time
+import types
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.common import (
+    BENCH_IMAGE,
+    RESULTS,
+    BenchError,
+    docker,
+    ensure_bench_image,
+    env_vars,
+    fresh_dir,
+    ratio_of,
+    require_engine,
+    summary,
+)
+
+NAME = "endpoint"
+TITLE = "Local endpoints: deploy vs docker run -d; latency and throughput through the proxy vs the container"
+DEFAULT_RUNS = 7
+DEPLOY_GOAL = 2.0  # ours / docker run -d, deploy until the first prediction
+ADDED_P99_GOAL_MS = 1.0
+THROUGHPUT_GOAL = 0.9  # ours / direct, 8 clients
+ROW = b"1,1,1,1,1,1,1,1"
+BLOCK = 250  # sequential requests per block, alternating paths
+CLIENTS = 8
+CONCURRENT_S = 3.0
+WAIT_S = 60.0
+
+
+def _context(run_id: str) -> dict[str, Any]:
+    """A minimal Airflow task context for execute()."""
+    return {"ti": types.SimpleNamespace(dag_id="bench", task_id="deploy", map_index=-1), "run_id": run_id}
+
+
+def _model(folder: Path, version: str) -> str:
+    """Write model.json (unpacked, as `docker run -v` needs it) and model.tar.gz; return the archive's URI."""
+    import io
+    import tarfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data = json.dumps({"weights": [1.0] * 8, "intercept": 0.0, "n_features": 8, "target_column": 0, "version": version})
+    (folder / "model.json").write_text(data)
+    with tarfile.open(folder / "model.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("model.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data.encode()))
+    return f"file://{folder / 'model.tar.gz'}"
+
+
+def _free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(port: int, method: str, path: str, timeout_s: float = 2.0) -> tuple[int, str]:
+    """One request on a fresh connection: (status, X-Model-Version), or (0, "") when nothing answered."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        body = ROW if method == "POST" else None
+        conn.request(method, path, body=body, headers={"Content-Type": "text/csv"})
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.getheader("X-Model-Version", "")
+    except OSError:
+        return 0, ""
+    finally:
+        conn.close()
+
+
+def _until(check: Callable[[], bool], what: str) -> None:
+    """Poll check every millisecond until it is true."""
+    deadline = time.perf_counter() + WAIT_S
+    while not check():
+        if time.perf_counter() > deadline:
+            raise BenchError(f"{what} did not happen within {WAIT_S:.0f} s")
+        time.sleep(0.001)
+
+
+def _docker_run(model_dir: Path) -> float:
+    """Time `docker run -d` of the image until GET /ping answers 200 on its published port."""
+    port = _free_port()
+    name = f"bench-ep-{uuid.uuid4().hex[:8]}"
+    started = time.perf_counter()
+    docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080", "-v", f"{model_dir}:/opt/ml/model:ro",
+           BENCH_IMAGE, "serve")  # fmt: skip
+    try:
+        _until(lambda: _answers(port, "GET", "/ping")[0] == 200, "docker run: GET /ping")
+        return time.perf_counter() - started
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def _deploy(name: str, model_uri: str, version: str) -> tuple[float, str]:
+    """Time DeployEndpointOperator.execute() until POST /invocations through the URL answers with version."""
+    from ml_lifecycle import DeployEndpointOperator
+
+    operator = DeployEndpointOperator(task_id="deploy", endpoint_name=name, image_uri=BENCH_IMAGE, model_uri=model_uri)
+    started = time.perf_counter()
+    url = operator.execute(_context(f"bench-{uuid.uuid4().hex}"))["url"]
+    port = int(urlsplit(url).port or 80)
+    _until(lambda: _answers(port, "POST", "/invocations") == (200, version), "the first prediction")
+    return time.perf_counter() - started, url
+
+
+def _delete(name: str) -> None:
+    from ml_lifecycle import DeleteEndpointOperator
+
+    DeleteEndpointOperator(task_id="delete", endpoint_name=name).execute(_context("bench-delete"))
+
+
+def _deploys(runs: int, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """Alternate new-endpoint deploys and docker run -d; then time updates of one endpoint."""
+    v1, v2 = _model(work / "v1", "v1"), _model(work / "v2", "v2")
+    say("  warm-up: one deploy (builds the proxy image if needed) and one docker run")
+    name = f"bench-{uuid.uuid4().hex[:6]}"
+    _deploy(name, v1, "v1")
+    _delete(name)
+    _docker_run(work / "v1")
+    ours, base = [], []
+    for run in range(runs):
+        name = f"bench-{uuid.uuid4().hex[:6]}"
+        try:
+            ours.append(_deploy(name, v1, "v1")[0])
+        finally:
+            _delete(name)
+        base.append(_docker_run(work / "v1"))
+        say(f"  deploy {run + 1}/{runs}: ours {ours[-1]:.3f} s, docker run -d {base[-1]:.3f} s")
+    updates = []
+    name = f"bench-{uuid.uuid4().hex[:6]}"
+    try:
+        _deploy(name, v1, "v1")
+        for run in range(runs):
+            version, uri = ("v2", v2) if run % 2 == 0 else ("v1", v1)
+            updates.append(_deploy(name, uri, version)[0])
+    finally:
+        _delete(name)
+    say(f"  update (redeploy until the new model answers): median {statistics.median(updates):.3f} s")
+    out = {"ours": summary(ours), "docker_run": summary(base), **ratio_of(summary(ours), summary(base))}
+    out.update(goal=DEPLOY_GOAL, update=summary(updates))
+    return out
+
+
+def _one(conn: http.client.HTTPConnection) -> float:
+    """POST one row on a kept-alive connection; return its seconds."""
+    started = time.perf_counter()
+    conn.request("POST", "/invocations", body=ROW, headers={"Content-Type": "text/csv"})
+    response = conn.getresponse()
+    response.read()
+    if response.status != 200:
+        raise BenchError(f"POST /invocations answered {response.status}")
+    return time.perf_counter() - started
+
+
+def _percentiles(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {
+        "requests": len(ordered),
+        "p50_ms": ordered[len(ordered) // 2] * 1e3,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3,
+    }
+
+
+def _sequential(ports: dict[str, int], blocks: int) -> dict[str, Any]:
+    """Alternate blocks of sequential requests on each path; return percentiles per path."""
+    conns = {side: http.client.HTTPConnection("127.0.0.1", port, timeout=30) for side, port in ports.items()}
+    times: dict[str, list[float]] = {side: [] for side in ports}
+    for conn in conns.values():
+        for _ in range(100):
+            _one(conn)  # warm-up
+    for _ in range(blocks):
+        for side, conn in conns.items():
+            times[side].extend(_one(conn) for _ in range(BLOCK))
+    for conn in conns.values():
+        conn.close()
+    out: dict[str, Any] = {side: _percentiles(values) for side, values in times.items()}
+    out["added_p50_ms"] = out["ours"]["p50_ms"] - out["direct"]["p50_ms"]
+    out["added_p99_ms"] = out["ours"]["p99_ms"] - out["direct"]["p99_ms"]
+    out["goal_added_p99_ms"] = ADDED_P99_GOAL_MS
+    return out
+
+
+def _concurrent(port: int) -> tuple[float, list[float]]:
+    """Run CLIENTS threads for CONCURRENT_S on one path; return (requests per second, latencies)."""
+    stop = time.perf_counter() + CONCURRENT_S
+    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.perf_counter() < stop:
+            latencies[index].append(_one(conn))
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    merged = [t for values in latencies for t in values]
+    return len(merged) / (time.perf_counter() - started), merged
+
+
+def _latency(runs: int, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """Deploy one endpoint and compare the two paths, sequential and with CLIENTS clients."""
+    from ml_lifecycle import DeployEndpointOperator
+
+    name = f"bench-{uuid.uuid4().hex[:6]}"
+    uri = _model(work / "lat", "v1")
+    try:
+        result = DeployEndpointOperator(task_id="deploy", endpoint_name=name, image_uri=BENCH_IMAGE, model_uri=uri)
+        url = result.execute(_context("bench-latency"))["url"]
+        from ml_lifecycle import settings
+        from ml_lifecycle.agent.endpoint_record import read_endpoint
+
+        record = read_endpoint(settings.home_dir(), name)
+        if record is None or not record.urls:
+            raise BenchError(f"endpoint {name} has no record after its deploy")
+        ports = {"ours": int(urlsplit(url).port or 80), "direct": int(urlsplit(record.urls[0]).port or 80)}
+        say(f"  sequential: {runs * BLOCK} requests per path, in alternating blocks of {BLOCK}")
+        sequential = _sequential(ports, runs)
+        say(
+            f"  sequential p50/p99: ours {sequential['ours']['p50_ms']:.3f}/{sequential['ours']['p99_ms']:.3f} ms, "
+            f"direct {sequential['direct']['p50_ms']:.3f}/{sequential['direct']['p99_ms']:.3f} ms"
+        )
+        rates: dict[str, list[float]] = {"ours": [], "direct": []}
+        samples: dict[str, list[float]] = {"ours": [], "direct": []}
+        _concurrent(ports["ours"])  # warm-up: nginx opens its upstream connections
+        for _ in range(max(3, runs // 2)):
+            for side in ("direct", "ours"):
+                rate, latencies = _concurrent(ports[side])
+                rates[side].append(rate)
+                samples[side].extend(latencies)
+        concurrent: dict[str, Any] = {
+            side: {"rps": summary(rates[side]), **_percentiles(samples[side])} for side in rates
+        }
+        concurrent["clients"] = CLIENTS
+        concurrent["seconds_per_round"] = CONCURRENT_S
+        concurrent["throughput_ratio"] = statistics.median(rates["ours"]) / statistics.median(rates["direct"])
+        concurrent["goal_throughput_ratio"] = THROUGHPUT_GOAL
+        say(
+            f"  {CLIENTS} clients: ours {statistics.median(rates['ours']):.0f} req/s, direct "
+            f"{statistics.median(rates['direct']):.0f} req/s (ratio {concurrent['throughput_ratio']:.2f})"
+        )
+        return {"sequential": sequential, "concurrent": concurrent}
+    finally:
+        _delete(name)
+
+
+def run(runs: int | None, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the deploy and latency comparisons; return the results.
+
+    :param runs: deploys per side (and blocks of sequential requests); default DEFAULT_RUNS.
+    :param say: receives progress lines.
+    """
+    runs = runs or DEFAULT_RUNS
+    require_engine()
+    say(f"  building {BENCH_IMAGE} from examples/containers/linear (cached layers)")
+    image_id = ensure_bench_image()
+    work = fresh_dir(RESULTS / "work" / NAME)
+    try:
+        with env_vars(ML_LIFECYCLE_HOME=str(work / "home"), ML_LIFECYCLE_SERVING_HOST="127.0.0.1"):
+            deploy = _deploys(runs, work, say)
+            latency = _latency(runs, work, say)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"image": BENCH_IMAGE, "image_id": image_id, "runs_per_side": runs, "deploy": deploy, **latency}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(None), indent=1))
