@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.agent.host_watch import LogSink
+from ml_lifecycle.agent.http_client import InvocationError
 from ml_lifecycle.agent.model_files import fetch_model
 from ml_lifecycle.agent.ordered import ordered_map
 from ml_lifecycle.agent.preflight import _manifest_objects
@@ -251,6 +252,8 @@ class TransformRunner:
                     obj = pending.pop(0)
                     try:
                         self._transform_object(spec, plan, server, obj, headers, executor, window)
+                    except InvocationError as err:
+                        self._fail(failures, obj, str(err) + self._container_note(server))
                     except (MlLifecycleError, OSError) as err:
                         self._fail(failures, obj, str(err))
                     except Exception as err:  # e.g. MemoryError: fails this object, never lost with the thread
@@ -260,6 +263,21 @@ class TransformRunner:
             log.exception("The transform worker for %s stopped", server.url)
             for obj in pending:
                 self._fail(failures, obj, f"not transformed: the worker stopped ({type(err).__name__}: {err})")
+
+    def _container_note(self, server: ServingContainer) -> str:
+        """Say why a request failed when its container is no longer running; empty when it still runs.
+
+        :param server: the container the request went to.
+        """
+        try:
+            server.container.reload()
+        except Exception:
+            return f" (the serving container {server.container.name} is gone: something else removed it)"
+        if server.container.status == "running":
+            return ""
+        return f" (the serving container {server.container.name} is {server.container.status}; its last lines: " + (
+            self.engine.log_tail(server.container)[-500:] + ")"
+        )
 
     def _fail(self, failures: dict[str, str], obj: ObjectInfo, reason: str) -> None:
         """Record that an object failed.

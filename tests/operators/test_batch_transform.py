@@ -568,3 +568,39 @@ def test_an_input_far_larger_than_the_memory_allowed_completes_with_correct_outp
     assert result["peak_rss_mb"] < MEMORY_LIMIT_MB
     # The echo image answers each request with its body, so the output must be the input, byte for byte, in order.
     assert filecmp.cmp(tmp_path / "in" / "big.csv", tmp_path / "out" / "big.csv.out", shallow=False)
+
+
+def test_s3_objects_stream_in_and_out_through_multipart_uploads(
+    echo_image, model_uri, tmp_path, ml_home, moto_server, monkeypatch
+):
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server)
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3.create_bucket(Bucket="scores")
+    (tmp_path / "gen").mkdir()
+    write_numbered_lines(tmp_path / "gen" / "big.csv", 20)  # 20 MB: several 8 MB chunks and upload parts
+    big = (tmp_path / "gen" / "big.csv").read_bytes()
+    s3.put_object(Bucket="scores", Key="in/big.csv", Body=big)
+    s3.put_object(Bucket="scores", Key="in/nested/small.csv", Body=b"1,2\n")
+    s3.put_object(Bucket="scores", Key="in/too-big.csv", Body=big[:5120] + b"x" * (3 * 1024 * 1024) + b"\n")
+
+    with pytest.raises(TransformFailed, match=r"1 of 3 input objects failed.*too-big\.csv: record 5 is"):
+        echo_transform(
+            tmp_path,
+            model_uri,
+            echo_image,
+            input_uri="s3://scores/in/",
+            output_uri="s3://scores/out/",
+            aws_conn_id=None,
+            environment={"ECHO": "raw"},
+            max_payload_mb=2,
+            max_concurrent_transforms=3,
+            content_type="text/csv",
+        )
+
+    assert s3.get_object(Bucket="scores", Key="out/big.csv.out")["Body"].read() == big
+    assert s3.get_object(Bucket="scores", Key="out/nested/small.csv.out")["Body"].read() == b"1,2\n"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="scores", Prefix="out/")["Contents"]]
+    assert "out/too-big.csv.out" not in keys
+    assert s3.list_multipart_uploads(Bucket="scores").get("Uploads", []) == []  # the failed object's was aborted
