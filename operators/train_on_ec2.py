@@ -27,7 +27,8 @@ class TrainOnEC2Operator(LifecycleOperator):
     :param output_path: outputs go to ``<output_path>/<job>/output/model.tar.gz``. (templated)
     :param hyperparameters: name -> scalar; the container gets them as strings. (templated)
     :param compute: ``local`` (the Docker engine) or ``ec2``. (templated)
-    :param instance_type: the instance type; reported to the container as current_instance_type. (templated)
+    :param instance_type: the instance type; reported to the container as current_instance_type, and on the local
+        engine the containers get its memory (swap included) and CPUs (at most the machine's). (templated)
     :param instance_count: the number of hosts, algo-1..N; default 1. (templated)
     :param max_runtime_s: seconds before the job is stopped (SIGTERM, SIGKILL 120 s later); default 1 day.
     :param metric_definitions: ``[{"Name", "Regex"}]`` run over the log; final values go to XCom.
@@ -36,6 +37,8 @@ class TrainOnEC2Operator(LifecycleOperator):
     :param arguments: ContainerArguments (replace ``train``), or None.
     :param checkpoint_uri: a prefix synced with /opt/ml/checkpoints: restored at start, uploaded during the run
         (new, changed and deleted files), so a retry resumes from the last checkpoint. (templated)
+    :param enable_network_isolation: the containers reach nothing but each other (``--network none`` for one
+        host, an internal network for several), as SageMaker's option of that name.
     :param compression: ``GZIP`` (model.tar.gz, default) or ``NONE`` (the model files uploaded as they are).
     :param wait_for_completion: wait for the job to end (default); False returns as soon as it started.
     :param deferrable: wait in the triggerer instead of a worker slot; the job's log is shown on resume.
@@ -75,6 +78,7 @@ class TrainOnEC2Operator(LifecycleOperator):
         entrypoint: list[str] | None = None,
         arguments: list[str] | None = None,
         checkpoint_uri: str | None = None,
+        enable_network_isolation: bool = False,
         compression: str = "GZIP",
         wait_for_completion: bool = True,
         deferrable: bool = False,
@@ -96,6 +100,7 @@ class TrainOnEC2Operator(LifecycleOperator):
         self.entrypoint = entrypoint
         self.arguments = arguments
         self.checkpoint_uri = checkpoint_uri
+        self.enable_network_isolation = enable_network_isolation
         self.compression = compression
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
@@ -263,4 +268,5 @@ class TrainOnEC2Operator(LifecycleOperator):
             arguments=self.arguments,
             compression=self.compression,
             checkpoint_uri=self.checkpoint_uri,
+            enable_network_isolation=self.enable_network_isolation,
         )

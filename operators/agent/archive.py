@@ -64,6 +64,10 @@ def extract_tar_gz(archive_path: str, target_dir: str) -> list[str]:
     try:
         with tarfile.open(archive_path, "r:*") as tar:
             names = tar.getnames()
+            # tarfile's data filter would quietly make absolute names relative; a model archive with one is refused.
+            absolute = next((n for n in names if n.startswith("/")), None)
+            if absolute is not None:
+                raise tarfile.AbsolutePathError(tar.getmember(absolute))
             tar.extractall(target_dir, filter="data")
     except tarfile.FilterError as err:
         raise ArchiveError(

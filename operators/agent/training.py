@@ -20,6 +20,7 @@ from ml_lifecycle.agent.staging import stage_channels
 from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.docker_engine import DockerEngine
 from ml_lifecycle.core import contract
+from ml_lifecycle.core.instance_types import shape_of
 from ml_lifecycle.core.metrics import MetricScanner
 from ml_lifecycle.core.naming import container_name
 from ml_lifecycle.core.specs import TrainingSpec
@@ -178,7 +179,8 @@ class TrainingRunner:
             checkpoints.restore()
         run_labels = labels.owned("training", job_name, owner)
         if network:
-            self.engine.create_network(network, run_labels)
+            self.engine.create_network(network, run_labels, internal=spec.enable_network_isolation)
+        shape = shape_of(spec.instance_type)
         entrypoint, command = contract.training_command(spec.entrypoint, spec.arguments)
         environment = contract.training_environment(job_name, self.region, spec.environment)
         if self._stop_requested.is_set():
@@ -195,6 +197,9 @@ class TrainingRunner:
                 labels={**run_labels, labels.HOST: host},
                 network=network,
                 hostname=host,
+                memory_bytes=shape.memory_bytes if shape else None,
+                cpus=min(float(shape.vcpus), float(os.cpu_count() or 1)) if shape else None,
+                network_disabled=spec.enable_network_isolation and not network,
             )
             for host in hosts
         }

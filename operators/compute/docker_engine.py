@@ -137,6 +137,8 @@ class DockerEngine:
         hostname: str | None = None,
         publish_port: int | None = None,
         memory_bytes: int | None = None,
+        cpus: float | None = None,
+        network_disabled: bool = False,
     ) -> Any:
         """Create and start a detached container; a container of the same name left over is replaced.
 
@@ -150,7 +152,9 @@ class DockerEngine:
         :param network: a user-defined network to join (the hostname becomes an alias there).
         :param hostname: the container's host name.
         :param publish_port: a container port published on 127.0.0.1 at a free host port.
-        :param memory_bytes: a memory limit, or None.
+        :param memory_bytes: a memory limit (swap included, so the job is killed rather than swapped), or None.
+        :param cpus: a CPU limit, or None.
+        :param network_disabled: run with no network at all (``--network none``).
         """
         import docker
         from docker.types import Mount as SdkMount
@@ -176,6 +180,11 @@ class DockerEngine:
             kwargs["ports"] = {f"{publish_port}/tcp": ("127.0.0.1", None)}
         if memory_bytes:
             kwargs["mem_limit"] = memory_bytes
+            kwargs["memswap_limit"] = memory_bytes
+        if cpus:
+            kwargs["nano_cpus"] = int(cpus * 1e9)
+        if network_disabled:
+            kwargs["network_mode"] = "none"
         try:
             return self.client.containers.run(image, **kwargs)
         except docker.errors.ImageNotFound as err:
@@ -276,14 +285,17 @@ class DockerEngine:
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
         return self.client.containers.list(all=not running_only, filters=filters)
 
-    def create_network(self, name: str, labels: Mapping[str, str]) -> Any:
+    def create_network(self, name: str, labels: Mapping[str, str], *, internal: bool = False) -> Any:
         """Create a private bridge network (replacing a leftover of the same name).
 
         :param name: the network name.
         :param labels: ownership labels.
+        :param internal: give the network no route outside (hosts reach only each other).
         """
         self.remove_network(name)
-        return self.client.networks.create(name, driver="bridge", labels=dict(labels), check_duplicate=True)
+        return self.client.networks.create(
+            name, driver="bridge", labels=dict(labels), check_duplicate=True, internal=internal
+        )
 
     def remove_network(self, name: str) -> None:
         """Remove a network by name if it exists.

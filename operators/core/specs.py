@@ -108,6 +108,7 @@ class TrainingSpec:
     :param compression: ``GZIP`` (model.tar.gz) or ``NONE`` (the model directory uploaded as files).
     :param checkpoint_uri: a prefix synced with /opt/ml/checkpoints (restored at start, uploaded during the
         run), or None.
+    :param enable_network_isolation: the containers get no network beyond each other (SageMaker's option).
     """
 
     image_uri: str
@@ -124,6 +125,7 @@ class TrainingSpec:
     arguments: tuple[str, ...] = ()
     compression: Compression = "GZIP"
     checkpoint_uri: str | None = None
+    enable_network_isolation: bool = False
 
     def __post_init__(self) -> None:
         """Validate every field."""
@@ -166,6 +168,7 @@ class TrainingSpec:
         arguments: Any = None,
         compression: str = "GZIP",
         checkpoint_uri: str | None = None,
+        enable_network_isolation: bool = False,
     ) -> TrainingSpec:
         """Build a spec from operator arguments, converting and validating each one.
 
@@ -183,6 +186,7 @@ class TrainingSpec:
         :param arguments: a list of strings, or None.
         :param compression: see the class.
         :param checkpoint_uri: see the class.
+        :param enable_network_isolation: see the class.
         """
         return cls(
             image_uri=image_uri,
@@ -199,6 +203,7 @@ class TrainingSpec:
             arguments=_string_tuple("arguments", arguments),
             compression=compression,  # type: ignore[arg-type]
             checkpoint_uri=checkpoint_uri or None,
+            enable_network_isolation=bool(enable_network_isolation),
         )
 
 

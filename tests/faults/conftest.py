@@ -1,0 +1,3 @@
+"""Fixtures for the fault suite: a moto server for the AWS APIs."""
+
+from support.moto import moto_server  # noqa: F401
