@@ -11,6 +11,7 @@ from ml_lifecycle.agent.serving import ServingContainer, wait_until_healthy
 from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.docker_engine import DockerEngine
 from ml_lifecycle.core.contract import MODEL_DIR, SERVING_PORT, STOP_GRACE_SERVING_S, Mount, host_names
+from ml_lifecycle.errors import EngineError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -61,7 +62,7 @@ def start_revision(
     created: list[Any] = []
 
     def start(host: str) -> ServingContainer:
-        container = engine.run(
+        container = engine.run_service(
             name=f"mlc-ep-{endpoint_name}-{revision}-{host}",
             image=image,
             command=["serve"],
@@ -70,10 +71,11 @@ def start_revision(
             labels={**revision_labels, labels.HOST: host},
             network=network,
             hostname=host,
-            publish_port=SERVING_PORT,
+            container_port=SERVING_PORT,
+            replace=False,  # the revision makes the name new
         )
         created.append(container)
-        port = engine.published_port(container, SERVING_PORT)
+        port = published_port(container)
         return ServingContainer(container, ContainerClient(serving_host, port, request_timeout_s))
 
     try:
@@ -81,6 +83,18 @@ def start_revision(
     except BaseException:
         retire(engine, created, grace_s=0)
         raise
+
+
+def published_port(container: Any, container_port: int = SERVING_PORT) -> int:
+    """Return the host port a started container's port was published on, from its attrs (no engine call).
+
+    :param container: a container read after its start (DockerEngine.run_service).
+    :param container_port: the port inside the container.
+    """
+    bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{container_port}/tcp") or []
+    if not bindings:
+        raise EngineError(f"Container {container.name} has no published port for {container_port}")
+    return int(bindings[0]["HostPort"])
 
 
 def wait_healthy(engine: DockerEngine, servers: Sequence[ServingContainer], startup_timeout_s: float) -> float:
@@ -100,7 +114,7 @@ def upstreams(engine: DockerEngine, servers: Sequence[ServingContainer], network
     :param servers: the revision's containers.
     :param network: the endpoint's network.
     """
-    # start_revision read the published port with a reload: the addresses came with it.
+    # run_service read the container after its start: the addresses came with it.
     return [f"{engine.network_address(s.container, network, refresh=False)}:{SERVING_PORT}" for s in servers]
 
 

@@ -25,9 +25,11 @@ class WatchResult:
     :param exit_codes: host -> exit code.
     :param max_runtime_exceeded: whether the deadline stopped the job.
     :param stopped: whether stop() was called.
+    :param oom_killed: the hosts the out-of-memory killer ended.
     """
 
     exit_codes: dict[str, int] = field(default_factory=dict)
+    oom_killed: set[str] = field(default_factory=set)
     max_runtime_exceeded: bool = False
     stopped: bool = False
 
@@ -80,8 +82,11 @@ class HostWatcher:
         except Exception as err:
             log.warning("Log stream of %s ended early: %s", host, err)
         code = self.engine.wait(container)
+        oom = code != 0 and self.engine.oom_killed(container)
         with self._lock:
             self.result.exit_codes[host] = code
+            if oom:
+                self.result.oom_killed.add(host)
 
     def watch(self, max_runtime_s: int) -> WatchResult:
         """Follow every host until all exit; past max_runtime_s stop them (SIGTERM, then SIGKILL after the grace).

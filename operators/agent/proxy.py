@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ml_lifecycle.agent.endpoint_fleet import published_port
 from ml_lifecycle.agent.http_client import ContainerClient
 from ml_lifecycle.agent.proxy_config import PROXY_PORT, ServingLimits, proxy_context, render_config
 from ml_lifecycle.compute import labels
@@ -121,7 +122,7 @@ class EndpointProxy:
             mounts=[Mount(str(self.config_dir), CONFIG_FOLDER, read_only=True)],
         )
         try:
-            port = self.engine.published_port(container, PROXY_PORT)
+            port = published_port(container, PROXY_PORT)
             self._wait_for_workers(container)
             return port
         except BaseException:

@@ -178,8 +178,10 @@ class TrainingRunner:
             )
             checkpoints.restore()
         run_labels = labels.owned("training", job_name, owner)
+        addresses: dict[str, str] = {}
         if network:
-            self.engine.create_network(network, run_labels, internal=spec.enable_network_isolation)
+            created = self.engine.create_network(network, run_labels, internal=spec.enable_network_isolation)
+            addresses = self.engine.host_addresses(created, hosts)
         shape = shape_of(spec.instance_type)
         entrypoint, command = contract.training_command(spec.entrypoint, spec.arguments)
         environment = contract.training_environment(job_name, self.region, spec.environment)
@@ -200,6 +202,8 @@ class TrainingRunner:
                 memory_bytes=shape.memory_bytes if shape else None,
                 cpus=min(float(shape.vcpus), float(os.cpu_count() or 1)) if shape else None,
                 network_disabled=spec.enable_network_isolation and not network,
+                address=addresses.get(host),
+                extra_hosts={h: a for h, a in addresses.items() if h != host},
             )
             for host in hosts
         }
@@ -251,7 +255,7 @@ class TrainingRunner:
             return f"The job ran past max_runtime_s={max_runtime_s} and was stopped"
         if watched.stopped:
             return "The job was stopped on request"
-        return exit_reason(watched.worst_exit_code)
+        return exit_reason(watched.worst_exit_code, oom_killed=bool(watched.oom_killed))
 
     def _export(
         self, spec: TrainingSpec, job_dir: Path, layouts: dict[str, contract.HostLayout], out_uri: ArtifactUri

@@ -139,6 +139,8 @@ class DockerEngine:
         memory_bytes: int | None = None,
         cpus: float | None = None,
         network_disabled: bool = False,
+        address: str | None = None,
+        extra_hosts: Mapping[str, str] | None = None,
     ) -> Any:
         """Create and start a detached container; a container of the same name left over is replaced.
 
@@ -155,6 +157,8 @@ class DockerEngine:
         :param memory_bytes: a memory limit (swap included, so the job is killed rather than swapped), or None.
         :param cpus: a CPU limit, or None.
         :param network_disabled: run with no network at all (``--network none``).
+        :param address: a static address in the network, or None.
+        :param extra_hosts: host name -> address entries for /etc/hosts.
         """
         import docker
         from docker.types import Mount as SdkMount
@@ -174,8 +178,12 @@ class DockerEngine:
         if network:
             kwargs["network"] = network
             kwargs["networking_config"] = {
-                network: self.client.api.create_endpoint_config(aliases=[hostname] if hostname else None)
+                network: self.client.api.create_endpoint_config(
+                    aliases=[hostname] if hostname else None, ipv4_address=address
+                )
             }
+        if extra_hosts:
+            kwargs["extra_hosts"] = dict(extra_hosts)
         if publish_port:
             kwargs["ports"] = {f"{publish_port}/tcp": ("127.0.0.1", None)}
         if memory_bytes:
@@ -286,16 +294,52 @@ class DockerEngine:
         return self.client.containers.list(all=not running_only, filters=filters)
 
     def create_network(self, name: str, labels: Mapping[str, str], *, internal: bool = False) -> Any:
-        """Create a private bridge network (replacing a leftover of the same name).
+        """Create a private bridge network with a fixed subnet (replacing a leftover of the same name).
+
+        The subnet is one the engine picks as free; fixing it lets containers get static addresses, so every
+        host can list every other in /etc/hosts (Docker's DNS forgets a container as soon as it exits).
 
         :param name: the network name.
         :param labels: ownership labels.
         :param internal: give the network no route outside (hosts reach only each other).
         """
+        from docker.types import IPAMConfig, IPAMPool
+
         self.remove_network(name)
+        probe = self.client.networks.create(name, driver="bridge", labels=dict(labels))
+        try:
+            subnet = probe.attrs["IPAM"]["Config"][0]["Subnet"]
+        finally:
+            probe.remove()
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)])
         return self.client.networks.create(
-            name, driver="bridge", labels=dict(labels), check_duplicate=True, internal=internal
+            name, driver="bridge", labels=dict(labels), check_duplicate=True, internal=internal, ipam=ipam
         )
+
+    @staticmethod
+    def host_addresses(network: Any, hosts: Sequence[str]) -> dict[str, str]:
+        """Assign each host a static address in a network made by create_network (after the gateway).
+
+        :param network: the network.
+        :param hosts: the host names, in order.
+        """
+        import ipaddress
+
+        subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
+        addresses = list(subnet.hosts())[1 : len(hosts) + 1]  # the first address is the gateway
+        return {host: str(address) for host, address in zip(hosts, addresses, strict=True)}
+
+    @staticmethod
+    def oom_killed(container: Any) -> bool:
+        """Say whether the kernel's out-of-memory killer ended the container.
+
+        :param container: an exited container, not yet removed.
+        """
+        try:
+            container.reload()
+        except Exception:  # gone already: nothing more is known
+            return False
+        return bool(container.attrs.get("State", {}).get("OOMKilled"))
 
     def remove_network(self, name: str) -> None:
         """Remove a network by name if it exists.
@@ -322,46 +366,68 @@ class DockerEngine:
         container_port: int,
         host_port: int | None = None,
         mounts: Sequence[Mount] = (),
+        command: Sequence[str] | None = None,
+        environment: Mapping[str, str] | None = None,
+        hostname: str | None = None,
+        replace: bool = True,
     ) -> Any:
-        """Start a long-lived container on a network with one port published on 127.0.0.1, at a port of choice.
+        """Start a long-lived container on a network, one port published on 127.0.0.1; three engine calls in all.
 
-        :param name: the container name (a leftover of that name is replaced).
+        The returned container's attrs are read after the start: its published port and network address are in them.
+
+        :param name: the container name.
         :param image: the image reference or id.
         :param labels: ownership labels.
-        :param network: the user-defined network to join.
+        :param network: the user-defined network to join (the hostname becomes an alias there).
         :param container_port: the port inside the container to publish.
         :param host_port: the host port to publish it on; None takes a free one.
         :param mounts: bind mounts.
+        :param command: the command, or None for the image's.
+        :param environment: environment variables.
+        :param hostname: the container's host name.
+        :param replace: remove a leftover container of the same name first (skip it for names never used before).
         """
         import docker
 
-        self.remove_by_name(name)
+        if replace:
+            self.remove_by_name(name)
+        api = self.client.api
+        host_config = api.create_host_config(
+            port_bindings={container_port: ("127.0.0.1", host_port)},
+            mounts=[docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in mounts],
+            network_mode=network,
+        )
         try:
-            container = self.client.containers.create(
+            created = api.create_container(
                 image,
+                command=list(command) if command is not None else None,
                 name=name,
+                hostname=hostname,
+                environment=dict(environment or {}),
                 labels=dict(labels),
-                network=network,
-                ports={f"{container_port}/tcp": ("127.0.0.1", host_port)},
-                mounts=[docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in mounts],
-                detach=True,
+                ports=[container_port],
+                host_config=host_config,
+                networking_config=api.create_networking_config(
+                    {network: api.create_endpoint_config(aliases=[hostname] if hostname else None)}
+                ),
             )
         except docker.errors.ImageNotFound as err:
             raise ImageNotFound(f"The image {image} is not on the Docker engine: {err.explanation}") from err
         except docker.errors.APIError as err:
             raise EngineError(f"The Docker engine could not create container {name}: {err.explanation}") from err
         try:
-            container.start()
+            api.start(created["Id"])
         except docker.errors.APIError as err:
-            self.remove(container)
+            with contextlib.suppress(docker.errors.APIError):
+                api.remove_container(created["Id"], force=True, v=True)
             text = err.explanation or str(err)
-            hint = (
-                f". Another program holds 127.0.0.1:{host_port}: stop it, or delete the endpoint to get a new port"
-                if "address already in use" in text or "port is already allocated" in text
-                else ""
-            )
-            raise EngineError(f"The Docker engine could not start container {name}: {text}{hint}") from err
-        return container
+            if "address already in use" in text or "port is already allocated" in text:
+                raise EngineError(
+                    f"The Docker engine could not start container {name}: {text}. Another program holds "
+                    f"127.0.0.1:{host_port}: stop it, or delete the endpoint to get a new port"
+                ) from err
+            raise EngineError(_explain_start_failure(image, command, None, text)) from err
+        return self.client.containers.get(created["Id"])
 
     def exec(self, container: Any, command: Sequence[str]) -> tuple[int, str]:
         """Run a command in a running container and return its exit code and output (stdout and stderr).

@@ -69,15 +69,21 @@ def status_for_exit(exit_code: int, *, max_runtime_exceeded: bool, stopped: bool
     return JobStatus.FAILED, SecondaryStatus.FAILED
 
 
-def exit_reason(exit_code: int) -> str:
+def exit_reason(exit_code: int, *, oom_killed: bool = False) -> str:
     """Explain a non-zero container exit code when the container wrote no failure file.
 
     :param exit_code: the container's exit code.
+    :param oom_killed: whether the engine says the out-of-memory killer ended the container.
     """
+    if oom_killed:
+        return (
+            f"The container was killed by the out-of-memory killer (exit code {exit_code}, out of memory): "
+            "use a larger instance_type or reduce the memory the job needs"
+        )
     if exit_code == OOM_EXIT_CODE:
         return (
-            "The container was killed with exit code 137 (out of memory): "
-            "use a larger instance_type or reduce the memory the job needs"
+            "The container was killed with SIGKILL (exit code 137) but not by the out-of-memory killer: "
+            "something outside the job killed it (docker kill, a reaper, the host); retry the task"
         )
     return f"The container exited with code {exit_code} and wrote no /opt/ml/output/failure"
 

@@ -63,11 +63,17 @@ def test_status_names_are_sagemakers() -> None:
     assert SecondaryStatus.MAX_RUNTIME_EXCEEDED == "MaxRuntimeExceeded"
 
 
-def test_exit_reason_137_is_out_of_memory() -> None:
-    reason = exit_reason(137)
+def test_exit_reason_oom_killed_is_out_of_memory() -> None:
+    reason = exit_reason(137, oom_killed=True)
     assert "out of memory" in reason
     assert "137" in reason
     assert "instance_type" in reason
+
+
+def test_exit_reason_137_without_the_oom_killer_says_something_killed_it() -> None:
+    reason = exit_reason(137)
+    assert "out of memory" not in reason
+    assert "SIGKILL" in reason
 
 
 @pytest.mark.parametrize("code", [1, 2, 139])

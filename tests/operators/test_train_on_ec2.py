@@ -150,8 +150,8 @@ def test_failure_file_becomes_the_reason_and_nothing_is_left(
     assert managed_containers(docker_client, run_id=context["run_id"]) == []
 
 
-def test_exit_137_is_reported_as_out_of_memory(example_image, sample_data, tmp_path, ml_home):
-    with pytest.raises(JobFailed, match="out of memory"):
+def test_exit_137_without_the_oom_killer_is_not_called_out_of_memory(example_image, sample_data, tmp_path, ml_home):
+    with pytest.raises(JobFailed, match="not by the out-of-memory killer"):
         _operator(example_image, sample_data, tmp_path, entrypoint=["sh", "-c", "exit 137"]).execute(task_context())
 
 
