@@ -7,6 +7,7 @@ import logging
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -245,11 +246,11 @@ class TransformRunner:
             processing=spec.data_processing(),
         )
         window = params.max_concurrent_transforms
-        pending = list(objects)
+        pending = deque(objects)
         try:
             with ThreadPoolExecutor(max_workers=window, thread_name_prefix="invoke") as executor:
                 while pending:
-                    obj = pending.pop(0)
+                    obj = pending.popleft()
                     try:
                         self._transform_object(spec, plan, server, obj, headers, executor, window)
                     except InvocationError as err:
