@@ -165,3 +165,17 @@ def test_a_failing_script_fails_the_job_with_the_toolkits_reason(toolkit_image, 
     assert "RuntimeError: asked to fail on algo-1" in failed.log_tail
     record = json.loads((tmp_path / failed.job_name / "status.json").read_text())
     assert record["status"] == "Failed" and record["failure_reason"] == failed.reason
+
+
+@pytest.mark.parametrize("repeat", range(3))
+def test_a_host_that_finished_first_stays_resolvable_for_its_peers(
+    toolkit_image, sample_data, tmp_path, ml_home, repeat
+):
+    # Without the TCP rendezvous one host often finishes before the other's toolkit has resolved it; Docker's DNS
+    # forgets exited containers, so only the /etc/hosts entries we give every host keep the peer resolvable.
+    op = _operator(
+        toolkit_image, sample_data, tmp_path, instance_count=2, hyperparameters={"epochs": 1, "rendezvous": "no"}
+    )
+    op.max_runtime_s = 120
+    result = op.execute(task_context())
+    assert result["status"] == "Completed"
