@@ -126,10 +126,10 @@ class LocalEndpoints:
                     request_timeout_s=INVOCATION_TIMEOUT_S,
                 )
                 startup_s = wait_healthy(self.engine, servers, spec.startup_timeout_s)
-                port = proxy_port.result()
+                port, standby = proxy_port.result()
             targets = upstreams(self.engine, servers, proxy.network)
             routed = True
-            switch_s = proxy.route(revision, targets, port, drain=live is not None)
+            switch_s = proxy.route(revision, targets, port, drain=not standby)
         except BaseException as err:
             self._undo(proxy, live, routed, servers, revision_dir, name, owner, err)
             raise
@@ -195,8 +195,10 @@ class LocalEndpoints:
         ep_labels: dict[str, str],
         old: EndpointRecord | None,
         live: EndpointRecord | None,
-    ) -> int:
-        """Return the running proxy's port, starting the proxy when it does not run (on the endpoint's port, if any).
+    ) -> tuple[int, bool]:
+        """Return the proxy's port, and whether it stands by (routes nowhere yet), starting it when it does not run.
+
+        A proxy that must be started again listens on the endpoint's port, routing to the revision in service.
 
         :param proxy: the endpoint's proxy.
         :param image: the proxy image.
@@ -206,11 +208,11 @@ class LocalEndpoints:
         """
         container = proxy.running()
         if container is not None:
-            return self.engine.published_port(container, PROXY_PORT)
+            return self.engine.published_port(container, PROXY_PORT), False
         port = old.port if old is not None and old.port else None
         if live is not None:
-            return proxy.start(image, ep_labels, port, live.revision, live.upstreams)
-        return proxy.start(image, ep_labels, port, "", [])
+            return proxy.start(image, ep_labels, port, live.revision, live.upstreams), False
+        return proxy.start(image, ep_labels, port, "", []), True
 
     def _undo(
         self,
