@@ -85,11 +85,11 @@ def test_the_compose_image_builds_on_the_offline_base_and_lists_the_three_dags(d
             "docker", "run", "--rm",
             "-e", "AIRFLOW__CORE__LOAD_EXAMPLES=False",
             "-e", "ML_LIFECYCLE_ARTIFACT_ROOT=s3://ml-lifecycle",
-            IMAGE, "airflow", "dags", "list", "--local", "--output", "json",
+            IMAGE, "bash", "-c", "airflow db migrate > /dev/null && airflow dags list --local --output json",
         ],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert listed.returncode == 0, (listed.stdout + listed.stderr)[-4000:]
-    start = listed.stdout.index("[")
-    dags = {d["dag_id"] for d in json.loads(listed.stdout[start : listed.stdout.rindex("]") + 1])}
+    table = next(line for line in listed.stdout.splitlines() if line.startswith("[{"))
+    dags = {d["dag_id"] for d in json.loads(table)}
     assert {"retrain_and_deploy", "batch_scoring", "reap_orphans"} <= dags
