@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 ENV := source scripts/env.sh
 
-.PHONY: demo test test-fast lint bench clean venv stack
+.PHONY: demo test test-fast lint bench clean venv stack test-tools
 
 demo:  ## run the lifecycle DAG end to end and print the endpoint URL and a prediction
 	bash scripts/demo.sh
 
-test: venv stack  ## run the whole test suite (needs root on a fresh Debian/Ubuntu machine, or a Docker engine)
+test: venv stack test-tools  ## run the whole test suite (needs root on a fresh Debian/Ubuntu machine, or a Docker engine)
 	$(ENV) && python -m pytest $(PYTEST_ARGS)
 
 test-fast: venv  ## the tests that need no Docker engine
@@ -27,3 +27,7 @@ venv:
 
 stack:
 	bash scripts/bootstrap.sh all
+
+test-tools:  ## what only the tests drive: Debian's chromium and playwright, a compose CLI
+	bash scripts/setup-browser.sh
+	bash scripts/setup-compose.sh
