@@ -7,8 +7,9 @@ from typing import Any
 
 from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
-from ml_lifecycle.core.data_processing import build_data_processing
+from ml_lifecycle.core.data_processing import JOIN_SOURCES, build_data_processing
 from ml_lifecycle.core.image_ref import parse_image_ref
+from ml_lifecycle.core.jsonpath import parse_jsonpath
 from ml_lifecycle.core.specs import SUPPORTED_SPLIT_TYPES, TransformSpec
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
@@ -129,6 +130,9 @@ class BatchTransformOperator(LifecycleOperator):
                     compression_type,
                     lambda v: checks.check_choice("compression_type", v, ("None", "Gzip")),
                 ),
+                "input_filter": (input_filter, lambda v: parse_jsonpath(v, "input_filter")),
+                "output_filter": (output_filter, lambda v: parse_jsonpath(v, "output_filter")),
+                "join_source": (join_source, lambda v: checks.check_choice("join_source", v, JOIN_SOURCES)),
             }
         )
         self._check_data_processing()
@@ -137,7 +141,7 @@ class BatchTransformOperator(LifecycleOperator):
         """Validate input_filter, join_source and output_filter with the formats they depend on, at parse time."""
         values = (self.content_type, self.accept, self.split_type, self.assemble_with)
         if any(v is not None and is_template(v) for v in values):
-            return  # execute() validates them once the templates are rendered
+            return  # the paths are checked already; the rules that need the formats wait for execute()
         build_data_processing(
             input_filter=self.input_filter,
             output_filter=self.output_filter,

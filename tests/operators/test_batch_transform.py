@@ -169,6 +169,8 @@ def test_empty_input_is_refused_before_containers_start(example_image, model_uri
         ({"content_type": "text/csv", "accept": "application/json", "join_source": "Input"}, "accept"),
         ({"content_type": "text/csv", "join_source": "Input", "assemble_with": "None"}, "assemble_with"),
         ({"content_type": "image/png", "input_filter": "$[1:]"}, "content_type"),
+        ({"content_type": "{{ params.ct }}", "input_filter": "$[1:2:3]"}, "input_filter"),
+        ({"content_type": "{{ params.ct }}", "join_source": "Output"}, "join_source"),
         ({"image_uri": "UPPER/Case"}, "image_uri"),
         ({"instance_count": 0}, "instance_count"),
     ],
@@ -181,6 +183,21 @@ def test_bad_arguments_fail_when_the_dag_is_parsed(overrides, parameter):
     with pytest.raises(SpecError) as caught:
         BatchTransformOperator(**args)
     assert caught.value.parameter == parameter
+
+
+def test_rules_that_need_templated_formats_wait_for_execute():
+    operator = BatchTransformOperator(
+        task_id="t",
+        image_uri="img:1",
+        model_uri="file:///m.tar.gz",
+        input_uri="file:///in",
+        output_uri="file:///out",
+        content_type="{{ params.content_type }}",
+        accept="text/csv",
+        join_source="Input",
+        input_filter="$[1:]",
+    )
+    assert operator.join_source == "Input"
 
 
 # --- the echo image: every response describes its request --------------------------------------------------------
