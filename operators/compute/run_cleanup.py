@@ -49,6 +49,8 @@ def remove_run(
         engine.remove(container)
         removed.append(container.name)
     for network in engine.networks(owner):
+        if (network.attrs.get("Labels") or {}).get(labels.KIND) in keep_kinds:
+            continue
         network.remove()
         removed.append(f"network {network.name}")
     for job in sorted(j for j in jobs if j):
