@@ -25,5 +25,8 @@ COPY dags /opt/airflow/dags
 COPY plugins /opt/airflow/plugins
 COPY examples /opt/ml-lifecycle/examples
 COPY docker/compose_init.py /opt/ml-lifecycle/compose_init.py
+# DeployEndpoint builds its nginx proxy image from this folder on the engine the socket reaches.
+COPY docker/endpoint-proxy /opt/ml-lifecycle/endpoint-proxy
+ENV ML_LIFECYCLE_PROXY_CONTEXT=/opt/ml-lifecycle/endpoint-proxy
 EXPOSE 8080
 CMD ["airflow", "api-server"]
