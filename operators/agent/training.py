@@ -233,6 +233,9 @@ class TrainingRunner:
         if status == JobStatus.COMPLETED or watched.max_runtime_exceeded or watched.stopped:
             writer.transition(SecondaryStatus.UPLOADING)
             record.artifacts = self._export(spec, job_dir, layouts, job_output_uri(spec.output_path, job_name))
+        # The containers go before the final record, so a terminal record means nothing of the job still runs.
+        for container in containers.values():
+            self.engine.remove(container)
         record.ended_at = utc_now_iso()
         writer.transition(secondary, status)
         sink(f"Training job {job_name} ended {secondary}; metrics {record.metrics}")

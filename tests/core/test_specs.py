@@ -53,7 +53,10 @@ def test_channel_defaults_and_to_dict() -> None:
             id="distribution",
         ),
         pytest.param(
-            {"uri": "s3://b", "data_type": "ManifestFile"}, "Channel.data_type", "'ManifestFile'", id="manifest-refused"
+            {"uri": "s3://b", "data_type": "AugmentedManifestFile"},
+            "Channel.data_type",
+            "'AugmentedManifestFile'",
+            id="augmented-manifest-refused",
         ),
         pytest.param(
             {"uri": "s3://b", "input_mode": "Pipe"}, "Channel.input_mode", "'Pipe' is not allowed", id="pipe-refused"
@@ -269,8 +272,7 @@ def test_transform_accepts(override: dict[str, Any]) -> None:
         pytest.param({"input_uri": "gs://b/in"}, "input_uri", "scheme 'gs'", id="input-uri"),
         pytest.param({"output_uri": "file://host/out"}, "output_uri", "names the host", id="output-uri"),
         pytest.param({"compute": "k8s"}, "compute", "not a compute backend", id="compute"),
-        pytest.param({"split_type": "RecordIO"}, "split_type", "'RecordIO' is not allowed", id="recordio-refused"),
-        pytest.param({"split_type": "TFRecord"}, "split_type", "'TFRecord' is not allowed", id="tfrecord-refused"),
+        pytest.param({"split_type": "Protobuf"}, "split_type", "'Protobuf' is not allowed", id="unknown-split-type"),
         pytest.param({"batch_strategy": "MULTI_RECORD"}, "batch_strategy", "not allowed", id="batch-strategy"),
         pytest.param({"assemble_with": "Newline"}, "assemble_with", "not allowed", id="assemble-with"),
         pytest.param({"max_payload_mb": 0}, "max_payload_mb", "0 is out of range", id="payload-0"),
