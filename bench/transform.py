@@ -33,6 +33,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from bench.common import (
+    BENCH_DIR,
     BENCH_IMAGE,
     GENERATE,
     RESULTS,
@@ -70,6 +71,9 @@ CASES = (
         "goal": 0.9,
     },
 )
+PEER_PYTHON = BENCH_DIR / ".peer-venv" / "bin" / "python"
+PEER_MAX_RUNS = 3  # about half a minute each
+PEER_GOAL = 20.0  # ours at least 20x its records per second
 BIG_INPUT_BYTES = 2 * 1024**3
 MEMORY_LIMIT_MB = 300
 PING_INTERVAL_S = 0.01
@@ -86,6 +90,27 @@ record = backends.transform_runner(store_for).run(spec, sys.argv[3], {}, lambda 
 seconds = time.perf_counter() - started
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"status": record.status, "metrics": record.metrics, "peak_rss_mb": peak_mb, "seconds": seconds}))
+"""
+
+
+# The peer as users write it: the SageMaker Python SDK v2's local mode, a dummy role and a region, no AWS account.
+PEER_RUN = r"""
+import glob, json, os, sys, time
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+image, model_tar, in_dir, out_dir = sys.argv[1:5]
+from sagemaker.local import LocalSession
+from sagemaker.model import Model
+session = LocalSession()
+session.config = {"local": {"local_code": True}}
+started = time.perf_counter()
+model = Model(image_uri=image, model_data="file://" + model_tar, role="arn:aws:iam::111111111111:role/bench",
+              sagemaker_session=session)
+transformer = model.transformer(instance_count=1, instance_type="local", strategy="MultiRecord", max_payload=6,
+                                assemble_with="Line", accept="text/csv", output_path="file://" + out_dir)
+transformer.transform("file://" + in_dir, content_type="text/csv", split_type="Line", wait=True, logs=False)
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "outputs": glob.glob(out_dir + "/**/*.out", recursive=True)}))
 """
 
 
@@ -275,6 +300,48 @@ def _case(case: dict[str, Any], runs: int, work: Path, model: tuple[Path, str], 
     return out
 
 
+# ------------------------------------------------------------------------------------------ the peer
+def _peer(work: Path, model_tar: Path, ours: dict[str, Any], runs: int, say: Callable[[str], None]) -> dict:
+    """Time the SDK's local mode on the MultiRecord case's input, when bench/.peer-venv holds it."""
+    if not PEER_PYTHON.is_file():
+        return {
+            "skipped": f"no {PEER_PYTHON}: python3 -m venv bench/.peer-venv && bench/.peer-venv/bin/pip install 'sagemaker<3'"
+        }
+    if shutil.which("docker-compose") is None and docker("compose", "version", check=False).returncode != 0:
+        return {"skipped": "local mode needs Docker Compose: apt-get install docker-compose"}
+    input_dir = work / f"in-{ROWS}"
+    expected = [line for line in (work / "direct-multi_record.out").read_bytes().splitlines() if line]
+    seconds: list[float] = []
+    for i in range(1, min(runs, PEER_MAX_RUNS) + 1):
+        out_dir = fresh_dir(work / "peer-out")
+        done = subprocess.run(
+            [str(PEER_PYTHON), "-c", PEER_RUN, BENCH_IMAGE, str(model_tar), str(input_dir), str(out_dir)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        if done.returncode != 0:
+            raise BenchError(f"the peer (SageMaker SDK local mode) failed:\n{done.stderr[-2000:]}")
+        result = json.loads(done.stdout.splitlines()[-1])
+        written = b"".join(Path(p).read_bytes() for p in sorted(result["outputs"]))
+        # Local mode adds a newline after every response, which already ends in one: compare the rows.
+        if [line for line in written.splitlines() if line] != expected:
+            raise BenchError("the peer's output rows differ from the direct client's")
+        seconds.append(result["seconds"])
+        say(f"  peer: run {i}: {seconds[-1]:.1f} s")
+    peer = summary(seconds)
+    ratio = (ROWS / ours["median"]) / (ROWS / peer["median"])
+    return {
+        "peer": "SageMaker Python SDK local mode (v2), instance_type='local'",
+        "runs": len(seconds),
+        "seconds": peer,
+        "records_per_s": ROWS / peer["median"],
+        "ours_over_peer_records_per_s": ratio,
+        "goal": PEER_GOAL,
+        "met": ratio >= PEER_GOAL,
+    }
+
+
 # ------------------------------------------------------------------------------------------ bounded memory
 def _big_input(work: Path, score: Path) -> tuple[Path, int]:
     """Repeat score.csv into a file of at least BIG_INPUT_BYTES; return its folder and row count."""
@@ -362,6 +429,7 @@ def run(runs: int | None, say: Callable[[str], None]) -> dict[str, Any]:
     model = _model(work, truth)
     with env_vars(ML_LIFECYCLE_HOME=str(work / "home"), ML_LIFECYCLE_WORK_DIR=str(work / "home" / "work")):
         cases = [_case(case, runs, work, model, say) for case in CASES]
+        peer = _peer(work, work / "model.tar.gz", cases[0]["ours"], runs, say)
         memory = _memory(work, model[1], truth, say)
     shutil.rmtree(work, ignore_errors=True)
     return {
@@ -370,4 +438,5 @@ def run(runs: int | None, say: Callable[[str], None]) -> dict[str, Any]:
         "runs_per_side": runs,
         "cases": cases,
         "memory": memory,
+        "peer": peer,
     }
