@@ -1,7 +1,13 @@
-"""Render bench/results/*.json into bench/REPORT.md, with PNG charts in bench/charts/ when matplotlib is there."""
+"""Render bench/results/*.json into bench/REPORT.md, with PNG charts in bench/charts/ when matplotlib is there.
+
+Benchmarks other than the built-in three render themselves when their module defines ``summary_rows(result) ->
+list[str]`` (rows of the Figures table: ``| figure | ours | baseline | ratio | goal |``) and ``report_lines(doc,
+charts) -> list[str]`` (their section); otherwise their raw result is shown.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -40,6 +46,10 @@ def verdict(ratio: float, goal: float | None) -> str:
     return f"≤ {goal:.2f}: {'met' if ratio <= goal else '**not met**'}"
 
 
+def _load(value: list[float] | None) -> str:
+    return f"{value[0]:.2f}" if value else "n/a"
+
+
 def _row(label: str, stats: dict[str, Any]) -> str:
     return f"| {label} | {stats['runs']} | {s(stats['median'])} | {spread(stats)} |"
 
@@ -60,10 +70,32 @@ def _machine(docs: dict[str, dict[str, Any]]) -> list[str]:
         f"| Python | {m['python']} |",
         f"| Airflow | {m['airflow']} |",
         "",
-        "| benchmark | measured (UTC) | took |",
-        "| --- | --- | --- |",
+        "| benchmark | measured (UTC) | took | load average before / after (1 min) |",
+        "| --- | --- | --- | --- |",
     ]
-    lines += [f"| {name} | {doc['date']} | {doc['duration_s']:.0f} s |" for name, doc in docs.items()]
+    lines += [
+        f"| {name} | {doc['date']} | {doc['duration_s']:.0f} s | "
+        f"{_load(doc.get('load_before'))} / {_load(doc.get('load_after'))} |"
+        for name, doc in docs.items()
+    ]
+    busy = [
+        name
+        for name, doc in docs.items()
+        if max((doc.get("load_before") or [0])[0], (doc.get("load_after") or [0])[0]) > (m["cores"] or 1)
+    ]
+    if busy:
+        lines += [
+            "",
+            f"**Warning: the machine was busy during {', '.join(busy)}** (a 1-minute load average above its "
+            f"{m['cores']} cores): those timings include waiting for CPU, so they are noisy; rerun them on a quiet "
+            "machine (`python -m bench.run --only NAME`).",
+        ]
+    lines += [
+        "",
+        "The load average counts everything on the machine; other work running at the same time (other users, "
+        "test suites) makes the absolute times and the container's own work vary, which is why each figure is a "
+        "ratio of sides measured alternately in the same loop.",
+    ]
     return [*lines, ""]
 
 
@@ -79,16 +111,20 @@ def _summary(docs: dict[str, dict[str, Any]]) -> list[str]:
     train = docs.get("train_overhead", {}).get("result")
     if train:
         for case in train["cases"]:
+            estimate = case.get("ratio_outside_container")
             lines.append(
                 f"| training overhead, {case['label']} | {s(case['ours']['median'])} | "
-                f"{s(case['docker_run']['median'])} (`docker run`) | **{case['ratio']:.3f}** | "
-                f"{verdict(case['ratio'], case['goal'])} |"
+                f"{s(case['docker_run']['median'])} (`docker run`) | **{case['ratio']:.3f}**"
+                + (f" (outside-container estimate {estimate:.3f})" if estimate is not None else "")
+                + f" | {verdict(case['ratio'], case['goal'])} |"
             )
     dag = docs.get("dag_import", {}).get("result")
     if dag:
         lines.append(
             f"| DAG import, fresh python | {s(dag['ours']['median'])} | {s(dag['empty_operators']['median'])} "
-            f"(EmptyOperators) | **{dag['ratio']:.3f}** | {verdict(dag['ratio'], dag['goal'])} |"
+            f"(EmptyOperators) | **{dag['ratio']:.3f}**"
+            + (f" (CPU time ratio {dag['cpu_ratio']:.3f})" if dag.get("cpu_ratio") else "")
+            + f" | {verdict(dag['ratio'], dag['goal'])} |"
         )
     demo = docs.get("demo", {}).get("result")
     if demo:
@@ -97,9 +133,30 @@ def _summary(docs: dict[str, dict[str, Any]]) -> list[str]:
             f"{s(demo['first']['median'])} (first run) | **{demo['ratio']:.3f}** | — |"
         )
     for name, doc in docs.items():
+        hook = _hook(name, "summary_rows")
+        if hook and doc.get("result"):
+            lines += hook(doc["result"])
         if doc.get("error"):
             lines.append(f"| {name} | failed: see below | | | |")
     return [*lines, ""]
+
+
+def _hook(name: str, attr: str) -> Any:
+    """A benchmark module's own rendering function (``summary_rows(result)``, ``report_lines(doc, charts)``)."""
+    try:
+        module = importlib.import_module(f"bench.{name}")
+    except ImportError:
+        return None
+    return getattr(module, attr, None)
+
+
+def _module_section(name: str, doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    """The section of a benchmark that renders itself, or its raw result when it does not."""
+    hook = _hook(name, "report_lines")
+    if hook:
+        return list(hook(doc, charts))
+    raw = json.dumps(doc.get("result"), indent=1)
+    return [f"## {doc['title']}", "", "```json", raw[:4000], "```", ""]
 
 
 def _train(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
@@ -148,6 +205,22 @@ def _train(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
                 else ""
             ),
             "",
+        ]
+        if case.get("ratio_outside_container") is not None:
+            lines += [
+                "Less sensitive to other load on the machine (the container's own work varies with it): the "
+                f"container's work pooled over both sides ({s(case['container_work_pooled_median_s'])}) plus each "
+                f"side's median time outside it gives **{case['ratio_outside_container']:.3f}**.",
+                "",
+            ]
+        if case.get("ours_cpu"):
+            lines += [
+                "CPU used by the orchestrating side per run (median): ours "
+                f"{case['ours_cpu']['median'] * 1000:.0f} ms (this process, all threads, during execute()), "
+                f"docker CLI {case['docker_run_cli_cpu']['median'] * 1000:.0f} ms.",
+                "",
+            ]
+        lines += [
             "Where our side's time goes (median over the timed runs; exclusive time of each step):",
             "",
             "| step | median |",
@@ -173,7 +246,12 @@ def _dag(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
         "the environment of scripts/env.sh. The baseline is generated from the real DAG: the same "
         f"{r['tasks']} tasks, {r['edges']} dependencies, setup/teardown, {r['params']} params and default_args, "
         "every task an `EmptyOperator` (checked identical in shape before timing; the file is kept in "
-        "bench/results/dag_import_empty_shape.py). Alternated, after one warm-up each.",
+        "bench/results/dag_import_empty_shape.py). Alternated, after one warm-up each."
+        + (
+            " The schedule is the same too."
+            if r.get("schedule_matched", True)
+            else f" The baseline has no schedule: {r.get('schedule_note')}."
+        ),
         "",
         "| file | runs | median | min - max |",
         "| --- | --- | --- | --- |",
@@ -184,12 +262,32 @@ def _dag(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
         f"{r['pair_ratio_max']:.3f}); overhead {r['overhead_median_s'] * 1000:+.0f} ms. "
         f"Goal {verdict(r['ratio'], r['goal'])}.",
         "",
+        "CPU time of the importing process (user + system), less sensitive to other load on the machine: "
+        f"{s(r['ours_cpu']['median'])} vs {s(r['empty_operators_cpu']['median'])}, ratio "
+        f"**{r['cpu_ratio']:.3f}**."
+        if r.get("cpu_ratio")
+        else "",
+        "",
         f"Modules in sys.modules after the import: {r['modules_loaded']['ours']} (ours) vs "
         f"{r['modules_loaded']['empty_operators']} (EmptyOperators); the extra ones by package: {extra}. "
         + ", ".join(f"`{m}` loaded: {'**yes**' if v else 'no'}" for m, v in forbidden.items())
         + (" — **these must not be imported at parse time**." if loaded else "."),
         "",
     ]
+    it = r.get("import_time")
+    if it:
+        lines += [
+            f"Where the difference goes, from one more import of each with `python -X importtime` (sum of the modules' "
+            f"own import times: {it['total_ms']['ours']:.0f} ms vs {it['total_ms']['empty_operators']:.0f} ms): the "
+            f"modules only our DAG loads take {it['extra_ms']:.0f} ms ("
+            + ", ".join(f"{pkg} {ms:.1f} ms" for pkg, ms in it["extra_by_package_ms"].items())
+            + "); the rest of the difference is building the operators and the DAG. The slowest of those modules:",
+            "",
+            "| module | own import time |",
+            "| --- | --- |",
+        ]
+        lines += [f"| `{name}` | {ms:.1f} ms |" for name, ms in it["extra_top_modules_ms"].items()]
+        lines.append("")
     if "dag_import" in charts:
         lines += [f"![DAG import]({charts['dag_import']})", ""]
     return lines
@@ -222,6 +320,49 @@ def _demo(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
         + ".",
         "",
     ]
+    split = [(t, f["dag_test"]) for t, f in (("first run", first), ("returning run", detail[-1])) if f.get("dag_test")]
+    if split:
+        lines += [
+            "The `airflow dags test` step split with the timestamps of its own log (.demo/logs/demo-dags-test.log):",
+            "",
+            "| part | " + " | ".join(t for t, _ in split) + " |",
+            "| --- |" + " --- |" * len(split),
+        ]
+        parts = (
+            ("before it: venv, stack, Airflow db, data", "before_dag_test_s"),
+            ("`airflow` CLI start until its first log line", "cli_startup_s"),
+            ("parse the DAG, write it to the db, create the run", "parse_and_create_run_s"),
+            ("created run until the first task starts", "until_first_task_s"),
+            ("between tasks", "between_tasks_s"),
+            ("after the last task until the CLI exits", "after_last_task_until_cli_exit_s"),
+            ("after it: listing, model, endpoint, invoke", "after_dag_test_s"),
+        )
+        for label, key in parts:
+            lines.append(f"| {label} | " + " | ".join(s(d.get(key)) for _, d in split) + " |")
+        tasks = list(dict.fromkeys(task for _, d in split for task in d["tasks_s"]))
+        for index, task in enumerate(tasks):
+            lines.append(f"| task `{task}` | " + " | ".join(s(d["tasks_s"].get(task)) for _, d in split) + " |")
+            if index == 0:
+                lines.append(
+                    "| of which `dags test` starts its in-process Execution API (first task only) | "
+                    + " | ".join(s(d.get("execution_api_start_s")) for _, d in split)
+                    + " |"
+                )
+        lines.append("")
+    for title, facts in (("first run", first), ("returning run", detail[-1])):
+        if facts.get("slowest_steps"):
+            lines += [
+                f"Where the {title} spends its time (the slowest lines of output: the time from each line to the "
+                "next):",
+                "",
+                "| at | took | output line |",
+                "| --- | --- | --- |",
+            ]
+            lines += [
+                f"| {st['at_s']:.1f} s | {st['took_s']:.1f} s | `{st['line'].replace('|', '/')}` |"
+                for st in facts["slowest_steps"]
+            ]
+            lines.append("")
     if "demo" in charts:
         lines += [f"![make demo]({charts['demo']})", ""]
     return lines
@@ -235,15 +376,7 @@ def _bars(ax: Any, labels: list[str], stats: list[dict[str, Any]], colors: list[
     errors = [below, above]
     bars = ax.bar(labels, medians, yerr=errors, capsize=6, color=colors)
     for bar, value in zip(bars, medians, strict=True):
-        ax.annotate(
-            f"{value:.2f} s",
-            (bar.get_x() + bar.get_width() / 2, value),
-            ha="center",
-            va="bottom",
-            xytext=(0, 3),
-            textcoords="offset points",
-            fontsize=9,
-        )
+        ax.text(bar.get_x() + bar.get_width() / 2, value / 2, f"{value:.2f} s", ha="center", color="white")
     ax.set_ylabel("seconds (median, min-max)")
 
 
@@ -307,8 +440,10 @@ def render(docs: dict[str, dict[str, Any]]) -> str:
     for name, doc in docs.items():
         if doc.get("error"):
             lines += [f"## {doc['title']}", "", "**Failed:**", "", "```", doc["error"], "```", ""]
-        else:
+        elif name in sections:
             lines += sections[name](doc, drawn)
+        else:
+            lines += _module_section(name, doc, drawn)
     if skipped:
         lines += [f"Charts skipped: {skipped}.", ""]
     return "\n".join(lines)

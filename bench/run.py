@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -35,6 +36,7 @@ def run_one(name: str, runs: int | None, machine: dict[str, Any]) -> bool:
         "runs_requested": runs,
         "machine": machine,
     }
+    doc["load_before"] = list(os.getloadavg())
     ok = True
     try:
         doc["result"] = module.run(runs, say)
@@ -48,6 +50,7 @@ def run_one(name: str, runs: int | None, machine: dict[str, Any]) -> bool:
         traceback.print_exc()
         say(f"bench: {name}: FAILED: {doc['error']}")
     doc["duration_s"] = time.perf_counter() - started
+    doc["load_after"] = list(os.getloadavg())
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
     say(f"bench: {name}: done in {doc['duration_s']:.0f} s")

@@ -3,20 +3,25 @@
 Both sides run the example linear image on the same mounted training folder, alternated in one loop (ours, docker
 run, ours, docker run, ...) after one warm-up each. The baseline's /opt/ml layout is built by hand before the clock
 starts and the clock runs from the ``docker run --rm`` command's start to its exit. Our side is timed around
-``execute()`` in this process: it includes reading earlier records, the image lookup, staging, the config files,
-container create/start, log streaming and metric scanning, packing and uploading model.tar.gz/output.tar.gz, the
-job record and the cleanup. A fresh run_id per run means nothing is reused.
+``execute()`` in this process and includes everything it does: reading earlier records, the preflight (image,
+channels), starting the job's agent, staging, the config files, container create/start, log streaming and metric
+scanning, packing and uploading model.tar.gz/output.tar.gz, the job record and the cleanup. A fresh run_id per run
+means nothing is reused.
 
-Our side's steps are timed by wrapping the runner's methods (a few microseconds per run); the time of each step
-excludes the steps it calls.
+Our side's steps are timed by wrapping ml_lifecycle's functions (microseconds per run; wrappers whose target is
+missing are skipped, so internal changes do not break the benchmark). Each step's time excludes the steps it calls.
+When the operator runs the job in a forked agent, the agent's copy of the clock reports its steps ("agent: ...").
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import json
+import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -56,7 +61,7 @@ CASES = (
 HYPERPARAMETERS = {"l2": "0.01"}
 INSTANCE_TYPE = "ml.m5.large"
 COMPLETE_RE = re.compile(r"training complete in ([0-9.]+) s")
-OTHER = "everything else (spec, stores, config files, operator glue)"
+OTHER = "everything else (spec, stores, operator glue)"
 
 
 # ------------------------------------------------------------------------------------------ baseline
@@ -96,8 +101,13 @@ def _hand_layout(root: Path) -> Path:
     return root
 
 
-def _docker_run(train_dir: Path, root: Path, log_path: Path) -> float:
-    """Time ``docker run --rm`` of the image's ``train`` on a hand-built layout; return seconds."""
+def _cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _docker_run(train_dir: Path, root: Path, log_path: Path) -> tuple[float, float]:
+    """Time ``docker run --rm`` of the image's ``train`` on a hand-built layout; return (seconds, CLI CPU seconds)."""
     _hand_layout(root)
     command = [
         "docker",
@@ -116,25 +126,65 @@ def _docker_run(train_dir: Path, root: Path, log_path: Path) -> float:
     ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
+        cpu = _cpu_seconds(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
         elapsed = time.perf_counter() - started
+        cpu = _cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
     if code != 0 or not (root / "model" / "model.json").is_file():
         raise BenchError(f"docker run ... {BENCH_IMAGE} train failed ({code}):\n{tail(log_path)}")
-    return elapsed
+    return elapsed, cpu
 
 
 # ------------------------------------------------------------------------------------------ our side
-class PhaseClock:
-    """Accumulates the exclusive time of wrapped calls made on the main thread, per label."""
+FOLLOW = "follow the agent until it exits"
+# Steps wrapped in the operator's process (module, attribute path, label). Targets that do not exist in the
+# installed ml_lifecycle are skipped, so the benchmark keeps running while the operator's internals change.
+TASK_STEPS = (
+    ("ml_lifecycle.agent.attempts", "choose_attempt", "read earlier job records (choose_attempt)"),
+    ("ml_lifecycle.agent.training_jobs", "require_image", "preflight: image lookup"),
+    ("ml_lifecycle.agent.training_jobs", "list_channels", "preflight: list channels"),
+    ("ml_lifecycle.agent.training_jobs", "launch_detached", "fork the detached agent"),
+    ("ml_lifecycle.agent.training_jobs", "LocalTrainingJobs.follow", FOLLOW),
+    ("ml_lifecycle.train_on_ec2", "TrainOnEC2Operator._finish", "read the final record (_finish)"),
+)
+# Steps of the job itself (in the detached agent when the operator forks one, else in this process).
+JOB_STEPS = (
+    ("ml_lifecycle.agent.records", "RecordWriter.transition", "write status.json at each transition"),
+    ("ml_lifecycle.compute.docker_engine", "DockerEngine.ensure_image", "image lookup (ensure_image)"),
+    ("ml_lifecycle.agent.training", "stage_channels", "stage channels"),
+    ("ml_lifecycle.agent.training", "list_channels", "list channels"),
+    ("ml_lifecycle.compute.docker_engine", "DockerEngine.run", "container create + start (engine.run)"),
+    ("ml_lifecycle.agent.host_watch", "HostWatcher.watch", "container runs, log streamed, wait for exit"),
+    ("ml_lifecycle.agent.training", "TrainingRunner._export", "pack + upload model.tar.gz and output.tar.gz"),
+    ("ml_lifecycle.agent.training", "TrainingRunner._clean_up", "cleanup (remove container, work folder)"),
+)
+RUNNER = ("ml_lifecycle.agent.training", "TrainingRunner.run", "runner glue (record, config files, metrics)")
+CONNECT = "docker client connect (from_env + ping)"
+AGENT = "agent: "
 
-    def __init__(self) -> None:
+
+class PhaseClock:
+    """Accumulates the exclusive time of wrapped calls made on the main thread, per label.
+
+    When the operator forks a detached agent, the agent's copy of the clock writes what it measured inside
+    TrainingRunner.run to ``dump_dir/agent-<pid>.json`` and the task side merges it (prefixed "agent: ").
+    """
+
+    def __init__(self, dump_dir: Path) -> None:
+        self.dump_dir = dump_dir
+        self.pid = os.getpid()
         self.totals: dict[str, float] = defaultdict(float)
+        self.spans: dict[str, tuple[float, float]] = {}
+        self.skipped: list[str] = []
         self._local = threading.local()
         self._main = threading.main_thread()
 
     def reset(self) -> None:
         self.totals = defaultdict(float)
+        self.spans = {}
+        for stale in self.dump_dir.glob("agent-*.json"):
+            stale.unlink()
 
     def wrap(self, func: Callable[..., Any], label: str) -> Callable[..., Any]:
         clock = self
@@ -150,51 +200,96 @@ class PhaseClock:
             try:
                 return func(*args, **kwargs)
             finally:
-                elapsed = time.perf_counter() - started
+                ended = time.perf_counter()
+                elapsed = ended - started
                 stack.pop()
                 clock.totals[label] += elapsed - frame[0]
+                clock.spans[label] = (started, ended)
                 if stack:
                     stack[-1][0] += elapsed
 
         return timed
 
+    def dumping(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap the job runner so that, in a forked agent, it writes what it measured before the agent exits."""
+        clock = self
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            before = dict(clock.totals)
+            started = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                if os.getpid() != clock.pid:
+                    phases = {k: v - before.get(k, 0.0) for k, v in clock.totals.items()}
+                    doc = {"start": started, "end": time.perf_counter(), "phases": phases}
+                    (clock.dump_dir / f"agent-{os.getpid()}.json").write_text(json.dumps(doc))
+
+        return run
+
+    def breakdown(self, total: float) -> dict[str, float]:
+        """Exclusive seconds per step of one run of ``total`` seconds; the steps add up to the total."""
+        steps = dict(self.totals)
+        for path in sorted(self.dump_dir.glob("agent-*.json")):
+            agent = json.loads(path.read_text())
+            steps.update({AGENT + k: v for k, v in agent["phases"].items() if v > 0})
+            if FOLLOW in self.spans:
+                follow_start, follow_end = self.spans[FOLLOW]
+                steps.pop(FOLLOW, None)
+                steps[AGENT + "process start (fork -> TrainingRunner.run)"] = agent["start"] - follow_start
+                steps["agent exit noticed by follow (polling)"] = follow_end - agent["end"]
+        steps[OTHER] = total - sum(steps.values())
+        return steps
+
+
+def _resolve(module: str, path: str) -> tuple[Any, str, Any] | None:
+    """Return (owner, attribute, the owner's own value) for module + dotted path, or None when missing."""
+    try:
+        owner: Any = importlib.import_module(module)
+    except ImportError:
+        return None
+    *parents, attr = path.split(".")
+    for name in parents:
+        owner = getattr(owner, name, None)
+        if owner is None:
+            return None
+    value = owner.__dict__.get(attr) if isinstance(owner, type) else getattr(owner, attr, None)
+    return None if value is None else (owner, attr, value)
+
 
 @contextlib.contextmanager
 def instrumented(clock: PhaseClock) -> Iterator[None]:
     """Wrap the steps of a training run with the clock; restore everything afterwards."""
-    from ml_lifecycle.agent import attempts, training
-    from ml_lifecycle.agent.host_watch import HostWatcher
-    from ml_lifecycle.agent.records import RecordWriter
-    from ml_lifecycle.compute.docker_engine import DockerEngine
-
-    targets = [
-        (attempts, "choose_attempt", "read earlier job records (choose_attempt)"),
-        (RecordWriter, "transition", "write status.json at each transition"),
-        (DockerEngine, "ensure_image", "image lookup (ensure_image)"),
-        (training, "stage_channels", "stage channels (list, lineage, mount in place)"),
-        (DockerEngine, "run", "container create + start (engine.run)"),
-        (HostWatcher, "watch", "container runs, log streamed, wait for exit"),
-        (training.TrainingRunner, "_export", "pack + upload model.tar.gz and output.tar.gz"),
-        (training.TrainingRunner, "_clean_up", "cleanup (remove container, work folder)"),
-    ]
     saved: list[tuple[Any, str, Any]] = []
     try:
-        for owner, attr, label in targets:
-            original = owner.__dict__[attr]
+        for module, path, label in (*TASK_STEPS, *JOB_STEPS, RUNNER):
+            found = _resolve(module, path)
+            if found is None:
+                if f"{module}.{path}" not in clock.skipped:
+                    clock.skipped.append(f"{module}.{path}")
+                continue
+            owner, attr, original = found
             saved.append((owner, attr, original))
-            setattr(owner, attr, clock.wrap(original, label))
-        client_prop = DockerEngine.__dict__["client"]
-        saved.append((DockerEngine, "client", client_prop))
-        connect = clock.wrap(client_prop.fget, "docker client connect (from_env + ping)")
-        DockerEngine.client = property(lambda self: connect(self) if self._client is None else client_prop.fget(self))
+            wrapped = clock.wrap(original, label)
+            setattr(owner, attr, clock.dumping(wrapped) if (module, path) == RUNNER[:2] else wrapped)
+        found = _resolve("ml_lifecycle.compute.docker_engine", "DockerEngine.client")
+        if found is not None and isinstance(found[2], property):
+            owner, attr, prop = found
+            saved.append((owner, attr, prop))
+            connect = clock.wrap(prop.fget, CONNECT)
+            owner.client = property(lambda self: connect(self) if self._client is None else prop.fget(self))
         yield
     finally:
         for owner, attr, original in reversed(saved):
             setattr(owner, attr, original)
 
 
-def _ours(train_dir: Path, out_dir: Path, log_path: Path, clock: PhaseClock | None) -> float:
-    """Time TrainOnEC2Operator.execute() in this process; return seconds (phases go to the clock)."""
+def _ours(train_dir: Path, out_dir: Path, log_path: Path, clock: PhaseClock | None) -> tuple[float, float]:
+    """Time TrainOnEC2Operator.execute() in this process; return (seconds, CPU seconds of this process).
+
+    The steps' times go to the clock.
+    """
     from ml_lifecycle import TrainOnEC2Operator
 
     operator = TrainOnEC2Operator(
@@ -211,15 +306,17 @@ def _ours(train_dir: Path, out_dir: Path, log_path: Path, clock: PhaseClock | No
         "run_id": f"bench-{uuid.uuid4().hex}",
     }
     with output_to(log_path), instrumented(clock) if clock else contextlib.nullcontext():
+        cpu = _cpu_seconds(resource.RUSAGE_SELF)
         started = time.perf_counter()
         try:
             result = operator.execute(context)
         except Exception as err:
             raise BenchError(f"TrainOnEC2Operator.execute failed: {err}\n{tail(log_path)}") from err
         elapsed = time.perf_counter() - started
+        cpu = _cpu_seconds(resource.RUSAGE_SELF) - cpu
     if result.get("status") != "Completed" or not result.get("model_uri"):
         raise BenchError(f"TrainOnEC2Operator returned {result}")
-    return elapsed
+    return elapsed, cpu
 
 
 def _container_seconds(log_path: Path) -> float | None:
@@ -234,11 +331,13 @@ def _case(case: dict[str, Any], runs: int, work: Path, say: Callable[[str], None
     train_dir = data / "train"
     name = case["case"]
     logs = fresh_dir(LOGS / NAME / name)
-    clock = PhaseClock()
+    clock = PhaseClock(fresh_dir(work / name / "phases"))
     ours: list[float] = []
     base: list[float] = []
     ours_inside: list[float] = []
     base_inside: list[float] = []
+    ours_cpu: list[float] = []  # CPU of this process (all threads) during execute()
+    base_cpu: list[float] = []  # CPU of the docker CLI process
     ours_outside: list[float] = []  # wall time minus what the container reported as its own work
     base_outside: list[float] = []
     phases: list[dict[str, float]] = []
@@ -248,12 +347,14 @@ def _case(case: dict[str, Any], runs: int, work: Path, say: Callable[[str], None
     for i in range(1, runs + 1):
         clock.reset()
         log_ours = logs / f"run{i}-ours.log"
-        seconds = _ours(train_dir, work / name / "ours-out", log_ours, clock)
+        seconds, cpu = _ours(train_dir, work / name / "ours-out", log_ours, clock)
         ours.append(seconds)
-        accounted = sum(clock.totals.values())
-        phases.append({**clock.totals, OTHER: seconds - accounted})
+        ours_cpu.append(cpu)
+        phases.append(clock.breakdown(seconds))
         log_base = logs / f"run{i}-docker.log"
-        base.append(_docker_run(train_dir, work / name / f"docker-{i}", log_base))
+        seconds, cpu = _docker_run(train_dir, work / name / f"docker-{i}", log_base)
+        base.append(seconds)
+        base_cpu.append(cpu)
         for target, outside, path, wall in (
             (ours_inside, ours_outside, log_ours, ours[-1]),
             (base_inside, base_outside, log_base, base[-1]),
@@ -275,8 +376,19 @@ def _case(case: dict[str, Any], runs: int, work: Path, say: Callable[[str], None
         "docker_run_outside_container": summary(base_outside) if base_outside else None,
         "phases_median": {label: statistics.median(p.get(label, 0.0) for p in phases) for label in labels},
         "logs": str(logs.relative_to(RESULTS)),
+        "instrumentation_skipped": clock.skipped,
     }
     out["overhead_median_s"] = out["ours"]["median"] - out["docker_run"]["median"]
+    out["ours_cpu"] = summary(ours_cpu)
+    out["docker_run_cli_cpu"] = summary(base_cpu)
+    if ours_outside and base_outside:
+        # Less sensitive to other load on the machine: the container's work (pooled over both sides) plus each
+        # side's median time outside it.
+        work_s = statistics.median(ours_inside + base_inside)
+        out["container_work_pooled_median_s"] = work_s
+        out["ratio_outside_container"] = (work_s + statistics.median(ours_outside)) / (
+            work_s + statistics.median(base_outside)
+        )
     return out
 
 
