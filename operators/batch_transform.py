@@ -7,9 +7,7 @@ from typing import Any
 
 from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
-from ml_lifecycle.core.data_processing import JOIN_SOURCES, build_data_processing
 from ml_lifecycle.core.image_ref import parse_image_ref
-from ml_lifecycle.core.jsonpath import parse_jsonpath
 from ml_lifecycle.core.specs import SUPPORTED_SPLIT_TYPES, TransformSpec
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
@@ -130,9 +128,9 @@ class BatchTransformOperator(LifecycleOperator):
                     compression_type,
                     lambda v: checks.check_choice("compression_type", v, ("None", "Gzip")),
                 ),
-                "input_filter": (input_filter, lambda v: parse_jsonpath(v, "input_filter")),
-                "output_filter": (output_filter, lambda v: parse_jsonpath(v, "output_filter")),
-                "join_source": (join_source, lambda v: checks.check_choice("join_source", v, JOIN_SOURCES)),
+                "input_filter": (input_filter, lambda v: _parse_jsonpath(v, "input_filter")),
+                "output_filter": (output_filter, lambda v: _parse_jsonpath(v, "output_filter")),
+                "join_source": (join_source, lambda v: checks.check_choice("join_source", v, ("None", "Input"))),
             }
         )
         self._check_data_processing()
@@ -142,6 +140,14 @@ class BatchTransformOperator(LifecycleOperator):
         values = (self.content_type, self.accept, self.split_type, self.assemble_with)
         if any(v is not None and is_template(v) for v in values):
             return  # the paths are checked already; the rules that need the formats wait for execute()
+        if (
+            self.input_filter in (None, "$")
+            and self.output_filter in (None, "$")
+            and self.join_source in (None, "None")
+        ):
+            return  # nothing to process: keep DAG parsing free of the JSONPath machinery
+        from ml_lifecycle.core.data_processing import build_data_processing
+
         build_data_processing(
             input_filter=self.input_filter,
             output_filter=self.output_filter,
@@ -207,3 +213,14 @@ class BatchTransformOperator(LifecycleOperator):
             join_source=self.join_source,  # type: ignore[arg-type]
             output_filter=self.output_filter,
         )
+
+
+def _parse_jsonpath(value: str, parameter: str) -> Any:
+    """Parse a JSONPath filter (imported on use, so DAGs without filters parse faster).
+
+    :param value: the JSONPath.
+    :param parameter: the parameter name used in error messages.
+    """
+    from ml_lifecycle.core.jsonpath import parse_jsonpath
+
+    return parse_jsonpath(value, parameter)

@@ -7,8 +7,6 @@ from typing import Any
 
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.stores.base import ArtifactStore, ObjectInfo
-from ml_lifecycle.stores.file_store import FileStore
-from ml_lifecycle.stores.s3_store import S3Store
 
 __all__ = ["ArtifactStore", "FileStore", "ObjectInfo", "S3Store", "store_for"]
 
@@ -22,8 +20,28 @@ def store_for(uri: ArtifactUri | str, *, s3_client_factory: Callable[[], Any] | 
     """
     parsed = parse_uri(uri) if isinstance(uri, str) else uri
     if parsed.scheme == "file":
+        from ml_lifecycle.stores.file_store import FileStore
+
         return FileStore()
+    from ml_lifecycle.stores.s3_store import S3Store
+
     return S3Store(s3_client_factory or _default_s3_client)
+
+
+def __getattr__(name: str) -> Any:
+    """Load the store classes on first use, so that importing this package stays cheap at DAG parse time.
+
+    :param name: the attribute asked for.
+    """
+    if name == "FileStore":
+        from ml_lifecycle.stores.file_store import FileStore
+
+        return FileStore
+    if name == "S3Store":
+        from ml_lifecycle.stores.s3_store import S3Store
+
+        return S3Store
+    raise AttributeError(f"module 'ml_lifecycle.stores' has no attribute {name!r}")
 
 
 def _default_s3_client() -> Any:
