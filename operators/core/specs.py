@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ml_lifecycle.core import checks
-from ml_lifecycle.core.data_processing import DataProcessing, build_data_processing
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import SpecError
+
+if TYPE_CHECKING:
+    from ml_lifecycle.core.data_processing import DataProcessing
 
 Distribution = Literal["FullyReplicated", "ShardedByS3Key"]
 DataType = Literal["S3Prefix", "ManifestFile"]
@@ -289,6 +291,9 @@ class TransformSpec:
 
     def data_processing(self) -> DataProcessing | None:
         """Return the validated input_filter / join_source / output_filter settings, or None when all are defaults."""
+        # Imported here: DAG files import this module, and most transforms use no JSONPath filter.
+        from ml_lifecycle.core.data_processing import build_data_processing
+
         return build_data_processing(
             input_filter=self.input_filter,
             output_filter=self.output_filter,
