@@ -1,7 +1,16 @@
-"""Benchmarks of airflow-ml-lifecycle against the bare tools: ``python -m bench.run`` writes bench/REPORT.md.
+"""Benchmarks of airflow-ml-lifecycle against the bare tools and the peer: ``python -m bench.run`` writes REPORT.md.
 
 Each benchmark module exposes ``NAME``, ``TITLE``, ``DEFAULT_RUNS`` and ``run(runs, say) -> dict``; the dict is
 kept as JSON in bench/results/<NAME>.json and rendered by bench/report.py.
 """
 
-BENCHMARKS = ("train_overhead", "dag_import", "demo")
+BENCHMARKS = (
+    "train_overhead",
+    "train_hosts",
+    "s3_staging",
+    "dag_import",
+    "demo",
+    "build_push",
+    "transform",
+    "endpoint",
+)
