@@ -136,9 +136,29 @@ def _summary(docs: dict[str, dict[str, Any]]) -> list[str]:
         hook = _hook(name, "summary_rows")
         if hook and doc.get("result"):
             lines += hook(doc["result"])
+        elif isinstance(doc.get("result"), dict) and doc["result"].get("figures"):
+            lines += [_figure_row(figure) for figure in doc["result"]["figures"]]
         if doc.get("error"):
             lines.append(f"| {name} | failed: see below | | | |")
     return [*lines, ""]
+
+
+def _figure_row(figure: dict[str, Any]) -> str:
+    """One row of the figures table from a benchmark's ``figures`` entry.
+
+    :param figure: label, ours_s, baseline_s, baseline, ratio, goal, goal_is_max.
+    """
+    goal = figure.get("goal")
+    if goal is None:
+        judged = "—"
+    elif figure.get("goal_is_max", True):
+        judged = verdict(figure["ratio"], goal)
+    else:
+        judged = f"≥ {goal:.2f}: {'met' if figure['ratio'] >= goal else '**not met**'}"
+    return (
+        f"| {figure['label']} | {s(figure.get('ours_s'))} | {s(figure.get('baseline_s'))} ({figure.get('baseline', '')}) "
+        f"| **{figure['ratio']:.3f}** | {judged} |"
+    )
 
 
 def _hook(name: str, attr: str) -> Any:
