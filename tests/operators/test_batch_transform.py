@@ -534,7 +534,9 @@ from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.stores import store_for
 spec = TransformSpec(**json.loads(sys.argv[2]))
 record = backends.transform_runner(store_for).run(spec, sys.argv[3], {}, print)
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM is this process's own high-water mark; ru_maxrss would carry the forking parent's (it survives exec).
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+peak_mb = int(hwm.split()[1]) / 1024
 print(json.dumps({"status": record.status, "metrics": record.metrics, "peak_rss_mb": peak_mb}))
 """
 
