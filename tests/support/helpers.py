@@ -26,5 +26,12 @@ def managed_containers(client: Any, **labels: str) -> list[Any]:
     :param client: a docker SDK client.
     :param labels: extra label filters, as name=value with dashes written as underscores.
     """
+    import docker
+
     filters = [MANAGED] + [f"ml-lifecycle.{k.replace('_', '-')}={v}" for k, v in labels.items()]
+    for _ in range(10):
+        try:
+            return client.containers.list(all=True, filters={"label": filters})
+        except docker.errors.NotFound:
+            continue  # a container went away between the listing and its inspection: list again
     return client.containers.list(all=True, filters={"label": filters})
