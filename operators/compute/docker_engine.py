@@ -14,6 +14,7 @@ from ml_lifecycle.errors import EngineError, ImageNotFound
 
 log = logging.getLogger(__name__)
 
+LIST_ATTEMPTS = 10
 _ENGINE_HINT = "Start the engine (scripts/bootstrap.sh engine) or point DOCKER_HOST at one"
 
 
@@ -290,7 +291,14 @@ class DockerEngine:
         :param labels: label -> value.
         :param running_only: only running containers.
         """
+        import docker
+
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        for _ in range(LIST_ATTEMPTS - 1):
+            try:
+                return self.client.containers.list(all=not running_only, filters=filters)
+            except docker.errors.NotFound:
+                continue  # a container went away between the listing and its inspection: list again
         return self.client.containers.list(all=not running_only, filters=filters)
 
     def create_network(self, name: str, labels: Mapping[str, str], *, internal: bool = False) -> Any:
