@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import JobFailed, MlLifecycleError
 
 log = logging.getLogger(__name__)
+
+
+# Time allowed past max_runtime_s and the stop grace for packing and uploading the outputs.
+DEADLINE_MARGIN_S = 900
 
 
 class StopRequested(MlLifecycleError):
@@ -177,7 +182,9 @@ class TrainingRunner:
                 self.checkpoint_interval_s,
             )
             checkpoints.restore()
-        run_labels = labels.owned("training", job_name, owner)
+        # The reaper removes a job's containers past this time, even if its agent and Airflow are gone.
+        deadline_epoch_s = time.time() + spec.max_runtime_s + contract.STOP_GRACE_TRAINING_S + DEADLINE_MARGIN_S
+        run_labels = labels.owned("training", job_name, owner, deadline=str(int(deadline_epoch_s)))
         addresses: dict[str, str] = {}
         if network:
             created = self.engine.create_network(network, run_labels, internal=spec.enable_network_isolation)

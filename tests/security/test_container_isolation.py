@@ -55,6 +55,7 @@ def test_containers_are_unprivileged_without_the_docker_socket(
     watcher.join()
 
     assert seen, "the job's container was never seen running"
+    assert float(seen[0]["Config"]["Labels"]["ml-lifecycle.deadline"]) > time.time()
     host_config = seen[0]["HostConfig"]
     assert host_config["Privileged"] is False
     assert not host_config.get("CapAdd")
