@@ -50,7 +50,8 @@ def _kill_when(task: subprocess.Popen, condition, timeout_s: float = 60) -> None
     """
     deadline = time.monotonic() + timeout_s
     while not condition():
-        assert time.monotonic() < deadline, "the task never got that far"
+        if time.monotonic() > deadline:
+            pytest.fail("the task never got that far")
         assert task.poll() is None, "the task ended before it could be killed"
         time.sleep(0.02)
     os.killpg(task.pid, signal.SIGKILL)

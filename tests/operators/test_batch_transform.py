@@ -218,7 +218,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def log_message(self, *args):
-        pass
+        return None  # quiet: no access log
 
     def answer(self, status, body):
         head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode()

@@ -56,10 +56,9 @@ class CuttableProxy:
         :param sink: write side.
         """
         try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
+            with contextlib.suppress(OSError):  # a cut or closed side simply ends the copy
+                while data := source.recv(65536):
+                    sink.sendall(data)
         finally:
             for sock in (source, sink):
                 with contextlib.suppress(OSError):
@@ -70,11 +69,9 @@ class CuttableProxy:
         self._open.clear()
         with self._lock:
             for sock in self._sockets:
-                try:
+                with contextlib.suppress(OSError):  # already closed by the other side
                     sock.shutdown(socket.SHUT_RDWR)
                     sock.close()
-                except OSError:
-                    pass
             self._sockets.clear()
 
     def restore(self) -> None:
