@@ -48,6 +48,33 @@ def training_jobs(spec: Any, aws_conn_id: str | None) -> Any:
     )
 
 
+def ec2_training_jobs(aws_conn_id: str | None, launch_settings: Any, use_spot: bool, max_wait_s: int | None) -> Any:
+    """Return the EC2 training job manager, with clients built from the Airflow AWS connection.
+
+    :param aws_conn_id: the Airflow AWS connection.
+    :param launch_settings: the Ec2Settings.
+    :param use_spot: launch spot instances.
+    :param max_wait_s: how long interrupted spot jobs are relaunched, or None.
+    """
+    from ml_lifecycle.aws_clients import client_factory
+    from ml_lifecycle.compute.ec2.agent_bundle import build_agent_bundle
+    from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+    from ml_lifecycle.compute.ec2.training_jobs import Ec2TrainingJobs, SpotPolicy
+    from ml_lifecycle.runtime import store_factory
+
+    ec2 = client_factory("ec2", aws_conn_id)
+    fleet = Ec2Fleet(ec2, client_factory("ssm", aws_conn_id), client_factory("iam", aws_conn_id))
+    return Ec2TrainingJobs(
+        store_factory(aws_conn_id),
+        fleet,
+        client_factory("logs", aws_conn_id),
+        str(ec2().meta.region_name),
+        launch_settings,
+        SpotPolicy(use_spot, max_wait_s),
+        lambda: build_agent_bundle(settings.home_dir() / "cache" / "agent"),
+    )
+
+
 def transform_runner(store_for: StoreFor) -> Any:
     """Return a TransformRunner on the local engine.
 

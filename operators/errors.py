@@ -72,3 +72,16 @@ class TransformFailed(MlLifecycleError):
 
 class ArtifactExists(MlLifecycleError, FileExistsError):
     """An artifact that must not be replaced exists already."""
+
+
+class ComputeError(MlLifecycleError):
+    """EC2 refused or failed a launch, a lookup or a termination."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        """Carry the message and whether trying again can help.
+
+        :param message: what went wrong and how to fix it.
+        :param retryable: True for capacity and throttling, where a later attempt can succeed.
+        """
+        self.retryable = retryable
+        super().__init__(message)

@@ -1,4 +1,4 @@
-"""ReapOrphansOperator: remove containers and networks of jobs that no task or agent owns any more."""
+"""ReapOrphansOperator: remove containers, networks and EC2 instances of jobs that no task or agent owns any more."""
 
 from __future__ import annotations
 
@@ -19,16 +19,18 @@ class ReapOrphansOperator(LifecycleOperator):
 
     A job's containers, networks and working folder are removed when it is past its deadline (the
     ``ml-lifecycle.deadline`` label, else its creation plus max_job_age_s), or when its record is terminal and its
-    agent on this host is gone.
+    agent on this host is gone. With ``compute="ec2"``, instances and security groups carrying our tags are ended when
+    they are past their ``ml-lifecycle.deadline`` tag or when the DAG run that launched them has ended.
 
     :param record_roots: where job records live: training output paths (``<root>/<job>/status.json``) and
         transform records (``<output_uri>/.ml-lifecycle``). (templated)
-    :param compute: ``local`` (the Docker engine DOCKER_HOST points at). (templated)
+    :param compute: ``local`` (the Docker engine DOCKER_HOST points at) or ``ec2`` (the region of the AWS
+        connection). (templated)
     :param max_job_age_s: the age after which a job is past its deadline; keep it above your longest
         max_runtime_s; default 26 hours.
     :param match_labels: only consider resources that carry these labels too (e.g. one DAG's), or None for all.
     :param dry_run: only report what would be removed.
-    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` record roots.
+    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` record roots and EC2.
     """
 
     template_fields: Sequence[str] = ("record_roots", "compute")
@@ -63,7 +65,8 @@ class ReapOrphansOperator(LifecycleOperator):
         from ml_lifecycle import backends, settings
         from ml_lifecycle.compute.reaper import reap
 
-        backends.require_local(self.compute)
+        if self.compute == "ec2":
+            return self._reap_ec2(context)
         reaped = reap(
             backends.docker_engine(),
             self._record_finder(),
@@ -74,6 +77,37 @@ class ReapOrphansOperator(LifecycleOperator):
         )
         verb = "Would reap" if self.dry_run else "Reaped"
         self.log.info("%s %d orphaned job(s): %s", verb, len(reaped), ", ".join(r.job for r in reaped) or "none")
+        return {"reaped": [asdict(r) for r in reaped], "dry_run": self.dry_run}
+
+    def _reap_ec2(self, context: Any) -> dict[str, Any]:
+        """End orphaned EC2 instances and security groups and list them with the reason.
+
+        :param context: the Airflow context (its task instance asks the API server for DAG run states).
+        """
+        from ml_lifecycle.aws_clients import client_factory
+        from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+        from ml_lifecycle.compute.ec2.reaper import reap_ec2
+
+        fleet = Ec2Fleet(
+            client_factory("ec2", self.aws_conn_id),
+            client_factory("ssm", self.aws_conn_id),
+            client_factory("iam", self.aws_conn_id),
+        )
+        ti = context["ti"]
+
+        def run_state(dag_id: str, run_id: str) -> str | None:
+            ask = getattr(ti, "get_dagrun_state", None)
+            if ask is None:
+                return None
+            try:
+                return str(ask(dag_id=dag_id, run_id=run_id))
+            except Exception as err:  # a run that was deleted, or no API server: judge by the deadline
+                self.log.warning("Cannot read the state of DAG run %s/%s (%s)", dag_id, run_id, err)
+                return None
+
+        reaped = reap_ec2(fleet, run_state, match_tags=self.match_labels, dry_run=self.dry_run)
+        verb = "Would end" if self.dry_run else "Ended"
+        self.log.info("%s %d orphaned EC2 job(s): %s", verb, len(reaped), ", ".join(r.job for r in reaped) or "none")
         return {"reaped": [asdict(r) for r in reaped], "dry_run": self.dry_run}
 
     def _record_finder(self) -> Any:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
+from ml_lifecycle.core.ec2_checks import check_spot_wait
+from ml_lifecycle.core.ec2_settings import Ec2Settings
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S, TrainingSpec, to_channels
 from ml_lifecycle.core.uris import parse_uri
@@ -43,7 +46,16 @@ class TrainOnEC2Operator(LifecycleOperator):
     :param wait_for_completion: wait for the job to end (default); False returns as soon as it started.
     :param deferrable: wait in the triggerer instead of a worker slot; the job's log is shown on resume.
     :param poll_interval_s: seconds between status reads when deferred; default 5.
-    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations; default ``aws_default``.
+    :param ec2_settings: with compute="ec2", how instances are launched: ``ami_id`` (default: the ECS-optimized
+        Amazon Linux 2023 AMI from its public SSM parameter, the GPU variant for GPU types), ``launch_template``,
+        ``launch_template_version``, ``subnet_id``, ``security_group_ids`` (default: a group of the job's own that
+        admits only the job's instances), ``instance_profile``, ``volume_size_gb`` (100), ``volume_type`` (gp3),
+        ``kms_key_id``, ``placement_group``, ``extra_tags``. (templated)
+    :param use_spot: with compute="ec2", run on spot instances; an interrupted job is relaunched from its last
+        checkpoint (give checkpoint_uri) until max_wait_s.
+    :param max_wait_s: with use_spot, seconds from the first launch within which interrupted jobs are relaunched;
+        at least max_runtime_s; default max_runtime_s.
+    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations and EC2; default ``aws_default``.
     """
 
     template_fields: Sequence[str] = (
@@ -57,8 +69,14 @@ class TrainOnEC2Operator(LifecycleOperator):
         "max_runtime_s",
         "environment",
         "checkpoint_uri",
+        "ec2_settings",
     )
-    template_fields_renderers = {"hyperparameters": "json", "channels": "json", "environment": "json"}
+    template_fields_renderers = {
+        "hyperparameters": "json",
+        "channels": "json",
+        "environment": "json",
+        "ec2_settings": "json",
+    }
     ui_color = "#c9e4ff"
     operator_extra_links = (JobLogsLink(), InstancesLink(), TrainingArtifactsLink())
 
@@ -83,6 +101,9 @@ class TrainOnEC2Operator(LifecycleOperator):
         wait_for_completion: bool = True,
         deferrable: bool = False,
         poll_interval_s: float = 5.0,
+        ec2_settings: Mapping[str, Any] | None = None,
+        use_spot: bool = False,
+        max_wait_s: int | None = None,
         aws_conn_id: str | None = "aws_default",
         **kwargs: Any,
     ) -> None:
@@ -105,6 +126,9 @@ class TrainOnEC2Operator(LifecycleOperator):
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval_s = poll_interval_s
+        self.ec2_settings = ec2_settings
+        self.use_spot = use_spot
+        self.max_wait_s = max_wait_s
         self.aws_conn_id = aws_conn_id
         self._job_name: str | None = None
         checks.check_now(
@@ -120,8 +144,11 @@ class TrainOnEC2Operator(LifecycleOperator):
                 "environment": (environment, checks.check_environment),
                 "checkpoint_uri": (checkpoint_uri, lambda v: parse_uri(v, "checkpoint_uri")),
                 "compression": (compression, lambda v: checks.check_choice("compression", v, ("GZIP", "NONE"))),
+                "ec2_settings": (ec2_settings, Ec2Settings.build),
             }
         )
+        if isinstance(max_runtime_s, int):
+            check_spot_wait(use_spot, max_wait_s, max_runtime_s)
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Start the job (or reattach to, or reuse, this task instance's job), then wait, defer or return."""
@@ -129,6 +156,8 @@ class TrainOnEC2Operator(LifecycleOperator):
         from ml_lifecycle.runtime import identity_from_context
 
         spec = self._spec()
+        if spec.compute == "ec2":
+            return self._execute_on_ec2(spec, identity_from_context(context))
         jobs = self._local_jobs(spec)
         identity = identity_from_context(context)
         attempt = choose_attempt(identity, lambda name: jobs.record(spec, name), jobs.is_running, jobs.abandon)
@@ -149,6 +178,50 @@ class TrainOnEC2Operator(LifecycleOperator):
         jobs.follow(attempt.job_name, pid, self.log.info, own_child=own_child)
         return self._finish(spec, jobs, attempt.job_name)
 
+    def _execute_on_ec2(self, spec: TrainingSpec, identity: Any) -> dict[str, Any]:
+        """Run the job on instances that exist only while it runs; they are ended on success and failure alike.
+
+        :param spec: the training spec (compute="ec2").
+        :param identity: the task instance's identity.
+        """
+        from ml_lifecycle.agent.attempts import choose_attempt
+        from ml_lifecycle.core.ec2_checks import check_reachable_from_ec2
+
+        check_reachable_from_ec2(spec)
+        jobs = self._ec2_jobs(spec)
+        attempt = choose_attempt(
+            identity, lambda name: jobs.record(spec, name), jobs.is_running, lambda name: jobs.clean_up(spec, name)
+        )
+        self._job_name = attempt.job_name
+        if attempt.action == "reuse":
+            self.log.info("Training job %s already completed in an earlier try; reusing its outputs", attempt.job_name)
+            return self._finish(spec, jobs, attempt.job_name)
+        with _fail_fast_unless_retryable():
+            if attempt.action == "attach":
+                self.log.info("Reattaching to training job %s, whose instances still run", attempt.job_name)
+            else:
+                jobs.start(spec, attempt.job_name, identity.labels(), self.log.info)
+            if not self.wait_for_completion:
+                return {"job_name": attempt.job_name, "status": "InProgress", "record_uri": self._record_uri(spec)}
+            if self.deferrable:
+                self._defer(spec, attempt.job_name)
+            try:
+                jobs.follow(spec, attempt.job_name, identity.labels(), self.log.info)
+            finally:
+                jobs.clean_up(spec, attempt.job_name)
+        return self._finish(spec, jobs, attempt.job_name)
+
+    def _ec2_jobs(self, spec: TrainingSpec) -> Any:
+        """Return the EC2 job manager for this operator's settings.
+
+        :param spec: the training spec (compute="ec2").
+        """
+        from ml_lifecycle import backends
+
+        return backends.ec2_training_jobs(
+            self.aws_conn_id, Ec2Settings.build(self.ec2_settings), self.use_spot, self.max_wait_s
+        )
+
     def execute_complete(self, context: Any, event: dict[str, Any], job_name: str) -> dict[str, Any]:
         """Resume after deferral: show the job's log in the task log, then return its outputs or fail.
 
@@ -159,8 +232,13 @@ class TrainOnEC2Operator(LifecycleOperator):
         from ml_lifecycle.agent.follow import tail
 
         spec = self._spec()
-        jobs = self._local_jobs(spec)
-        tail(jobs.log_path(job_name), 0, self.log.info)
+        if spec.compute == "ec2":
+            jobs = self._ec2_jobs(spec)
+            jobs.show_logs(job_name, self.log.info)
+            jobs.clean_up(spec, job_name)
+        else:
+            jobs = self._local_jobs(spec)
+            tail(jobs.log_path(job_name), 0, self.log.info)
         if event.get("status") == "timeout":
             raise JobFailed(job_name, "InProgress", "the wait for the job ran past max_runtime_s plus the grace period")
         return self._finish(spec, jobs, job_name)
@@ -170,6 +248,12 @@ class TrainOnEC2Operator(LifecycleOperator):
         if self._job_name is None:
             return
         spec = self._spec()
+        if spec.compute == "ec2":
+            self.log.info("Stopping training job %s and ending its instances", self._job_name)
+            jobs = self._ec2_jobs(spec)
+            jobs.stop(spec, self._job_name)
+            jobs.clean_up(spec, self._job_name)
+            return
         jobs = self._local_jobs(spec)
         record = jobs.record(spec, self._job_name)
         if record is not None:
@@ -183,7 +267,6 @@ class TrainOnEC2Operator(LifecycleOperator):
         """
         from ml_lifecycle import backends
 
-        backends.require_local(spec.compute)
         return backends.training_jobs(spec, self.aws_conn_id)
 
     def _record_uri(self, spec: TrainingSpec) -> str:
@@ -230,16 +313,11 @@ class TrainOnEC2Operator(LifecycleOperator):
         """
         record = jobs.record(spec, job_name)
         if record is None or record.status != "Completed":
-            lines = (
-                jobs.log_path(job_name).read_text(errors="replace").splitlines()
-                if jobs.log_path(job_name).is_file()
-                else []
-            )
             raise JobFailed(
                 job_name,
                 record.secondary_status if record else "Failed",
                 record.failure_reason if record else "the job's agent wrote no record",
-                "\n".join(lines[-LOG_TAIL_LINES:]),
+                "\n".join(jobs.log_tail(job_name, LOG_TAIL_LINES)),
             )
         return {
             "job_name": record.job_name,
@@ -270,3 +348,18 @@ class TrainOnEC2Operator(LifecycleOperator):
             checkpoint_uri=self.checkpoint_uri,
             enable_network_isolation=self.enable_network_isolation,
         )
+
+
+@contextmanager
+def _fail_fast_unless_retryable() -> Iterator[None]:
+    """Turn an EC2 error that a retry cannot fix (a bad AMI, a quota) into a failure Airflow does not retry."""
+    from ml_lifecycle.errors import ComputeError
+
+    try:
+        yield
+    except ComputeError as err:
+        if err.retryable:
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(err)) from err

@@ -93,6 +93,15 @@ class LocalTrainingJobs:
         """
         follow(pid, self.log_path(job_name), sink, own_child=own_child)
 
+    def log_tail(self, job_name: str, lines: int) -> list[str]:
+        """Return the last lines of a job's agent log (empty when it has none).
+
+        :param job_name: the job's name.
+        :param lines: how many lines.
+        """
+        path = self.log_path(job_name)
+        return path.read_text(errors="replace").splitlines()[-lines:] if path.is_file() else []
+
     def is_running(self, record: JobRecord) -> bool:
         """Say whether an InProgress job still has a live agent on this host, or live containers on the engine.
 

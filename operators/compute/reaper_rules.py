@@ -49,3 +49,28 @@ def reap_reason(job: JobLeftovers, now_epoch_s: float, max_job_age_s: float) -> 
     if job.record_status is not None and is_terminal(job.record_status) and job.agent_alive is False:
         return f"its record says {job.record_status} and its agent is gone"
     return None
+
+
+ENDED_RUN_STATES = frozenset({"success", "failed"})
+
+
+def instance_reap_reason(
+    kinds: frozenset[str], deadline_epoch_s: float | None, run_state: str | None, now_epoch_s: float
+) -> str | None:
+    """Say why a job's EC2 instances and resources may be removed, or None to keep them.
+
+    Endpoints are never reaped. A job is reaped past its deadline (its ``ml-lifecycle.deadline`` tag), or when the
+    DAG run that launched it has ended (a task that still owned the job would have ended it first).
+
+    :param kinds: the ``ml-lifecycle.kind`` tags of its resources.
+    :param deadline_epoch_s: the earliest ``ml-lifecycle.deadline`` tag, or None when none carries one.
+    :param run_state: the state of its DAG run (``running``, ``success``, ``failed``...), or None when unknown.
+    :param now_epoch_s: the time now, in seconds since the epoch.
+    """
+    if kinds & NEVER_REAPED_KINDS:
+        return None
+    if deadline_epoch_s is not None and now_epoch_s > deadline_epoch_s:
+        return f"past its deadline {datetime.fromtimestamp(deadline_epoch_s, UTC).isoformat(timespec='seconds')}"
+    if run_state in ENDED_RUN_STATES:
+        return f"its DAG run ended ({run_state})"
+    return None

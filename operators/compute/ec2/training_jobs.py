@@ -1,0 +1,274 @@
+"""Training jobs on EC2 as the operator sees them: launch, find by tags, follow, relaunch after spot, clean up."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ml_lifecycle.agent.preflight import list_channels
+from ml_lifecycle.agent.records import RECORD_NAME, StoreFor, read_record
+from ml_lifecycle.agent.training import DEADLINE_MARGIN_S, job_output_uri
+from ml_lifecycle.compute.ec2.cloudwatch_follow import TRAINING_LOG_GROUP, CloudWatchFollower
+from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+from ml_lifecycle.compute.ec2.security_group import create_job_security_group, delete_job_security_groups
+from ml_lifecycle.compute.ec2.user_data import UserDataValues, render_user_data
+from ml_lifecycle.core import contract
+from ml_lifecycle.core.ec2_launch import deadline_minutes, instance_tags, run_instances_request
+from ml_lifecycle.core.ec2_settings import Ec2Settings
+from ml_lifecycle.core.spec_documents import JobDocument
+from ml_lifecycle.core.specs import TrainingSpec
+from ml_lifecycle.core.status import JobRecord, JobStatus, is_terminal
+from ml_lifecycle.core.uris import ArtifactUri
+from ml_lifecycle.errors import JobFailed
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "Interrupted"
+STOP_OBJECT = "stop-requested"
+# How long instances may be gone while the record still says InProgress before the job counts as lost
+# (the agent writes its final record before the instance shuts down, so this only covers S3's visibility).
+LOST_GRACE_S = 30.0
+
+
+@dataclass(frozen=True)
+class SpotPolicy:
+    """Whether to use spot instances and how long to keep relaunching after interruptions.
+
+    :param use_spot: launch spot instances.
+    :param max_wait_s: seconds from the first launch within which an interrupted job is relaunched; None is
+        max_runtime_s.
+    """
+
+    use_spot: bool = False
+    max_wait_s: int | None = None
+
+
+class Ec2TrainingJobs:
+    """Runs each training job on instances that exist only while it runs; the agent on them writes the record."""
+
+    def __init__(
+        self,
+        store_for: StoreFor,
+        fleet: Ec2Fleet,
+        logs: Callable[[], Any],
+        region: str,
+        settings: Ec2Settings,
+        spot: SpotPolicy,
+        bundle: Callable[[], Path],
+        poll_interval_s: float = 5.0,
+    ) -> None:
+        """Hold the clients and launch settings.
+
+        :param store_for: returns the store for a URI.
+        :param fleet: launches and finds instances.
+        :param logs: builds the CloudWatch Logs client.
+        :param region: the region the instances run in.
+        :param settings: the launch settings.
+        :param spot: the spot policy.
+        :param bundle: returns the path of the agent bundle (built once and cached).
+        :param poll_interval_s: seconds between polls of the record, the instances and the logs.
+        """
+        self.store_for = store_for
+        self.fleet = fleet
+        self.logs = logs
+        self.region = region
+        self.settings = settings
+        self.spot = spot
+        self.bundle = bundle
+        self.poll_interval_s = poll_interval_s
+        self.launch_times: list[float] = []
+
+    def record(self, spec: TrainingSpec, job_name: str) -> JobRecord | None:
+        """Read a job's record, or None when no agent wrote one yet.
+
+        :param spec: the job's spec (its output_path locates the record).
+        :param job_name: the job's name.
+        """
+        uri = job_output_uri(spec.output_path, job_name).join(RECORD_NAME)
+        return read_record(self.store_for(uri), uri)
+
+    def is_running(self, record: JobRecord) -> bool:
+        """Say whether an InProgress job still has live instances (found by its tag).
+
+        :param record: the job's record.
+        """
+        return bool(self.fleet.instances(record.job_name, ("pending", "running")))
+
+    def start(self, spec: TrainingSpec, job_name: str, owner: dict[str, str], sink: Callable[[str], None]) -> list[str]:
+        """Check the inputs and launch settings, stage the agent and the job document, launch; return instance ids.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param sink: the task log.
+        """
+        list_channels(dict(spec.channels), self.store_for)
+        ami_id = self.fleet.resolve_ami(self.settings, spec.instance_type)
+        self.fleet.preflight(self.settings, ami_id)
+        return self._launch(spec, job_name, owner, ami_id, sink)
+
+    def follow(self, spec: TrainingSpec, job_name: str, owner: dict[str, str], sink: Callable[[str], None]) -> None:
+        """Stream the job's logs until its record is terminal; relaunch after a spot interruption within max_wait_s.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels (for a relaunch).
+        :param sink: the task log.
+        """
+        follower = CloudWatchFollower(self.logs, job_name, TRAINING_LOG_GROUP)
+        first_launch_s = self.launch_times[0] if self.launch_times else time.time()
+        wait_limit_s = float(self.spot.max_wait_s or spec.max_runtime_s) + contract.STOP_GRACE_TRAINING_S
+        hard_deadline_s = first_launch_s + wait_limit_s + DEADLINE_MARGIN_S
+        gone_since_s: float | None = None
+        while True:
+            follower.poll(sink)
+            record = self.record(spec, job_name)
+            if record is not None and is_terminal(record.status):
+                follower.poll(sink)
+                return
+            if self.fleet.instances(job_name, ("pending", "running")):
+                gone_since_s = None
+            else:
+                gone_since_s = gone_since_s or time.monotonic()
+                if time.monotonic() - gone_since_s >= LOST_GRACE_S or _interrupted(record):
+                    if not _interrupted(record):
+                        raise JobFailed(job_name, "Failed", "its instances ended before the agent wrote a final record")
+                    if not self.spot.use_spot or time.time() - first_launch_s > wait_limit_s:
+                        raise JobFailed(job_name, INTERRUPTED, "spot interruptions outlasted max_wait_s")
+                    sink(f"Training job {job_name} was interrupted (spot); relaunching from its last checkpoint")
+                    self._launch(spec, job_name, owner, self.fleet.resolve_ami(self.settings, spec.instance_type), sink)
+                    gone_since_s = None
+            if time.time() > hard_deadline_s:
+                raise JobFailed(
+                    job_name, "MaxRuntimeExceeded", "the job ran past its deadline; its instances were ended"
+                )
+            time.sleep(self.poll_interval_s)
+
+    def show_logs(self, job_name: str, sink: Callable[[str], None]) -> int:
+        """Send all of a job's CloudWatch log lines to sink (after a deferral); return how many.
+
+        :param job_name: the job's name.
+        :param sink: the task log.
+        """
+        return CloudWatchFollower(self.logs, job_name, TRAINING_LOG_GROUP).poll(sink)
+
+    def log_tail(self, job_name: str, lines: int) -> list[str]:
+        """Return the last lines of the job's CloudWatch logs.
+
+        :param job_name: the job's name.
+        :param lines: how many lines.
+        """
+        collected: list[str] = []
+        CloudWatchFollower(self.logs, job_name, TRAINING_LOG_GROUP).poll(collected.append)
+        return collected[-lines:]
+
+    def stop(self, spec: TrainingSpec, job_name: str) -> None:
+        """Ask the job's agents to stop gracefully (SIGTERM, artifacts kept) by writing the stop object.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        """
+        uri = staging_uri(spec, job_name).join(STOP_OBJECT)
+        self.store_for(uri).write_bytes(uri, b"stop")
+
+    def clean_up(self, spec: TrainingSpec | None, job_name: str) -> None:
+        """Terminate the job's instances, then delete its security group and staging objects.
+
+        :param spec: the training spec, or None when unknown (the staging objects are then kept).
+        :param job_name: the job's name.
+        """
+        ids = [i["InstanceId"] for i in self.fleet.instances(job_name)]
+        if ids:
+            log.info("Terminating %d instance(s) of %s: %s", len(ids), job_name, ", ".join(ids))
+            self.fleet.terminate(ids)
+            self.fleet.wait_terminated(ids)
+        delete_job_security_groups(self.fleet.ec2, job_name)
+        if spec is not None:
+            uri = staging_uri(spec, job_name)
+            self.store_for(uri).delete_prefix(uri)
+
+    def _launch(
+        self, spec: TrainingSpec, job_name: str, owner: dict[str, str], ami_id: str | None, sink: Callable[[str], None]
+    ) -> list[str]:
+        """Stage the agent and the job document, then launch the instances; return their ids.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param ami_id: the AMI, or None when the launch template names it.
+        :param sink: the task log.
+        """
+        now_s = time.time()
+        deadline_s = int(now_s + spec.max_runtime_s + contract.STOP_GRACE_TRAINING_S + DEADLINE_MARGIN_S)
+        tags = instance_tags("training", job_name, owner, deadline_s, self.settings.extra_tags)
+        staging = staging_uri(spec, job_name)
+        store = self.store_for(staging)
+        bundle_uri = staging.join("agent.tar.gz")
+        store.upload_file(str(self.bundle()), bundle_uri)
+        document = JobDocument(
+            version=1,
+            job_name=job_name,
+            kind="training",
+            spec=spec,
+            owner=dict(owner),
+            region=self.region,
+            instance_count=spec.instance_count,
+            deadline_epoch_s=deadline_s,
+            log_group=TRAINING_LOG_GROUP,
+            use_spot=self.spot.use_spot,
+            record_uri=str(job_output_uri(spec.output_path, job_name).join(RECORD_NAME)),
+            staging_uri=str(staging),
+            launched_at_epoch_s=now_s,
+        )
+        document_uri = staging.join("job.json")
+        store.write_bytes(document_uri, json.dumps(document.to_dict(), indent=1, sort_keys=True).encode())
+        groups = list(self.settings.security_group_ids)
+        if not groups:
+            groups = [create_job_security_group(self.fleet.ec2, job_name, self.fleet.vpc_of(self.settings), tags)]
+        user_data = render_user_data(
+            UserDataValues(
+                job_name=job_name,
+                region=self.region,
+                bundle_uri=str(bundle_uri),
+                job_document_uri=str(document_uri),
+                deadline_minutes=deadline_minutes(deadline_s, now_s),
+            )
+        )
+        request = run_instances_request(
+            self.settings,
+            instance_type=spec.instance_type,
+            count=spec.instance_count,
+            user_data=user_data,
+            tags=tags,
+            ami_id=ami_id,
+            security_group_ids=groups,
+            use_spot=self.spot.use_spot,
+            client_token=f"{job_name}-{len(self.launch_times) + 1}-{int(now_s)}"[:64],
+        )
+        self.launch_times.append(now_s)
+        instances = self.fleet.launch(request, sink)
+        ids = [str(i["InstanceId"]) for i in instances]
+        sink(f"Training job {job_name}: launched {len(ids)} instance(s) {', '.join(ids)} ({spec.instance_type})")
+        return ids
+
+
+def staging_uri(spec: TrainingSpec, job_name: str) -> ArtifactUri:
+    """Return the job's staging prefix ``<output_path>/<job>/staging/``.
+
+    :param spec: the training spec.
+    :param job_name: the job's name.
+    """
+    return job_output_uri(spec.output_path, job_name).join("staging")
+
+
+def _interrupted(record: JobRecord | None) -> bool:
+    """Say whether the record shows a spot interruption the job has not recovered from yet.
+
+    :param record: the job's record, or None.
+    """
+    return record is not None and record.status == JobStatus.IN_PROGRESS and record.secondary_status == INTERRUPTED

@@ -1,0 +1,51 @@
+"""What a training spec needs before it can run on EC2: locations and an image the instances can reach."""
+
+from __future__ import annotations
+
+from ml_lifecycle.core.image_ref import parse_image_ref
+from ml_lifecycle.core.specs import TrainingSpec
+from ml_lifecycle.errors import SpecError
+
+REMOTE_SCHEMES = ("s3://",)
+
+
+def check_reachable_from_ec2(spec: TrainingSpec) -> None:
+    """Refuse locations and images that exist only on this machine, naming the parameter and what to write.
+
+    :param spec: the training spec with compute="ec2".
+    """
+    locations = {"output_path": spec.output_path, "checkpoint_uri": spec.checkpoint_uri or "s3://"}
+    locations.update({f"channels[{name!r}]": channel.uri for name, channel in spec.channels.items()})
+    for parameter, uri in locations.items():
+        if not uri.startswith(REMOTE_SCHEMES):
+            raise SpecError(
+                parameter,
+                f"{uri!r} is on this machine, which an EC2 instance cannot read",
+                "Use an s3:// URI with compute='ec2' (or compute='local' for local folders)",
+            )
+    if not parse_image_ref(spec.image_uri).registry:
+        raise SpecError(
+            "image_uri",
+            f"{spec.image_uri!r} names no registry, so an EC2 instance cannot pull it",
+            "Push it with PushToECROperator and pass its repository@sha256:... URI",
+        )
+
+
+def check_spot_wait(use_spot: bool, max_wait_s: int | None, max_runtime_s: int) -> int | None:
+    """Accept max_wait_s only with use_spot, and no shorter than max_runtime_s (as SageMaker requires).
+
+    :param use_spot: whether spot instances are used.
+    :param max_wait_s: seconds to keep relaunching after interruptions, counted from the first launch, or None.
+    :param max_runtime_s: the job's runtime limit.
+    """
+    if max_wait_s is None:
+        return None
+    if not use_spot:
+        raise SpecError("max_wait_s", "is set without use_spot=True", "Set use_spot=True or drop max_wait_s")
+    if int(max_wait_s) < int(max_runtime_s):
+        raise SpecError(
+            "max_wait_s",
+            f"{max_wait_s} is shorter than max_runtime_s={max_runtime_s}",
+            "Give max_wait_s >= max_runtime_s (the wait includes the run)",
+        )
+    return int(max_wait_s)

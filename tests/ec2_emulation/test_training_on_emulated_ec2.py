@@ -1,0 +1,223 @@
+"""TrainOnEC2Operator(compute="ec2") end to end: moto launches, the emulator runs the user data as cloud-init would."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from support.ec2_emulator import Ec2Emulator
+from support.helpers import task_context
+
+from ml_lifecycle import TrainOnEC2Operator
+
+pytestmark = pytest.mark.docker
+
+BUCKET = "ml-bucket"
+INSTANCE_PROFILE = "ml-lifecycle-instance"
+
+METRICS = [{"Name": "train_rmse", "Regex": r"train_rmse=([0-9.eE+-]+);"}]
+
+
+def _upload_training_data(aws: SimpleNamespace, data: Path) -> str:
+    """Put the sample training data in moto's S3 and return its prefix.
+
+    :param aws: the moto clients.
+    :param data: the sample data folder.
+    """
+    for path in sorted((data / "train").iterdir()):
+        aws.s3.upload_file(str(path), BUCKET, f"data/train/{path.name}")
+    return f"s3://{BUCKET}/data/train"
+
+
+def _operator(image: str, channel: str, **extra: Any) -> TrainOnEC2Operator:
+    """Build an EC2 training operator.
+
+    :param image: the image by digest.
+    :param channel: the train channel's URI.
+    :param extra: overrides.
+    """
+    args: dict[str, Any] = {
+        "task_id": "train",
+        "compute": "ec2",
+        "image_uri": image,
+        "channels": {"train": channel},
+        "output_path": f"s3://{BUCKET}/training",
+        "hyperparameters": {"l2": 0.01},
+        "instance_type": "ml.m5.large",
+        "metric_definitions": METRICS,
+        "max_runtime_s": 600,
+        "ec2_settings": {"instance_profile": INSTANCE_PROFILE},
+        "poll_interval_s": 0.5,
+    }
+    args.update(extra)
+    return TrainOnEC2Operator(**args)
+
+
+def _object(aws: SimpleNamespace, key: str) -> bytes:
+    """Read one object from moto's S3.
+
+    :param aws: the moto clients.
+    :param key: the key in the bucket.
+    """
+    return aws.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def _tar_members(data: bytes) -> dict[str, bytes]:
+    """Return the files of a tar.gz.
+
+    :param data: the archive.
+    """
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+
+
+def _instances(aws: SimpleNamespace, job_name: str) -> list[dict[str, Any]]:
+    """Return the job's instances in moto, any state.
+
+    :param aws: the moto clients.
+    :param job_name: the job's name.
+    """
+    pages = aws.ec2.describe_instances(Filters=[{"Name": "tag:ml-lifecycle.job", "Values": [job_name]}])
+    return [i for r in pages["Reservations"] for i in r["Instances"]]
+
+
+def test_trains_on_an_emulated_instance_and_the_instance_goes_away(
+    aws, emulator: Ec2Emulator, pushed_image, sample_data, ml_home
+):
+    channel = _upload_training_data(aws, sample_data)
+    launched_at = time.time()
+    result = _operator(pushed_image, channel).execute(task_context())
+    job = result["job_name"]
+
+    model = _tar_members(_object(aws, f"training/{job}/output/model.tar.gz"))
+    assert "model.json" in model
+    record = json.loads(_object(aws, f"training/{job}/status.json"))
+    assert record["status"] == "Completed", record
+    assert record["metrics"]["train_rmse"] == result["metrics"]["train_rmse"] > 0
+    assert [i["State"]["Name"] for i in _instances(aws, job)] == ["terminated"]
+    instance = next(iter(emulator.instances.values()))
+    assert instance.terminated_by == "shutdown", instance.console
+    assert instance.shutdowns[0].startswith("-h +"), "the deadline is armed before anything else runs"
+    assert instance.metadata.state.token_requests > 0 and instance.metadata.state.unauthorised_requests == 0
+    # What the job created is gone: its security group and its staging objects.
+    groups = aws.ec2.describe_security_groups(Filters=[{"Name": "tag:ml-lifecycle.job", "Values": [job]}])
+    assert groups["SecurityGroups"] == []
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=f"training/{job}/staging/")
+    # The container's log went to CloudWatch Logs, stream <job>/algo-1.
+    events = aws.logs.get_log_events(
+        logGroupName="/aws/ml-lifecycle/TrainingJobs", logStreamName=f"{job}/algo-1", startFromHead=True
+    )["events"]
+    assert any("train_rmse=" in e["message"] for e in events)
+    training_started = next(t for s, t in record["transitions"] if s == "Training")
+    print(f"launch call -> container start: {_epoch(training_started) - launched_at:.2f} s")
+
+
+def test_hostile_values_arrive_unchanged_and_are_never_executed(
+    aws, emulator: Ec2Emulator, pushed_image, sample_data, ml_home, tmp_path
+):
+    channel = _upload_training_data(aws, sample_data)
+    marker = tmp_path / "ec2" / "pwned"
+    hostile = f"'\"$(touch {marker})`touch {marker}`;\n${{HOME}} \\"
+    script = (
+        "cp /opt/ml/input/config/hyperparameters.json /opt/ml/model/hp.json && env > /opt/ml/model/env.txt && train"
+    )
+    result = _operator(
+        pushed_image,
+        channel,
+        output_path=f"s3://{BUCKET}/out $(touch {marker})/'q'",
+        hyperparameters={"l2": 0.01, "hostile": hostile},
+        environment={"HOSTILE": hostile},
+        entrypoint=["sh", "-c", script],
+        arguments=[],
+    ).execute(task_context())
+
+    key = result["model_uri"].removeprefix(f"s3://{BUCKET}/")
+    model = _tar_members(_object(aws, key))
+    assert json.loads(model["hp.json"])["hostile"] == hostile
+    assert f"HOSTILE={hostile}\n" in model["env.txt"].decode()
+    assert not marker.exists(), "a value was executed by the shell"
+
+
+def test_a_spot_interruption_resumes_from_the_checkpoint(
+    aws, emulator: Ec2Emulator, pushed_image, sample_data, ml_home
+):
+    channel = _upload_training_data(aws, sample_data)
+    # Resumable training: count the starts in a checkpoint, wait to be interrupted on the first start.
+    script = (
+        "n=$(cat /opt/ml/checkpoints/starts 2>/dev/null || echo 0); n=$((n+1)); echo $n > /opt/ml/checkpoints/starts; "
+        'if [ "$n" = 1 ]; then echo first-start; sleep 600; fi; '
+        "cp /opt/ml/checkpoints/starts /opt/ml/model/starts && train"
+    )
+    operator = _operator(
+        pushed_image,
+        channel,
+        checkpoint_uri=f"s3://{BUCKET}/checkpoints/spot",
+        entrypoint=["sh", "-c", script],
+        arguments=[],
+        use_spot=True,
+        max_wait_s=1200,
+    )
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = operator.execute(task_context())
+        except BaseException as err:  # reported by the assertion below
+            outcome["error"] = err
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    first = emulator.wait_booted(1, timeout_s=120)[0]
+    _wait(lambda: _has_object(aws, "checkpoints/spot/starts"), "the first start's checkpoint")
+    first.metadata.interrupt_spot()
+    thread.join(timeout=600)
+
+    assert "error" not in outcome, outcome.get("error")
+    result = outcome["result"]
+    assert _tar_members(_object(aws, result["model_uri"].removeprefix(f"s3://{BUCKET}/")))["starts"] == b"2\n"
+    record = json.loads(_object(aws, f"training/{result['job_name']}/status.json"))
+    assert record["status"] == "Completed"
+    assert "Interrupted" in [s for s, _ in record["transitions"]]
+    assert len(emulator.instances) == 2
+    assert all(i["State"]["Name"] == "terminated" for i in _instances(aws, result["job_name"]))
+
+
+def _has_object(aws: SimpleNamespace, key: str) -> bool:
+    """Say whether an object exists in moto's S3.
+
+    :param aws: the moto clients.
+    :param key: the key.
+    """
+    return "Contents" in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=key)
+
+
+def _wait(condition: Any, what: str, timeout_s: float = 120.0) -> None:
+    """Poll condition until true.
+
+    :param condition: a callable.
+    :param what: for the failure message.
+    :param timeout_s: how long to wait.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _epoch(iso: str) -> float:
+    """Convert an ISO-8601 UTC time to seconds since the epoch.
+
+    :param iso: the time.
+    """
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
