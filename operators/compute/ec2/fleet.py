@@ -78,21 +78,21 @@ class Ec2Fleet:
         """
         client = self.ec2()
         if ami_id:
-            with ec2_errors("the AMI", ami_id=ami_id):
+            with ec2_errors(f"the AMI {ami_id}", ami_id=ami_id):
                 if not client.describe_images(ImageIds=[ami_id])["Images"]:
                     raise ComputeError(f"AMI {ami_id} does not exist in this region. Give an ami_id that does")
         if settings.subnet_id:
-            with ec2_errors("the subnet", subnet_id=settings.subnet_id):
+            with ec2_errors(f"the subnet {settings.subnet_id}", subnet_id=settings.subnet_id):
                 client.describe_subnets(SubnetIds=[settings.subnet_id])
         if settings.security_group_ids:
-            with ec2_errors("the security groups"):
+            with ec2_errors(f"the security groups {', '.join(settings.security_group_ids)}"):
                 client.describe_security_groups(GroupIds=list(settings.security_group_ids))
         if settings.launch_template:
-            with ec2_errors("the launch template"):
+            with ec2_errors(f"the launch template {settings.launch_template}"):
                 client.describe_launch_templates(**_template_selector(settings.launch_template))
         if settings.instance_profile:
             name = settings.instance_profile.rsplit("/", 1)[-1]
-            with ec2_errors("the instance profile", instance_profile=settings.instance_profile):
+            with ec2_errors(f"the instance profile {name}", instance_profile=settings.instance_profile):
                 self.iam().get_instance_profile(InstanceProfileName=name)
 
     def vpc_of(self, settings: Ec2Settings) -> str:
