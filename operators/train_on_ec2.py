@@ -235,6 +235,14 @@ class TrainOnEC2Operator(LifecycleOperator):
         if spec.compute == "ec2":
             jobs = self._ec2_jobs(spec)
             jobs.show_logs(job_name, self.log.info)
+            if event.get("secondary_status") == "Interrupted" and event.get("status") == "InProgress":
+                from ml_lifecycle.runtime import identity_from_context
+
+                with _fail_fast_unless_retryable():
+                    jobs.relaunch_after_interruption(
+                        spec, job_name, identity_from_context(context).labels(), self.log.info
+                    )
+                self._defer(spec, job_name)
             jobs.clean_up(spec, job_name)
         else:
             jobs = self._local_jobs(spec)
@@ -296,6 +304,7 @@ class TrainOnEC2Operator(LifecycleOperator):
             aws_conn_id=self.aws_conn_id,
             poll_interval_s=self.poll_interval_s,
             deadline_epoch_s=time.time() + wait_s,
+            wake_on_secondary=("Interrupted",) if spec.compute == "ec2" else (),
         )
         self.defer(
             trigger=trigger,

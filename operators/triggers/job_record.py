@@ -18,6 +18,8 @@ class JobRecordTrigger(BaseTrigger):
     :param aws_conn_id: the Airflow AWS connection for ``s3://`` records.
     :param poll_interval_s: seconds between reads.
     :param deadline_epoch_s: the UNIX time after which the trigger gives up with status ``timeout``.
+    :param wake_on_secondary: secondary states that also end the wait while the job is InProgress (e.g.
+        ``Interrupted``, so the operator can relaunch a spot job); the event carries ``secondary_status``.
     """
 
     def __init__(
@@ -27,8 +29,10 @@ class JobRecordTrigger(BaseTrigger):
         aws_conn_id: str | None = "aws_default",
         poll_interval_s: float = 5.0,
         deadline_epoch_s: float | None = None,
+        wake_on_secondary: tuple[str, ...] | list[str] = (),
     ) -> None:
         super().__init__()
+        self.wake_on_secondary = tuple(wake_on_secondary)
         self.record_uri = record_uri
         self.job_name = job_name
         self.aws_conn_id = aws_conn_id
@@ -45,27 +49,29 @@ class JobRecordTrigger(BaseTrigger):
                 "aws_conn_id": self.aws_conn_id,
                 "poll_interval_s": self.poll_interval_s,
                 "deadline_epoch_s": self.deadline_epoch_s,
+                "wake_on_secondary": list(self.wake_on_secondary),
             },
         )
 
-    def _read_status(self) -> tuple[str, str]:
-        """Read the record (blocking; run in a thread) and return (status, failure reason)."""
+    def _read_status(self) -> tuple[str, str, str]:
+        """Read the record (blocking; run in a thread) and return (status, secondary status, failure reason)."""
         from ml_lifecycle.agent.records import read_record
         from ml_lifecycle.core.uris import parse_uri
         from ml_lifecycle.runtime import store_factory
 
         uri = parse_uri(self.record_uri)
         record = read_record(store_factory(self.aws_conn_id)(uri), uri)
-        return (record.status, record.failure_reason) if record else ("Missing", "")
+        return (record.status, record.secondary_status, record.failure_reason) if record else ("Missing", "", "")
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield exactly one event: the terminal status, or ``timeout`` after the deadline."""
         from ml_lifecycle.core.status import is_terminal
 
         while True:
-            status, reason = await asyncio.to_thread(self._read_status)
-            if is_terminal(status):
-                yield TriggerEvent({"status": status, "job_name": self.job_name, "failure_reason": reason})
+            status, secondary, reason = await asyncio.to_thread(self._read_status)
+            if is_terminal(status) or (secondary and secondary in self.wake_on_secondary):
+                event = {"status": status, "secondary_status": secondary, "job_name": self.job_name}
+                yield TriggerEvent({**event, "failure_reason": reason})
                 return
             if self.deadline_epoch_s is not None and time.time() > self.deadline_epoch_s:
                 yield TriggerEvent({"status": "timeout", "job_name": self.job_name, "failure_reason": ""})

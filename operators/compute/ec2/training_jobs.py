@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,9 +122,7 @@ class Ec2TrainingJobs:
         :param sink: the task log.
         """
         follower = CloudWatchFollower(self.logs, job_name, TRAINING_LOG_GROUP)
-        first_launch_s = self.launch_times[0] if self.launch_times else time.time()
-        wait_limit_s = float(self.spot.max_wait_s or spec.max_runtime_s) + contract.STOP_GRACE_TRAINING_S
-        hard_deadline_s = first_launch_s + wait_limit_s + DEADLINE_MARGIN_S
+        hard_deadline_s = self._first_launch_s(spec, job_name) + self._wait_limit_s(spec) + DEADLINE_MARGIN_S
         gone_since_s: float | None = None
         while True:
             follower.poll(sink)
@@ -131,23 +130,59 @@ class Ec2TrainingJobs:
             if record is not None and is_terminal(record.status):
                 follower.poll(sink)
                 return
-            if self.fleet.instances(job_name, ("pending", "running")):
+            if _interrupted(record):
+                self.relaunch_after_interruption(spec, job_name, owner, sink)
+                gone_since_s = None
+            elif self.fleet.instances(job_name, ("pending", "running")):
                 gone_since_s = None
             else:
                 gone_since_s = gone_since_s or time.monotonic()
-                if time.monotonic() - gone_since_s >= LOST_GRACE_S or _interrupted(record):
-                    if not _interrupted(record):
-                        raise JobFailed(job_name, "Failed", "its instances ended before the agent wrote a final record")
-                    if not self.spot.use_spot or time.time() - first_launch_s > wait_limit_s:
-                        raise JobFailed(job_name, INTERRUPTED, "spot interruptions outlasted max_wait_s")
-                    sink(f"Training job {job_name} was interrupted (spot); relaunching from its last checkpoint")
-                    self._launch(spec, job_name, owner, self.fleet.resolve_ami(self.settings, spec.instance_type), sink)
-                    gone_since_s = None
+                if time.monotonic() - gone_since_s >= LOST_GRACE_S:
+                    raise JobFailed(job_name, "Failed", "its instances ended before the agent wrote a final record")
             if time.time() > hard_deadline_s:
                 raise JobFailed(
                     job_name, "MaxRuntimeExceeded", "the job ran past its deadline; its instances were ended"
                 )
             time.sleep(self.poll_interval_s)
+
+    def relaunch_after_interruption(
+        self, spec: TrainingSpec, job_name: str, owner: dict[str, str], sink: Callable[[str], None]
+    ) -> list[str]:
+        """Launch the job again after a spot interruption, once the interrupted instances are gone; return the new ids.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param sink: the task log.
+        """
+        if not self.spot.use_spot or time.time() - self._first_launch_s(spec, job_name) > self._wait_limit_s(spec):
+            raise JobFailed(job_name, INTERRUPTED, "spot interruptions outlasted max_wait_s")
+        interrupted = [i["InstanceId"] for i in self.fleet.instances(job_name)]
+        if interrupted:
+            sink(f"Training job {job_name} was interrupted; waiting for instance(s) {', '.join(interrupted)} to end")
+            self.fleet.wait_terminated(interrupted)
+        sink(f"Training job {job_name}: relaunching after a spot interruption; it resumes from its last checkpoint")
+        return self._launch(spec, job_name, owner, self.fleet.resolve_ami(self.settings, spec.instance_type), sink)
+
+    def _first_launch_s(self, spec: TrainingSpec, job_name: str) -> float:
+        """Return when the job was first launched: by this object, else when its record was created (a retry).
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        """
+        if self.launch_times:
+            return self.launch_times[0]
+        record = self.record(spec, job_name)
+        if record is not None and record.created_at:
+            return datetime.fromisoformat(record.created_at.replace("Z", "+00:00")).timestamp()
+        return time.time()
+
+    def _wait_limit_s(self, spec: TrainingSpec) -> float:
+        """Return how long after the first launch the job may still run: max_wait_s (spot) or max_runtime_s, plus grace.
+
+        :param spec: the training spec.
+        """
+        return float(self.spot.max_wait_s or spec.max_runtime_s) + contract.STOP_GRACE_TRAINING_S
 
     def show_logs(self, job_name: str, sink: Callable[[str], None]) -> int:
         """Send all of a job's CloudWatch log lines to sink (after a deferral); return how many.
