@@ -5,19 +5,21 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from ml_lifecycle.agent import archive
 from ml_lifecycle.agent.checkpoints import DEFAULT_SYNC_INTERVAL_S, CheckpointSync
 from ml_lifecycle.agent.clock import utc_now_iso
-from ml_lifecycle.agent.host_watch import HostWatcher, LogSink, WatchResult
+from ml_lifecycle.agent.host_watch import HostWatcher, LogSink
+from ml_lifecycle.agent.interruption import INTERRUPT_GRACE_S, INTERRUPTED, JobInterrupted
+from ml_lifecycle.agent.placement import HostPlacement
 from ml_lifecycle.agent.preflight import list_channels
 from ml_lifecycle.agent.records import RECORD_NAME, RecordWriter, StoreFor
 from ml_lifecycle.agent.staging import stage_channels
+from ml_lifecycle.agent.training_export import ArchiveExport, TrainingExport
+from ml_lifecycle.agent.training_failure import failure_reason_of
 from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.docker_engine import DockerEngine
 from ml_lifecycle.core import contract
@@ -29,7 +31,6 @@ from ml_lifecycle.core.status import (
     JobRecord,
     JobStatus,
     SecondaryStatus,
-    exit_reason,
     is_failed,
     status_for_exit,
 )
@@ -59,21 +60,34 @@ def job_output_uri(output_path: str, job_name: str) -> ArtifactUri:
 class TrainingRunner:
     """Runs training jobs on one Docker engine; one instance per job, so stop() knows what to stop."""
 
-    def __init__(self, engine: DockerEngine, store_for: StoreFor, work_root: Path, region: str) -> None:
+    def __init__(
+        self,
+        engine: DockerEngine,
+        store_for: StoreFor,
+        work_root: Path,
+        region: str,
+        placement: HostPlacement | None = None,
+        export: TrainingExport | None = None,
+    ) -> None:
         """Hold the engine, stores and working folder.
 
         :param engine: the Docker engine to run on.
         :param store_for: returns the store for a URI.
         :param work_root: the folder under which each job lays out /opt/ml (visible to the engine).
         :param region: the AWS region reported to the container.
+        :param placement: which hosts run here and how they are networked; None runs all on a private network.
+        :param export: gathers hosts that ran elsewhere and uploads the outputs; None packs archives (SageMaker's way).
         """
         self.engine = engine
         self.store_for = store_for
         self.work_root = work_root
         self.region = region
+        self.placement = placement or HostPlacement()
+        self.export = export or ArchiveExport(store_for)
         self._watcher: HostWatcher | None = None
         self._log_tail = ""
         self._stop_requested = threading.Event()
+        self._interrupted = threading.Event()
         self.agent: dict[str, Any] = {}
         self.checkpoint_interval_s = DEFAULT_SYNC_INTERVAL_S
 
@@ -84,33 +98,33 @@ class TrainingRunner:
         owner: dict[str, str],
         sink: LogSink = log.info,
         listings: dict[str, list[Any]] | None = None,
+        writer: RecordWriter | None = None,
     ) -> JobRecord:
         """Run the job to its end and return its final record; raises JobFailed when it did not complete.
+
+        An interrupted job (interrupt()) returns its record InProgress with secondary status Interrupted.
 
         :param spec: the training spec.
         :param job_name: the job's name.
         :param owner: the Airflow identity labels.
         :param sink: receives progress and each host's log lines.
         :param listings: channel name -> objects, when a preflight listed them already; None lists them here.
+        :param writer: the record to continue (a resumed job, or a host result of a job run on several
+            machines); None starts ``<output_path>/<job>/status.json`` afresh.
         """
-        out_uri = job_output_uri(spec.output_path, job_name)
-        store = self.store_for(out_uri)
         hosts = contract.host_names(spec.instance_count)
-        now = utc_now_iso()
-        record = JobRecord(
-            job_name=job_name,
-            kind="training",
-            created_at=now,
-            hosts=hosts,
-            image_uri=spec.image_uri,
-            hyperparameters=dict(spec.hyperparameters),
-            owner=owner,
-            agent=self.agent,
-        )
-        writer = RecordWriter(store, out_uri.join(RECORD_NAME), record)
+        if writer is None:
+            out_uri = job_output_uri(spec.output_path, job_name)
+            record = JobRecord(job_name=job_name, kind="training", created_at=utc_now_iso())
+            writer = RecordWriter(self.store_for(out_uri), out_uri.join(RECORD_NAME), record)
+        record = writer.record
+        record.hosts, record.image_uri, record.owner = hosts, spec.image_uri, owner
+        record.hyperparameters = dict(spec.hyperparameters)
+        record.agent = {**record.agent, **self.agent}
         writer.transition(SecondaryStatus.STARTING, JobStatus.IN_PROGRESS)
         job_dir = self.work_root / "jobs" / job_name
-        network = f"mlc-{job_name}" if len(hosts) > 1 else None
+        here = self.placement.local_hosts(hosts)
+        network = f"mlc-{job_name}" if len(hosts) > 1 and not self.placement.host_network else None
         try:
             if listings is None:
                 listings = list_channels(dict(spec.channels), self.store_for)
@@ -119,7 +133,7 @@ class TrainingRunner:
             self._fail(writer, err)
             raise
         finally:
-            self._clean_up(job_name, job_dir, network)
+            self._clean_up(job_name, here, job_dir, network)
         if is_failed(result.status):
             raise JobFailed(job_name, result.secondary_status, result.failure_reason, self._log_tail)
         return result
@@ -128,6 +142,14 @@ class TrainingRunner:
         """Stop a running job (SIGTERM, then SIGKILL after 120 s); safe to call from another thread."""
         self._stop_requested.set()
         if self._watcher is not None:
+            self._watcher.stop()
+
+    def interrupt(self) -> None:
+        """Stop the job because its host goes away (SIGTERM, SIGKILL after INTERRUPT_GRACE_S), to resume later."""
+        self._interrupted.set()
+        self._stop_requested.set()
+        if self._watcher is not None:
+            self._watcher.grace_s = min(self._watcher.grace_s, INTERRUPT_GRACE_S)
             self._watcher.stop()
 
     def _run(
@@ -157,6 +179,8 @@ class TrainingRunner:
         record = writer.record
         image = self.engine.ensure_image(spec.image_uri)
         record.image_digest = image.digest or image.image_id
+        here = self.placement.local_hosts(hosts)
+        # Every host gets a layout, so channels are sharded over all of them; only the hosts here run.
         layouts = {host: contract.HostLayout(str(job_dir / host)) for host in hosts}
         for layout in layouts.values():
             for folder in (
@@ -169,7 +193,8 @@ class TrainingRunner:
         writer.transition(SecondaryStatus.DOWNLOADING)
         staged = stage_channels(spec.channels, hosts, layouts, str(job_dir / "shared"), self.store_for, listings)
         record.inputs = staged.inputs
-        for host, layout in layouts.items():
+        for host in here:
+            layout = layouts[host]
             files = contract.config_files(spec.hyperparameters, spec.channels, hosts, host, spec.instance_type)
             for name, content in files.items():
                 Path(layout.config_dir, name).write_text(content)
@@ -177,7 +202,7 @@ class TrainingRunner:
         if spec.checkpoint_uri:
             checkpoints = CheckpointSync(
                 parse_uri(spec.checkpoint_uri, "checkpoint_uri"),
-                {host: layouts[host].checkpoint_dir for host in hosts},
+                {host: layouts[host].checkpoint_dir for host in here},
                 self.store_for,
                 self.checkpoint_interval_s,
             )
@@ -185,13 +210,15 @@ class TrainingRunner:
         # The reaper removes a job's containers past this time, even if its agent and Airflow are gone.
         deadline_epoch_s = time.time() + spec.max_runtime_s + contract.STOP_GRACE_TRAINING_S + DEADLINE_MARGIN_S
         run_labels = labels.owned("training", job_name, owner, deadline=str(int(deadline_epoch_s)))
-        addresses: dict[str, str] = {}
+        addresses: dict[str, str] = dict(self.placement.peer_addresses)
         if network:
             created = self.engine.create_network(network, run_labels, internal=spec.enable_network_isolation)
             addresses = self.engine.host_addresses(created, hosts)
-        shape = shape_of(spec.instance_type)
+        shape = shape_of(spec.instance_type) if self.placement.limit_resources else None
         entrypoint, command = contract.training_command(spec.entrypoint, spec.arguments)
         environment = contract.training_environment(job_name, self.region, spec.environment)
+        if self._interrupted.is_set():
+            raise JobInterrupted(f"Training job {job_name} was interrupted before its containers started")
         if self._stop_requested.is_set():
             raise StopRequested(f"Training job {job_name} was stopped before its containers started")
         writer.transition(SecondaryStatus.TRAINING)
@@ -204,17 +231,17 @@ class TrainingRunner:
                 environment=environment,
                 mounts=layouts[host].mounts(staged.sources[host]),
                 labels={**run_labels, labels.HOST: host},
-                network=network,
+                network="host" if self.placement.host_network else network,
                 hostname=host,
                 memory_bytes=shape.memory_bytes if shape else None,
                 cpus=min(float(shape.vcpus), float(os.cpu_count() or 1)) if shape else None,
-                network_disabled=spec.enable_network_isolation and not network,
-                address=addresses.get(host),
+                network_disabled=spec.enable_network_isolation and not network and not self.placement.host_network,
+                address=addresses.get(host) if network else None,
                 extra_hosts={h: a for h, a in addresses.items() if h != host},
             )
-            for host in hosts
+            for host in here
         }
-        sink(f"Training job {job_name}: {len(hosts)} host(s) started from {spec.image_uri}")
+        sink(f"Training job {job_name}: {len(here)} of {len(hosts)} host(s) started here from {spec.image_uri}")
         if checkpoints is not None:
             checkpoints.start()
         scanner = MetricScanner(spec.metric_definitions)
@@ -224,6 +251,9 @@ class TrainingRunner:
         watched = self._watcher.watch(spec.max_runtime_s)
         if checkpoints is not None:
             checkpoints.stop()
+        if self._interrupted.is_set():
+            return self._interrupted_end(writer, containers, sink)
+        remote_reasons = self.export.collect(watched, job_dir)
         record.exit_codes = watched.exit_codes
         record.metrics = scanner.final()
         record.metric_series = scanner.series
@@ -233,13 +263,17 @@ class TrainingRunner:
             stopped=watched.stopped,
         )
         if status != JobStatus.COMPLETED:
-            record.failure_reason = self._failure_reason(layouts, watched, max_runtime_s=spec.max_runtime_s)
-            failed_host = next((h for h, c in sorted(watched.exit_codes.items()) if c != 0), hosts[0])
-            self._log_tail = self.engine.log_tail(containers[failed_host])
+            record.failure_reason = failure_reason_of(
+                {h: layouts[h] for h in here}, remote_reasons, watched, max_runtime_s=spec.max_runtime_s
+            )
+            failed_host = next((h for h, c in sorted(watched.exit_codes.items()) if c != 0), here[0])
+            self._log_tail = self.engine.log_tail(containers[failed_host]) if failed_host in containers else ""
         # Artifacts saved before a stop are kept, as SageMaker keeps them; a failed job uploads nothing.
         if status == JobStatus.COMPLETED or watched.max_runtime_exceeded or watched.stopped:
             writer.transition(SecondaryStatus.UPLOADING)
-            record.artifacts = self._export(spec, job_dir, layouts, job_output_uri(spec.output_path, job_name))
+            record.artifacts = self.export.export(
+                spec, job_dir, {h: layouts[h] for h in here}, job_output_uri(spec.output_path, job_name)
+            )
         # The containers go before the final record, so a terminal record means nothing of the job still runs.
         for container in containers.values():
             self.engine.remove(container)
@@ -248,66 +282,18 @@ class TrainingRunner:
         sink(f"Training job {job_name} ended {secondary}; metrics {record.metrics}")
         return record
 
-    def _failure_reason(self, layouts: dict[str, contract.HostLayout], watched: WatchResult, max_runtime_s: int) -> str:
-        """Take the failure reason from the first host that wrote /opt/ml/output/failure, else explain the exit.
+    def _interrupted_end(self, writer: RecordWriter, containers: dict[str, Any], sink: LogSink) -> JobRecord:
+        """End an interrupted run: remove the containers and leave the record InProgress, to be resumed.
 
-        :param layouts: host -> layout.
-        :param watched: how the hosts ended.
-        :param max_runtime_s: the runtime limit, for the message.
+        :param writer: the job record's writer.
+        :param containers: host -> its container.
+        :param sink: receives progress.
         """
-        for host in sorted(layouts):
-            path = Path(layouts[host].failure_file)
-            if path.is_file():
-                text = contract.failure_reason(path.read_text(errors="replace"))
-                if text:
-                    return text
-        if watched.max_runtime_exceeded:
-            return f"The job ran past max_runtime_s={max_runtime_s} and was stopped"
-        if watched.stopped:
-            return "The job was stopped on request"
-        return exit_reason(watched.worst_exit_code, oom_killed=bool(watched.oom_killed))
-
-    def _export(
-        self, spec: TrainingSpec, job_dir: Path, layouts: dict[str, contract.HostLayout], out_uri: ArtifactUri
-    ) -> dict[str, str]:
-        """Pack every host's model and output data and upload them to ``<out>/output/``.
-
-        :param spec: the training spec.
-        :param job_dir: the job's working folder (archives are built there).
-        :param layouts: host -> layout.
-        :param out_uri: ``<output_path>/<job>``.
-        """
-        store = self.store_for(out_uri)
-        hosts = sorted(layouts)
-        artifacts: dict[str, str] = {}
-        model_files = archive.merged_files([layouts[h].model_dir for h in hosts])
-        if spec.compression == "NONE":
-            for relative, source in model_files.items():
-                store.upload_file(source, out_uri.join("output", "model", relative))
-            artifacts["model"] = str(out_uri.join("output", "model"))
-        else:
-            artifacts["model"] = self._upload_archive(store, model_files, job_dir, out_uri, contract.MODEL_ARCHIVE)
-        output_files = archive.merged_files([layouts[h].output_data_dir for h in hosts])
-        artifacts["output"] = self._upload_archive(store, output_files, job_dir, out_uri, contract.OUTPUT_ARCHIVE)
-        return artifacts
-
-    @staticmethod
-    def _upload_archive(store: Any, files: dict[str, str], job_dir: Path, out_uri: ArtifactUri, name: str) -> str:
-        """Write files into a tar.gz and upload it as ``<out>/output/<name>``; return its URI.
-
-        :param store: the output store.
-        :param files: relative name -> source path.
-        :param job_dir: where the archive is built.
-        :param out_uri: ``<output_path>/<job>``.
-        :param name: the archive's name.
-        """
-        target = out_uri.join("output", name)
-        with tempfile.TemporaryDirectory(dir=job_dir) as scratch:
-            path = os.path.join(scratch, name)
-            size = archive.write_tar_gz(files, path)
-            store.upload_file(path, target)
-        log.info("Uploaded %s (%d files, %d bytes)", target, len(files), size)
-        return str(target)
+        for container in containers.values():
+            self.engine.remove(container)
+        writer.transition(INTERRUPTED)
+        sink(f"Training job {writer.record.job_name} was interrupted; its checkpoints are saved for a resume")
+        return writer.record
 
     def _fail(self, writer: RecordWriter, err: BaseException) -> None:
         """Record an error that ended the job before its containers did; never hides err.
@@ -317,10 +303,15 @@ class TrainingRunner:
         """
         if writer.record.status != JobStatus.IN_PROGRESS:
             return
-        writer.record.failure_reason = contract.failure_reason(str(err) or type(err).__name__)
-        writer.record.ended_at = utc_now_iso()
+        interrupted = isinstance(err, JobInterrupted)
+        if not interrupted:
+            writer.record.failure_reason = contract.failure_reason(str(err) or type(err).__name__)
+            writer.record.ended_at = utc_now_iso()
         stopped = isinstance(err, KeyboardInterrupt | SystemExit | StopRequested)
         try:
+            if interrupted:
+                writer.transition(INTERRUPTED)  # stays InProgress: a relaunched host resumes the job
+                return
             writer.transition(
                 SecondaryStatus.STOPPED if stopped else SecondaryStatus.FAILED,
                 JobStatus.STOPPED if stopped else JobStatus.FAILED,
@@ -328,15 +319,20 @@ class TrainingRunner:
         except MlLifecycleError as write_err:
             log.error("Could not record the failure of %s: %s", writer.record.job_name, write_err)
 
-    def _clean_up(self, job_name: str, job_dir: Path, network: str | None) -> None:
-        """Remove the job's containers, network and working folder; errors are logged, never raised.
+    def _clean_up(self, job_name: str, hosts: list[str], job_dir: Path, network: str | None) -> None:
+        """Remove the containers of the hosts here, the network and the working folder; errors are logged, never raised.
 
         :param job_name: the job's name.
+        :param hosts: the hosts that ran here.
         :param job_dir: the job's working folder.
         :param network: the job's network, or None.
         """
         for action in (
-            lambda: [self.engine.remove(c) for c in self.engine.containers({labels.JOB: job_name})],
+            lambda: [
+                self.engine.remove(c)
+                for host in hosts
+                for c in self.engine.containers({labels.JOB: job_name, labels.HOST: host})
+            ],
             lambda: network and self.engine.remove_network(network),
             lambda: shutil.rmtree(job_dir, ignore_errors=True),
         ):
