@@ -17,7 +17,7 @@ setup(
     python_requires=">=3.11",
     packages=_PACKAGES,
     package_dir={"ml_lifecycle": "operators"},
-    package_data={"ml_lifecycle": ["py.typed", "templates/*"]},
+    package_data={"ml_lifecycle": ["py.typed", "templates/*", "compute/ec2/*.j2"]},
     install_requires=[
         "apache-airflow>=3.1,<4",
         "apache-airflow-providers-amazon>=9.0",
