@@ -10,7 +10,7 @@ from typing import Any
 
 from ml_lifecycle.compute import labels
 from ml_lifecycle.core.ec2_errors import explain_ec2_error
-from ml_lifecycle.core.ec2_launch import ami_parameter_name
+from ml_lifecycle.core.ec2_launch import ROOT_DEVICE_NAME, ami_parameter_name
 from ml_lifecycle.core.ec2_settings import Ec2Settings
 from ml_lifecycle.errors import ComputeError
 
@@ -94,6 +94,17 @@ class Ec2Fleet:
             name = settings.instance_profile.rsplit("/", 1)[-1]
             with ec2_errors(f"the instance profile {name}", instance_profile=settings.instance_profile):
                 self.iam().get_instance_profile(InstanceProfileName=name)
+
+    def root_device(self, ami_id: str | None) -> str:
+        """Return the AMI's root device name (so the volume size applies to the root, not to a second disk).
+
+        :param ami_id: the AMI, or None when a launch template names it (Amazon Linux's ``/dev/xvda`` is assumed).
+        """
+        if not ami_id:
+            return ROOT_DEVICE_NAME
+        with ec2_errors(f"the AMI {ami_id}", ami_id=ami_id):
+            images = self.ec2().describe_images(ImageIds=[ami_id])["Images"]
+        return str(images[0].get("RootDeviceName") or ROOT_DEVICE_NAME) if images else ROOT_DEVICE_NAME
 
     def vpc_of(self, settings: Ec2Settings) -> str:
         """Return the VPC the instances will live in: the subnet's, else the default VPC.

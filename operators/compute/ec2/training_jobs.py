@@ -284,6 +284,7 @@ class Ec2TrainingJobs:
             security_group_ids=groups,
             use_spot=self.spot.use_spot,
             client_token=f"{job_name}-{len(self.launch_times) + 1}-{int(now_s)}"[:64],
+            root_device_name=self.fleet.root_device(ami_id),
         )
         self.launch_times.append(now_s)
         instances = self.fleet.launch(request, sink)
