@@ -251,9 +251,9 @@ class TrainingRunner:
         watched = self._watcher.watch(spec.max_runtime_s)
         if checkpoints is not None:
             checkpoints.stop()
-        if self._interrupted.is_set():
+        remote_reasons = {} if self._interrupted.is_set() else self.export.collect(watched, job_dir)
+        if self._interrupted.is_set():  # here, or (collect found) on another host
             return self._interrupted_end(writer, containers, sink)
-        remote_reasons = self.export.collect(watched, job_dir)
         record.exit_codes = watched.exit_codes
         record.metrics = scanner.final()
         record.metric_series = scanner.series

@@ -1,0 +1,68 @@
+"""``python -m ml_lifecycle.agent.instance <job document URI>``: run this instance's host of an EC2 training job."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from ml_lifecycle.agent.instance.cloudwatch import CloudWatchShipper
+from ml_lifecycle.agent.instance.imds import MetadataClient
+from ml_lifecycle.agent.instance.runner import EXIT_FAILED, read_document, run_instance_agent
+from ml_lifecycle.aws_clients import client_factory
+from ml_lifecycle.stores import store_for
+
+USAGE = "usage: python -m ml_lifecycle.agent.instance s3://bucket/<output_path>/<job>/staging/job.json"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _ShipHandler(logging.Handler):
+    """Sends the agent's own log records to CloudWatch Logs beside the container's lines.
+
+    :param ship: receives each formatted record.
+    """
+
+    def __init__(self, ship: CloudWatchShipper) -> None:
+        super().__init__(logging.INFO)
+        self.ship = ship
+        self.setFormatter(logging.Formatter(LOG_FORMAT))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Ship one record.
+
+        :param record: the log record.
+        """
+        self.ship(self.format(record))
+
+
+def main(argv: list[str]) -> int:
+    """Run the agent and return its exit code (0 completed, 1 failed or stopped, 75 interrupted).
+
+    :param argv: the command-line arguments after the program name.
+    """
+    if len(argv) != 1:
+        print(USAGE, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format=LOG_FORMAT)
+    imds = MetadataClient()
+    identity = imds.identity()
+    s3 = client_factory("s3", None, identity.region)
+    document = read_document(lambda uri: store_for(uri, s3_client_factory=s3), argv[0])
+    stream = f"{document.job_name}/{identity.host}"
+    ship = CloudWatchShipper(client_factory("logs", None, identity.region), document.log_group, stream)
+    logging.getLogger().addHandler(_ShipHandler(ship))
+
+    def sink(line: str) -> None:
+        print(line, flush=True)
+        ship(line)
+
+    try:
+        return run_instance_agent(argv[0], sink, imds)
+    except Exception:
+        logging.getLogger("ml_lifecycle.agent.instance").exception("The agent failed")
+        return EXIT_FAILED
+    finally:
+        ship.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
