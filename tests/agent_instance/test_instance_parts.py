@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+
 import boto3
 import pytest
 from botocore.config import Config
@@ -88,14 +91,16 @@ def test_missing_peers_fail_with_what_to_check(moto_server):
 
 def test_log_lines_reach_cloudwatch_in_order(moto_server):
     logs = boto3.client("logs", endpoint_url=moto_server, region_name=REGION)
-    logs.create_log_group(logGroupName="/aws/ml-lifecycle/TrainingJobs")  # an existing group is fine
-    shipper = CloudWatchShipper(lambda: logs, "/aws/ml-lifecycle/TrainingJobs", "ship-job/algo-1")
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName="/aws/ml-lifecycle/TrainingJobs")  # the shipper finds it existing
+    stream = f"ship-{uuid.uuid4().hex[:8]}/algo-1"
+    shipper = CloudWatchShipper(lambda: logs, "/aws/ml-lifecycle/TrainingJobs", stream)
     for index in range(2500):
         shipper(f"line {index}")
     shipper("")
     shipper.close()
     events = []
-    kwargs = {"logGroupName": "/aws/ml-lifecycle/TrainingJobs", "logStreamName": "ship-job/algo-1"}
+    kwargs = {"logGroupName": "/aws/ml-lifecycle/TrainingJobs", "logStreamName": stream}
     token = None
     while True:
         page = logs.get_log_events(startFromHead=True, **kwargs, **({"nextToken": token} if token else {}))
