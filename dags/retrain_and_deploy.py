@@ -61,6 +61,11 @@ with DAG(
         "hyperparameters": Param(
             {"l2": "0.01"},
             type="object",
+            # What the train task accepts (SageMaker's limits): scalar values, names of 1-256 and values of at most
+            # 2500 characters, at most 100 entries.
+            additionalProperties={"type": ["string", "number", "boolean"], "maxLength": 2500},
+            propertyNames={"minLength": 1, "maxLength": 256},
+            maxProperties=100,
             title="Hyperparameters",
             description="Passed to the container as strings in hyperparameters.json",
         ),
@@ -79,7 +84,12 @@ with DAG(
             description="Publish only a model whose validation_rmse is lower than the newest published version's",
         ),
         "endpoint_name": Param(
-            "linear", type="string", pattern="^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", title="Endpoint name"
+            "linear",
+            type="string",
+            # JSON Schema patterns are searched, and "$" also matches before a final newline: refuse newlines first.
+            pattern="^(?![\\s\\S]*\\n)[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+            maxLength=63,
+            title="Endpoint name",
         ),
         "registry": Param(
             "127.0.0.1:5000",

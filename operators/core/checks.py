@@ -79,11 +79,11 @@ def check_channel_name(name: str) -> str:
 
     :param name: the channel name.
     """
-    if not isinstance(name, str) or not _CHANNEL_NAME.fullmatch(name):
+    if not isinstance(name, str) or not _CHANNEL_NAME.fullmatch(name) or name in (".", ".."):
         raise SpecError(
             f"channels[{name!r}]",
             "is not a valid channel name",
-            "Use 1-64 letters, digits, '.', '-' or '_', e.g. 'train'",
+            "Use 1-64 letters, digits, '.', '-' or '_' (not '.' or '..' alone: the channel is a folder), e.g. 'train'",
         )
     return name
 
@@ -139,6 +139,8 @@ def check_environment(values: Mapping[str, Any] | None, parameter: str = "enviro
         text = str(value)
         if len(text) > MAX_ENVIRONMENT_CHARS:
             raise SpecError(where, f"is {len(text)} characters", f"Keep it to {MAX_ENVIRONMENT_CHARS}")
+        if "\x00" in text:
+            raise SpecError(where, "holds a NUL character, which no process environment can carry", "Remove it")
         result[key] = text
     return result
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -107,14 +106,7 @@ GOOD_HYPERPARAMETERS = st.dictionaries(
     st.one_of(st.text(max_size=30), st.integers(), st.floats(allow_nan=False), st.booleans()),
     max_size=6,
 )
-# Values the form lets through although the tasks refuse them are examples of their own, in the xfail tests below:
-# hyperparameters holding structures, endpoint names ending in a newline or longer than 63 characters.
-BAD_ENDPOINT_NAMES = st.one_of(st.text(max_size=70), JSON).filter(
-    lambda v: (
-        not _passes(check_endpoint_name, v)
-        and not (isinstance(v, str) and (v.endswith("\n") or re.fullmatch(ENDPOINT_PATTERN, v)))
-    )
-)
+BAD_ENDPOINT_NAMES = st.one_of(st.text(max_size=70), JSON).filter(lambda v: not _passes(check_endpoint_name, v))
 
 
 def _good_values(instance_types: list[str]) -> dict[str, st.SearchStrategy[Any]]:
@@ -205,12 +197,6 @@ def test_the_form_refuses_instance_counts_out_of_range(retrain_dag, count):
     assert not _form_accepts(retrain_dag, {"instance_count": count})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: the hyperparameters Param in dags/retrain_and_deploy.py is only type=object, so the form accepts "
-    "values the train task refuses with a SpecError after the image was built and pushed",
-)
 @pytest.mark.parametrize(
     "hyperparameters",
     [{"layers": [1, 2]}, {"l2": None}, {"opt": {"lr": 0.1}}, {"": "x"}, {"k" * 257: "x"}, {"x": "v" * 2501}],
@@ -222,12 +208,6 @@ def test_the_form_refuses_hyperparameters_the_train_task_refuses(retrain_dag, hy
     assert not _form_accepts(retrain_dag, {"hyperparameters": hyperparameters})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: the endpoint_name Param pattern in dags/retrain_and_deploy.py is matched with re.search, where '$' "
-    "also matches before a final newline, and it has no maxLength, so the form accepts names the deploy task refuses",
-)
 @pytest.mark.parametrize("name", ["linear\n", "a" + "-" * 70 + "b"], ids=["trailing-newline", "72-chars"])
 def test_the_form_refuses_endpoint_names_the_deploy_task_refuses(retrain_dag, name):
     with pytest.raises(SpecError):

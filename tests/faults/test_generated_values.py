@@ -240,23 +240,10 @@ def test_an_environment_value_the_engine_refuses_fails_and_leaves_nothing(
     assert managed_containers(docker_client, run_id=context["run_id"]) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: check_environment (operators/core/checks.py) accepts NUL in values; the engine refuses it only "
-    "when the container starts, after staging, as a JobFailed",
-)
 def test_an_environment_value_with_nul_fails_when_the_dag_is_parsed():
     _assert_rejected({"environment": {"WITH_NUL": "a\x00b"}}, "environment['WITH_NUL']")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: _CHANNEL_NAME (operators/core/checks.py) accepts '.' and '..', which are not folders of their own "
-    "under /opt/ml/input/data: '.' is mounted over the data folder itself (beside any other channel the engine then "
-    "fails to mount), '..' over /opt/ml/input (the config folder then fails to mount); both fail only after staging",
-)
 @pytest.mark.parametrize("name", [".", ".."])
 def test_dot_channel_names_are_refused(name):
     _assert_rejected({"channels": {name: "file:///data/train"}}, f"channels[{name!r}]")
