@@ -8,9 +8,10 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from ml_lifecycle.agent.clock import utc_now_iso
-from ml_lifecycle.agent.endpoint_fleet import retire, start_revision, upstreams, wait_healthy
+from ml_lifecycle.agent.endpoint_fleet import published_port, retire, start_revision, upstreams, wait_healthy
 from ml_lifecycle.agent.endpoint_record import (
     CREATING,
     DELETING,
@@ -104,14 +105,14 @@ class LocalEndpoints:
         servers = []
         routed = False
         try:
-            # The network is made, and then the proxy started (or found), while the rest goes on.
+            # The network is made while the images are looked up and the model unpacked.
             with ThreadPoolExecutor(max_workers=1) as pool:
                 network = pool.submit(proxy.ensure_network, _network_labels(name, owner))
                 image = self.engine.ensure_image(spec.image_uri)
                 model_dir = fetch_model(spec.model_uri, str(revision_dir), self.store_for)
                 proxy_image = ensure_proxy_image(self.engine, sink)
                 network.result()
-                proxy_port = pool.submit(self._ensure_proxy, proxy, proxy_image, ep_labels, old, live)
+                running = proxy.running()
                 servers = start_revision(
                     self.engine,
                     endpoint_name=name,
@@ -125,11 +126,16 @@ class LocalEndpoints:
                     instance_count=spec.instance_count,
                     request_timeout_s=INVOCATION_TIMEOUT_S,
                 )
+                # The addresses came with the start: a proxy that must be started now starts while the models boot.
+                targets = upstreams(self.engine, servers, proxy.network)
+                proxy_port = pool.submit(
+                    self._ensure_proxy, proxy, running, proxy_image, ep_labels, old, live, revision, targets
+                )
                 startup_s = wait_healthy(self.engine, servers, spec.startup_timeout_s)
-                port, standby = proxy_port.result()
-            targets = upstreams(self.engine, servers, proxy.network)
+                port, fresh = proxy_port.result()
             routed = True
-            switch_s = proxy.route(revision, targets, port, drain=not standby)
+            # A proxy started for this revision routes to it already: it only has to answer through the URL.
+            switch_s = proxy.wait_ready(port) if fresh else proxy.route(revision, targets, port, container=running)
         except BaseException as err:
             self._undo(proxy, live, routed, servers, revision_dir, name, owner, err)
             raise
@@ -157,7 +163,7 @@ class LocalEndpoints:
             f"Endpoint {name} InService at {record.url}: revision {revision}, {spec.instance_count} container(s) "
             f"answered /ping in {startup_s:.2f} s, proxy switched in {switch_s:.2f} s"
         )
-        retired = self._retire(name, keep_revision=revision)
+        retired = self._retire(name, keep_revision=revision) if old is not None else 0
         if retired:
             sink(f"Endpoint {name}: stopped {retired} container(s) of the previous revision")
         return record
@@ -191,28 +197,35 @@ class LocalEndpoints:
     def _ensure_proxy(
         self,
         proxy: EndpointProxy,
+        running: Any | None,
         image: str,
         ep_labels: dict[str, str],
         old: EndpointRecord | None,
         live: EndpointRecord | None,
+        revision: str,
+        targets: list[str],
     ) -> tuple[int, bool]:
-        """Return the proxy's port, and whether it stands by (routes nowhere yet), starting it when it does not run.
+        """Return the proxy's port, and whether it was started routing to the new revision already.
 
-        A proxy that must be started again listens on the endpoint's port, routing to the revision in service.
+        A proxy that runs is left alone (the caller switches it). One that must be started listens on the endpoint's
+        port and routes to the revision in service, or to the new revision when there is none (a new endpoint: nobody
+        knows its URL before the deploy returns, and it is not InService before the new revision answers /ping).
 
         :param proxy: the endpoint's proxy.
+        :param running: the proxy container when it runs, else None.
         :param image: the proxy image.
         :param ep_labels: ownership labels.
         :param old: the endpoint's record before this deploy, or None.
         :param live: the record of the revision in service, or None for a new endpoint.
+        :param revision: the new revision.
+        :param targets: the new revision's upstream addresses.
         """
-        container = proxy.running()
-        if container is not None:
-            return self.engine.published_port(container, PROXY_PORT), False
+        if running is not None:
+            return published_port(running, PROXY_PORT), False
         port = old.port if old is not None and old.port else None
         if live is not None:
-            return proxy.start(image, ep_labels, port, live.revision, live.upstreams), False
-        return proxy.start(image, ep_labels, port, "", []), True
+            return proxy.start(image, ep_labels, port, live.revision, live.upstreams, wait_workers=True), False
+        return proxy.start(image, ep_labels, port, revision, targets, wait_workers=False), True
 
     def _undo(
         self,
@@ -240,7 +253,7 @@ class LocalEndpoints:
         """
         try:
             if live is not None and routed:
-                proxy.route(live.revision, live.upstreams, live.port, drain=True)
+                proxy.route(live.revision, live.upstreams, live.port)
             retire(self.engine, [s.container for s in servers], grace_s=0)
             if live is None:
                 proxy.remove_container()

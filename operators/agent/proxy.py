@@ -26,6 +26,7 @@ CONFIG_FOLDER = "/etc/mlc-proxy"
 CONFIG_NAME = "nginx.conf"
 RELOAD_COMMAND = "mlc-proxy-reload"
 READY_TIMEOUT_S = 30.0
+FIRST_POLL_S = 0.002
 POLL_S = 0.01
 
 
@@ -91,8 +92,12 @@ class EndpointProxy:
 
         :param network_labels: ownership labels.
         """
+        # One engine call: a plain bridge (the engine picks the subnet). The proxy reaches the models by the addresses
+        # they got at start, so no fixed subnet is needed (creating one costs three more calls, ~0.3 s).
         if not self.engine.client.networks.list(names=[self.network]):
-            self.engine.create_network(self.network, network_labels)
+            self.engine.client.networks.create(
+                self.network, driver="bridge", labels=dict(network_labels), check_duplicate=True
+            )
         return self.network
 
     def running(self) -> Any | None:
@@ -101,15 +106,22 @@ class EndpointProxy:
         return found[0] if found else None
 
     def start(
-        self, image: str, container_labels: Mapping[str, str], port: int | None, revision: str, servers: Sequence[str]
+        self,
+        image: str,
+        container_labels: Mapping[str, str],
+        port: int | None,
+        revision: str,
+        servers: Sequence[str],
+        wait_workers: bool = True,
     ) -> int:
-        """Start the proxy routing to servers (none: standby) and return its host port once nginx runs its workers.
+        """Start the proxy routing to servers and return its host port (once nginx runs its workers, with wait_workers).
 
         :param image: the proxy image.
         :param container_labels: ownership labels.
         :param port: the endpoint's host port, or None to take a free one (a new endpoint).
         :param revision: the revision the servers belong to.
         :param servers: ``address:port`` of each model container.
+        :param wait_workers: wait until nginx can take a reload signal (a later route()); default True.
         """
         self._write_config(revision, servers)
         container = self.engine.run_service(
@@ -123,40 +135,36 @@ class EndpointProxy:
         )
         try:
             port = published_port(container, PROXY_PORT)
-            self._wait_for_workers(container)
+            if wait_workers:
+                self._wait_for_workers(container)
             return port
         except BaseException:
             self.engine.remove(container)
             raise
 
-    def route(self, revision: str, servers: Sequence[str], port: int, drain: bool) -> float:
+    def route(self, revision: str, servers: Sequence[str], port: int, container: Any | None = None) -> float:
         """Send new requests to servers; return the seconds it took.
 
-        With drain, return only once no nginx worker routes to the previous servers any more (their requests are
-        done), so the caller may stop them. Without (the proxy routed nowhere yet), a plain SIGHUP does.
+        Return only once no nginx worker routes to the previous servers any more (their requests are done), so the
+        caller may stop them.
 
         :param revision: the revision the servers belong to.
         :param servers: ``address:port`` of each model container.
         :param port: the proxy's host port.
-        :param drain: wait for the workers of the previous configuration to finish and exit.
+        :param container: the running proxy container, when the caller has it (saves an engine call).
         """
-        container = self.running()
+        container = container or self.running()
         if container is None:
             raise EngineError(f"The proxy {self.name} of endpoint {self.endpoint_name} is not running")
         started = time.monotonic()
         self._write_config(revision, servers)
-        if drain:
-            timeout_s = self.limits.invocation_timeout_s + 15
-            code, output = self.engine.exec(container, [RELOAD_COMMAND, str(timeout_s)])
-            if code != 0:
-                raise EngineError(
-                    f"The proxy {self.name} could not load the configuration of revision {revision} ({code}):\n"
-                    f"{output.strip()}\n{self.engine.log_tail(container)}"
-                )
-        else:
-            # The standby configuration never listened on the published port, so no client can meet one of its
-            # workers: a plain SIGHUP switches (start() saw nginx's workers, so its signal handlers are set).
-            self.engine.signal(container, "SIGHUP")
+        timeout_s = self.limits.invocation_timeout_s + 15
+        code, output = self.engine.exec(container, [RELOAD_COMMAND, str(timeout_s)])
+        if code != 0:
+            raise EngineError(
+                f"The proxy {self.name} could not load the configuration of revision {revision} ({code}):\n"
+                f"{output.strip()}\n{self.engine.log_tail(container)}"
+            )
         self.wait_ready(port)
         return time.monotonic() - started
 
@@ -172,18 +180,21 @@ class EndpointProxy:
                 raise EngineError(f"nginx in {self.name} started no worker:\n{self.engine.log_tail(container)}")
             time.sleep(POLL_S)
 
-    def wait_ready(self, port: int, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """Wait until GET /ping through the proxy answers 200 (the proxy listens and reaches a model).
+    def wait_ready(self, port: int, timeout_s: float = READY_TIMEOUT_S) -> float:
+        """Wait until GET /ping through the proxy answers 200 (it listens and reaches a model); return the seconds.
 
         :param port: the proxy's host port.
         :param timeout_s: the most seconds to wait.
         """
         client = ContainerClient(self.serving_host, port, self.limits.ping_timeout_s)
-        deadline = time.monotonic() + timeout_s
+        started = time.monotonic()
+        interval = FIRST_POLL_S
         while not client.ping(self.limits.ping_timeout_s):
-            if time.monotonic() > deadline:
+            if time.monotonic() > started + timeout_s:
                 raise EndpointNotReady(self._not_ready(port, timeout_s))
-            time.sleep(POLL_S)
+            time.sleep(interval)
+            interval = min(interval * 1.5, POLL_S)
+        return time.monotonic() - started
 
     def _not_ready(self, port: int, timeout_s: float) -> str:
         """Say that the proxy did not answer, with its last log lines.

@@ -15,7 +15,10 @@ from ml_lifecycle.errors import EndpointNotReady
 
 log = logging.getLogger(__name__)
 
+FIRST_PING_INTERVAL_S = 0.002
 PING_INTERVAL_S = 0.05
+# How often the container's state is asked while /ping does not answer yet.
+STATE_CHECK_S = 0.5
 
 
 @dataclass
@@ -73,26 +76,31 @@ def start_serving(
 def wait_until_healthy(engine: DockerEngine, serving: ServingContainer, startup_timeout_s: float) -> float:
     """Poll GET /ping until it answers 200 and return the seconds it took; fail fast if the container exits.
 
+    The polls start a few milliseconds apart and back off to PING_INTERVAL_S: a fast server is seen as soon as it
+    listens, a slow one is not flooded.
+
     :param engine: the Docker engine.
     :param serving: the container.
     :param startup_timeout_s: the startup budget (SageMaker's default is 4 minutes).
     """
     started = time.monotonic()
     deadline = started + startup_timeout_s
-    checks = 0
+    interval = FIRST_PING_INTERVAL_S
+    next_state_check = started + STATE_CHECK_S
     while time.monotonic() < deadline:
         if serving.client.ping(PING_TIMEOUT_S):
             return time.monotonic() - started
-        checks += 1
         # The container state is asked only now and then: a ping is cheaper than an engine round trip.
-        if checks % 10 == 0:
+        if time.monotonic() >= next_state_check:
+            next_state_check = time.monotonic() + STATE_CHECK_S
             serving.container.reload()
             if serving.container.status in ("exited", "dead"):
                 raise EndpointNotReady(
                     f"The serving container {serving.container.name} exited before GET /ping answered:\n"
                     f"{engine.log_tail(serving.container)}\nCheck that the image serves on port 8080 with `serve`"
                 )
-        time.sleep(PING_INTERVAL_S)
+        time.sleep(interval)
+        interval = min(interval * 1.5, PING_INTERVAL_S)
     raise EndpointNotReady(
         f"GET /ping on {serving.url} did not answer 200 within {startup_timeout_s:.0f} s:\n"
         f"{engine.log_tail(serving.container)}\nRaise startup_timeout_s if the model loads slowly"
