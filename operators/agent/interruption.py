@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ml_lifecycle.core.status import SecondaryStatus
 from ml_lifecycle.errors import MlLifecycleError
 
 # SageMaker's secondary status for a managed spot job whose instance was reclaimed.
-INTERRUPTED = "Interrupted"
+INTERRUPTED = SecondaryStatus.INTERRUPTED
 # SIGTERM-to-SIGKILL time on an interruption: EC2 reclaims a spot instance 120 s after its notice, and the final
 # checkpoint upload and the record need what is left.
 INTERRUPT_GRACE_S = 75

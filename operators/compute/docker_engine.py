@@ -14,6 +14,7 @@ from ml_lifecycle.errors import EngineError, ImageNotFound
 
 log = logging.getLogger(__name__)
 
+HOST_NETWORK = "host"
 LIST_ATTEMPTS = 10
 _ENGINE_HINT = "Start the engine (scripts/bootstrap.sh engine) or point DOCKER_HOST at one"
 
@@ -152,7 +153,8 @@ class DockerEngine:
         :param environment: environment variables.
         :param mounts: bind mounts.
         :param labels: ownership labels.
-        :param network: a user-defined network to join (the hostname becomes an alias there).
+        :param network: a user-defined network to join (the hostname becomes an alias there), or ``host`` for the
+            host's own network (an EC2 instance's: peers reach each other by the instances' addresses).
         :param hostname: the container's host name.
         :param publish_port: a container port published on 127.0.0.1 at a free host port.
         :param memory_bytes: a memory limit (swap included, so the job is killed rather than swapped), or None.
@@ -176,7 +178,9 @@ class DockerEngine:
         }
         if entrypoint is not None:
             kwargs["entrypoint"] = list(entrypoint)
-        if network:
+        if network == HOST_NETWORK:
+            kwargs["network_mode"] = HOST_NETWORK  # the engine refuses aliases there; hostname and extra_hosts work
+        elif network:
             kwargs["network"] = network
             kwargs["networking_config"] = {
                 network: self.client.api.create_endpoint_config(

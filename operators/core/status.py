@@ -28,6 +28,7 @@ class SecondaryStatus(StrEnum):
     FAILED = "Failed"
     STOPPED = "Stopped"
     MAX_RUNTIME_EXCEEDED = "MaxRuntimeExceeded"
+    INTERRUPTED = "Interrupted"  # a spot instance was reclaimed; the job stays InProgress and is relaunched
 
 
 TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED})

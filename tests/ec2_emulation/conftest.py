@@ -58,9 +58,17 @@ def pushed_image(example_image: str, registry: str, docker_client: Any) -> str:
 
 
 @pytest.fixture
-def emulator(docker_client: Any, aws: SimpleNamespace, tmp_path: Path, ml_home: Path) -> Iterator[Ec2Emulator]:
-    """Boot moto's instances in containers; afterwards nothing of ours runs, in moto or on the engine."""
-    with Ec2Emulator(docker_client, aws.ec2, aws.endpoint, tmp_path / "ec2", seconds_per_minute=1.0) as emulator:
+def emulator(
+    request: pytest.FixtureRequest, docker_client: Any, aws: SimpleNamespace, tmp_path: Path, ml_home: Path
+) -> Iterator[Ec2Emulator]:
+    """Boot moto's instances in containers; afterwards nothing of ours runs, in moto or on the engine.
+
+    Parametrize it indirectly with the seconds one minute of ``shutdown -h +N`` lasts (default 10).
+    """
+    seconds_per_minute = float(getattr(request, "param", 10.0))
+    with Ec2Emulator(
+        docker_client, aws.ec2, aws.endpoint, tmp_path / "ec2", seconds_per_minute=seconds_per_minute
+    ) as emulator:
         yield emulator
     alive = aws.ec2.describe_instances(
         Filters=[

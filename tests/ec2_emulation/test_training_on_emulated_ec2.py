@@ -152,7 +152,8 @@ def test_a_spot_interruption_resumes_from_the_checkpoint(
     # Resumable training: count the starts in a checkpoint, wait to be interrupted on the first start.
     script = (
         "n=$(cat /opt/ml/checkpoints/starts 2>/dev/null || echo 0); n=$((n+1)); echo $n > /opt/ml/checkpoints/starts; "
-        'if [ "$n" = 1 ]; then echo first-start; sleep 600; fi; '
+        # sh as PID 1 ignores SIGTERM unless it traps it: stop at once, as a well-behaved training script does.
+        'if [ "$n" = 1 ]; then trap "exit 143" TERM; echo first-start; sleep 600 & wait; fi; '
         "cp /opt/ml/checkpoints/starts /opt/ml/model/starts && train"
     )
     operator = _operator(
@@ -187,6 +188,21 @@ def test_a_spot_interruption_resumes_from_the_checkpoint(
     assert "Interrupted" in [s for s, _ in record["transitions"]]
     assert len(emulator.instances) == 2
     assert all(i["State"]["Name"] == "terminated" for i in _instances(aws, result["job_name"]))
+
+
+@pytest.mark.parametrize("emulator", [0.5], indirect=True)
+def test_an_instance_ends_at_its_deadline_even_if_the_job_never_does(
+    aws, emulator: Ec2Emulator, pushed_image, sample_data, ml_home
+):
+    from ml_lifecycle.errors import JobFailed
+
+    channel = _upload_training_data(aws, sample_data)
+    # The deadline (max_runtime_s + stop grace + upload margin = 27 minutes) passes in 13.5 s here.
+    with pytest.raises(JobFailed, match="its instances ended before the agent wrote a final record"):
+        _operator(pushed_image, channel, entrypoint=["sleep", "3600"], arguments=[]).execute(task_context())
+    (instance,) = emulator.instances.values()
+    assert instance.terminated_by == "deadline", instance.console
+    assert [i["State"]["Name"] for i in _instances(aws, instance.job_name)] == ["terminated"]
 
 
 def _has_object(aws: SimpleNamespace, key: str) -> bool:

@@ -179,9 +179,14 @@ class Ec2Emulator:
             private_ip=str(info.get("PrivateIpAddress", "10.0.0.10")),
             instance_type=str(info.get("InstanceType", "m5.large")),
         )
-        holder: dict[str, EmulatedInstance] = {}
-        metadata = MetadataService(identity, on_shutdown=lambda body: self._on_shutdown(holder["instance"], body))
-        container = self.docker.containers.run(
+        tags = {t["Key"]: t["Value"] for t in info.get("Tags", [])}
+        metadata = MetadataService(identity)
+        # Registered before its container starts: the user data calls shutdown (the deadline) at once.
+        instance = EmulatedInstance(instance_id, metadata, None, time.time(), tags.get("ml-lifecycle.job", ""))
+        metadata.on_shutdown = lambda body: self._on_shutdown(instance, body)
+        with self._lock:
+            self.instances[instance_id] = instance
+        instance.container = self.docker.containers.run(
             self.image,
             ["/bin/bash", str(script)],
             detach=True,
@@ -198,11 +203,6 @@ class Ec2Emulator:
                 str(self.work_root): {"bind": str(self.work_root), "mode": "rw"},
             },
         )
-        tags = {t["Key"]: t["Value"] for t in info.get("Tags", [])}
-        instance = EmulatedInstance(instance_id, metadata, container, time.time(), tags.get("ml-lifecycle.job", ""))
-        holder["instance"] = instance
-        with self._lock:
-            self.instances[instance_id] = instance
 
     def _on_shutdown(self, instance: EmulatedInstance, body: str) -> None:
         """Apply a shutdown request from the instance: now, or a deadline ``+N`` minutes away.
@@ -237,6 +237,8 @@ class Ec2Emulator:
 
         :param instance: the instance.
         """
+        if instance.container is None:
+            return
         try:
             instance.console = instance.container.logs().decode(errors="replace")
             instance.container.remove(force=True)

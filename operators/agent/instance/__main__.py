@@ -43,6 +43,9 @@ def main(argv: list[str]) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format=LOG_FORMAT)
+    # The SDKs' INFO lines (where credentials and endpoints were found) are noise in the job's log.
+    for noisy in ("botocore", "boto3", "s3transfer", "urllib3", "docker"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     imds = MetadataClient()
     identity = imds.identity()
     s3 = client_factory("s3", None, identity.region)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.agent.instance.billing import MeteredRecordWriter, launch_started_epoch_s
-from ml_lifecycle.agent.instance.host_engine import HostNetworkEngine
+from ml_lifecycle.agent.instance.host_engine import InstanceEngine
 from ml_lifecycle.agent.instance.host_results import (
     RESULT_NAME,
     HostResultExport,
@@ -175,7 +175,7 @@ def run_host(job: HostJob, store_for: StoreFor, imds: MetadataClient, sink: Sink
     record = record or JobRecord(job_name=document.job_name, kind="training", created_at=utc_now_iso())
     started_epoch_s = launch_started_epoch_s(record, document.launched_at_epoch_s, agent_started_epoch_s)
     writer = MeteredRecordWriter(store_for(record_uri), record_uri, record, started_epoch_s)
-    engine = HostNetworkEngine(ecr_client_for=lambda region: client_factory("ecr", None, region))
+    engine = InstanceEngine(ecr_client_for=lambda region: client_factory("ecr", None, region))
     placement = HostPlacement(
         hosts_here=(identity.host,),
         host_network=True,

@@ -16,20 +16,23 @@ from ml_lifecycle.agent.records import RECORD_NAME, StoreFor, read_record
 from ml_lifecycle.agent.training import DEADLINE_MARGIN_S, job_output_uri
 from ml_lifecycle.compute.ec2.cloudwatch_follow import TRAINING_LOG_GROUP, CloudWatchFollower
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
-from ml_lifecycle.compute.ec2.security_group import create_job_security_group, delete_job_security_groups
+from ml_lifecycle.compute.ec2.security_group import (
+    create_job_security_group,
+    delete_job_security_groups,
+    job_security_groups,
+)
 from ml_lifecycle.compute.ec2.user_data import UserDataValues, render_user_data
 from ml_lifecycle.core import contract
 from ml_lifecycle.core.ec2_launch import deadline_minutes, instance_tags, run_instances_request
 from ml_lifecycle.core.ec2_settings import Ec2Settings
 from ml_lifecycle.core.spec_documents import JobDocument
 from ml_lifecycle.core.specs import TrainingSpec
-from ml_lifecycle.core.status import JobRecord, JobStatus, is_terminal
+from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_terminal
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import JobFailed
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED = "Interrupted"
 STOP_OBJECT = "stop-requested"
 # How long instances may be gone while the record still says InProgress before the job counts as lost
 # (the agent writes its final record before the instance shuts down, so this only covers S3's visibility).
@@ -156,7 +159,7 @@ class Ec2TrainingJobs:
         :param sink: the task log.
         """
         if not self.spot.use_spot or time.time() - self._first_launch_s(spec, job_name) > self._wait_limit_s(spec):
-            raise JobFailed(job_name, INTERRUPTED, "spot interruptions outlasted max_wait_s")
+            raise JobFailed(job_name, SecondaryStatus.INTERRUPTED, "spot interruptions outlasted max_wait_s")
         interrupted = [i["InstanceId"] for i in self.fleet.instances(job_name)]
         if interrupted:
             sink(f"Training job {job_name} was interrupted; waiting for instance(s) {', '.join(interrupted)} to end")
@@ -262,8 +265,8 @@ class Ec2TrainingJobs:
         )
         document_uri = staging.join("job.json")
         store.write_bytes(document_uri, json.dumps(document.to_dict(), indent=1, sort_keys=True).encode())
-        groups = list(self.settings.security_group_ids)
-        if not groups:
+        groups = list(self.settings.security_group_ids) or job_security_groups(self.fleet.ec2, job_name)
+        if not groups:  # the job's own group, made on its first launch and reused by a relaunch
             groups = [create_job_security_group(self.fleet.ec2, job_name, self.fleet.vpc_of(self.settings), tags)]
         user_data = render_user_data(
             UserDataValues(
@@ -307,4 +310,8 @@ def _interrupted(record: JobRecord | None) -> bool:
 
     :param record: the job's record, or None.
     """
-    return record is not None and record.status == JobStatus.IN_PROGRESS and record.secondary_status == INTERRUPTED
+    return (
+        record is not None
+        and record.status == JobStatus.IN_PROGRESS
+        and record.secondary_status == SecondaryStatus.INTERRUPTED
+    )
