@@ -13,4 +13,6 @@ BENCHMARKS = (
     "build_push",
     "transform",
     "endpoint",
+    "export_model",
+    "train_peer",
 )
