@@ -190,6 +190,95 @@ def test_a_spot_interruption_resumes_from_the_checkpoint(
     assert all(i["State"]["Name"] == "terminated" for i in _instances(aws, result["job_name"]))
 
 
+def test_two_instances_train_as_algo_1_and_algo_2_and_algo_1_merges(
+    aws, emulator: Ec2Emulator, pushed_image, sample_data, ml_home
+):
+    channel = _upload_training_data(aws, sample_data)
+    script = (
+        "cp /opt/ml/input/config/resourceconfig.json /opt/ml/model/resource-$(hostname).json && "
+        "getent hosts algo-1 algo-2 > /opt/ml/output/data/hosts-$(hostname).txt && train"
+    )
+    result = _operator(pushed_image, channel, instance_count=2, entrypoint=["sh", "-c", script], arguments=[]).execute(
+        task_context()
+    )
+
+    job = result["job_name"]
+    model = _tar_members(_object(aws, f"training/{job}/output/model.tar.gz"))
+    configs = {name: json.loads(model[name]) for name in ("resource-algo-1.json", "resource-algo-2.json")}
+    assert [c["current_host"] for c in configs.values()] == ["algo-1", "algo-2"]
+    assert all(c["hosts"] == ["algo-1", "algo-2"] for c in configs.values())
+    private_ips = {i["AmiLaunchIndex"]: i["PrivateIpAddress"] for i in _instances(aws, job)}
+    output = _tar_members(_object(aws, f"training/{job}/output/output.tar.gz"))
+    assert f"{private_ips[1]}" in output["hosts-algo-1.txt"].decode(), "algo-2 resolves to its instance's address"
+    record = json.loads(_object(aws, f"training/{job}/status.json"))
+    assert record["status"] == "Completed" and record["hosts"] == ["algo-1", "algo-2"]
+    assert len(emulator.instances) == 2
+    assert all(i["State"]["Name"] == "terminated" for i in _instances(aws, job))
+
+
+def test_a_retry_reattaches_to_the_running_instances_instead_of_launching_more(
+    aws, emulator: Ec2Emulator, pushed_image, sample_data, ml_home
+):
+    channel = _upload_training_data(aws, sample_data)
+    context = task_context()
+    script = "sleep 5 && train"
+    started = _operator(
+        pushed_image, channel, entrypoint=["sh", "-c", script], arguments=[], wait_for_completion=False
+    ).execute(context)
+    assert started["status"] == "InProgress"
+    emulator.wait_booted(1)
+    _wait(lambda: _has_object(aws, f"training/{started['job_name']}/status.json"), "the agent's first record")
+
+    result = _operator(pushed_image, channel, entrypoint=["sh", "-c", script], arguments=[]).execute(context)
+
+    assert result["job_name"] == started["job_name"] and result["status"] == "Completed"
+    assert len(_instances(aws, result["job_name"])) == 1, "the retry launched nothing"
+    assert len(emulator.instances) == 1
+
+
+def test_on_kill_stops_the_job_gracefully_and_ends_its_instances(
+    aws, emulator: Ec2Emulator, pushed_image, sample_data, ml_home
+):
+    channel = _upload_training_data(aws, sample_data)
+    script = 'echo saved > /opt/ml/model/partial.txt; trap "exit 143" TERM; sleep 600 & wait'
+    operator = _operator(pushed_image, channel, entrypoint=["sh", "-c", script], arguments=[])
+    thread = threading.Thread(target=lambda: _swallow(lambda: operator.execute(task_context())))
+    thread.start()
+    emulator.wait_booted(1)
+    _wait(lambda: operator._job_name is not None and _training(aws, operator._job_name), "the container to start")
+
+    operator.on_kill()
+    thread.join(timeout=300)
+
+    job = operator._job_name
+    record = json.loads(_object(aws, f"training/{job}/status.json"))
+    assert record["status"] == "Stopped", record
+    assert "partial.txt" in _tar_members(_object(aws, f"training/{job}/output/model.tar.gz"))
+    assert all(i["State"]["Name"] == "terminated" for i in _instances(aws, job))
+
+
+def _training(aws: SimpleNamespace, job_name: str) -> bool:
+    """Say whether the job's record shows its container running.
+
+    :param aws: the moto clients.
+    :param job_name: the job's name.
+    """
+    if not _has_object(aws, f"training/{job_name}/status.json"):
+        return False
+    return json.loads(_object(aws, f"training/{job_name}/status.json"))["secondary_status"] == "Training"
+
+
+def _swallow(call: Any) -> None:
+    """Run call and ignore its error (the killed task's own failure is not what the test checks).
+
+    :param call: a callable.
+    """
+    try:
+        call()
+    except Exception as err:
+        print(f"the killed task ended with {err!r}")
+
+
 @pytest.mark.parametrize("emulator", [0.5], indirect=True)
 def test_an_instance_ends_at_its_deadline_even_if_the_job_never_does(
     aws, emulator: Ec2Emulator, pushed_image, sample_data, ml_home

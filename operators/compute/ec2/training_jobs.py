@@ -34,6 +34,7 @@ from ml_lifecycle.errors import JobFailed
 log = logging.getLogger(__name__)
 
 STOP_OBJECT = "stop-requested"
+STOP_WAIT_S = 45.0
 # How long instances may be gone while the record still says InProgress before the job counts as lost
 # (the agent writes its final record before the instance shuts down, so this only covers S3's visibility).
 LOST_GRACE_S = 30.0
@@ -205,14 +206,23 @@ class Ec2TrainingJobs:
         CloudWatchFollower(self.logs, job_name, TRAINING_LOG_GROUP).poll(collected.append)
         return collected[-lines:]
 
-    def stop(self, spec: TrainingSpec, job_name: str) -> None:
-        """Ask the job's agents to stop gracefully (SIGTERM, artifacts kept) by writing the stop object.
+    def stop(self, spec: TrainingSpec, job_name: str, wait_s: float = STOP_WAIT_S) -> JobRecord | None:
+        """Ask the job's agents to stop gracefully (SIGTERM, artifacts kept) and wait a while for the final record.
 
         :param spec: the training spec.
         :param job_name: the job's name.
+        :param wait_s: how long to wait for the record to say Stopped (Airflow kills a task's cleanup after 60 s).
         """
         uri = staging_uri(spec, job_name).join(STOP_OBJECT)
         self.store_for(uri).write_bytes(uri, b"stop")
+        deadline_s = time.monotonic() + wait_s
+        while True:
+            record = self.record(spec, job_name)
+            if record is not None and is_terminal(record.status):
+                return record
+            if time.monotonic() > deadline_s or not self.fleet.instances(job_name, ("pending", "running")):
+                return record
+            time.sleep(min(self.poll_interval_s, 1.0))
 
     def clean_up(self, spec: TrainingSpec | None, job_name: str) -> None:
         """Terminate the job's instances, then delete its security group and staging objects.
