@@ -237,7 +237,8 @@ class TrainingRunner:
                 cpus=min(float(shape.vcpus), float(os.cpu_count() or 1)) if shape else None,
                 network_disabled=spec.enable_network_isolation and not network and not self.placement.host_network,
                 address=addresses.get(host) if network else None,
-                extra_hosts={h: a for h, a in addresses.items() if h != host},
+                # On the host network a container's own name is not in /etc/hosts unless we put it there.
+                extra_hosts={h: a for h, a in addresses.items() if h != host or self.placement.host_network},
             )
             for host in here
         }
