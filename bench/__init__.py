@@ -15,4 +15,5 @@ BENCHMARKS = (
     "endpoint",
     "export_model",
     "train_peer",
+    "ec2_emulated",
 )

@@ -48,13 +48,16 @@ def training_jobs(spec: Any, aws_conn_id: str | None) -> Any:
     )
 
 
-def ec2_training_jobs(aws_conn_id: str | None, launch_settings: Any, use_spot: bool, max_wait_s: int | None) -> Any:
+def ec2_training_jobs(
+    aws_conn_id: str | None, launch_settings: Any, use_spot: bool, max_wait_s: int | None, poll_interval_s: float
+) -> Any:
     """Return the EC2 training job manager, with clients built from the Airflow AWS connection.
 
     :param aws_conn_id: the Airflow AWS connection.
     :param launch_settings: the Ec2Settings.
     :param use_spot: launch spot instances.
     :param max_wait_s: how long interrupted spot jobs are relaunched, or None.
+    :param poll_interval_s: seconds between reads of the record, the instances and the logs.
     """
     from ml_lifecycle.aws_clients import client_factory
     from ml_lifecycle.compute.ec2.agent_bundle import build_agent_bundle
@@ -72,6 +75,7 @@ def ec2_training_jobs(aws_conn_id: str | None, launch_settings: Any, use_spot: b
         launch_settings,
         SpotPolicy(use_spot, max_wait_s),
         lambda: build_agent_bundle(settings.home_dir() / "cache" / "agent"),
+        poll_interval_s,
     )
 
 

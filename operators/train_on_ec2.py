@@ -45,7 +45,8 @@ class TrainOnEC2Operator(LifecycleOperator):
     :param compression: ``GZIP`` (model.tar.gz, default) or ``NONE`` (the model files uploaded as they are).
     :param wait_for_completion: wait for the job to end (default); False returns as soon as it started.
     :param deferrable: wait in the triggerer instead of a worker slot; the job's log is shown on resume.
-    :param poll_interval_s: seconds between status reads when deferred; default 5.
+    :param poll_interval_s: seconds between status reads when deferred, and with compute="ec2" between reads of
+        the record, the instances and the CloudWatch log; default 5.
     :param ec2_settings: with compute="ec2", how instances are launched: ``ami_id`` (default: the ECS-optimized
         Amazon Linux 2023 AMI from its public SSM parameter, the GPU variant for GPU types), ``launch_template``,
         ``launch_template_version``, ``subnet_id``, ``security_group_ids`` (default: a group of the job's own that
@@ -219,7 +220,7 @@ class TrainOnEC2Operator(LifecycleOperator):
         from ml_lifecycle import backends
 
         return backends.ec2_training_jobs(
-            self.aws_conn_id, Ec2Settings.build(self.ec2_settings), self.use_spot, self.max_wait_s
+            self.aws_conn_id, Ec2Settings.build(self.ec2_settings), self.use_spot, self.max_wait_s, self.poll_interval_s
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any], job_name: str) -> dict[str, Any]:
