@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ml_lifecycle.core.specs import Channel, TrainingSpec
+from ml_lifecycle.core.specs import Channel, EndpointSpec, TrainingSpec, TransformSpec
 from ml_lifecycle.errors import SpecError
 
 JOB_DOCUMENT_VERSION = 1
+# SageMaker's log groups are /aws/sagemaker/<kind>; ours mirror them.
+LOG_GROUPS = {
+    "training": "/aws/ml-lifecycle/TrainingJobs",
+    "transform": "/aws/ml-lifecycle/TransformJobs",
+    "endpoint": "/aws/ml-lifecycle/Endpoints",
+}
 
 
 def training_spec_to_dict(spec: TrainingSpec) -> dict[str, Any]:
@@ -57,14 +64,48 @@ def training_spec_from_dict(data: dict[str, Any]) -> TrainingSpec:
         raise SpecError("spec", str(err), "Write the spec with training_spec_to_dict") from err
 
 
+def flat_spec_to_dict(spec: TransformSpec | EndpointSpec) -> dict[str, Any]:
+    """Return a transform or endpoint spec (flat fields, one mapping) as JSON-safe data.
+
+    :param spec: the spec.
+    """
+    return {
+        f.name: dict(value) if f.name == "environment" else value
+        for f in fields(spec)
+        for value in [getattr(spec, f.name)]
+    }
+
+
+def flat_spec_from_dict(cls: type[Any], data: dict[str, Any]) -> Any:
+    """Rebuild (and validate) a transform or endpoint spec from flat_spec_to_dict's output.
+
+    :param cls: TransformSpec or EndpointSpec.
+    :param data: the dict.
+    """
+    unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise SpecError("spec", f"has unknown fields {unknown}", "Write the spec with flat_spec_to_dict")
+    try:
+        return cls(**{**data, "environment": dict(data.get("environment") or {})})
+    except TypeError as err:
+        raise SpecError("spec", str(err), "Write the spec with flat_spec_to_dict") from err
+
+
+SPEC_CODECS: dict[str, tuple[Callable[[Any], dict[str, Any]], Callable[[dict[str, Any]], Any]]] = {
+    "training": (training_spec_to_dict, training_spec_from_dict),
+    "transform": (flat_spec_to_dict, lambda data: flat_spec_from_dict(TransformSpec, data)),
+    "endpoint": (flat_spec_to_dict, lambda data: flat_spec_from_dict(EndpointSpec, data)),
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class JobDocument:
     """What the operator tells the instances of one EC2 job (``<staging>/job.json``).
 
     :param version: the document format; only JOB_DOCUMENT_VERSION is understood.
     :param job_name: the job's name.
-    :param kind: ``training``.
-    :param spec: the training spec.
+    :param kind: ``training``, ``transform`` or ``endpoint`` (which of SPEC_CODECS encodes the spec).
+    :param spec: the job's spec (TrainingSpec, TransformSpec or EndpointSpec, as kind says).
     :param owner: the ownership labels (DAG, task, run, map index).
     :param region: the AWS region of the instances.
     :param instance_count: how many instances run the job (algo-1..N).
@@ -79,7 +120,7 @@ class JobDocument:
     version: int = JOB_DOCUMENT_VERSION
     job_name: str
     kind: str = "training"
-    spec: TrainingSpec
+    spec: Any
     owner: dict[str, str] = field(default_factory=dict)
     region: str
     instance_count: int
@@ -96,7 +137,7 @@ class JobDocument:
             "version": self.version,
             "job_name": self.job_name,
             "kind": self.kind,
-            "spec": training_spec_to_dict(self.spec),
+            "spec": SPEC_CODECS[self.kind][0](self.spec),
             "owner": dict(self.owner),
             "region": self.region,
             "instance_count": self.instance_count,
@@ -121,14 +162,17 @@ class JobDocument:
                 f"has version {version!r}, but this agent reads only version {JOB_DOCUMENT_VERSION}",
                 "Launch the job with the same ml_lifecycle release as the agent bundle it uploads",
             )
-        if data.get("kind") != "training":
-            raise SpecError("job document", f"has kind {data.get('kind')!r}", "Only training jobs run on EC2 agents")
+        kind = data.get("kind")
+        if kind not in SPEC_CODECS:
+            raise SpecError(
+                "job document", f"has kind {kind!r}", f"Write one of {', '.join(SPEC_CODECS)} (a newer agent bundle?)"
+            )
         try:
             return cls(
                 version=version,
                 job_name=str(data["job_name"]),
                 kind=str(data["kind"]),
-                spec=training_spec_from_dict(data["spec"]),
+                spec=SPEC_CODECS[str(kind)][1](data["spec"]),
                 owner={str(k): str(v) for k, v in (data.get("owner") or {}).items()},
                 region=str(data["region"]),
                 instance_count=int(data["instance_count"]),

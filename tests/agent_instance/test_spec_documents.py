@@ -6,8 +6,15 @@ import json
 
 import pytest
 
-from ml_lifecycle.core.spec_documents import JobDocument, training_spec_from_dict, training_spec_to_dict
-from ml_lifecycle.core.specs import Channel, TrainingSpec
+from ml_lifecycle.core.spec_documents import (
+    LOG_GROUPS,
+    JobDocument,
+    flat_spec_from_dict,
+    flat_spec_to_dict,
+    training_spec_from_dict,
+    training_spec_to_dict,
+)
+from ml_lifecycle.core.specs import Channel, EndpointSpec, TrainingSpec, TransformSpec
 from ml_lifecycle.errors import SpecError
 
 MINIMAL = TrainingSpec.build(image_uri="team/model:1", channels={"train": "s3://b/train"}, output_path="s3://b/out")
@@ -70,7 +77,7 @@ def test_a_job_document_survives_json_exactly(spec):
     [
         ({"version": 2}, r"version 2, but this agent reads only version 1"),
         ({"version": None}, r"version None"),
-        ({"kind": "transform"}, r"kind 'transform'"),
+        ({"kind": "processing"}, r"kind 'processing'"),
         ({"region": None, "job_name": None}, None),
     ],
 )
@@ -95,3 +102,49 @@ def test_a_spec_is_validated_when_read():
     data = training_spec_to_dict(MINIMAL) | {"instance_count": 0}
     with pytest.raises(SpecError, match="instance_count"):
         training_spec_from_dict(data)
+
+
+TRANSFORM = TransformSpec(
+    image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/m@sha256:" + "a" * 64,
+    model_uri="s3://b/model.tar.gz",
+    input_uri="s3://b/in/",
+    output_uri="s3://b/out/",
+    content_type="text/csv",
+    batch_strategy="MultiRecord",
+    max_payload_mb=6,
+    environment={"A": "1"},
+    instance_count=2,
+    input_filter="$[1:]",
+    join_source="Input",
+    compute="ec2",
+)
+ENDPOINT = EndpointSpec(
+    endpoint_name="churn",
+    image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/m@sha256:" + "a" * 64,
+    model_uri="s3://b/model.tar.gz",
+    instance_count=2,
+    environment={"B": "2"},
+    compute="ec2",
+)
+
+
+@pytest.mark.parametrize(("kind", "spec"), [("transform", TRANSFORM), ("endpoint", ENDPOINT)])
+def test_transform_and_endpoint_documents_survive_json_exactly(kind, spec):
+    document = JobDocument(
+        job_name="j",
+        kind=kind,
+        spec=spec,
+        region="eu-west-1",
+        instance_count=spec.instance_count,
+        deadline_epoch_s=1,
+        log_group=LOG_GROUPS[kind],
+        record_uri="s3://b/r.json",
+        staging_uri="s3://b/staging/",
+        launched_at_epoch_s=1.0,
+    )
+    assert JobDocument.from_dict(json.loads(json.dumps(document.to_dict()))) == document
+
+
+def test_a_flat_spec_with_an_unknown_field_is_refused():
+    with pytest.raises(SpecError, match=r"unknown fields \['volume_gb'\]"):
+        flat_spec_from_dict(EndpointSpec, flat_spec_to_dict(ENDPOINT) | {"volume_gb": 30})

@@ -103,7 +103,9 @@ def test_trains_on_an_emulated_instance_and_the_instance_goes_away(
     assert record["metrics"]["train_rmse"] == result["metrics"]["train_rmse"] > 0
     assert [i["State"]["Name"] for i in _instances(aws, job)] == ["terminated"]
     instance = next(iter(emulator.instances.values()))
-    assert instance.terminated_by == "shutdown", instance.console
+    # The agent shuts the instance down after its final record; the task, seeing that record, ends whatever is left,
+    # so either may come first.
+    assert instance.terminated_by in ("shutdown", "ec2"), instance.console
     assert instance.shutdowns[0].startswith("-h +"), "the deadline is armed before anything else runs"
     assert instance.metadata.state.token_requests > 0 and instance.metadata.state.unauthorised_requests == 0
     # What the job created is gone: its security group and its staging objects.

@@ -1,4 +1,4 @@
-"""``python -m ml_lifecycle.agent.instance <job document URI>``: run this instance's host of an EC2 training job."""
+"""``python -m ml_lifecycle.agent.instance <job document URI>``: run this instance's part of an EC2 job."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import sys
 
 from ml_lifecycle.agent.instance.cloudwatch import CloudWatchShipper
 from ml_lifecycle.agent.instance.imds import MetadataClient
-from ml_lifecycle.agent.instance.runner import EXIT_FAILED, read_document, run_instance_agent
+from ml_lifecycle.agent.instance.kinds import host_runner
+from ml_lifecycle.agent.instance.runner import EXIT_FAILED, read_document
 from ml_lifecycle.aws_clients import client_factory
 from ml_lifecycle.stores import store_for
 
@@ -59,7 +60,7 @@ def main(argv: list[str]) -> int:
         ship(line)
 
     try:
-        return run_instance_agent(argv[0], sink, imds)
+        return host_runner(document.kind)(argv[0], sink, imds)
     except Exception:
         logging.getLogger("ml_lifecycle.agent.instance").exception("The agent failed")
         return EXIT_FAILED

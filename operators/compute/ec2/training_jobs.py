@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -16,16 +15,12 @@ from ml_lifecycle.agent.records import RECORD_NAME, StoreFor, read_record
 from ml_lifecycle.agent.training import DEADLINE_MARGIN_S, job_output_uri
 from ml_lifecycle.compute.ec2.cloudwatch_follow import TRAINING_LOG_GROUP, CloudWatchFollower
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan
 from ml_lifecycle.compute.ec2.security_group import (
-    create_job_security_group,
     delete_job_security_groups,
-    job_security_groups,
 )
-from ml_lifecycle.compute.ec2.user_data import UserDataValues, render_user_data
 from ml_lifecycle.core import contract
-from ml_lifecycle.core.ec2_launch import deadline_minutes, instance_tags, run_instances_request
 from ml_lifecycle.core.ec2_settings import Ec2Settings
-from ml_lifecycle.core.spec_documents import JobDocument
 from ml_lifecycle.core.specs import TrainingSpec
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_terminal
 from ml_lifecycle.core.uris import ArtifactUri
@@ -252,58 +247,23 @@ class Ec2TrainingJobs:
         :param sink: the task log.
         """
         now_s = time.time()
-        deadline_s = int(now_s + spec.max_runtime_s + contract.STOP_GRACE_TRAINING_S + DEADLINE_MARGIN_S)
-        tags = instance_tags("training", job_name, owner, deadline_s, self.settings.extra_tags)
-        staging = staging_uri(spec, job_name)
-        store = self.store_for(staging)
-        bundle_uri = staging.join("agent.tar.gz")
-        store.upload_file(str(self.bundle()), bundle_uri)
-        document = JobDocument(
-            version=1,
-            job_name=job_name,
+        plan = LaunchPlan(
             kind="training",
+            job_name=job_name,
             spec=spec,
-            owner=dict(owner),
-            region=self.region,
-            instance_count=spec.instance_count,
-            deadline_epoch_s=deadline_s,
-            log_group=TRAINING_LOG_GROUP,
-            use_spot=self.spot.use_spot,
-            record_uri=str(job_output_uri(spec.output_path, job_name).join(RECORD_NAME)),
-            staging_uri=str(staging),
-            launched_at_epoch_s=now_s,
-        )
-        document_uri = staging.join("job.json")
-        store.write_bytes(document_uri, json.dumps(document.to_dict(), indent=1, sort_keys=True).encode())
-        groups = list(self.settings.security_group_ids) or job_security_groups(self.fleet.ec2, job_name)
-        if not groups:  # the job's own group, made on its first launch and reused by a relaunch
-            groups = [create_job_security_group(self.fleet.ec2, job_name, self.fleet.vpc_of(self.settings), tags)]
-        user_data = render_user_data(
-            UserDataValues(
-                job_name=job_name,
-                region=self.region,
-                bundle_uri=str(bundle_uri),
-                job_document_uri=str(document_uri),
-                deadline_minutes=deadline_minutes(deadline_s, now_s),
-            )
-        )
-        request = run_instances_request(
-            self.settings,
+            owner=owner,
             instance_type=spec.instance_type,
-            count=spec.instance_count,
-            user_data=user_data,
-            tags=tags,
-            ami_id=ami_id,
-            security_group_ids=groups,
+            instance_count=spec.instance_count,
+            deadline_epoch_s=int(now_s + spec.max_runtime_s + contract.STOP_GRACE_TRAINING_S + DEADLINE_MARGIN_S),
+            record_uri=str(job_output_uri(spec.output_path, job_name).join(RECORD_NAME)),
+            staging=staging_uri(spec, job_name),
             use_spot=self.spot.use_spot,
-            client_token=f"{job_name}-{len(self.launch_times) + 1}-{int(now_s)}"[:64],
-            root_device_name=self.fleet.root_device(ami_id),
+            ami_id=ami_id,
+            attempt=len(self.launch_times) + 1,
         )
         self.launch_times.append(now_s)
-        instances = self.fleet.launch(request, sink)
-        ids = [str(i["InstanceId"]) for i in instances]
-        sink(f"Training job {job_name}: launched {len(ids)} instance(s) {', '.join(ids)} ({spec.instance_type})")
-        return ids
+        launcher = JobLauncher(self.store_for, self.fleet, self.region, self.settings, self.bundle)
+        return launcher.launch(plan, sink)
 
 
 def staging_uri(spec: TrainingSpec, job_name: str) -> ArtifactUri:
