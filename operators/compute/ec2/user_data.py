@@ -28,26 +28,33 @@ class UserDataValues:
     :param region: the AWS region (AWS_REGION/AWS_DEFAULT_REGION for the fetcher and agent, unless set).
     :param bundle_uri: the agent bundle, ``s3://.../staging/agent.tar.gz``.
     :param job_document_uri: the job document, ``s3://.../staging/job.json``, passed to the agent.
-    :param deadline_minutes: whole minutes after boot at which the instance powers off (and terminates), >= 1.
+    :param deadline_minutes: whole minutes after boot at which the instance powers off (and terminates), >= 1;
+        None for no deadline (an endpoint's instances serve until the endpoint is deleted or updated).
     :param agent_dir: an absolute folder the bundle is unpacked into (the agent's PYTHONPATH).
+    :param power_off_on_success: power off when the agent exits 0 (default); False keeps the instance running
+        (an endpoint's agent exits 0 with its container serving). A failure of the agent or the boot always powers off.
     """
 
     job_name: str
     region: str
     bundle_uri: str
     job_document_uri: str
-    deadline_minutes: int
+    deadline_minutes: int | None
     agent_dir: str = DEFAULT_AGENT_DIR
+    power_off_on_success: bool = True
 
     def __post_init__(self) -> None:
         """Validate every field: text without NUL bytes, a positive deadline, an absolute agent folder."""
         for item in fields(self):
             value = getattr(self, item.name)
             if item.name == "deadline_minutes":
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                     raise SpecError(
-                        "deadline_minutes", f"{value!r} is not a whole number >= 1", "Use deadline_minutes()"
+                        "deadline_minutes", f"{value!r} is not a whole number >= 1", "Use deadline_minutes() or None"
                     )
+            elif item.name == "power_off_on_success":
+                if not isinstance(value, bool):
+                    raise SpecError("power_off_on_success", f"{value!r} is not True or False", "Pass a bool")
             elif not isinstance(value, str) or not value or "\0" in value:
                 raise SpecError(item.name, f"{value!r} is not a non-empty string without NUL", "Pass plain text")
         if not posixpath.isabs(self.agent_dir) or not posixpath.normpath(self.agent_dir).strip("/"):

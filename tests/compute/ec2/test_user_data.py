@@ -245,6 +245,35 @@ def test_a_deadline_that_cannot_be_scheduled_powers_off_now(tmp_path: Path) -> N
     assert run.progs() == ["shutdown -h +95", "shutdown -h now"]
 
 
+def _endpoint_values(root: Path) -> UserDataValues:
+    """Values of an endpoint's instance: no deadline, and it keeps running when the agent exits 0."""
+    return _values(root, deadline_minutes=None, power_off_on_success=False)
+
+
+def test_an_endpoint_instance_has_no_deadline_and_keeps_running_after_its_agent(tmp_path: Path) -> None:
+    run = _run(render_user_data(_endpoint_values(tmp_path)), tmp_path, _machine(tmp_path))
+    assert run.returncode == 0, run.output
+    assert run.progs() == ["python3.11 version", "python3.11 fetch", "python3.11 agent"]
+    assert "deadline in no min" in run.log
+    assert "the instance keeps running" in run.log
+
+
+@pytest.mark.parametrize("exit_code", [1, 3])
+def test_an_endpoint_instance_whose_agent_fails_powers_off(tmp_path: Path, exit_code: int) -> None:
+    run = _run(
+        render_user_data(_endpoint_values(tmp_path)), tmp_path, _machine(tmp_path), SHIM_AGENT_EXIT=str(exit_code)
+    )
+    assert run.returncode == exit_code
+    assert run.progs() == ["python3.11 version", "python3.11 fetch", "python3.11 agent", "shutdown -h now"]
+    assert f"the agent exited with status {exit_code}; powering off" in run.log
+
+
+def test_an_endpoint_instance_whose_boot_fails_powers_off(tmp_path: Path) -> None:
+    run = _run(render_user_data(_endpoint_values(tmp_path)), tmp_path, _machine(tmp_path), SHIM_FETCH_FAILS="1")
+    assert run.returncode != 0
+    assert run.progs() == ["python3.11 version", "python3.11 fetch", "shutdown -h now"]
+
+
 def _hostile(marker: Path) -> list[str]:
     """Values that would run `touch` (or break out of quoting) if any were emitted unquoted."""
     return [
@@ -344,6 +373,8 @@ def test_refuses_a_fetcher_that_would_end_its_heredoc(tmp_path: Path, source: st
         ({"deadline_minutes": 0}, "deadline_minutes"),
         ({"deadline_minutes": "5"}, "deadline_minutes"),
         ({"deadline_minutes": True}, "deadline_minutes"),
+        ({"power_off_on_success": "no"}, "power_off_on_success"),
+        ({"power_off_on_success": None}, "power_off_on_success"),
         ({"job_name": ""}, "job_name"),
         ({"bundle_uri": "s3://b/\0k"}, "bundle_uri"),
         ({"region": None}, "region"),
