@@ -97,3 +97,31 @@ def local_endpoints(store_for: StoreFor) -> Any:
     from ml_lifecycle.agent.endpoint import LocalEndpoints
 
     return LocalEndpoints(docker_engine(), store_for, settings.home_dir(), settings.serving_host())
+
+
+def ec2_endpoints(aws_conn_id: str | None, launch_settings: Any, network: Any, poll_interval_s: float = 5.0) -> Any:
+    """Return the EC2 endpoint manager (load balancer, revisions, health watch) on the Airflow AWS connection.
+
+    :param aws_conn_id: the Airflow AWS connection.
+    :param launch_settings: the instances' Ec2Settings.
+    :param network: the EndpointNetwork (load balancer subnets, callers, scheme).
+    :param poll_interval_s: seconds between health checks.
+    """
+    from ml_lifecycle.aws_clients import client_factory
+    from ml_lifecycle.compute.ec2.agent_bundle import build_agent_bundle
+    from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
+    from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher
+    from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints
+    from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+    from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer
+    from ml_lifecycle.runtime import store_factory
+
+    ec2 = client_factory("ec2", aws_conn_id)
+    fleet = Ec2Fleet(ec2, client_factory("ssm", aws_conn_id), client_factory("iam", aws_conn_id))
+    balancer = LoadBalancer(client_factory("elbv2", aws_conn_id))
+    store_for = store_factory(aws_conn_id)
+    region = str(ec2().meta.region_name)
+    health = HealthWatch(balancer, client_factory("cloudwatch", aws_conn_id), store_for, poll_interval_s)
+    bundle = lambda: build_agent_bundle(settings.home_dir() / "cache" / "agent")  # noqa: E731
+    revisions = RevisionLauncher(store_for, fleet, balancer, region, launch_settings, bundle)
+    return Ec2Endpoints(store_for, fleet, balancer, health, revisions, region, network)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ml_lifecycle import ec2_endpoint_options
 from ml_lifecycle.agent.proxy_config import DEFAULT_MAX_PAYLOAD_MB, ServingLimits, check_max_payload_mb
 from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
@@ -30,10 +31,30 @@ class DeployEndpointOperator(LifecycleOperator):
     :param environment: extra container environment variables. (templated)
     :param startup_timeout_s: how long GET /ping may take to answer 200; default 240 (SageMaker's 4 minutes).
     :param max_payload_mb: the largest request body in MiB, 1-100; default 6 (SageMaker's real-time limit).
-    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` model locations.
+    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` model locations (and EC2 with compute="ec2").
+    :param instance_type: ec2: the serving instances' type; default ``ml.m5.large``.
+    :param ec2_settings: ec2: the instances' launch settings (Ec2Settings keys: subnet_id, ami_id, instance_profile...).
+    :param state_uri: ec2: the ``s3://`` prefix of the endpoint's state; default
+        ``s3://<model bucket>/ml-lifecycle/endpoints/<endpoint_name>``. (templated)
+    :param traffic_shift: ec2: how an update moves traffic: ``{"type": "all_at_once"}`` (default),
+        ``{"type": "canary", "canary_percent": 10, "wait_s": 300}`` or ``{"type": "linear", "step_percent": 20,
+        "wait_s": 60}``.
+    :param bake_s: ec2: seconds the new revision is watched with every request before the old one ends; default 0.
+    :param max_error_rate: ec2: the largest share of 5XX responses (CloudWatch) before an update rolls back; 0.01.
+    :param alb_subnet_ids: ec2: the load balancer's subnets (two zones); default the VPC's default subnets.
+    :param ingress_cidrs: ec2: the IPv4 ranges that may call the load balancer on port 80; default 0.0.0.0/0.
+    :param alb_scheme: ec2: ``internet-facing`` (default) or ``internal``.
+    :param poll_interval_s: ec2: seconds between health checks; default 5.
     """
 
-    template_fields: Sequence[str] = ("endpoint_name", "image_uri", "model_uri", "compute", "environment")
+    template_fields: Sequence[str] = (
+        "endpoint_name",
+        "image_uri",
+        "model_uri",
+        "compute",
+        "environment",
+        "state_uri",
+    )
     ui_color = "#ffe4b5"
     operator_extra_links = (EndpointLink(),)
 
@@ -49,6 +70,16 @@ class DeployEndpointOperator(LifecycleOperator):
         startup_timeout_s: int = 240,
         max_payload_mb: int = DEFAULT_MAX_PAYLOAD_MB,
         aws_conn_id: str | None = "aws_default",
+        instance_type: str = "ml.m5.large",
+        ec2_settings: Mapping[str, Any] | None = None,
+        state_uri: str | None = None,
+        traffic_shift: Mapping[str, Any] | None = None,
+        bake_s: int = 0,
+        max_error_rate: float = 0.01,
+        alb_subnet_ids: Sequence[str] | None = None,
+        ingress_cidrs: Sequence[str] | None = None,
+        alb_scheme: str = "internet-facing",
+        poll_interval_s: float = 5.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -61,6 +92,17 @@ class DeployEndpointOperator(LifecycleOperator):
         self.startup_timeout_s = startup_timeout_s
         self.max_payload_mb = max_payload_mb
         self.aws_conn_id = aws_conn_id
+        self.instance_type = instance_type
+        self.ec2_settings = ec2_settings
+        self.state_uri = state_uri
+        self.traffic_shift = traffic_shift
+        self.bake_s = bake_s
+        self.max_error_rate = max_error_rate
+        self.alb_subnet_ids = alb_subnet_ids
+        self.ingress_cidrs = ingress_cidrs
+        self.alb_scheme = alb_scheme
+        self.poll_interval_s = poll_interval_s
+        ec2_endpoint_options.check(self)
         checks.check_now(
             {
                 "endpoint_name": (endpoint_name, checks.check_endpoint_name),
@@ -87,6 +129,8 @@ class DeployEndpointOperator(LifecycleOperator):
             startup_timeout_s=self.startup_timeout_s,
             compute=self.compute,
         )
+        if spec.compute == "ec2":
+            return ec2_endpoint_options.deploy(self, spec, identity_from_context(context).labels())
         backends.require_local(spec.compute)
         endpoints = backends.local_endpoints(store_factory(self.aws_conn_id))
         limits = ServingLimits(max_payload_mb=check_max_payload_mb(self.max_payload_mb))
@@ -107,21 +151,47 @@ class DeleteEndpointOperator(LifecycleOperator):
     Use it as a teardown task (``DeleteEndpointOperator(...).as_teardown(setups=deploy)``) for an endpoint that lives
     only as long as a DAG run.
 
+    With ``compute="ec2"`` it deletes the listener, load balancer, instances, target groups and security groups (found
+    by the endpoint's tags) and the endpoint's state.
+
     :param endpoint_name: the endpoint to delete. (templated)
+    :param compute: ``local`` or ``ec2``. (templated)
+    :param state_uri: ec2: the endpoint's state prefix; default found from the tags of its security groups. (templated)
+    :param aws_conn_id: ec2: the Airflow AWS connection.
     """
 
-    template_fields: Sequence[str] = ("endpoint_name",)
+    template_fields: Sequence[str] = ("endpoint_name", "compute", "state_uri")
     ui_color = "#f5c6c6"
 
-    def __init__(self, *, endpoint_name: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint_name: str,
+        compute: str = "local",
+        state_uri: str | None = None,
+        aws_conn_id: str | None = "aws_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.endpoint_name = endpoint_name
-        checks.check_now({"endpoint_name": (endpoint_name, checks.check_endpoint_name)})
+        self.compute = compute
+        self.state_uri = state_uri
+        self.aws_conn_id = aws_conn_id
+        checks.check_now(
+            {
+                "endpoint_name": (endpoint_name, checks.check_endpoint_name),
+                "compute": (compute, checks.check_compute),
+                "state_uri": (state_uri, lambda v: parse_uri(v, "state_uri")),
+            }
+        )
 
     def execute(self, context: Any) -> dict[str, Any]:
-        """Delete the endpoint and say how many containers (proxy included) were removed."""
+        """Delete the endpoint and say what was removed (containers for local, AWS resources for ec2)."""
         from ml_lifecycle import backends
         from ml_lifecycle.runtime import store_factory
+
+        if checks.check_compute(self.compute) == "ec2":
+            return ec2_endpoint_options.delete(self)
 
         removed = backends.local_endpoints(store_factory(None)).delete(self.endpoint_name)
         self.log.info("Endpoint %s: %d container(s) removed", self.endpoint_name, removed)

@@ -1,0 +1,148 @@
+"""A blue/green update of an EC2 endpoint: shift traffic step by step, watch, and roll back on a failure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
+from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher, watched
+from ml_lifecycle.compute.ec2.endpoint_state import IN_SERVICE, EndpointState, Revision, StateStore
+from ml_lifecycle.compute.ec2.load_balancer import DEREGISTRATION_DELAY_S, LoadBalancer
+from ml_lifecycle.core.traffic_shift import TrafficShift
+from ml_lifecycle.errors import EndpointNotReady
+
+log = logging.getLogger(__name__)
+
+DRAIN_MARGIN_S = 30.0
+
+
+@dataclass(frozen=True)
+class RolloutPolicy:
+    """How an update reaches all requests, and what rolls it back.
+
+    :param traffic_shift: the weight schedule.
+    :param bake_s: seconds to watch the new revision after it takes every request, before the old one ends.
+    :param max_error_rate: the largest share of 5XX responses of the new revision (0.01 = 1 %).
+    """
+
+    traffic_shift: TrafficShift = field(default_factory=TrafficShift)
+    bake_s: int = 0
+    max_error_rate: float = 0.01
+
+
+class UpdateRolledBack(EndpointNotReady):
+    """An update failed its health checks or error rate; the previous revision serves every request again."""
+
+
+class Rollout:
+    """Moves an endpoint's traffic from its live (blue) revision to a new (green) one.
+
+    :param balancer: the ELBv2 calls.
+    :param health: the health watch.
+    :param revisions: launches and removes revisions.
+    :param store: the endpoint's state.
+    """
+
+    def __init__(self, balancer: LoadBalancer, health: HealthWatch, revisions: RevisionLauncher, store: StateStore):
+        self.balancer = balancer
+        self.health = health
+        self.revisions = revisions
+        self.store = store
+
+    def shift(self, state: EndpointState, green: Revision, policy: RolloutPolicy, sink: Callable[[str], None]) -> None:
+        """Shift traffic to the healthy green revision per the policy, then retire blue; roll back on any failure.
+
+        :param state: the endpoint's state (live is blue, pending is green; attached to the listener at weight 0).
+        :param green: the new revision, its targets healthy.
+        :param policy: the rollout policy.
+        :param sink: the task log.
+        """
+        blue = state.live
+        assert blue is not None
+        since = dt.datetime.now(dt.UTC)
+        try:
+            for step in policy.traffic_shift.steps():
+                self._weigh(state, blue, green, step.green_percent)
+                sink(
+                    f"Endpoint {state.endpoint_name}: revision {green.revision} takes {step.green_percent} % of requests"
+                )
+                duration_s = step.wait_s if step.green_percent < 100 else policy.bake_s
+                self.health.watch(
+                    watched(green, self.store.prefix),
+                    state.load_balancer_arn,
+                    duration_s,
+                    policy.max_error_rate,
+                    since,
+                    sink,
+                )
+        except BaseException as err:
+            self.roll_back(state, green, err, sink)
+            if not isinstance(err, Exception):
+                raise
+            raise UpdateRolledBack(
+                f"Endpoint {state.endpoint_name}: the update to revision {green.revision} was rolled back, revision "
+                f"{blue.revision} serves every request again: {err}. Fix the model or image and deploy again"
+            ) from err
+        self._retire_blue(state, blue, green, sink)
+
+    def roll_back(self, state: EndpointState, green: Revision, err: BaseException, sink: Callable[[str], None]) -> None:
+        """Send every request to blue again, remove green, and record why; cleanup errors are logged, not raised.
+
+        :param state: the endpoint's state.
+        :param green: the failed revision.
+        :param err: why.
+        :param sink: the task log.
+        """
+        blue = state.live
+        assert blue is not None
+        reason = f"{type(err).__name__}: {err}"[:1024]
+        sink(f"Endpoint {state.endpoint_name}: rolling back revision {green.revision}: {reason}")
+        try:
+            self.balancer.set_weights(state.listener_arn, {blue.target_group_arn: 100})
+            blue.weight, green.weight = 100, 0
+            self.revisions.remove(green, state.endpoint_name)
+        except Exception as cleanup:
+            log.warning("Endpoint %s: the rollback failed too: %s", state.endpoint_name, cleanup)
+            state.failure_reason = (
+                f"The rollback of revision {green.revision} failed ({cleanup}); delete and deploy again"
+            )
+        else:
+            state.pending = None
+            state.failure_reason = f"The update to revision {green.revision} was rolled back: {reason}"
+        state.status = IN_SERVICE
+        state.note(green.revision, "rolled_back", reason)
+        self.store.write(state)
+
+    def _weigh(self, state: EndpointState, blue: Revision, green: Revision, green_percent: int) -> None:
+        """Set the listener's weights and record them.
+
+        :param state: the endpoint's state.
+        :param blue: the live revision.
+        :param green: the new revision.
+        :param green_percent: green's share.
+        """
+        self.balancer.set_weights(
+            state.listener_arn, {blue.target_group_arn: 100 - green_percent, green.target_group_arn: green_percent}
+        )
+        blue.weight, green.weight = 100 - green_percent, green_percent
+        self.store.write(state)
+
+    def _retire_blue(self, state: EndpointState, blue: Revision, green: Revision, sink: Callable[[str], None]) -> None:
+        """Make green the live revision: detach blue, let its requests drain, end its instances and target group.
+
+        :param state: the endpoint's state.
+        :param blue: the old revision.
+        :param green: the new revision.
+        :param sink: the task log.
+        """
+        self.balancer.set_weights(state.listener_arn, {green.target_group_arn: 100})
+        state.live, state.pending, state.status, state.failure_reason = green, None, IN_SERVICE, ""
+        state.note(green.revision, "updated")
+        self.store.write(state)
+        self.balancer.deregister(blue.target_group_arn, blue.instance_ids)
+        self.health.wait_drained(blue.target_group_arn, DEREGISTRATION_DELAY_S + DRAIN_MARGIN_S)
+        self.revisions.remove(blue, state.endpoint_name)
+        sink(f"Endpoint {state.endpoint_name}: revision {blue.revision} drained and ended")

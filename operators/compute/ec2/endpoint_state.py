@@ -1,0 +1,181 @@
+"""The state of an EC2 endpoint, kept as JSON in S3: its load balancer, listener, security groups and revisions."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ml_lifecycle.agent.clock import utc_now_iso
+from ml_lifecycle.agent.records import StoreFor
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+from ml_lifecycle.errors import ArtifactNotFound, SpecError
+
+STATE_NAME = "state.json"
+STATE_PREFIX = "ml-lifecycle/endpoints"
+CREATING, IN_SERVICE, UPDATING, FAILED, DELETING = "Creating", "InService", "Updating", "Failed", "Deleting"
+MAX_HISTORY = 20
+
+
+@dataclass
+class Revision:
+    """One revision of an endpoint: its instances behind one target group.
+
+    :param revision: the revision id (``YYYYmmddHHMMSS``).
+    :param job_name: the name its instances are tagged with (``<endpoint>-<revision>``).
+    :param target_group_arn: its target group.
+    :param instance_ids: its instances.
+    :param weight: its share of the listener's requests, 0-100.
+    :param model_uri: the model it serves.
+    :param image_uri: the serving image.
+    :param instance_count: how many instances.
+    :param created_at: when it was launched (ISO 8601).
+    """
+
+    revision: str
+    job_name: str
+    target_group_arn: str = ""
+    instance_ids: list[str] = field(default_factory=list)
+    weight: int = 0
+    model_uri: str = ""
+    image_uri: str = ""
+    instance_count: int = 1
+    created_at: str = ""
+
+
+@dataclass
+class EndpointState:
+    """Everything needed to update, watch and delete one EC2 endpoint.
+
+    :param endpoint_name: the endpoint's name.
+    :param status: Creating, InService, Updating, Failed or Deleting.
+    :param region: the AWS region.
+    :param load_balancer_arn: the Application Load Balancer.
+    :param listener_arn: its HTTP listener.
+    :param dns_name: the load balancer's DNS name.
+    :param vpc_id: the VPC of the load balancer and instances.
+    :param alb_security_group_id: the load balancer's security group.
+    :param instance_security_group_id: the instances' group (admits the load balancer's group on 8080 only).
+    :param live: the revision serving requests, or None.
+    :param pending: the revision being rolled out (an update in progress), or None.
+    :param failure_reason: why the last deploy failed or was rolled back, or empty.
+    :param history: the last deploys' outcomes (revision, outcome, reason, at).
+    :param owner: the Airflow identity that created the endpoint.
+    :param updated_at: when this state was written (ISO 8601).
+    """
+
+    endpoint_name: str
+    status: str
+    region: str
+    load_balancer_arn: str = ""
+    listener_arn: str = ""
+    dns_name: str = ""
+    vpc_id: str = ""
+    alb_security_group_id: str = ""
+    instance_security_group_id: str = ""
+    live: Revision | None = None
+    pending: Revision | None = None
+    failure_reason: str = ""
+    history: list[dict[str, str]] = field(default_factory=list)
+    owner: dict[str, str] = field(default_factory=dict)
+    updated_at: str = ""
+
+    @property
+    def url(self) -> str:
+        """The endpoint's base URL (``http://<load balancer DNS name>``), or empty before the load balancer exists."""
+        return f"http://{self.dns_name}" if self.dns_name else ""
+
+    def note(self, revision: str, outcome: str, reason: str = "") -> None:
+        """Append a deploy's outcome to the history (the last MAX_HISTORY are kept).
+
+        :param revision: the revision.
+        :param outcome: ``created``, ``updated``, ``rolled_back`` or ``failed``.
+        :param reason: why, for a rollback or failure.
+        """
+        self.history = [
+            *self.history,
+            {"revision": revision, "outcome": outcome, "reason": reason, "at": utc_now_iso()},
+        ][-MAX_HISTORY:]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the state as JSON-safe data."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EndpointState:
+        """Read a state written by to_dict.
+
+        :param data: the parsed state.json.
+        """
+        values = dict(data)
+        for key in ("live", "pending"):
+            values[key] = Revision(**values[key]) if values.get(key) else None
+        try:
+            return cls(**values)
+        except TypeError as err:
+            raise SpecError("endpoint state", str(err), "Write it with EndpointState.to_dict") from err
+
+
+def new_revision_id() -> str:
+    """Return a revision id: the UTC time to the second (two deploys of one endpoint never share a second)."""
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime())
+
+
+def default_state_prefix(model_uri: str, endpoint_name: str) -> ArtifactUri:
+    """Return where an endpoint keeps its state by default: ``s3://<model bucket>/ml-lifecycle/endpoints/<name>/``.
+
+    :param model_uri: the model's ``s3://`` URI.
+    :param endpoint_name: the endpoint's name.
+    """
+    model = parse_uri(model_uri, "model_uri")
+    if model.scheme != "s3":
+        raise SpecError("model_uri", f"{model_uri!r} is not in S3", "EC2 endpoints read their model from s3://")
+    return ArtifactUri("s3", model.bucket, "").join(STATE_PREFIX, endpoint_name)
+
+
+def state_prefix(state_uri: str | None, model_uri: str, endpoint_name: str) -> ArtifactUri:
+    """Return the endpoint's state prefix: the one given, else the default under the model's bucket.
+
+    :param state_uri: an ``s3://`` prefix for the endpoint's state and staging, or None.
+    :param model_uri: the model's URI.
+    :param endpoint_name: the endpoint's name.
+    """
+    if not state_uri:
+        return default_state_prefix(model_uri, endpoint_name)
+    prefix = parse_uri(state_uri, "state_uri")
+    if prefix.scheme != "s3":
+        raise SpecError("state_uri", f"{state_uri!r} is not an s3:// prefix", "Write e.g. s3://bucket/endpoints/x")
+    return prefix
+
+
+class StateStore:
+    """Reads and writes one endpoint's state.json below its prefix.
+
+    :param store_for: returns the store for a URI.
+    :param prefix: the endpoint's state prefix.
+    """
+
+    def __init__(self, store_for: StoreFor, prefix: ArtifactUri) -> None:
+        self.store_for = store_for
+        self.prefix = prefix
+        self.uri = prefix.join(STATE_NAME)
+
+    def read(self) -> EndpointState | None:
+        """Return the state, or None when the endpoint has none."""
+        try:
+            return EndpointState.from_dict(json.loads(self.store_for(self.uri).read_bytes(self.uri)))
+        except ArtifactNotFound:
+            return None
+
+    def write(self, state: EndpointState) -> None:
+        """Write the state (stamped with the time).
+
+        :param state: the endpoint's state.
+        """
+        state.updated_at = utc_now_iso()
+        self.store_for(self.uri).write_bytes(self.uri, json.dumps(state.to_dict(), indent=1, sort_keys=True).encode())
+
+    def delete(self) -> None:
+        """Delete the state and everything staged below the prefix."""
+        self.store_for(self.prefix).delete_prefix(self.prefix)

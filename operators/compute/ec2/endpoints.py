@@ -1,0 +1,301 @@
+"""EC2 endpoints: instances behind an Application Load Balancer, created, updated blue/green and deleted."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ml_lifecycle.agent.records import StoreFor
+from ml_lifecycle.compute import labels
+from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
+from ml_lifecycle.compute.ec2.endpoint_network import (
+    create_endpoint_groups,
+    delete_groups,
+    load_balancer_subnets,
+    tagged_groups,
+)
+from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher, revision_job_name, watched
+from ml_lifecycle.compute.ec2.endpoint_rollout import Rollout, RolloutPolicy
+from ml_lifecycle.compute.ec2.endpoint_state import (
+    CREATING,
+    FAILED,
+    IN_SERVICE,
+    UPDATING,
+    EndpointState,
+    Revision,
+    StateStore,
+    new_revision_id,
+)
+from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer, resource_name
+from ml_lifecycle.core.ec2_settings import MAX_TAG_VALUE_CHARS
+from ml_lifecycle.core.specs import EndpointSpec
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+from ml_lifecycle.errors import SpecError
+
+log = logging.getLogger(__name__)
+
+STATE_TAG = "ml-lifecycle.state-uri"
+BOOT_ALLOWANCE_S = 600  # an instance boots, fetches the agent, pulls the image and the model before /ping can answer
+
+
+@dataclass(frozen=True)
+class EndpointNetwork:
+    """Where the load balancer lives and who may call it.
+
+    :param alb_subnet_ids: the load balancer's subnets (two zones at least); empty picks the VPC's default subnets.
+    :param ingress_cidrs: the IPv4 ranges allowed to call port 80; default everyone.
+    :param scheme: ``internet-facing`` or ``internal``.
+    """
+
+    alb_subnet_ids: Sequence[str] = ()
+    ingress_cidrs: Sequence[str] = ("0.0.0.0/0",)
+    scheme: str = "internet-facing"
+
+
+def endpoint_tags(state: EndpointState, prefix: ArtifactUri) -> dict[str, str]:
+    """Return the ownership tags of an endpoint's load balancer, groups and security groups.
+
+    :param state: the endpoint's state.
+    :param prefix: its state prefix (a tag, so DeleteEndpointOperator finds the state by the endpoint's name).
+    """
+    owned = labels.owned("endpoint", state.endpoint_name, state.owner, endpoint=state.endpoint_name)
+    return {**owned, STATE_TAG: str(prefix), "Name": state.endpoint_name}
+
+
+class Ec2Endpoints:
+    """Deploys, updates and deletes endpoints on EC2; the state of each lives in S3 beside its staging.
+
+    :param store_for: returns the store for a URI.
+    :param fleet: launches, finds and terminates instances.
+    :param balancer: the ELBv2 calls.
+    :param health: the health watch.
+    :param revisions: launches and removes revisions.
+    :param region: the region.
+    :param network: the load balancer's placement and callers.
+    """
+
+    def __init__(
+        self,
+        store_for: StoreFor,
+        fleet: Ec2Fleet,
+        balancer: LoadBalancer,
+        health: HealthWatch,
+        revisions: RevisionLauncher,
+        region: str,
+        network: EndpointNetwork,
+    ) -> None:
+        self.store_for = store_for
+        self.fleet = fleet
+        self.balancer = balancer
+        self.health = health
+        self.revisions = revisions
+        self.region = region
+        self.network = network
+
+    def deploy(
+        self,
+        spec: EndpointSpec,
+        instance_type: str,
+        owner: dict[str, str],
+        prefix: ArtifactUri,
+        policy: RolloutPolicy,
+        sink: Callable[[str], None],
+    ) -> EndpointState:
+        """Create the endpoint, or update it blue/green when it serves already; return its state once InService.
+
+        :param spec: the endpoint spec.
+        :param instance_type: the instances' type.
+        :param owner: the Airflow identity labels.
+        :param prefix: the endpoint's state prefix.
+        :param policy: how an update shifts traffic and what rolls it back.
+        :param sink: the task log.
+        """
+        if len(str(prefix)) > MAX_TAG_VALUE_CHARS:
+            raise SpecError("state_uri", f"is over {MAX_TAG_VALUE_CHARS} characters", "Use a shorter prefix")
+        self.fleet.preflight(self.revisions.settings, self.fleet.resolve_ami(self.revisions.settings, instance_type))
+        store = StateStore(self.store_for, prefix)
+        state = store.read()
+        if state is not None and state.pending is not None:  # a deploy that died midway (a retried task)
+            sink(f"Endpoint {spec.endpoint_name}: removing revision {state.pending.revision} left by an earlier try")
+            Rollout(self.balancer, self.health, self.revisions, store).roll_back(
+                state, state.pending, RuntimeError("the task that deployed it ended"), sink
+            )
+        revision_id = new_revision_id()
+        green = Revision(
+            revision_id,
+            revision_job_name(spec.endpoint_name, revision_id),
+            model_uri=spec.model_uri,
+            image_uri=spec.image_uri,
+            instance_count=spec.instance_count,
+        )
+        if state is None or state.live is None:
+            return self._create(spec, instance_type, owner, store, green, sink)
+        state.status, state.pending = UPDATING, green
+        store.write(state)
+        try:
+            self.revisions.launch(spec, instance_type, state, prefix, green, endpoint_tags(state, prefix), sink)
+            store.write(state)
+            weights = {state.live.target_group_arn: 100, green.target_group_arn: 0}
+            self.balancer.set_weights(state.listener_arn, weights)  # attached, so the load balancer checks it
+            startup_s = self.health.wait_healthy(
+                watched(green, prefix), BOOT_ALLOWANCE_S + spec.startup_timeout_s, sink
+            )
+            sink(f"Endpoint {spec.endpoint_name}: revision {revision_id} is healthy after {startup_s:.0f} s")
+        except BaseException as err:
+            Rollout(self.balancer, self.health, self.revisions, store).roll_back(state, green, err, sink)
+            raise
+        Rollout(self.balancer, self.health, self.revisions, store).shift(state, green, policy, sink)
+        sink(f"Endpoint {spec.endpoint_name} InService at {state.url}: revision {revision_id}")
+        return state
+
+    def _create(
+        self,
+        spec: EndpointSpec,
+        instance_type: str,
+        owner: dict[str, str],
+        store: StateStore,
+        revision: Revision,
+        sink: Callable[[str], None],
+    ) -> EndpointState:
+        """Create the security groups, the load balancer, the first revision and the listener; undo all on a failure.
+
+        :param spec: the endpoint spec.
+        :param instance_type: the instances' type.
+        :param owner: the Airflow identity labels.
+        :param store: the endpoint's state store.
+        :param revision: the first revision.
+        :param sink: the task log.
+        """
+        name = spec.endpoint_name
+        state = EndpointState(name, CREATING, self.region, owner=dict(owner))
+        store.write(state)
+        tags = endpoint_tags(state, store.prefix)
+        try:
+            state.vpc_id = self.fleet.vpc_of(self.revisions.settings)
+            subnets = load_balancer_subnets(self.fleet.ec2, state.vpc_id, self.network.alb_subnet_ids)
+            state.alb_security_group_id, state.instance_security_group_id = create_endpoint_groups(
+                self.fleet.ec2, name, state.vpc_id, self.network.ingress_cidrs, tags
+            )
+            store.write(state)
+            state.load_balancer_arn, state.dns_name = self.balancer.create(
+                resource_name(name), subnets, state.alb_security_group_id, self.network.scheme, tags
+            )
+            state.pending = revision
+            store.write(state)
+            self.revisions.launch(spec, instance_type, state, store.prefix, revision, tags, sink)
+            store.write(state)
+            state.listener_arn = self.balancer.create_listener(
+                state.load_balancer_arn, {revision.target_group_arn: 100}, tags
+            )
+            revision.weight = 100
+            store.write(state)
+            startup_s = self.health.wait_healthy(
+                watched(revision, store.prefix), BOOT_ALLOWANCE_S + spec.startup_timeout_s, sink
+            )
+        except BaseException as err:
+            self._undo_create(state, err)
+            store.write(state)
+            raise
+        state.live, state.pending, state.status = revision, None, IN_SERVICE
+        state.note(revision.revision, "created")
+        store.write(state)
+        sink(f"Endpoint {name} InService at {state.url}: revision {revision.revision}, healthy after {startup_s:.0f} s")
+        return state
+
+    def _undo_create(self, state: EndpointState, err: BaseException) -> None:
+        """Remove whatever a failed creation made and mark the state Failed; cleanup errors are logged, not raised.
+
+        :param state: the endpoint's state.
+        :param err: the creation's error.
+        """
+        try:
+            self.remove_resources(state)
+        except Exception as cleanup:
+            log.warning("Endpoint %s: cleanup after the failed creation failed too: %s", state.endpoint_name, cleanup)
+        reason = f"{type(err).__name__}: {err}"[:1024]
+        failed = EndpointState(
+            state.endpoint_name, FAILED, state.region, failure_reason=reason, owner=state.owner, history=state.history
+        )
+        failed.note(state.pending.revision if state.pending else "", "failed", reason)
+        state.__dict__.update(failed.__dict__)
+
+    def remove_resources(self, state: EndpointState | None, endpoint_name: str = "") -> dict[str, int]:
+        """Delete an endpoint's load balancer, instances, target groups and security groups (by state and by tags).
+
+        :param state: the endpoint's state, or None when it is lost (tags alone find the resources).
+        :param endpoint_name: the endpoint's name (default the state's).
+        """
+        name = endpoint_name or (state.endpoint_name if state else "")
+        tag = {labels.ENDPOINT: name, labels.KIND: "endpoint"}
+        balancers = set(self.balancer.tagged("load-balancer", tag))
+        if state and state.load_balancer_arn:
+            balancers.add(state.load_balancer_arn)
+        for arn in sorted(balancers):
+            self.balancer.delete_load_balancer(arn)
+        instances = [str(i["InstanceId"]) for i in self.fleet.find({labels.ENDPOINT: name})]
+        revisions = [r for r in ((state.live, state.pending) if state else ()) if r is not None]
+        instances += [i for r in revisions for i in r.instance_ids]
+        instances = sorted(set(instances))
+        if instances:
+            self.fleet.terminate(instances)
+            self.fleet.wait_terminated(instances)
+        groups = set(self.balancer.tagged("target-group", tag))
+        groups |= {r.target_group_arn for r in revisions if r.target_group_arn}
+        for arn in sorted(groups):
+            self.balancer.delete_target_group(arn)
+        security = tagged_groups(self.fleet.ec2, tag)
+        if state:
+            known = [g for g in (state.instance_security_group_id, state.alb_security_group_id) if g]
+            security = [*known, *(g for g in security if g not in known)]
+        return {
+            "load_balancers": len(balancers),
+            "instances": len(instances),
+            "target_groups": len(groups),
+            "security_groups": delete_groups(self.fleet.ec2, security),
+        }
+
+    def locate(self, endpoint_name: str) -> ArtifactUri | None:
+        """Find an endpoint's state prefix from the tag on its security groups, or None.
+
+        :param endpoint_name: the endpoint's name.
+        """
+        filters = [
+            {"Name": f"tag:{labels.ENDPOINT}", "Values": [endpoint_name]},
+            {"Name": f"tag:{labels.KIND}", "Values": ["endpoint"]},
+        ]
+        for group in self.fleet.ec2().describe_security_groups(Filters=filters)["SecurityGroups"]:
+            found = {t["Key"]: t["Value"] for t in group.get("Tags", [])}.get(STATE_TAG)
+            if found:
+                return parse_uri(found, "state_uri")
+        return None
+
+    def delete(self, endpoint_name: str, prefix: ArtifactUri | None, sink: Callable[[str], None]) -> dict[str, int]:
+        """Delete an endpoint: listener, load balancer, instances, target groups, security groups, then its state.
+
+        :param endpoint_name: the endpoint's name.
+        :param prefix: its state prefix, or None to find it by the endpoint's tags.
+        :param sink: the task log.
+        """
+        prefix = prefix or self.locate(endpoint_name)
+        store = StateStore(self.store_for, prefix) if prefix else None
+        state = store.read() if store else None
+        removed = self.remove_resources(state, endpoint_name)
+        if store:
+            store.delete()
+        sink(f"Endpoint {endpoint_name} deleted: {removed}")
+        return removed
+
+    def describe(self, endpoint_name: str, prefix: ArtifactUri | None) -> tuple[EndpointState | None, str | None]:
+        """Return the endpoint's state and, when InService, why its live revision is not healthy (None if it is).
+
+        :param endpoint_name: the endpoint's name.
+        :param prefix: its state prefix, or None to find it by the endpoint's tags.
+        """
+        prefix = prefix or self.locate(endpoint_name)
+        state = StateStore(self.store_for, prefix).read() if prefix else None
+        if state is None or state.status != IN_SERVICE or state.live is None:
+            return state, None
+        why, _ = self.health.unhealthy(watched(state.live, prefix), starting=False)
+        return state, why
