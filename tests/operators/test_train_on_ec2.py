@@ -226,5 +226,5 @@ def test_an_image_without_train_says_what_sagemaker_expects(docker_client, sampl
 
 
 def test_compute_ec2_refuses_local_folders_before_anything_starts(sample_data, tmp_path, ml_home):
-    with pytest.raises(SpecError, match=r"^output_path: .* an EC2 instance cannot read it. Use an s3:// URI"):
+    with pytest.raises(SpecError, match=r"^output_path: .* an EC2 instance cannot read. Use an s3:// URI"):
         _operator("example:latest", sample_data, tmp_path, compute="ec2").execute(task_context())
