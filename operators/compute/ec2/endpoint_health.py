@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ml_lifecycle.agent.instance.endpoint_host import host_report_uri
 from ml_lifecycle.agent.records import StoreFor
 from ml_lifecycle.compute.ec2.fleet import ClientFactory
 from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import ArtifactNotFound, EndpointNotReady
 
-HOST_REPORT = "endpoint-host.json"
 METRIC_PERIOD_S = 60
 # A target in these states will not turn healthy by waiting: its instance stopped, ended or left the group.
 HOPELESS = {
@@ -26,15 +26,6 @@ HOPELESS = {
 
 class RevisionUnhealthy(EndpointNotReady):
     """A revision's targets failed their health checks, a host failed, or its error rate passed the threshold."""
-
-
-def host_report_uri(staging: ArtifactUri, instance_id: str) -> ArtifactUri:
-    """Return where an instance's endpoint host reports whether its container serves.
-
-    :param staging: the revision's staging prefix.
-    :param instance_id: the instance.
-    """
-    return staging.join("hosts", instance_id, HOST_REPORT)
 
 
 @dataclass(frozen=True)

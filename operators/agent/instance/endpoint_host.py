@@ -1,0 +1,186 @@
+"""Serve an EC2 endpoint revision on this instance: model, image, a ``serve`` container on 8080, its log shipped."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ml_lifecycle.agent.clock import utc_now_iso
+from ml_lifecycle.agent.http_client import ContainerClient
+from ml_lifecycle.agent.instance.cloudwatch import CloudWatchShipper
+from ml_lifecycle.agent.instance.host_engine import InstanceEngine
+from ml_lifecycle.agent.instance.imds import MetadataClient
+from ml_lifecycle.agent.instance.runner import EXIT_COMPLETED, EXIT_FAILED, read_document, work_root
+from ml_lifecycle.agent.model_files import fetch_model
+from ml_lifecycle.aws_clients import client_factory
+from ml_lifecycle.compute import labels
+from ml_lifecycle.core.contract import MODEL_DIR, SERVING_PORT
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+from ml_lifecycle.stores import store_for as store_for_uri
+from ml_lifecycle.stores.base import ArtifactStore
+
+log = logging.getLogger(__name__)
+
+HOST_REPORT = "endpoint-host.json"
+STOP_REQUEST_NAME = "stop-requested"
+SERVING_PORT_ENV = "ML_LIFECYCLE_SERVING_PORT"  # the host port 8080 is published on (tests run many hosts)
+POLL_S = 5.0
+PING_EVERY_S = 0.5
+
+Sink = Callable[[str], None]
+
+
+def host_report_uri(staging: ArtifactUri, instance_id: str) -> ArtifactUri:
+    """Return where an instance's endpoint host reports whether its container serves.
+
+    :param staging: the revision's staging prefix.
+    :param instance_id: the instance.
+    """
+    return staging.join("hosts", instance_id, HOST_REPORT)
+
+
+def container_name(job_name: str) -> str:
+    """Return the serving container's name on the instance.
+
+    :param job_name: the revision's job name.
+    """
+    return f"mlc-ep-{job_name}"
+
+
+def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None = None) -> int:
+    """Start this instance's serving container, report it, and ship its log until a stop request; return the exit code.
+
+    The container restarts on failure by itself; this process only reports and ships logs, so its end (exit 0 after a
+    stop request) leaves the instance running (the user data powers off only after a failure).
+
+    :param document_uri: the job document (``<staging>/job.json``) of kind ``endpoint``.
+    :param sink: receives the agent's progress lines; the container's lines go to the CloudWatch Logs stream
+        ``<endpoint>/<instance id>`` of /aws/ml-lifecycle/Endpoints.
+    :param imds: the metadata client; None uses the instance's.
+    """
+    imds = imds or MetadataClient()
+    identity = imds.identity()
+    s3 = client_factory("s3", None, identity.region)
+
+    def store_for(uri: ArtifactUri) -> ArtifactStore:
+        return store_for_uri(uri, s3_client_factory=s3)
+
+    document = read_document(store_for, document_uri)
+    spec = document.spec
+    staging = parse_uri(document.staging_uri, "staging_uri")
+    report = host_report_uri(staging, identity.instance_id)
+    port = int(os.environ.get(SERVING_PORT_ENV) or SERVING_PORT)
+    engine = InstanceEngine(lambda region: client_factory("ecr", None, region))
+    name = container_name(document.job_name)
+    try:
+        sink(f"Endpoint {spec.endpoint_name}: {document.job_name} on {identity.instance_id}; fetching {spec.model_uri}")
+        model_dir = fetch_model(spec.model_uri, str(work_root() / "endpoints" / document.job_name), store_for)
+        image = engine.ensure_image(spec.image_uri)
+        container = engine.client.containers.run(
+            image.image_id,
+            command=["serve"],
+            name=name,
+            detach=True,
+            environment=dict(spec.environment),
+            volumes={model_dir: {"bind": MODEL_DIR, "mode": "ro"}},
+            labels=labels.owned("endpoint", document.job_name, document.owner, host=identity.instance_id),
+            ports={f"{SERVING_PORT}/tcp": port},
+            restart_policy={"Name": "on-failure"},
+        )
+        _wait_ping(ContainerClient("127.0.0.1", port, 2.0), container, spec.startup_timeout_s)
+    except Exception as err:
+        reason = f"{type(err).__name__}: {err}"[:1024]
+        sink(f"Endpoint {spec.endpoint_name}: this host cannot serve: {reason}")
+        _report(store_for, report, "Failed", reason)
+        engine.remove_by_name(name)
+        return EXIT_FAILED
+    _report(store_for, report, "InService", "", image_digest=image.digest or image.image_id)
+    sink(f"Endpoint {spec.endpoint_name}: serving on port {port} ({image.digest or image.image_id})")
+    stream = f"{spec.endpoint_name}/{identity.instance_id}"
+    ship = CloudWatchShipper(client_factory("logs", None, identity.region), document.log_group, stream)
+
+    def container_sink(line: str) -> None:
+        print(line, flush=True)
+        ship(line)
+
+    try:
+        _ship_until_stopped(engine, container, store_for, staging.join(STOP_REQUEST_NAME), container_sink)
+    finally:
+        ship.close()
+    return EXIT_COMPLETED
+
+
+def _wait_ping(client: ContainerClient, container: Any, timeout_s: float) -> None:
+    """Wait until the container answers GET /ping with 200; raise with its log when it does not in time.
+
+    :param client: the container's port.
+    :param container: the container.
+    :param timeout_s: the startup budget.
+    """
+    end_s = time.monotonic() + timeout_s
+    while time.monotonic() < end_s:
+        if client.ping():
+            return
+        time.sleep(PING_EVERY_S)
+    tail = container.logs(tail=30).decode("utf-8", "replace")
+    raise TimeoutError(f"GET /ping did not answer 200 within {timeout_s:.0f} s; the container's last lines:\n{tail}")
+
+
+def _report(
+    store_for: Callable[[ArtifactUri], ArtifactStore], uri: ArtifactUri, status: str, reason: str, **extra: str
+) -> None:
+    """Write this host's report (the operator reads it while it waits for the target to turn healthy).
+
+    :param store_for: returns the store for a URI.
+    :param uri: the report.
+    :param status: ``InService`` or ``Failed``.
+    :param reason: why it failed.
+    :param extra: more fields.
+    """
+    body = {"status": status, "failure_reason": reason, "at": utc_now_iso(), **extra}
+    store_for(uri).write_bytes(uri, json.dumps(body).encode())
+
+
+def _ship_until_stopped(
+    engine: InstanceEngine,
+    container: Any,
+    store_for: Callable[[ArtifactUri], ArtifactStore],
+    stop_uri: ArtifactUri,
+    sink: Sink,
+) -> None:
+    """Send the container's log to sink (across restarts) until a stop request; then remove the container.
+
+    :param engine: the instance's engine.
+    :param container: the serving container.
+    :param store_for: returns the store for a URI.
+    :param stop_uri: the stop request object.
+    :param sink: the log.
+    """
+    stopped = threading.Event()
+
+    def follow() -> None:
+        since = 0
+        while not stopped.is_set():
+            try:
+                for chunk in container.logs(stream=True, follow=True, since=since):
+                    for line in chunk.decode("utf-8", "replace").splitlines():
+                        sink(line)
+            except Exception as err:  # the container went away: stop following
+                log.info("The container's log ended: %s", err)
+                return
+            since = int(time.time())
+            stopped.wait(1.0)
+
+    follower = threading.Thread(target=follow, name="container-log", daemon=True)
+    follower.start()
+    while not store_for(stop_uri).exists(stop_uri):
+        time.sleep(POLL_S)
+    sink("A stop was requested: removing the serving container")
+    stopped.set()
+    engine.remove_by_name(container.name)
+    follower.join(10)

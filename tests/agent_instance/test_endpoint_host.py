@@ -1,0 +1,110 @@
+"""The instance side of an EC2 endpoint: the agent, run as user data runs it, starts a ``serve`` container on the
+instance's engine that answers /ping and /invocations on its port, reports it, ships its log, and ends on a stop."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from typing import Any
+
+import pytest
+from support.models import linear_model_archive
+from support.moto import free_port
+
+from ml_lifecycle.core.spec_documents import JobDocument
+from ml_lifecycle.core.specs import EndpointSpec
+
+pytestmark = pytest.mark.docker
+
+BUCKET = "agent-bucket"
+
+
+def _document(harness: Any, model_uri: str, image: str) -> tuple[str, EndpointSpec]:
+    """Write an endpoint job document into the harness's staging prefix; return its URI and the spec."""
+    spec = EndpointSpec(
+        endpoint_name=f"ep-{harness.job_name[-8:]}",
+        image_uri=image,
+        model_uri=model_uri,
+        startup_timeout_s=120,
+        compute="ec2",
+    )
+    now_s = time.time()
+    document = JobDocument(
+        job_name=harness.job_name,
+        kind="endpoint",
+        spec=spec,
+        owner={"ml-lifecycle.dag-id": "agent_tests"},
+        region="us-east-1",
+        instance_count=1,
+        deadline_epoch_s=int(now_s + 3600),
+        log_group="/aws/ml-lifecycle/Endpoints",
+        record_uri=f"s3://{BUCKET}/{harness.out_prefix}/status.json",
+        staging_uri=f"s3://{BUCKET}/{harness.out_prefix}/staging",
+        launched_at_epoch_s=now_s,
+    )
+    key = f"{harness.out_prefix}/staging/job.json"
+    harness.aws.s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(document.to_dict()).encode())
+    return f"s3://{BUCKET}/{key}", spec
+
+
+def _report(harness: Any, instance_id: str) -> dict[str, Any] | None:
+    """Read the host's report, or None."""
+    key = f"{harness.out_prefix}/staging/hosts/{instance_id}/endpoint-host.json"
+    try:
+        return json.loads(harness.object(key))
+    except harness.aws.s3.exceptions.NoSuchKey:
+        return None
+
+
+def _request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    """Send one request to the instance's serving port."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers={"Content-Type": "text/csv"} if body else {})
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+    finally:
+        conn.close()
+
+
+def test_the_host_serves_on_its_port_until_a_stop_request(harness, pushed_image, tmp_path, monkeypatch, docker_client):
+    port = free_port()
+    monkeypatch.setenv("ML_LIFECYCLE_SERVING_PORT", str(port))
+    archive = tmp_path / "model.tar.gz"
+    linear_model_archive(archive, [2.0, 3.0], intercept=1.0)
+    harness.aws.s3.put_object(Bucket=BUCKET, Key=f"models/{harness.job_name}.tar.gz", Body=archive.read_bytes())
+    document, spec = _document(harness, f"s3://{BUCKET}/models/{harness.job_name}.tar.gz", pushed_image)
+    (instance,) = harness.launch(1)
+    instance_id = instance.identity.instance_id
+
+    agent = harness.start_agent(document, instance)
+    report = harness.wait_until(lambda: _report(harness, instance_id), "the host's report")
+    assert report["status"] == "InService", harness.log(agent)
+    assert _request(port, "GET", "/ping")[0] == 200
+    status, body = _request(port, "POST", "/invocations", b"1.0,1.0\n")
+    assert status == 200 and body.strip(), body
+    (container,) = docker_client.containers.list(filters={"label": f"ml-lifecycle.job={harness.job_name}"})
+    assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "on-failure"
+    assert container.labels["ml-lifecycle.kind"] == "endpoint" and container.labels["ml-lifecycle.host"] == instance_id
+    assert agent.poll() is None  # it stays to ship the container's log
+
+    harness.aws.s3.put_object(Bucket=BUCKET, Key=f"{harness.out_prefix}/staging/stop-requested", Body=b"stop")
+    assert harness.wait(agent, 60) == 0, harness.log(agent)
+    assert docker_client.containers.list(all=True, filters={"label": f"ml-lifecycle.job={harness.job_name}"}) == []
+    events = harness.aws.logs.get_log_events(
+        logGroupName="/aws/ml-lifecycle/Endpoints",
+        logStreamName=f"{spec.endpoint_name}/{instance_id}",
+        startFromHead=True,
+    )["events"]
+    assert events, "the container's log reached CloudWatch"
+
+
+def test_a_host_that_cannot_serve_reports_why_and_fails(harness, pushed_image):
+    document, _spec = _document(harness, f"s3://{BUCKET}/models/missing/model.tar.gz", pushed_image)
+    (instance,) = harness.launch(1)
+
+    agent = harness.start_agent(document, instance)
+    assert harness.wait(agent, 120) == 1, harness.log(agent)
+    report = _report(harness, instance.identity.instance_id)
+    assert report["status"] == "Failed" and "model" in report["failure_reason"].lower(), report
