@@ -119,9 +119,13 @@ class Ec2Endpoints:
         state = store.read()
         if state is not None and state.pending is not None:  # a deploy that died midway (a retried task)
             sink(f"Endpoint {spec.endpoint_name}: removing revision {state.pending.revision} left by an earlier try")
-            Rollout(self.balancer, self.health, self.revisions, store).roll_back(
-                state, state.pending, RuntimeError("the task that deployed it ended"), sink
-            )
+            if state.live is None:  # a creation that never finished: start over
+                self.remove_resources(state)
+                state = None
+            else:
+                Rollout(self.balancer, self.health, self.revisions, store).roll_back(
+                    state, state.pending, RuntimeError("the task that deployed it ended"), sink
+                )
         revision_id = new_revision_id()
         green = Revision(
             revision_id,
