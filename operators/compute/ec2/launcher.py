@@ -111,7 +111,9 @@ class JobLauncher:
                 region=self.region,
                 bundle_uri=str(bundle_uri),
                 job_document_uri=str(document_uri),
-                deadline_minutes=deadline_minutes(plan.deadline_epoch_s, now_s),
+                # An endpoint serves until it is deleted: no deadline, and its agent's success keeps it running.
+                deadline_minutes=None if plan.kind == "endpoint" else deadline_minutes(plan.deadline_epoch_s, now_s),
+                power_off_on_success=plan.kind != "endpoint",
             )
         )
         request = run_instances_request(
