@@ -10,6 +10,9 @@ from pathlib import Path
 from ml_lifecycle.errors import MlLifecycleError
 
 GZIP_LEVEL = 6
+# Python 3.11 before 3.11.4 (Debian 12's python3.11, which an instance may run) has no extraction filters.
+_HAS_FILTERS = hasattr(tarfile, "data_filter")
+_FILTER_ERRORS: tuple[type[Exception], ...] = (tarfile.FilterError,) if _HAS_FILTERS else ()
 
 
 class ArchiveError(MlLifecycleError):
@@ -67,12 +70,41 @@ def extract_tar_gz(archive_path: str, target_dir: str) -> list[str]:
             # tarfile's data filter would quietly make absolute names relative; a model archive with one is refused.
             absolute = next((n for n in names if n.startswith("/")), None)
             if absolute is not None:
-                raise tarfile.AbsolutePathError(tar.getmember(absolute))
-            tar.extractall(target_dir, filter="data")
-    except tarfile.FilterError as err:
+                raise ArchiveError(
+                    f"The archive {archive_path} has a member that escapes its folder (the absolute path "
+                    f"{absolute!r}); rebuild it with relative paths"
+                )
+            _extract_all(tar, target_dir)
+    except _FILTER_ERRORS as err:
         raise ArchiveError(
             f"The archive {archive_path} has a member that escapes its folder ({err}); rebuild it with relative paths"
         ) from err
     except (tarfile.TarError, EOFError, OSError) as err:
         raise ArchiveError(f"The archive {archive_path} is not a readable tar.gz ({err}); re-export the model") from err
     return names
+
+
+def _extract_all(tar: tarfile.TarFile, target_dir: str) -> None:
+    """Extract with tarfile's ``data`` filter, or, where Python lacks it, with the same refusals checked first.
+
+    :param tar: the open archive.
+    :param target_dir: the folder to unpack into.
+    """
+    if _HAS_FILTERS:
+        tar.extractall(target_dir, filter="data")
+        return
+    root = os.path.realpath(target_dir)
+    for member in tar.getmembers():
+        path = os.path.realpath(os.path.join(root, member.name))
+        escapes = [path]
+        if member.issym():
+            escapes.append(os.path.realpath(os.path.join(os.path.dirname(path), member.linkname)))
+        elif member.islnk():
+            escapes.append(os.path.realpath(os.path.join(root, member.linkname)))
+        if member.isdev() or any(p != root and not p.startswith(root + os.sep) for p in escapes):
+            raise ArchiveError(
+                f"The archive {tar.name} has a member that escapes its folder or is a device ({member.name!r}); "
+                "rebuild it with relative paths and regular files"
+            )
+        member.mode &= 0o755  # as the data filter: no setuid/setgid/sticky, no group or other write
+    tar.extractall(target_dir)  # every member was checked above
