@@ -31,7 +31,7 @@ from ml_lifecycle.core.record_plan import RecordPlan
 from ml_lifecycle.core.sharding import shard_round_robin
 from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus
-from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import MlLifecycleError, SpecError, TransformFailed
 from ml_lifecycle.stores.base import ObjectInfo
 
@@ -51,6 +51,23 @@ def transform_record_uri(output_uri: str, job_name: str) -> str:
     :param job_name: the job name.
     """
     return str(parse_uri(output_uri, "output_uri").join(RECORDS_FOLDER, job_name, "status.json"))
+
+
+def list_transform_inputs(spec: TransformSpec, store_for: StoreFor) -> list[ObjectInfo]:
+    """List the objects to transform: every object below input_uri, or those a manifest names; none is an error.
+
+    :param spec: the transform spec.
+    :param store_for: returns the store for a URI.
+    """
+    input_uri = parse_uri(spec.input_uri, "input_uri")
+    if spec.data_type == "ManifestFile":  # training's manifest reader, so both jobs read manifests alike
+        objects = _manifest_objects(input_uri, store_for, "input_uri")
+    else:
+        objects = store_for(input_uri).list_objects(input_uri)
+        objects = [o for o in objects if not o.relative_key.startswith(RECORDS_FOLDER + "/")]
+    if not objects:
+        raise SpecError("input_uri", f"{spec.input_uri} holds no objects", "Upload the input there or fix input_uri")
+    return objects
 
 
 class TransformRunner:
@@ -82,8 +99,8 @@ class TransformRunner:
         :param sink: receives progress lines.
         """
         objects = self._input_objects(spec)
-        record_uri = parse_uri(transform_record_uri(spec.output_uri, job_name))
-        hosts = host_names(spec.instance_count)
+        record_uri = self._record_uri(spec, job_name)
+        hosts = self._hosts(spec)
         record = JobRecord(
             job_name=job_name,
             kind="transform",
@@ -112,6 +129,21 @@ class TransformRunner:
                 + "; ".join(f"{key}: {reason}" for key, reason in sorted(failures.items()))
             )
         return record
+
+    def _record_uri(self, spec: TransformSpec, job_name: str) -> ArtifactUri:
+        """Return where this runner writes its record: the job's record (an EC2 host writes its own result).
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        """
+        return parse_uri(transform_record_uri(spec.output_uri, job_name))
+
+    def _hosts(self, spec: TransformSpec) -> list[str]:
+        """Return the hosts whose serving containers this runner starts: all of them (an EC2 host starts its own).
+
+        :param spec: the transform spec.
+        """
+        return host_names(spec.instance_count)
 
     def _run(
         self,
@@ -194,21 +226,11 @@ class TransformRunner:
         return failures
 
     def _input_objects(self, spec: TransformSpec) -> list[ObjectInfo]:
-        """List the objects to transform: every object below input_uri, or those a manifest names.
+        """List the objects to transform (list_transform_inputs).
 
         :param spec: the transform spec.
         """
-        input_uri = parse_uri(spec.input_uri, "input_uri")
-        if spec.data_type == "ManifestFile":  # training's manifest reader, so both jobs read manifests alike
-            objects = _manifest_objects(input_uri, self.store_for, "input_uri")
-        else:
-            objects = self.store_for(input_uri).list_objects(input_uri)
-            objects = [o for o in objects if not o.relative_key.startswith(RECORDS_FOLDER + "/")]
-        if not objects:
-            raise SpecError(
-                "input_uri", f"{spec.input_uri} holds no objects", "Upload the input there or fix input_uri"
-            )
-        return objects
+        return list_transform_inputs(spec, self.store_for)
 
     def _ask(self, server: ServingContainer) -> dict[str, object]:
         """Ask a container for its execution parameters; an image without the route answers nothing.
