@@ -79,6 +79,38 @@ def ec2_training_jobs(
     )
 
 
+def ec2_transform_jobs(
+    aws_conn_id: str | None, launch_settings: Any, instance_type: str, max_runtime_s: int, poll_interval_s: float
+) -> Any:
+    """Return the EC2 transform job manager, with clients built from the Airflow AWS connection.
+
+    :param aws_conn_id: the Airflow AWS connection.
+    :param launch_settings: the Ec2Settings.
+    :param instance_type: the instance type of every host.
+    :param max_runtime_s: seconds the transform may run (sets the instances' deadline).
+    :param poll_interval_s: seconds between reads of the record, the instances and the logs.
+    """
+    from ml_lifecycle.aws_clients import client_factory
+    from ml_lifecycle.compute.ec2.agent_bundle import build_agent_bundle
+    from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+    from ml_lifecycle.compute.ec2.transform_jobs import Ec2TransformJobs
+    from ml_lifecycle.runtime import store_factory
+
+    ec2 = client_factory("ec2", aws_conn_id)
+    fleet = Ec2Fleet(ec2, client_factory("ssm", aws_conn_id), client_factory("iam", aws_conn_id))
+    return Ec2TransformJobs(
+        store_factory(aws_conn_id),
+        fleet,
+        client_factory("logs", aws_conn_id),
+        str(ec2().meta.region_name),
+        launch_settings,
+        lambda: build_agent_bundle(settings.home_dir() / "cache" / "agent"),
+        instance_type,
+        max_runtime_s,
+        poll_interval_s,
+    )
+
+
 def transform_runner(store_for: StoreFor) -> Any:
     """Return a TransformRunner on the local engine.
 

@@ -7,11 +7,17 @@ from typing import Any
 
 from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
+from ml_lifecycle.core.ec2_launch import ec2_instance_type
+from ml_lifecycle.core.ec2_settings import Ec2Settings
 from ml_lifecycle.core.image_ref import parse_image_ref
-from ml_lifecycle.core.specs import SUPPORTED_SPLIT_TYPES, TransformSpec
+from ml_lifecycle.core.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S, SUPPORTED_SPLIT_TYPES, TransformSpec
+from ml_lifecycle.core.status import JobStatus
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.errors import TransformFailed
 from ml_lifecycle.links import PredictionsLink
+
+LOG_TAIL_LINES = 30
 
 
 class BatchTransformOperator(LifecycleOperator):
@@ -33,8 +39,17 @@ class BatchTransformOperator(LifecycleOperator):
     :param instance_count: serving containers the input objects are split across; default 1.
     :param invocation_timeout_s: the time one request may take; default 600.
     :param max_retries: retries of a failed request (0-3); default 3.
-    :param compute: ``local`` or ``ec2``. (templated)
-    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations.
+    :param compute: ``local`` or ``ec2`` (instances launched for the transform and ended after it; every location
+        must be ``s3://`` and the image in a registry). (templated)
+    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations and EC2; default ``aws_default``.
+    :param instance_type: with compute="ec2", the type of each of the instance_count instances; default
+        ``ml.m5.large``. (templated)
+    :param max_runtime_s: with compute="ec2", seconds the transform may run: its instances end themselves after
+        this plus 15 min, even if Airflow is gone; default 1 day.
+    :param ec2_settings: with compute="ec2", how instances are launched (as TrainOnEC2Operator's: ``ami_id``,
+        ``launch_template``, ``subnet_id``, ``security_group_ids``, ``instance_profile``, ...). (templated)
+    :param poll_interval_s: with compute="ec2", seconds between reads of the record, the instances and the
+        CloudWatch log; default 5.
     :param data_type: ``S3Prefix`` (default: every object below input_uri) or ``ManifestFile`` (input_uri is a
         manifest, ``[{"prefix": "s3://bucket/prefix/"}, "key1", ...]``).
     :param compression_type: ``None`` (default) or ``Gzip``: objects are decompressed as they stream in.
@@ -55,7 +70,10 @@ class BatchTransformOperator(LifecycleOperator):
         "accept",
         "environment",
         "compute",
+        "instance_type",
+        "ec2_settings",
     )
+    template_fields_renderers = {"environment": "json", "ec2_settings": "json"}
     ui_color = "#d4f1d4"
     operator_extra_links = (PredictionsLink(),)
 
@@ -84,6 +102,10 @@ class BatchTransformOperator(LifecycleOperator):
         input_filter: str | None = None,
         join_source: str = "None",
         output_filter: str | None = None,
+        instance_type: str = DEFAULT_INSTANCE_TYPE,
+        max_runtime_s: int = DEFAULT_MAX_RUNTIME_S,
+        ec2_settings: Mapping[str, Any] | None = None,
+        poll_interval_s: float = 5.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -109,7 +131,12 @@ class BatchTransformOperator(LifecycleOperator):
         self.input_filter = input_filter
         self.join_source = join_source
         self.output_filter = output_filter
+        self.instance_type = instance_type
+        self.max_runtime_s = max_runtime_s
+        self.ec2_settings = ec2_settings
+        self.poll_interval_s = poll_interval_s
         self._runner: Any = None
+        self._job_name: str | None = None
         checks.check_now(
             {
                 "image_uri": (image_uri, parse_image_ref),
@@ -131,6 +158,9 @@ class BatchTransformOperator(LifecycleOperator):
                 "input_filter": (input_filter, lambda v: _parse_jsonpath(v, "input_filter")),
                 "output_filter": (output_filter, lambda v: _parse_jsonpath(v, "output_filter")),
                 "join_source": (join_source, lambda v: checks.check_choice("join_source", v, ("None", "Input"))),
+                "instance_type": (instance_type, ec2_instance_type),
+                "max_runtime_s": (max_runtime_s, checks.check_max_runtime_s),
+                "ec2_settings": (ec2_settings, Ec2Settings.build),
             }
         )
         self._check_data_processing()
@@ -164,10 +194,11 @@ class BatchTransformOperator(LifecycleOperator):
         from ml_lifecycle.agent.records import read_record
         from ml_lifecycle.agent.transform import transform_record_uri
         from ml_lifecycle.core.naming import job_name
-        from ml_lifecycle.core.status import JobStatus
         from ml_lifecycle.runtime import identity_from_context, store_factory
 
         spec = self._spec()
+        if spec.compute == "ec2":
+            return self._execute_on_ec2(spec, identity_from_context(context))
         backends.require_local(spec.compute)
         identity = identity_from_context(context)
         store_for = store_factory(self.aws_conn_id)
@@ -186,6 +217,93 @@ class BatchTransformOperator(LifecycleOperator):
             "output_uri": spec.output_uri,
             "metrics": record.metrics,
             "record_uri": str(record_uri),
+        }
+
+    def _execute_on_ec2(self, spec: TransformSpec, identity: Any) -> dict[str, Any]:
+        """Run the transform on instances launched for it; they are ended on success and failure alike.
+
+        :param spec: the transform spec (compute="ec2").
+        :param identity: the task instance's identity.
+        """
+        from ml_lifecycle.agent.attempts import choose_attempt
+        from ml_lifecycle.core.ec2_checks import check_transform_reachable_from_ec2
+        from ml_lifecycle.train_on_ec2 import _fail_fast_unless_retryable
+
+        check_transform_reachable_from_ec2(spec)
+        jobs = self._ec2_jobs()
+        attempt = choose_attempt(
+            identity, lambda name: jobs.record(spec, name), jobs.is_running, lambda name: jobs.clean_up(spec, name)
+        )
+        self._job_name = attempt.job_name
+        if attempt.action == "reuse":
+            self.log.info("Transform %s already completed in an earlier try; its outputs stand", attempt.job_name)
+            return self._result(spec, attempt.job_name, attempt.record)  # type: ignore[arg-type]
+        with _fail_fast_unless_retryable():
+            if attempt.action == "attach":
+                self.log.info("Reattaching to transform %s, whose instances still run", attempt.job_name)
+            try:
+                if attempt.action == "start":
+                    jobs.start(spec, attempt.job_name, identity.labels(), self.log.info)
+                record = jobs.follow(spec, attempt.job_name, self.log.info)
+            except BaseException:
+                self._clean_up_keeping_error(jobs, spec, attempt.job_name)
+                raise
+            jobs.clean_up(spec, attempt.job_name)
+        if record.status != JobStatus.COMPLETED:
+            raise TransformFailed(
+                f"Batch transform {attempt.job_name} {record.status}: {record.failure_reason or 'no reason recorded'}"
+                " (no .out was written for the inputs named)\n"
+                + "\n".join(jobs.log_tail(attempt.job_name, LOG_TAIL_LINES))
+            )
+        return self._result(spec, attempt.job_name, record)
+
+    def _clean_up_keeping_error(self, jobs: Any, spec: TransformSpec, job_name: str) -> None:
+        """End what the job left after it failed; a cleanup error is logged so that the job's own error is raised.
+
+        :param jobs: the EC2 transform job manager.
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        """
+        try:
+            jobs.clean_up(spec, job_name)
+        except Exception:
+            self.log.exception("Cleanup of transform %s failed; the reaper ends what it left", job_name)
+
+    def _ec2_jobs(self) -> Any:
+        """Return the EC2 transform job manager for this operator's settings."""
+        from ml_lifecycle import backends
+
+        ec2_instance_type(self.instance_type)  # a templated type is checked once rendered
+        return backends.ec2_transform_jobs(
+            self.aws_conn_id,
+            Ec2Settings.build(self.ec2_settings),
+            self.instance_type,
+            checks.check_max_runtime_s(self.max_runtime_s),
+            self.poll_interval_s,
+        )
+
+    def on_kill(self) -> None:
+        """With compute="ec2", end the transform's instances and delete its security group and staging objects."""
+        if self._job_name is None or self.compute != "ec2":
+            return
+        self.log.info("Ending the instances of transform %s", self._job_name)
+        self._ec2_jobs().clean_up(self._spec(), self._job_name)
+
+    def _result(self, spec: TransformSpec, job_name: str, record: Any) -> dict[str, Any]:
+        """Return the task's XCom value for a completed transform.
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        :param record: its final record.
+        """
+        from ml_lifecycle.agent.transform import transform_record_uri
+
+        return {
+            "job_name": job_name,
+            "status": record.status,
+            "output_uri": spec.output_uri,
+            "metrics": record.metrics,
+            "record_uri": transform_record_uri(spec.output_uri, job_name),
         }
 
     def _spec(self) -> TransformSpec:

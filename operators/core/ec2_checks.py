@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ml_lifecycle.core.image_ref import parse_image_ref
-from ml_lifecycle.core.specs import TrainingSpec
+from ml_lifecycle.core.specs import TrainingSpec, TransformSpec
 from ml_lifecycle.errors import SpecError
 
 REMOTE_SCHEMES = ("s3://",)
@@ -49,3 +49,24 @@ def check_spot_wait(use_spot: bool, max_wait_s: int | None, max_runtime_s: int) 
             "Give max_wait_s >= max_runtime_s (the wait includes the run)",
         )
     return int(max_wait_s)
+
+
+def check_transform_reachable_from_ec2(spec: TransformSpec) -> None:
+    """Refuse a transform whose model, input, output or image exist only on this machine, saying what to write.
+
+    :param spec: the transform spec with compute="ec2".
+    """
+    locations = {"model_uri": spec.model_uri, "input_uri": spec.input_uri, "output_uri": spec.output_uri}
+    for parameter, uri in locations.items():
+        if not uri.startswith(REMOTE_SCHEMES):
+            raise SpecError(
+                parameter,
+                f"{uri!r} is on this machine, which an EC2 instance cannot read",
+                "Use an s3:// URI with compute='ec2' (or compute='local' for local folders)",
+            )
+    if not parse_image_ref(spec.image_uri).registry:
+        raise SpecError(
+            "image_uri",
+            f"{spec.image_uri!r} names no registry, so an EC2 instance cannot pull it",
+            "Push it with PushToECROperator and pass its repository@sha256:... URI",
+        )

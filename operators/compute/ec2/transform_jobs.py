@@ -1,0 +1,207 @@
+"""Batch transforms on EC2 as the operator sees them: launch, find by tags, follow the record and logs, clean up."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ml_lifecycle.agent.records import StoreFor, read_record
+from ml_lifecycle.agent.transform import RECORDS_FOLDER, list_transform_inputs, transform_record_uri
+from ml_lifecycle.compute.ec2.cloudwatch_follow import CloudWatchFollower
+from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan
+from ml_lifecycle.compute.ec2.security_group import delete_job_security_groups
+from ml_lifecycle.core.ec2_settings import Ec2Settings
+from ml_lifecycle.core.spec_documents import LOG_GROUPS
+from ml_lifecycle.core.specs import TransformSpec
+from ml_lifecycle.core.status import JobRecord, is_terminal
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+from ml_lifecycle.errors import JobFailed
+
+log = logging.getLogger(__name__)
+
+TRANSFORM_LOG_GROUP = LOG_GROUPS["transform"]
+# Past max_runtime_s the instances still get this long to boot, pull the image and write the record.
+DEADLINE_MARGIN_S = 900
+# How long instances may be gone while the record is not final before the job counts as lost (S3's visibility of a
+# record written just before the instance shut down).
+LOST_GRACE_S = 30.0
+# After the final record, how long the instances get to ship their last log lines and shut themselves down.
+SETTLE_S = 30.0
+
+
+def transform_staging_uri(output_uri: str, job_name: str) -> ArtifactUri:
+    """Return the job's staging prefix ``<output_uri>/.ml-lifecycle/<job>/staging`` (beside its record, not an output).
+
+    :param output_uri: the transform's output prefix.
+    :param job_name: the job's name.
+    """
+    return parse_uri(output_uri, "output_uri").join(RECORDS_FOLDER, job_name, "staging")
+
+
+class Ec2TransformJobs:
+    """Runs each transform on instances that exist only while it runs; algo-1's agent writes the record."""
+
+    def __init__(
+        self,
+        store_for: StoreFor,
+        fleet: Ec2Fleet,
+        logs: Callable[[], Any],
+        region: str,
+        settings: Ec2Settings,
+        bundle: Callable[[], Path],
+        instance_type: str,
+        max_runtime_s: int,
+        poll_interval_s: float = 5.0,
+    ) -> None:
+        """Hold the clients and launch settings.
+
+        :param store_for: returns the store for a URI.
+        :param fleet: launches and finds instances.
+        :param logs: builds the CloudWatch Logs client.
+        :param region: the region the instances run in.
+        :param settings: the launch settings.
+        :param bundle: returns the path of the agent bundle (built once and cached).
+        :param instance_type: the instance type of every host.
+        :param max_runtime_s: seconds the transform may run; the instances end themselves after it plus a margin.
+        :param poll_interval_s: seconds between polls of the record, the instances and the logs.
+        """
+        self.store_for = store_for
+        self.fleet = fleet
+        self.logs = logs
+        self.region = region
+        self.settings = settings
+        self.bundle = bundle
+        self.instance_type = instance_type
+        self.max_runtime_s = max_runtime_s
+        self.poll_interval_s = poll_interval_s
+        self.launched_at_s: float | None = None
+
+    def record(self, spec: TransformSpec, job_name: str) -> JobRecord | None:
+        """Read a job's record, or None when no agent wrote one yet.
+
+        :param spec: the transform spec (its output_uri locates the record).
+        :param job_name: the job's name.
+        """
+        uri = parse_uri(transform_record_uri(spec.output_uri, job_name))
+        return read_record(self.store_for(uri), uri)
+
+    def is_running(self, record: JobRecord) -> bool:
+        """Say whether an InProgress job still has live instances (found by its tag).
+
+        :param record: the job's record.
+        """
+        return bool(self.fleet.instances(record.job_name, ("pending", "running")))
+
+    def start(
+        self, spec: TransformSpec, job_name: str, owner: dict[str, str], sink: Callable[[str], None]
+    ) -> list[str]:
+        """Check the input and launch settings, stage the agent and the job document, launch; return instance ids.
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param sink: the task log.
+        """
+        objects = list_transform_inputs(spec, self.store_for)
+        sink(f"Transform {job_name}: {len(objects)} input objects on {spec.instance_count} {self.instance_type}")
+        ami_id = self.fleet.resolve_ami(self.settings, self.instance_type)
+        self.fleet.preflight(self.settings, ami_id)
+        now_s = time.time()
+        plan = LaunchPlan(
+            kind="transform",
+            job_name=job_name,
+            spec=spec,
+            owner=owner,
+            instance_type=self.instance_type,
+            instance_count=spec.instance_count,
+            deadline_epoch_s=int(now_s + self.max_runtime_s + DEADLINE_MARGIN_S),
+            record_uri=transform_record_uri(spec.output_uri, job_name),
+            staging=transform_staging_uri(spec.output_uri, job_name),
+            use_spot=False,
+            ami_id=ami_id,
+        )
+        self.launched_at_s = now_s
+        launcher = JobLauncher(self.store_for, self.fleet, self.region, self.settings, self.bundle)
+        return launcher.launch(plan, sink)
+
+    def follow(self, spec: TransformSpec, job_name: str, sink: Callable[[str], None]) -> JobRecord:
+        """Stream the job's logs until its record is final and return it; raise when its instances are lost or late.
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        :param sink: the task log.
+        """
+        follower = CloudWatchFollower(self.logs, job_name, TRANSFORM_LOG_GROUP)
+        hard_deadline_s = self._launched_at_s(spec, job_name) + self.max_runtime_s + DEADLINE_MARGIN_S
+        gone_since_s: float | None = None
+        while True:
+            follower.poll(sink)
+            record = self.record(spec, job_name)
+            if record is not None and is_terminal(record.status):
+                self._let_instances_end(job_name, follower, sink)
+                return record
+            if self.fleet.instances(job_name, ("pending", "running")):
+                gone_since_s = None
+            else:
+                gone_since_s = gone_since_s or time.monotonic()
+                if time.monotonic() - gone_since_s >= LOST_GRACE_S:
+                    raise JobFailed(job_name, "Failed", "its instances ended before the agent wrote a final record")
+            if time.time() > hard_deadline_s:
+                raise JobFailed(job_name, "MaxRuntimeExceeded", "the transform ran past max_runtime_s")
+            time.sleep(self.poll_interval_s)
+
+    def _let_instances_end(self, job_name: str, follower: CloudWatchFollower, sink: Callable[[str], None]) -> None:
+        """Wait a while for the instances to end by themselves (their last log lines shipped), streaming those lines.
+
+        :param job_name: the job's name.
+        :param follower: the job's log follower.
+        :param sink: the task log.
+        """
+        deadline_s = time.monotonic() + SETTLE_S
+        while self.fleet.instances(job_name, ("pending", "running")) and time.monotonic() < deadline_s:
+            follower.poll(sink)
+            time.sleep(min(self.poll_interval_s, 1.0))
+        follower.poll(sink)
+
+    def log_tail(self, job_name: str, lines: int) -> list[str]:
+        """Return the last lines of the job's CloudWatch logs.
+
+        :param job_name: the job's name.
+        :param lines: how many lines.
+        """
+        collected: list[str] = []
+        CloudWatchFollower(self.logs, job_name, TRANSFORM_LOG_GROUP).poll(collected.append)
+        return collected[-lines:]
+
+    def clean_up(self, spec: TransformSpec, job_name: str) -> None:
+        """Terminate the job's instances, then delete its security group and staging objects (outputs stay).
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        """
+        ids = [i["InstanceId"] for i in self.fleet.instances(job_name)]
+        if ids:
+            log.info("Terminating %d instance(s) of %s: %s", len(ids), job_name, ", ".join(ids))
+            self.fleet.terminate(ids)
+            self.fleet.wait_terminated(ids)
+        delete_job_security_groups(self.fleet.ec2, job_name)
+        uri = transform_staging_uri(spec.output_uri, job_name)
+        self.store_for(uri).delete_prefix(uri)
+
+    def _launched_at_s(self, spec: TransformSpec, job_name: str) -> float:
+        """Return when the job was launched: by this object, else when its record was created (a retry).
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        """
+        if self.launched_at_s is not None:
+            return self.launched_at_s
+        record = self.record(spec, job_name)
+        if record is not None and record.created_at:
+            return datetime.fromisoformat(record.created_at.replace("Z", "+00:00")).timestamp()
+        return time.time()
