@@ -1,0 +1,224 @@
+"""BatchTransformOperator(compute="ec2") end to end: moto launches, the emulator boots the instances' user data."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from support.ec2_emulator import EMULATOR_LABEL, Ec2Emulator
+from support.helpers import task_context
+from support.models import linear_model_archive
+
+from ml_lifecycle import BatchTransformOperator
+from ml_lifecycle.errors import SpecError, TransformFailed
+
+pytestmark = pytest.mark.docker
+
+BUCKET = "ml-bucket"
+INSTANCE_PROFILE = "ml-lifecycle-instance"
+WEIGHTS = [1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5]
+
+
+def _rows(count: int, offset: int = 0) -> list[list[float]]:
+    """Make feature rows whose predictions are easy to compute.
+
+    :param count: how many rows.
+    :param offset: the value of the first feature of the first row.
+    """
+    return [[float(offset + i), 1.0, 0, 0, 0, 0, 0, 2.0] for i in range(count)]
+
+
+def _expected(rows: list[list[float]]) -> list[float]:
+    """Predict rows with WEIGHTS and an intercept of 0.5.
+
+    :param rows: feature rows.
+    """
+    return [sum(w * x for w, x in zip(WEIGHTS, row, strict=True)) + 0.5 for row in rows]
+
+
+def _csv(rows: list[list[float]]) -> bytes:
+    """Write rows as CSV.
+
+    :param rows: the rows.
+    """
+    return "".join(",".join(str(v) for v in row) + "\n" for row in rows).encode()
+
+
+def _model(aws: SimpleNamespace, tmp_path: Path) -> str:
+    """Put a model.tar.gz of the known linear model in moto's S3 and return its URI.
+
+    :param aws: the moto clients.
+    :param tmp_path: a scratch folder.
+    """
+    archive = linear_model_archive(tmp_path / "model.tar.gz", WEIGHTS, intercept=0.5).removeprefix("file://")
+    aws.s3.upload_file(archive, BUCKET, "models/linear/model.tar.gz")
+    return f"s3://{BUCKET}/models/linear/model.tar.gz"
+
+
+def _operator(image: str, model: str, prefix: str = "", **extra: Any) -> BatchTransformOperator:
+    """Build an EC2 transform operator reading s3://ml-bucket/<prefix>score and writing s3://ml-bucket/<prefix>scored.
+
+    :param image: the image by digest.
+    :param model: the model archive's URI.
+    :param prefix: the test's own key prefix (the moto server outlives each test).
+    :param extra: overrides.
+    """
+    args: dict[str, Any] = {
+        "task_id": "transform",
+        "compute": "ec2",
+        "image_uri": image,
+        "model_uri": model,
+        "input_uri": f"s3://{BUCKET}/{prefix}score",
+        "output_uri": f"s3://{BUCKET}/{prefix}scored",
+        "content_type": "text/csv",
+        "max_runtime_s": 600,
+        "ec2_settings": {"instance_profile": INSTANCE_PROFILE},
+        "poll_interval_s": 0.5,
+    }
+    args.update(extra)
+    return BatchTransformOperator(**args)
+
+
+def _keys(aws: SimpleNamespace, prefix: str) -> list[str]:
+    """List the bucket's keys below a prefix.
+
+    :param aws: the moto clients.
+    :param prefix: the key prefix.
+    """
+    pages = aws.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def _states(aws: SimpleNamespace, job_name: str) -> list[str]:
+    """Return the states of the job's instances in moto.
+
+    :param aws: the moto clients.
+    :param job_name: the job's name.
+    """
+    pages = aws.ec2.describe_instances(Filters=[{"Name": "tag:ml-lifecycle.job", "Values": [job_name]}])
+    return [i["State"]["Name"] for r in pages["Reservations"] for i in r["Instances"]]
+
+
+def _launched(aws: SimpleNamespace) -> tuple[int, int]:
+    """Count the instances and security groups moto holds (the moto server outlives each test).
+
+    :param aws: the moto clients.
+    """
+    reservations = aws.ec2.describe_instances()["Reservations"]
+    return sum(len(r["Instances"]) for r in reservations), len(aws.ec2.describe_security_groups()["SecurityGroups"])
+
+
+def _assert_nothing_left(aws: SimpleNamespace, prefix: str, job_name: str, instance_count: int) -> None:
+    """Check that the job's instances are terminated and its security group and staging objects are gone.
+
+    :param aws: the moto clients.
+    :param prefix: the test's key prefix.
+    :param job_name: the job's name.
+    :param instance_count: how many instances it launched.
+    """
+    assert _states(aws, job_name) == ["terminated"] * instance_count
+    groups = aws.ec2.describe_security_groups(Filters=[{"Name": "tag:ml-lifecycle.job", "Values": [job_name]}])
+    assert groups["SecurityGroups"] == []
+    folder = f"{prefix}scored/.ml-lifecycle/{job_name}/"
+    assert _keys(aws, folder) == [f"{folder}status.json"]
+
+
+def _wait_powered_off(emulator: Ec2Emulator, docker_client: Any, timeout_s: float = 60.0) -> None:
+    """Wait until the emulator has removed the containers of the instances that shut themselves down.
+
+    An instance that shuts itself down is terminated in moto before its container is gone; the fixture's check of
+    the engine must not race that.
+
+    :param emulator: the emulator.
+    :param docker_client: the docker SDK client.
+    :param timeout_s: the most seconds to wait.
+    """
+    deadline_s = time.monotonic() + timeout_s
+    while docker_client.containers.list(all=True, filters={"label": EMULATOR_LABEL}):
+        assert time.monotonic() < deadline_s, f"instance containers still there after {timeout_s} s"
+        time.sleep(0.5)
+    assert all(i.terminated_by for i in emulator.instances.values())
+
+
+def test_two_instances_share_the_inputs_and_go_away(
+    aws, emulator: Ec2Emulator, pushed_image, ml_home, tmp_path, docker_client
+):
+    prefix = f"{uuid.uuid4().hex[:8]}/"
+    inputs = {"a.csv": _rows(300), "b.csv": _rows(5, offset=50), "nested/c.csv": _rows(7, offset=100)}
+    for key, rows in inputs.items():
+        aws.s3.put_object(Bucket=BUCKET, Key=f"{prefix}score/{key}", Body=_csv(rows))
+
+    result = _operator(pushed_image, _model(aws, tmp_path), prefix, instance_count=2).execute(task_context())
+
+    job = result["job_name"]
+    assert result["status"] == "Completed"
+    for key, rows in inputs.items():
+        body = aws.s3.get_object(Bucket=BUCKET, Key=f"{prefix}scored/{key}.out")["Body"].read().decode()
+        assert [float(v) for v in body.splitlines()] == pytest.approx(_expected(rows))
+    outputs = [k for k in _keys(aws, f"{prefix}scored/") if "/.ml-lifecycle/" not in k]
+    assert outputs == sorted(f"{prefix}scored/{key}.out" for key in inputs)
+    record_key = f"{prefix}scored/.ml-lifecycle/{job}/status.json"
+    record = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=record_key)["Body"].read())
+    assert (record["status"], record["hosts"], record["exit_codes"]) == (
+        "Completed",
+        ["algo-1", "algo-2"],
+        {"algo-1": 0, "algo-2": 0},
+    )
+    assert result["metrics"]["records"] == 312
+    assert len(emulator.instances) == 2
+    _assert_nothing_left(aws, prefix, job, 2)
+    streams = aws.logs.describe_log_streams(logGroupName="/aws/ml-lifecycle/TransformJobs", logStreamNamePrefix=job)
+    assert sorted(s["logStreamName"] for s in streams["logStreams"]) == [f"{job}/algo-1", f"{job}/algo-2"]
+    _wait_powered_off(emulator, docker_client)
+
+
+def test_a_bad_file_fails_the_task_by_name_and_the_instances_go_away(
+    aws, emulator: Ec2Emulator, pushed_image, ml_home, tmp_path, docker_client
+):
+    prefix = f"{uuid.uuid4().hex[:8]}/"
+    aws.s3.put_object(Bucket=BUCKET, Key=f"{prefix}score/good.csv", Body=_csv(_rows(5)))
+    aws.s3.put_object(Bucket=BUCKET, Key=f"{prefix}score/bad.csv", Body=b"1,2,not-a-number\n")
+    operator = _operator(pushed_image, _model(aws, tmp_path), prefix, instance_count=2, max_retries=0)
+
+    with pytest.raises(TransformFailed, match=r"Failed: algo-\d: bad\.csv: ") as failure:
+        operator.execute(task_context())
+
+    assert "good.csv" not in str(failure.value).split("\n")[0]
+    job = operator._job_name
+    assert job is not None
+    assert _keys(aws, f"{prefix}scored/good.csv.out") == [f"{prefix}scored/good.csv.out"]
+    assert _keys(aws, f"{prefix}scored/bad.csv") == []
+    record_key = f"{prefix}scored/.ml-lifecycle/{job}/status.json"
+    record = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=record_key)["Body"].read())
+    assert record["status"] == "Failed" and "bad.csv" in record["failure_reason"]
+    _assert_nothing_left(aws, prefix, job, 2)
+    _wait_powered_off(emulator, docker_client)
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [("input_uri", "file:///tmp/score"), ("model_uri", "file:///tmp/model.tar.gz"), ("output_uri", "file:///tmp/o")],
+)
+def test_a_local_location_is_refused_before_anything_launches(aws, pushed_image, ml_home, parameter, value):
+    operator = _operator(pushed_image, f"s3://{BUCKET}/models/linear/model.tar.gz", **{parameter: value})
+    before = _launched(aws)
+
+    with pytest.raises(SpecError, match=rf"^{parameter}: .* an EC2 instance cannot read. Use an s3:// URI"):
+        operator.execute(task_context())
+
+    assert _launched(aws) == before
+
+
+def test_an_image_without_a_registry_is_refused_before_anything_launches(aws, ml_home):
+    operator = _operator("linear:latest", f"s3://{BUCKET}/models/linear/model.tar.gz")
+    before = _launched(aws)
+
+    with pytest.raises(SpecError, match=r"^image_uri: .* names no registry"):
+        operator.execute(task_context())
+
+    assert _launched(aws) == before
