@@ -1,4 +1,6 @@
-"""docker-compose.yaml: it validates, and the Airflow image it builds (on the offline base) holds the three DAGs."""
+"""docker-compose.yaml: it validates alone and with docker-compose.offline.yaml, and the Airflow image it builds (on
+the offline base) holds the three DAGs. tests/dags/test_compose_up.py runs the stack itself and uses the helpers here.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +8,16 @@ import json
 import os
 import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "airflow-ml-lifecycle:compose-test"
+OFFLINE_FILES = ["-f", "docker-compose.yaml", "-f", "docker-compose.offline.yaml"]
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 AIRFLOW_SERVICES = {
     "airflow-init",
@@ -23,7 +28,7 @@ AIRFLOW_SERVICES = {
 }
 
 
-def _compose() -> list[str]:
+def compose_command() -> list[str]:
     """Return the compose command line: ``docker compose`` or Debian's ``docker-compose``; fail or skip without."""
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ["docker", "compose"]
@@ -35,10 +40,10 @@ def _compose() -> list[str]:
     pytest.skip(message)
 
 
-def _config() -> dict:
-    """Return the compose file as the CLI resolves it (variables substituted, anchors merged)."""
+def _config(*files: str) -> dict:
+    """Return the compose files as the CLI resolves them (variables substituted, anchors merged, overrides applied)."""
     result = subprocess.run(
-        [*_compose(), "config"],
+        [*compose_command(), *files, "config"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -64,8 +69,71 @@ def test_the_compose_file_validates_and_has_the_stack():
     assert services["registry"]["image"] == "registry:2"
 
 
-@pytest.mark.docker
-def test_the_compose_image_builds_on_the_offline_base_and_lists_the_three_dags(docker_client):
+def test_the_offline_override_builds_the_three_services_from_the_base_and_keeps_the_stack():
+    services = _config(*OFFLINE_FILES)["services"]
+    assert AIRFLOW_SERVICES | {"postgres", "minio", "registry"} <= set(services)
+    dockerfiles = {"postgres": "postgres.Dockerfile", "minio": "s3.Dockerfile", "registry": "registry.Dockerfile"}
+    for name, dockerfile in dockerfiles.items():
+        build = services[name]["build"]
+        assert Path(build["context"]) == REPO_ROOT / "docker"
+        assert build["dockerfile"] == f"offline/{dockerfile}"
+        assert build["args"]["BASE_IMAGE"] == os.environ.get("BASE_IMAGE", "python:3.11-slim")
+        assert (REPO_ROOT / "docker" / "offline" / dockerfile).read_text().count("FROM ${BASE_IMAGE}") == 1
+        assert not services[name]["image"].startswith(("postgres:", "minio/", "registry:"))
+        assert services[name]["healthcheck"]["test"][0] == "CMD"
+    assert services["postgres"]["healthcheck"]["test"] == ["CMD", "pg_isready", "-U", "airflow"]
+    assert services["minio"]["command"][0] == "moto_server"
+    assert "ListAllMyBucketsResult" in " ".join(services["minio"]["healthcheck"]["test"])
+    assert "/v2/" in " ".join(services["registry"]["healthcheck"]["test"])
+    # The Airflow services are the base file's, on the same ports and volumes.
+    for name in AIRFLOW_SERVICES:
+        environment = services[name]["environment"]
+        assert services[name]["build"]["dockerfile"] == "docker/airflow.Dockerfile"
+        assert environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@127.0.0.1:5433/airflow")
+        assert json.loads(environment["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"] == "http://127.0.0.1:9000"
+        assert environment["ML_LIFECYCLE_S3_CONSOLE"] == "http://localhost:9000/moto-api/"
+    assert "compose_init.py" in " ".join(services["airflow-init"]["command"])
+
+
+def test_the_host_ports_follow_the_environment():
+    ports = {
+        "AIRFLOW_PORT": 18080,
+        "AIRFLOW_SCHEDULER_HEALTH_PORT": 18974,
+        "POSTGRES_PORT": 15433,
+        "S3_PORT": 19000,
+        "S3_CONSOLE_PORT": 19001,
+        "REGISTRY_PORT": 15000,
+    }
+    result = subprocess.run(
+        [*compose_command(), *OFFLINE_FILES, "config"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PWD": str(REPO_ROOT), **{k: str(v) for k, v in ports.items()}},
+    )
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    published = {
+        (name, str(port.get("published")) if isinstance(port, dict) else str(port).split(":")[1])
+        for name in ("postgres", "minio", "registry")
+        for port in services[name]["ports"]
+    }
+    assert published == {("postgres", "15433"), ("minio", "19000"), ("minio", "19001"), ("registry", "15000")}
+    environment = services["airflow-scheduler"]["environment"]
+    assert environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18080/execution/"
+    assert str(environment["AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT"]) == "18974"
+    assert json.loads(environment["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"] == "http://127.0.0.1:19000"
+    assert "18080" in services["airflow-apiserver"]["command"]
+    assert "18080" in " ".join(services["airflow-apiserver"]["healthcheck"]["test"])
+    assert "18974" in " ".join(services["airflow-scheduler"]["healthcheck"]["test"])
+
+
+@cache
+def build_airflow_image(docker_client: Any) -> str:
+    """Build the compose file's Airflow image on the base image (built offline when missing); return its tag.
+
+    Once per test session: the compose tests share the image.
+    """
     base = os.environ.get("BASE_IMAGE", "python:3.11-slim")
     try:
         docker_client.images.get(base)
@@ -76,9 +144,21 @@ def test_the_compose_image_builds_on_the_offline_base_and_lists_the_three_dags(d
         shutil.copy(HOST_CA_BUNDLE, extras)  # pip in the build trusts what this host trusts
     env = {**os.environ, "AIRFLOW_IMAGE_NAME": IMAGE, "BASE_IMAGE": base, "PWD": str(REPO_ROOT)}
     build = subprocess.run(
-        [*_compose(), "build", "airflow-init"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800
+        [*compose_command(), "build", "airflow-init"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     assert build.returncode == 0, (build.stdout + build.stderr)[-4000:]
+    return IMAGE
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(1800)
+def test_the_compose_image_builds_on_the_offline_base_and_lists_the_three_dags(docker_client):
+    build_airflow_image(docker_client)
 
     listed = subprocess.run(
         [
