@@ -11,13 +11,9 @@ from ml_lifecycle.core.ec2_launch import ec2_instance_type
 from ml_lifecycle.core.ec2_settings import Ec2Settings
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S, SUPPORTED_SPLIT_TYPES, TransformSpec
-from ml_lifecycle.core.status import JobStatus
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
-from ml_lifecycle.errors import TransformFailed
 from ml_lifecycle.links import PredictionsLink
-
-LOG_TAIL_LINES = 30
 
 
 class BatchTransformOperator(LifecycleOperator):
@@ -194,6 +190,7 @@ class BatchTransformOperator(LifecycleOperator):
         from ml_lifecycle.agent.records import read_record
         from ml_lifecycle.agent.transform import transform_record_uri
         from ml_lifecycle.core.naming import job_name
+        from ml_lifecycle.core.status import JobStatus
         from ml_lifecycle.runtime import identity_from_context, store_factory
 
         spec = self._spec()
@@ -225,49 +222,16 @@ class BatchTransformOperator(LifecycleOperator):
         :param spec: the transform spec (compute="ec2").
         :param identity: the task instance's identity.
         """
-        from ml_lifecycle.agent.attempts import choose_attempt
+        from ml_lifecycle.compute.ec2.transform_run import run_transform_on_ec2
         from ml_lifecycle.core.ec2_checks import check_transform_reachable_from_ec2
         from ml_lifecycle.train_on_ec2 import _fail_fast_unless_retryable
 
         check_transform_reachable_from_ec2(spec)
-        jobs = self._ec2_jobs()
-        attempt = choose_attempt(
-            identity, lambda name: jobs.record(spec, name), jobs.is_running, lambda name: jobs.clean_up(spec, name)
-        )
-        self._job_name = attempt.job_name
-        if attempt.action == "reuse":
-            self.log.info("Transform %s already completed in an earlier try; its outputs stand", attempt.job_name)
-            return self._result(spec, attempt.job_name, attempt.record)  # type: ignore[arg-type]
         with _fail_fast_unless_retryable():
-            if attempt.action == "attach":
-                self.log.info("Reattaching to transform %s, whose instances still run", attempt.job_name)
-            try:
-                if attempt.action == "start":
-                    jobs.start(spec, attempt.job_name, identity.labels(), self.log.info)
-                record = jobs.follow(spec, attempt.job_name, self.log.info)
-            except BaseException:
-                self._clean_up_keeping_error(jobs, spec, attempt.job_name)
-                raise
-            jobs.clean_up(spec, attempt.job_name)
-        if record.status != JobStatus.COMPLETED:
-            raise TransformFailed(
-                f"Batch transform {attempt.job_name} {record.status}: {record.failure_reason or 'no reason recorded'}"
-                " (no .out was written for the inputs named)\n"
-                + "\n".join(jobs.log_tail(attempt.job_name, LOG_TAIL_LINES))
+            name, record = run_transform_on_ec2(
+                self._ec2_jobs(), spec, identity, self.log.info, lambda job: setattr(self, "_job_name", job)
             )
-        return self._result(spec, attempt.job_name, record)
-
-    def _clean_up_keeping_error(self, jobs: Any, spec: TransformSpec, job_name: str) -> None:
-        """End what the job left after it failed; a cleanup error is logged so that the job's own error is raised.
-
-        :param jobs: the EC2 transform job manager.
-        :param spec: the transform spec.
-        :param job_name: the job's name.
-        """
-        try:
-            jobs.clean_up(spec, job_name)
-        except Exception:
-            self.log.exception("Cleanup of transform %s failed; the reaper ends what it left", job_name)
+        return self._result(spec, name, record)
 
     def _ec2_jobs(self) -> Any:
         """Return the EC2 transform job manager for this operator's settings."""

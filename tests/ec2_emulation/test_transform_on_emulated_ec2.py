@@ -222,3 +222,16 @@ def test_an_image_without_a_registry_is_refused_before_anything_launches(aws, ml
         operator.execute(task_context())
 
     assert _launched(aws) == before
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "message"),
+    [
+        ("max_runtime_s", 0, r"^max_runtime_s: "),
+        ("instance_type", "large please", r"^instance_type: 'large please' is not an instance type"),
+        ("ec2_settings", {"volume_size_gb": 100, "nonsense": 1}, r"nonsense"),
+    ],
+)
+def test_ec2_settings_are_checked_when_the_dag_is_parsed(parameter, value, message):
+    with pytest.raises(SpecError, match=message):
+        _operator("127.0.0.1:5000/linear:1", f"s3://{BUCKET}/model.tar.gz", **{parameter: value})

@@ -1,0 +1,76 @@
+"""One task instance's EC2 transform: reuse, reattach or launch, follow to the end, and always end the instances."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ml_lifecycle.agent.attempts import choose_attempt
+from ml_lifecycle.compute.ec2.transform_jobs import Ec2TransformJobs
+from ml_lifecycle.core.naming import RunIdentity
+from ml_lifecycle.core.specs import TransformSpec
+from ml_lifecycle.core.status import JobRecord, JobStatus
+from ml_lifecycle.errors import TransformFailed
+
+log = logging.getLogger(__name__)
+
+LOG_TAIL_LINES = 30
+
+
+def run_transform_on_ec2(
+    jobs: Ec2TransformJobs,
+    spec: TransformSpec,
+    identity: RunIdentity,
+    sink: Callable[[str], None],
+    note_job: Callable[[str], Any],
+) -> tuple[str, JobRecord]:
+    """Run the task instance's transform on EC2 and return its name and Completed record; raise TransformFailed.
+
+    A completed attempt is reused, one whose instances still run is reattached, a failed one is followed by a fresh
+    attempt under the next name. The instances, security group and staging objects are removed on success and
+    failure alike.
+
+    :param jobs: the EC2 transform job manager.
+    :param spec: the transform spec (compute="ec2").
+    :param identity: the task instance.
+    :param sink: the task log.
+    :param note_job: told the job's name as soon as it is chosen (so on_kill can end the job).
+    """
+    attempt = choose_attempt(
+        identity, lambda name: jobs.record(spec, name), jobs.is_running, lambda name: jobs.clean_up(spec, name)
+    )
+    name = attempt.job_name
+    note_job(name)
+    if attempt.action == "reuse" and attempt.record is not None:
+        sink(f"Transform {name} already completed in an earlier try; its outputs stand")
+        return name, attempt.record
+    try:
+        if attempt.action == "attach":
+            sink(f"Reattaching to transform {name}, whose instances still run")
+        else:
+            jobs.start(spec, name, identity.labels(), sink)
+        record = jobs.follow(spec, name, sink)
+    except BaseException:
+        _clean_up_keeping_error(jobs, spec, name)
+        raise
+    jobs.clean_up(spec, name)
+    if record.status != JobStatus.COMPLETED:
+        raise TransformFailed(
+            f"Batch transform {name} {record.status}: {record.failure_reason or 'no reason recorded'} "
+            "(no .out was written for the inputs named)\n" + "\n".join(jobs.log_tail(name, LOG_TAIL_LINES))
+        )
+    return name, record
+
+
+def _clean_up_keeping_error(jobs: Ec2TransformJobs, spec: TransformSpec, job_name: str) -> None:
+    """End what a failed job left; a cleanup error is only logged, so that the job's own error is the one raised.
+
+    :param jobs: the EC2 transform job manager.
+    :param spec: the transform spec.
+    :param job_name: the job's name.
+    """
+    try:
+        jobs.clean_up(spec, job_name)
+    except Exception:
+        log.exception("Cleanup of transform %s failed; the reaper ends what it left", job_name)
