@@ -224,10 +224,10 @@ class BatchTransformOperator(LifecycleOperator):
         """
         from ml_lifecycle.compute.ec2.transform_run import run_transform_on_ec2
         from ml_lifecycle.core.ec2_checks import check_transform_reachable_from_ec2
-        from ml_lifecycle.train_on_ec2 import _fail_fast_unless_retryable
+        from ml_lifecycle.runtime import fail_fast_unless_retryable
 
         check_transform_reachable_from_ec2(spec)
-        with _fail_fast_unless_retryable():
+        with fail_fast_unless_retryable():
             name, record = run_transform_on_ec2(
                 self._ec2_jobs(), spec, identity, self.log.info, lambda job: setattr(self, "_job_name", job)
             )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ml_lifecycle.core.naming import RunIdentity
@@ -58,3 +59,18 @@ def detached_store_factory(aws_conn_id: str | None, uris: list[str]) -> Callable
         return store_for(uri, s3_client_factory=s3)
 
     return factory
+
+
+@contextmanager
+def fail_fast_unless_retryable() -> Iterator[None]:
+    """Turn an EC2 error that a retry cannot fix (a bad AMI, a quota) into a failure Airflow does not retry."""
+    from ml_lifecycle.errors import ComputeError
+
+    try:
+        yield
+    except ComputeError as err:
+        if err.retryable:
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(err)) from err

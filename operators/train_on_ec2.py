@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -187,6 +187,7 @@ class TrainOnEC2Operator(LifecycleOperator):
         """
         from ml_lifecycle.agent.attempts import choose_attempt
         from ml_lifecycle.core.ec2_checks import check_reachable_from_ec2
+        from ml_lifecycle.runtime import fail_fast_unless_retryable
 
         check_reachable_from_ec2(spec)
         jobs = self._ec2_jobs(spec)
@@ -197,7 +198,7 @@ class TrainOnEC2Operator(LifecycleOperator):
         if attempt.action == "reuse":
             self.log.info("Training job %s already completed in an earlier try; reusing its outputs", attempt.job_name)
             return self._finish(spec, jobs, attempt.job_name)
-        with _fail_fast_unless_retryable():
+        with fail_fast_unless_retryable():
             if attempt.action == "attach":
                 self.log.info("Reattaching to training job %s, whose instances still run", attempt.job_name)
             else:
@@ -237,13 +238,13 @@ class TrainOnEC2Operator(LifecycleOperator):
             jobs = self._ec2_jobs(spec)
             jobs.show_logs(job_name, self.log.info)
             if event.get("secondary_status") == "Interrupted" and event.get("status") == "InProgress":
-                from ml_lifecycle.runtime import identity_from_context
+                from ml_lifecycle.runtime import fail_fast_unless_retryable, identity_from_context
 
-                with _fail_fast_unless_retryable():
+                with fail_fast_unless_retryable():
                     jobs.relaunch_after_interruption(
                         spec, job_name, identity_from_context(context).labels(), self.log.info
                     )
-                self._defer(spec, job_name)
+                self._defer(spec, job_name, wake_after_epoch_s=time.time())
             jobs.clean_up(spec, job_name)
         else:
             jobs = self._local_jobs(spec)
@@ -288,14 +289,13 @@ class TrainOnEC2Operator(LifecycleOperator):
 
         return str(job_output_uri(spec.output_path, self._job_name or "").join(RECORD_NAME))
 
-    def _defer(self, spec: TrainingSpec, job_name: str) -> None:
+    def _defer(self, spec: TrainingSpec, job_name: str, wake_after_epoch_s: float = 0.0) -> None:
         """Hand the wait to the triggerer, bounded by max_runtime_s plus the stop grace and a margin.
 
         :param spec: the training spec.
         :param job_name: the job's name.
+        :param wake_after_epoch_s: with compute="ec2", an Interrupted record written before this does not wake it.
         """
-        import time
-
         from ml_lifecycle.triggers.job_record import JobRecordTrigger
 
         wait_s = spec.max_runtime_s + DEFER_MARGIN_S
@@ -306,6 +306,7 @@ class TrainOnEC2Operator(LifecycleOperator):
             poll_interval_s=self.poll_interval_s,
             deadline_epoch_s=time.time() + wait_s,
             wake_on_secondary=("Interrupted",) if spec.compute == "ec2" else (),
+            wake_after_epoch_s=wake_after_epoch_s,
         )
         self.defer(
             trigger=trigger,
@@ -358,18 +359,3 @@ class TrainOnEC2Operator(LifecycleOperator):
             checkpoint_uri=self.checkpoint_uri,
             enable_network_isolation=self.enable_network_isolation,
         )
-
-
-@contextmanager
-def _fail_fast_unless_retryable() -> Iterator[None]:
-    """Turn an EC2 error that a retry cannot fix (a bad AMI, a quota) into a failure Airflow does not retry."""
-    from ml_lifecycle.errors import ComputeError
-
-    try:
-        yield
-    except ComputeError as err:
-        if err.retryable:
-            raise
-        from airflow.sdk.exceptions import AirflowFailException
-
-        raise AirflowFailException(str(err)) from err

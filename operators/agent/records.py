@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 
 from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.core.status import JobRecord
@@ -56,6 +57,17 @@ def read_record(store: ArtifactStore, uri: ArtifactUri) -> JobRecord | None:
         return JobRecord.from_dict(json.loads(store.read_bytes(uri)))
     except ArtifactNotFound:
         return None
+
+
+def written_after(record: JobRecord, epoch_s: float) -> bool:
+    """Say whether the record was last written after a time (its updated_at; a record without one: yes).
+
+    :param record: the record.
+    :param epoch_s: the time, in seconds since the epoch.
+    """
+    if not record.updated_at:
+        return True
+    return datetime.fromisoformat(record.updated_at).timestamp() > epoch_s
 
 
 StoreFor = Callable[[ArtifactUri], ArtifactStore]

@@ -20,6 +20,8 @@ class JobRecordTrigger(BaseTrigger):
     :param deadline_epoch_s: the UNIX time after which the trigger gives up with status ``timeout``.
     :param wake_on_secondary: secondary states that also end the wait while the job is InProgress (e.g.
         ``Interrupted``, so the operator can relaunch a spot job); the event carries ``secondary_status``.
+    :param wake_after_epoch_s: only a record written after this time wakes on a secondary state (a relaunch
+        defers again before the new agent has written anything, so the old Interrupted must not wake it).
     """
 
     def __init__(
@@ -30,9 +32,11 @@ class JobRecordTrigger(BaseTrigger):
         poll_interval_s: float = 5.0,
         deadline_epoch_s: float | None = None,
         wake_on_secondary: tuple[str, ...] | list[str] = (),
+        wake_after_epoch_s: float = 0.0,
     ) -> None:
         super().__init__()
         self.wake_on_secondary = tuple(wake_on_secondary)
+        self.wake_after_epoch_s = wake_after_epoch_s
         self.record_uri = record_uri
         self.job_name = job_name
         self.aws_conn_id = aws_conn_id
@@ -50,18 +54,25 @@ class JobRecordTrigger(BaseTrigger):
                 "poll_interval_s": self.poll_interval_s,
                 "deadline_epoch_s": self.deadline_epoch_s,
                 "wake_on_secondary": list(self.wake_on_secondary),
+                "wake_after_epoch_s": self.wake_after_epoch_s,
             },
         )
 
     def _read_status(self) -> tuple[str, str, str]:
-        """Read the record (blocking; run in a thread) and return (status, secondary status, failure reason)."""
-        from ml_lifecycle.agent.records import read_record
+        """Read the record (blocking; run in a thread) and return (status, secondary status, failure reason).
+
+        The secondary status is empty when the record was written before wake_after_epoch_s.
+        """
+        from ml_lifecycle.agent.records import read_record, written_after
         from ml_lifecycle.core.uris import parse_uri
         from ml_lifecycle.runtime import store_factory
 
         uri = parse_uri(self.record_uri)
         record = read_record(store_factory(self.aws_conn_id)(uri), uri)
-        return (record.status, record.secondary_status, record.failure_reason) if record else ("Missing", "", "")
+        if record is None:
+            return ("Missing", "", "")
+        secondary = record.secondary_status if written_after(record, self.wake_after_epoch_s) else ""
+        return (record.status, secondary, record.failure_reason)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield exactly one event: the terminal status, or ``timeout`` after the deadline."""

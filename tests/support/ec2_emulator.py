@@ -112,6 +112,10 @@ class Ec2Emulator:
         for instance in list(self.instances.values()):
             self._kill(instance)
             instance.metadata.stop()
+        # A removal another thread started may still be in progress: wait until the engine lists none.
+        deadline = time.monotonic() + 30
+        while self.docker.containers.list(all=True, filters={"label": EMULATOR_LABEL}) and time.monotonic() < deadline:
+            time.sleep(POLL_S)
 
     def instance(self, instance_id: str) -> EmulatedInstance:
         """Return a booted instance by id.

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_lifecycle.agent.preflight import list_channels
-from ml_lifecycle.agent.records import RECORD_NAME, StoreFor, read_record
+from ml_lifecycle.agent.records import RECORD_NAME, StoreFor, read_record, written_after
 from ml_lifecycle.agent.training import DEADLINE_MARGIN_S, job_output_uri
 from ml_lifecycle.compute.ec2.cloudwatch_follow import TRAINING_LOG_GROUP, CloudWatchFollower
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
@@ -129,9 +129,11 @@ class Ec2TrainingJobs:
             if record is not None and is_terminal(record.status):
                 follower.poll(sink)
                 return
-            if _interrupted(record):
+            if _interrupted(record) and written_after(record, self.launch_times[-1] if self.launch_times else 0.0):
                 self.relaunch_after_interruption(spec, job_name, owner, sink)
                 gone_since_s = None
+            elif _interrupted(record):
+                gone_since_s = None  # relaunched: the new instances boot; their agent will write the record
             elif self.fleet.instances(job_name, ("pending", "running")):
                 gone_since_s = None
             else:
