@@ -12,14 +12,21 @@ RUN if ! python3 -c "import venv, ensurepip" 2> /dev/null; then \
     fi \
     && python3 -m venv /opt/venv
 COPY docker/build-extras/ /opt/build-extras/
+# Airflow and the heavy dependencies first, in a layer of their own: a change to our code does not reinstall them.
+RUN set -e; \
+    if [ -s /opt/build-extras/ca-certificates.crt ]; then export PIP_CERT=/opt/build-extras/ca-certificates.crt; fi; \
+    constraints=""; \
+    if [ -s /opt/build-extras/constraints.txt ]; then constraints="-c /opt/build-extras/constraints.txt"; fi; \
+    /opt/venv/bin/pip install -q $constraints "apache-airflow[postgres]==${AIRFLOW_VERSION}" \
+      apache-airflow-providers-amazon boto3 docker jinja2 \
+    && mkdir -p /opt/airflow/dags /opt/airflow/plugins /opt/airflow/logs
 COPY setup.py pyproject.toml README.md ./
 COPY operators ./operators
 RUN set -e; \
     if [ -s /opt/build-extras/ca-certificates.crt ]; then export PIP_CERT=/opt/build-extras/ca-certificates.crt; fi; \
     constraints=""; \
     if [ -s /opt/build-extras/constraints.txt ]; then constraints="-c /opt/build-extras/constraints.txt"; fi; \
-    /opt/venv/bin/pip install -q $constraints "apache-airflow[postgres]==${AIRFLOW_VERSION}" . \
-    && mkdir -p /opt/airflow/dags /opt/airflow/plugins /opt/airflow/logs
+    /opt/venv/bin/pip install -q $constraints "apache-airflow[postgres]==${AIRFLOW_VERSION}" .
 ENV PATH=/opt/venv/bin:$PATH
 COPY dags /opt/airflow/dags
 COPY plugins /opt/airflow/plugins
