@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ml_lifecycle.agent.preflight import list_channels
-from ml_lifecycle.agent.records import RECORD_NAME, StoreFor, read_record, written_after
+from ml_lifecycle.agent.records import RECORD_NAME, StoreFor, written_after
 from ml_lifecycle.agent.training import DEADLINE_MARGIN_S, job_output_uri
-from ml_lifecycle.compute.ec2.cloudwatch_follow import TRAINING_LOG_GROUP, CloudWatchFollower
+from ml_lifecycle.compute.ec2.cloudwatch_follow import TRAINING_LOG_GROUP
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
-from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan
-from ml_lifecycle.compute.ec2.security_group import (
-    delete_job_security_groups,
-)
+from ml_lifecycle.compute.ec2.job_common import Ec2Jobs
+from ml_lifecycle.compute.ec2.launcher import LaunchPlan
 from ml_lifecycle.core import contract
 from ml_lifecycle.core.ec2_settings import Ec2Settings
 from ml_lifecycle.core.specs import TrainingSpec
@@ -26,13 +22,8 @@ from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_t
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import JobFailed
 
-log = logging.getLogger(__name__)
-
 STOP_OBJECT = "stop-requested"
 STOP_WAIT_S = 45.0
-# How long instances may be gone while the record still says InProgress before the job counts as lost
-# (the agent writes its final record before the instance shuts down, so this only covers S3's visibility).
-LOST_GRACE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -48,8 +39,10 @@ class SpotPolicy:
     max_wait_s: int | None = None
 
 
-class Ec2TrainingJobs:
+class Ec2TrainingJobs(Ec2Jobs):
     """Runs each training job on instances that exist only while it runs; the agent on them writes the record."""
+
+    log_group = TRAINING_LOG_GROUP
 
     def __init__(
         self,
@@ -73,31 +66,25 @@ class Ec2TrainingJobs:
         :param bundle: returns the path of the agent bundle (built once and cached).
         :param poll_interval_s: seconds between polls of the record, the instances and the logs.
         """
-        self.store_for = store_for
-        self.fleet = fleet
-        self.logs = logs
-        self.region = region
-        self.settings = settings
+        super().__init__(store_for, fleet, logs, region, settings, bundle, poll_interval_s)
         self.spot = spot
-        self.bundle = bundle
-        self.poll_interval_s = poll_interval_s
         self.launch_times: list[float] = []
 
-    def record(self, spec: TrainingSpec, job_name: str) -> JobRecord | None:
-        """Read a job's record, or None when no agent wrote one yet.
+    def record_uri(self, spec: TrainingSpec, job_name: str) -> ArtifactUri:
+        """Return the job's record ``<output_path>/<job>/status.json``.
 
-        :param spec: the job's spec (its output_path locates the record).
+        :param spec: the training spec.
         :param job_name: the job's name.
         """
-        uri = job_output_uri(spec.output_path, job_name).join(RECORD_NAME)
-        return read_record(self.store_for(uri), uri)
+        return job_output_uri(spec.output_path, job_name).join(RECORD_NAME)
 
-    def is_running(self, record: JobRecord) -> bool:
-        """Say whether an InProgress job still has live instances (found by its tag).
+    def staging(self, spec: TrainingSpec, job_name: str) -> ArtifactUri:
+        """Return the job's staging prefix.
 
-        :param record: the job's record.
+        :param spec: the training spec.
+        :param job_name: the job's name.
         """
-        return bool(self.fleet.instances(record.job_name, ("pending", "running")))
+        return staging_uri(spec, job_name)
 
     def start(self, spec: TrainingSpec, job_name: str, owner: dict[str, str], sink: Callable[[str], None]) -> list[str]:
         """Check the inputs and launch settings, stage the agent and the job document, launch; return instance ids.
@@ -108,9 +95,7 @@ class Ec2TrainingJobs:
         :param sink: the task log.
         """
         list_channels(dict(spec.channels), self.store_for)
-        ami_id = self.fleet.resolve_ami(self.settings, spec.instance_type)
-        self.fleet.preflight(self.settings, ami_id)
-        return self._launch(spec, job_name, owner, ami_id, sink)
+        return self._launch(spec, job_name, owner, self.preflight(spec.instance_type), sink)
 
     def follow(self, spec: TrainingSpec, job_name: str, owner: dict[str, str], sink: Callable[[str], None]) -> None:
         """Stream the job's logs until its record is terminal; relaunch after a spot interruption within max_wait_s.
@@ -120,7 +105,7 @@ class Ec2TrainingJobs:
         :param owner: the Airflow identity labels (for a relaunch).
         :param sink: the task log.
         """
-        follower = CloudWatchFollower(self.logs, job_name, TRAINING_LOG_GROUP)
+        follower = self.follower(job_name)
         hard_deadline_s = self._first_launch_s(spec, job_name) + self._wait_limit_s(spec) + DEADLINE_MARGIN_S
         gone_since_s: float | None = None
         while True:
@@ -134,12 +119,8 @@ class Ec2TrainingJobs:
                 gone_since_s = None
             elif _interrupted(record):
                 gone_since_s = None  # relaunched: the new instances boot; their agent will write the record
-            elif self.fleet.instances(job_name, ("pending", "running")):
-                gone_since_s = None
             else:
-                gone_since_s = gone_since_s or time.monotonic()
-                if time.monotonic() - gone_since_s >= LOST_GRACE_S:
-                    raise JobFailed(job_name, "Failed", "its instances ended before the agent wrote a final record")
+                gone_since_s = self.lost_since(job_name, gone_since_s)
             if time.time() > hard_deadline_s:
                 raise JobFailed(
                     job_name, "MaxRuntimeExceeded", "the job ran past its deadline; its instances were ended"
@@ -171,12 +152,7 @@ class Ec2TrainingJobs:
         :param spec: the training spec.
         :param job_name: the job's name.
         """
-        if self.launch_times:
-            return self.launch_times[0]
-        record = self.record(spec, job_name)
-        if record is not None and record.created_at:
-            return datetime.fromisoformat(record.created_at.replace("Z", "+00:00")).timestamp()
-        return time.time()
+        return self.launch_times[0] if self.launch_times else self.created_s(spec, job_name)
 
     def _wait_limit_s(self, spec: TrainingSpec) -> float:
         """Return how long after the first launch the job may still run: max_wait_s (spot) or max_runtime_s, plus grace.
@@ -184,24 +160,6 @@ class Ec2TrainingJobs:
         :param spec: the training spec.
         """
         return float(self.spot.max_wait_s or spec.max_runtime_s) + contract.STOP_GRACE_TRAINING_S
-
-    def show_logs(self, job_name: str, sink: Callable[[str], None]) -> int:
-        """Send all of a job's CloudWatch log lines to sink (after a deferral); return how many.
-
-        :param job_name: the job's name.
-        :param sink: the task log.
-        """
-        return CloudWatchFollower(self.logs, job_name, TRAINING_LOG_GROUP).poll(sink)
-
-    def log_tail(self, job_name: str, lines: int) -> list[str]:
-        """Return the last lines of the job's CloudWatch logs.
-
-        :param job_name: the job's name.
-        :param lines: how many lines.
-        """
-        collected: list[str] = []
-        CloudWatchFollower(self.logs, job_name, TRAINING_LOG_GROUP).poll(collected.append)
-        return collected[-lines:]
 
     def stop(self, spec: TrainingSpec, job_name: str, wait_s: float = STOP_WAIT_S) -> JobRecord | None:
         """Ask the job's agents to stop gracefully (SIGTERM, artifacts kept) and wait a while for the final record.
@@ -217,25 +175,9 @@ class Ec2TrainingJobs:
             record = self.record(spec, job_name)
             if record is not None and is_terminal(record.status):
                 return record
-            if time.monotonic() > deadline_s or not self.fleet.instances(job_name, ("pending", "running")):
+            if time.monotonic() > deadline_s or not self.has_live_instances(job_name):
                 return record
             time.sleep(min(self.poll_interval_s, 1.0))
-
-    def clean_up(self, spec: TrainingSpec | None, job_name: str) -> None:
-        """Terminate the job's instances, then delete its security group and staging objects.
-
-        :param spec: the training spec, or None when unknown (the staging objects are then kept).
-        :param job_name: the job's name.
-        """
-        ids = [i["InstanceId"] for i in self.fleet.instances(job_name)]
-        if ids:
-            log.info("Terminating %d instance(s) of %s: %s", len(ids), job_name, ", ".join(ids))
-            self.fleet.terminate(ids)
-            self.fleet.wait_terminated(ids)
-        delete_job_security_groups(self.fleet.ec2, job_name)
-        if spec is not None:
-            uri = staging_uri(spec, job_name)
-            self.store_for(uri).delete_prefix(uri)
 
     def _launch(
         self, spec: TrainingSpec, job_name: str, owner: dict[str, str], ami_id: str | None, sink: Callable[[str], None]
@@ -257,15 +199,14 @@ class Ec2TrainingJobs:
             instance_type=spec.instance_type,
             instance_count=spec.instance_count,
             deadline_epoch_s=int(now_s + spec.max_runtime_s + contract.STOP_GRACE_TRAINING_S + DEADLINE_MARGIN_S),
-            record_uri=str(job_output_uri(spec.output_path, job_name).join(RECORD_NAME)),
+            record_uri=str(self.record_uri(spec, job_name)),
             staging=staging_uri(spec, job_name),
             use_spot=self.spot.use_spot,
             ami_id=ami_id,
             attempt=len(self.launch_times) + 1,
         )
         self.launch_times.append(now_s)
-        launcher = JobLauncher(self.store_for, self.fleet, self.region, self.settings, self.bundle)
-        return launcher.launch(plan, sink)
+        return self.launch(plan, sink)
 
 
 def staging_uri(spec: TrainingSpec, job_name: str) -> ArtifactUri:

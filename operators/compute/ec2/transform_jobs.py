@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ml_lifecycle.agent.records import StoreFor, read_record
+from ml_lifecycle.agent.records import StoreFor
 from ml_lifecycle.agent.transform import RECORDS_FOLDER, list_transform_inputs, transform_record_uri
 from ml_lifecycle.compute.ec2.cloudwatch_follow import CloudWatchFollower
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
-from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan
-from ml_lifecycle.compute.ec2.security_group import delete_job_security_groups
+from ml_lifecycle.compute.ec2.job_common import Ec2Jobs
+from ml_lifecycle.compute.ec2.launcher import LaunchPlan
 from ml_lifecycle.core.ec2_settings import Ec2Settings
 from ml_lifecycle.core.spec_documents import LOG_GROUPS
 from ml_lifecycle.core.specs import TransformSpec
@@ -22,14 +20,9 @@ from ml_lifecycle.core.status import JobRecord, is_terminal
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import JobFailed
 
-log = logging.getLogger(__name__)
-
 TRANSFORM_LOG_GROUP = LOG_GROUPS["transform"]
 # Past max_runtime_s the instances still get this long to boot, pull the image and write the record.
 DEADLINE_MARGIN_S = 900
-# How long instances may be gone while the record is not final before the job counts as lost (S3's visibility of a
-# record written just before the instance shut down).
-LOST_GRACE_S = 30.0
 # After the final record, how long the instances get to ship their last log lines and shut themselves down.
 SETTLE_S = 30.0
 
@@ -43,8 +36,10 @@ def transform_staging_uri(output_uri: str, job_name: str) -> ArtifactUri:
     return parse_uri(output_uri, "output_uri").join(RECORDS_FOLDER, job_name, "staging")
 
 
-class Ec2TransformJobs:
+class Ec2TransformJobs(Ec2Jobs):
     """Runs each transform on instances that exist only while it runs; algo-1's agent writes the record."""
+
+    log_group = TRANSFORM_LOG_GROUP
 
     def __init__(
         self,
@@ -70,32 +65,26 @@ class Ec2TransformJobs:
         :param max_runtime_s: seconds the transform may run; the instances end themselves after it plus a margin.
         :param poll_interval_s: seconds between polls of the record, the instances and the logs.
         """
-        self.store_for = store_for
-        self.fleet = fleet
-        self.logs = logs
-        self.region = region
-        self.settings = settings
-        self.bundle = bundle
+        super().__init__(store_for, fleet, logs, region, settings, bundle, poll_interval_s)
         self.instance_type = instance_type
         self.max_runtime_s = max_runtime_s
-        self.poll_interval_s = poll_interval_s
         self.launched_at_s: float | None = None
 
-    def record(self, spec: TransformSpec, job_name: str) -> JobRecord | None:
-        """Read a job's record, or None when no agent wrote one yet.
+    def record_uri(self, spec: TransformSpec, job_name: str) -> ArtifactUri:
+        """Return the job's record, beside its outputs.
 
         :param spec: the transform spec (its output_uri locates the record).
         :param job_name: the job's name.
         """
-        uri = parse_uri(transform_record_uri(spec.output_uri, job_name))
-        return read_record(self.store_for(uri), uri)
+        return parse_uri(transform_record_uri(spec.output_uri, job_name))
 
-    def is_running(self, record: JobRecord) -> bool:
-        """Say whether an InProgress job still has live instances (found by its tag).
+    def staging(self, spec: TransformSpec, job_name: str) -> ArtifactUri:
+        """Return the job's staging prefix.
 
-        :param record: the job's record.
+        :param spec: the transform spec.
+        :param job_name: the job's name.
         """
-        return bool(self.fleet.instances(record.job_name, ("pending", "running")))
+        return transform_staging_uri(spec.output_uri, job_name)
 
     def start(
         self, spec: TransformSpec, job_name: str, owner: dict[str, str], sink: Callable[[str], None]
@@ -109,8 +98,7 @@ class Ec2TransformJobs:
         """
         objects = list_transform_inputs(spec, self.store_for)
         sink(f"Transform {job_name}: {len(objects)} input objects on {spec.instance_count} {self.instance_type}")
-        ami_id = self.fleet.resolve_ami(self.settings, self.instance_type)
-        self.fleet.preflight(self.settings, ami_id)
+        ami_id = self.preflight(self.instance_type)
         now_s = time.time()
         plan = LaunchPlan(
             kind="transform",
@@ -121,13 +109,12 @@ class Ec2TransformJobs:
             instance_count=spec.instance_count,
             deadline_epoch_s=int(now_s + self.max_runtime_s + DEADLINE_MARGIN_S),
             record_uri=transform_record_uri(spec.output_uri, job_name),
-            staging=transform_staging_uri(spec.output_uri, job_name),
+            staging=self.staging(spec, job_name),
             use_spot=False,
             ami_id=ami_id,
         )
         self.launched_at_s = now_s
-        launcher = JobLauncher(self.store_for, self.fleet, self.region, self.settings, self.bundle)
-        return launcher.launch(plan, sink)
+        return self.launch(plan, sink)
 
     def follow(self, spec: TransformSpec, job_name: str, sink: Callable[[str], None]) -> JobRecord:
         """Stream the job's logs until its record is final and return it; raise when its instances are lost or late.
@@ -136,7 +123,7 @@ class Ec2TransformJobs:
         :param job_name: the job's name.
         :param sink: the task log.
         """
-        follower = CloudWatchFollower(self.logs, job_name, TRANSFORM_LOG_GROUP)
+        follower = self.follower(job_name)
         hard_deadline_s = self._launched_at_s(spec, job_name) + self.max_runtime_s + DEADLINE_MARGIN_S
         gone_since_s: float | None = None
         while True:
@@ -145,12 +132,7 @@ class Ec2TransformJobs:
             if record is not None and is_terminal(record.status):
                 self._let_instances_end(job_name, follower, sink)
                 return record
-            if self.fleet.instances(job_name, ("pending", "running")):
-                gone_since_s = None
-            else:
-                gone_since_s = gone_since_s or time.monotonic()
-                if time.monotonic() - gone_since_s >= LOST_GRACE_S:
-                    raise JobFailed(job_name, "Failed", "its instances ended before the agent wrote a final record")
+            gone_since_s = self.lost_since(job_name, gone_since_s)
             if time.time() > hard_deadline_s:
                 raise JobFailed(job_name, "MaxRuntimeExceeded", "the transform ran past max_runtime_s")
             time.sleep(self.poll_interval_s)
@@ -163,35 +145,10 @@ class Ec2TransformJobs:
         :param sink: the task log.
         """
         deadline_s = time.monotonic() + SETTLE_S
-        while self.fleet.instances(job_name, ("pending", "running")) and time.monotonic() < deadline_s:
+        while self.has_live_instances(job_name) and time.monotonic() < deadline_s:
             follower.poll(sink)
             time.sleep(min(self.poll_interval_s, 1.0))
         follower.poll(sink)
-
-    def log_tail(self, job_name: str, lines: int) -> list[str]:
-        """Return the last lines of the job's CloudWatch logs.
-
-        :param job_name: the job's name.
-        :param lines: how many lines.
-        """
-        collected: list[str] = []
-        CloudWatchFollower(self.logs, job_name, TRANSFORM_LOG_GROUP).poll(collected.append)
-        return collected[-lines:]
-
-    def clean_up(self, spec: TransformSpec, job_name: str) -> None:
-        """Terminate the job's instances, then delete its security group and staging objects (outputs stay).
-
-        :param spec: the transform spec.
-        :param job_name: the job's name.
-        """
-        ids = [i["InstanceId"] for i in self.fleet.instances(job_name)]
-        if ids:
-            log.info("Terminating %d instance(s) of %s: %s", len(ids), job_name, ", ".join(ids))
-            self.fleet.terminate(ids)
-            self.fleet.wait_terminated(ids)
-        delete_job_security_groups(self.fleet.ec2, job_name)
-        uri = transform_staging_uri(spec.output_uri, job_name)
-        self.store_for(uri).delete_prefix(uri)
 
     def _launched_at_s(self, spec: TransformSpec, job_name: str) -> float:
         """Return when the job was launched: by this object, else when its record was created (a retry).
@@ -199,9 +156,4 @@ class Ec2TransformJobs:
         :param spec: the transform spec.
         :param job_name: the job's name.
         """
-        if self.launched_at_s is not None:
-            return self.launched_at_s
-        record = self.record(spec, job_name)
-        if record is not None and record.created_at:
-            return datetime.fromisoformat(record.created_at.replace("Z", "+00:00")).timestamp()
-        return time.time()
+        return self.launched_at_s if self.launched_at_s is not None else self.created_s(spec, job_name)

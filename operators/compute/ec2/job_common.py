@@ -1,0 +1,182 @@
+"""What EC2 training and transform jobs share: reading the record, the instances, the logs, launching, cleaning up."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ml_lifecycle.agent.records import StoreFor, read_record
+from ml_lifecycle.compute.ec2.cloudwatch_follow import CloudWatchFollower
+from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan
+from ml_lifecycle.compute.ec2.security_group import delete_job_security_groups
+from ml_lifecycle.core.ec2_settings import Ec2Settings
+from ml_lifecycle.core.status import JobRecord
+from ml_lifecycle.core.uris import ArtifactUri
+from ml_lifecycle.errors import JobFailed
+
+log = logging.getLogger(__name__)
+
+LIVE_STATES = ("pending", "running")
+# How long instances may be gone while the record is not final before the job counts as lost (S3's visibility of a
+# record written just before the instance shut down).
+LOST_GRACE_S = 30.0
+
+
+class Ec2Jobs:
+    """Runs each job on instances that exist only while it runs; a subclass says where its record and staging are.
+
+    :param store_for: returns the store for a URI.
+    :param fleet: launches and finds instances.
+    :param logs: builds the CloudWatch Logs client.
+    :param region: the region the instances run in.
+    :param settings: the launch settings.
+    :param bundle: returns the path of the agent bundle (built once and cached).
+    :param poll_interval_s: seconds between polls of the record, the instances and the logs.
+    """
+
+    log_group = ""  # the CloudWatch Logs group the agents write to
+
+    def __init__(
+        self,
+        store_for: StoreFor,
+        fleet: Ec2Fleet,
+        logs: Callable[[], Any],
+        region: str,
+        settings: Ec2Settings,
+        bundle: Callable[[], Path],
+        poll_interval_s: float,
+    ) -> None:
+        self.store_for = store_for
+        self.fleet = fleet
+        self.logs = logs
+        self.region = region
+        self.settings = settings
+        self.bundle = bundle
+        self.poll_interval_s = poll_interval_s
+
+    def record_uri(self, spec: Any, job_name: str) -> ArtifactUri:
+        """Return where the job's record is.
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        """
+        raise NotImplementedError
+
+    def staging(self, spec: Any, job_name: str) -> ArtifactUri:
+        """Return the job's staging prefix (agent bundle, job document), removed by clean_up.
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        """
+        raise NotImplementedError
+
+    def record(self, spec: Any, job_name: str) -> JobRecord | None:
+        """Read a job's record, or None when no agent wrote one yet.
+
+        :param spec: the job's spec (it locates the record).
+        :param job_name: the job's name.
+        """
+        uri = self.record_uri(spec, job_name)
+        return read_record(self.store_for(uri), uri)
+
+    def is_running(self, record: JobRecord) -> bool:
+        """Say whether an InProgress job still has live instances (found by its tag).
+
+        :param record: the job's record.
+        """
+        return self.has_live_instances(record.job_name)
+
+    def has_live_instances(self, job_name: str) -> bool:
+        """Say whether any of the job's instances is pending or running.
+
+        :param job_name: the job's name.
+        """
+        return bool(self.fleet.instances(job_name, LIVE_STATES))
+
+    def follower(self, job_name: str) -> CloudWatchFollower:
+        """Return a follower of the job's CloudWatch log streams.
+
+        :param job_name: the job's name.
+        """
+        return CloudWatchFollower(self.logs, job_name, self.log_group)
+
+    def show_logs(self, job_name: str, sink: Callable[[str], None]) -> int:
+        """Send all of a job's CloudWatch log lines to sink (after a deferral); return how many.
+
+        :param job_name: the job's name.
+        :param sink: the task log.
+        """
+        return self.follower(job_name).poll(sink)
+
+    def log_tail(self, job_name: str, lines: int) -> list[str]:
+        """Return the last lines of the job's CloudWatch logs.
+
+        :param job_name: the job's name.
+        :param lines: how many lines.
+        """
+        collected: list[str] = []
+        self.follower(job_name).poll(collected.append)
+        return collected[-lines:]
+
+    def clean_up(self, spec: Any | None, job_name: str) -> None:
+        """Terminate the job's instances, then delete its security group and staging objects (outputs stay).
+
+        :param spec: the job's spec, or None when unknown (the staging objects are then kept).
+        :param job_name: the job's name.
+        """
+        ids = [i["InstanceId"] for i in self.fleet.instances(job_name)]
+        if ids:
+            log.info("Terminating %d instance(s) of %s: %s", len(ids), job_name, ", ".join(ids))
+            self.fleet.terminate(ids)
+            self.fleet.wait_terminated(ids)
+        delete_job_security_groups(self.fleet.ec2, job_name)
+        if spec is not None:
+            uri = self.staging(spec, job_name)
+            self.store_for(uri).delete_prefix(uri)
+
+    def preflight(self, instance_type: str) -> str | None:
+        """Resolve the AMI and check the launch settings against the account; return the AMI (None: the template's).
+
+        :param instance_type: the instance type (it decides the architecture of the AMI).
+        """
+        ami_id = self.fleet.resolve_ami(self.settings, instance_type)
+        self.fleet.preflight(self.settings, ami_id)
+        return ami_id
+
+    def launch(self, plan: LaunchPlan, sink: Callable[[str], None]) -> list[str]:
+        """Stage the agent and the job document, then launch the plan's instances; return their ids.
+
+        :param plan: the launch.
+        :param sink: the task log.
+        """
+        launcher = JobLauncher(self.store_for, self.fleet, self.region, self.settings, self.bundle)
+        return launcher.launch(plan, sink)
+
+    def lost_since(self, job_name: str, gone_since_s: float | None) -> float | None:
+        """Return since when the job's instances are gone (None while some live); raise once gone for LOST_GRACE_S.
+
+        :param job_name: the job's name.
+        :param gone_since_s: what the previous call returned (monotonic seconds), or None.
+        """
+        if self.has_live_instances(job_name):
+            return None
+        gone_since_s = gone_since_s or time.monotonic()
+        if time.monotonic() - gone_since_s >= LOST_GRACE_S:
+            raise JobFailed(job_name, "Failed", "its instances ended before the agent wrote a final record")
+        return gone_since_s
+
+    def created_s(self, spec: Any, job_name: str) -> float:
+        """Return when the job's record was created, in epoch seconds (now when there is none: a first launch).
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        """
+        record = self.record(spec, job_name)
+        if record is not None and record.created_at:
+            return datetime.fromisoformat(record.created_at.replace("Z", "+00:00")).timestamp()
+        return time.time()
