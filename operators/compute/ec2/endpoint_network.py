@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 
 from ml_lifecycle.compute.ec2.fleet import ClientFactory, ec2_errors
 from ml_lifecycle.compute.ec2.load_balancer import LISTENER_PORT
+from ml_lifecycle.compute.ec2.security_group import delete_security_group
 from ml_lifecycle.core.contract import SERVING_PORT
 from ml_lifecycle.core.ec2_launch import as_tag_list
 from ml_lifecycle.errors import ComputeError
@@ -122,16 +122,8 @@ def delete_groups(ec2: ClientFactory, group_ids: Sequence[str]) -> int:
 
     deleted = 0
     for group_id in group_ids:
-        for attempt in range(1, DELETE_ATTEMPTS + 1):
-            try:
-                ec2().delete_security_group(GroupId=group_id)
-                deleted += 1
-                break
-            except ClientError as err:
-                code = err.response.get("Error", {}).get("Code", "")
-                if code == "InvalidGroup.NotFound":
-                    break
-                if code != "DependencyViolation" or attempt == DELETE_ATTEMPTS:
-                    raise ComputeError(f"EC2 refused deleting security group {group_id}: {err}") from err
-                time.sleep(DELETE_RETRY_S)
+        try:
+            deleted += delete_security_group(ec2, group_id, DELETE_ATTEMPTS, DELETE_RETRY_S)
+        except ClientError as err:
+            raise ComputeError(f"EC2 refused deleting security group {group_id}: {err}") from err
     return deleted

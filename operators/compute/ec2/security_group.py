@@ -57,20 +57,28 @@ def delete_job_security_groups(ec2: ClientFactory, job_name: str) -> int:
     :param ec2: builds the EC2 client.
     :param job_name: the job's name.
     """
+    return sum(delete_security_group(ec2, group_id, DELETE_ATTEMPTS) for group_id in job_security_groups(ec2, job_name))
+
+
+def delete_security_group(ec2: ClientFactory, group_id: str, attempts: int, retry_s: float = DELETE_RETRY_S) -> bool:
+    """Delete a security group, retrying while EC2 says it is in use; return False when it was gone already.
+
+    :param ec2: builds the EC2 client.
+    :param group_id: the group.
+    :param attempts: how many times to try before the DependencyViolation is raised.
+    :param retry_s: seconds between tries.
+    """
     from botocore.exceptions import ClientError
 
-    deleted = 0
-    for group_id in job_security_groups(ec2, job_name):
-        for attempt in range(1, DELETE_ATTEMPTS + 1):
-            try:
-                ec2().delete_security_group(GroupId=group_id)
-                deleted += 1
-                break
-            except ClientError as err:
-                code = err.response.get("Error", {}).get("Code", "")
-                if code == "InvalidGroup.NotFound":
-                    break
-                if code != "DependencyViolation" or attempt == DELETE_ATTEMPTS:
-                    raise
-                time.sleep(DELETE_RETRY_S)
-    return deleted
+    for attempt in range(1, attempts + 1):
+        try:
+            ec2().delete_security_group(GroupId=group_id)
+            return True
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            if code == "InvalidGroup.NotFound":
+                return False
+            if code != "DependencyViolation" or attempt == attempts:
+                raise
+            time.sleep(retry_s)
+    return False
