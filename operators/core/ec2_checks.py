@@ -16,19 +16,7 @@ def check_reachable_from_ec2(spec: TrainingSpec) -> None:
     """
     locations = {"output_path": spec.output_path, "checkpoint_uri": spec.checkpoint_uri or "s3://"}
     locations.update({f"channels[{name!r}]": channel.uri for name, channel in spec.channels.items()})
-    for parameter, uri in locations.items():
-        if not uri.startswith(REMOTE_SCHEMES):
-            raise SpecError(
-                parameter,
-                f"{uri!r} is on this machine, which an EC2 instance cannot read",
-                "Use an s3:// URI with compute='ec2' (or compute='local' for local folders)",
-            )
-    if not parse_image_ref(spec.image_uri).registry:
-        raise SpecError(
-            "image_uri",
-            f"{spec.image_uri!r} names no registry, so an EC2 instance cannot pull it",
-            "Push it with PushToECROperator and pass its repository@sha256:... URI",
-        )
+    _check_reachable(locations, spec.image_uri)
 
 
 def check_spot_wait(use_spot: bool, max_wait_s: int | None, max_runtime_s: int) -> int | None:
@@ -57,6 +45,15 @@ def check_transform_reachable_from_ec2(spec: TransformSpec) -> None:
     :param spec: the transform spec with compute="ec2".
     """
     locations = {"model_uri": spec.model_uri, "input_uri": spec.input_uri, "output_uri": spec.output_uri}
+    _check_reachable(locations, spec.image_uri)
+
+
+def _check_reachable(locations: dict[str, str], image_uri: str) -> None:
+    """Refuse the first location that is not on S3, then an image without a registry, naming the parameter.
+
+    :param locations: parameter name -> URI.
+    :param image_uri: the image the instances pull.
+    """
     for parameter, uri in locations.items():
         if not uri.startswith(REMOTE_SCHEMES):
             raise SpecError(
@@ -64,9 +61,9 @@ def check_transform_reachable_from_ec2(spec: TransformSpec) -> None:
                 f"{uri!r} is on this machine, which an EC2 instance cannot read",
                 "Use an s3:// URI with compute='ec2' (or compute='local' for local folders)",
             )
-    if not parse_image_ref(spec.image_uri).registry:
+    if not parse_image_ref(image_uri).registry:
         raise SpecError(
             "image_uri",
-            f"{spec.image_uri!r} names no registry, so an EC2 instance cannot pull it",
+            f"{image_uri!r} names no registry, so an EC2 instance cannot pull it",
             "Push it with PushToECROperator and pass its repository@sha256:... URI",
         )
