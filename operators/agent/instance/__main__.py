@@ -6,11 +6,10 @@ import logging
 import sys
 
 from ml_lifecycle.agent.instance.cloudwatch import CloudWatchShipper
-from ml_lifecycle.agent.instance.imds import MetadataClient
+from ml_lifecycle.agent.instance.host_context import open_host
 from ml_lifecycle.agent.instance.kinds import host_runner
-from ml_lifecycle.agent.instance.runner import EXIT_FAILED, read_document
+from ml_lifecycle.agent.instance.runner import EXIT_FAILED
 from ml_lifecycle.aws_clients import client_factory
-from ml_lifecycle.stores import store_for
 
 USAGE = "usage: python -m ml_lifecycle.agent.instance s3://bucket/<output_path>/<job>/staging/job.json"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -47,10 +46,8 @@ def main(argv: list[str]) -> int:
     # The SDKs' INFO lines (where credentials and endpoints were found) are noise in the job's log.
     for noisy in ("botocore", "boto3", "s3transfer", "urllib3", "docker"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    imds = MetadataClient()
-    identity = imds.identity()
-    s3 = client_factory("s3", None, identity.region)
-    document = read_document(lambda uri: store_for(uri, s3_client_factory=s3), argv[0])
+    host = open_host(argv[0])
+    identity, document = host.identity, host.document
     stream = f"{document.job_name}/{identity.host}"
     ship = CloudWatchShipper(client_factory("logs", None, identity.region), document.log_group, stream)
     logging.getLogger().addHandler(_ShipHandler(ship))
@@ -60,7 +57,7 @@ def main(argv: list[str]) -> int:
         ship(line)
 
     try:
-        return host_runner(document.kind)(argv[0], sink, imds)
+        return host_runner(document.kind)(argv[0], sink, host.imds)
     except Exception:
         logging.getLogger("ml_lifecycle.agent.instance").exception("The agent failed")
         return EXIT_FAILED

@@ -13,15 +13,15 @@ from typing import Any
 from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.agent.http_client import ContainerClient
 from ml_lifecycle.agent.instance.cloudwatch import CloudWatchShipper
+from ml_lifecycle.agent.instance.host_context import open_host
 from ml_lifecycle.agent.instance.host_engine import InstanceEngine
 from ml_lifecycle.agent.instance.imds import MetadataClient
-from ml_lifecycle.agent.instance.runner import EXIT_COMPLETED, EXIT_FAILED, read_document, work_root
+from ml_lifecycle.agent.instance.runner import EXIT_COMPLETED, EXIT_FAILED, work_root
 from ml_lifecycle.agent.model_files import fetch_model
 from ml_lifecycle.aws_clients import client_factory
 from ml_lifecycle.compute import labels
 from ml_lifecycle.core.contract import MODEL_DIR, SERVING_PORT
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
-from ml_lifecycle.stores import store_for as store_for_uri
 from ml_lifecycle.stores.base import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -63,14 +63,8 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
         ``<endpoint>/<instance id>`` of /aws/ml-lifecycle/Endpoints.
     :param imds: the metadata client; None uses the instance's.
     """
-    imds = imds or MetadataClient()
-    identity = imds.identity()
-    s3 = client_factory("s3", None, identity.region)
-
-    def store_for(uri: ArtifactUri) -> ArtifactStore:
-        return store_for_uri(uri, s3_client_factory=s3)
-
-    document = read_document(store_for, document_uri)
+    host = open_host(document_uri, imds)
+    identity, store_for, document = host.identity, host.store_for, host.document
     spec = document.spec
     staging = parse_uri(document.staging_uri, "staging_uri")
     report = host_report_uri(staging, identity.instance_id)

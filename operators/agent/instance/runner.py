@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.agent.instance.billing import MeteredRecordWriter, launch_started_epoch_s
+from ml_lifecycle.agent.instance.host_context import open_host
 from ml_lifecycle.agent.instance.host_engine import InstanceEngine
 from ml_lifecycle.agent.instance.host_results import (
     RESULT_NAME,
@@ -22,7 +22,7 @@ from ml_lifecycle.agent.instance.host_results import (
     host_prefix,
     leader_check,
 )
-from ml_lifecycle.agent.instance.imds import InstanceIdentity, MetadataClient, MetadataError
+from ml_lifecycle.agent.instance.imds import InstanceIdentity, MetadataClient
 from ml_lifecycle.agent.instance.interruptions import InterruptionWatch
 from ml_lifecycle.agent.instance.peers import Peer, wait_for_peers
 from ml_lifecycle.agent.interruption import INTERRUPTED
@@ -36,8 +36,6 @@ from ml_lifecycle.core.spec_documents import JobDocument
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_terminal
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import JobFailed
-from ml_lifecycle.stores import store_for as store_for_uri
-from ml_lifecycle.stores.base import ArtifactStore
 
 log = logging.getLogger(__name__)
 
@@ -94,20 +92,9 @@ def run_instance_agent(document_uri: str, sink: Sink, imds: MetadataClient | Non
     :param imds: the metadata client; None uses the instance's (or AWS_EC2_METADATA_SERVICE_ENDPOINT's).
     """
     agent_started_epoch_s = time.time()
-    imds = imds or MetadataClient()
-    identity = imds.identity()
-    s3 = client_factory("s3", None, identity.region)
-
-    def store_for(uri: ArtifactUri) -> ArtifactStore:
-        return store_for_uri(uri, s3_client_factory=s3)
-
-    document = read_document(store_for, document_uri)
-    hosts = contract.host_names(document.instance_count)
-    if identity.host not in hosts:
-        raise MetadataError(
-            f"This instance is {identity.host} (ami-launch-index {identity.launch_index}) but job "
-            f"{document.job_name} has hosts {', '.join(hosts)}; launch its instances in one run_instances call"
-        )
+    host = open_host(document_uri, imds)
+    identity, store_for, document = host.identity, host.store_for, host.document
+    hosts = host.hosts("job")
     sink(f"Agent for {document.job_name}: {identity.host} on {identity.instance_id} ({identity.private_ip})")
     peers = {identity.host: Peer(identity.host, identity.instance_id, identity.private_ip)}
     try:
@@ -116,7 +103,7 @@ def run_instance_agent(document_uri: str, sink: Sink, imds: MetadataClient | Non
     except Exception as err:
         record_early_failure(store_for, HostJob(document, identity, peers), err)
         raise
-    return run_host(HostJob(document, identity, peers), store_for, imds, sink, agent_started_epoch_s)
+    return run_host(HostJob(document, identity, peers), store_for, host.imds, sink, agent_started_epoch_s)
 
 
 def record_early_failure(store_for: StoreFor, job: HostJob, err: Exception) -> None:
@@ -139,16 +126,6 @@ def record_early_failure(store_for: StoreFor, job: HostJob, err: Exception) -> N
         RecordWriter(store_for(uri), uri, record).transition(SecondaryStatus.FAILED, JobStatus.FAILED)
     except Exception as write_err:
         log.error("Could not record the failure of %s: %s", job.document.job_name, write_err)
-
-
-def read_document(store_for: StoreFor, document_uri: str) -> JobDocument:
-    """Read and check the job document.
-
-    :param store_for: returns the store for a URI.
-    :param document_uri: the document's URI.
-    """
-    uri = parse_uri(document_uri, "job document URI")
-    return JobDocument.from_dict(json.loads(store_for(uri).read_bytes(uri)))
 
 
 def run_host(job: HostJob, store_for: StoreFor, imds: MetadataClient, sink: Sink, agent_started_epoch_s: float) -> int:

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Callable
 
 from ml_lifecycle.agent.clock import utc_now_iso
+from ml_lifecycle.agent.instance.host_context import open_host
 from ml_lifecycle.agent.instance.host_engine import InstanceEngine
-from ml_lifecycle.agent.instance.imds import InstanceIdentity, MetadataClient, MetadataError
-from ml_lifecycle.agent.instance.runner import EXIT_COMPLETED, EXIT_FAILED, read_document, work_root
+from ml_lifecycle.agent.instance.imds import InstanceIdentity, MetadataClient
+from ml_lifecycle.agent.instance.runner import EXIT_COMPLETED, EXIT_FAILED, work_root
 from ml_lifecycle.agent.instance.transform_merge import failed_result, wait_for_results, write_final
 from ml_lifecycle.agent.instance.transform_share import INSTANCE_LABEL, HostTransformRunner, host_result_uri
 from ml_lifecycle.agent.records import RecordWriter, StoreFor, read_record
@@ -19,8 +20,6 @@ from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import TransformFailed
-from ml_lifecycle.stores import store_for as store_for_uri
-from ml_lifecycle.stores.base import ArtifactStore
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +33,9 @@ def run_transform_host(document_uri: str, sink: Sink, imds: MetadataClient | Non
     :param sink: receives progress and log lines (stdout and CloudWatch Logs).
     :param imds: the metadata client; None uses the instance's (or AWS_EC2_METADATA_SERVICE_ENDPOINT's).
     """
-    imds = imds or MetadataClient()
-    identity = imds.identity()
-    s3 = client_factory("s3", None, identity.region)
-
-    def store_for(uri: ArtifactUri) -> ArtifactStore:
-        return store_for_uri(uri, s3_client_factory=s3)
-
-    document = read_document(store_for, document_uri)
-    hosts = contract.host_names(document.instance_count)
-    if identity.host not in hosts:
-        raise MetadataError(
-            f"This instance is {identity.host} (ami-launch-index {identity.launch_index}) but transform "
-            f"{document.job_name} has hosts {', '.join(hosts)}; launch its instances in one run_instances call"
-        )
+    host = open_host(document_uri, imds)
+    identity, store_for, document = host.identity, host.store_for, host.document
+    hosts = host.hosts("transform")
     sink(f"Transform agent for {document.job_name}: {identity.host} on {identity.instance_id}")
     writer = _start_record(store_for, document, identity) if identity.host == hosts[0] else None
     try:
