@@ -62,10 +62,7 @@ def ec2_training_jobs(
     from ml_lifecycle.compute.ec2.training_jobs import Ec2TrainingJobs, SpotPolicy
 
     return Ec2TrainingJobs(
-        settings=launch_settings,
-        spot=SpotPolicy(use_spot, max_wait_s),
-        poll_interval_s=poll_interval_s,
-        **_ec2_job_clients(aws_conn_id),
+        _ec2_job_clients(aws_conn_id), launch_settings, SpotPolicy(use_spot, max_wait_s), poll_interval_s
     )
 
 
@@ -83,15 +80,11 @@ def ec2_transform_jobs(
     from ml_lifecycle.compute.ec2.transform_jobs import Ec2TransformJobs
 
     return Ec2TransformJobs(
-        settings=launch_settings,
-        instance_type=instance_type,
-        max_runtime_s=max_runtime_s,
-        poll_interval_s=poll_interval_s,
-        **_ec2_job_clients(aws_conn_id),
+        _ec2_job_clients(aws_conn_id), launch_settings, instance_type, max_runtime_s, poll_interval_s
     )
 
 
-def _ec2_job_clients(aws_conn_id: str | None) -> dict[str, Any]:
+def _ec2_job_clients(aws_conn_id: str | None) -> Any:
     """Return what every EC2 job manager is built from: stores, fleet, logs client, region and agent bundle.
 
     :param aws_conn_id: the Airflow AWS connection.
@@ -99,16 +92,17 @@ def _ec2_job_clients(aws_conn_id: str | None) -> dict[str, Any]:
     from ml_lifecycle.aws_clients import client_factory
     from ml_lifecycle.compute.ec2.agent_bundle import build_agent_bundle
     from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+    from ml_lifecycle.compute.ec2.job_common import Ec2JobClients
     from ml_lifecycle.runtime import store_factory
 
     ec2 = client_factory("ec2", aws_conn_id)
-    return {
-        "store_for": store_factory(aws_conn_id),
-        "fleet": Ec2Fleet(ec2, client_factory("ssm", aws_conn_id), client_factory("iam", aws_conn_id)),
-        "logs": client_factory("logs", aws_conn_id),
-        "region": str(ec2().meta.region_name),
-        "bundle": lambda: build_agent_bundle(settings.home_dir() / "cache" / "agent"),
-    }
+    return Ec2JobClients(
+        store_for=store_factory(aws_conn_id),
+        fleet=Ec2Fleet(ec2, client_factory("ssm", aws_conn_id), client_factory("iam", aws_conn_id)),
+        logs=client_factory("logs", aws_conn_id),
+        region=str(ec2().meta.region_name),
+        bundle=lambda: build_agent_bundle(settings.home_dir() / "cache" / "agent"),
+    )
 
 
 def transform_runner(store_for: StoreFor) -> Any:

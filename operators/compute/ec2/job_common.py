@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,36 +28,41 @@ LIVE_STATES = ("pending", "running")
 LOST_GRACE_S = 30.0
 
 
-class Ec2Jobs:
-    """Runs each job on instances that exist only while it runs; a subclass says where its record and staging are.
+@dataclass(frozen=True)
+class Ec2JobClients:
+    """What every EC2 job manager stages, launches and watches with.
 
     :param store_for: returns the store for a URI.
     :param fleet: launches and finds instances.
     :param logs: builds the CloudWatch Logs client.
     :param region: the region the instances run in.
-    :param settings: the launch settings.
     :param bundle: returns the path of the agent bundle (built once and cached).
+    """
+
+    store_for: StoreFor
+    fleet: Ec2Fleet
+    logs: Callable[[], Any]
+    region: str
+    bundle: Callable[[], Path]
+
+
+class Ec2Jobs:
+    """Runs each job on instances that exist only while it runs; a subclass says where its record and staging are.
+
+    :param clients: the stores, fleet, logs client, region and agent bundle.
+    :param settings: the launch settings.
     :param poll_interval_s: seconds between polls of the record, the instances and the logs.
     """
 
     log_group = ""  # the CloudWatch Logs group the agents write to
 
-    def __init__(
-        self,
-        store_for: StoreFor,
-        fleet: Ec2Fleet,
-        logs: Callable[[], Any],
-        region: str,
-        settings: Ec2Settings,
-        bundle: Callable[[], Path],
-        poll_interval_s: float,
-    ) -> None:
-        self.store_for = store_for
-        self.fleet = fleet
-        self.logs = logs
-        self.region = region
+    def __init__(self, clients: Ec2JobClients, settings: Ec2Settings, poll_interval_s: float) -> None:
+        self.store_for = clients.store_for
+        self.fleet = clients.fleet
+        self.logs = clients.logs
+        self.region = clients.region
+        self.bundle = clients.bundle
         self.settings = settings
-        self.bundle = bundle
         self.poll_interval_s = poll_interval_s
 
     def record_uri(self, spec: Any, job_name: str) -> ArtifactUri:

@@ -5,15 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from ml_lifecycle.agent.preflight import list_channels
-from ml_lifecycle.agent.records import RECORD_NAME, StoreFor, written_after
+from ml_lifecycle.agent.records import RECORD_NAME, written_after
 from ml_lifecycle.agent.training import DEADLINE_MARGIN_S, job_output_uri
 from ml_lifecycle.compute.ec2.cloudwatch_follow import TRAINING_LOG_GROUP
-from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
-from ml_lifecycle.compute.ec2.job_common import Ec2Jobs
+from ml_lifecycle.compute.ec2.job_common import Ec2JobClients, Ec2Jobs
 from ml_lifecycle.compute.ec2.launcher import LaunchPlan
 from ml_lifecycle.core import contract
 from ml_lifecycle.core.ec2_settings import Ec2Settings
@@ -45,28 +42,16 @@ class Ec2TrainingJobs(Ec2Jobs):
     log_group = TRAINING_LOG_GROUP
 
     def __init__(
-        self,
-        store_for: StoreFor,
-        fleet: Ec2Fleet,
-        logs: Callable[[], Any],
-        region: str,
-        settings: Ec2Settings,
-        spot: SpotPolicy,
-        bundle: Callable[[], Path],
-        poll_interval_s: float = 5.0,
+        self, clients: Ec2JobClients, settings: Ec2Settings, spot: SpotPolicy, poll_interval_s: float = 5.0
     ) -> None:
         """Hold the clients and launch settings.
 
-        :param store_for: returns the store for a URI.
-        :param fleet: launches and finds instances.
-        :param logs: builds the CloudWatch Logs client.
-        :param region: the region the instances run in.
+        :param clients: the stores, fleet, logs client, region and agent bundle.
         :param settings: the launch settings.
         :param spot: the spot policy.
-        :param bundle: returns the path of the agent bundle (built once and cached).
         :param poll_interval_s: seconds between polls of the record, the instances and the logs.
         """
-        super().__init__(store_for, fleet, logs, region, settings, bundle, poll_interval_s)
+        super().__init__(clients, settings, poll_interval_s)
         self.spot = spot
         self.launch_times: list[float] = []
 

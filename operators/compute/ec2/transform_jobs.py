@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from ml_lifecycle.agent.records import StoreFor
 from ml_lifecycle.agent.transform import RECORDS_FOLDER, list_transform_inputs, transform_record_uri
 from ml_lifecycle.compute.ec2.cloudwatch_follow import CloudWatchFollower
-from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
-from ml_lifecycle.compute.ec2.job_common import Ec2Jobs
+from ml_lifecycle.compute.ec2.job_common import Ec2JobClients, Ec2Jobs
 from ml_lifecycle.compute.ec2.launcher import LaunchPlan
 from ml_lifecycle.core.ec2_settings import Ec2Settings
 from ml_lifecycle.core.spec_documents import LOG_GROUPS
@@ -43,29 +39,21 @@ class Ec2TransformJobs(Ec2Jobs):
 
     def __init__(
         self,
-        store_for: StoreFor,
-        fleet: Ec2Fleet,
-        logs: Callable[[], Any],
-        region: str,
+        clients: Ec2JobClients,
         settings: Ec2Settings,
-        bundle: Callable[[], Path],
         instance_type: str,
         max_runtime_s: int,
         poll_interval_s: float = 5.0,
     ) -> None:
         """Hold the clients and launch settings.
 
-        :param store_for: returns the store for a URI.
-        :param fleet: launches and finds instances.
-        :param logs: builds the CloudWatch Logs client.
-        :param region: the region the instances run in.
+        :param clients: the stores, fleet, logs client, region and agent bundle.
         :param settings: the launch settings.
-        :param bundle: returns the path of the agent bundle (built once and cached).
         :param instance_type: the instance type of every host.
         :param max_runtime_s: seconds the transform may run; the instances end themselves after it plus a margin.
         :param poll_interval_s: seconds between polls of the record, the instances and the logs.
         """
-        super().__init__(store_for, fleet, logs, region, settings, bundle, poll_interval_s)
+        super().__init__(clients, settings, poll_interval_s)
         self.instance_type = instance_type
         self.max_runtime_s = max_runtime_s
         self.launched_at_s: float | None = None
