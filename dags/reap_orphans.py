@@ -1,11 +1,14 @@
 """Reap orphans: every hour, remove containers and networks of jobs that nothing owns any more (never endpoints).
 
 A job is an orphan when it is past its deadline, or when its record is terminal and its agent is gone (a killed
-worker, a crashed agent). See ``ml_lifecycle.reaper.ReapOrphansOperator``.
+worker, a crashed agent). With ``ML_LIFECYCLE_REAP_COMPUTE=local,ec2`` in the environment of the DAG processor, a
+second task also ends EC2 instances and security groups carrying our tags that are past their deadline or whose DAG
+run has ended. See ``ml_lifecycle.reaper.ReapOrphansOperator``.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
@@ -15,6 +18,7 @@ from ml_lifecycle.reaper import ReapOrphansOperator
 from ml_lifecycle.settings import default_artifact_root
 
 ARTIFACT_ROOT = default_artifact_root().rstrip("/")
+REAP_COMPUTE = [c.strip() for c in os.environ.get("ML_LIFECYCLE_REAP_COMPUTE", "local").split(",") if c.strip()]
 
 with DAG(
     dag_id="reap_orphans",
@@ -26,4 +30,9 @@ with DAG(
     default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
     tags=["ml-lifecycle", "maintenance"],
 ) as dag:
-    ReapOrphansOperator(task_id="reap_orphans", record_roots=[f"{ARTIFACT_ROOT}/training"], compute="local")
+    for compute in REAP_COMPUTE:
+        ReapOrphansOperator(
+            task_id="reap_orphans" if compute == "local" else f"reap_orphans_{compute}",
+            record_roots=[f"{ARTIFACT_ROOT}/training"],
+            compute=compute,
+        )

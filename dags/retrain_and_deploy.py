@@ -201,7 +201,7 @@ with DAG(
         print(f"Endpoint {endpoint['url']} predicted {prediction}")
         return prediction
 
-    teardown = TeardownOperator(task_id="teardown")
+    teardown = TeardownOperator(task_id="teardown", compute="{{ params.compute }}")
 
     checked = preflight()
     gate = should_deploy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid
 
@@ -13,16 +14,17 @@ from ml_lifecycle.core.ec2_launch import instance_tags, run_instances_request
 from ml_lifecycle.core.ec2_settings import Ec2Settings
 
 
-def _launch(aws, job: str, run_id: str, deadline_s: int) -> str:
+def _launch(aws, job: str, run_id: str, deadline_s: int, kind: str = "training") -> str:
     """Launch one tagged instance (and the job's security group); return the instance id.
 
     :param aws: the moto clients and fleet.
     :param job: the job name.
     :param run_id: the DAG run id in its tags.
     :param deadline_s: its deadline tag.
+    :param kind: its kind tag.
     """
     owner = {"ml-lifecycle.dag-id": "dag", "ml-lifecycle.task-id": "train", "ml-lifecycle.run-id": run_id}
-    tags = instance_tags("training", job, owner, deadline_s, {})
+    tags = instance_tags(kind, job, owner, deadline_s, {})
     group = create_job_security_group(aws.fleet.ec2, job, aws.fleet.vpc_of(Ec2Settings()), tags)
     settings = Ec2Settings()
     request = run_instances_request(
@@ -97,3 +99,30 @@ def test_the_log_follower_shows_each_line_once_with_its_host(aws):
     )
     follower.poll(seen.append)
     assert seen[3:] == ["[algo-1] three"]
+
+
+def test_teardown_ends_the_runs_instances_and_groups_but_keeps_endpoints_and_other_runs(aws, monkeypatch, moto_server):
+    from support.helpers import task_context
+
+    from ml_lifecycle.teardown import TeardownOperator
+
+    connection = {"conn_type": "aws", "extra": {"endpoint_url": moto_server, "region_name": "us-east-1"}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    tag = uuid.uuid4().hex[:6]
+    later = int(time.time()) + 3600
+    ids = {
+        "train": _launch(aws, f"train-{tag}", f"run-{tag}", later),
+        "serve": _launch(aws, f"serve-{tag}", f"run-{tag}", later, kind="endpoint"),
+        "other": _launch(aws, f"other-{tag}", f"other-{tag}", later),
+    }
+
+    result = TeardownOperator(task_id="teardown", compute=["local", "ec2"]).execute(
+        task_context(dag_id="dag", run_id=f"run-{tag}")
+    )
+
+    assert ids["train"] in result["removed"]
+    assert aws.fleet.instances(f"train-{tag}") == []
+    assert [i["InstanceId"] for i in aws.fleet.instances(f"serve-{tag}")] == [ids["serve"]]
+    assert [i["InstanceId"] for i in aws.fleet.instances(f"other-{tag}")] == [ids["other"]]
+    groups = aws.ec2.describe_security_groups(Filters=[{"Name": "tag:ml-lifecycle.job", "Values": [f"train-{tag}"]}])
+    assert groups["SecurityGroups"] == []

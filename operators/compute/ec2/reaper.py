@@ -117,3 +117,35 @@ def _run_state(tag_sets: list[dict[str, str]], run_state: RunState) -> str | Non
         if dag_id and run_id:
             return run_state(dag_id, run_id)
     return None
+
+
+def end_run(fleet: Ec2Fleet, dag_id: str, run_id: str, keep_kinds: tuple[str, ...]) -> list[Ec2Orphan]:
+    """End every instance and security group one DAG run created, except kinds to keep (e.g. endpoints).
+
+    :param fleet: the EC2 fleet.
+    :param dag_id: the DAG id.
+    :param run_id: the DAG run id.
+    :param keep_kinds: ``ml-lifecycle.kind`` tags to leave alone.
+    """
+    owner = {labels.MANAGED: "true", labels.DAG_ID: dag_id, labels.RUN_ID: run_id}
+    jobs: dict[str, Ec2Orphan] = {}
+    for instance in fleet.find(owner, ALIVE_STATES):
+        tags = _tags(instance)
+        if tags.get(labels.KIND) in keep_kinds or not tags.get(labels.JOB):
+            continue
+        job = jobs.setdefault(tags[labels.JOB], Ec2Orphan(tags[labels.JOB], "teardown of its DAG run"))
+        job.instances.append(str(instance["InstanceId"]))
+    filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in owner.items()]
+    with ec2_errors("listing security groups"):
+        for group in fleet.ec2().describe_security_groups(Filters=filters)["SecurityGroups"]:
+            tags = _tags(group)
+            if tags.get(labels.KIND) in keep_kinds or not tags.get(labels.JOB):
+                continue
+            job = jobs.setdefault(tags[labels.JOB], Ec2Orphan(tags[labels.JOB], "teardown of its DAG run"))
+            job.security_groups.append(str(group["GroupId"]))
+    for job in jobs.values():
+        log.info("Ending EC2 job %s: %s", job.job, ", ".join(job.instances + job.security_groups))
+        fleet.terminate(job.instances)
+        fleet.wait_terminated(job.instances)
+        delete_job_security_groups(fleet.ec2, job.job)
+    return sorted(jobs.values(), key=lambda j: j.job)
