@@ -158,7 +158,9 @@ class TrainOnEC2Operator(LifecycleOperator):
 
         spec = self._spec()
         if spec.compute == "ec2":
-            return self._execute_on_ec2(spec, identity_from_context(context))
+            from ml_lifecycle.ec2_training_steps import run_on_ec2
+
+            return run_on_ec2(self, spec, identity_from_context(context))
         jobs = self._local_jobs(spec)
         identity = identity_from_context(context)
         attempt = choose_attempt(identity, lambda name: jobs.record(spec, name), jobs.is_running, jobs.abandon)
@@ -177,40 +179,6 @@ class TrainOnEC2Operator(LifecycleOperator):
         if self.deferrable:
             self._defer(spec, attempt.job_name)
         jobs.follow(attempt.job_name, pid, self.log.info, own_child=own_child)
-        return self._finish(spec, jobs, attempt.job_name)
-
-    def _execute_on_ec2(self, spec: TrainingSpec, identity: Any) -> dict[str, Any]:
-        """Run the job on instances that exist only while it runs; they are ended on success and failure alike.
-
-        :param spec: the training spec (compute="ec2").
-        :param identity: the task instance's identity.
-        """
-        from ml_lifecycle.agent.attempts import choose_attempt
-        from ml_lifecycle.core.ec2_checks import check_reachable_from_ec2
-        from ml_lifecycle.runtime import fail_fast_unless_retryable
-
-        check_reachable_from_ec2(spec)
-        jobs = self._ec2_jobs(spec)
-        attempt = choose_attempt(
-            identity, lambda name: jobs.record(spec, name), jobs.is_running, lambda name: jobs.clean_up(spec, name)
-        )
-        self._job_name = attempt.job_name
-        if attempt.action == "reuse":
-            self.log.info("Training job %s already completed in an earlier try; reusing its outputs", attempt.job_name)
-            return self._finish(spec, jobs, attempt.job_name)
-        with fail_fast_unless_retryable():
-            if attempt.action == "attach":
-                self.log.info("Reattaching to training job %s, whose instances still run", attempt.job_name)
-            else:
-                jobs.start(spec, attempt.job_name, identity.labels(), self.log.info)
-            if not self.wait_for_completion:
-                return {"job_name": attempt.job_name, "status": "InProgress", "record_uri": self._record_uri(spec)}
-            if self.deferrable:
-                self._defer(spec, attempt.job_name)
-            try:
-                jobs.follow(spec, attempt.job_name, identity.labels(), self.log.info)
-            finally:
-                jobs.clean_up(spec, attempt.job_name)
         return self._finish(spec, jobs, attempt.job_name)
 
     def _ec2_jobs(self, spec: TrainingSpec) -> Any:
@@ -235,17 +203,9 @@ class TrainOnEC2Operator(LifecycleOperator):
 
         spec = self._spec()
         if spec.compute == "ec2":
-            jobs = self._ec2_jobs(spec)
-            jobs.show_logs(job_name, self.log.info)
-            if event.get("secondary_status") == "Interrupted" and event.get("status") == "InProgress":
-                from ml_lifecycle.runtime import fail_fast_unless_retryable, identity_from_context
+            from ml_lifecycle.ec2_training_steps import resume_on_ec2
 
-                with fail_fast_unless_retryable():
-                    jobs.relaunch_after_interruption(
-                        spec, job_name, identity_from_context(context).labels(), self.log.info
-                    )
-                self._defer(spec, job_name, wake_after_epoch_s=time.time())
-            jobs.clean_up(spec, job_name)
+            jobs = resume_on_ec2(self, context, event, spec, job_name)
         else:
             jobs = self._local_jobs(spec)
             tail(jobs.log_path(job_name), 0, self.log.info)
