@@ -105,7 +105,7 @@ def test_trains_on_an_emulated_instance_and_the_instance_goes_away(
     instance = next(iter(emulator.instances.values()))
     # The agent shuts the instance down after its final record; the task, seeing that record, ends whatever is left,
     # so either may come first.
-    assert instance.terminated_by in ("shutdown", "ec2"), instance.console
+    assert emulator.wait_ended(instance) in ("shutdown", "ec2"), instance.console
     assert instance.shutdowns[0].startswith("-h +"), "the deadline is armed before anything else runs"
     assert instance.metadata.state.token_requests > 0 and instance.metadata.state.unauthorised_requests == 0
     # What the job created is gone: its security group and its staging objects.

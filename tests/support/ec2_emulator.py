@@ -137,6 +137,19 @@ class Ec2Emulator:
             time.sleep(POLL_S)
         raise TimeoutError(f"only {len(self.instances)} of {count} instances booted; errors: {self.errors}")
 
+    def wait_ended(self, instance: EmulatedInstance, timeout_s: float = 30.0) -> str:
+        """Wait until the emulator has ended an instance (it notices EC2's terminations on its next poll); return how.
+
+        :param instance: the instance.
+        :param timeout_s: how long to wait.
+        """
+        deadline = time.monotonic() + timeout_s
+        while instance.terminated_by is None and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+        if instance.terminated_by is None:
+            raise TimeoutError(f"{instance.instance_id} was not ended; errors: {self.errors}")
+        return instance.terminated_by
+
     def _loop(self) -> None:
         """Boot new instances, apply shutdowns and deadlines, kill containers of instances moto shows terminated."""
         while not self._stop.is_set():
