@@ -105,7 +105,9 @@ class LocalEndpoints:
         servers = []
         routed = False
         try:
-            # The network is made while the images are looked up and the model unpacked.
+            # The network is made while the images are looked up and the model unpacked; then the models and a
+            # proxy that must be started start together (the proxy on its standby port until the models have their
+            # addresses).
             with ThreadPoolExecutor(max_workers=1) as pool:
                 network = pool.submit(proxy.ensure_network, _network_labels(name, owner))
                 image = self.engine.ensure_image(spec.image_uri)
@@ -113,6 +115,7 @@ class LocalEndpoints:
                 proxy_image = ensure_proxy_image(self.engine, sink)
                 network.result()
                 running = proxy.running()
+                proxy_started = pool.submit(self._ensure_proxy, proxy, running, proxy_image, ep_labels, old, live)
                 servers = start_revision(
                     self.engine,
                     endpoint_name=name,
@@ -126,16 +129,16 @@ class LocalEndpoints:
                     instance_count=spec.instance_count,
                     request_timeout_s=INVOCATION_TIMEOUT_S,
                 )
-                # The addresses came with the start: a proxy that must be started now starts while the models boot.
                 targets = upstreams(self.engine, servers, proxy.network)
-                proxy_port = pool.submit(
-                    self._ensure_proxy, proxy, running, proxy_image, ep_labels, old, live, revision, targets
-                )
                 startup_s = wait_healthy(self.engine, servers, spec.startup_timeout_s)
-                port, fresh = proxy_port.result()
+                port, standby = proxy_started.result()
             routed = True
-            # A proxy started for this revision routes to it already: it only has to answer through the URL.
-            switch_s = proxy.wait_ready(port) if fresh else proxy.route(revision, targets, port, container=running)
+            # A proxy on standby has never been reachable: it takes the revision with a plain reload, nothing to drain.
+            switch_s = (
+                proxy.first_route(revision, targets, port)
+                if standby
+                else proxy.route(revision, targets, port, container=running)
+            )
         except BaseException as err:
             self._undo(proxy, live, routed, servers, revision_dir, name, owner, err)
             raise
@@ -202,13 +205,11 @@ class LocalEndpoints:
         ep_labels: dict[str, str],
         old: EndpointRecord | None,
         live: EndpointRecord | None,
-        revision: str,
-        targets: list[str],
     ) -> tuple[int, bool]:
-        """Return the proxy's port, and whether it was started routing to the new revision already.
+        """Return the proxy's port, and whether it was started on standby (no model yet, not reachable).
 
         A proxy that runs is left alone (the caller switches it). One that must be started listens on the endpoint's
-        port and routes to the revision in service, or to the new revision when there is none (a new endpoint: nobody
+        port and routes to the revision in service, or waits on standby when there is none (a new endpoint: nobody
         knows its URL before the deploy returns, and it is not InService before the new revision answers /ping).
 
         :param proxy: the endpoint's proxy.
@@ -217,15 +218,13 @@ class LocalEndpoints:
         :param ep_labels: ownership labels.
         :param old: the endpoint's record before this deploy, or None.
         :param live: the record of the revision in service, or None for a new endpoint.
-        :param revision: the new revision.
-        :param targets: the new revision's upstream addresses.
         """
         if running is not None:
             return published_port(running, PROXY_PORT), False
         port = old.port if old is not None and old.port else None
         if live is not None:
-            return proxy.start(image, ep_labels, port, live.revision, live.upstreams, wait_workers=True), False
-        return proxy.start(image, ep_labels, port, revision, targets, wait_workers=False), True
+            return proxy.start(image, ep_labels, port, live.revision, live.upstreams), False
+        return proxy.start(image, ep_labels, port, "", []), True
 
     def _undo(
         self,

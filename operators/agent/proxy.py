@@ -112,16 +112,14 @@ class EndpointProxy:
         port: int | None,
         revision: str,
         servers: Sequence[str],
-        wait_workers: bool = True,
     ) -> int:
-        """Start the proxy routing to servers and return its host port (once nginx runs its workers, with wait_workers).
+        """Start the proxy routing to servers (on standby with none) and return its host port once nginx runs workers.
 
         :param image: the proxy image.
         :param container_labels: ownership labels.
         :param port: the endpoint's host port, or None to take a free one (a new endpoint).
         :param revision: the revision the servers belong to.
-        :param servers: ``address:port`` of each model container.
-        :param wait_workers: wait until nginx can take a reload signal (a later route()); default True.
+        :param servers: ``address:port`` of each model container; none puts the proxy on standby.
         """
         self._write_config(revision, servers)
         container = self.engine.run_service(
@@ -135,8 +133,8 @@ class EndpointProxy:
         )
         try:
             port = published_port(container, PROXY_PORT)
-            if wait_workers:
-                self._wait_for_workers(container)
+            # Before its workers run, the nginx master would die of the SIGHUP of a later route.
+            self._wait_for_workers(container)
             return port
         except BaseException:
             self.engine.remove(container)
@@ -165,6 +163,25 @@ class EndpointProxy:
                 f"The proxy {self.name} could not load the configuration of revision {revision} ({code}):\n"
                 f"{output.strip()}\n{self.engine.log_tail(container)}"
             )
+        self.wait_ready(port)
+        return time.monotonic() - started
+
+    def first_route(self, revision: str, servers: Sequence[str], port: int) -> float:
+        """Switch a proxy on standby to its first revision; return the seconds until it answers through its URL.
+
+        On standby nginx listens on a port that is not published, so no client holds a connection to drain: a
+        SIGHUP to its master is the whole switch, and /ping answering on the published port shows it took effect.
+
+        :param revision: the revision the servers belong to.
+        :param servers: ``address:port`` of each model container.
+        :param port: the proxy's host port.
+        """
+        container = self.running()
+        if container is None:
+            raise EngineError(f"The proxy {self.name} of endpoint {self.endpoint_name} is not running")
+        started = time.monotonic()
+        self._write_config(revision, servers)
+        self.engine.signal(container, "SIGHUP")
         self.wait_ready(port)
         return time.monotonic() - started
 
