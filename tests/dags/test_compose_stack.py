@@ -40,14 +40,18 @@ def compose_command() -> list[str]:
     pytest.skip(message)
 
 
-def _config(*files: str) -> dict:
-    """Return the compose files as the CLI resolves them (variables substituted, anchors merged, overrides applied)."""
+def _config(*files: str, env: dict[str, str] | None = None) -> dict:
+    """Return the compose files as the CLI resolves them (variables substituted, anchors merged, overrides applied).
+
+    :param files: ``-f`` options, or none for docker-compose.yaml alone.
+    :param env: the environment the CLI substitutes from; None for this process's.
+    """
     result = subprocess.run(
         [*compose_command(), *files, "config"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "PWD": str(REPO_ROOT)},
+        env={**(os.environ if env is None else env), "PWD": str(REPO_ROOT)},
     )
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
@@ -67,6 +71,22 @@ def test_the_compose_file_validates_and_has_the_stack():
     assert services["airflow-apiserver"]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
     assert "compose_init.py" in " ".join(services["airflow-init"]["command"])
     assert services["registry"]["image"] == "registry:2"
+
+
+@pytest.mark.parametrize("files", [(), tuple(OFFLINE_FILES)], ids=["base", "offline"])
+@pytest.mark.parametrize(("variable", "expected"), [(None, "True"), ("False", "False"), ("True", "True")])
+def test_the_dags_are_paused_at_creation_unless_the_variable_says_otherwise(
+    files: tuple[str, ...], variable: str | None, expected: str
+):
+    env = {k: v for k, v in os.environ.items() if k != "AIRFLOW_DAGS_PAUSED_AT_CREATION"}
+    if variable is not None:
+        env["AIRFLOW_DAGS_PAUSED_AT_CREATION"] = variable
+    services = _config(*files, env=env)["services"]
+    paused = {
+        name: str(services[name]["environment"]["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"])
+        for name in AIRFLOW_SERVICES
+    }
+    assert paused == dict.fromkeys(AIRFLOW_SERVICES, expected)
 
 
 def test_the_offline_override_builds_the_three_services_from_the_base_and_keeps_the_stack():

@@ -1,11 +1,12 @@
 """`docker compose up` of docker-compose.yaml with docker-compose.offline.yaml (nothing pulled): the API server
-answers on its port with the three DAGs and no import errors, a triggered run of reap_orphans succeeds, and
-`down -v` leaves no container or volume of the project.
+answers on its port with the three DAGs paused and no import errors, a run of reap_orphans (unpaused through the
+REST API, as a user would) succeeds, and `down -v` leaves no container or volume of the project.
 
 The stack runs as its own compose project on free host ports (the suite's registry holds 127.0.0.1:5000, and the
-Airflow services use the host's network), with its job folders under tmp_path. Its DAGs start paused: unpaused, the
-scheduled retrain_and_deploy would run at once and deploy the endpoint "linear" on the host's engine, outside the
-project, where `down` would not remove it.
+Airflow services use the host's network), with its job folders under tmp_path. Its DAGs start paused, the compose
+file's default (AIRFLOW_DAGS_PAUSED_AT_CREATION is left unset to check it): unpaused, the scheduled
+retrain_and_deploy would run at once and deploy the endpoint "linear" on the host's engine, outside the project,
+where `down` would not remove it.
 """
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ def test_compose_up_offline_serves_the_three_dags_and_runs_one(docker_client, tm
         "PWD": str(tmp_path),  # the job folders, ${PWD}/.demo
         "AIRFLOW_IMAGE_NAME": image,
         "AIRFLOW_ALL_ADMINS": "True",
-        "AIRFLOW_DAGS_PAUSED_AT_CREATION": "True",
     }
+    env.pop("AIRFLOW_DAGS_PAUSED_AT_CREATION", None)  # the compose file's default, paused, is what is tested
     cli = [*compose, *OFFLINE_FILES, "-p", project]
     api = f"http://127.0.0.1:{ports['AIRFLOW_PORT']}"
 
@@ -126,12 +127,14 @@ def test_compose_up_offline_serves_the_three_dags_and_runs_one(docker_client, tm
         dags = _poll("the three DAGs listed by /api/v2/dags", DAGS_TIMEOUT_S, the_dags, logs)
         errors = _api(api, "/api/v2/importErrors")
         assert errors["total_entries"] == 0, errors["import_errors"]
-        assert all(dags[dag_id]["is_paused"] for dag_id in THE_DAGS)  # as the test asked, see the docstring
+        assert {dag_id for dag_id in THE_DAGS if not dags[dag_id]["is_paused"]} == set()  # paused at creation
 
         # One run through the whole chain: scheduler, LocalExecutor, the task SDK's execution API, the S3 store
         # (moto) and the Docker socket. The reaper only removes managed containers past their deadline.
+        # Unpaused first, as a user would (the UI's toggle, or the trigger form's "Unpause Dag on trigger").
+        unpaused = _api(api, "/api/v2/dags/reap_orphans", "PATCH", {"is_paused": False})
+        assert unpaused["is_paused"] is False, unpaused
         run_id = _api(api, "/api/v2/dags/reap_orphans/dagRuns", "POST", {"logical_date": None})["dag_run_id"]
-        _api(api, "/api/v2/dags/reap_orphans", "PATCH", {"is_paused": False})
 
         def finished() -> str:
             state = _api(api, f"/api/v2/dags/reap_orphans/dagRuns/{run_id}")["state"]
