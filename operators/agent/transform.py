@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.agent.host_watch import LogSink
@@ -23,6 +24,7 @@ from ml_lifecycle.agent.records import RecordWriter, StoreFor
 from ml_lifecycle.agent.serving import ServingContainer, start_serving, wait_until_healthy
 from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.docker_engine import DockerEngine
+from ml_lifecycle.compute.reaper import process_identity
 from ml_lifecycle.core import execution_parameters
 from ml_lifecycle.core.batching import MB, Batch
 from ml_lifecycle.core.contract import EXECUTION_PARAMETERS_PATH, host_names
@@ -88,6 +90,8 @@ class TransformRunner:
         self._lock = threading.Lock()
         self._records_done = 0
         self._bytes_done = 0
+        # The process that owns the containers, named in the record: the reaper's only clue about a transform's life.
+        self.agent: dict[str, Any] = process_identity()
         _tune_malloc()
 
     def run(self, spec: TransformSpec, job_name: str, owner: dict[str, str], sink: LogSink = log.info) -> JobRecord:
@@ -108,6 +112,7 @@ class TransformRunner:
             hosts=hosts,
             image_uri=spec.image_uri,
             owner=owner,
+            agent=dict(self.agent),
         )
         writer = RecordWriter(self.store_for(record_uri), record_uri, record)
         writer.transition(SecondaryStatus.STARTING, JobStatus.IN_PROGRESS)
@@ -179,6 +184,13 @@ class TransformRunner:
         ):
             if value:
                 environment[name] = str(value)
+        # No ml-lifecycle.deadline label, unlike training's (max_runtime_s plus grace and margin): nothing bounds a
+        # transform's runtime. SageMaker's transform job has no stopping condition, only invocation_timeout_s and
+        # max_retries per request, and the number of requests is known only once the input is read (a Line split
+        # sends a request per record or payload). The operator's max_runtime_s bounds compute="ec2" only, where the
+        # instances end themselves, and does not reach this runner. A made-up deadline would have the reaper remove
+        # a healthy long transform, and would override the max_job_age_s a user set for them. The reaper judges a
+        # transform by the runner its record names instead (reaper_rules.RUNNER_BOUND_KINDS).
         run_labels = labels.owned("transform", job_name, owner)
         servers = [
             start_serving(

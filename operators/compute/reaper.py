@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import socket
@@ -21,6 +22,9 @@ from ml_lifecycle.core.status import JobRecord
 log = logging.getLogger(__name__)
 
 DEADLINE = "ml-lifecycle.deadline"
+# The record's agent key naming the agent's PID namespace: processes that share a host name (containers on the host's
+# network, the host itself) may not share PIDs, and a PID is only judged from the namespace it was read in.
+PID_NAMESPACE = "pid_namespace"
 
 _TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
 
@@ -149,6 +153,23 @@ def _deadline(resources: Sequence[Any]) -> float | None:
     return min(found) if found else None
 
 
+def process_identity() -> dict[str, str | int]:
+    """Return this process as a job record's agent names it: pid, host name and PID namespace (when readable)."""
+    identity: dict[str, str | int] = {"pid": os.getpid(), "host": socket.gethostname()}
+    namespace = pid_namespace()
+    if namespace:
+        identity[PID_NAMESPACE] = namespace
+    return identity
+
+
+def pid_namespace() -> str:
+    """Return this process's PID namespace (``pid:[4026531836]``), or "" where /proc does not tell (not Linux)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
 def _agent_alive(record: JobRecord | None, is_alive: Callable[[int], bool]) -> bool | None:
     """Say whether a job's agent lives, or None when this host cannot know (no record, or another host's agent).
 
@@ -158,4 +179,6 @@ def _agent_alive(record: JobRecord | None, is_alive: Callable[[int], bool]) -> b
     agent = (record.agent if record else None) or {}
     if not agent.get("pid") or agent.get("host") != socket.gethostname():
         return None
+    if agent.get(PID_NAMESPACE) and agent[PID_NAMESPACE] != pid_namespace():
+        return None  # same host name, other PIDs: e.g. a container on the host's network
     return is_alive(int(agent["pid"]))

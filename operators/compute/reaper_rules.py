@@ -8,6 +8,13 @@ from datetime import UTC, datetime
 from ml_lifecycle.core.status import is_terminal
 
 NEVER_REAPED_KINDS = frozenset({"endpoint"})
+# Jobs that carry no deadline label because nothing bounds their runtime: a local batch transform. SageMaker's
+# CreateTransformJob has no stopping condition, only a per-request timeout and retry count, and how many requests a
+# transform sends is known only once its input is read; the operator's max_runtime_s bounds compute="ec2" transforms
+# only (their instances end themselves). Their record names the process running them, and that is what the reaper
+# judges them by: kept while it lives, reaped once it is gone (nothing resumes a transform: a retry starts afresh
+# with a new record); their age counts only when that process cannot be seen from here.
+RUNNER_BOUND_KINDS = frozenset({"transform"})
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,9 @@ def reap_reason(job: JobLeftovers, now_epoch_s: float, max_job_age_s: float) -> 
 
     Endpoints are never reaped. A job is reaped past its deadline (its ``ml-lifecycle.deadline`` label, else its
     creation plus max_job_age_s), or when its record is terminal and its agent is known to be gone (an agent that
-    still lives may be cleaning up; one on another host is not ours to judge).
+    still lives may be cleaning up; one on another host is not ours to judge). A transform without a deadline label
+    (see RUNNER_BOUND_KINDS) is judged by its runner when this host can see it: kept while the runner lives, however
+    old, and reaped once it is gone, whatever its record says.
 
     :param job: what is known about the job.
     :param now_epoch_s: the time now, in seconds since the epoch.
@@ -43,12 +52,25 @@ def reap_reason(job: JobLeftovers, now_epoch_s: float, max_job_age_s: float) -> 
     """
     if job.kinds & NEVER_REAPED_KINDS:
         return None
-    deadline = job.deadline_epoch_s if job.deadline_epoch_s is not None else job.created_epoch_s + max_job_age_s
-    if now_epoch_s > deadline:
-        return f"past its deadline {datetime.fromtimestamp(deadline, UTC).isoformat(timespec='seconds')}"
+    if job.deadline_epoch_s is not None and now_epoch_s > job.deadline_epoch_s:
+        return _past(job.deadline_epoch_s)
+    if job.deadline_epoch_s is None and job.kinds == RUNNER_BOUND_KINDS and job.agent_alive is not None:
+        if job.agent_alive:
+            return None
+        return f"its record says {job.record_status} and its runner is gone (a transform is never resumed)"
+    if job.deadline_epoch_s is None and now_epoch_s > job.created_epoch_s + max_job_age_s:
+        return _past(job.created_epoch_s + max_job_age_s)
     if job.record_status is not None and is_terminal(job.record_status) and job.agent_alive is False:
         return f"its record says {job.record_status} and its agent is gone"
     return None
+
+
+def _past(deadline_epoch_s: float) -> str:
+    """Say that a job is past its deadline, in UTC.
+
+    :param deadline_epoch_s: the deadline, in seconds since the epoch.
+    """
+    return f"past its deadline {datetime.fromtimestamp(deadline_epoch_s, UTC).isoformat(timespec='seconds')}"
 
 
 ENDED_RUN_STATES = frozenset({"success", "failed"})
