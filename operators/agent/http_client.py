@@ -59,7 +59,12 @@ class ContainerClient:
             self._local.conn = None
 
     def request(
-        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        chunked: bool = False,
     ) -> Response:
         """Send one request and read the whole response; a dropped keep-alive connection is reopened once.
 
@@ -67,11 +72,14 @@ class ContainerClient:
         :param path: the path, e.g. ``/invocations``.
         :param body: the request body.
         :param headers: request headers.
+        :param chunked: send the body with Transfer-Encoding: chunked instead of Content-Length.
         """
+        # A list is an iterable body to http.client, which then sends it chunked (and can send it again).
+        payload: bytes | list[bytes] | None = [body] if chunked and body else body
         for attempt in range(2):
             conn = self._connection()
             try:
-                conn.request(method, path, body=body, headers=headers or {})
+                conn.request(method, path, body=payload, headers=headers or {})
                 raw = conn.getresponse()
                 data = raw.read()
                 result = Response(raw.status, data, {k.lower(): v for k, v in raw.getheaders()})
@@ -87,18 +95,26 @@ class ContainerClient:
                 raise
         raise AssertionError("unreachable")
 
-    def invoke(self, body: bytes, headers: dict[str, str], max_retries: int, path: str = "/invocations") -> bytes:
+    def invoke(
+        self,
+        body: bytes,
+        headers: dict[str, str],
+        max_retries: int,
+        path: str = "/invocations",
+        chunked: bool = False,
+    ) -> bytes:
         """POST a payload, retrying connection errors and 5xx answers up to max_retries times.
 
         :param body: the payload.
         :param headers: Content-Type, Accept and the like.
         :param max_retries: retries after the first try (0-3).
         :param path: the path to POST to.
+        :param chunked: send the body with Transfer-Encoding: chunked (max_payload_mb 0).
         """
         last = ""
         for attempt in range(max_retries + 1):
             try:
-                response = self.request("POST", path, body, headers)
+                response = self.request("POST", path, body, headers, chunked=chunked)
             except TimeoutError:
                 last = f"no answer within {self.timeout_s:.0f} s (invocation_timeout_s)"
             except (OSError, http.client.HTTPException) as err:

@@ -22,11 +22,12 @@ from ml_lifecycle.agent.ordered import ordered_map
 from ml_lifecycle.agent.preflight import _manifest_objects
 from ml_lifecycle.agent.records import RecordWriter, StoreFor
 from ml_lifecycle.agent.serving import ServingContainer, start_serving, wait_until_healthy
+from ml_lifecycle.agent.streamed_invoke import StreamedInvocation, assembled, with_retries
 from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.docker_engine import DockerEngine
 from ml_lifecycle.compute.reaper import process_identity
 from ml_lifecycle.core import execution_parameters
-from ml_lifecycle.core.batching import MB, Batch
+from ml_lifecycle.core.batching import MB, UNLIMITED_PAYLOAD_BYTES, Batch
 from ml_lifecycle.core.contract import EXECUTION_PARAMETERS_PATH, host_names
 from ml_lifecycle.core.naming import container_name
 from ml_lifecycle.core.record_plan import RecordPlan
@@ -182,7 +183,7 @@ class TransformRunner:
             ("SAGEMAKER_BATCH_STRATEGY", spec.batch_strategy and _env_strategy(spec.batch_strategy)),
             ("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", spec.max_concurrent_transforms),
         ):
-            if value:
+            if value is not None:  # max_payload_mb 0 (streamed bodies) is said too
                 environment[name] = str(value)
         # No ml-lifecycle.deadline label, unlike training's (max_runtime_s plus grace and margin): nothing bounds a
         # transform's runtime. SageMaker's transform job has no stopping condition, only invocation_timeout_s and
@@ -210,12 +211,13 @@ class TransformRunner:
         params = execution_parameters.resolve(
             spec.batch_strategy, spec.max_payload_mb, spec.max_concurrent_transforms, self._ask(servers[0])
         )
+        plan = _record_plan(spec, params)
         sink(f"Transform {job_name}: {len(objects)} objects on {len(servers)} host(s), {params}")
         writer.transition(SecondaryStatus.TRAINING)
         failures: dict[str, str] = {}
         started = time.monotonic()
         workers = [
-            threading.Thread(target=self._host_worker, args=(spec, params, server, share, failures), daemon=True)
+            threading.Thread(target=self._host_worker, args=(spec, params, plan, server, share, failures), daemon=True)
             for server, share in zip(servers, shard_round_robin(objects, len(servers)), strict=True)
         ]
         for worker in workers:
@@ -261,6 +263,7 @@ class TransformRunner:
         self,
         spec: TransformSpec,
         params: execution_parameters.ExecutionParameters,
+        plan: RecordPlan,
         server: ServingContainer,
         objects: list[ObjectInfo],
         failures: dict[str, str],
@@ -269,6 +272,7 @@ class TransformRunner:
 
         :param spec: the transform spec.
         :param params: the settled execution parameters.
+        :param plan: how records are split, sent and written.
         :param server: this host's container.
         :param objects: this host's objects.
         :param failures: failed key -> reason, shared by all hosts.
@@ -276,14 +280,6 @@ class TransformRunner:
         headers = {"Content-Type": spec.content_type or "application/octet-stream"}
         if spec.accept:
             headers["Accept"] = spec.accept
-        plan = RecordPlan(
-            split_type=spec.split_type,
-            batch_strategy=params.batch_strategy,
-            max_payload_bytes=params.max_payload_mb * MB,
-            assemble_with=spec.assemble_with,
-            gzip=spec.compression_type == "Gzip",
-            processing=spec.data_processing(),
-        )
         window = params.max_concurrent_transforms
         pending = deque(objects)
         try:
@@ -352,12 +348,57 @@ class TransformRunner:
         """
         source = parse_uri(obj.uri)
         target = parse_uri(spec.output_uri, "output_uri").join(obj.relative_key + ".out")
+        if plan.streams_objects:
+            self._stream_object(spec, plan, server, source, target, headers)
+            return
         batches = self._counted(plan.batches(self.store_for(source).iter_chunks(source)))
+        chunked = plan.max_payload_bytes == UNLIMITED_PAYLOAD_BYTES
 
         def invoke(batch: Batch) -> bytes:
-            return plan.written(batch, server.client.invoke(batch.body, headers, spec.max_retries))
+            return plan.written(batch, server.client.invoke(batch.body, headers, spec.max_retries, chunked=chunked))
 
         self.store_for(target).write_chunks(target, ordered_map(invoke, batches, executor, window))
+
+    def _stream_object(
+        self,
+        spec: TransformSpec,
+        plan: RecordPlan,
+        server: ServingContainer,
+        source: ArtifactUri,
+        target: ArtifactUri,
+        headers: dict[str, str],
+    ) -> None:
+        """Send one object whole as a chunked POST and stream the answer into its ``.out`` (max_payload_mb 0).
+
+        Neither the object nor the answer is ever held whole; a try that fails leaves no output, and the next try
+        reads the object again from its start.
+
+        :param spec: the transform spec.
+        :param plan: how the object is decoded and the answer assembled.
+        :param server: the container.
+        :param source: the input object.
+        :param target: its ``.out``.
+        :param headers: the request headers.
+        """
+        invocation = StreamedInvocation(server.client.host, server.client.port, spec.invocation_timeout_s, headers)
+
+        def attempt() -> None:
+            body = self._counted_bytes(plan.decoded(self.store_for(source).iter_chunks(source)))
+            self.store_for(target).write_chunks(target, assembled(invocation.answer(body), plan.assemble_with))
+
+        with_retries(attempt, spec.max_retries)
+        with self._lock:
+            self._records_done += 1
+
+    def _counted_bytes(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        """Count the bytes of a streamed body as they are sent, for progress reports.
+
+        :param pieces: the body's pieces.
+        """
+        for piece in pieces:
+            with self._lock:
+                self._bytes_done += len(piece)
+            yield piece
 
     def _counted(self, batches: Iterator[Batch]) -> Iterator[Batch]:
         """Count records and bytes sent as requests stream past, for progress reports.
@@ -415,6 +456,23 @@ def _tune_malloc() -> None:
         return
     mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
     mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD_BYTES)
+
+
+def _record_plan(spec: TransformSpec, params: execution_parameters.ExecutionParameters) -> RecordPlan:
+    """Return how the transform's objects become requests, once its parameters are settled.
+
+    :param spec: the transform spec.
+    :param params: the settled execution parameters (the container may have chosen max_payload_mb 0).
+    """
+    return RecordPlan(
+        split_type=spec.split_type,
+        batch_strategy=params.batch_strategy,
+        # max_payload_mb 0: no limit; whole objects stream (streams_objects), single records go out chunked.
+        max_payload_bytes=params.max_payload_mb * MB or UNLIMITED_PAYLOAD_BYTES,
+        assemble_with=spec.assemble_with,
+        gzip=spec.compression_type == "Gzip",
+        processing=spec.data_processing(),
+    )
 
 
 def _env_strategy(strategy: str) -> str:

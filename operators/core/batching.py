@@ -12,10 +12,21 @@ from ml_lifecycle.core.tfrecord import split_tfrecord
 from ml_lifecycle.errors import MlLifecycleError
 
 MB = 1024 * 1024
+# max_payload_mb 0 (SageMaker's MaxPayloadInMB=0): no record or request is too large.
+UNLIMITED_PAYLOAD_BYTES = 1 << 62
 SPLIT_TYPES = ("None", "Line", "RecordIO", "TFRecord")
 Item = TypeVar("Item")
 
-__all__ = ["MB", "SPLIT_TYPES", "Batch", "RecordTooLarge", "assemble", "batch_records", "split_records"]
+__all__ = [
+    "MB",
+    "SPLIT_TYPES",
+    "UNLIMITED_PAYLOAD_BYTES",
+    "Batch",
+    "RecordTooLarge",
+    "assemble",
+    "batch_records",
+    "split_records",
+]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ class ExecutionParameters:
     """What a transform actually uses.
 
     :param batch_strategy: ``MultiRecord`` or ``SingleRecord``.
-    :param max_payload_mb: the most MB per request.
+    :param max_payload_mb: the most MB per request; 0 streams bodies of any size with chunked encoding.
     :param max_concurrent_transforms: requests in flight per instance.
     """
 
@@ -38,12 +38,12 @@ def parse_container_answer(data: Any) -> dict[str, Any]:
     if isinstance(strategy, str):
         key = strategy.replace("-", "_").upper()
         found["batch_strategy"] = _STRATEGIES.get(key) or (strategy if strategy in _STRATEGIES.values() else None)
-    for name, field in (
-        ("MaxPayloadInMB", "max_payload_mb"),
-        ("MaxConcurrentTransforms", "max_concurrent_transforms"),
+    for name, field, lowest in (
+        ("MaxPayloadInMB", "max_payload_mb", 0),  # 0: bodies of any size, streamed with chunked encoding
+        ("MaxConcurrentTransforms", "max_concurrent_transforms", 1),
     ):
         value = data.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100:
+        if isinstance(value, int) and not isinstance(value, bool) and lowest <= value <= 100:
             found[field] = value
     return {k: v for k, v in found.items() if v is not None}
 
@@ -57,15 +57,19 @@ def resolve(
     """Apply SageMaker's precedence: request value > container value > default.
 
     :param batch_strategy: the request's value, or None.
-    :param max_payload_mb: the request's value, or None.
+    :param max_payload_mb: the request's value (0 streams bodies of any size), or None.
     :param max_concurrent_transforms: the request's value, or None or 0 (both mean "ask the container").
     :param container: the container's answer, as parse_container_answer returns it.
     """
     concurrency = max_concurrent_transforms or container.get("max_concurrent_transforms")
-    payload = max_payload_mb or container.get("max_payload_mb") or DEFAULT_MAX_PAYLOAD_MB
+    payload = next(
+        v for v in (max_payload_mb, container.get("max_payload_mb"), DEFAULT_MAX_PAYLOAD_MB) if v is not None
+    )
     concurrency = concurrency or DEFAULT_MAX_CONCURRENT_TRANSFORMS
-    # The contract caps concurrency x payload at 100 MB; a container's own suggestion is trimmed to fit.
-    concurrency = max(1, min(concurrency, 100 // payload))
+    # The contract caps concurrency x payload at 100 MB; a container's own suggestion is trimmed to fit. Streamed
+    # bodies (payload 0) hold no payload in memory, so nothing caps them.
+    if payload:
+        concurrency = max(1, min(concurrency, 100 // payload))
     return ExecutionParameters(
         batch_strategy=batch_strategy or container.get("batch_strategy") or DEFAULT_BATCH_STRATEGY,
         max_payload_mb=payload,

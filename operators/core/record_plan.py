@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ml_lifecycle.core.batching import Batch, assemble, batch_records, batch_with_sources, split_records
+from ml_lifecycle.core.batching import (
+    UNLIMITED_PAYLOAD_BYTES,
+    Batch,
+    assemble,
+    batch_records,
+    batch_with_sources,
+    split_records,
+)
 from ml_lifecycle.core.data_processing import DataProcessing
 from ml_lifecycle.core.gzip_stream import gunzip_chunks
 from ml_lifecycle.core.line_packing import pack_lines
+from ml_lifecycle.errors import SpecError
 
 
 @dataclass(frozen=True)
@@ -17,7 +25,8 @@ class RecordPlan:
 
     :param split_type: ``Line``, ``None``, ``RecordIO`` or ``TFRecord``.
     :param batch_strategy: ``MultiRecord`` or ``SingleRecord``.
-    :param max_payload_bytes: the most bytes per request; a bigger record fails its object.
+    :param max_payload_bytes: the most bytes per request; a bigger record fails its object. UNLIMITED_PAYLOAD_BYTES
+        (max_payload_mb 0) sends each object whole, streamed (MultiRecord or SplitType None), or each record alone.
     :param assemble_with: ``Line`` or ``None``.
     :param gzip: whether objects are gzip-compressed (CompressionType Gzip).
     :param processing: input_filter / join_source / output_filter, or None.
@@ -30,13 +39,35 @@ class RecordPlan:
     gzip: bool = False
     processing: DataProcessing | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse record processing on objects that are streamed whole (they are never split into records)."""
+        if self.streams_objects and self.processing is not None:
+            raise SpecError(
+                "max_payload_mb",
+                "0 streams each input object whole to the container, so input_filter, output_filter and "
+                "join_source, which work on records, cannot apply",
+                "Set max_payload_mb to 1-100, or use batch_strategy SingleRecord with a split_type",
+            )
+
+    @property
+    def streams_objects(self) -> bool:
+        """Whether each object goes out whole as one chunked request (max_payload_mb 0, MultiRecord or no split)."""
+        unlimited = self.max_payload_bytes >= UNLIMITED_PAYLOAD_BYTES
+        return unlimited and (self.split_type == "None" or self.batch_strategy == "MultiRecord")
+
+    def decoded(self, chunks: Iterable[bytes]) -> Iterable[bytes]:
+        """Return an object's bytes as the container gets them: decompressed when the input is gzip.
+
+        :param chunks: the object's bytes as stored.
+        """
+        return gunzip_chunks(chunks) if self.gzip else chunks
+
     def batches(self, chunks: Iterable[bytes]) -> Iterator[Batch]:
         """Turn an object's bytes, as they stream in, into request bodies.
 
         :param chunks: the object's bytes as stored.
         """
-        if self.gzip:
-            chunks = gunzip_chunks(chunks)
+        chunks = self.decoded(chunks)
         if self.split_type == "Line" and self.batch_strategy == "MultiRecord" and self.processing is None:
             return pack_lines(chunks, self.max_payload_bytes)  # same bodies, without a Python step per line
         return self.requests(self.records(chunks))

@@ -223,7 +223,8 @@ class TransformSpec:
         ``TFRecord`` (SingleRecord sends each record's data, MultiRecord records with their framing).
     :param batch_strategy: one record per request, or as many as fit in max_payload_mb; None asks the
         container's /execution-parameters, then defaults to MultiRecord.
-    :param max_payload_mb: the most bytes per request, in MB (1-100); None asks the container, then 6.
+    :param max_payload_mb: the most bytes per request, in MB (1-100); 0 streams bodies of any size with chunked
+        encoding (MultiRecord or split_type None: each object whole); None asks the container, then 6.
     :param max_concurrent_transforms: requests in flight per instance; None (or 0) asks the container, then 1.
     :param assemble_with: ``Line`` adds a newline after each transformed record; ``None`` concatenates.
     :param environment: extra environment variables for the container.
@@ -273,7 +274,8 @@ class TransformSpec:
             checks.check_choice("batch_strategy", self.batch_strategy, ("MultiRecord", "SingleRecord"))
         checks.check_choice("assemble_with", self.assemble_with, ("None", "Line"))
         if self.max_payload_mb is not None:
-            checks.check_positive_int("max_payload_mb", self.max_payload_mb, 1, 100)
+            # 0 is SageMaker's MaxPayloadInMB=0: bodies of any size, streamed with chunked encoding.
+            checks.check_positive_int("max_payload_mb", self.max_payload_mb, 0, 100)
         if self.max_concurrent_transforms is not None:
             checks.check_positive_int("max_concurrent_transforms", self.max_concurrent_transforms, 0, 100)
         if (self.max_concurrent_transforms or 1) * (self.max_payload_mb or 1) > 100:
@@ -287,7 +289,14 @@ class TransformSpec:
         checks.check_positive_int("max_retries", self.max_retries, 0, 3)
         checks.check_choice("data_type", self.data_type, ("S3Prefix", "ManifestFile"))
         checks.check_choice("compression_type", self.compression_type, ("None", "Gzip"))
-        self.data_processing()
+        if self.data_processing() is not None and self.max_payload_mb == 0:
+            if self.split_type == "None" or self.batch_strategy == "MultiRecord":
+                raise SpecError(
+                    "max_payload_mb",
+                    f"0 streams each input object whole (split_type {self.split_type}, batch_strategy "
+                    f"{self.batch_strategy}), so input_filter, output_filter and join_source cannot apply",
+                    "Set max_payload_mb to 1-100, or use batch_strategy SingleRecord with a split_type",
+                )
 
     def data_processing(self) -> DataProcessing | None:
         """Return the validated input_filter / join_source / output_filter settings, or None when all are defaults."""

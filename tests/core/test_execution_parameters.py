@@ -29,7 +29,8 @@ PROPERTY = settings(deadline=None, max_examples=300)
         pytest.param({"BatchStrategy": "bogus"}, {}, id="unknown-strategy-dropped"),
         pytest.param({"BatchStrategy": 1}, {}, id="non-string-strategy-dropped"),
         pytest.param({"MaxPayloadInMB": 100}, {"max_payload_mb": 100}, id="payload-100-kept"),
-        pytest.param({"MaxPayloadInMB": 0}, {}, id="payload-0-dropped"),
+        pytest.param({"MaxPayloadInMB": 0}, {"max_payload_mb": 0}, id="payload-0-kept-streams"),
+        pytest.param({"MaxPayloadInMB": -1}, {}, id="payload-negative-dropped"),
         pytest.param({"MaxPayloadInMB": 101}, {}, id="payload-101-dropped"),
         pytest.param({"MaxPayloadInMB": "6"}, {}, id="payload-string-dropped"),
         pytest.param({"MaxPayloadInMB": 6.0}, {}, id="payload-float-dropped"),
@@ -87,6 +88,10 @@ def test_parse_container_answer(answer: Any, parsed: dict[str, Any]) -> None:
         pytest.param((None, 100, None), {"max_concurrent_transforms": 8}, ("MultiRecord", 100, 1), id="payload-100"),
         pytest.param((None, None, 50), {}, ("MultiRecord", 6, 16), id="request-concurrency-trimmed-by-default-payload"),
         pytest.param((None, 10, 10), {}, ("MultiRecord", 10, 10), id="request-product-exactly-100"),
+        pytest.param((None, 0, 8), {}, ("MultiRecord", 0, 8), id="request-payload-0-streams-uncapped"),
+        pytest.param((None, 0, None), {"max_payload_mb": 20}, ("MultiRecord", 0, 1), id="request-0-beats-container"),
+        pytest.param((None, None, None), {"max_payload_mb": 0}, ("MultiRecord", 0, 1), id="container-0-streams"),
+        pytest.param((None, 6, None), {"max_payload_mb": 0}, ("MultiRecord", 6, 1), id="request-6-beats-container-0"),
     ],
 )
 def test_resolve(
@@ -108,7 +113,7 @@ ANSWER_STRATEGY = st.sampled_from(["MULTI_RECORD", "SINGLE_RECORD", "MultiRecord
 
 @given(
     STRATEGY,
-    st.one_of(st.none(), st.integers(min_value=1, max_value=100)),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=100)),
     st.one_of(st.none(), st.integers(min_value=0, max_value=100)),
     st.fixed_dictionaries(
         {},
@@ -126,12 +131,12 @@ def test_resolve_always_within_limits(
     container = parse_container_answer(answer)
     result = resolve(strategy, payload, concurrency, container)
     assert result.batch_strategy in ("MultiRecord", "SingleRecord")
-    assert 1 <= result.max_payload_mb <= 100
+    assert 0 <= result.max_payload_mb <= 100
     assert result.max_concurrent_transforms >= 1
     assert result.max_concurrent_transforms * result.max_payload_mb <= 100
     if strategy:
         assert result.batch_strategy == strategy
-    if payload:
+    if payload is not None:
         assert result.max_payload_mb == payload
     elif "max_payload_mb" in container:
         assert result.max_payload_mb == container["max_payload_mb"]

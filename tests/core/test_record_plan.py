@@ -6,12 +6,13 @@ import gzip
 
 import pytest
 
-from ml_lifecycle.core.batching import MB
+from ml_lifecycle.core.batching import MB, UNLIMITED_PAYLOAD_BYTES
 from ml_lifecycle.core.data_processing import build_data_processing
 from ml_lifecycle.core.record_errors import RecordTooLarge
 from ml_lifecycle.core.record_plan import RecordPlan
 from ml_lifecycle.core.recordio import frame_recordio, split_recordio
 from ml_lifecycle.core.tfrecord import frame_tfrecord, split_tfrecord
+from ml_lifecycle.errors import SpecError
 
 
 def run(plan: RecordPlan, data: bytes, model: object = None, chunk: int = 7) -> tuple[list[bytes], bytes]:
@@ -101,3 +102,55 @@ def test_input_filter_alone_leaves_responses_as_they_are() -> None:
     bodies, out = run(RecordPlan("Line", "MultiRecord", MB, "Line", processing=processing), b'{"x": 1}\n{"x": [2]}\n')
     assert bodies == [b"1\n[2]\n"]
     assert out == b"1\n[2]\n"
+
+
+# --- max_payload_mb 0: objects streamed whole, or single records without a size limit -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("split_type", "strategy", "streams"),
+    [
+        ("None", "MultiRecord", True),
+        ("None", "SingleRecord", True),
+        ("Line", "MultiRecord", True),
+        ("RecordIO", "MultiRecord", True),
+        ("TFRecord", "MultiRecord", True),
+        ("Line", "SingleRecord", False),
+        ("RecordIO", "SingleRecord", False),
+    ],
+)
+def test_unlimited_payloads_stream_whole_objects_unless_records_go_one_by_one(split_type, strategy, streams) -> None:
+    assert RecordPlan(split_type, strategy, UNLIMITED_PAYLOAD_BYTES, "Line").streams_objects is streams
+    assert RecordPlan(split_type, strategy, 6 * MB, "Line").streams_objects is False
+
+
+def test_a_streamed_object_goes_out_decompressed_and_unsplit() -> None:
+    data = b"1,2\n3,4\n" * 1000
+    stored = gzip.compress(data)
+    plan = RecordPlan("Line", "MultiRecord", UNLIMITED_PAYLOAD_BYTES, "Line", gzip=True)
+    assert b"".join(plan.decoded([stored[i : i + 100] for i in range(0, len(stored), 100)])) == data
+    plain = RecordPlan("None", "MultiRecord", UNLIMITED_PAYLOAD_BYTES, "None")
+    assert list(plain.decoded([b"ab", b"cd"])) == [b"ab", b"cd"]
+
+
+def test_single_records_of_any_size_pass_when_the_payload_is_unlimited() -> None:
+    plan = RecordPlan("Line", "SingleRecord", UNLIMITED_PAYLOAD_BYTES, "Line")
+    big = b"x" * (3 * MB)
+    bodies, _ = run(plan, b"a\n" + big + b"\nb\n", chunk=65536)
+    assert bodies == [b"a\n", big + b"\n", b"b\n"]
+
+
+def test_record_processing_is_refused_on_streamed_objects() -> None:
+    processing = build_data_processing(
+        input_filter="$[1:]",
+        output_filter=None,
+        join_source="None",
+        content_type="text/csv",
+        accept=None,
+        split_type="Line",
+        assemble_with="Line",
+    )
+    with pytest.raises(SpecError, match="max_payload_mb: 0 streams each input object whole"):
+        RecordPlan("Line", "MultiRecord", UNLIMITED_PAYLOAD_BYTES, "Line", processing=processing)
+    single = RecordPlan("Line", "SingleRecord", UNLIMITED_PAYLOAD_BYTES, "Line", processing=processing)
+    assert run(single, b"1,2,3\n")[0] == [b"2,3\n"]

@@ -254,6 +254,7 @@ def test_transform_defaults() -> None:
         pytest.param({"split_type": "None", "assemble_with": "None"}, id="whole-objects"),
         pytest.param({"batch_strategy": "SingleRecord"}, id="single-record"),
         pytest.param({"max_payload_mb": 100}, id="payload-100"),
+        pytest.param({"max_payload_mb": 0, "max_concurrent_transforms": 100}, id="payload-0-streams-uncapped"),
         pytest.param({"max_concurrent_transforms": 0}, id="concurrency-0-asks-container"),
         pytest.param({"max_concurrent_transforms": 10, "max_payload_mb": 10}, id="product-exactly-100"),
         pytest.param({"max_retries": 0, "invocation_timeout_s": 3600}, id="retry-and-timeout-bounds"),
@@ -275,7 +276,7 @@ def test_transform_accepts(override: dict[str, Any]) -> None:
         pytest.param({"split_type": "Protobuf"}, "split_type", "'Protobuf' is not allowed", id="unknown-split-type"),
         pytest.param({"batch_strategy": "MULTI_RECORD"}, "batch_strategy", "not allowed", id="batch-strategy"),
         pytest.param({"assemble_with": "Newline"}, "assemble_with", "not allowed", id="assemble-with"),
-        pytest.param({"max_payload_mb": 0}, "max_payload_mb", "0 is out of range", id="payload-0"),
+        pytest.param({"max_payload_mb": -1}, "max_payload_mb", "-1 is out of range", id="payload-negative"),
         pytest.param({"max_payload_mb": 101}, "max_payload_mb", "101 is out of range", id="payload-101"),
         pytest.param(
             {"max_concurrent_transforms": -1}, "max_concurrent_transforms", "out of range", id="concurrency-negative"

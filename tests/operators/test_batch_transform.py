@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from support.helpers import managed_containers, task_context
 from support.models import linear_model_archive
+from support.transform_runs import BOUNDED_RUN, write_numbered_lines
 
 from ml_lifecycle import BatchTransformOperator
 from ml_lifecycle.core.recordio import frame_recordio, split_recordio
@@ -525,37 +526,6 @@ def test_json_lines_get_a_sagemaker_output_attribute(example_image, model_uri, t
 
 MEMORY_LIMIT_MB = 256
 BIG_INPUT_MB = 1024
-BOUNDED_RUN = r"""
-import json, resource, sys
-limit = int(sys.argv[1]) << 20
-resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # address space: the process cannot hold more, at all
-from ml_lifecycle import backends
-from ml_lifecycle.core.specs import TransformSpec
-from ml_lifecycle.stores import store_for
-spec = TransformSpec(**json.loads(sys.argv[2]))
-record = backends.transform_runner(store_for).run(spec, sys.argv[3], {}, print)
-# VmHWM is this process's own high-water mark; ru_maxrss would carry the forking parent's (it survives exec).
-hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-peak_mb = int(hwm.split()[1]) / 1024
-print(json.dumps({"status": record.status, "metrics": record.metrics, "peak_rss_mb": peak_mb}))
-"""
-
-
-def write_numbered_lines(path: Path, size_mb: int, width: int = 1024) -> int:
-    """Write lines of ``width`` bytes, each starting with its number, until the file holds size_mb MB.
-
-    :param path: the file.
-    :param size_mb: its size in MB.
-    :param width: bytes per line, newline included.
-    """
-    pad = "x" * (width - 14)
-    lines_per_block = 1024
-    blocks = size_mb * 1024 * 1024 // (width * lines_per_block)
-    with path.open("w") as out:
-        for block in range(blocks):
-            first = block * lines_per_block
-            out.write("".join(f"{n:012d},{pad}\n" for n in range(first, first + lines_per_block)))
-    return blocks * lines_per_block
 
 
 def test_an_input_far_larger_than_the_memory_allowed_completes_with_correct_output(
