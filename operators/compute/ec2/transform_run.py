@@ -37,6 +37,34 @@ def run_transform_on_ec2(
     :param sink: the task log.
     :param note_job: told the job's name as soon as it is chosen (so on_kill can end the job).
     """
+    name, record = start_transform_on_ec2(jobs, spec, identity, sink, note_job)
+    if record is not None:
+        return name, record
+    try:
+        record = jobs.follow(spec, name, sink)
+    except BaseException:
+        _clean_up_keeping_error(jobs, spec, name)
+        raise
+    return name, finish_transform_on_ec2(jobs, spec, name, record)
+
+
+def start_transform_on_ec2(
+    jobs: Ec2TransformJobs,
+    spec: TransformSpec,
+    identity: RunIdentity,
+    sink: Callable[[str], None],
+    note_job: Callable[[str], Any],
+) -> tuple[str, JobRecord | None]:
+    """Reuse, reattach or launch the task instance's transform; return its name and, when reused, its record.
+
+    A launch that fails removes what it started before the error is raised.
+
+    :param jobs: the EC2 transform job manager.
+    :param spec: the transform spec (compute="ec2").
+    :param identity: the task instance.
+    :param sink: the task log.
+    :param note_job: told the job's name as soon as it is chosen (so on_kill can end the job).
+    """
     attempt = choose_attempt(
         identity, lambda name: jobs.record(spec, name), jobs.is_running, lambda name: jobs.clean_up(spec, name)
     )
@@ -45,22 +73,36 @@ def run_transform_on_ec2(
     if attempt.action == "reuse" and attempt.record is not None:
         sink(f"Transform {name} already completed in an earlier try; its outputs stand")
         return name, attempt.record
+    if attempt.action == "attach":
+        sink(f"Reattaching to transform {name}, whose instances still run")
+        return name, None
     try:
-        if attempt.action == "attach":
-            sink(f"Reattaching to transform {name}, whose instances still run")
-        else:
-            jobs.start(spec, name, identity.labels(), sink)
-        record = jobs.follow(spec, name, sink)
+        jobs.start(spec, name, identity.labels(), sink)
     except BaseException:
         _clean_up_keeping_error(jobs, spec, name)
         raise
+    return name, None
+
+
+def finish_transform_on_ec2(
+    jobs: Ec2TransformJobs, spec: TransformSpec, name: str, record: JobRecord | None
+) -> JobRecord:
+    """End what the transform left (instances, security group, staging) and return its record if it Completed.
+
+    :param jobs: the EC2 transform job manager.
+    :param spec: the transform spec.
+    :param name: the job's name.
+    :param record: its final record, or None when none was written (the wait ended first).
+    """
     jobs.clean_up(spec, name)
-    if record.status != JobStatus.COMPLETED:
+    if record is None or record.status != JobStatus.COMPLETED:
+        status = record.status if record is not None else "InProgress"
+        reason = (record.failure_reason if record is not None else "") or "no reason recorded"
         raise TransformFailed(
-            f"Batch transform {name} {record.status}: {record.failure_reason or 'no reason recorded'} "
-            "(no .out was written for the inputs named)\n" + "\n".join(jobs.log_tail(name, LOG_TAIL_LINES))
+            f"Batch transform {name} {status}: {reason} (no .out was written for the inputs named)\n"
+            + "\n".join(jobs.log_tail(name, LOG_TAIL_LINES))
         )
-    return name, record
+    return record
 
 
 def _clean_up_keeping_error(jobs: Ec2TransformJobs, spec: TransformSpec, job_name: str) -> None:
