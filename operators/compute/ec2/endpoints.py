@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ml_lifecycle.agent.records import StoreFor
 from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
+from ml_lifecycle.compute.ec2.endpoint_lock import EndpointLease
 from ml_lifecycle.compute.ec2.endpoint_network import (
     create_endpoint_groups,
     delete_groups,
@@ -115,6 +116,36 @@ class Ec2Endpoints:
         if len(str(prefix)) > MAX_TAG_VALUE_CHARS:
             raise SpecError("state_uri", f"is over {MAX_TAG_VALUE_CHARS} characters", "Use a shorter prefix")
         self.fleet.preflight(self.revisions.settings, self.fleet.resolve_ami(self.revisions.settings, instance_type))
+        with self.lease(prefix, spec.endpoint_name, owner):
+            return self._deploy(spec, instance_type, owner, prefix, policy, sink)
+
+    def lease(self, prefix: ArtifactUri, endpoint_name: str, holder: dict[str, str]) -> EndpointLease:
+        """Return the endpoint's lease (use it as a context manager): one deploy or delete at a time.
+
+        :param prefix: the endpoint's state prefix.
+        :param endpoint_name: the endpoint's name.
+        :param holder: who takes it (the Airflow identity labels).
+        """
+        return EndpointLease(self.store_for(prefix).client, prefix, endpoint_name, dict(holder))
+
+    def _deploy(
+        self,
+        spec: EndpointSpec,
+        instance_type: str,
+        owner: dict[str, str],
+        prefix: ArtifactUri,
+        policy: RolloutPolicy,
+        sink: Callable[[str], None],
+    ) -> EndpointState:
+        """Deploy while holding the endpoint's lease (see deploy).
+
+        :param spec: the endpoint spec.
+        :param instance_type: the instances' type.
+        :param owner: the Airflow identity labels.
+        :param prefix: the endpoint's state prefix.
+        :param policy: how an update shifts traffic and what rolls it back.
+        :param sink: the task log.
+        """
         store = StateStore(self.store_for, prefix)
         state = store.read()
         if state is not None and state.pending is not None:  # a deploy that died midway (a retried task)

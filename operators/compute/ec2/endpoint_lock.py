@@ -1,0 +1,166 @@
+"""One deploy or delete of an EC2 endpoint at a time: a lease object in S3, taken and given back by conditional writes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from ml_lifecycle.core.uris import ArtifactUri
+from ml_lifecycle.errors import MlLifecycleError
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "lock.json"
+# Longer than any deploy should take (instances up, /ping, a canary's or linear shift's bake times); a lease left by a
+# task that died is taken over after it, or at once by a later try of the same DAG run.
+DEFAULT_LEASE_S = 3 * 3600
+RUN_KEYS = ("ml-lifecycle.dag-id", "ml-lifecycle.run-id")
+
+
+class EndpointBusy(MlLifecycleError):
+    """Another task is deploying or deleting the endpoint."""
+
+
+def may_take_over(current: Mapping[str, Any], holder: Mapping[str, str], now_s: float) -> bool:
+    """Say whether a lease someone holds may be taken: it ran out, or it is held by the same DAG run (a retry).
+
+    :param current: the lease as stored (``holder``, ``expires_at_s``).
+    :param holder: who asks (the Airflow identity labels).
+    :param now_s: the time now, in UNIX seconds.
+    """
+    expires_at_s = current.get("expires_at_s")
+    if not isinstance(expires_at_s, (int, float)) or now_s >= expires_at_s:
+        return True
+    owner = current.get("holder") or {}
+    return all(owner.get(key) == holder.get(key) for key in RUN_KEYS) and bool(holder.get(RUN_KEYS[0]))
+
+
+def describe_holder(current: Mapping[str, Any]) -> str:
+    """Say who holds a lease and until when, for the error a second deploy gets.
+
+    :param current: the lease as stored.
+    """
+    owner = current.get("holder") or {}
+    who = ", ".join(f"{key.removeprefix('ml-lifecycle.')} {owner[key]}" for key in sorted(owner)) or "an unknown task"
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(current.get("expires_at_s") or 0)))
+    return f"{who} (lease until {until})"
+
+
+@dataclass
+class EndpointLease:
+    """The lease on one endpoint, kept in ``<state prefix>/lock.json``.
+
+    :param s3: a boto3 S3 client.
+    :param prefix: the endpoint's state prefix (``s3://``).
+    :param endpoint_name: the endpoint's name, for messages.
+    :param holder: who takes it (the Airflow identity labels).
+    :param lease_s: how long it holds unless given back.
+    """
+
+    s3: Any
+    prefix: ArtifactUri
+    endpoint_name: str
+    holder: dict[str, str]
+    lease_s: int = DEFAULT_LEASE_S
+    etag: str | None = field(default=None, init=False)
+
+    @property
+    def key(self) -> str:
+        """The lock object's key."""
+        return self.prefix.join(LOCK_NAME).path
+
+    def acquire(self) -> None:
+        """Take the lease, or raise EndpointBusy naming who holds it; a lapsed one or one of this DAG run is taken over."""
+        try:
+            self.etag = self._put(IfNoneMatch="*")
+            return
+        except self.s3.exceptions.ClientError as err:
+            if not _precondition_failed(err):
+                raise
+        current, etag = self._read()
+        if current is None:  # given back meanwhile
+            self.etag = self._put(IfNoneMatch="*")
+            return
+        if not may_take_over(current, self.holder, time.time()):
+            raise EndpointBusy(
+                f"Endpoint {self.endpoint_name} is being deployed or deleted by {describe_holder(current)}. "
+                "Wait for that task to end (this task's retries wait for it), or, if it is gone for good, delete "
+                f"s3://{self.prefix.bucket}/{self.key}"
+            )
+        log.info("Endpoint %s: taking over the lease of %s", self.endpoint_name, describe_holder(current))
+        try:
+            self.etag = self._put(IfMatch=etag)
+        except self.s3.exceptions.ClientError as err:
+            if _precondition_failed(err):
+                raise EndpointBusy(
+                    f"Endpoint {self.endpoint_name}: another task took its lease at the same moment; retry"
+                ) from err
+            raise
+
+    def release(self) -> None:
+        """Give the lease back, if it is still ours; a failure is logged, never raised (it lapses by itself)."""
+        if self.etag is None:
+            return
+        try:
+            self.s3.delete_object(Bucket=self.prefix.bucket, Key=self.key, IfMatch=self.etag)
+        except Exception as err:  # taken over after it lapsed, or S3 failed: the lease ends by itself
+            log.warning("Endpoint %s: could not give its lease back (%s); it lapses by itself", self.endpoint_name, err)
+        self.etag = None
+
+    def __enter__(self) -> EndpointLease:
+        """Take the lease."""
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        """Give the lease back.
+
+        :param kind: the exception's type, if any.
+        :param error: the exception, if any.
+        :param trace: its traceback.
+        """
+        self.release()
+
+    def _put(self, **condition: str) -> str:
+        """Write the lease under a condition and return its ETag.
+
+        :param condition: IfNoneMatch or IfMatch.
+        """
+        now_s = time.time()
+        body = {"holder": self.holder, "acquired_at_s": now_s, "expires_at_s": now_s + self.lease_s}
+        answer = self.s3.put_object(
+            Bucket=self.prefix.bucket,
+            Key=self.key,
+            Body=json.dumps(body, sort_keys=True).encode(),
+            ContentType="application/json",
+            **condition,
+        )
+        return str(answer["ETag"])
+
+    def _read(self) -> tuple[dict[str, Any] | None, str]:
+        """Return the lease as stored and its ETag, or (None, "") when there is none."""
+        try:
+            answer = self.s3.get_object(Bucket=self.prefix.bucket, Key=self.key)
+        except self.s3.exceptions.NoSuchKey:
+            return None, ""
+        try:
+            data = json.loads(answer["Body"].read())
+        except ValueError:
+            data = {}  # unreadable: treated as lapsed
+        return (data if isinstance(data, dict) else {}), str(answer["ETag"])
+
+
+def _precondition_failed(err: Any) -> bool:
+    """Say whether an S3 error is a failed condition (412), i.e. someone else wrote first.
+
+    :param err: a botocore ClientError.
+    """
+    code = str(err.response.get("Error", {}).get("Code", ""))
+    return code in ("PreconditionFailed", "412", "ConditionalRequestConflict")
