@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
-from ml_lifecycle.core.ec2_launch import ec2_instance_type
-from ml_lifecycle.core.ec2_settings import Ec2Settings
+from ml_lifecycle.core.checks import (
+    DEFAULT_INSTANCE_TYPE,
+    DEFAULT_MAX_RUNTIME_S,
+    SUPPORTED_SPLIT_TYPES,
+    ec2_instance_type,
+)
 from ml_lifecycle.core.image_ref import parse_image_ref
-from ml_lifecycle.core.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S, SUPPORTED_SPLIT_TYPES, TransformSpec
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import PredictionsLink
+
+if TYPE_CHECKING:  # the specs load when a task runs, not at DAG parse time
+    from ml_lifecycle.core.specs import TransformSpec
 
 
 class BatchTransformOperator(LifecycleOperator):
@@ -156,7 +162,7 @@ class BatchTransformOperator(LifecycleOperator):
                 "join_source": (join_source, lambda v: checks.check_choice("join_source", v, ("None", "Input"))),
                 "instance_type": (instance_type, ec2_instance_type),
                 "max_runtime_s": (max_runtime_s, checks.check_max_runtime_s),
-                "ec2_settings": (ec2_settings, Ec2Settings.build),
+                "ec2_settings": (ec2_settings, checks.check_ec2_settings),
             }
         )
         self._check_data_processing()
@@ -236,6 +242,7 @@ class BatchTransformOperator(LifecycleOperator):
     def _ec2_jobs(self) -> Any:
         """Return the EC2 transform job manager for this operator's settings."""
         from ml_lifecycle import backends
+        from ml_lifecycle.core.ec2_settings import Ec2Settings
 
         ec2_instance_type(self.instance_type)  # a templated type is checked once rendered
         return backends.ec2_transform_jobs(
@@ -272,6 +279,8 @@ class BatchTransformOperator(LifecycleOperator):
 
     def _spec(self) -> TransformSpec:
         """Build the spec from the rendered arguments."""
+        from ml_lifecycle.core.specs import TransformSpec
+
         return TransformSpec(
             image_uri=self.image_uri,
             model_uri=self.model_uri,

@@ -6,13 +6,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ml_lifecycle import ec2_endpoint_options
-from ml_lifecycle.agent.proxy_config import DEFAULT_MAX_PAYLOAD_MB, ServingLimits, check_max_payload_mb
 from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.image_ref import parse_image_ref
-from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import EndpointLink
+
+# The endpoint proxy's default request body limit (ml_lifecycle.agent.proxy_config's; a test keeps them equal),
+# written here so that DAG files need not import the proxy's configuration module.
+DEFAULT_MAX_PAYLOAD_MB = 6
 
 
 class DeployEndpointOperator(LifecycleOperator):
@@ -111,13 +113,15 @@ class DeployEndpointOperator(LifecycleOperator):
                 "compute": (compute, checks.check_compute),
                 "instance_count": (instance_count, checks.check_instance_count),
                 "environment": (environment, checks.check_environment),
-                "max_payload_mb": (max_payload_mb, check_max_payload_mb),
+                "max_payload_mb": (max_payload_mb, _check_max_payload_mb),
             }
         )
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Deploy and return the endpoint's URL once every container answers GET /ping through it."""
         from ml_lifecycle import backends
+        from ml_lifecycle.agent.proxy_config import ServingLimits, check_max_payload_mb
+        from ml_lifecycle.core.specs import EndpointSpec
         from ml_lifecycle.runtime import identity_from_context, store_factory
 
         spec = EndpointSpec(
@@ -143,6 +147,18 @@ class DeployEndpointOperator(LifecycleOperator):
             "model_uri": record.model_uri,
             "image_digest": record.image_digest,
         }
+
+
+def _check_max_payload_mb(value: Any) -> int:
+    """Accept a request body limit of 1-100 MiB; the default needs no check, so the proxy's module loads only for others.
+
+    :param value: the max_payload_mb parameter.
+    """
+    if type(value) is int and value == DEFAULT_MAX_PAYLOAD_MB:
+        return value
+    from ml_lifecycle.agent.proxy_config import check_max_payload_mb
+
+    return check_max_payload_mb(value)
 
 
 class DeleteEndpointOperator(LifecycleOperator):

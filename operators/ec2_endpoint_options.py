@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ml_lifecycle.core import checks
-from ml_lifecycle.core.ec2_launch import ec2_instance_type
-from ml_lifecycle.core.specs import EndpointSpec
-from ml_lifecycle.core.traffic_shift import TrafficShift, check_error_rate
+from ml_lifecycle.core.checks import check_error_rate, ec2_instance_type
 from ml_lifecycle.errors import SpecError
+
+if TYPE_CHECKING:  # DeployEndpointOperator's module imports this one at DAG parse time, which needs no specs
+    from ml_lifecycle.core.specs import EndpointSpec
 
 SCHEMES = ("internet-facing", "internal")
 
@@ -46,18 +47,26 @@ def _subnets(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _traffic_shift(value: Any) -> Any:
+    """Build and so validate a traffic_shift dict (its module loads only when one is given).
+
+    :param value: the operator's traffic_shift.
+    """
+    from ml_lifecycle.core.traffic_shift import TrafficShift
+
+    return TrafficShift.build(value)
+
+
 def check(operator: Any) -> None:
     """Check the ec2 parameters of a DeployEndpointOperator when it is built (templated ones wait for execute).
 
     :param operator: the operator.
     """
-    from ml_lifecycle.core.ec2_settings import Ec2Settings
-
     checks.check_now(
         {
             "instance_type": (operator.instance_type, ec2_instance_type),
-            "ec2_settings": (operator.ec2_settings, Ec2Settings.build),
-            "traffic_shift": (operator.traffic_shift, TrafficShift.build),
+            "ec2_settings": (operator.ec2_settings, checks.check_ec2_settings),
+            "traffic_shift": (operator.traffic_shift, _traffic_shift),
             "bake_s": (operator.bake_s, lambda v: checks.check_positive_int("bake_s", v, 0, 24 * 3600)),
             "max_error_rate": (operator.max_error_rate, check_error_rate),
             "alb_subnet_ids": (operator.alb_subnet_ids, _subnets),
@@ -79,6 +88,7 @@ def deploy(operator: Any, spec: EndpointSpec, owner: dict[str, str]) -> dict[str
     from ml_lifecycle.compute.ec2.endpoint_state import state_prefix
     from ml_lifecycle.compute.ec2.endpoints import EndpointNetwork
     from ml_lifecycle.core.ec2_settings import Ec2Settings
+    from ml_lifecycle.core.traffic_shift import TrafficShift
 
     check(operator)
     network = EndpointNetwork(

@@ -11,7 +11,6 @@ from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import SpecError
 from ml_lifecycle.links import ModelVersionLink
-from ml_lifecycle.stores.quality_gate import QualityGate
 
 _MODEL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$")
 
@@ -58,6 +57,8 @@ class ExportArtifactsOperator(LifecycleOperator):
         self.quality_gate = quality_gate
         self.metrics = metrics
         if quality_gate is not None and not is_template(quality_gate):
+            from ml_lifecycle.stores.quality_gate import QualityGate  # only DAGs with a literal gate need it to parse
+
             QualityGate.parse(quality_gate)
         if not is_template(model_name) and not _MODEL_NAME.match(model_name):
             raise SpecError("model_name", f"{model_name!r} is not a valid name", "Use letters, digits, '.', '_', '-'")
@@ -125,6 +126,7 @@ class ExportArtifactsOperator(LifecycleOperator):
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from ml_lifecycle.stores.model_registry import in_service_manifest
+        from ml_lifecycle.stores.quality_gate import QualityGate
 
         gate = QualityGate.parse(self.quality_gate or {})
         root = parse_uri(self.registry_uri, "registry_uri").join(self.model_name)

@@ -13,8 +13,6 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperatorLink
 
-from ml_lifecycle.web import console_urls
-
 
 def _region() -> str:
     """Return the AWS region the console URLs name."""
@@ -92,6 +90,8 @@ class ImageLink(LifecycleLink):
 
     def url(self, operator: Any, values: Mapping[str, Any]) -> str:
         """Link to the image by digest."""
+        from ml_lifecycle.web import console_urls
+
         return console_urls.image_url(str(values.get("image_uri", "")))
 
 
@@ -103,6 +103,8 @@ class InstancesLink(LifecycleLink):
 
     def url(self, operator: Any, values: Mapping[str, Any]) -> str:
         """Link to the instances tagged with the job."""
+        from ml_lifecycle.web import console_urls
+
         return console_urls.instances_url(_job_name(operator, values), _region()) if _is_ec2(operator) else ""
 
 
@@ -114,6 +116,8 @@ class JobLogsLink(LifecycleLink):
 
     def url(self, operator: Any, values: Mapping[str, Any]) -> str:
         """Link to the job's log streams or log file."""
+        from ml_lifecycle.web import console_urls
+
         job = _job_name(operator, values)
         return console_urls.job_logs_url(job, _region()) if _is_ec2(operator) else _local_job_log(job)
 
@@ -125,6 +129,8 @@ class _ArtifactLink(LifecycleLink):
 
     def url(self, operator: Any, values: Mapping[str, Any]) -> str:
         """Link to the artifact in the S3 console, or to its local path."""
+        from ml_lifecycle.web import console_urls
+
         uri = str(values.get(self.keys[0], ""))
         return console_urls.artifact_url(type(self).locate(uri), _region()) if uri else ""
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.core import checks
+from ml_lifecycle.core.checks import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S
 from ml_lifecycle.core.ec2_checks import check_spot_wait
-from ml_lifecycle.core.ec2_settings import Ec2Settings
 from ml_lifecycle.core.image_ref import parse_image_ref
-from ml_lifecycle.core.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S, TrainingSpec, to_channels
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import JobFailed
 from ml_lifecycle.links import InstancesLink, JobLogsLink, TrainingArtifactsLink
+
+if TYPE_CHECKING:  # the specs load when a task runs (or checks untemplated channels), not at DAG parse time
+    from ml_lifecycle.core.specs import TrainingSpec
 
 # A deferred wait ends at max_runtime_s plus SIGKILL's 120 s grace, the upload, and this margin.
 DEFER_MARGIN_S = 900
@@ -135,7 +137,7 @@ class TrainOnEC2Operator(LifecycleOperator):
         checks.check_now(
             {
                 "image_uri": (image_uri, parse_image_ref),
-                "channels": (channels, to_channels),
+                "channels": (channels, _to_channels),
                 "output_path": (output_path, lambda v: parse_uri(v, "output_path")),
                 "hyperparameters": (hyperparameters, checks.hyperparameters_as_strings),
                 "compute": (compute, checks.check_compute),
@@ -145,7 +147,7 @@ class TrainOnEC2Operator(LifecycleOperator):
                 "environment": (environment, checks.check_environment),
                 "checkpoint_uri": (checkpoint_uri, lambda v: parse_uri(v, "checkpoint_uri")),
                 "compression": (compression, lambda v: checks.check_choice("compression", v, ("GZIP", "NONE"))),
-                "ec2_settings": (ec2_settings, Ec2Settings.build),
+                "ec2_settings": (ec2_settings, checks.check_ec2_settings),
             }
         )
         if isinstance(max_runtime_s, int):
@@ -187,6 +189,7 @@ class TrainOnEC2Operator(LifecycleOperator):
         :param spec: the training spec (compute="ec2").
         """
         from ml_lifecycle import backends
+        from ml_lifecycle.core.ec2_settings import Ec2Settings
 
         return backends.ec2_training_jobs(
             self.aws_conn_id, Ec2Settings.build(self.ec2_settings), self.use_spot, self.max_wait_s, self.poll_interval_s
@@ -302,6 +305,8 @@ class TrainOnEC2Operator(LifecycleOperator):
 
     def _spec(self) -> TrainingSpec:
         """Build the spec from the rendered arguments."""
+        from ml_lifecycle.core.specs import TrainingSpec
+
         return TrainingSpec.build(
             image_uri=self.image_uri,
             channels=self.channels,
@@ -319,3 +324,13 @@ class TrainOnEC2Operator(LifecycleOperator):
             checkpoint_uri=self.checkpoint_uri,
             enable_network_isolation=self.enable_network_isolation,
         )
+
+
+def _to_channels(values: Mapping[str, Any]) -> Any:
+    """Validate untemplated channels at parse time (the specs module loads only then).
+
+    :param values: channel name -> URI string, Channel, or a dict of Channel fields.
+    """
+    from ml_lifecycle.core.specs import to_channels
+
+    return to_channels(values)

@@ -17,10 +17,15 @@ MAX_ENVIRONMENT_CHARS = 512
 MAX_RUNTIME_LIMIT_S = 28 * 24 * 3600
 MAX_METRIC_DEFINITIONS = 40
 COMPUTE_KINDS = ("local", "ec2")
+# Defaults and choices of the specs, kept here so that operator modules need not import the specs at DAG parse time.
+DEFAULT_INSTANCE_TYPE = "ml.m5.large"
+DEFAULT_MAX_RUNTIME_S = 24 * 3600
+SUPPORTED_SPLIT_TYPES = ("None", "Line", "RecordIO", "TFRecord")
 
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9.\-_]{1,64}$")
 _ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)\.(?P<size>[a-z0-9]+(?:-[a-z0-9]+)*)$")
 
 
 def check_compute(value: str) -> str:
@@ -184,6 +189,39 @@ def check_endpoint_name(value: str) -> str:
     if not isinstance(value, str) or len(value) > 63 or not _ENDPOINT_NAME.fullmatch(value):
         raise SpecError("endpoint_name", f"{value!r} is not a valid endpoint name", "Use 1-63 letters, digits and '-'")
     return value
+
+
+def ec2_instance_type(instance_type: str) -> str:
+    """Return the EC2 name of a SageMaker or EC2 instance type (``ml.m5.large`` -> ``m5.large``).
+
+    :param instance_type: ``ml.<family>.<size>`` or ``<family>.<size>``.
+    """
+    name = instance_type.removeprefix("ml.") if isinstance(instance_type, str) else instance_type
+    if not isinstance(name, str) or not _INSTANCE_TYPE.fullmatch(name):
+        raise SpecError(
+            "instance_type", f"{instance_type!r} is not an instance type", "Write e.g. 'ml.m5.large' or 'm5.large'"
+        )
+    return name
+
+
+def check_error_rate(value: Any) -> float:
+    """Accept a 5XX error rate threshold: a number in [0, 1] (0.01 fails on more than 1 % of requests failing).
+
+    :param value: the threshold.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise SpecError("max_error_rate", f"{value!r} is not a number from 0 to 1", "Write e.g. 0.01 for 1 %")
+    return float(value)
+
+
+def check_ec2_settings(values: Mapping[str, Any] | None) -> Any:
+    """Build and so validate an operator's ec2_settings (the launch-settings module loads only when there are some).
+
+    :param values: setting name -> value, as Ec2Settings.build accepts them.
+    """
+    from ml_lifecycle.core.ec2_settings import Ec2Settings
+
+    return Ec2Settings.build(values)
 
 
 def check_choice(parameter: str, value: Any, choices: tuple[str, ...]) -> str:

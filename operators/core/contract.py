@@ -6,8 +6,10 @@ import json
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ml_lifecycle.core.specs import Channel
+if TYPE_CHECKING:  # the specs are not needed to import this module (the endpoint proxy's config does at parse time)
+    from ml_lifecycle.core.specs import Channel
 
 OPT_ML = "/opt/ml"
 CONFIG_DIR = f"{OPT_ML}/input/config"

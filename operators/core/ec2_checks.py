@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ml_lifecycle.core.image_ref import parse_image_ref
-from ml_lifecycle.core.specs import TrainingSpec, TransformSpec
 from ml_lifecycle.errors import SpecError
+
+if TYPE_CHECKING:  # TrainOnEC2Operator imports this module at DAG parse time, which needs no specs
+    from ml_lifecycle.core.specs import TrainingSpec, TransformSpec
 
 REMOTE_SCHEMES = ("s3://",)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from ml_lifecycle.compute import labels
 from ml_lifecycle.core import checks
+from ml_lifecycle.core.checks import ec2_instance_type as ec2_instance_type  # defined there for DAG parse time
 from ml_lifecycle.core.ec2_settings import (
     MAX_TAG_VALUE_CHARS,
     Ec2Settings,
@@ -30,22 +31,8 @@ GPU_AMI_PARAMETER = f"{_AMI_PARAMETER_ROOT}/gpu/recommended/image_id"
 ARM64_AMI_PARAMETER = f"{_AMI_PARAMETER_ROOT}/arm64/recommended/image_id"
 NEURON_AMI_PARAMETER = f"{_AMI_PARAMETER_ROOT}/neuron/recommended/image_id"
 
-_INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)\.(?P<size>[a-z0-9]+(?:-[a-z0-9]+)*)$")
 # family = series letters, generation digits, attribute letters; "g" among the attributes means Graviton (arm64).
 _FAMILY = re.compile(r"^(?P<series>[a-z]+)(?P<generation>[0-9]+)(?P<attributes>[a-z]*)")
-
-
-def ec2_instance_type(instance_type: str) -> str:
-    """Return the EC2 name of a SageMaker or EC2 instance type (``ml.m5.large`` -> ``m5.large``).
-
-    :param instance_type: ``ml.<family>.<size>`` or ``<family>.<size>``.
-    """
-    name = instance_type.removeprefix("ml.") if isinstance(instance_type, str) else instance_type
-    if not isinstance(name, str) or not _INSTANCE_TYPE.fullmatch(name):
-        raise SpecError(
-            "instance_type", f"{instance_type!r} is not an instance type", "Write e.g. 'ml.m5.large' or 'm5.large'"
-        )
-    return name
 
 
 def family_parts(instance_type: str) -> tuple[str, int, str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ml_lifecycle.core import checks
+from ml_lifecycle.core.checks import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S, SUPPORTED_SPLIT_TYPES
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import SpecError
@@ -18,13 +19,9 @@ Distribution = Literal["FullyReplicated", "ShardedByS3Key"]
 DataType = Literal["S3Prefix", "ManifestFile"]
 InputMode = Literal["File"]
 SplitType = Literal["None", "Line", "RecordIO", "TFRecord"]
-SUPPORTED_SPLIT_TYPES = ("None", "Line", "RecordIO", "TFRecord")
 BatchStrategy = Literal["MultiRecord", "SingleRecord"]
 AssembleWith = Literal["None", "Line"]
 Compression = Literal["GZIP", "NONE"]
-
-DEFAULT_INSTANCE_TYPE = "ml.m5.large"
-DEFAULT_MAX_RUNTIME_S = 24 * 3600
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml_lifecycle.core import checks
+from ml_lifecycle.core.checks import check_error_rate as check_error_rate  # defined there for DAG parse time
 from ml_lifecycle.errors import SpecError
 
 ALL_AT_ONCE = "all_at_once"
@@ -83,13 +84,3 @@ class TrafficShift:
         if self.type == ALL_AT_ONCE:
             return {"type": ALL_AT_ONCE}
         return {"type": self.type, SHIFT_KEYS[self.type][0]: self.percent, "wait_s": self.wait_s}
-
-
-def check_error_rate(value: Any) -> float:
-    """Accept a 5XX error rate threshold: a number in [0, 1] (0.01 fails on more than 1 % of requests failing).
-
-    :param value: the threshold.
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise SpecError("max_error_rate", f"{value!r} is not a number from 0 to 1", "Write e.g. 0.01 for 1 %")
-    return float(value)
