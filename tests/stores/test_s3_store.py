@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import ArtifactExists, ArtifactNotFound, StoreError
-from ml_lifecycle.stores import s3_store
+from ml_lifecycle.stores import transfer_progress
 from ml_lifecycle.stores.s3_store import S3Store
 
 MB = 1024 * 1024
@@ -191,12 +191,12 @@ def test_download_prefix_logs_progress(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """download_prefix logs bytes done, percent and MB/s (here on every callback)."""
-    monkeypatch.setattr(s3_store, "PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setattr(transfer_progress, "PROGRESS_INTERVAL_S", 0.0)
     for number in range(3):
         store.write_bytes(f"s3://{bucket}/m/{number}.bin", b"z" * MB)
-    with caplog.at_level(logging.INFO, logger=s3_store.__name__):
+    with caplog.at_level(logging.INFO, logger=transfer_progress.__name__):
         store.download_prefix(f"s3://{bucket}/m", str(tmp_path / "d"))
-    messages = [record.getMessage() for record in caplog.records if record.name == s3_store.__name__]
+    messages = [record.getMessage() for record in caplog.records if record.name == transfer_progress.__name__]
     assert messages and all("MB/s" in message for message in messages)
     assert "(100%)" in messages[-1]
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["0.bin", "1.bin", "2.bin"]
