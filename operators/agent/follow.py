@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,13 +42,41 @@ def follow(pid: int, log_path: Path, sink: Callable[[str], None], *, own_child: 
     :param own_child: whether this process forked the agent (then it reaps it, so no zombie is left).
     :param offset: where in the log to start.
     """
-    while True:
-        offset = tail(log_path, offset, sink)
-        if own_child:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
+    exited = _exit_notice(pid)
+    try:
+        while True:
+            offset = tail(log_path, offset, sink)
+            if own_child:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+            elif not is_alive(pid):
                 break
-        elif not is_alive(pid):
-            break
-        time.sleep(FOLLOW_INTERVAL_S)
+            _pause(exited)
+    finally:
+        if exited is not None:
+            os.close(exited)
     return tail(log_path, offset, sink)
+
+
+def _exit_notice(pid: int) -> int | None:
+    """Return a descriptor that becomes readable when the process ends (a pidfd), or None where there is none.
+
+    :param pid: the process id.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        return os.pidfd_open(pid)
+    return None
+
+
+def _pause(exited: int | None) -> None:
+    """Wait FOLLOW_INTERVAL_S, or less when the process behind exited ends first.
+
+    :param exited: the process's pidfd, or None to just sleep.
+    """
+    if exited is None:
+        time.sleep(FOLLOW_INTERVAL_S)
+    else:
+        poller = select.poll()
+        poller.register(exited, select.POLLIN)
+        poller.poll(FOLLOW_INTERVAL_S * 1000)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
 import threading
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ from ml_lifecycle.agent.staging import stage_channels
 from ml_lifecycle.agent.training_export import ArchiveExport, TrainingExport
 from ml_lifecycle.agent.training_failure import failure_reason_of
 from ml_lifecycle.compute import labels
-from ml_lifecycle.compute.docker_engine import DockerEngine
+from ml_lifecycle.compute.docker_engine import DockerEngine, ImageInfo
 from ml_lifecycle.core import contract
 from ml_lifecycle.core.instance_types import shape_of
 from ml_lifecycle.core.metrics import MetricScanner
@@ -88,6 +91,7 @@ class TrainingRunner:
         self._log_tail = ""
         self._stop_requested = threading.Event()
         self._interrupted = threading.Event()
+        self._network_removal: Future[Any] | None = None
         self.agent: dict[str, Any] = {}
         self.checkpoint_interval_s = DEFAULT_SYNC_INTERVAL_S
 
@@ -99,6 +103,7 @@ class TrainingRunner:
         sink: LogSink = log.info,
         listings: dict[str, list[Any]] | None = None,
         writer: RecordWriter | None = None,
+        image: ImageInfo | None = None,
     ) -> JobRecord:
         """Run the job to its end and return its final record; raises JobFailed when it did not complete.
 
@@ -111,6 +116,7 @@ class TrainingRunner:
         :param listings: channel name -> objects, when a preflight listed them already; None lists them here.
         :param writer: the record to continue (a resumed job, or a host result of a job run on several
             machines); None starts ``<output_path>/<job>/status.json`` afresh.
+        :param image: the job's image as a preflight just found it on this engine; None looks it up (pulling it).
         """
         hosts = contract.host_names(spec.instance_count)
         if writer is None:
@@ -125,10 +131,11 @@ class TrainingRunner:
         job_dir = self.work_root / "jobs" / job_name
         here = self.placement.local_hosts(hosts)
         network = f"mlc-{job_name}" if len(hosts) > 1 and not self.placement.host_network else None
+        self._network_removal = None
         try:
             if listings is None:
                 listings = list_channels(dict(spec.channels), self.store_for)
-            result = self._run(spec, job_name, owner, hosts, job_dir, network, writer, sink, listings)
+            result = self._run(spec, job_name, owner, hosts, job_dir, network, writer, sink, listings, image)
         except BaseException as err:
             self._fail(writer, err)
             raise
@@ -163,6 +170,7 @@ class TrainingRunner:
         writer: RecordWriter,
         sink: LogSink,
         listings: dict[str, list[Any]],
+        image: ImageInfo | None = None,
     ) -> JobRecord:
         """Stage, run, watch and export; returns the final record.
 
@@ -175,9 +183,10 @@ class TrainingRunner:
         :param writer: the job record's writer.
         :param sink: receives progress and log lines.
         :param listings: channel name -> its objects.
+        :param image: the job's image when a preflight found it already, else None.
         """
         record = writer.record
-        image = self.engine.ensure_image(spec.image_uri)
+        image = image or self.engine.ensure_image(spec.image_uri)
         record.image_digest = image.digest or image.image_id
         here = self.placement.local_hosts(hosts)
         # Every host gets a layout, so channels are sharded over all of them; only the hosts here run.
@@ -222,8 +231,9 @@ class TrainingRunner:
         if self._stop_requested.is_set():
             raise StopRequested(f"Training job {job_name} was stopped before its containers started")
         writer.transition(SecondaryStatus.TRAINING)
-        containers = {
-            host: self.engine.run(
+        runs = {
+            host: functools.partial(
+                self.engine.run,
                 name=container_name(job_name, host),
                 image=image.image_id,
                 command=command,
@@ -242,6 +252,9 @@ class TrainingRunner:
             )
             for host in here
         }
+        # The hosts start together: a start is several engine round trips, which the engine serves in parallel.
+        # A host that fails to start fails the job; the hosts that did start are removed by _clean_up.
+        containers = in_parallel(runs)
         sink(f"Training job {job_name}: {len(here)} of {len(hosts)} host(s) started here from {spec.image_uri}")
         if checkpoints is not None:
             checkpoints.start()
@@ -250,6 +263,8 @@ class TrainingRunner:
         if self._stop_requested.is_set():
             self._watcher.stop()
         watched = self._watcher.watch(spec.max_runtime_s)
+        if network:  # the hosts here have exited: their network goes while the outputs are exported
+            self._network_removal = _in_background(lambda: self.engine.remove_network(network))
         if checkpoints is not None:
             checkpoints.stop()
         remote_reasons = {} if self._interrupted.is_set() else self.export.collect(watched, job_dir)
@@ -276,8 +291,7 @@ class TrainingRunner:
                 spec, job_dir, {h: layouts[h] for h in here}, job_output_uri(spec.output_path, job_name)
             )
         # The containers go before the final record, so a terminal record means nothing of the job still runs.
-        for container in containers.values():
-            self.engine.remove(container)
+        self._remove_all(containers.values())
         record.ended_at = utc_now_iso()
         writer.transition(secondary, status)
         sink(f"Training job {job_name} ended {secondary}; metrics {record.metrics}")
@@ -290,8 +304,7 @@ class TrainingRunner:
         :param containers: host -> its container.
         :param sink: receives progress.
         """
-        for container in containers.values():
-            self.engine.remove(container)
+        self._remove_all(containers.values())
         writer.transition(INTERRUPTED)
         sink(f"Training job {writer.record.job_name} was interrupted; its checkpoints are saved for a resume")
         return writer.record
@@ -320,6 +333,13 @@ class TrainingRunner:
         except MlLifecycleError as write_err:
             log.error("Could not record the failure of %s: %s", writer.record.job_name, write_err)
 
+    def _remove_all(self, containers: Iterable[Any]) -> None:
+        """Remove containers in parallel; raises the first error once every removal has ended.
+
+        :param containers: the containers.
+        """
+        in_parallel({str(index): functools.partial(self.engine.remove, c) for index, c in enumerate(containers)})
+
     def _clean_up(self, job_name: str, hosts: list[str], job_dir: Path, network: str | None) -> None:
         """Remove the containers of the hosts here, the network and the working folder; errors are logged, never raised.
 
@@ -329,15 +349,59 @@ class TrainingRunner:
         :param network: the job's network, or None.
         """
         for action in (
-            lambda: [
-                self.engine.remove(c)
-                for host in hosts
-                for c in self.engine.containers({labels.JOB: job_name, labels.HOST: host})
-            ],
-            lambda: network and self.engine.remove_network(network),
+            lambda: self._remove_all(
+                c for c in self.engine.containers({labels.JOB: job_name}) if (c.labels or {}).get(labels.HOST) in hosts
+            ),
+            lambda: network and not _succeeded(self._network_removal) and self.engine.remove_network(network),
             lambda: shutil.rmtree(job_dir, ignore_errors=True),
         ):
             try:
                 action()
             except Exception as err:
                 log.warning("Cleanup of %s: %s", job_name, err)
+
+
+def in_parallel(calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run calls in threads and return key -> result once all ended; raises the first error in the calls' order.
+
+    :param calls: key -> a call without arguments.
+    """
+    if len(calls) <= 1:
+        return {key: call() for key, call in calls.items()}
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="engine") as pool:
+        futures = {key: pool.submit(call) for key, call in calls.items()}
+    for future in futures.values():
+        error = future.exception()
+        if error is not None:
+            raise error
+    return {key: future.result() for key, future in futures.items()}
+
+
+def _in_background(call: Callable[[], Any]) -> Future[Any]:
+    """Start a call in a thread of its own and return its future (errors stay in it, to be looked at or not).
+
+    :param call: a call without arguments.
+    """
+    future: Future[Any] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as err:  # kept for the caller, which decides whether it matters
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="engine-background", daemon=True).start()
+    return future
+
+
+def _succeeded(future: Future[Any] | None) -> bool:
+    """Wait for a background call and say whether it ended without error (False when there was none).
+
+    :param future: the call's future, or None.
+    """
+    if future is None:
+        return False
+    if future.exception() is not None:
+        log.debug("A background engine call failed (it is done again): %s", future.exception())
+        return False
+    return True

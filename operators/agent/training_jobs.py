@@ -65,7 +65,7 @@ class LocalTrainingJobs:
         :param owner: the Airflow identity labels.
         """
         engine = DockerEngine()
-        require_image(engine, spec.image_uri)
+        image = require_image(engine, spec.image_uri)
         listings = list_channels(dict(spec.channels), self.store_for)
         log_path = self.log_path(job_name)
         log_path.unlink(missing_ok=True)
@@ -76,7 +76,7 @@ class LocalTrainingJobs:
             # SIGTERM (on_kill, a stop request) stops the containers gracefully; the runner then records Stopped.
             signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=runner.stop, daemon=True).start())
             try:
-                runner.run(spec, job_name, owner, sink, listings)
+                runner.run(spec, job_name, owner, sink, listings, image=image)
             except JobFailed:
                 return 1
             return 0
