@@ -12,6 +12,7 @@ from typing import Any
 
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import MlLifecycleError
+from ml_lifecycle.stores.s3_errors import status_of
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,10 @@ class EndpointLease:
             return
         try:
             self.s3.delete_object(Bucket=self.prefix.bucket, Key=self.key, IfMatch=self.etag)
-        except Exception as err:  # taken over after it lapsed, or S3 failed: the lease ends by itself
+        except self.s3.exceptions.ClientError as err:
+            if status_of(err) != 404:  # 404: deleted with the endpoint's state; 412: taken over after it lapsed
+                log.warning("Endpoint %s: could not give its lease back (%s); it lapses", self.endpoint_name, err)
+        except Exception as err:  # S3 unreachable: the lease ends by itself
             log.warning("Endpoint %s: could not give its lease back (%s); it lapses by itself", self.endpoint_name, err)
         self.etag = None
 

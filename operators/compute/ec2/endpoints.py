@@ -12,9 +12,7 @@ from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
 from ml_lifecycle.compute.ec2.endpoint_lock import EndpointLease
 from ml_lifecycle.compute.ec2.endpoint_network import (
     create_endpoint_groups,
-    delete_groups,
     load_balancer_subnets,
-    tagged_groups,
 )
 from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher, revision_job_name, watched
 from ml_lifecycle.compute.ec2.endpoint_rollout import Rollout, RolloutPolicy
@@ -28,16 +26,16 @@ from ml_lifecycle.compute.ec2.endpoint_state import (
     StateStore,
     new_revision_id,
 )
+from ml_lifecycle.compute.ec2.endpoint_teardown import STATE_TAG, locate_state_prefix, remove_endpoint_resources
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
 from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer, resource_name
 from ml_lifecycle.core.ec2_settings import MAX_TAG_VALUE_CHARS
 from ml_lifecycle.core.specs import EndpointSpec
-from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import SpecError
 
 log = logging.getLogger(__name__)
 
-STATE_TAG = "ml-lifecycle.state-uri"
 BOOT_ALLOWANCE_S = 600  # an instance boots, fetches the agent, pulls the image and the model before /ping can answer
 
 
@@ -262,63 +260,39 @@ class Ec2Endpoints:
         :param state: the endpoint's state, or None when it is lost (tags alone find the resources).
         :param endpoint_name: the endpoint's name (default the state's).
         """
-        name = endpoint_name or (state.endpoint_name if state else "")
-        tag = {labels.ENDPOINT: name, labels.KIND: "endpoint"}
-        balancers = set(self.balancer.tagged("load-balancer", tag))
-        if state and state.load_balancer_arn:
-            balancers.add(state.load_balancer_arn)
-        for arn in sorted(balancers):
-            self.balancer.delete_load_balancer(arn)
-        instances = [str(i["InstanceId"]) for i in self.fleet.find({labels.ENDPOINT: name})]
-        revisions = [r for r in ((state.live, state.pending) if state else ()) if r is not None]
-        instances += [i for r in revisions for i in r.instance_ids]
-        instances = sorted(set(instances))
-        if instances:
-            self.fleet.terminate(instances)
-            self.fleet.wait_terminated(instances)
-        groups = set(self.balancer.tagged("target-group", tag))
-        groups |= {r.target_group_arn for r in revisions if r.target_group_arn}
-        for arn in sorted(groups):
-            self.balancer.delete_target_group(arn)
-        security = tagged_groups(self.fleet.ec2, tag)
-        if state:
-            known = [g for g in (state.instance_security_group_id, state.alb_security_group_id) if g]
-            security = [*known, *(g for g in security if g not in known)]
-        return {
-            "load_balancers": len(balancers),
-            "instances": len(instances),
-            "target_groups": len(groups),
-            "security_groups": delete_groups(self.fleet.ec2, security),
-        }
+        return remove_endpoint_resources(self.fleet, self.balancer, state, endpoint_name)
 
     def locate(self, endpoint_name: str) -> ArtifactUri | None:
         """Find an endpoint's state prefix from the tag on its security groups, or None.
 
         :param endpoint_name: the endpoint's name.
         """
-        filters = [
-            {"Name": f"tag:{labels.ENDPOINT}", "Values": [endpoint_name]},
-            {"Name": f"tag:{labels.KIND}", "Values": ["endpoint"]},
-        ]
-        for group in self.fleet.ec2().describe_security_groups(Filters=filters)["SecurityGroups"]:
-            found = {t["Key"]: t["Value"] for t in group.get("Tags", [])}.get(STATE_TAG)
-            if found:
-                return parse_uri(found, "state_uri")
-        return None
+        return locate_state_prefix(self.fleet, endpoint_name)
 
-    def delete(self, endpoint_name: str, prefix: ArtifactUri | None, sink: Callable[[str], None]) -> dict[str, int]:
+    def delete(
+        self,
+        endpoint_name: str,
+        prefix: ArtifactUri | None,
+        sink: Callable[[str], None],
+        holder: dict[str, str] | None = None,
+    ) -> dict[str, int]:
         """Delete an endpoint: listener, load balancer, instances, target groups, security groups, then its state.
+
+        Not while another DAG run deploys it (EndpointBusy): the endpoint's lease is taken first.
 
         :param endpoint_name: the endpoint's name.
         :param prefix: its state prefix, or None to find it by the endpoint's tags.
         :param sink: the task log.
+        :param holder: who deletes it (the Airflow identity labels); a deploy of the same DAG run does not block it.
         """
         prefix = prefix or self.locate(endpoint_name)
-        store = StateStore(self.store_for, prefix) if prefix else None
-        state = store.read() if store else None
-        removed = self.remove_resources(state, endpoint_name)
-        if store:
-            store.delete()
+        if prefix is None:  # no state: whatever the tags still find goes
+            removed = self.remove_resources(None, endpoint_name)
+        else:
+            with self.lease(prefix, endpoint_name, holder or {}):
+                store = StateStore(self.store_for, prefix)
+                removed = self.remove_resources(store.read(), endpoint_name)
+                store.delete()
         sink(f"Endpoint {endpoint_name} deleted: {removed}")
         return removed
 
