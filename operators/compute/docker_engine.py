@@ -166,7 +166,6 @@ class DockerEngine:
         import docker
         from docker.types import Mount as SdkMount
 
-        self.remove_by_name(name)
         kwargs: dict[str, Any] = {
             "name": name,
             "command": list(command) if command is not None else None,
@@ -199,6 +198,12 @@ class DockerEngine:
         if network_disabled:
             kwargs["network_mode"] = "none"
         try:
+            try:
+                return self.client.containers.run(image, **kwargs)
+            except docker.errors.APIError as err:
+                if err.status_code != 409 or "already in use" not in str(err.explanation):
+                    raise
+            self.remove_by_name(name)  # a leftover holds the name: it goes (one call fewer when there is none)
             return self.client.containers.run(image, **kwargs)
         except docker.errors.ImageNotFound as err:
             raise ImageNotFound(f"The image {image} is not on the Docker engine: {err.explanation}") from err
@@ -316,9 +321,25 @@ class DockerEngine:
         :param labels: ownership labels.
         :param internal: give the network no route outside (hosts reach only each other).
         """
+        import docker
+
+        try:
+            return self._create_network(name, labels, internal)
+        except docker.errors.APIError as err:
+            if err.status_code != 409:
+                raise
+        self.remove_network(name)  # a leftover holds the name: it goes (one call fewer when there is none)
+        return self._create_network(name, labels, internal)
+
+    def _create_network(self, name: str, labels: Mapping[str, str], internal: bool) -> Any:
+        """Create the network of create_network; raises the engine's 409 when the name is taken.
+
+        :param name: the network name.
+        :param labels: ownership labels.
+        :param internal: give the network no route outside.
+        """
         from docker.types import IPAMConfig, IPAMPool
 
-        self.remove_network(name)
         probe = self.client.networks.create(name, driver="bridge", labels=dict(labels), internal=True)
         try:
             subnet = probe.attrs["IPAM"]["Config"][0]["Subnet"]
