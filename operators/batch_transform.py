@@ -16,6 +16,7 @@ from ml_lifecycle.core.checks import (
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.errors import SpecError
 from ml_lifecycle.links import PredictionsLink
 
 if TYPE_CHECKING:  # the specs load when a task runs, not at DAG parse time
@@ -34,7 +35,9 @@ class BatchTransformOperator(LifecycleOperator):
     :param split_type: ``Line`` (default), ``None`` (the whole object is one record), ``RecordIO`` or ``TFRecord``
         (SingleRecord sends each record's data; MultiRecord sends records with their framing).
     :param batch_strategy: ``MultiRecord`` or ``SingleRecord``; None asks the container, then MultiRecord.
-    :param max_payload_mb: the most MB per request (1-100); None asks the container, then 6.
+    :param max_payload_mb: the most MB per request (1-100); 0 sends each object whole as one request whose body
+        streams with chunked encoding (each record alone with SingleRecord and a split_type), for containers that
+        read chunked bodies; None asks the container, then 6.
     :param max_concurrent_transforms: requests in flight per instance; None asks the container, then 1.
     :param assemble_with: ``Line`` (a newline after each response) or ``None``.
     :param environment: extra container environment variables. (templated)
@@ -52,6 +55,9 @@ class BatchTransformOperator(LifecycleOperator):
         ``launch_template``, ``subnet_id``, ``security_group_ids``, ``instance_profile``, ...). (templated)
     :param poll_interval_s: with compute="ec2", seconds between reads of the record, the instances and the
         CloudWatch log; default 5.
+    :param deferrable: with compute="ec2", wait for the instances in the triggerer instead of a worker slot; the
+        job's log is shown, and its instances, security group and staging removed, when the task resumes. A local
+        transform runs in the task's own process, so it cannot be deferred.
     :param data_type: ``S3Prefix`` (default: every object below input_uri) or ``ManifestFile`` (input_uri is a
         manifest, ``[{"prefix": "s3://bucket/prefix/"}, "key1", ...]``).
     :param compression_type: ``None`` (default) or ``Gzip``: objects are decompressed as they stream in.
@@ -108,6 +114,7 @@ class BatchTransformOperator(LifecycleOperator):
         max_runtime_s: int = DEFAULT_MAX_RUNTIME_S,
         ec2_settings: Mapping[str, Any] | None = None,
         poll_interval_s: float = 5.0,
+        deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -137,6 +144,7 @@ class BatchTransformOperator(LifecycleOperator):
         self.max_runtime_s = max_runtime_s
         self.ec2_settings = ec2_settings
         self.poll_interval_s = poll_interval_s
+        self.deferrable = deferrable
         self._runner: Any = None
         self._job_name: str | None = None
         checks.check_now(
@@ -162,10 +170,31 @@ class BatchTransformOperator(LifecycleOperator):
                 "join_source": (join_source, lambda v: checks.check_choice("join_source", v, ("None", "Input"))),
                 "instance_type": (instance_type, ec2_instance_type),
                 "max_runtime_s": (max_runtime_s, checks.check_max_runtime_s),
+                "batch_strategy": (
+                    batch_strategy,
+                    lambda v: checks.check_choice("batch_strategy", v, ("MultiRecord", "SingleRecord")),
+                ),
+                "max_payload_mb": (max_payload_mb, lambda v: checks.check_positive_int("max_payload_mb", v, 0, 100)),
+                "max_concurrent_transforms": (
+                    max_concurrent_transforms,
+                    lambda v: checks.check_positive_int("max_concurrent_transforms", v, 0, 100),
+                ),
+                "assemble_with": (assemble_with, lambda v: checks.check_choice("assemble_with", v, ("None", "Line"))),
+                "invocation_timeout_s": (
+                    invocation_timeout_s,
+                    lambda v: checks.check_positive_int("invocation_timeout_s", v, 1, 3600),
+                ),
+                "max_retries": (max_retries, lambda v: checks.check_positive_int("max_retries", v, 0, 3)),
                 "ec2_settings": (ec2_settings, checks.check_ec2_settings),
             }
         )
         self._check_data_processing()
+        if deferrable and compute == "local":
+            raise SpecError(
+                "deferrable",
+                "a local transform runs in the task's own process, so it cannot wait in the triggerer",
+                'Use deferrable=True with compute="ec2", or leave it False',
+            )
 
     def _check_data_processing(self) -> None:
         """Validate input_filter, join_source and output_filter with the formats they depend on, at parse time."""
@@ -228,16 +257,68 @@ class BatchTransformOperator(LifecycleOperator):
         :param spec: the transform spec (compute="ec2").
         :param identity: the task instance's identity.
         """
-        from ml_lifecycle.compute.ec2.transform_run import run_transform_on_ec2
+        from ml_lifecycle.compute.ec2.transform_run import run_transform_on_ec2, start_transform_on_ec2
         from ml_lifecycle.core.ec2_checks import check_transform_reachable_from_ec2
         from ml_lifecycle.runtime import fail_fast_unless_retryable
 
         check_transform_reachable_from_ec2(spec)
+        note_job = lambda job: setattr(self, "_job_name", job)  # noqa: E731
         with fail_fast_unless_retryable():
-            name, record = run_transform_on_ec2(
-                self._ec2_jobs(), spec, identity, self.log.info, lambda job: setattr(self, "_job_name", job)
-            )
-        return self._result(spec, name, record)
+            if not self.deferrable:
+                name, record = run_transform_on_ec2(self._ec2_jobs(), spec, identity, self.log.info, note_job)
+                return self._result(spec, name, record)
+            name, reused = start_transform_on_ec2(self._ec2_jobs(), spec, identity, self.log.info, note_job)
+        if reused is not None:
+            return self._result(spec, name, reused)
+        self._defer(spec, name)
+        raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
+
+    def _defer(self, spec: TransformSpec, job_name: str) -> None:
+        """Hand the wait for the EC2 transform's record to the triggerer, bounded by max_runtime_s and a margin.
+
+        :param spec: the transform spec (compute="ec2").
+        :param job_name: the job's name.
+        """
+        import time
+        from datetime import timedelta
+
+        from ml_lifecycle.agent.transform import transform_record_uri
+        from ml_lifecycle.compute.ec2.transform_jobs import DEADLINE_MARGIN_S
+        from ml_lifecycle.triggers.job_record import JobRecordTrigger
+
+        wait_s = checks.check_max_runtime_s(self.max_runtime_s) + DEADLINE_MARGIN_S
+        self.log.info("Transform %s: waiting in the triggerer for its record (at most %d s)", job_name, wait_s)
+        trigger = JobRecordTrigger(
+            record_uri=transform_record_uri(spec.output_uri, job_name),
+            job_name=job_name,
+            aws_conn_id=self.aws_conn_id,
+            poll_interval_s=self.poll_interval_s,
+            deadline_epoch_s=time.time() + wait_s,
+        )
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            kwargs={"job_name": job_name},
+            timeout=timedelta(seconds=wait_s),
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any], job_name: str) -> dict[str, Any]:
+        """Resume after deferral: show the job's log, end its instances, then return its outputs or fail.
+
+        :param context: the Airflow context.
+        :param event: the trigger's event (``status`` is the record's, or ``timeout``).
+        :param job_name: the job's name.
+        """
+        from ml_lifecycle.compute.ec2.transform_run import finish_transform_on_ec2
+
+        spec = self._spec()
+        jobs = self._ec2_jobs()
+        self._job_name = job_name
+        jobs.show_logs(job_name, self.log.info)
+        record = jobs.record(spec, job_name)
+        if event.get("status") == "timeout":
+            self.log.error("Transform %s: no final record within max_runtime_s and the margin; ending it", job_name)
+        return self._result(spec, job_name, finish_transform_on_ec2(jobs, spec, job_name, record))
 
     def _ec2_jobs(self) -> Any:
         """Return the EC2 transform job manager for this operator's settings."""

@@ -204,10 +204,10 @@ class DeleteEndpointOperator(LifecycleOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         """Delete the endpoint and say what was removed (containers for local, AWS resources for ec2)."""
         from ml_lifecycle import backends
-        from ml_lifecycle.runtime import store_factory
+        from ml_lifecycle.runtime import identity_from_context, store_factory
 
         if checks.check_compute(self.compute) == "ec2":
-            return ec2_endpoint_options.delete(self)
+            return ec2_endpoint_options.delete(self, identity_from_context(context).labels())
 
         removed = backends.local_endpoints(store_factory(None)).delete(self.endpoint_name)
         self.log.info("Endpoint %s: %d container(s) removed", self.endpoint_name, removed)

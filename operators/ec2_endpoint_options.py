@@ -119,10 +119,11 @@ def deploy(operator: Any, spec: EndpointSpec, owner: dict[str, str]) -> dict[str
     }
 
 
-def delete(operator: Any) -> dict[str, Any]:
+def delete(operator: Any, owner: dict[str, str]) -> dict[str, Any]:
     """Delete the endpoint's AWS resources and state; say how many of each went.
 
     :param operator: the DeleteEndpointOperator.
+    :param owner: the Airflow identity labels (a deploy of the same DAG run does not block the delete).
     """
     from ml_lifecycle import backends
     from ml_lifecycle.compute.ec2.endpoints import EndpointNetwork
@@ -131,7 +132,7 @@ def delete(operator: Any) -> dict[str, Any]:
 
     endpoints = backends.ec2_endpoints(operator.aws_conn_id, Ec2Settings(), EndpointNetwork())
     prefix = parse_uri(operator.state_uri, "state_uri") if operator.state_uri else None
-    removed = endpoints.delete(operator.endpoint_name, prefix, operator.log.info)
+    removed = endpoints.delete(operator.endpoint_name, prefix, operator.log.info, owner)
     return {"endpoint_name": operator.endpoint_name, **removed}
 
 

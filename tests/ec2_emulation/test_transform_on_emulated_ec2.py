@@ -226,3 +226,73 @@ def test_an_image_without_a_registry_is_refused_before_anything_launches(aws, ml
 def test_ec2_settings_are_checked_when_the_dag_is_parsed(parameter, value, message):
     with pytest.raises(SpecError, match=message):
         _operator("127.0.0.1:5000/linear:1", f"s3://{BUCKET}/model.tar.gz", **{parameter: value})
+
+
+def _through_the_trigger(operator: BatchTransformOperator, context: dict[str, Any]) -> dict[str, Any]:
+    """Execute a deferrable operator, run its trigger as the triggerer would (rebuilt from its serialized form),
+    and resume the task with the event.
+
+    :param operator: the deferrable operator.
+    :param context: the task context.
+    """
+    import asyncio
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from ml_lifecycle.triggers.job_record import JobRecordTrigger
+
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+    classpath, kwargs = deferred.value.trigger.serialize()
+    assert classpath == "ml_lifecycle.triggers.job_record.JobRecordTrigger"
+
+    async def first_event() -> Any:
+        return await JobRecordTrigger(**kwargs).run().__anext__()
+
+    event = asyncio.run(first_event())
+    return operator.execute_complete(context, event.payload, **deferred.value.kwargs)
+
+
+def test_a_deferred_transform_waits_in_the_trigger_and_its_instances_go_away(
+    aws, emulator: Ec2Emulator, pushed_image, ml_home, tmp_path, docker_client
+):
+    prefix = f"{uuid.uuid4().hex[:8]}/"
+    rows = _rows(40)
+    aws.s3.put_object(Bucket=BUCKET, Key=f"{prefix}score/a.csv", Body=_csv(rows))
+    operator = _operator(pushed_image, _model(aws, tmp_path), prefix, deferrable=True)
+
+    result = _through_the_trigger(operator, task_context())
+
+    assert result["status"] == "Completed"
+    body = aws.s3.get_object(Bucket=BUCKET, Key=f"{prefix}scored/a.csv.out")["Body"].read().decode()
+    assert [float(v) for v in body.splitlines()] == pytest.approx(_expected(rows))
+    _assert_nothing_left(aws, prefix, result["job_name"], 1)
+    _assert_all_ended(emulator)
+
+
+def test_a_deferred_transform_that_fails_names_the_file_and_its_instances_go_away(
+    aws, emulator: Ec2Emulator, pushed_image, ml_home, tmp_path, docker_client
+):
+    prefix = f"{uuid.uuid4().hex[:8]}/"
+    aws.s3.put_object(Bucket=BUCKET, Key=f"{prefix}score/bad.csv", Body=b"1,2,not-a-number\n")
+    operator = _operator(pushed_image, _model(aws, tmp_path), prefix, deferrable=True, max_retries=0)
+
+    with pytest.raises(TransformFailed, match=r"Failed: algo-1: bad\.csv: "):
+        _through_the_trigger(operator, task_context())
+
+    assert operator._job_name is not None
+    _assert_nothing_left(aws, prefix, operator._job_name, 1)
+    _assert_all_ended(emulator)
+
+
+def test_a_local_transform_cannot_be_deferred():
+    with pytest.raises(SpecError, match="cannot wait in the triggerer") as caught:
+        BatchTransformOperator(
+            task_id="t",
+            image_uri="img:1",
+            model_uri="file:///m.tar.gz",
+            input_uri="file:///in",
+            output_uri="file:///out",
+            deferrable=True,
+        )
+    assert caught.value.parameter == "deferrable"

@@ -174,6 +174,13 @@ def test_empty_input_is_refused_before_containers_start(example_image, model_uri
         ({"content_type": "{{ params.ct }}", "join_source": "Output"}, "join_source"),
         ({"image_uri": "UPPER/Case"}, "image_uri"),
         ({"instance_count": 0}, "instance_count"),
+        ({"batch_strategy": "Multi"}, "batch_strategy"),
+        ({"max_payload_mb": 101}, "max_payload_mb"),
+        ({"max_payload_mb": -1}, "max_payload_mb"),
+        ({"max_concurrent_transforms": 101}, "max_concurrent_transforms"),
+        ({"assemble_with": "Lines"}, "assemble_with"),
+        ({"invocation_timeout_s": 0}, "invocation_timeout_s"),
+        ({"max_retries": 4}, "max_retries"),
     ],
 )
 def test_bad_arguments_fail_when_the_dag_is_parsed(overrides, parameter):
