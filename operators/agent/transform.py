@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,17 +15,18 @@ from typing import Any
 from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.agent.host_watch import LogSink
 from ml_lifecycle.agent.http_client import InvocationError
+from ml_lifecycle.agent.malloc_tuning import tune_malloc
 from ml_lifecycle.agent.model_files import fetch_model
-from ml_lifecycle.agent.ordered import ordered_map
+from ml_lifecycle.agent.object_transform import ObjectSides, stream_object, transform_records
 from ml_lifecycle.agent.preflight import _manifest_objects
 from ml_lifecycle.agent.records import RecordWriter, StoreFor
 from ml_lifecycle.agent.serving import ServingContainer, start_serving, wait_until_healthy
-from ml_lifecycle.agent.streamed_invoke import StreamedInvocation, assembled, with_retries
+from ml_lifecycle.agent.transform_progress import TransformProgress
 from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.docker_engine import DockerEngine
 from ml_lifecycle.compute.reaper import process_identity
 from ml_lifecycle.core import execution_parameters
-from ml_lifecycle.core.batching import MB, UNLIMITED_PAYLOAD_BYTES, Batch
+from ml_lifecycle.core.batching import MB, UNLIMITED_PAYLOAD_BYTES
 from ml_lifecycle.core.contract import EXECUTION_PARAMETERS_PATH, host_names
 from ml_lifecycle.core.naming import container_name
 from ml_lifecycle.core.record_plan import RecordPlan
@@ -41,10 +40,6 @@ from ml_lifecycle.stores.base import ObjectInfo
 log = logging.getLogger(__name__)
 
 RECORDS_FOLDER = ".ml-lifecycle"
-PROGRESS_INTERVAL_S = 5.0
-MALLOC_ARENAS = 2
-MALLOC_MMAP_THRESHOLD_BYTES = 1024 * 1024
-_M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8  # glibc's mallopt parameter numbers
 
 
 def transform_record_uri(output_uri: str, job_name: str) -> str:
@@ -89,11 +84,10 @@ class TransformRunner:
         self.work_root = work_root
         self.serving_host = serving_host
         self._lock = threading.Lock()
-        self._records_done = 0
-        self._bytes_done = 0
+        self._progress = TransformProgress()
         # The process that owns the containers, named in the record: the reaper's only clue about a transform's life.
         self.agent: dict[str, Any] = process_identity()
-        _tune_malloc()
+        tune_malloc()
 
     def run(self, spec: TransformSpec, job_name: str, owner: dict[str, str], sink: LogSink = log.info) -> JobRecord:
         """Transform every input object; raises TransformFailed naming the objects that failed.
@@ -222,12 +216,12 @@ class TransformRunner:
         ]
         for worker in workers:
             worker.start()
-        self._report_until_done(workers, started, sink)
+        self._progress.report_until_done(workers, started, sink)
         elapsed_s = time.monotonic() - started
         record.metrics = {
-            "records": float(self._records_done),
-            "records_per_s": round(self._records_done / elapsed_s, 1) if elapsed_s else 0.0,
-            "bytes": float(self._bytes_done),
+            "records": float(self._progress.records),
+            "records_per_s": round(self._progress.records / elapsed_s, 1) if elapsed_s else 0.0,
+            "bytes": float(self._progress.bytes_sent),
         }
         record.artifacts = {"output": spec.output_uri}
         record.ended_at = utc_now_iso()
@@ -236,7 +230,9 @@ class TransformRunner:
             writer.transition(SecondaryStatus.FAILED, JobStatus.FAILED)
         else:
             writer.transition(SecondaryStatus.COMPLETED, JobStatus.COMPLETED)
-        sink(f"Transform {job_name}: {self._records_done} records in {elapsed_s:.2f} s, {len(failures)} failed objects")
+        sink(
+            f"Transform {job_name}: {self._progress.records} records in {elapsed_s:.2f} s, {len(failures)} failed objects"
+        )
         return failures
 
     def _input_objects(self, spec: TransformSpec) -> list[ObjectInfo]:
@@ -336,7 +332,7 @@ class TransformRunner:
         executor: ThreadPoolExecutor,
         window: int,
     ) -> None:
-        """Stream one object through the container into ``<output_uri>/<relative key>.out`` (atomically).
+        """Transform one object into ``<output_uri>/<relative key>.out``: by records, or streamed whole.
 
         :param spec: the transform spec.
         :param plan: how records are split, sent and written.
@@ -348,85 +344,11 @@ class TransformRunner:
         """
         source = parse_uri(obj.uri)
         target = parse_uri(spec.output_uri, "output_uri").join(obj.relative_key + ".out")
+        sides = ObjectSides(self.store_for, source, target, headers, self._progress)
         if plan.streams_objects:
-            self._stream_object(spec, plan, server, source, target, headers)
-            return
-        batches = self._counted(plan.batches(self.store_for(source).iter_chunks(source)))
-        chunked = plan.max_payload_bytes == UNLIMITED_PAYLOAD_BYTES
-
-        def invoke(batch: Batch) -> bytes:
-            return plan.written(batch, server.client.invoke(batch.body, headers, spec.max_retries, chunked=chunked))
-
-        self.store_for(target).write_chunks(target, ordered_map(invoke, batches, executor, window))
-
-    def _stream_object(
-        self,
-        spec: TransformSpec,
-        plan: RecordPlan,
-        server: ServingContainer,
-        source: ArtifactUri,
-        target: ArtifactUri,
-        headers: dict[str, str],
-    ) -> None:
-        """Send one object whole as a chunked POST and stream the answer into its ``.out`` (max_payload_mb 0).
-
-        Neither the object nor the answer is ever held whole; a try that fails leaves no output, and the next try
-        reads the object again from its start.
-
-        :param spec: the transform spec.
-        :param plan: how the object is decoded and the answer assembled.
-        :param server: the container.
-        :param source: the input object.
-        :param target: its ``.out``.
-        :param headers: the request headers.
-        """
-        invocation = StreamedInvocation(server.client.host, server.client.port, spec.invocation_timeout_s, headers)
-
-        def attempt() -> None:
-            body = self._counted_bytes(plan.decoded(self.store_for(source).iter_chunks(source)))
-            self.store_for(target).write_chunks(target, assembled(invocation.answer(body), plan.assemble_with))
-
-        with_retries(attempt, spec.max_retries)
-        with self._lock:
-            self._records_done += 1
-
-    def _counted_bytes(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
-        """Count the bytes of a streamed body as they are sent, for progress reports.
-
-        :param pieces: the body's pieces.
-        """
-        for piece in pieces:
-            with self._lock:
-                self._bytes_done += len(piece)
-            yield piece
-
-    def _counted(self, batches: Iterator[Batch]) -> Iterator[Batch]:
-        """Count records and bytes sent as requests stream past, for progress reports.
-
-        :param batches: the requests.
-        """
-        for batch in batches:
-            with self._lock:
-                self._records_done += batch.count
-                self._bytes_done += len(batch.body)
-            yield batch
-
-    def _report_until_done(self, workers: list[threading.Thread], started: float, sink: LogSink) -> None:
-        """Wait for the workers, logging records, bytes and rate every few seconds.
-
-        :param workers: the host worker threads.
-        :param started: monotonic start time.
-        :param sink: receives progress lines.
-        """
-        while any(w.is_alive() for w in workers):
-            for worker in workers:
-                worker.join(PROGRESS_INTERVAL_S / len(workers))
-            if any(w.is_alive() for w in workers):
-                elapsed_s = time.monotonic() - started
-                sink(
-                    f"Transform progress: {self._records_done} records, {self._bytes_done / MB:.1f} MB, "
-                    f"{self._records_done / elapsed_s:.0f} records/s"
-                )
+            stream_object(sides, spec, plan, server)
+        else:
+            transform_records(sides, spec, plan, server, executor, window)
 
     def _clean_up(self, job_name: str, job_dir: Path) -> None:
         """Remove the job's containers and scratch folder; errors are logged, never raised.
@@ -440,22 +362,6 @@ class TransformRunner:
         except Exception as err:
             log.warning("Cleanup of %s: %s", job_name, err)
         shutil.rmtree(job_dir, ignore_errors=True)
-
-
-def _tune_malloc() -> None:
-    """Keep glibc's malloc from holding freed request buffers: the footprint stays that of the live ones.
-
-    Request bodies of several MB are allocated in one thread and freed in another. With an arena per thread the
-    process reserves 64 MB of address space per request thread, and glibc's sliding mmap threshold moves multi-MB
-    buffers into heaps that fragment. Two arenas and a fixed 1 MB threshold (such buffers are mmapped, and returned
-    when freed) halve the peak RSS of a 2 GiB transform. A C library without mallopt (musl, macOS) is left alone.
-    """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
-    mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD_BYTES)
 
 
 def _record_plan(spec: TransformSpec, params: execution_parameters.ExecutionParameters) -> RecordPlan:
