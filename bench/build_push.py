@@ -212,3 +212,95 @@ def run(runs: int | None = None, say: Callable[[str], None] = print) -> dict[str
     finally:
         shutil.rmtree(work.parent, ignore_errors=True)
     return {"runs_per_side": runs, "cases": cases}
+
+
+# ------------------------------------------------------------------------------------------------ report
+def _case_text(case: dict[str, Any]) -> tuple[str, str, str, str]:
+    """What to call a case in the report: (figure label, our side, key of the baseline's timings, baseline).
+
+    :param case: one entry of the result's ``cases``.
+    """
+    if case.get("case") == "build_unchanged":
+        return (
+            "BuildImage of an unchanged context",
+            "BuildImageOperator.execute",
+            "docker_build",
+            ("warm-cache `docker build -q`"),
+        )
+    if case.get("case") == "push_500mb":
+        size = case.get("layer_mb", PUSH_MB)
+        return (
+            f"PushToECR of a {size} MB layer to an empty registry",
+            "PushToECROperator.execute",
+            "docker_push",
+            ("`docker push`"),
+        )
+    baseline = next((k for k, v in case.items() if k != "ours" and isinstance(v, dict) and "median" in v), "")
+    return str(case.get("case", "?")), "ours", baseline, baseline
+
+
+def summary_rows(result: dict[str, Any]) -> list[str]:
+    """This benchmark's rows of the report's Figures table; each goal is a maximum of the time ratio.
+
+    :param result: the benchmark's result (``cases``).
+    """
+    from bench.report import s, verdict
+
+    rows = []
+    for case in result.get("cases", []):
+        label, _, key, baseline = _case_text(case)
+        if "ratio" not in case or key not in case:
+            continue
+        rows.append(
+            f"| {label} | {s(case['ours']['median'])} | {s(case[key]['median'])} ({baseline}) | "
+            f"**{case['ratio']:.3f}** | {verdict(case['ratio'], case.get('goal'))} |"
+        )
+    return rows
+
+
+def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    """This benchmark's section of REPORT.md.
+
+    :param doc: the benchmark's JSON document.
+    :param charts: chart paths by name (none drawn for this benchmark).
+    """
+    from bench.report import _row, verdict
+
+    r = doc["result"]
+    lines = [f"## {doc['title']}", "", *(__doc__ or "").split("\n\n", 1)[1].strip().splitlines(), ""]
+    lines += [f"{r.get('runs_per_side', '?')} timed runs per side and case. Goals are maxima of the ratio.", ""]
+    for case in r.get("cases", []):
+        label, ours, key, baseline = _case_text(case)
+        if "ratio" not in case or key not in case:
+            continue
+        lines += [
+            f"### {label}",
+            "",
+            "| side | runs | median | min - max |",
+            "| --- | --- | --- | --- |",
+            _row(ours, case["ours"]),
+            _row(baseline, case[key]),
+            "",
+        ]
+        pairs = (
+            f" (per-pair ratios {case['pair_ratio_min']:.3f} - {case['pair_ratio_max']:.3f})"
+            if "pair_ratio_min" in case
+            else ""
+        )
+        rate = ""
+        if case.get("layer_mb"):
+            rate = (
+                f" Throughput at the medians: {case['layer_mb'] / case['ours']['median']:.1f} MB/s ours, "
+                f"{case['layer_mb'] / case[key]['median']:.1f} MB/s {baseline}."
+            )
+        medians = case["ours"]["median"], case[key]["median"]
+        exact = f" ({medians[0] * 1000:.1f} ms vs {medians[1] * 1000:.1f} ms)" if max(medians) < 0.1 else ""
+        lines += [
+            f"**Ratio of medians ours / {baseline}: {case['ratio']:.3f}**{pairs}; difference "
+            f"{(medians[0] - medians[1]) * 1000:+.0f} ms{exact}. Goal {verdict(case['ratio'], case.get('goal'))}.{rate}",
+            "",
+        ]
+        if case.get("case") in ("build_unchanged", "push_500mb"):
+            folder = "build" if case["case"] == "build_unchanged" else "push"
+            lines += [f"Logs of every run: bench/results/logs/{NAME}/{folder}/", ""]
+    return lines

@@ -299,5 +299,144 @@ def run(runs: int | None, say: Callable[[str], None] = print) -> dict[str, Any]:
     return {"image": BENCH_IMAGE, "image_id": image_id, "runs_per_side": runs, "deploy": deploy, **latency}
 
 
+# ---------------------------------------------------------------------------------------------- report
+def _added_verdict(added_ms: float, goal_ms: float | None) -> str:
+    """The goal column of the added p99 latency: a strict maximum in milliseconds.
+
+    :param added_ms: ours' p99 minus the direct path's, in ms.
+    :param goal_ms: the goal, or None.
+    """
+    if goal_ms is None:
+        return "—"
+    return f"< {goal_ms:.2f} ms: {'met' if added_ms < goal_ms else '**not met**'}"
+
+
+def summary_rows(result: dict[str, Any]) -> list[str]:
+    """This benchmark's rows of the report's Figures table: deploy, update, sequential latency, throughput.
+
+    :param result: the benchmark's result (``deploy``, ``sequential``, ``concurrent``).
+    """
+    from bench.report import s, verdict
+
+    rows = []
+    deploy = result.get("deploy") or {}
+    if "ratio" in deploy:
+        pairs = (
+            f" (per-pair {deploy['pair_ratio_min']:.3f} - {deploy['pair_ratio_max']:.3f})"
+            if "pair_ratio_min" in deploy
+            else ""
+        )
+        rows.append(
+            f"| endpoint deploy until the first prediction | {s(deploy['ours']['median'])} | "
+            f"{s(deploy['docker_run']['median'])} (`docker run -d` until GET /ping) | **{deploy['ratio']:.3f}**{pairs} | "
+            f"{verdict(deploy['ratio'], deploy.get('goal'))} |"
+        )
+    if deploy.get("update"):
+        rows.append(
+            f"| endpoint update: redeploy with another model until it answers | {s(deploy['update']['median'])} | "
+            "— (no baseline) | — | — |"
+        )
+    seq = result.get("sequential") or {}
+    if "added_p99_ms" in seq:
+        rows.append(
+            f"| endpoint latency, sequential, through the proxy: p50 / p99 | {seq['ours']['p50_ms']:.3f} / "
+            f"{seq['ours']['p99_ms']:.3f} ms | {seq['direct']['p50_ms']:.3f} / {seq['direct']['p99_ms']:.3f} ms "
+            f"(the container's own port) | **{seq['added_p99_ms']:+.3f} ms** added p99 ({seq['added_p50_ms']:+.3f} ms "
+            f"p50) | {_added_verdict(seq['added_p99_ms'], seq.get('goal_added_p99_ms'))} |"
+        )
+    con = result.get("concurrent") or {}
+    if "throughput_ratio" in con:
+        rows.append(
+            f"| endpoint throughput, {con.get('clients', CLIENTS)} clients, {con.get('rounds_per_side', con['ours']['rps']['runs'])} rounds per "
+            f"side, through the proxy | {con['ours']['rps']['median']:,.0f} req/s (p50 / p99 {con['ours']['p50_ms']:.2f} "
+            f"/ {con['ours']['p99_ms']:.2f} ms) | {con['direct']['rps']['median']:,.0f} req/s (p50 / p99 "
+            f"{con['direct']['p50_ms']:.2f} / {con['direct']['p99_ms']:.2f} ms; the container's own port) | "
+            f"**{con['throughput_ratio']:.3f}** | "
+            f"{verdict(con['throughput_ratio'], con.get('goal_throughput_ratio'), at_least=True)} |"
+        )
+    return rows
+
+
+def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    """This benchmark's section of REPORT.md.
+
+    :param doc: the benchmark's JSON document.
+    :param charts: chart paths by name (none drawn for this benchmark).
+    """
+    from bench.report import _row, verdict
+
+    r = doc["result"]
+    lines = [f"## {doc['title']}", "", *(__doc__ or "").split("\n\n", 1)[1].strip().splitlines(), ""]
+    lines += [f"Image `{r.get('image', BENCH_IMAGE)}`, {r.get('runs_per_side', '?')} deploys per side.", ""]
+    deploy = r.get("deploy") or {}
+    if "ratio" in deploy:
+        lines += [
+            "### Deploy until the first prediction",
+            "",
+            "| side | runs | median | min - max |",
+            "| --- | --- | --- | --- |",
+            _row("DeployEndpointOperator.execute until POST /invocations answers", deploy["ours"]),
+            _row("`docker run -d` until GET /ping answers", deploy["docker_run"]),
+        ]
+        if deploy.get("update"):
+            lines.append(_row("update (context): redeploy until the new model answers", deploy["update"]))
+        pairs = (
+            f" (per-pair ratios {deploy['pair_ratio_min']:.3f} - {deploy['pair_ratio_max']:.3f})"
+            if "pair_ratio_min" in deploy
+            else ""
+        )
+        overhead = deploy["ours"]["median"] - deploy["docker_run"]["median"]
+        lines += [
+            "",
+            f"**Ratio of medians ours / docker run -d: {deploy['ratio']:.3f}**{pairs}; overhead "
+            f"{overhead * 1000:+.0f} ms. Goal {verdict(deploy['ratio'], deploy.get('goal'))}.",
+            "",
+        ]
+    seq = r.get("sequential") or {}
+    if "added_p99_ms" in seq:
+        lines += [
+            "### Latency, sequential requests",
+            "",
+            "| path | requests | p50 | p99 |",
+            "| --- | --- | --- | --- |",
+        ]
+        for side, label in (("ours", "endpoint URL (docker-proxy, nginx)"), ("direct", "container's own port")):
+            lines.append(
+                f"| {label} | {seq[side]['requests']:,} | {seq[side]['p50_ms']:.3f} ms | {seq[side]['p99_ms']:.3f} ms |"
+            )
+        lines += [
+            "",
+            f"**Added by the proxy: {seq['added_p99_ms']:+.3f} ms at p99** ({seq['added_p50_ms']:+.3f} ms at p50). "
+            f"Goal {_added_verdict(seq['added_p99_ms'], seq.get('goal_added_p99_ms'))}.",
+            "",
+        ]
+    con = r.get("concurrent") or {}
+    if "throughput_ratio" in con:
+        clients = con.get("clients", CLIENTS)
+        lines += [
+            f"### Throughput, {clients} clients",
+            "",
+            f"{con.get('rounds_per_side', con['ours']['rps']['runs'])} rounds per side of {con.get('seconds_per_round', CONCURRENT_S):.0f} s "
+            f"each, alternated; each client thread keeps one connection.",
+            "",
+            "| path | rounds | req/s (median) | min - max | requests | p50 under load | p99 under load |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for side, label in (("ours", "endpoint URL (docker-proxy, nginx)"), ("direct", "container's own port")):
+            c = con[side]
+            lines.append(
+                f"| {label} | {c['rps']['runs']} | {c['rps']['median']:,.0f} | {c['rps']['min']:,.0f} - "
+                f"{c['rps']['max']:,.0f} | {c.get('requests', 0):,} | {c.get('p50_ms', 0):.3f} ms | "
+                f"{c.get('p99_ms', 0):.3f} ms |"
+            )
+        lines += [
+            "",
+            f"**Throughput ratio ours / direct: {con['throughput_ratio']:.3f}** (medians of requests per second). "
+            f"Goal {verdict(con['throughput_ratio'], con.get('goal_throughput_ratio'), at_least=True)}.",
+            "",
+        ]
+    return lines
+
+
 if __name__ == "__main__":
     print(json.dumps(run(None), indent=1))

@@ -40,9 +40,17 @@ def spread(stats: dict[str, Any]) -> str:
     return f"{s(stats['min'])} - {s(stats['max'])}"
 
 
-def verdict(ratio: float, goal: float | None) -> str:
+def verdict(ratio: float, goal: float | None, at_least: bool = False) -> str:
+    """The goal column: the goal and whether the ratio meets it, or "—" when there is none.
+
+    :param ratio: the measured ratio.
+    :param goal: the goal, or None.
+    :param at_least: the goal is a minimum (≥), not a maximum (≤).
+    """
     if goal is None:
         return "—"
+    if at_least:
+        return f"≥ {goal:.2f}: {'met' if ratio >= goal else '**not met**'}"
     return f"≤ {goal:.2f}: {'met' if ratio <= goal else '**not met**'}"
 
 
@@ -148,13 +156,7 @@ def _figure_row(figure: dict[str, Any]) -> str:
 
     :param figure: label, ours_s, baseline_s, baseline, ratio, goal, goal_is_max.
     """
-    goal = figure.get("goal")
-    if goal is None:
-        judged = "—"
-    elif figure.get("goal_is_max", True):
-        judged = verdict(figure["ratio"], goal)
-    else:
-        judged = f"≥ {goal:.2f}: {'met' if figure['ratio'] >= goal else '**not met**'}"
+    judged = verdict(figure["ratio"], figure.get("goal"), at_least=not figure.get("goal_is_max", True))
     return (
         f"| {figure['label']} | {s(figure.get('ours_s'))} | {s(figure.get('baseline_s'))} ({figure.get('baseline', '')}) "
         f"| **{figure['ratio']:.3f}** | {judged} |"

@@ -440,3 +440,132 @@ def run(runs: int | None, say: Callable[[str], None]) -> dict[str, Any]:
         "memory": memory,
         "peer": peer,
     }
+
+
+# ------------------------------------------------------------------------------------------ report
+def _pair_range(case: dict[str, Any]) -> str:
+    """The range of per-pair records-per-second ratios (direct time / our time), or "" when not paired.
+
+    :param case: one entry of the result's ``cases``.
+    """
+    ours, direct = case["ours"].get("values", []), case["direct"].get("values", [])
+    pairs = [b / a for a, b in zip(ours, direct, strict=False) if a > 0]
+    return f" (per-pair ratios {min(pairs):.3f} - {max(pairs):.3f})" if pairs else ""
+
+
+def _memory_label(memory: dict[str, Any]) -> str:
+    """The figure label of the bounded-memory case.
+
+    :param memory: the result's ``memory``.
+    """
+    size = memory.get("input_bytes", BIG_INPUT_BYTES) / 1024**3
+    return f"peak RSS of the {size:.0f} GiB transform under a {memory.get('memory_limit_mb', MEMORY_LIMIT_MB)} MB cap"
+
+
+def summary_rows(result: dict[str, Any]) -> list[str]:
+    """This benchmark's rows of the report's Figures table: records per second (goals are minima), peak memory.
+
+    :param result: the benchmark's result (``cases``, ``peer``, ``memory``).
+    """
+    from bench.report import s, verdict
+
+    rows = []
+    cases = result.get("cases", [])
+    for case in cases:
+        rows.append(
+            f"| batch transform, {case['label']}: records/s | {case['ours_records_per_s']:,.0f}/s "
+            f"({s(case['ours']['median'])}) | {case['direct_records_per_s']:,.0f}/s ({s(case['direct']['median'])}; "
+            f"direct client, {case['concurrency']} connection(s)) | **{case['ratio_records_per_s']:.3f}** | "
+            f"{verdict(case['ratio_records_per_s'], case.get('goal'), at_least=True)} |"
+        )
+    peer = result.get("peer") or {}
+    if "ours_over_peer_records_per_s" in peer:
+        ours = next((c for c in cases if c.get("case") == "multi_record"), None)
+        rows.append(
+            f"| batch transform, {ROWS:,} rows MultiRecord: records/s vs SageMaker SDK local mode | "
+            + (f"{ours['ours_records_per_s']:,.0f}/s ({s(ours['ours']['median'])})" if ours else "")
+            + f" | {peer['records_per_s']:,.0f}/s ({s(peer['seconds']['median'])}; SDK local mode) | "
+            f"**{peer['ours_over_peer_records_per_s']:.3f}** | "
+            f"{verdict(peer['ours_over_peer_records_per_s'], peer.get('goal'), at_least=True)} |"
+        )
+    elif peer.get("skipped"):
+        rows.append("| batch transform vs SageMaker SDK local mode | | not run (see its section) | | |")
+    memory = result.get("memory")
+    if memory:
+        done = memory.get("status") == "Completed"
+        rows.append(
+            f"| {_memory_label(memory)} | {memory['peak_rss_mb']:.0f} MB ({s(memory.get('seconds'))}) | "
+            f"{memory.get('memory_limit_mb', MEMORY_LIMIT_MB)} MB (RLIMIT_AS) | — | "
+            f"completes under the cap: {'met' if done else '**not met**'} |"
+        )
+    return rows
+
+
+def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    """This benchmark's section of REPORT.md.
+
+    :param doc: the benchmark's JSON document.
+    :param charts: chart paths by name (none drawn for this benchmark).
+    """
+    from bench.report import _row, s, verdict
+
+    r = doc["result"]
+    lines = [f"## {doc['title']}", "", *(__doc__ or "").split("\n\n", 1)[1].strip().splitlines(), ""]
+    lines += [
+        f"Image `{r.get('image', BENCH_IMAGE)}`, {r.get('runs_per_side', '?')} timed runs per side. Records per "
+        "second are the rows over the median time; their ratio, ours / direct, is the inverse of the time ratio, "
+        "and its goal is a minimum.",
+        "",
+    ]
+    multi = None
+    for case in r.get("cases", []):
+        if case.get("case") == "multi_record":
+            multi = case
+        lines += [
+            f"### {case['label']}",
+            "",
+            "| side | runs | median | min - max | records/s |",
+            "| --- | --- | --- | --- | --- |",
+            _row("BatchTransformOperator.execute", case["ours"]) + f" {case['ours_records_per_s']:,.0f} |",
+            _row(f"direct client ({case['concurrency']} connection(s))", case["direct"])
+            + f" {case['direct_records_per_s']:,.0f} |",
+            "",
+            f"**Records per second ours / direct: {case['ratio_records_per_s']:.3f}**{_pair_range(case)}. "
+            f"Goal {verdict(case['ratio_records_per_s'], case.get('goal'), at_least=True)}.",
+            "",
+        ]
+    peer = r.get("peer") or {}
+    lines += ["### The peer: SageMaker Python SDK local mode", ""]
+    if "ours_over_peer_records_per_s" in peer:
+        lines += [
+            f"{peer.get('peer', 'SDK local mode')}, Model.transformer(strategy='MultiRecord', max_payload=6), on the "
+            f"same {ROWS:,} rows as the MultiRecord case; timed from building the Model until transform() returns.",
+            "",
+            "| side | runs | median | min - max | records/s |",
+            "| --- | --- | --- | --- | --- |",
+            _row("SDK local mode", peer["seconds"]) + f" {peer['records_per_s']:,.0f} |",
+            "",
+            f"**Records per second ours / local mode: {peer['ours_over_peer_records_per_s']:.3f}**"
+            + (f" (ours: {multi['ours_records_per_s']:,.0f}/s in the MultiRecord case above)" if multi else "")
+            + f". Goal {verdict(peer['ours_over_peer_records_per_s'], peer.get('goal'), at_least=True)}.",
+            "",
+        ]
+    else:
+        lines += [f"Not run: {peer.get('skipped', 'no result')}.", ""]
+    memory = r.get("memory")
+    if memory:
+        lines += [
+            f"### Bounded memory: {_memory_label(memory)}",
+            "",
+            "| input | rows | address-space cap | peak RSS | time | records/s | output rows checked | status |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            f"| {memory['input_bytes'] / 1024**3:.2f} GiB | {memory.get('rows', 0):,} | "
+            f"{memory.get('memory_limit_mb', MEMORY_LIMIT_MB)} MB | {memory['peak_rss_mb']:.0f} MB | "
+            f"{s(memory.get('seconds'))} | {memory.get('records_per_s', 0):,.0f} | "
+            f"{memory.get('output_rows_checked', 0):,} | {memory.get('status', '?')} |",
+            "",
+            "Every output row is counted against the input and every 1000th prediction is checked against the true "
+            "linear model.",
+            "",
+        ]
+    return lines
