@@ -207,3 +207,45 @@ def run(runs: int | None, say: Callable[[str], None] = print) -> dict[str, Any]:
             },
         ],
     }
+
+
+# ------------------------------------------------------------------------------------------------ report
+def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    """This benchmark's section of REPORT.md (its Figures row comes from the result's ``figures``; no goal).
+
+    :param doc: the benchmark's JSON document.
+    :param charts: chart paths by name (none drawn for this benchmark).
+    """
+    from bench.report import _row
+
+    r = doc["result"]
+    ec2, local = r.get("ec2_emulated"), r.get("local")
+    lines = [f"## {doc['title']}", "", *(__doc__ or "").split("\n\n", 1)[1].strip().splitlines(), ""]
+    if not ec2 or not local:
+        return lines
+    lines += [
+        f"{r.get('runs_per_side', ec2['runs'])} timed runs per side, {r.get('rows', ROWS):,} rows (a ~5 s job), the "
+        f"operator polling every {r.get('poll_interval_s', POLL_INTERVAL_S):g} s.",
+        "",
+        "| side | runs | median | min - max |",
+        "| --- | --- | --- | --- |",
+        _row('compute="ec2", emulated instance', ec2),
+        _row('compute="local"', local),
+    ]
+    launch = r.get("launch_to_container_start_s")
+    if launch:
+        lines.append(_row('launch to container start (compute="ec2"; run_instances until Training)', launch))
+    paired = ratio_of(ec2, local)
+    ratio = r.get("ratio", paired["ratio"])
+    pairs = (
+        f" (per-pair ratios {paired['pair_ratio_min']:.3f} - {paired['pair_ratio_max']:.3f})"
+        if "pair_ratio_min" in paired
+        else ""
+    )
+    lines += [
+        "",
+        f"**Ratio of medians ec2 / local: {ratio:.3f}**{pairs}; overhead "
+        f"{(ec2['median'] - local['median']) * 1000:+.0f} ms. No goal (context only).",
+        "",
+    ]
+    return lines

@@ -1,4 +1,12 @@
-"""Staging a 2 GB channel from S3 (a moto server) against boto3's own download_file of the same objects."""
+"""Staging a 2 GB channel from S3 (a moto server) against boto3's own download_file of the same objects.
+
+16 objects of 128 MiB (the same random block each) under one prefix are uploaded once, untimed, to a moto server on
+this machine. Ours: ``S3Store.download_prefix`` of that prefix into an empty folder, as a training channel is staged.
+Baseline: boto3's ``download_file`` of each object in turn, with the default ``TransferConfig`` (multipart, 10
+threads per object), from the same endpoint into another empty folder. The sides alternate (ours first) after one
+warm-up pair; our copy is checked to hold every byte. The figure is throughput: boto3's time over ours, so above 1
+is faster.
+"""
 
 from __future__ import annotations
 
@@ -104,3 +112,41 @@ def run(runs: int | None, say: Callable[[str], None] = print) -> dict[str, Any]:
             }
         ],
     }
+
+
+# ------------------------------------------------------------------------------------------------ report
+def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    """This benchmark's section of REPORT.md (its Figures row comes from the result's ``figures``).
+
+    :param doc: the benchmark's JSON document.
+    :param charts: chart paths by name (none drawn for this benchmark).
+    """
+    from bench.report import _row, verdict
+
+    r = doc["result"]
+    ours, boto = r.get("ours"), r.get("boto3")
+    lines = [f"## {doc['title']}", "", *(__doc__ or "").split("\n\n", 1)[1].strip().splitlines(), ""]
+    if not ours or not boto:
+        return lines
+    total = r.get("bytes", OBJECT_COUNT * OBJECT_BYTES)
+    figure = next(iter(r.get("figures", [])), {})
+    goal = figure.get("goal", 0.9)
+    throughput = boto["median"] / ours["median"]
+    pairs = ""
+    if r.get("pair_ratio_min") and r.get("pair_ratio_max"):
+        pairs = f" (per-pair {1 / r['pair_ratio_max']:.3f} - {1 / r['pair_ratio_min']:.3f})"
+    lines += [
+        f"{ours['runs']} timed runs per side, {total / 2**30:.1f} GiB each. The goal is a minimum of the throughput "
+        "ratio.",
+        "",
+        "| side | runs | median | min - max |",
+        "| --- | --- | --- | --- |",
+        _row("S3Store.download_prefix", ours),
+        _row("boto3 download_file per object", boto),
+        "",
+        f"**Throughput ratio ours / boto3: {throughput:.3f}**{pairs}; time ratio of medians ours / boto3 "
+        f"{ours['median'] / boto['median']:.3f}. Goal {verdict(throughput, goal, at_least=True)}. Throughput at the "
+        f"medians: {total / 2**20 / ours['median']:.0f} MiB/s ours, {total / 2**20 / boto['median']:.0f} MiB/s boto3.",
+        "",
+    ]
+    return lines

@@ -1,4 +1,14 @@
-"""Training overhead on 1 and 3 hosts: TrainOnEC2Operator (local) against the same containers started by hand."""
+"""Training overhead on 1 and 3 hosts: TrainOnEC2Operator (local) against the same containers started by hand.
+
+Ours: ``TrainOnEC2Operator(instance_count=N, compute='local').execute(context)`` in this process with a fresh
+run_id, a ``file://`` train channel and output path; it includes staging, starting the hosts' containers (and their
+network), log streaming, packing the model and output, the job record and the cleanup. Baseline: the same hosts
+started with the docker CLI: each host's /opt/ml config written by hand (hyperparameters, input data and resource
+config, as SageMaker would), ``docker network create`` when there are several hosts, ``docker run -d`` of each host
+with its hostname (and its network alias on that network), then ``docker wait`` for all of them; the clock stops
+when every host has exited (removing the containers and the network is outside it). Both sides run the example
+linear image with hyperparameters ``{"l2": "0.01"}`` and alternate after one warm-up pair per case and host count.
+"""
 
 from __future__ import annotations
 
@@ -174,3 +184,55 @@ def run(runs: int | None, say: Callable[[str], None] = print) -> dict[str, Any]:
             )
     subprocess.run(["rm", "-rf", str(work)], check=False)
     return {"cases": cases, "figures": figures}
+
+
+# ------------------------------------------------------------------------------------------------ report
+def _goal(result: dict[str, Any], label: str) -> float | None:
+    """The goal of a case (a maximum of the ratio): from the result's figures, else from CASES.
+
+    :param result: the benchmark's result (``cases``, ``figures``).
+    :param label: the case's label.
+    """
+    for figure in result.get("figures", []):
+        if figure.get("label") == label:
+            return figure.get("goal")
+    return next((case["goal"] for case in CASES if f", {case['label']}," in label), None)
+
+
+def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    """This benchmark's section of REPORT.md (its Figures rows come from the result's ``figures``).
+
+    :param doc: the benchmark's JSON document.
+    :param charts: chart paths by name (none drawn for this benchmark).
+    """
+    from bench.report import _row, verdict
+
+    r = doc["result"]
+    cases = r.get("cases", [])
+    runs = cases[0]["ours"]["runs"] if cases else "?"
+    sizes = ", ".join(f"{case['label']} {case['rows']:,} rows" for case in CASES)
+    lines = [f"## {doc['title']}", "", *(__doc__ or "").split("\n\n", 1)[1].strip().splitlines(), ""]
+    lines += [f"{runs} timed runs per side and case ({sizes}). Goals are maxima of the ratio.", ""]
+    for case in cases:
+        if "ratio" not in case or "baseline" not in case:
+            continue
+        goal = _goal(r, case["label"])
+        pairs = (
+            f" (per-pair ratios {case['pair_ratio_min']:.3f} - {case['pair_ratio_max']:.3f})"
+            if "pair_ratio_min" in case
+            else ""
+        )
+        overhead = case["ours"]["median"] - case["baseline"]["median"]
+        lines += [
+            f"### {case['label'].removeprefix('training overhead, ')}",
+            "",
+            "| side | runs | median | min - max |",
+            "| --- | --- | --- | --- |",
+            _row("TrainOnEC2Operator.execute", case["ours"]),
+            _row("containers started with the docker CLI", case["baseline"]),
+            "",
+            f"**Ratio of medians ours / by hand: {case['ratio']:.3f}**{pairs}; overhead {overhead * 1000:+.0f} ms. "
+            f"Goal {verdict(case['ratio'], goal)}.",
+            "",
+        ]
+    return lines
