@@ -264,10 +264,10 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
     :param doc: the benchmark's JSON document.
     :param charts: chart paths by name (none drawn for this benchmark).
     """
-    from bench.report import _row, verdict
+    from bench.report import _row, section_head, verdict
 
     r = doc["result"]
-    lines = [f"## {doc['title']}", "", *(__doc__ or "").split("\n\n", 1)[1].strip().splitlines(), ""]
+    lines = section_head(doc, __doc__)
     lines += [f"{r.get('runs_per_side', '?')} timed runs per side and case. Goals are maxima of the ratio.", ""]
     for case in r.get("cases", []):
         label, ours, key, baseline = _case_text(case)

@@ -216,11 +216,11 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
     :param doc: the benchmark's JSON document.
     :param charts: chart paths by name (none drawn for this benchmark).
     """
-    from bench.report import _row
+    from bench.report import _row, section_head
 
     r = doc["result"]
     ec2, local = r.get("ec2_emulated"), r.get("local")
-    lines = [f"## {doc['title']}", "", *(__doc__ or "").split("\n\n", 1)[1].strip().splitlines(), ""]
+    lines = section_head(doc, __doc__)
     if not ec2 or not local:
         return lines
     lines += [

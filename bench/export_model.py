@@ -238,10 +238,10 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
     :param doc: the benchmark's JSON document.
     :param charts: chart paths by name (none drawn for this benchmark).
     """
-    from bench.report import s, spread
+    from bench.report import s, section_head, spread
 
     r = doc["result"]
-    lines = [f"## {doc['title']}", "", (__doc__ or "").split("\n\n", 1)[1].replace("\n", " ").strip(), ""]
+    lines = section_head(doc, __doc__)
     lines += [
         f"Ours: {r['ours_path']}. Baseline: `{r['baseline_path']}`. {r['runs_per_side']} timed runs per side. "
         f"Checked: {r['verified']}.",

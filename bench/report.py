@@ -151,6 +151,17 @@ def _summary(docs: dict[str, dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def section_head(doc: dict[str, Any], module_doc: str | None) -> list[str]:
+    """A benchmark section's title and method: the module docstring after its first paragraph.
+
+    :param doc: the benchmark's JSON document (its title).
+    :param module_doc: the benchmark module's docstring.
+    """
+    parts = (module_doc or "").split("\n\n", 1)
+    method = parts[1].strip().splitlines() if len(parts) > 1 else []
+    return [f"## {doc['title']}", "", *method, ""]
+
+
 def _figure_row(figure: dict[str, Any]) -> str:
     """One row of the figures table from a benchmark's ``figures`` entry.
 

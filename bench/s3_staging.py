@@ -121,11 +121,11 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
     :param doc: the benchmark's JSON document.
     :param charts: chart paths by name (none drawn for this benchmark).
     """
-    from bench.report import _row, verdict
+    from bench.report import _row, section_head, verdict
 
     r = doc["result"]
     ours, boto = r.get("ours"), r.get("boto3")
-    lines = [f"## {doc['title']}", "", *(__doc__ or "").split("\n\n", 1)[1].strip().splitlines(), ""]
+    lines = section_head(doc, __doc__)
     if not ours or not boto:
         return lines
     total = r.get("bytes", OBJECT_COUNT * OBJECT_BYTES)

@@ -205,13 +205,13 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
     :param doc: the benchmark's JSON document.
     :param charts: chart paths by name (none drawn for this benchmark).
     """
-    from bench.report import _row, verdict
+    from bench.report import _row, section_head, verdict
 
     r = doc["result"]
     cases = r.get("cases", [])
     runs = cases[0]["ours"]["runs"] if cases else "?"
     sizes = ", ".join(f"{case['label']} {case['rows']:,} rows" for case in CASES)
-    lines = [f"## {doc['title']}", "", *(__doc__ or "").split("\n\n", 1)[1].strip().splitlines(), ""]
+    lines = section_head(doc, __doc__)
     lines += [f"{runs} timed runs per side and case ({sizes}). Goals are maxima of the ratio.", ""]
     for case in cases:
         if "ratio" not in case or "baseline" not in case:

@@ -265,7 +265,7 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
     :param doc: the benchmark's JSON document.
     :param charts: chart paths by name (none drawn for this benchmark).
     """
-    from bench.report import s, spread
+    from bench.report import s, section_head, spread
 
     r = doc["result"]
     names = {
@@ -273,7 +273,7 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
         "docker_run": "docker run",
         "peer": "SDK local mode, Estimator + fit",
     }
-    lines = [f"## {doc['title']}", "", (__doc__ or "").split("\n\n", 1)[1].replace("\n", " ").strip(), ""]
+    lines = section_head(doc, __doc__)
     lines += [f"Peer: {r['peer']}. {r['runs_per_side']} timed runs per side.", ""]
     for c in r["cases"]:
         lines += [

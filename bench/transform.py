@@ -507,10 +507,10 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
     :param doc: the benchmark's JSON document.
     :param charts: chart paths by name (none drawn for this benchmark).
     """
-    from bench.report import _row, s, verdict
+    from bench.report import _row, s, section_head, verdict
 
     r = doc["result"]
-    lines = [f"## {doc['title']}", "", *(__doc__ or "").split("\n\n", 1)[1].strip().splitlines(), ""]
+    lines = section_head(doc, __doc__)
     lines += [
         f"Image `{r.get('image', BENCH_IMAGE)}`, {r.get('runs_per_side', '?')} timed runs per side. Records per "
         "second are the rows over the median time; their ratio, ours / direct, is the inverse of the time ratio, "
