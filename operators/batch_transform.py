@@ -209,7 +209,7 @@ class BatchTransformOperator(LifecycleOperator):
             return  # nothing to process: keep DAG parsing free of the JSONPath machinery
         from ml_lifecycle.core.data_processing import build_data_processing
 
-        build_data_processing(
+        processing = build_data_processing(
             input_filter=self.input_filter,
             output_filter=self.output_filter,
             join_source=self.join_source,
@@ -218,6 +218,10 @@ class BatchTransformOperator(LifecycleOperator):
             split_type=self.split_type,
             assemble_with=self.assemble_with,
         )
+        if not any(is_template(v) for v in (self.max_payload_mb, self.batch_strategy) if v is not None):
+            checks.check_streamed_processing(
+                self.max_payload_mb, self.split_type, self.batch_strategy, processing is not None
+            )
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Transform every input object and return where the outputs and the job record are."""

@@ -244,3 +244,21 @@ def check_now(checks: Mapping[str, tuple[Any, Callable[[Any], Any]]]) -> None:
     for value, check in checks.values():
         if value is not None and not is_template(value):
             check(value)
+
+
+def check_streamed_processing(max_payload_mb: Any, split_type: Any, batch_strategy: Any, processes: bool) -> None:
+    """Refuse record processing on objects that max_payload_mb 0 streams whole (MultiRecord or split_type None).
+
+    :param max_payload_mb: the max_payload_mb parameter.
+    :param split_type: the split_type parameter.
+    :param batch_strategy: the batch_strategy parameter.
+    :param processes: whether input_filter, output_filter or join_source asks for record processing.
+    """
+    streams_whole = split_type == "None" or batch_strategy == "MultiRecord"
+    if processes and max_payload_mb == 0 and streams_whole:
+        raise SpecError(
+            "max_payload_mb",
+            f"0 streams each input object whole (split_type {split_type}, batch_strategy {batch_strategy}), so "
+            "input_filter, output_filter and join_source cannot apply",
+            "Set max_payload_mb to 1-100, or use batch_strategy SingleRecord with a split_type",
+        )

@@ -286,14 +286,9 @@ class TransformSpec:
         checks.check_positive_int("max_retries", self.max_retries, 0, 3)
         checks.check_choice("data_type", self.data_type, ("S3Prefix", "ManifestFile"))
         checks.check_choice("compression_type", self.compression_type, ("None", "Gzip"))
-        streams_whole = self.split_type == "None" or self.batch_strategy == "MultiRecord"
-        if self.data_processing() is not None and self.max_payload_mb == 0 and streams_whole:
-            raise SpecError(
-                "max_payload_mb",
-                f"0 streams each input object whole (split_type {self.split_type}, batch_strategy "
-                f"{self.batch_strategy}), so input_filter, output_filter and join_source cannot apply",
-                "Set max_payload_mb to 1-100, or use batch_strategy SingleRecord with a split_type",
-            )
+        checks.check_streamed_processing(
+            self.max_payload_mb, self.split_type, self.batch_strategy, self.data_processing() is not None
+        )
 
     def data_processing(self) -> DataProcessing | None:
         """Return the validated input_filter / join_source / output_filter settings, or None when all are defaults."""

@@ -181,6 +181,7 @@ def test_empty_input_is_refused_before_containers_start(example_image, model_uri
         ({"assemble_with": "Lines"}, "assemble_with"),
         ({"invocation_timeout_s": 0}, "invocation_timeout_s"),
         ({"max_retries": 4}, "max_retries"),
+        ({"max_payload_mb": 0, "content_type": "text/csv", "input_filter": "$[1:]"}, "max_payload_mb"),
     ],
 )
 def test_bad_arguments_fail_when_the_dag_is_parsed(overrides, parameter):
