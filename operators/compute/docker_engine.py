@@ -9,6 +9,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ml_lifecycle.compute.engine_networks import EngineNetworks
+from ml_lifecycle.compute.start_failures import explain_start_failure
 from ml_lifecycle.core.contract import Mount
 from ml_lifecycle.errors import EngineError, ImageNotFound
 
@@ -33,7 +35,7 @@ class ImageInfo:
     digest: str
 
 
-class DockerEngine:
+class DockerEngine(EngineNetworks):
     """A thin adapter over the docker SDK: images, containers, networks; nothing job-specific."""
 
     def __init__(self, client: Any | None = None) -> None:
@@ -210,7 +212,7 @@ class DockerEngine:
         except docker.errors.APIError as err:
             # The container may exist (created, not started): remove it so nothing is left behind.
             self.remove_by_name(name)
-            raise EngineError(_explain_start_failure(image, command, entrypoint, err.explanation or str(err))) from err
+            raise EngineError(explain_start_failure(image, command, entrypoint, err.explanation or str(err))) from err
 
     def published_port(self, container: Any, container_port: int) -> int:
         """Return the host port a container port was published on.
@@ -310,59 +312,6 @@ class DockerEngine:
                 continue  # a container went away between the listing and its inspection: list again
         return self.client.containers.list(all=not running_only, filters=filters)
 
-    def create_network(self, name: str, labels: Mapping[str, str], *, internal: bool = False) -> Any:
-        """Create a private bridge network with a fixed subnet (replacing a leftover of the same name).
-
-        The subnet is one the engine picks as free; fixing it lets containers get static addresses, so every
-        host can list every other in /etc/hosts (Docker's DNS forgets a container as soon as it exits). The engine
-        picks it for a probe network that is internal, so it has no NAT rules and goes faster (by a tenth of a second).
-
-        :param name: the network name.
-        :param labels: ownership labels.
-        :param internal: give the network no route outside (hosts reach only each other).
-        """
-        import docker
-
-        try:
-            return self._create_network(name, labels, internal)
-        except docker.errors.APIError as err:
-            if err.status_code != 409:
-                raise
-        self.remove_network(name)  # a leftover holds the name: it goes (one call fewer when there is none)
-        return self._create_network(name, labels, internal)
-
-    def _create_network(self, name: str, labels: Mapping[str, str], internal: bool) -> Any:
-        """Create the network of create_network; raises the engine's 409 when the name is taken.
-
-        :param name: the network name.
-        :param labels: ownership labels.
-        :param internal: give the network no route outside.
-        """
-        from docker.types import IPAMConfig, IPAMPool
-
-        probe = self.client.networks.create(name, driver="bridge", labels=dict(labels), internal=True)
-        try:
-            subnet = probe.attrs["IPAM"]["Config"][0]["Subnet"]
-        finally:
-            probe.remove()
-        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)])
-        return self.client.networks.create(
-            name, driver="bridge", labels=dict(labels), check_duplicate=True, internal=internal, ipam=ipam
-        )
-
-    @staticmethod
-    def host_addresses(network: Any, hosts: Sequence[str]) -> dict[str, str]:
-        """Assign each host a static address in a network made by create_network (after the gateway).
-
-        :param network: the network.
-        :param hosts: the host names, in order.
-        """
-        import ipaddress
-
-        subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
-        addresses = list(subnet.hosts())[1 : len(hosts) + 1]  # the first address is the gateway
-        return {host: str(address) for host, address in zip(hosts, addresses, strict=True)}
-
     @staticmethod
     def oom_killed(container: Any) -> bool:
         """Say whether the kernel's out-of-memory killer ended the container.
@@ -374,21 +323,6 @@ class DockerEngine:
         except Exception:  # gone already: nothing more is known
             return False
         return bool(container.attrs.get("State", {}).get("OOMKilled"))
-
-    def remove_network(self, name: str) -> None:
-        """Remove a network by name if it exists.
-
-        :param name: the network name.
-        """
-        for network in self.client.networks.list(names=[name]):
-            network.remove()
-
-    def networks(self, labels: Mapping[str, str]) -> list[Any]:
-        """Find networks carrying every given label.
-
-        :param labels: label -> value.
-        """
-        return self.client.networks.list(filters={"label": [f"{k}={v}" for k, v in labels.items()]})
 
     def run_service(
         self,
@@ -460,7 +394,7 @@ class DockerEngine:
                     f"The Docker engine could not start container {name}: {text}. Another program holds "
                     f"127.0.0.1:{host_port}: stop it, or delete the endpoint to get a new port"
                 ) from err
-            raise EngineError(_explain_start_failure(image, command, None, text)) from err
+            raise EngineError(explain_start_failure(image, command, None, text)) from err
         return self.client.containers.get(created["Id"])
 
     def exec(self, container: Any, command: Sequence[str]) -> tuple[int, str]:
@@ -502,37 +436,3 @@ class DockerEngine:
         except docker.errors.APIError as err:
             raise EngineError(f"Could not list the processes of {container.name}: {err.explanation}") from err
         return [(int(row[0]), row[1]) for row in table.get("Processes") or []]
-
-    def network_address(self, container: Any, network: str, *, refresh: bool = True) -> str:
-        """Return a container's IP address on a network.
-
-        :param container: a running container.
-        :param network: the network name.
-        :param refresh: ask the engine; False reads what the container object last saw (after a start or reload).
-        """
-        if refresh:
-            container.reload()
-        address = ((container.attrs["NetworkSettings"].get("Networks") or {}).get(network) or {}).get("IPAddress")
-        if not address:
-            raise EngineError(f"Container {container.name} has no address on network {network}; is it running?")
-        return str(address)
-
-
-def _explain_start_failure(
-    image: str, command: Sequence[str] | None, entrypoint: Sequence[str] | None, text: str
-) -> str:
-    """Turn the engine's start error into a message that says how to fix it.
-
-    :param image: the image.
-    :param command: the command given.
-    :param entrypoint: the entrypoint override given.
-    :param text: the engine's explanation.
-    """
-    if "executable file not found" in text or "no such file or directory" in text:
-        what = " ".join(entrypoint or command or [])
-        return (
-            f"The image {image} cannot run {what!r}: {text}. SageMaker starts training images as "
-            "`docker run <image> train` and serving images with `serve`: put an executable named so on the image's "
-            "PATH, or set an exec-form ENTRYPOINT that accepts it"
-        )
-    return f"The Docker engine could not start a container from {image}: {text}"

@@ -1,0 +1,96 @@
+"""The Docker engine's networks: private bridges with a fixed subnet, static host addresses, lookups and removal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ml_lifecycle.errors import EngineError
+
+
+class EngineNetworks:
+    """The network calls of DockerEngine (a mixin: it uses the engine's ``client``)."""
+
+    client: Any
+
+    def create_network(self, name: str, labels: Mapping[str, str], *, internal: bool = False) -> Any:
+        """Create a private bridge network with a fixed subnet (replacing a leftover of the same name).
+
+        The subnet is one the engine picks as free; fixing it lets containers get static addresses, so every
+        host can list every other in /etc/hosts (Docker's DNS forgets a container as soon as it exits). The engine
+        picks it for a probe network that is internal, so it has no NAT rules and goes faster (by a tenth of a second).
+
+        :param name: the network name.
+        :param labels: ownership labels.
+        :param internal: give the network no route outside (hosts reach only each other).
+        """
+        import docker
+
+        try:
+            return self._create_network(name, labels, internal)
+        except docker.errors.APIError as err:
+            if err.status_code != 409:
+                raise
+        self.remove_network(name)  # a leftover holds the name: it goes (one call fewer when there is none)
+        return self._create_network(name, labels, internal)
+
+    def _create_network(self, name: str, labels: Mapping[str, str], internal: bool) -> Any:
+        """Create the network of create_network; raises the engine's 409 when the name is taken.
+
+        :param name: the network name.
+        :param labels: ownership labels.
+        :param internal: give the network no route outside.
+        """
+        from docker.types import IPAMConfig, IPAMPool
+
+        probe = self.client.networks.create(name, driver="bridge", labels=dict(labels), internal=True)
+        try:
+            subnet = probe.attrs["IPAM"]["Config"][0]["Subnet"]
+        finally:
+            probe.remove()
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)])
+        return self.client.networks.create(
+            name, driver="bridge", labels=dict(labels), check_duplicate=True, internal=internal, ipam=ipam
+        )
+
+    @staticmethod
+    def host_addresses(network: Any, hosts: Sequence[str]) -> dict[str, str]:
+        """Assign each host a static address in a network made by create_network (after the gateway).
+
+        :param network: the network.
+        :param hosts: the host names, in order.
+        """
+        import ipaddress
+
+        subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
+        addresses = list(subnet.hosts())[1 : len(hosts) + 1]  # the first address is the gateway
+        return {host: str(address) for host, address in zip(hosts, addresses, strict=True)}
+
+    def remove_network(self, name: str) -> None:
+        """Remove a network by name if it exists.
+
+        :param name: the network name.
+        """
+        for network in self.client.networks.list(names=[name]):
+            network.remove()
+
+    def networks(self, labels: Mapping[str, str]) -> list[Any]:
+        """Find networks carrying every given label.
+
+        :param labels: label -> value.
+        """
+        return self.client.networks.list(filters={"label": [f"{k}={v}" for k, v in labels.items()]})
+
+    def network_address(self, container: Any, network: str, *, refresh: bool = True) -> str:
+        """Return a container's IP address on a network.
+
+        :param container: a running container.
+        :param network: the network name.
+        :param refresh: ask the engine; False reads what the container object last saw (after a start or reload).
+        """
+        if refresh:
+            container.reload()
+        address = ((container.attrs["NetworkSettings"].get("Networks") or {}).get(network) or {}).get("IPAddress")
+        if not address:
+            raise EngineError(f"Container {container.name} has no address on network {network}; is it running?")
+        return str(address)
