@@ -19,6 +19,9 @@ from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import SpecError
 from ml_lifecycle.links import PredictionsLink
 
+# Airflow's timeout of a deferral comes this long after the trigger's own deadline (see _defer).
+DEFER_SLACK_S = 300
+
 if TYPE_CHECKING:  # the specs load when a task runs, not at DAG parse time
     from ml_lifecycle.core.specs import TransformSpec
 
@@ -267,21 +270,26 @@ class BatchTransformOperator(LifecycleOperator):
 
         check_transform_reachable_from_ec2(spec)
         note_job = lambda job: setattr(self, "_job_name", job)  # noqa: E731
+        jobs = self._ec2_jobs()
         with fail_fast_unless_retryable():
             if not self.deferrable:
-                name, record = run_transform_on_ec2(self._ec2_jobs(), spec, identity, self.log.info, note_job)
+                name, record = run_transform_on_ec2(jobs, spec, identity, self.log.info, note_job)
                 return self._result(spec, name, record)
-            name, reused = start_transform_on_ec2(self._ec2_jobs(), spec, identity, self.log.info, note_job)
+            name, reused = start_transform_on_ec2(jobs, spec, identity, self.log.info, note_job)
         if reused is not None:
             return self._result(spec, name, reused)
-        self._defer(spec, name)
+        self._defer(spec, name, jobs.launch_time_s(spec, name))
         raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
 
-    def _defer(self, spec: TransformSpec, job_name: str) -> None:
-        """Hand the wait for the EC2 transform's record to the triggerer, bounded by max_runtime_s and a margin.
+    def _defer(self, spec: TransformSpec, job_name: str, launched_at_s: float) -> None:
+        """Hand the wait for the EC2 transform's record to the triggerer, until max_runtime_s and a margin after launch.
+
+        Airflow's own timeout of the deferral comes later than the trigger's deadline, so that the task always
+        resumes (and ends the instances) with the trigger's ``timeout`` event rather than failing without it.
 
         :param spec: the transform spec (compute="ec2").
         :param job_name: the job's name.
+        :param launched_at_s: when its instances were launched (a retry that reattached keeps the first launch).
         """
         import time
         from datetime import timedelta
@@ -290,20 +298,21 @@ class BatchTransformOperator(LifecycleOperator):
         from ml_lifecycle.compute.ec2.transform_jobs import DEADLINE_MARGIN_S
         from ml_lifecycle.triggers.job_record import JobRecordTrigger
 
-        wait_s = checks.check_max_runtime_s(self.max_runtime_s) + DEADLINE_MARGIN_S
-        self.log.info("Transform %s: waiting in the triggerer for its record (at most %d s)", job_name, wait_s)
+        deadline_epoch_s = launched_at_s + checks.check_max_runtime_s(self.max_runtime_s) + DEADLINE_MARGIN_S
+        wait_s = max(deadline_epoch_s - time.time(), 0.0)
+        self.log.info("Transform %s: waiting in the triggerer for its record (at most %.0f s)", job_name, wait_s)
         trigger = JobRecordTrigger(
             record_uri=transform_record_uri(spec.output_uri, job_name),
             job_name=job_name,
             aws_conn_id=self.aws_conn_id,
             poll_interval_s=self.poll_interval_s,
-            deadline_epoch_s=time.time() + wait_s,
+            deadline_epoch_s=deadline_epoch_s,
         )
         self.defer(
             trigger=trigger,
             method_name="execute_complete",
             kwargs={"job_name": job_name},
-            timeout=timedelta(seconds=wait_s),
+            timeout=timedelta(seconds=wait_s + DEFER_SLACK_S + 5 * self.poll_interval_s),
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any], job_name: str) -> dict[str, Any]:
@@ -313,13 +322,17 @@ class BatchTransformOperator(LifecycleOperator):
         :param event: the trigger's event (``status`` is the record's, or ``timeout``).
         :param job_name: the job's name.
         """
-        from ml_lifecycle.compute.ec2.transform_run import finish_transform_on_ec2
+        from ml_lifecycle.compute.ec2.transform_run import clean_up_keeping_error, finish_transform_on_ec2
 
         spec = self._spec()
         jobs = self._ec2_jobs()
         self._job_name = job_name
-        jobs.show_logs(job_name, self.log.info)
-        record = jobs.record(spec, job_name)
+        try:
+            jobs.show_logs(job_name, self.log.info)
+            record = jobs.record(spec, job_name)
+        except BaseException:
+            clean_up_keeping_error(jobs, spec, job_name)  # the instances end even when AWS fails us here
+            raise
         if event.get("status") == "timeout":
             self.log.error("Transform %s: no final record within max_runtime_s and the margin; ending it", job_name)
         return self._result(spec, job_name, finish_transform_on_ec2(jobs, spec, job_name, record))

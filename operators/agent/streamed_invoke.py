@@ -81,6 +81,8 @@ class StreamedInvocation:
             yield from self._pieces(response, where, sender)
             sender.finish(self.timeout_s)
         finally:
+            if sender is not None and sender.is_alive():
+                _shut(sender.sock)  # wakes a sender blocked on a container that stopped reading
             conn.close()
             if sender is not None:
                 sender.join(self.timeout_s)
@@ -138,12 +140,24 @@ class _BodySender(threading.Thread):
     def run(self) -> None:
         """Send every non-empty piece as a chunk, then the last chunk; on an input error, break the connection."""
         pieces = iter(self.body)
+        try:
+            self._send_all(pieces)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # the input's stream ends with this try, not when the garbage collector finds it
+
+    def _send_all(self, pieces: Iterator[bytes]) -> None:
+        """Send the pieces as chunks, then the last chunk.
+
+        :param pieces: the body's pieces.
+        """
         while True:
             try:
                 piece = next(pieces, None)
             except Exception as err:  # reading the input failed: the request must not look complete
                 self.input_error = err
-                _break(self.conn)
+                _shut(self.sock)
                 return
             try:
                 if piece is None:
@@ -165,14 +179,13 @@ class _BodySender(threading.Thread):
             raise self.input_error
 
 
-def _break(conn: http.client.HTTPConnection) -> None:
-    """Shut a connection down both ways, so the reading thread stops at once.
+def _shut(sock: socket.socket) -> None:
+    """Shut a socket down both ways, so that a thread blocked on it in either direction returns at once.
 
-    :param conn: the connection.
+    :param sock: the connection's socket.
     """
-    if conn.sock is not None:
-        with contextlib.suppress(OSError):
-            conn.sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def assembled(pieces: Iterable[bytes], assemble_with: str) -> Iterator[bytes]:

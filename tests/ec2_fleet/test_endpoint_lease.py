@@ -177,3 +177,23 @@ def test_a_delete_waits_for_another_runs_deploy_but_not_for_its_own_runs(s3, mot
         f"Endpoint {name} deleted: "
         + str({"load_balancers": 0, "instances": 0, "target_groups": 0, "security_groups": 0})
     ]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "lost"),
+    [
+        ("PreconditionFailed", 412, True),
+        ("ConditionalRequestConflict", 409, True),
+        ("NoSuchKey", 404, True),
+        ("", 412, True),
+        ("AccessDenied", 403, False),
+        ("InternalError", 500, False),
+    ],
+)
+def test_which_s3_errors_mean_another_writer_came_first(code: str, status: int, lost: bool) -> None:
+    from botocore.exceptions import ClientError
+
+    from ml_lifecycle.compute.ec2.endpoint_lock import _lost_race
+
+    err = ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject")
+    assert _lost_race(err) is lost

@@ -58,6 +58,14 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
+        if self.path == "/half":  # answers, then neither reads the rest of the body nor ends the answer
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"5\r\nfirst\r\n")
+            self.wfile.flush()
+            time.sleep(10)
+            return
         pieces = list(self._chunks()) if self.path != "/echo" else None
         if self.path == "/fail":
             body = b"model crashed"
@@ -154,6 +162,23 @@ def test_an_input_that_fails_to_read_fails_with_its_own_error(server):
 
     with pytest.raises(BrokenInput, match="corrupt at byte 4000"):
         b"".join(_invocation(server, "/echo").answer(body()))
+
+
+def test_closing_the_answer_early_stops_the_sender_and_closes_the_input(server):
+    closed = threading.Event()
+
+    def endless() -> Iterator[bytes]:
+        try:
+            while True:
+                yield b"x" * 65536
+        finally:
+            closed.set()
+
+    answer = _invocation(server, "/half", timeout_s=30).answer(endless())
+    assert next(answer) == b"first"
+    answer.close()  # the consumer failed (e.g. the output store): the exchange ends now, not after timeout_s
+
+    assert closed.is_set()
 
 
 def test_a_refused_connection_is_retryable():

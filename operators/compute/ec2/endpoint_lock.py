@@ -21,6 +21,7 @@ LOCK_NAME = "lock.json"
 # task that died is taken over after it, or at once by a later try of the same DAG run.
 DEFAULT_LEASE_S = 3 * 3600
 RUN_KEYS = ("ml-lifecycle.dag-id", "ml-lifecycle.run-id")
+ACQUIRE_ATTEMPTS = 5
 
 
 class EndpointBusy(MlLifecycleError):
@@ -77,31 +78,36 @@ class EndpointLease:
 
     def acquire(self) -> None:
         """Take the lease, or raise EndpointBusy naming who holds it; a lapsed one or one of this DAG run is taken over."""
-        try:
-            self.etag = self._put(IfNoneMatch="*")
-            return
-        except self.s3.exceptions.ClientError as err:
-            if not _precondition_failed(err):
-                raise
-        current, etag = self._read()
-        if current is None:  # given back meanwhile
-            self.etag = self._put(IfNoneMatch="*")
-            return
-        if not may_take_over(current, self.holder, time.time()):
-            raise EndpointBusy(
-                f"Endpoint {self.endpoint_name} is being deployed or deleted by {describe_holder(current)}. "
-                "Wait for that task to end (this task's retries wait for it), or, if it is gone for good, delete "
-                f"s3://{self.prefix.bucket}/{self.key}"
-            )
-        log.info("Endpoint %s: taking over the lease of %s", self.endpoint_name, describe_holder(current))
-        try:
-            self.etag = self._put(IfMatch=etag)
-        except self.s3.exceptions.ClientError as err:
-            if _precondition_failed(err):
+        for _ in range(ACQUIRE_ATTEMPTS):
+            try:
+                self.etag = self._put(IfNoneMatch="*")
+                return
+            except self.s3.exceptions.ClientError as err:
+                if not _lost_race(err):
+                    raise
+            current, etag = self._read()
+            if current is None:  # given back between the put and the read: try again
+                continue
+            if not may_take_over(current, self.holder, time.time()):
                 raise EndpointBusy(
-                    f"Endpoint {self.endpoint_name}: another task took its lease at the same moment; retry"
-                ) from err
-            raise
+                    f"Endpoint {self.endpoint_name} is being deployed or deleted by {describe_holder(current)}. "
+                    "Wait for that task to end (this task's retries wait for it), or, if it is gone for good, "
+                    f"delete s3://{self.prefix.bucket}/{self.key}"
+                )
+            log.info("Endpoint %s: taking over the lease of %s", self.endpoint_name, describe_holder(current))
+            try:
+                self.etag = self._put(IfMatch=etag)
+                return
+            except self.s3.exceptions.ClientError as err:
+                if not _lost_race(err):  # changed or given back since the read: look again
+                    raise
+        raise EndpointBusy(
+            f"Endpoint {self.endpoint_name}: other tasks kept taking and giving back its lease; retry later"
+        )
+
+    def forget(self) -> None:
+        """Drop the lease without giving it back: it went with the endpoint's state prefix."""
+        self.etag = None
 
     def release(self) -> None:
         """Give the lease back, if it is still ours; a failure is logged, never raised (it lapses by itself)."""
@@ -161,10 +167,12 @@ class EndpointLease:
         return (data if isinstance(data, dict) else {}), str(answer["ETag"])
 
 
-def _precondition_failed(err: Any) -> bool:
-    """Say whether an S3 error is a failed condition (412), i.e. someone else wrote first.
+def _lost_race(err: Any) -> bool:
+    """Say whether an S3 error means another writer came first: a failed condition (412), a conflicting conditional
+    write (409), or the object gone since it was read (404).
 
     :param err: a botocore ClientError.
     """
     code = str(err.response.get("Error", {}).get("Code", ""))
-    return code in ("PreconditionFailed", "412", "ConditionalRequestConflict")
+    races = ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404")
+    return code in races or status_of(err) in (404, 409, 412)

@@ -289,10 +289,11 @@ class Ec2Endpoints:
         if prefix is None:  # no state: whatever the tags still find goes
             removed = self.remove_resources(None, endpoint_name)
         else:
-            with self.lease(prefix, endpoint_name, holder or {}):
+            with self.lease(prefix, endpoint_name, holder or {}) as lease:
                 store = StateStore(self.store_for, prefix)
                 removed = self.remove_resources(store.read(), endpoint_name)
                 store.delete()
+                lease.forget()  # lock.json went with the prefix; a newcomer's lease must not be touched
         sink(f"Endpoint {endpoint_name} deleted: {removed}")
         return removed
 

@@ -112,7 +112,7 @@ class Ec2TransformJobs(Ec2Jobs):
         :param sink: the task log.
         """
         follower = self.follower(job_name)
-        hard_deadline_s = self._launched_at_s(spec, job_name) + self.max_runtime_s + DEADLINE_MARGIN_S
+        hard_deadline_s = self.launch_time_s(spec, job_name) + self.max_runtime_s + DEADLINE_MARGIN_S
         gone_since_s: float | None = None
         while True:
             follower.poll(sink)
@@ -138,7 +138,7 @@ class Ec2TransformJobs(Ec2Jobs):
             time.sleep(min(self.poll_interval_s, 1.0))
         follower.poll(sink)
 
-    def _launched_at_s(self, spec: TransformSpec, job_name: str) -> float:
+    def launch_time_s(self, spec: TransformSpec, job_name: str) -> float:
         """Return when the job was launched: by this object, else when its record was created (a retry).
 
         :param spec: the transform spec.

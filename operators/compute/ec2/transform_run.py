@@ -43,7 +43,7 @@ def run_transform_on_ec2(
     try:
         record = jobs.follow(spec, name, sink)
     except BaseException:
-        _clean_up_keeping_error(jobs, spec, name)
+        clean_up_keeping_error(jobs, spec, name)
         raise
     return name, finish_transform_on_ec2(jobs, spec, name, record)
 
@@ -72,6 +72,7 @@ def start_transform_on_ec2(
     note_job(name)
     if attempt.action == "reuse" and attempt.record is not None:
         sink(f"Transform {name} already completed in an earlier try; its outputs stand")
+        clean_up_keeping_error(jobs, spec, name)  # that try may have ended before its own cleanup
         return name, attempt.record
     if attempt.action == "attach":
         sink(f"Reattaching to transform {name}, whose instances still run")
@@ -79,7 +80,7 @@ def start_transform_on_ec2(
     try:
         jobs.start(spec, name, identity.labels(), sink)
     except BaseException:
-        _clean_up_keeping_error(jobs, spec, name)
+        clean_up_keeping_error(jobs, spec, name)
         raise
     return name, None
 
@@ -105,7 +106,7 @@ def finish_transform_on_ec2(
     return record
 
 
-def _clean_up_keeping_error(jobs: Ec2TransformJobs, spec: TransformSpec, job_name: str) -> None:
+def clean_up_keeping_error(jobs: Ec2TransformJobs, spec: TransformSpec, job_name: str) -> None:
     """End what a failed job left; a cleanup error is only logged, so that the job's own error is the one raised.
 
     :param jobs: the EC2 transform job manager.
