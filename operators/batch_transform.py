@@ -19,9 +19,6 @@ from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import SpecError
 from ml_lifecycle.links import PredictionsLink
 
-# Airflow's timeout of a deferral comes this long after the trigger's own deadline (see _defer).
-DEFER_SLACK_S = 300
-
 if TYPE_CHECKING:  # the specs load when a task runs, not at DAG parse time
     from ml_lifecycle.core.specs import TransformSpec
 
@@ -259,61 +256,14 @@ class BatchTransformOperator(LifecycleOperator):
         }
 
     def _execute_on_ec2(self, spec: TransformSpec, identity: Any) -> dict[str, Any]:
-        """Run the transform on instances launched for it; they are ended on success and failure alike.
+        """Run the transform on instances launched for it (deferred when deferrable); they always end.
 
         :param spec: the transform spec (compute="ec2").
         :param identity: the task instance's identity.
         """
-        from ml_lifecycle.compute.ec2.transform_run import run_transform_on_ec2, start_transform_on_ec2
-        from ml_lifecycle.core.ec2_checks import check_transform_reachable_from_ec2
-        from ml_lifecycle.runtime import fail_fast_unless_retryable
+        from ml_lifecycle.ec2_transform_steps import run_on_ec2
 
-        check_transform_reachable_from_ec2(spec)
-        note_job = lambda job: setattr(self, "_job_name", job)  # noqa: E731
-        jobs = self._ec2_jobs()
-        with fail_fast_unless_retryable():
-            if not self.deferrable:
-                name, record = run_transform_on_ec2(jobs, spec, identity, self.log.info, note_job)
-                return self._result(spec, name, record)
-            name, reused = start_transform_on_ec2(jobs, spec, identity, self.log.info, note_job)
-        if reused is not None:
-            return self._result(spec, name, reused)
-        self._defer(spec, name, jobs.launch_time_s(spec, name))
-        raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
-
-    def _defer(self, spec: TransformSpec, job_name: str, launched_at_s: float) -> None:
-        """Hand the wait for the EC2 transform's record to the triggerer, until max_runtime_s and a margin after launch.
-
-        Airflow's own timeout of the deferral comes later than the trigger's deadline, so that the task always
-        resumes (and ends the instances) with the trigger's ``timeout`` event rather than failing without it.
-
-        :param spec: the transform spec (compute="ec2").
-        :param job_name: the job's name.
-        :param launched_at_s: when its instances were launched (a retry that reattached keeps the first launch).
-        """
-        import time
-        from datetime import timedelta
-
-        from ml_lifecycle.agent.transform import transform_record_uri
-        from ml_lifecycle.compute.ec2.transform_jobs import DEADLINE_MARGIN_S
-        from ml_lifecycle.triggers.job_record import JobRecordTrigger
-
-        deadline_epoch_s = launched_at_s + checks.check_max_runtime_s(self.max_runtime_s) + DEADLINE_MARGIN_S
-        wait_s = max(deadline_epoch_s - time.time(), 0.0)
-        self.log.info("Transform %s: waiting in the triggerer for its record (at most %.0f s)", job_name, wait_s)
-        trigger = JobRecordTrigger(
-            record_uri=transform_record_uri(spec.output_uri, job_name),
-            job_name=job_name,
-            aws_conn_id=self.aws_conn_id,
-            poll_interval_s=self.poll_interval_s,
-            deadline_epoch_s=deadline_epoch_s,
-        )
-        self.defer(
-            trigger=trigger,
-            method_name="execute_complete",
-            kwargs={"job_name": job_name},
-            timeout=timedelta(seconds=wait_s + DEFER_SLACK_S + 5 * self.poll_interval_s),
-        )
+        return run_on_ec2(self, spec, identity)
 
     def execute_complete(self, context: Any, event: dict[str, Any], job_name: str) -> dict[str, Any]:
         """Resume after deferral: show the job's log, end its instances, then return its outputs or fail.
@@ -322,20 +272,9 @@ class BatchTransformOperator(LifecycleOperator):
         :param event: the trigger's event (``status`` is the record's, or ``timeout``).
         :param job_name: the job's name.
         """
-        from ml_lifecycle.compute.ec2.transform_run import clean_up_keeping_error, finish_transform_on_ec2
+        from ml_lifecycle.ec2_transform_steps import resume_on_ec2
 
-        spec = self._spec()
-        jobs = self._ec2_jobs()
-        self._job_name = job_name
-        try:
-            jobs.show_logs(job_name, self.log.info)
-            record = jobs.record(spec, job_name)
-        except BaseException:
-            clean_up_keeping_error(jobs, spec, job_name)  # the instances end even when AWS fails us here
-            raise
-        if event.get("status") == "timeout":
-            self.log.error("Transform %s: no final record within max_runtime_s and the margin; ending it", job_name)
-        return self._result(spec, job_name, finish_transform_on_ec2(jobs, spec, job_name, record))
+        return resume_on_ec2(self, event, job_name)
 
     def _ec2_jobs(self) -> Any:
         """Return the EC2 transform job manager for this operator's settings."""

@@ -154,7 +154,7 @@ def test_an_early_answer_ends_the_exchange_without_waiting_for_the_body(server):
 
 def test_an_input_that_fails_to_read_fails_with_its_own_error(server):
     class BrokenInput(Exception):
-        pass
+        """An input stream that breaks midway."""
 
     def body() -> Iterator[bytes]:
         yield b"a,b\n" * 1000
