@@ -7,10 +7,12 @@ published port (the peer's "deploy until the first prediction" baseline). The si
 builds the proxy image; each endpoint is deleted (untimed) before the next run. An update (redeploy of a deployed
 endpoint with another model, until the new model answers) is timed too, with no baseline.
 
-Latency: one endpoint stays up; the same container is reached through the endpoint's URL (client -> docker-proxy ->
-nginx -> container) and directly on its own published port (client -> docker-proxy -> container). Sequential
-requests alternate in blocks between the two paths; then 8 client threads (one keep-alive connection each) run for
-a fixed time on each path, alternately. The payload is one CSV row; the client is Python's http.client.
+Latency: one endpoint stays up; the same container is reached through the endpoint's URL (client -> nginx on the
+host's network -> container) and directly on its own published port (client -> docker-proxy -> container), the way
+`docker run -p` serves it; the goals compare these two. For context, a third path reaches the container's address on
+its network from the host (client -> container, no proxy of any kind), which no `docker run -p` user has by default.
+Sequential requests alternate in blocks between the paths; then 8 client threads (one keep-alive connection each)
+run for a fixed time on each path, alternately. The payload is one CSV row; the client is Python's http.client.
 """
 
 from __future__ import annotations
@@ -192,10 +194,10 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def _sequential(ports: dict[str, int], blocks: int) -> dict[str, Any]:
-    """Alternate blocks of sequential requests on each path; return percentiles per path."""
-    conns = {side: http.client.HTTPConnection("127.0.0.1", port, timeout=30) for side, port in ports.items()}
-    times: dict[str, list[float]] = {side: [] for side in ports}
+def _sequential(paths: dict[str, tuple[str, int]], blocks: int) -> dict[str, Any]:
+    """Alternate blocks of sequential requests on each path (host, port); return percentiles per path."""
+    conns = {side: http.client.HTTPConnection(*path, timeout=30) for side, path in paths.items()}
+    times: dict[str, list[float]] = {side: [] for side in paths}
     for conn in conns.values():
         for _ in range(100):
             _one(conn)  # warm-up
@@ -208,16 +210,18 @@ def _sequential(ports: dict[str, int], blocks: int) -> dict[str, Any]:
     out["added_p50_ms"] = out["ours"]["p50_ms"] - out["direct"]["p50_ms"]
     out["added_p99_ms"] = out["ours"]["p99_ms"] - out["direct"]["p99_ms"]
     out["goal_added_p99_ms"] = ADDED_P99_GOAL_MS
+    if "address" in out:
+        out["added_p99_vs_address_ms"] = out["ours"]["p99_ms"] - out["address"]["p99_ms"]
     return out
 
 
-def _concurrent(port: int) -> tuple[float, list[float]]:
-    """Run CLIENTS threads for CONCURRENT_S on one path; return (requests per second, latencies)."""
+def _concurrent(path: tuple[str, int]) -> tuple[float, list[float]]:
+    """Run CLIENTS threads for CONCURRENT_S on one path (host, port); return (requests per second, latencies)."""
     stop = time.perf_counter() + CONCURRENT_S
     latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
 
     def client(index: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = http.client.HTTPConnection(*path, timeout=30)
         while time.perf_counter() < stop:
             latencies[index].append(_one(conn))
         conn.close()
@@ -247,19 +251,24 @@ def _latency(runs: int, work: Path, say: Callable[[str], None]) -> dict[str, Any
         record = read_endpoint(settings.home_dir(), name)
         if record is None or not record.urls:
             raise BenchError(f"endpoint {name} has no record after its deploy")
-        ports = {"ours": int(urlsplit(url).port or 80), "direct": int(urlsplit(record.urls[0]).port or 80)}
+        address, _, port = record.upstreams[0].rpartition(":")
+        paths = {
+            "ours": ("127.0.0.1", int(urlsplit(url).port or 80)),
+            "direct": ("127.0.0.1", int(urlsplit(record.urls[0]).port or 80)),
+            "address": (address, int(port)),
+        }
         say(f"  sequential: {runs * BLOCK} requests per path, in alternating blocks of {BLOCK}")
-        sequential = _sequential(ports, runs)
+        sequential = _sequential(paths, runs)
         say(
             f"  sequential p50/p99: ours {sequential['ours']['p50_ms']:.3f}/{sequential['ours']['p99_ms']:.3f} ms, "
             f"direct {sequential['direct']['p50_ms']:.3f}/{sequential['direct']['p99_ms']:.3f} ms"
         )
-        rates: dict[str, list[float]] = {"ours": [], "direct": []}
-        samples: dict[str, list[float]] = {"ours": [], "direct": []}
-        _concurrent(ports["ours"])  # warm-up: nginx opens its upstream connections
+        rates: dict[str, list[float]] = {side: [] for side in paths}
+        samples: dict[str, list[float]] = {side: [] for side in paths}
+        _concurrent(paths["ours"])  # warm-up: nginx opens its upstream connections
         for _ in range(CONCURRENT_ROUNDS):
-            for side in ("direct", "ours"):
-                rate, latencies = _concurrent(ports[side])
+            for side in ("direct", "ours", "address"):
+                rate, latencies = _concurrent(paths[side])
                 rates[side].append(rate)
                 samples[side].extend(latencies)
         concurrent: dict[str, Any] = {
@@ -269,10 +278,12 @@ def _latency(runs: int, work: Path, say: Callable[[str], None]) -> dict[str, Any
         concurrent["seconds_per_round"] = CONCURRENT_S
         concurrent["rounds_per_side"] = CONCURRENT_ROUNDS
         concurrent["throughput_ratio"] = statistics.median(rates["ours"]) / statistics.median(rates["direct"])
+        concurrent["ratio_to_address"] = statistics.median(rates["ours"]) / statistics.median(rates["address"])
         concurrent["goal_throughput_ratio"] = THROUGHPUT_GOAL
         say(
             f"  {CLIENTS} clients: ours {statistics.median(rates['ours']):.0f} req/s, direct "
-            f"{statistics.median(rates['direct']):.0f} req/s (ratio {concurrent['throughput_ratio']:.2f})"
+            f"{statistics.median(rates['direct']):.0f} req/s (ratio {concurrent['throughput_ratio']:.2f}), container "
+            f"address {statistics.median(rates['address']):.0f} req/s"
         )
         return {"sequential": sequential, "concurrent": concurrent}
     finally:
@@ -300,6 +311,21 @@ def run(runs: int | None, say: Callable[[str], None] = print) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- report
+PATH_LABELS = {
+    "ours": "endpoint URL (nginx on the host network)",
+    "direct": "container's published port (docker-proxy), as `docker run -p`",
+    "address": "container's address on its network, from the host (no proxy; context)",
+}
+
+
+def _paths(measured: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return (side, label) of the paths a result measured, in report order.
+
+    :param measured: the sequential or concurrent result.
+    """
+    return [(side, label) for side, label in PATH_LABELS.items() if side in measured]
+
+
 def _added_verdict(added_ms: float, goal_ms: float | None) -> str:
     """The goal column of the added p99 latency: a strict maximum in milliseconds.
 
@@ -341,7 +367,7 @@ def summary_rows(result: dict[str, Any]) -> list[str]:
         rows.append(
             f"| endpoint latency, sequential, through the proxy: p50 / p99 | {seq['ours']['p50_ms']:.3f} / "
             f"{seq['ours']['p99_ms']:.3f} ms | {seq['direct']['p50_ms']:.3f} / {seq['direct']['p99_ms']:.3f} ms "
-            f"(the container's own port) | **{seq['added_p99_ms']:+.3f} ms** added p99 ({seq['added_p50_ms']:+.3f} ms "
+            f"(the container's published port) | **{seq['added_p99_ms']:+.3f} ms** added p99 ({seq['added_p50_ms']:+.3f} ms "
             f"p50) | {_added_verdict(seq['added_p99_ms'], seq.get('goal_added_p99_ms'))} |"
         )
     con = result.get("concurrent") or {}
@@ -350,7 +376,7 @@ def summary_rows(result: dict[str, Any]) -> list[str]:
             f"| endpoint throughput, {con.get('clients', CLIENTS)} clients, {con.get('rounds_per_side', con['ours']['rps']['runs'])} rounds per "
             f"side, through the proxy | {con['ours']['rps']['median']:,.0f} req/s (p50 / p99 {con['ours']['p50_ms']:.2f} "
             f"/ {con['ours']['p99_ms']:.2f} ms) | {con['direct']['rps']['median']:,.0f} req/s (p50 / p99 "
-            f"{con['direct']['p50_ms']:.2f} / {con['direct']['p99_ms']:.2f} ms; the container's own port) | "
+            f"{con['direct']['p50_ms']:.2f} / {con['direct']['p99_ms']:.2f} ms; the container's published port) | "
             f"**{con['throughput_ratio']:.3f}** | "
             f"{verdict(con['throughput_ratio'], con.get('goal_throughput_ratio'), at_least=True)} |"
         )
@@ -400,7 +426,7 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
             "| path | requests | p50 | p99 |",
             "| --- | --- | --- | --- |",
         ]
-        for side, label in (("ours", "endpoint URL (docker-proxy, nginx)"), ("direct", "container's own port")):
+        for side, label in _paths(seq):
             lines.append(
                 f"| {label} | {seq[side]['requests']:,} | {seq[side]['p50_ms']:.3f} ms | {seq[side]['p99_ms']:.3f} ms |"
             )
@@ -410,6 +436,12 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
             f"Goal {_added_verdict(seq['added_p99_ms'], seq.get('goal_added_p99_ms'))}.",
             "",
         ]
+        if "added_p99_vs_address_ms" in seq:
+            lines += [
+                f"Against the container's address with no proxy at all (context, no goal): "
+                f"{seq['added_p99_vs_address_ms']:+.3f} ms at p99.",
+                "",
+            ]
     con = r.get("concurrent") or {}
     if "throughput_ratio" in con:
         clients = con.get("clients", CLIENTS)
@@ -422,7 +454,7 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
             "| path | rounds | req/s (median) | min - max | requests | p50 under load | p99 under load |",
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for side, label in (("ours", "endpoint URL (docker-proxy, nginx)"), ("direct", "container's own port")):
+        for side, label in _paths(con):
             c = con[side]
             lines.append(
                 f"| {label} | {c['rps']['runs']} | {c['rps']['median']:,.0f} | {c['rps']['min']:,.0f} - "
@@ -435,6 +467,12 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
             f"Goal {verdict(con['throughput_ratio'], con.get('goal_throughput_ratio'), at_least=True)}.",
             "",
         ]
+        if "ratio_to_address" in con:
+            lines += [
+                f"Against the container's address with no proxy at all (context, no goal): "
+                f"{con['ratio_to_address']:.3f}.",
+                "",
+            ]
     return lines
 
 

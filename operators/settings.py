@@ -29,3 +29,25 @@ def region() -> str:
 def serving_host() -> str:
     """The address at which published container ports are reached; ML_LIFECYCLE_SERVING_HOST."""
     return os.environ.get("ML_LIFECYCLE_SERVING_HOST") or "127.0.0.1"
+
+
+PROXY_NETWORKS = ("host", "bridge")
+
+
+def proxy_network() -> str:
+    """How a local endpoint's nginx is reached; ML_LIFECYCLE_PROXY_NETWORK.
+
+    ``host`` (the default) runs it on the engine host's network, listening on 127.0.0.1 itself: requests skip
+    Docker's userland port proxy. ``bridge`` publishes its port through Docker instead, for engines whose host
+    network is not the caller's (Docker Desktop, rootless Docker).
+    """
+    value = (os.environ.get("ML_LIFECYCLE_PROXY_NETWORK") or "host").strip().lower()
+    if value not in PROXY_NETWORKS:
+        from ml_lifecycle.errors import SpecError
+
+        raise SpecError(
+            "ML_LIFECYCLE_PROXY_NETWORK",
+            f"{value!r} is not one of {', '.join(PROXY_NETWORKS)}",
+            "Unset it (host, the default) or set bridge where the engine's host network is not this machine's",
+        )
+    return value

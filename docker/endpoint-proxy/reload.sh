@@ -21,10 +21,10 @@ alive() {
     [ "$state" != "Z" ]
 }
 
-nginx -t -q -c /etc/mlc-proxy/nginx.conf
+nginx -t -q -e stderr -c /etc/mlc-proxy/nginx.conf
 old=$(workers)
-# PID 1 is the nginx master (the image's entrypoint): SIGHUP makes it start new workers on the new configuration
-# and ask the old ones to finish gracefully.
+# PID 1 is the nginx master: SIGHUP makes it start new workers on the new configuration and ask the old ones to
+# finish gracefully. (Before the first model PID 1 is mlc-proxy-start, which SIGHUP turns into that master.)
 kill -HUP 1
 deadline=$(( $(date +%s) + timeout_s ))
 for pid in $old; do

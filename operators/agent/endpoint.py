@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ml_lifecycle import settings
 from ml_lifecycle.agent.clock import utc_now_iso
-from ml_lifecycle.agent.endpoint_fleet import published_port, retire, start_revision, upstreams, wait_healthy
+from ml_lifecycle.agent.endpoint_fleet import retire, start_revision, upstreams, wait_healthy
 from ml_lifecycle.agent.endpoint_record import (
     CREATING,
     DELETING,
@@ -29,7 +30,7 @@ from ml_lifecycle.agent.endpoint_record import (
 from ml_lifecycle.agent.host_watch import LogSink
 from ml_lifecycle.agent.model_files import fetch_model
 from ml_lifecycle.agent.proxy import ROLE, ROLE_PROXY, EndpointProxy, ensure_proxy_image
-from ml_lifecycle.agent.proxy_config import INVOCATION_TIMEOUT_S, PROXY_PORT, ServingLimits
+from ml_lifecycle.agent.proxy_config import INVOCATION_TIMEOUT_S, ServingLimits
 from ml_lifecycle.agent.records import StoreFor
 from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.docker_engine import DockerEngine
@@ -95,18 +96,19 @@ class LocalEndpoints:
         :param limits: the serving limits.
         """
         name = spec.endpoint_name
+        # Where nginx is to listen is read before anything starts: a wrong ML_LIFECYCLE_PROXY_NETWORK stops here.
+        proxy = self._proxy(name, limits, settings.proxy_network())
         old = read_endpoint(self.home, name)
         live = old if old is not None and old.status in (IN_SERVICE, UPDATING) and old.port and old.upstreams else None
         self._set_status(old, UPDATING if live else CREATING, name, owner)
         revision = new_revision()
         revision_dir = endpoints_dir(self.home) / name / revision
-        proxy = self._proxy(name, limits)
         ep_labels = labels.owned("endpoint", name, owner, endpoint=name)
         servers = []
         routed = False
         try:
             # The network is made while the images are looked up and the model unpacked; then the models and a
-            # proxy that must be started start together (the proxy on its standby port until the models have their
+            # proxy that must be started start together (the proxy on standby until the models have their
             # addresses).
             with ThreadPoolExecutor(max_workers=1) as pool:
                 network = pool.submit(proxy.ensure_network, _network_labels(name, owner))
@@ -115,7 +117,7 @@ class LocalEndpoints:
                 proxy_image = ensure_proxy_image(self.engine, sink)
                 network.result()
                 running = proxy.running()
-                proxy_started = pool.submit(self._ensure_proxy, proxy, running, proxy_image, ep_labels, old, live)
+                proxy_started = pool.submit(self._ensure_proxy, proxy, running, proxy_image, ep_labels, old)
                 servers = start_revision(
                     self.engine,
                     endpoint_name=name,
@@ -189,13 +191,15 @@ class LocalEndpoints:
             remove_endpoint_record(self.home, name)
             return removed
 
-    def _proxy(self, name: str, limits: ServingLimits) -> EndpointProxy:
+    def _proxy(self, name: str, limits: ServingLimits, network_mode: str | None = None) -> EndpointProxy:
         """Return the endpoint's proxy; its nginx.conf lives in the endpoint's folder.
 
         :param name: the endpoint name.
         :param limits: the serving limits.
+        :param network_mode: ``host`` or ``bridge``; None reads the setting when the proxy starts.
         """
-        return EndpointProxy(self.engine, name, limits, self.serving_host, endpoints_dir(self.home) / name / PROXY_DIR)
+        folder = endpoints_dir(self.home) / name / PROXY_DIR
+        return EndpointProxy(self.engine, name, limits, self.serving_host, folder, network_mode)
 
     def _ensure_proxy(
         self,
@@ -204,27 +208,22 @@ class LocalEndpoints:
         image: str,
         ep_labels: dict[str, str],
         old: EndpointRecord | None,
-        live: EndpointRecord | None,
     ) -> tuple[int, bool]:
-        """Return the proxy's port, and whether it was started on standby (no model yet, not reachable).
+        """Return the proxy's port, and whether it was started on standby (no model routed yet).
 
-        A proxy that runs is left alone (the caller switches it). One that must be started listens on the endpoint's
-        port and routes to the revision in service, or waits on standby when there is none (a new endpoint: nobody
-        knows its URL before the deploy returns, and it is not InService before the new revision answers /ping).
+        A proxy that runs is left alone (the caller switches it). One that must be started (a new endpoint, or one
+        whose proxy has gone) takes the endpoint's port on standby: nobody knows a new endpoint's URL before the
+        deploy returns, and an endpoint whose proxy has gone answers nothing until the new revision is routed.
 
         :param proxy: the endpoint's proxy.
         :param running: the proxy container when it runs, else None.
         :param image: the proxy image.
         :param ep_labels: ownership labels.
         :param old: the endpoint's record before this deploy, or None.
-        :param live: the record of the revision in service, or None for a new endpoint.
         """
         if running is not None:
-            return published_port(running, PROXY_PORT), False
-        port = old.port if old is not None and old.port else None
-        if live is not None:
-            return proxy.start(image, ep_labels, port, live.revision, live.upstreams), False
-        return proxy.start(image, ep_labels, port, "", []), True
+            return proxy.port_of(running), False
+        return proxy.start(image, ep_labels, old.port if old is not None and old.port else None), True
 
     def _undo(
         self,

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ml_lifecycle import settings
 from ml_lifecycle.agent.endpoint_fleet import published_port
 from ml_lifecycle.agent.http_client import ContainerClient
 from ml_lifecycle.agent.proxy_config import PROXY_PORT, ServingLimits, proxy_context, render_config
 from ml_lifecycle.compute import labels
-from ml_lifecycle.compute.docker_engine import DockerEngine
+from ml_lifecycle.compute.docker_engine import HOST_NETWORK, DockerEngine
 from ml_lifecycle.core.contract import Mount
 from ml_lifecycle.errors import EndpointNotReady, EngineError
 
@@ -25,6 +27,11 @@ ROLE_PROXY = "proxy"
 CONFIG_FOLDER = "/etc/mlc-proxy"
 CONFIG_NAME = "nginx.conf"
 RELOAD_COMMAND = "mlc-proxy-reload"
+# docker/endpoint-proxy/start.py: where it writes the port it listens on, and the line it prints then.
+PORT_FILE = "/tmp/mlc-proxy-port"
+LISTENING = re.compile(r"^mlc-proxy: listening on [0-9.]+:(\d+),", re.MULTILINE)
+PROXY_USER = "www-data"
+LOOPBACK = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
 FIRST_POLL_S = 0.002
 POLL_S = 0.01
@@ -69,7 +76,13 @@ class EndpointProxy:
     """One endpoint's nginx: its network, its container, its configuration and its reloads."""
 
     def __init__(
-        self, engine: DockerEngine, endpoint_name: str, limits: ServingLimits, serving_host: str, config_dir: Path
+        self,
+        engine: DockerEngine,
+        endpoint_name: str,
+        limits: ServingLimits,
+        serving_host: str,
+        config_dir: Path,
+        network_mode: str | None = None,
     ) -> None:
         """Name the endpoint's proxy resources.
 
@@ -78,6 +91,8 @@ class EndpointProxy:
         :param limits: the serving limits the proxy enforces.
         :param serving_host: the address published ports are reached at.
         :param config_dir: the folder on the engine's host holding nginx.conf, mounted read-only into the proxy.
+        :param network_mode: ``host`` (nginx on the host's network, listening on 127.0.0.1) or ``bridge`` (on the
+            endpoint's network, its port published by Docker); default settings.proxy_network().
         """
         self.config_dir = config_dir
         self.engine = engine
@@ -86,6 +101,12 @@ class EndpointProxy:
         self.serving_host = serving_host
         self.network = network_name(endpoint_name)
         self.name = proxy_name(endpoint_name)
+        self._network_mode = network_mode
+
+    @property
+    def on_host(self) -> bool:
+        """Whether nginx runs on the host's network (read when needed: a delete works whatever the setting)."""
+        return (self._network_mode or settings.proxy_network()) == HOST_NETWORK
 
     def ensure_network(self, network_labels: Mapping[str, str]) -> str:
         """Create the endpoint's private network unless it exists; return its name.
@@ -105,40 +126,51 @@ class EndpointProxy:
         found = self.engine.containers({labels.ENDPOINT: self.endpoint_name, ROLE: ROLE_PROXY}, running_only=True)
         return found[0] if found else None
 
-    def start(
-        self,
-        image: str,
-        container_labels: Mapping[str, str],
-        port: int | None,
-        revision: str,
-        servers: Sequence[str],
-    ) -> int:
-        """Start the proxy routing to servers (on standby with none) and return its host port once nginx runs workers.
+    def start(self, image: str, container_labels: Mapping[str, str], port: int | None) -> int:
+        """Start the proxy on standby, holding the endpoint's port, and return that port; first_route routes it.
+
+        On standby mlc-proxy-start listens on the port (no model is routed: a client waits in the backlog); the
+        first SIGHUP makes it nginx, which inherits the socket.
 
         :param image: the proxy image.
         :param container_labels: ownership labels.
-        :param port: the endpoint's host port, or None to take a free one (a new endpoint).
-        :param revision: the revision the servers belong to.
-        :param servers: ``address:port`` of each model container; none puts the proxy on standby.
+        :param port: the endpoint's port, or None to take a free one (a new endpoint).
         """
-        self._write_config(revision, servers)
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        if self.on_host:
+            placement: dict[str, Any] = {"network": HOST_NETWORK, "container_port": None}
+            environment = {"MLC_PROXY_BIND": LOOPBACK, "MLC_PROXY_PORT": str(port or 0)}
+        else:
+            placement = {"network": self.network, "container_port": PROXY_PORT, "host_port": port}
+            environment = {"MLC_PROXY_BIND": "0.0.0.0", "MLC_PROXY_PORT": str(PROXY_PORT)}  # its own network namespace
         container = self.engine.run_service(
             name=self.name,
             image=image,
             labels={**container_labels, ROLE: ROLE_PROXY},
-            network=self.network,
-            container_port=PROXY_PORT,
-            host_port=port,
             mounts=[Mount(str(self.config_dir), CONFIG_FOLDER, read_only=True)],
+            environment=environment,
+            user=PROXY_USER,
+            no_capabilities=True,
+            **placement,
         )
         try:
-            port = published_port(container, PROXY_PORT)
-            # Before its workers run, the nginx master would die of the SIGHUP of a later route.
-            self._wait_for_workers(container)
-            return port
+            listening = self._wait_for_standby(container, port)
+            return listening if self.on_host else published_port(container, PROXY_PORT)
         except BaseException:
             self.engine.remove(container)
             raise
+
+    def port_of(self, container: Any) -> int:
+        """Return the endpoint port a running proxy listens on.
+
+        :param container: the running proxy container.
+        """
+        if not self.on_host:
+            return published_port(container, PROXY_PORT)
+        code, output = self.engine.exec(container, ["cat", PORT_FILE])
+        if code != 0 or not output.strip().isdigit():
+            raise EngineError(f"The proxy {self.name} does not say which port it listens on ({code}): {output}")
+        return int(output)
 
     def route(self, revision: str, servers: Sequence[str], port: int, container: Any | None = None) -> float:
         """Send new requests to servers; return the seconds it took.
@@ -155,7 +187,7 @@ class EndpointProxy:
         if container is None:
             raise EngineError(f"The proxy {self.name} of endpoint {self.endpoint_name} is not running")
         started = time.monotonic()
-        self._write_config(revision, servers)
+        self._write_config(revision, servers, port)
         timeout_s = self.limits.invocation_timeout_s + 15
         code, output = self.engine.exec(container, [RELOAD_COMMAND, str(timeout_s)])
         if code != 0:
@@ -169,8 +201,8 @@ class EndpointProxy:
     def first_route(self, revision: str, servers: Sequence[str], port: int) -> float:
         """Switch a proxy on standby to its first revision; return the seconds until it answers through its URL.
 
-        On standby nginx listens on a port that is not published, so no client holds a connection to drain: a
-        SIGHUP to its master is the whole switch, and /ping answering on the published port shows it took effect.
+        On standby no nginx runs and no client holds a connection to drain: the SIGHUP that makes mlc-proxy-start
+        nginx is the whole switch, and /ping answering through the URL shows it took effect.
 
         :param revision: the revision the servers belong to.
         :param servers: ``address:port`` of each model container.
@@ -180,21 +212,37 @@ class EndpointProxy:
         if container is None:
             raise EngineError(f"The proxy {self.name} of endpoint {self.endpoint_name} is not running")
         started = time.monotonic()
-        self._write_config(revision, servers)
+        self._write_config(revision, servers, port)
         self.engine.signal(container, "SIGHUP")
         self.wait_ready(port)
         return time.monotonic() - started
 
-    def _wait_for_workers(self, container: Any, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """Wait until the nginx master has started its workers (before that it would die of a SIGHUP).
+    def _wait_for_standby(self, container: Any, port: int | None, timeout_s: float = READY_TIMEOUT_S) -> int:
+        """Wait until mlc-proxy-start listens (from then on a SIGHUP routes it); return the port it reports.
 
         :param container: the proxy container.
+        :param port: the port it was asked for, or None.
         :param timeout_s: the most seconds to wait.
         """
         deadline = time.monotonic() + timeout_s
-        while not any(command.startswith("nginx: worker") for _pid, command in self.engine.processes(container)):
+        while True:
+            found = LISTENING.search(container.logs(stdout=True, stderr=True).decode("utf-8", "replace"))
+            if found:
+                return int(found.group(1))
+            container.reload()
+            if container.status not in ("created", "running"):
+                tail = self.engine.log_tail(container)
+                hint = (
+                    f" Another program holds {LOOPBACK}:{port}, the endpoint's port: stop it, or delete the endpoint "
+                    "to get a new port."
+                    if port and "cannot listen" in tail
+                    else ""
+                )
+                raise EngineError(f"The proxy {self.name} stopped before it listened:\n{tail}{hint}")
             if time.monotonic() > deadline:
-                raise EngineError(f"nginx in {self.name} started no worker:\n{self.engine.log_tail(container)}")
+                raise EngineError(
+                    f"The proxy {self.name} did not listen within {timeout_s:.0f} s:\n{self.engine.log_tail(container)}"
+                )
             time.sleep(POLL_S)
 
     def wait_ready(self, port: int, timeout_s: float = READY_TIMEOUT_S) -> float:
@@ -234,13 +282,15 @@ class EndpointProxy:
             self.engine.remove(container)
         return len(found)
 
-    def _write_config(self, revision: str, servers: Sequence[str]) -> None:
+    def _write_config(self, revision: str, servers: Sequence[str], port: int) -> None:
         """Render nginx.conf into the mounted folder atomically (nginx reads it at start and at each reload).
 
         :param revision: the revision the servers belong to.
         :param servers: ``address:port`` of each model container.
+        :param port: the endpoint's port.
         """
-        text = render_config(self.endpoint_name, revision, servers, self.limits)
+        listen_address = f"{LOOPBACK}:{port}" if self.on_host else str(PROXY_PORT)
+        text = render_config(self.endpoint_name, revision, servers, self.limits, listen_address)
         self.config_dir.mkdir(parents=True, exist_ok=True)
         temp = self.config_dir / f".{CONFIG_NAME}.tmp"
         temp.write_text(text)

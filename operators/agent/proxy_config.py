@@ -11,10 +11,8 @@ from ml_lifecycle.core import checks
 from ml_lifecycle.core.contract import PING_TIMEOUT_S
 from ml_lifecycle.errors import EngineError
 
+# The port nginx listens on inside its container when Docker publishes it (ML_LIFECYCLE_PROXY_NETWORK=bridge).
 PROXY_PORT = 8080
-# Before its first model, the proxy listens only here (not published): no client ever reaches a worker of that
-# configuration, so the first switch needs no draining.
-STANDBY_PORT = 8081
 DEFAULT_MAX_PAYLOAD_MB = 6
 MAX_PAYLOAD_MB_LIMIT = 100
 INVOCATION_TIMEOUT_S = 60
@@ -77,16 +75,24 @@ def proxy_context() -> Path:
 
 
 def render_config(
-    endpoint_name: str, revision: str, servers: Sequence[str], limits: ServingLimits, context: Path | None = None
+    endpoint_name: str,
+    revision: str,
+    servers: Sequence[str],
+    limits: ServingLimits,
+    listen_address: str,
+    context: Path | None = None,
 ) -> str:
-    """Render nginx.conf for an endpoint; with no servers, /invocations and /ping answer 503.
+    """Render nginx.conf for an endpoint.
 
     :param endpoint_name: the endpoint's name.
-    :param revision: the revision the servers belong to ("" before the first).
-    :param servers: ``address:port`` of each model container on the endpoint's network.
+    :param revision: the revision the servers belong to.
+    :param servers: ``address:port`` of each model container on the endpoint's network (at least one).
     :param limits: the serving limits.
+    :param listen_address: ``address:port`` nginx listens on, exactly as mlc-proxy-start bound it.
     :param context: the folder holding nginx.conf.j2; default proxy_context().
     """
+    if not servers:
+        raise EngineError(f"The proxy of endpoint {endpoint_name} needs at least one model container to route to")
     import jinja2
 
     folder = context or proxy_context()
@@ -102,7 +108,7 @@ def render_config(
         endpoint_name=endpoint_name,
         revision=revision,
         servers=list(servers),
-        listen_port=PROXY_PORT if servers else STANDBY_PORT,
+        listen_address=listen_address,
         worker_processes="auto",
         shutdown_timeout_s=limits.invocation_timeout_s + 5,
         max_payload_mb=limits.max_payload_mb,

@@ -331,13 +331,15 @@ class DockerEngine(EngineNetworks):
         image: str,
         labels: Mapping[str, str],
         network: str,
-        container_port: int,
+        container_port: int | None,
         host_port: int | None = None,
         mounts: Sequence[Mount] = (),
         command: Sequence[str] | None = None,
         environment: Mapping[str, str] | None = None,
         hostname: str | None = None,
         replace: bool = True,
+        user: str | None = None,
+        no_capabilities: bool = False,
     ) -> Any:
         """Start a long-lived container on a network, one port published on 127.0.0.1; three engine calls in all.
 
@@ -346,14 +348,16 @@ class DockerEngine(EngineNetworks):
         :param name: the container name.
         :param image: the image reference or id.
         :param labels: ownership labels.
-        :param network: the user-defined network to join (the hostname becomes an alias there).
-        :param container_port: the port inside the container to publish.
+        :param network: the user-defined network to join (the hostname becomes an alias there), or ``host``.
+        :param container_port: the port inside the container to publish; None publishes none (e.g. on ``host``).
         :param host_port: the host port to publish it on; None takes a free one.
         :param mounts: bind mounts.
         :param command: the command, or None for the image's.
         :param environment: environment variables.
         :param hostname: the container's host name.
         :param replace: remove a leftover container of the same name first (skip it for names never used before).
+        :param user: the user to run as, or None for the image's.
+        :param no_capabilities: drop every Linux capability and forbid gaining privileges (setuid binaries).
         """
         import docker
 
@@ -361,10 +365,14 @@ class DockerEngine(EngineNetworks):
             self.remove_by_name(name)
         api = self.client.api
         host_config = api.create_host_config(
-            port_bindings={container_port: ("127.0.0.1", host_port)},
+            port_bindings={container_port: ("127.0.0.1", host_port)} if container_port is not None else None,
             mounts=[docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in mounts],
             network_mode=network,
+            cap_drop=["ALL"] if no_capabilities else None,
+            security_opt=["no-new-privileges"] if no_capabilities else None,
         )
+        # The engine refuses aliases on the host network.
+        endpoint = api.create_endpoint_config(aliases=[hostname] if hostname and network != HOST_NETWORK else None)
         try:
             created = api.create_container(
                 image,
@@ -373,11 +381,10 @@ class DockerEngine(EngineNetworks):
                 hostname=hostname,
                 environment=dict(environment or {}),
                 labels=dict(labels),
-                ports=[container_port],
+                ports=[container_port] if container_port is not None else None,
                 host_config=host_config,
-                networking_config=api.create_networking_config(
-                    {network: api.create_endpoint_config(aliases=[hostname] if hostname else None)}
-                ),
+                networking_config=api.create_networking_config({network: endpoint}),
+                user=user,
             )
         except docker.errors.ImageNotFound as err:
             raise ImageNotFound(f"The image {image} is not on the Docker engine: {err.explanation}") from err

@@ -5,22 +5,23 @@ from __future__ import annotations
 import pytest
 
 from ml_lifecycle.agent.proxy_config import FORWARDED_HEADERS, ServingLimits, render_config
-from ml_lifecycle.errors import SpecError
+from ml_lifecycle.errors import EngineError, SpecError
 
 SERVERS = ["172.30.0.2:8080", "172.30.0.3:8080"]
+LISTEN = "127.0.0.1:40123"
 
 
 def test_the_defaults_are_sagemakers_serving_limits():
-    config = render_config("ep", "r1", SERVERS, ServingLimits())
+    config = render_config("ep", "r1", SERVERS, ServingLimits(), LISTEN)
     assert "client_max_body_size 6m;" in config
     assert "proxy_read_timeout 60s;" in config
     assert "proxy_read_timeout 2000ms;" in config  # GET /ping
     assert 'add_header x-Amzn-Invoked-Production-Variant "AllTraffic" always;' in config
-    assert "listen 8080 " in config
+    assert "listen 127.0.0.1:40123 backlog=4096;" in config
 
 
 def test_only_the_contracts_headers_are_forwarded():
-    config = render_config("ep", "r1", SERVERS, ServingLimits())
+    config = render_config("ep", "r1", SERVERS, ServingLimits(), LISTEN)
     assert config.count("proxy_pass_request_headers off;") == 2
     for header in FORWARDED_HEADERS:
         assert f"proxy_set_header {header} $http_{header.lower().replace('-', '_')};" in config
@@ -29,7 +30,7 @@ def test_only_the_contracts_headers_are_forwarded():
 
 
 def test_every_instance_is_a_kept_alive_upstream_and_failures_go_to_the_next():
-    config = render_config("ep", "r1", SERVERS, ServingLimits(max_payload_mb=20, invocation_timeout_s=30))
+    config = render_config("ep", "r1", SERVERS, ServingLimits(max_payload_mb=20, invocation_timeout_s=30), LISTEN)
     assert all(f"server {server};" in config for server in SERVERS)
     assert "keepalive 64;" in config
     assert "proxy_next_upstream error timeout http_502 http_503 non_idempotent;" in config
@@ -37,11 +38,16 @@ def test_every_instance_is_a_kept_alive_upstream_and_failures_go_to_the_next():
     assert "client_max_body_size 20m;" in config
 
 
-def test_before_the_first_model_nginx_listens_only_on_an_unpublished_port():
-    config = render_config("ep", "", [], ServingLimits())
-    assert "listen 8081 " in config
-    assert "listen 8080" not in config
-    assert "upstream" not in config
+def test_a_configuration_without_a_model_container_is_refused():
+    with pytest.raises(EngineError, match="at least one model container"):
+        render_config("ep", "r1", [], ServingLimits(), LISTEN)
+
+
+def test_nginx_writes_only_where_its_unprivileged_user_may():
+    config = render_config("ep", "r1", SERVERS, ServingLimits(), "8080")
+    assert "pid /tmp/nginx.pid;" in config
+    assert "listen 8080 backlog=4096;" in config
+    assert "\nuser " not in config
 
 
 @pytest.mark.parametrize("value", [0, 101])

@@ -1,5 +1,9 @@
 """Serving containers (an endpoint's model containers and its proxy, batch transform containers) get no Docker
-socket, no privileges, no host namespaces and no AWS credentials, as training containers do."""
+socket, no privileges, no host namespaces and no AWS credentials, as training containers do.
+
+The one exception is the endpoint's nginx, which shares the host's network namespace (so requests skip Docker's
+userland port proxy): it runs as www-data with every capability dropped and no way to gain one, so on that network
+it can do no more than any unprivileged host process (no raw sockets, no privileged ports)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,10 @@ from ml_lifecycle import BatchTransformOperator, DeleteEndpointOperator, DeployE
 
 pytestmark = pytest.mark.docker
 
+# What a process with the default capabilities could do on the host's network, and the proxy must not.
+RAW_SOCKET = "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)"
+PRIVILEGED_PORT = "import socket; socket.socket().bind(('127.0.0.1', 81))"
+
 
 def _assert_confined(attrs: dict[str, Any]) -> None:
     """Say that one inspected container cannot reach the engine or the host beyond what serving needs.
@@ -28,8 +36,13 @@ def _assert_confined(attrs: dict[str, Any]) -> None:
     assert not host_config.get("CapAdd"), name
     assert not host_config.get("Devices"), name
     assert not any("unconfined" in option for option in host_config.get("SecurityOpt") or []), name
+    is_proxy = attrs["Config"]["Labels"].get("ml-lifecycle.role") == "proxy"
     for namespace in ("NetworkMode", "PidMode", "IpcMode", "UTSMode", "UsernsMode"):
-        assert host_config.get(namespace) != "host", (name, namespace)
+        assert host_config.get(namespace) != "host" or (is_proxy and namespace == "NetworkMode"), (name, namespace)
+    if is_proxy:
+        assert host_config.get("CapDrop") == ["ALL"], name
+        assert "no-new-privileges" in (host_config.get("SecurityOpt") or []), name
+        assert attrs["Config"]["User"] == "www-data", name
     sources = [m.get("Source", "") for m in attrs["Mounts"]] + list(host_config.get("Binds") or [])
     assert not any("docker.sock" in source for source in sources), name
     env = attrs["Config"]["Env"] or []
@@ -49,6 +62,10 @@ def test_endpoint_containers_and_proxy_are_confined(example_image, tmp_path, ml_
         for container in containers:
             container.reload()
             _assert_confined(container.attrs)
+        proxy = next(c for c in containers if c.labels.get("ml-lifecycle.role") == "proxy")
+        for attempt in (RAW_SOCKET, PRIVILEGED_PORT):
+            code, output = proxy.exec_run(["python3", "-c", attempt])
+            assert code != 0 and b"PermissionError" in output, (attempt, output)
     finally:
         DeleteEndpointOperator(task_id="delete", endpoint_name=name).execute(task_context())
     assert managed_containers(docker_client, endpoint=name) == []

@@ -1,0 +1,141 @@
+"""Where a local endpoint's nginx listens: on the host's network by default, published by Docker with
+ML_LIFECYCLE_PROXY_NETWORK=bridge; the port it holds from its start, kept when the proxy must be started again."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from support.helpers import managed_containers, task_context
+from support.models import linear_model_archive
+
+from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
+from ml_lifecycle.errors import EngineError, SpecError
+
+pytestmark = pytest.mark.docker
+
+O_NONBLOCK = 0o4000
+
+
+def _predict(url: str) -> str:
+    """POST one CSV row and return the model version header.
+
+    :param url: the endpoint's base URL.
+    """
+    request = urllib.request.Request(
+        f"{url}/invocations", data=b"1,1,1,1,1,1,1,1", headers={"Content-Type": "text/csv"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.headers.get("X-Model-Version", "")
+
+
+def _deploy(name: str, image: str, model: str) -> dict[str, Any]:
+    """Deploy one instance and return the operator's result.
+
+    :param name: the endpoint name.
+    :param image: the serving image.
+    :param model: the model URI.
+    """
+    return DeployEndpointOperator(task_id="deploy", endpoint_name=name, image_uri=image, model_uri=model).execute(
+        task_context()
+    )
+
+
+def _proxy(client: Any, name: str) -> Any:
+    """Return an endpoint's proxy container, inspected.
+
+    :param client: a docker SDK client.
+    :param name: the endpoint name.
+    """
+    (proxy,) = [c for c in managed_containers(client, endpoint=name) if c.labels.get("ml-lifecycle.role") == "proxy"]
+    proxy.reload()
+    return proxy
+
+
+@pytest.fixture
+def endpoint_name(ml_home: Any) -> Iterator[str]:
+    """A fresh endpoint name, deleted after the test."""
+    name = f"pp-{uuid.uuid4().hex[:8]}"
+    yield name
+    DeleteEndpointOperator(task_id="delete", endpoint_name=name).execute(task_context())
+
+
+@pytest.fixture
+def models(tmp_path: Any) -> tuple[str, str]:
+    """Two model archives, versions v1 and v2."""
+    return (
+        linear_model_archive(tmp_path / "v1" / "model.tar.gz", [1.0] * 8, version="v1"),
+        linear_model_archive(tmp_path / "v2" / "model.tar.gz", [2.0] * 8, version="v2"),
+    )
+
+
+def test_nginx_listens_on_the_host_network_with_the_socket_it_was_handed(
+    example_image, models, docker_client, endpoint_name
+):
+    url = _deploy(endpoint_name, example_image, models[0])["url"]
+    proxy = _proxy(docker_client, endpoint_name)
+    assert proxy.attrs["HostConfig"]["NetworkMode"] == "host"
+    # mlc-proxy-start bound the socket (fd 3) and nginx inherited it: non-blocking, or a worker woken for a
+    # connection another worker took would stall in accept() with its clients.
+    code, fdinfo = proxy.exec_run(["cat", "/proc/1/fdinfo/3"])
+    assert code == 0, fdinfo
+    flags = int(next(line.split()[1] for line in fdinfo.decode().splitlines() if line.startswith("flags:")), 8)
+    assert flags & O_NONBLOCK
+    assert proxy.exec_run(["cat", "/proc/1/comm"]).output.decode().strip() == "nginx"
+    assert _predict(url) == "v1"
+
+
+def test_a_proxy_that_has_gone_comes_back_on_the_endpoints_port(example_image, models, docker_client, endpoint_name):
+    url = _deploy(endpoint_name, example_image, models[0])["url"]
+    _proxy(docker_client, endpoint_name).remove(force=True)
+
+    assert _deploy(endpoint_name, example_image, models[1])["url"] == url
+    assert _predict(url) == "v2"
+
+
+def test_a_port_taken_while_the_proxy_was_gone_is_named_and_nothing_new_keeps_running(
+    example_image, models, docker_client, endpoint_name
+):
+    url = _deploy(endpoint_name, example_image, models[0])["url"]
+    port = int(url.rsplit(":", 1)[1])
+    _proxy(docker_client, endpoint_name).remove(force=True)
+    squatter = socket.socket()
+    try:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        with pytest.raises(EngineError, match=f"Another program holds 127.0.0.1:{port}"):
+            _deploy(endpoint_name, example_image, models[1])
+    finally:
+        squatter.close()
+    revisions = {
+        c.labels.get("ml-lifecycle.revision") for c in managed_containers(docker_client, endpoint=endpoint_name)
+    }
+    assert len(revisions) == 1  # the first revision's container only: the new one was removed
+
+
+def test_with_bridge_the_port_is_published_and_updates_keep_it(
+    example_image, models, docker_client, endpoint_name, monkeypatch
+):
+    monkeypatch.setenv("ML_LIFECYCLE_PROXY_NETWORK", "bridge")
+    url = _deploy(endpoint_name, example_image, models[0])["url"]
+    proxy = _proxy(docker_client, endpoint_name)
+    assert proxy.attrs["HostConfig"]["NetworkMode"] == f"mlc-ep-{endpoint_name}"
+    assert proxy.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"] == url.rsplit(":", 1)[1]
+    assert _predict(url) == "v1"
+
+    assert _deploy(endpoint_name, example_image, models[1])["url"] == url
+    assert _predict(url) == "v2"
+
+
+def test_an_unknown_proxy_network_is_refused_and_leaves_nothing(
+    example_image, models, docker_client, endpoint_name, monkeypatch
+):
+    monkeypatch.setenv("ML_LIFECYCLE_PROXY_NETWORK", "overlay")
+    with pytest.raises(SpecError, match="ML_LIFECYCLE_PROXY_NETWORK: 'overlay' is not one of host, bridge"):
+        _deploy(endpoint_name, example_image, models[0])
+    assert managed_containers(docker_client, endpoint=endpoint_name) == []
+    # The teardown's delete runs with the setting still wrong: it needs no proxy placement to remove an endpoint.
