@@ -13,7 +13,13 @@ from typing import Any
 from ml_lifecycle import settings
 from ml_lifecycle.agent.endpoint_fleet import published_port
 from ml_lifecycle.agent.http_client import ContainerClient
-from ml_lifecycle.agent.proxy_config import PROXY_PORT, ServingLimits, proxy_context, render_config
+from ml_lifecycle.agent.proxy_config import (
+    PROXY_PORT,
+    ServingLimits,
+    proxy_context,
+    render_config,
+    render_edge_config,
+)
 from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.docker_engine import HOST_NETWORK, DockerEngine
 from ml_lifecycle.core.contract import Mount
@@ -26,6 +32,7 @@ ROLE = "ml-lifecycle.role"
 ROLE_PROXY = "proxy"
 CONFIG_FOLDER = "/etc/mlc-proxy"
 CONFIG_NAME = "nginx.conf"
+EDGE_CONFIG_NAME = "edge.conf"
 RELOAD_COMMAND = "mlc-proxy-reload"
 # docker/endpoint-proxy/start.py: where it writes the port it listens on, and the line it prints then.
 PORT_FILE = "/tmp/mlc-proxy-port"
@@ -130,7 +137,7 @@ class EndpointProxy:
         """Start the proxy on standby, holding the endpoint's port, and return that port; first_route routes it.
 
         On standby mlc-proxy-start listens on the port (no model is routed: a client waits in the backlog); the
-        first SIGHUP makes it nginx, which inherits the socket.
+        first SIGHUP makes it start the router nginx and the edge nginx, which inherits the socket.
 
         :param image: the proxy image.
         :param container_labels: ownership labels.
@@ -187,7 +194,9 @@ class EndpointProxy:
         if container is None:
             raise EngineError(f"The proxy {self.name} of endpoint {self.endpoint_name} is not running")
         started = time.monotonic()
-        self._write_config(revision, servers, port)
+        if not (self.config_dir / EDGE_CONFIG_NAME).is_file():
+            self._write_edge(port)  # a proxy still on standby: this reload starts it
+        self._write(CONFIG_NAME, render_config(self.endpoint_name, revision, servers, self.limits))
         timeout_s = self.limits.invocation_timeout_s + 15
         code, output = self.engine.exec(container, [RELOAD_COMMAND, str(timeout_s)])
         if code != 0:
@@ -202,7 +211,7 @@ class EndpointProxy:
         """Switch a proxy on standby to its first revision; return the seconds until it answers through its URL.
 
         On standby no nginx runs and no client holds a connection to drain: the SIGHUP that makes mlc-proxy-start
-        nginx is the whole switch, and /ping answering through the URL shows it took effect.
+        start the router and the edge is the whole switch, and /ping answering through the URL shows it took effect.
 
         :param revision: the revision the servers belong to.
         :param servers: ``address:port`` of each model container.
@@ -212,7 +221,8 @@ class EndpointProxy:
         if container is None:
             raise EngineError(f"The proxy {self.name} of endpoint {self.endpoint_name} is not running")
         started = time.monotonic()
-        self._write_config(revision, servers, port)
+        self._write_edge(port)
+        self._write(CONFIG_NAME, render_config(self.endpoint_name, revision, servers, self.limits))
         self.engine.signal(container, "SIGHUP")
         self.wait_ready(port)
         return time.monotonic() - started
@@ -282,17 +292,22 @@ class EndpointProxy:
             self.engine.remove(container)
         return len(found)
 
-    def _write_config(self, revision: str, servers: Sequence[str], port: int) -> None:
-        """Render nginx.conf into the mounted folder atomically (nginx reads it at start and at each reload).
+    def _write_edge(self, port: int) -> None:
+        """Write edge.conf: the edge listens where mlc-proxy-start did, and never changes afterwards.
 
-        :param revision: the revision the servers belong to.
-        :param servers: ``address:port`` of each model container.
         :param port: the endpoint's port.
         """
-        listen_address = f"{LOOPBACK}:{port}" if self.on_host else str(PROXY_PORT)
-        text = render_config(self.endpoint_name, revision, servers, self.limits, listen_address)
+        listen_address = f"{LOOPBACK}:{port}" if self.on_host else f"0.0.0.0:{PROXY_PORT}"  # its own netns if not
+        self._write(EDGE_CONFIG_NAME, render_edge_config(self.endpoint_name, listen_address))
+
+    def _write(self, name: str, text: str) -> None:
+        """Write a configuration into the mounted folder atomically (nginx reads it at start and at each reload).
+
+        :param name: the file name (nginx.conf or edge.conf).
+        :param text: its content.
+        """
         self.config_dir.mkdir(parents=True, exist_ok=True)
-        temp = self.config_dir / f".{CONFIG_NAME}.tmp"
+        temp = self.config_dir / f".{name}.tmp"
         temp.write_text(text)
         temp.chmod(0o644)
-        os.replace(temp, self.config_dir / CONFIG_NAME)
+        os.replace(temp, self.config_dir / name)

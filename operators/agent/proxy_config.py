@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.contract import PING_TIMEOUT_S
@@ -33,6 +34,12 @@ FORWARDED_HEADERS = (
     "X-Amzn-SageMaker-Session-Id",
 )
 TEMPLATE_NAME = "nginx.conf.j2"
+EDGE_TEMPLATE_NAME = "edge.conf.j2"
+# In the proxy container (docker/endpoint-proxy/start.py and reload.sh name them too).
+ROUTER_SOCKET = "/tmp/mlc-router.sock"
+ROUTER_PID_FILE = "/tmp/nginx.pid"
+EDGE_PID_FILE = "/tmp/nginx-edge.pid"
+MAX_INVOCATION_TIMEOUT_S = 3600
 CONTEXT_ENV = "ML_LIFECYCLE_PROXY_CONTEXT"
 
 
@@ -41,7 +48,7 @@ class ServingLimits:
     """What the proxy enforces in front of the model containers.
 
     :param max_payload_mb: the largest request body in MiB; default 6 (SageMaker's real-time limit).
-    :param invocation_timeout_s: how long a POST /invocations may take; default 60.
+    :param invocation_timeout_s: how long a POST /invocations may take: 1-3600, default 60.
     :param ping_timeout_s: how long GET /ping may take; default 2.
     """
 
@@ -50,8 +57,9 @@ class ServingLimits:
     ping_timeout_s: float = PING_TIMEOUT_S
 
     def __post_init__(self) -> None:
-        """Validate the payload limit."""
+        """Validate the payload limit and the invocation timeout."""
         check_max_payload_mb(self.max_payload_mb)
+        checks.check_positive_int("invocation_timeout_s", self.invocation_timeout_s, 1, MAX_INVOCATION_TIMEOUT_S)
 
 
 def check_max_payload_mb(value: object) -> int:
@@ -66,55 +74,83 @@ def proxy_context() -> Path:
     """Return the folder holding the proxy's Dockerfile and nginx.conf.j2 (ML_LIFECYCLE_PROXY_CONTEXT overrides)."""
     configured = os.environ.get(CONTEXT_ENV)
     folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "docker" / "endpoint-proxy"
-    if not (folder / TEMPLATE_NAME).is_file() or not (folder / "Dockerfile").is_file():
+    if not all((folder / name).is_file() for name in (TEMPLATE_NAME, EDGE_TEMPLATE_NAME, "Dockerfile")):
         raise EngineError(
-            f"The endpoint proxy's build context {folder} lacks Dockerfile or {TEMPLATE_NAME}. "
+            f"The endpoint proxy's build context {folder} lacks Dockerfile, {TEMPLATE_NAME} or {EDGE_TEMPLATE_NAME}. "
             f"Set {CONTEXT_ENV} to the repository's docker/endpoint-proxy folder"
         )
     return folder
 
 
-def render_config(
-    endpoint_name: str,
-    revision: str,
-    servers: Sequence[str],
-    limits: ServingLimits,
-    listen_address: str,
-    context: Path | None = None,
-) -> str:
-    """Render nginx.conf for an endpoint.
+def _environment(context: Path | None) -> Any:
+    """Return the jinja2 environment of the proxy's templates.
 
-    :param endpoint_name: the endpoint's name.
-    :param revision: the revision the servers belong to.
-    :param servers: ``address:port`` of each model container on the endpoint's network (at least one).
-    :param limits: the serving limits.
-    :param listen_address: ``address:port`` nginx listens on, exactly as mlc-proxy-start bound it.
-    :param context: the folder holding nginx.conf.j2; default proxy_context().
+    :param context: the folder holding the templates; default proxy_context().
     """
-    if not servers:
-        raise EngineError(f"The proxy of endpoint {endpoint_name} needs at least one model container to route to")
     import jinja2
 
-    folder = context or proxy_context()
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder)),
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(context or proxy_context())),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
     )
-    return environment.get_template(TEMPLATE_NAME).render(
-        endpoint_name=endpoint_name,
-        revision=revision,
-        servers=list(servers),
-        listen_address=listen_address,
-        worker_processes="auto",
-        shutdown_timeout_s=limits.invocation_timeout_s + 5,
-        max_payload_mb=limits.max_payload_mb,
-        invocation_timeout_s=limits.invocation_timeout_s,
-        ping_timeout_ms=int(limits.ping_timeout_s * 1000),
-        connect_timeout_s=CONNECT_TIMEOUT_S,
-        variant_name=VARIANT_NAME,
-        forwarded_headers=FORWARDED_HEADERS,
+
+
+def render_config(
+    endpoint_name: str, revision: str, servers: Sequence[str], limits: ServingLimits, context: Path | None = None
+) -> str:
+    """Render the router's nginx.conf for an endpoint (reloaded on each update).
+
+    :param endpoint_name: the endpoint's name.
+    :param revision: the revision the servers belong to.
+    :param servers: ``address:port`` of each model container on the endpoint's network (at least one).
+    :param limits: the serving limits.
+    :param context: the folder holding nginx.conf.j2; default proxy_context().
+    """
+    if not servers:
+        raise EngineError(f"The proxy of endpoint {endpoint_name} needs at least one model container to route to")
+    return (
+        _environment(context)
+        .get_template(TEMPLATE_NAME)
+        .render(
+            endpoint_name=endpoint_name,
+            revision=revision,
+            servers=list(servers),
+            router_socket=ROUTER_SOCKET,
+            pid_file=ROUTER_PID_FILE,
+            worker_processes="auto",
+            shutdown_timeout_s=limits.invocation_timeout_s + 5,
+            max_payload_mb=limits.max_payload_mb,
+            invocation_timeout_s=limits.invocation_timeout_s,
+            ping_timeout_ms=int(limits.ping_timeout_s * 1000),
+            connect_timeout_s=CONNECT_TIMEOUT_S,
+            variant_name=VARIANT_NAME,
+            forwarded_headers=FORWARDED_HEADERS,
+        )
+    )
+
+
+def render_edge_config(endpoint_name: str, listen_address: str, context: Path | None = None) -> str:
+    """Render the edge's edge.conf for an endpoint (loaded once: it holds the clients' connections).
+
+    :param endpoint_name: the endpoint's name.
+    :param listen_address: ``address:port`` the edge listens on, exactly as mlc-proxy-start bound it.
+    :param context: the folder holding edge.conf.j2; default proxy_context().
+    """
+    return (
+        _environment(context)
+        .get_template(EDGE_TEMPLATE_NAME)
+        .render(
+            endpoint_name=endpoint_name,
+            listen_address=listen_address,
+            router_socket=ROUTER_SOCKET,
+            pid_file=EDGE_PID_FILE,
+            worker_processes="auto",
+            max_body_mb=MAX_PAYLOAD_MB_LIMIT,
+            router_timeout_s=MAX_INVOCATION_TIMEOUT_S + 60,
+            shutdown_timeout_s=MAX_INVOCATION_TIMEOUT_S + 5,
+        )
     )

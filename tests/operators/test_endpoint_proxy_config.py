@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml_lifecycle.agent.proxy_config import FORWARDED_HEADERS, ServingLimits, render_config
+from ml_lifecycle.agent.proxy_config import FORWARDED_HEADERS, ServingLimits, render_config, render_edge_config
 from ml_lifecycle.errors import EngineError, SpecError
 
 SERVERS = ["172.30.0.2:8080", "172.30.0.3:8080"]
@@ -12,16 +12,16 @@ LISTEN = "127.0.0.1:40123"
 
 
 def test_the_defaults_are_sagemakers_serving_limits():
-    config = render_config("ep", "r1", SERVERS, ServingLimits(), LISTEN)
+    config = render_config("ep", "r1", SERVERS, ServingLimits())
     assert "client_max_body_size 6m;" in config
     assert "proxy_read_timeout 60s;" in config
     assert "proxy_read_timeout 2000ms;" in config  # GET /ping
     assert 'add_header x-Amzn-Invoked-Production-Variant "AllTraffic" always;' in config
-    assert "listen 127.0.0.1:40123 backlog=4096;" in config
+    assert "listen unix:/tmp/mlc-router.sock backlog=4096;" in config  # only the edge reaches the router
 
 
 def test_only_the_contracts_headers_are_forwarded():
-    config = render_config("ep", "r1", SERVERS, ServingLimits(), LISTEN)
+    config = render_config("ep", "r1", SERVERS, ServingLimits())
     assert config.count("proxy_pass_request_headers off;") == 2
     for header in FORWARDED_HEADERS:
         assert f"proxy_set_header {header} $http_{header.lower().replace('-', '_')};" in config
@@ -30,7 +30,7 @@ def test_only_the_contracts_headers_are_forwarded():
 
 
 def test_every_instance_is_a_kept_alive_upstream_and_failures_go_to_the_next():
-    config = render_config("ep", "r1", SERVERS, ServingLimits(max_payload_mb=20, invocation_timeout_s=30), LISTEN)
+    config = render_config("ep", "r1", SERVERS, ServingLimits(max_payload_mb=20, invocation_timeout_s=30))
     assert all(f"server {server};" in config for server in SERVERS)
     assert "keepalive 64;" in config
     assert "proxy_next_upstream error timeout http_502 http_503 non_idempotent;" in config
@@ -40,14 +40,31 @@ def test_every_instance_is_a_kept_alive_upstream_and_failures_go_to_the_next():
 
 def test_a_configuration_without_a_model_container_is_refused():
     with pytest.raises(EngineError, match="at least one model container"):
-        render_config("ep", "r1", [], ServingLimits(), LISTEN)
+        render_config("ep", "r1", [], ServingLimits())
 
 
 def test_nginx_writes_only_where_its_unprivileged_user_may():
-    config = render_config("ep", "r1", SERVERS, ServingLimits(), "8080")
-    assert "pid /tmp/nginx.pid;" in config
-    assert "listen 8080 backlog=4096;" in config
-    assert "\nuser " not in config
+    router = render_config("ep", "r1", SERVERS, ServingLimits())
+    edge = render_edge_config("ep", LISTEN)
+    assert "pid /tmp/nginx.pid;" in router
+    assert "pid /tmp/nginx-edge.pid;" in edge
+    assert "\nuser " not in router + edge
+
+
+def test_the_edge_listens_on_the_handed_socket_and_sends_again_what_a_reloading_router_dropped():
+    edge = render_edge_config("ep", LISTEN)
+    assert f"listen {LISTEN} backlog=4096;" in edge
+    assert "server unix:/tmp/mlc-router.sock;" in edge
+    assert "proxy_next_upstream error non_idempotent;" in edge
+    # Nothing in it depends on a revision's limits, so it never needs a reload: the router enforces them.
+    assert "client_max_body_size 100m;" in edge
+    assert edge == render_edge_config("ep", LISTEN)
+
+
+@pytest.mark.parametrize("seconds", [0, 3601])
+def test_invocation_timeouts_outside_1_to_3600_s_are_refused(seconds):
+    with pytest.raises(SpecError, match="invocation_timeout_s"):
+        ServingLimits(invocation_timeout_s=seconds)
 
 
 @pytest.mark.parametrize("value", [0, 101])

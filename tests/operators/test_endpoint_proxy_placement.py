@@ -73,19 +73,25 @@ def models(tmp_path: Any) -> tuple[str, str]:
     )
 
 
-def test_nginx_listens_on_the_host_network_with_the_socket_it_was_handed(
+def test_the_edge_listens_on_the_host_network_with_the_socket_it_was_handed(
     example_image, models, docker_client, endpoint_name
 ):
     url = _deploy(endpoint_name, example_image, models[0])["url"]
     proxy = _proxy(docker_client, endpoint_name)
     assert proxy.attrs["HostConfig"]["NetworkMode"] == "host"
-    # mlc-proxy-start bound the socket (fd 3) and nginx inherited it: non-blocking, or a worker woken for a
+    edge = proxy.exec_run(["cat", "/tmp/nginx-edge.pid"]).output.decode().strip()
+    assert edge.isdigit(), edge
+    # mlc-proxy-start bound the socket (fd 3) and the edge nginx inherited it: non-blocking, or a worker woken for a
     # connection another worker took would stall in accept() with its clients.
-    code, fdinfo = proxy.exec_run(["cat", "/proc/1/fdinfo/3"])
+    code, fdinfo = proxy.exec_run(["cat", f"/proc/{edge}/fdinfo/3"])
     assert code == 0, fdinfo
     flags = int(next(line.split()[1] for line in fdinfo.decode().splitlines() if line.startswith("flags:")), 8)
     assert flags & O_NONBLOCK
-    assert proxy.exec_run(["cat", "/proc/1/comm"]).output.decode().strip() == "nginx"
+    port = url.rsplit(":", 1)[1]
+    code, listening = proxy.exec_run(
+        ["sh", "-c", f"ls -l /proc/{edge}/fd/3; grep -i ':{int(port):04X} ' /proc/net/tcp"]
+    )
+    assert code == 0 and b"socket:" in listening, listening
     assert _predict(url) == "v1"
 
 
