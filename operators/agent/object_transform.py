@@ -80,7 +80,12 @@ def stream_object(sides: ObjectSides, spec: TransformSpec, plan: RecordPlan, ser
 
     def attempt() -> None:
         body = sides.progress.counted_bytes(plan.decoded(sides.input_chunks()))
-        sides.store_for(sides.target).write_chunks(sides.target, assembled(invocation.answer(body), plan.assemble_with))
+        try:
+            answer = assembled(invocation.answer(iter(body)), plan.assemble_with)
+            sides.store_for(sides.target).write_chunks(sides.target, answer)
+        except BaseException:
+            body.take_back()  # the next try sends the object again: count it once
+            raise
 
     with_retries(attempt, spec.max_retries)
     sides.progress.add_requests(1)

@@ -31,15 +31,20 @@ class TransformProgress:
                 self.bytes_sent += len(batch.body)
             yield batch
 
-    def counted_bytes(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
-        """Count the bytes of a streamed body as they are sent.
+    def counted_bytes(self, pieces: Iterable[bytes]) -> CountedBody:
+        """Count the bytes of a streamed body as they are sent (taken back if its try fails).
 
         :param pieces: the body's pieces.
         """
-        for piece in pieces:
-            with self._lock:
-                self.bytes_sent += len(piece)
-            yield piece
+        return CountedBody(self, pieces)
+
+    def add_bytes(self, count: int) -> None:
+        """Count bytes sent (negative to take them back).
+
+        :param count: how many.
+        """
+        with self._lock:
+            self.bytes_sent += count
 
     def add_requests(self, count: int) -> None:
         """Count whole-object requests (their records are not counted one by one).
@@ -65,3 +70,34 @@ class TransformProgress:
                     f"Transform progress: {self.records} records, {self.bytes_sent / MB:.1f} MB, "
                     f"{self.records / elapsed_s:.0f} records/s"
                 )
+
+
+class CountedBody:
+    """A streamed body whose bytes count in a TransformProgress as they are sent; a failed try takes them back."""
+
+    def __init__(self, progress: TransformProgress, pieces: Iterable[bytes]) -> None:
+        """Wrap the body's pieces.
+
+        :param progress: where the bytes count.
+        :param pieces: the body's pieces.
+        """
+        self._progress = progress
+        self._pieces = pieces
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Yield the pieces, counting each as it goes; closing this closes the pieces' source at once."""
+        try:
+            for piece in self._pieces:
+                self._progress.add_bytes(len(piece))
+                self.sent += len(piece)
+                yield piece
+        finally:
+            close = getattr(self._pieces, "close", None)
+            if close is not None:
+                close()
+
+    def take_back(self) -> None:
+        """Uncount what this body sent: its try failed, and the retry sends it again."""
+        self._progress.add_bytes(-self.sent)
+        self.sent = 0
