@@ -62,6 +62,7 @@ def defer_on_ec2(operator: Any, spec: TransformSpec, job_name: str, launched_at_
         aws_conn_id=operator.aws_conn_id,
         poll_interval_s=operator.poll_interval_s,
         deadline_epoch_s=deadline_epoch_s,
+        watch_instances=True,
     )
     operator.defer(
         trigger=trigger,
@@ -75,7 +76,7 @@ def resume_on_ec2(operator: Any, event: dict[str, Any], job_name: str) -> dict[s
     """After a deferral: show the job's log, end its instances, then return its outputs or raise TransformFailed.
 
     :param operator: the BatchTransformOperator.
-    :param event: the trigger's event (``status`` is the record's, or ``timeout``).
+    :param event: the trigger's event (``status`` is the record's, or ``timeout``, or ``lost``).
     :param job_name: the job's name.
     """
     from ml_lifecycle.compute.ec2.transform_run import clean_up_keeping_error, finish_transform_on_ec2
@@ -89,6 +90,11 @@ def resume_on_ec2(operator: Any, event: dict[str, Any], job_name: str) -> dict[s
     except BaseException:
         clean_up_keeping_error(jobs, spec, job_name)  # the instances end even when AWS fails us here
         raise
+    unfinished = ""
     if event.get("status") == "timeout":
-        operator.log.error("Transform %s: no final record within max_runtime_s and the margin; ending it", job_name)
-    return operator._result(spec, job_name, finish_transform_on_ec2(jobs, spec, job_name, record))
+        unfinished = "no final record within max_runtime_s and the margin; its instances were ended"
+    elif event.get("status") == "lost":
+        unfinished = str(event.get("failure_reason") or "its instances ended")
+    if unfinished:
+        operator.log.error("Transform %s: %s", job_name, unfinished)
+    return operator._result(spec, job_name, finish_transform_on_ec2(jobs, spec, job_name, record, unfinished))

@@ -214,6 +214,8 @@ class TrainOnEC2Operator(LifecycleOperator):
             tail(jobs.log_path(job_name), 0, self.log.info)
         if event.get("status") == "timeout":
             raise JobFailed(job_name, "InProgress", "the wait for the job ran past max_runtime_s plus the grace period")
+        if event.get("status") == "lost":
+            raise JobFailed(job_name, "Failed", str(event.get("failure_reason") or "its instances ended"))
         return self._finish(spec, jobs, job_name)
 
     def on_kill(self) -> None:
@@ -270,6 +272,7 @@ class TrainOnEC2Operator(LifecycleOperator):
             deadline_epoch_s=time.time() + wait_s,
             wake_on_secondary=("Interrupted",) if spec.compute == "ec2" else (),
             wake_after_epoch_s=wake_after_epoch_s,
+            watch_instances=spec.compute == "ec2",
         )
         self.defer(
             trigger=trigger,

@@ -16,6 +16,7 @@ from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
 from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan
 from ml_lifecycle.compute.ec2.security_group import delete_job_security_groups
 from ml_lifecycle.core.ec2_settings import Ec2Settings
+from ml_lifecycle.core.lost_instances import LOST_REASON, track_gone
 from ml_lifecycle.core.status import JobRecord
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import JobFailed
@@ -23,9 +24,6 @@ from ml_lifecycle.errors import JobFailed
 log = logging.getLogger(__name__)
 
 LIVE_STATES = ("pending", "running")
-# How long instances may be gone while the record is not final before the job counts as lost (S3's visibility of a
-# record written just before the instance shut down).
-LOST_GRACE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -169,11 +167,9 @@ class Ec2Jobs:
         :param job_name: the job's name.
         :param gone_since_s: what the previous call returned (monotonic seconds), or None.
         """
-        if self.has_live_instances(job_name):
-            return None
-        gone_since_s = gone_since_s or time.monotonic()
-        if time.monotonic() - gone_since_s >= LOST_GRACE_S:
-            raise JobFailed(job_name, "Failed", "its instances ended before the agent wrote a final record")
+        gone_since_s, lost = track_gone(self.has_live_instances(job_name), gone_since_s, time.monotonic())
+        if lost:
+            raise JobFailed(job_name, "Failed", LOST_REASON)
         return gone_since_s
 
     def created_s(self, spec: Any, job_name: str) -> float:

@@ -86,7 +86,7 @@ def start_transform_on_ec2(
 
 
 def finish_transform_on_ec2(
-    jobs: Ec2TransformJobs, spec: TransformSpec, name: str, record: JobRecord | None
+    jobs: Ec2TransformJobs, spec: TransformSpec, name: str, record: JobRecord | None, unfinished: str = ""
 ) -> JobRecord:
     """End what the transform left (instances, security group, staging) and return its record if it Completed.
 
@@ -94,11 +94,12 @@ def finish_transform_on_ec2(
     :param spec: the transform spec.
     :param name: the job's name.
     :param record: its final record, or None when none was written (the wait ended first).
+    :param unfinished: why the wait ended without a final record (the reason given when the record has none).
     """
     jobs.clean_up(spec, name)
     if record is None or record.status != JobStatus.COMPLETED:
         status = record.status if record is not None else "InProgress"
-        reason = (record.failure_reason if record is not None else "") or "no reason recorded"
+        reason = (record.failure_reason if record is not None else "") or unfinished or "no reason recorded"
         raise TransformFailed(
             f"Batch transform {name} {status}: {reason} (no .out was written for the inputs named)\n"
             + "\n".join(jobs.log_tail(name, LOG_TAIL_LINES))
