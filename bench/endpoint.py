@@ -7,8 +7,8 @@ published port (the peer's "deploy until the first prediction" baseline). The si
 builds the proxy image; each endpoint is deleted (untimed) before the next run. An update (redeploy of a deployed
 endpoint with another model, until the new model answers) is timed too, with no baseline.
 
-Latency: one endpoint stays up; the same container is reached through the endpoint's URL (client -> nginx on the
-host's network -> container) and directly on its own published port (client -> docker-proxy -> container), the way
+Latency: one endpoint stays up; the same container is reached through the endpoint's URL (client -> the edge nginx
+on the host's network -> the router nginx, over a unix socket -> container) and directly on its own published port (client -> docker-proxy -> container), the way
 `docker run -p` serves it; the goals compare these two. For context, a third path reaches the container's address on
 its network from the host (client -> container, no proxy of any kind), which no `docker run -p` user has by default.
 Sequential requests alternate in blocks between the paths; then 8 client threads (one keep-alive connection each)
@@ -312,7 +312,7 @@ def run(runs: int | None, say: Callable[[str], None] = print) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- report
 PATH_LABELS = {
-    "ours": "endpoint URL (nginx on the host network)",
+    "ours": "endpoint URL (edge and router nginx, on the host network)",
     "direct": "container's published port (docker-proxy), as `docker run -p`",
     "address": "container's address on its network, from the host (no proxy; context)",
 }

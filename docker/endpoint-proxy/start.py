@@ -9,8 +9,9 @@ The first SIGHUP starts two nginx masters: the router (nginx.conf, on a unix soc
 reloaded on each update) and then the edge (edge.conf), which inherits the listening socket through nginx's NGINX
 environment variable (the mechanism of its binary upgrade) and passes every request to the router. The edge is never
 reloaded, so clients' kept-alive connections outlive model updates. Later SIGHUPs reload the router. SIGTERM,
-SIGQUIT or SIGINT stop both gracefully (requests in flight finish); if either nginx ends, the other is stopped and
-this process exits with its code, so the container's state shows it.
+SIGQUIT or SIGINT stop the edge gracefully (requests in flight finish), then the router; if either nginx ends, the
+other is stopped and this process exits with its code, so the container's state shows it. As PID 1 it also reaps
+orphans.
 
 Environment:
     MLC_PROXY_BIND: the address to listen on (default 127.0.0.1; 0.0.0.0 when the port is published by Docker).
@@ -19,6 +20,7 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -29,8 +31,10 @@ import time
 CONFIG_FOLDER = "/etc/mlc-proxy"
 ROUTER_CONFIG = f"{CONFIG_FOLDER}/nginx.conf"
 EDGE_CONFIG = f"{CONFIG_FOLDER}/edge.conf"
-# Named in the rendered configurations too (ml_lifecycle.agent.proxy_config).
+# Named in the rendered configurations and reload.sh too (ml_lifecycle.agent.proxy_config).
 ROUTER_SOCKET = "/tmp/mlc-router.sock"
+ROUTER_PID_FILE = "/tmp/nginx.pid"
+EDGE_PID_FILE = "/tmp/nginx-edge.pid"
 PORT_FILE = "/tmp/mlc-proxy-port"
 BACKLOG = 4096
 ROUTER_START_S = 10.0
@@ -82,29 +86,83 @@ def nginx(config: str, inherited: socket.socket | None = None) -> subprocess.Pop
     )
 
 
-def start_router() -> subprocess.Popen[bytes] | None:
-    """Start the router and wait until its socket exists; return it, or None when it ended first."""
-    router = nginx(ROUTER_CONFIG)
-    deadline = time.monotonic() + ROUTER_START_S
-    while not os.path.exists(ROUTER_SOCKET):
-        if router.poll() is not None or time.monotonic() > deadline:
-            say(f"the router nginx did not listen on {ROUTER_SOCKET} (exit code {router.poll()})")
-            router.kill()
-            return None
-        time.sleep(0.001)
-    return router
+def router_answers() -> bool:
+    """Say whether the router accepts connections on its unix socket."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(ROUTER_SOCKET)
+        except OSError:
+            return False
+    return True
 
 
-def stop(masters: list[subprocess.Popen[bytes]]) -> None:
-    """Stop nginx masters gracefully (SIGQUIT) and wait for them.
+class Masters:
+    """The two nginx masters: started, signalled, reaped (this is PID 1, so it reaps every orphan too)."""
 
-    :param masters: the running masters.
+    def __init__(self) -> None:
+        """Start with none."""
+        self.running: dict[int, tuple[str, subprocess.Popen[bytes]]] = {}
+        self.ended: list[tuple[str, int]] = []
+
+    def start(self, name: str, process: subprocess.Popen[bytes]) -> None:
+        """Track a started master.
+
+        :param name: ``edge`` or ``router``.
+        :param process: its process.
+        """
+        self.running[process.pid] = (name, process)
+
+    def pid_of(self, name: str) -> int | None:
+        """Return the pid of a running master, or None.
+
+        :param name: ``edge`` or ``router``.
+        """
+        return next((pid for pid, (known, _) in self.running.items() if known == name), None)
+
+    def reap(self) -> None:
+        """Collect every child that ended; note the masters among them."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.running:
+                name, process = self.running.pop(pid)
+                process.returncode = os.waitstatus_to_exitcode(status)
+                self.ended.append((name, process.returncode))
+
+    def stop(self, name: str) -> None:
+        """Stop a master gracefully (SIGQUIT: requests in flight finish) and wait until it has ended.
+
+        :param name: ``edge`` or ``router``.
+        """
+        pid = self.pid_of(name)
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGQUIT)
+        while pid in self.running:
+            signal.sigwait({signal.SIGCHLD})
+            self.reap()
+
+
+def start_router(masters: Masters) -> bool:
+    """Start the router and wait until it accepts connections; return whether it does.
+
+    :param masters: where the router is tracked.
     """
-    for master in masters:
-        if master.poll() is None:
-            master.send_signal(signal.SIGQUIT)
-    for master in masters:
-        master.wait()
+    masters.start("router", nginx(ROUTER_CONFIG))
+    deadline = time.monotonic() + ROUTER_START_S
+    while not router_answers():
+        masters.reap()
+        if masters.pid_of("router") is None or time.monotonic() > deadline:
+            say(f"the router nginx did not listen on {ROUTER_SOCKET} (it ended: {masters.ended})")
+            masters.stop("router")
+            return False
+        time.sleep(0.001)
+    return True
 
 
 def serve(sock: socket.socket) -> int:
@@ -112,24 +170,31 @@ def serve(sock: socket.socket) -> int:
 
     :param sock: the listening socket, handed to the edge.
     """
-    router = start_router()
-    if router is None:
+    masters = Masters()
+    if not start_router(masters):
         return 3
-    edge = nginx(EDGE_CONFIG, inherited=sock)
-    masters = [edge, router]
+    masters.start("edge", nginx(EDGE_CONFIG, inherited=sock))
+    # The edge has its own copy: once it closes it on a stop, new clients are refused, not left in the backlog.
+    sock.close()
     while True:
         received = signal.sigwait(WAKE_SIGNALS)
         if received == signal.SIGHUP:
-            router.send_signal(signal.SIGHUP)
+            router = masters.pid_of("router")
+            if router is not None:
+                os.kill(router, signal.SIGHUP)
         elif received in STOP_SIGNALS:
-            stop(masters)
+            # The edge first: its requests in flight still need the router.
+            masters.stop("edge")
+            masters.stop("router")
             return 0
         else:
-            ended = [(name, m.poll()) for name, m in (("edge", edge), ("router", router)) if m.poll() is not None]
-            if ended:
-                say(f"the {ended[0][0]} nginx ended (exit code {ended[0][1]}); stopping the other")
-                stop(masters)
-                return ended[0][1] or 4
+            masters.reap()
+            if masters.ended:
+                name, code = masters.ended[0]
+                say(f"the {name} nginx ended (exit code {code}); stopping the other")
+                masters.stop("edge")
+                masters.stop("router")
+                return code or 4
 
 
 def main() -> int:
@@ -138,6 +203,10 @@ def main() -> int:
     wanted = int(os.environ.get("MLC_PROXY_PORT") or 0)
     # Blocked before the socket exists: a SIGHUP sent as soon as the port is known is queued, never fatal.
     signal.pthread_sigmask(signal.SIG_BLOCK, WAKE_SIGNALS)
+    # What a previous run of this container left (docker restart) would mislead the router's start and reloads.
+    for leftover in (ROUTER_SOCKET, ROUTER_PID_FILE, EDGE_PID_FILE, PORT_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(leftover)
     try:
         sock = listen(address, wanted)
     except OSError as err:
@@ -153,6 +222,9 @@ def main() -> int:
             return serve(sock)
         if received in STOP_SIGNALS:
             return 0
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass  # an orphan of a docker exec: reaped
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import logging
 import shutil
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,7 @@ class LocalEndpoints:
         ep_labels = labels.owned("endpoint", name, owner, endpoint=name)
         servers = []
         routed = False
+        proxy_started: Future[tuple[int, bool]] | None = None
         try:
             # The network is made while the images are looked up and the model unpacked; then the models and a
             # proxy that must be started start together (the proxy on standby until the models have their
@@ -135,14 +136,14 @@ class LocalEndpoints:
                 startup_s = wait_healthy(self.engine, servers, spec.startup_timeout_s)
                 port, standby = proxy_started.result()
             routed = True
-            # A proxy on standby has never been reachable: it takes the revision with a plain reload, nothing to drain.
+            # A proxy on standby runs no nginx and holds no client connection: one SIGHUP starts it on the revision.
             switch_s = (
                 proxy.first_route(revision, targets, port)
                 if standby
                 else proxy.route(revision, targets, port, container=running)
             )
         except BaseException as err:
-            self._undo(proxy, live, routed, servers, revision_dir, name, owner, err)
+            self._undo(proxy, live, routed, _standby_port(proxy_started), servers, revision_dir, name, owner, err)
             raise
         record = EndpointRecord(
             endpoint_name=name,
@@ -211,9 +212,10 @@ class LocalEndpoints:
     ) -> tuple[int, bool]:
         """Return the proxy's port, and whether it was started on standby (no model routed yet).
 
-        A proxy that runs is left alone (the caller switches it). One that must be started (a new endpoint, or one
-        whose proxy has gone) takes the endpoint's port on standby: nobody knows a new endpoint's URL before the
-        deploy returns, and an endpoint whose proxy has gone answers nothing until the new revision is routed.
+        A proxy that runs is left alone (the caller switches it), wherever it runs. One that must be started (a new
+        endpoint, or one whose proxy has gone) takes the endpoint's port on standby: nobody knows a new endpoint's
+        URL before the deploy returns, and an endpoint whose proxy has gone answers nothing until a revision is
+        routed. A proxy of an older layout is replaced so (the endpoint does not answer for about a second).
 
         :param proxy: the endpoint's proxy.
         :param running: the proxy container when it runs, else None.
@@ -221,8 +223,11 @@ class LocalEndpoints:
         :param ep_labels: ownership labels.
         :param old: the endpoint's record before this deploy, or None.
         """
-        if running is not None:
+        if running is not None and proxy.is_current(running):
             return proxy.port_of(running), False
+        if running is not None:
+            log.warning("Endpoint %s: its proxy predates this ml_lifecycle version; replacing it", proxy.endpoint_name)
+            proxy.remove_container()
         return proxy.start(image, ep_labels, old.port if old is not None and old.port else None), True
 
     def _undo(
@@ -230,6 +235,7 @@ class LocalEndpoints:
         proxy: EndpointProxy,
         live: EndpointRecord | None,
         routed: bool,
+        standby_port: int | None,
         servers: list,
         revision_dir: Path,
         name: str,
@@ -243,6 +249,7 @@ class LocalEndpoints:
         :param proxy: the endpoint's proxy.
         :param live: the record of the revision in service, or None for a new endpoint.
         :param routed: whether the proxy may have been switched to the new revision.
+        :param standby_port: the port of a proxy this deploy started on standby, or None.
         :param servers: the new revision's containers.
         :param revision_dir: the new revision's model folder.
         :param name: the endpoint name.
@@ -252,6 +259,8 @@ class LocalEndpoints:
         try:
             if live is not None and routed:
                 proxy.route(live.revision, live.upstreams, live.port)
+            elif live is not None and standby_port is not None:
+                self._route_back(proxy, live, standby_port)
             retire(self.engine, [s.container for s in servers], grace_s=0)
             if live is None:
                 proxy.remove_container()
@@ -269,6 +278,22 @@ class LocalEndpoints:
             save_endpoint(self.home, live)
         else:
             self._set_status(read_endpoint(self.home, name), FAILED, name, owner, reason)
+
+    @staticmethod
+    def _route_back(proxy: EndpointProxy, live: EndpointRecord, port: int) -> None:
+        """Route a proxy this failed update started on standby to the revision in service; remove it if it cannot.
+
+        Left on standby it would hold the endpoint's port with no nginx: clients would wait, not be refused.
+
+        :param proxy: the endpoint's proxy.
+        :param live: the record of the revision in service.
+        :param port: the proxy's port.
+        """
+        try:
+            proxy.first_route(live.revision, live.upstreams, port)
+        except Exception:
+            proxy.remove_container()
+            raise
 
     def _set_status(
         self, record: EndpointRecord | None, status: str, name: str, owner: dict[str, str], reason: str = ""
@@ -317,3 +342,14 @@ def _network_labels(name: str, owner: dict[str, str]) -> dict[str, str]:
     """
     created_by = {f"created_by_{k.removeprefix('ml-lifecycle.').replace('-', '_')}": v for k, v in owner.items()}
     return labels.owned("endpoint", name, {}, endpoint=name, **created_by)
+
+
+def _standby_port(started: Future[tuple[int, bool]] | None) -> int | None:
+    """Return the port of the proxy a deploy started on standby, or None (it ran already, or did not start).
+
+    :param started: the deploy's proxy start, when it got that far (done: its pool has shut down).
+    """
+    if started is None or not started.done() or started.cancelled() or started.exception() is not None:
+        return None
+    port, standby = started.result()
+    return port if standby else None

@@ -19,6 +19,7 @@ from ml_lifecycle.agent.proxy_config import (
     proxy_context,
     render_config,
     render_edge_config,
+    router_drain_s,
 )
 from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.docker_engine import HOST_NETWORK, DockerEngine
@@ -38,6 +39,10 @@ RELOAD_COMMAND = "mlc-proxy-reload"
 PORT_FILE = "/tmp/mlc-proxy-port"
 LISTENING = re.compile(r"^mlc-proxy: listening on [0-9.]+:(\d+),", re.MULTILINE)
 PROXY_USER = "www-data"
+# Proxies of another layout (before the edge and router nginx) are replaced on the next deploy.
+LAYOUT_LABEL = "ml-lifecycle.proxy-layout"
+LAYOUT = "edge-router-1"
+STATUS_CHECK_S = 0.5
 LOOPBACK = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
 FIRST_POLL_S = 0.002
@@ -97,7 +102,7 @@ class EndpointProxy:
         :param endpoint_name: the endpoint's name.
         :param limits: the serving limits the proxy enforces.
         :param serving_host: the address published ports are reached at.
-        :param config_dir: the folder on the engine's host holding nginx.conf, mounted read-only into the proxy.
+        :param config_dir: the folder on the engine's host holding nginx.conf and edge.conf, mounted read-only.
         :param network_mode: ``host`` (nginx on the host's network, listening on 127.0.0.1) or ``bridge`` (on the
             endpoint's network, its port published by Docker); default settings.proxy_network().
         """
@@ -153,7 +158,7 @@ class EndpointProxy:
         container = self.engine.run_service(
             name=self.name,
             image=image,
-            labels={**container_labels, ROLE: ROLE_PROXY},
+            labels={**container_labels, ROLE: ROLE_PROXY, LAYOUT_LABEL: LAYOUT},
             mounts=[Mount(str(self.config_dir), CONFIG_FOLDER, read_only=True)],
             environment=environment,
             user=PROXY_USER,
@@ -167,12 +172,20 @@ class EndpointProxy:
             self.engine.remove(container)
             raise
 
+    @staticmethod
+    def is_current(container: Any) -> bool:
+        """Say whether a running proxy has this version's layout (an edge and a router nginx, mlc-proxy-start).
+
+        :param container: the proxy container.
+        """
+        return bool(container.labels.get(LAYOUT_LABEL) == LAYOUT)
+
     def port_of(self, container: Any) -> int:
-        """Return the endpoint port a running proxy listens on.
+        """Return the endpoint port a running proxy listens on (where it runs decides, not the current setting).
 
         :param container: the running proxy container.
         """
-        if not self.on_host:
+        if container.attrs["HostConfig"]["NetworkMode"] != HOST_NETWORK:
             return published_port(container, PROXY_PORT)
         code, output = self.engine.exec(container, ["cat", PORT_FILE])
         if code != 0 or not output.strip().isdigit():
@@ -197,14 +210,14 @@ class EndpointProxy:
         if not (self.config_dir / EDGE_CONFIG_NAME).is_file():
             self._write_edge(port)  # a proxy still on standby: this reload starts it
         self._write(CONFIG_NAME, render_config(self.endpoint_name, revision, servers, self.limits))
-        timeout_s = self.limits.invocation_timeout_s + 15
+        timeout_s = router_drain_s(self.limits) + 5
         code, output = self.engine.exec(container, [RELOAD_COMMAND, str(timeout_s)])
         if code != 0:
             raise EngineError(
                 f"The proxy {self.name} could not load the configuration of revision {revision} ({code}):\n"
                 f"{output.strip()}\n{self.engine.log_tail(container)}"
             )
-        self.wait_ready(port)
+        self.wait_ready(port, container)
         return time.monotonic() - started
 
     def first_route(self, revision: str, servers: Sequence[str], port: int) -> float:
@@ -224,7 +237,7 @@ class EndpointProxy:
         self._write_edge(port)
         self._write(CONFIG_NAME, render_config(self.endpoint_name, revision, servers, self.limits))
         self.engine.signal(container, "SIGHUP")
-        self.wait_ready(port)
+        self.wait_ready(port, container)
         return time.monotonic() - started
 
     def _wait_for_standby(self, container: Any, port: int | None, timeout_s: float = READY_TIMEOUT_S) -> int:
@@ -255,18 +268,28 @@ class EndpointProxy:
                 )
             time.sleep(POLL_S)
 
-    def wait_ready(self, port: int, timeout_s: float = READY_TIMEOUT_S) -> float:
+    def wait_ready(self, port: int, container: Any, timeout_s: float = READY_TIMEOUT_S) -> float:
         """Wait until GET /ping through the proxy answers 200 (it listens and reaches a model); return the seconds.
 
         :param port: the proxy's host port.
+        :param container: the proxy container (a proxy that stops fails the wait at once).
         :param timeout_s: the most seconds to wait.
         """
         client = ContainerClient(self.serving_host, port, self.limits.ping_timeout_s)
         started = time.monotonic()
+        checked = started
         interval = FIRST_POLL_S
         while not client.ping(self.limits.ping_timeout_s):
-            if time.monotonic() > started + timeout_s:
+            now = time.monotonic()
+            if now > started + timeout_s:
                 raise EndpointNotReady(self._not_ready(port, timeout_s))
+            if now - checked >= STATUS_CHECK_S:
+                checked = now
+                container.reload()
+                if container.status != "running":
+                    raise EndpointNotReady(
+                        f"The proxy {self.name} stopped ({container.status}):\n{self.engine.log_tail(container)}"
+                    )
             time.sleep(interval)
             interval = min(interval * 1.5, POLL_S)
         return time.monotonic() - started
@@ -281,7 +304,9 @@ class EndpointProxy:
         tail = self.engine.log_tail(container) if container is not None else "(the proxy container is not running)"
         return (
             f"GET /ping through the proxy {self.name} at {self.serving_host}:{port} did not answer 200 within "
-            f"{timeout_s:.0f} s:\n{tail}\nCheck that ML_LIFECYCLE_SERVING_HOST reaches the engine's 127.0.0.1"
+            f"{timeout_s:.0f} s:\n{tail}\nCheck that ML_LIFECYCLE_SERVING_HOST reaches the engine's 127.0.0.1; where the "
+            "engine's host network is not this machine's (Docker Desktop, rootless Docker), set "
+            "ML_LIFECYCLE_PROXY_NETWORK=bridge"
         )
 
     def remove_container(self) -> int:

@@ -1,4 +1,4 @@
-"""The endpoint proxy's nginx.conf: SageMaker's serving limits and the upstream model containers, rendered with jinja2."""
+"""The endpoint proxy's edge.conf and nginx.conf: SageMaker's serving limits and the model containers, with jinja2."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def check_max_payload_mb(value: object) -> int:
 
 
 def proxy_context() -> Path:
-    """Return the folder holding the proxy's Dockerfile and nginx.conf.j2 (ML_LIFECYCLE_PROXY_CONTEXT overrides)."""
+    """Return the folder of the proxy's Dockerfile and templates (ML_LIFECYCLE_PROXY_CONTEXT overrides)."""
     configured = os.environ.get(CONTEXT_ENV)
     folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "docker" / "endpoint-proxy"
     if not all((folder / name).is_file() for name in (TEMPLATE_NAME, EDGE_TEMPLATE_NAME, "Dockerfile")):
@@ -80,6 +80,18 @@ def proxy_context() -> Path:
             f"Set {CONTEXT_ENV} to the repository's docker/endpoint-proxy folder"
         )
     return folder
+
+
+def router_drain_s(limits: ServingLimits) -> int:
+    """Return how long the router's old workers may finish their requests after a reload.
+
+    A request may take the invocation timeout twice (a retry on another model container starts before the first
+    try's time is up) plus a connect; an old worker is never cut off before that, so the edge never has to send
+    again a request the router had already passed on.
+
+    :param limits: the serving limits.
+    """
+    return 2 * limits.invocation_timeout_s + CONNECT_TIMEOUT_S + 10
 
 
 def _environment(context: Path | None) -> Any:
@@ -122,7 +134,7 @@ def render_config(
             router_socket=ROUTER_SOCKET,
             pid_file=ROUTER_PID_FILE,
             worker_processes="auto",
-            shutdown_timeout_s=limits.invocation_timeout_s + 5,
+            shutdown_timeout_s=router_drain_s(limits),
             max_payload_mb=limits.max_payload_mb,
             invocation_timeout_s=limits.invocation_timeout_s,
             ping_timeout_ms=int(limits.ping_timeout_s * 1000),

@@ -285,6 +285,47 @@ def test_a_deferred_transform_that_fails_names_the_file_and_its_instances_go_awa
     _assert_all_ended(emulator)
 
 
+def test_a_deferred_transform_whose_instances_vanish_fails_as_lost_and_cleans_up(
+    aws, emulator: Ec2Emulator, pushed_image, ml_home, tmp_path, docker_client
+):
+    import asyncio
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from ml_lifecycle.triggers.job_record import JobRecordTrigger
+
+    prefix = f"{uuid.uuid4().hex[:8]}/"
+    aws.s3.put_object(Bucket=BUCKET, Key=f"{prefix}score/a.csv", Body=_csv(_rows(40)))
+    operator = _operator(pushed_image, _model(aws, tmp_path), prefix, deferrable=True)
+    context = task_context()
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+    job_name = deferred.value.kwargs["job_name"]
+    # The instances go before their agent could write anything (as when EC2 reclaims them): EC2 says terminated.
+    ids = [
+        i["InstanceId"]
+        for r in aws.ec2.describe_instances(Filters=[{"Name": "tag:ml-lifecycle.job", "Values": [job_name]}])[
+            "Reservations"
+        ]
+        for i in r["Instances"]
+    ]
+    aws.ec2.terminate_instances(InstanceIds=ids)
+    _classpath, kwargs = deferred.value.trigger.serialize()
+    assert kwargs["watch_instances"] is True
+    kwargs["lost_grace_s"] = 1.0  # 30 s in production: S3's visibility of a record written just before the end
+
+    async def first_event() -> Any:
+        return await JobRecordTrigger(**kwargs).run().__anext__()
+
+    event = asyncio.run(first_event()).payload
+    assert event["status"] == "lost"
+    with pytest.raises(TransformFailed, match="its instances ended before the agent wrote a final record"):
+        operator.execute_complete(context, event, **deferred.value.kwargs)
+    groups = aws.ec2.describe_security_groups(Filters=[{"Name": "tag:ml-lifecycle.job", "Values": [job_name]}])
+    assert groups["SecurityGroups"] == []
+    _assert_all_ended(emulator)
+
+
 def test_a_local_transform_cannot_be_deferred():
     with pytest.raises(SpecError, match="cannot wait in the triggerer") as caught:
         BatchTransformOperator(

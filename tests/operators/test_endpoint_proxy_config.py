@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ml_lifecycle.agent.proxy_config import FORWARDED_HEADERS, ServingLimits, render_config, render_edge_config
+from ml_lifecycle.agent.proxy_config import (
+    FORWARDED_HEADERS,
+    ServingLimits,
+    render_config,
+    render_edge_config,
+    router_drain_s,
+)
 from ml_lifecycle.errors import EngineError, SpecError
 
 SERVERS = ["172.30.0.2:8080", "172.30.0.3:8080"]
@@ -58,7 +64,14 @@ def test_the_edge_listens_on_the_handed_socket_and_sends_again_what_a_reloading_
     assert "proxy_next_upstream error non_idempotent;" in edge
     # Nothing in it depends on a revision's limits, so it never needs a reload: the router enforces them.
     assert "client_max_body_size 100m;" in edge
-    assert edge == render_edge_config("ep", LISTEN)
+    assert "proxy_read_timeout 3660s;" in edge
+
+
+@pytest.mark.parametrize(("invocation_timeout_s", "drain_s"), [(60, 131), (1, 13), (3600, 7211)])
+def test_the_routers_old_workers_outlast_any_request_they_hold(invocation_timeout_s, drain_s):
+    limits = ServingLimits(invocation_timeout_s=invocation_timeout_s)
+    assert router_drain_s(limits) == drain_s  # two tries of the invocation timeout, a connect, a margin
+    assert f"worker_shutdown_timeout {drain_s}s;" in render_config("ep", "r1", SERVERS, limits)
 
 
 @pytest.mark.parametrize("seconds", [0, 3601])

@@ -14,7 +14,7 @@ from support.helpers import managed_containers, task_context
 from support.models import linear_model_archive
 
 from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
-from ml_lifecycle.errors import EngineError, SpecError
+from ml_lifecycle.errors import EndpointNotReady, EngineError, SpecError
 
 pytestmark = pytest.mark.docker
 
@@ -87,11 +87,12 @@ def test_the_edge_listens_on_the_host_network_with_the_socket_it_was_handed(
     assert code == 0, fdinfo
     flags = int(next(line.split()[1] for line in fdinfo.decode().splitlines() if line.startswith("flags:")), 8)
     assert flags & O_NONBLOCK
-    port = url.rsplit(":", 1)[1]
-    code, listening = proxy.exec_run(
-        ["sh", "-c", f"ls -l /proc/{edge}/fd/3; grep -i ':{int(port):04X} ' /proc/net/tcp"]
-    )
-    assert code == 0 and b"socket:" in listening, listening
+    # That fd is the socket listening on the endpoint's port (state 0A in /proc/net/tcp, same inode).
+    inode = proxy.exec_run(["readlink", f"/proc/{edge}/fd/3"]).output.decode().strip()
+    port = int(url.rsplit(":", 1)[1])
+    table = proxy.exec_run(["cat", "/proc/net/tcp"]).output.decode().splitlines()[1:]
+    listening = [row.split() for row in table if row.split()[1] == f"0100007F:{port:04X}" and row.split()[3] == "0A"]
+    assert [f"socket:[{row[9]}]" for row in listening] == [inode]
     assert _predict(url) == "v1"
 
 
@@ -145,3 +146,54 @@ def test_an_unknown_proxy_network_is_refused_and_leaves_nothing(
         _deploy(endpoint_name, example_image, models[0])
     assert managed_containers(docker_client, endpoint=endpoint_name) == []
     # The teardown's delete runs with the setting still wrong: it needs no proxy placement to remove an endpoint.
+
+
+def test_an_update_that_fails_after_the_proxy_had_gone_routes_it_back_to_the_model_in_service(
+    example_image, models, docker_client, endpoint_name
+):
+    url = _deploy(endpoint_name, example_image, models[0])["url"]
+    _proxy(docker_client, endpoint_name).remove(force=True)
+
+    # The new revision never answers /ping (it listens where nobody asks), after the proxy started again on standby.
+    with pytest.raises(EndpointNotReady, match="did not answer 200 within 2 s"):
+        DeployEndpointOperator(
+            task_id="deploy",
+            endpoint_name=endpoint_name,
+            image_uri=example_image,
+            model_uri=models[1],
+            environment={"SAGEMAKER_BIND_TO_PORT": "9999"},
+            startup_timeout_s=2,
+        ).execute(task_context())
+
+    assert _predict(url) == "v1"
+
+
+def test_a_proxy_of_an_older_layout_is_replaced_on_the_next_update(example_image, models, docker_client, endpoint_name):
+    url = _deploy(endpoint_name, example_image, models[0])["url"]
+    proxy = _proxy(docker_client, endpoint_name)
+    old_labels = {k: v for k, v in proxy.labels.items() if k != "ml-lifecycle.proxy-layout"}
+    proxy.remove(force=True)
+    # A stand-in for a proxy from before the edge and the router: the endpoint's proxy labels, no layout label.
+    docker_client.containers.run(
+        example_image,
+        name=f"mlc-ep-{endpoint_name}-proxy",
+        labels=old_labels,
+        entrypoint=["sleep", "3600"],
+        detach=True,
+    )
+
+    assert _deploy(endpoint_name, example_image, models[1])["url"] == url
+    assert _predict(url) == "v2"
+    assert _proxy(docker_client, endpoint_name).labels["ml-lifecycle.proxy-layout"] == "edge-router-1"
+
+
+def test_a_running_proxy_keeps_its_network_when_the_setting_changes(
+    example_image, models, docker_client, endpoint_name, monkeypatch
+):
+    monkeypatch.setenv("ML_LIFECYCLE_PROXY_NETWORK", "bridge")
+    url = _deploy(endpoint_name, example_image, models[0])["url"]
+    monkeypatch.delenv("ML_LIFECYCLE_PROXY_NETWORK")
+
+    assert _deploy(endpoint_name, example_image, models[1])["url"] == url
+    assert _predict(url) == "v2"
+    assert _proxy(docker_client, endpoint_name).attrs["HostConfig"]["NetworkMode"] == f"mlc-ep-{endpoint_name}"

@@ -3,7 +3,10 @@ socket, no privileges, no host namespaces and no AWS credentials, as training co
 
 The one exception is the endpoint's nginx, which shares the host's network namespace (so requests skip Docker's
 userland port proxy): it runs as www-data with every capability dropped and no way to gain one, so on that network
-it can do no more than any unprivileged host process (no raw sockets, no privileged ports)."""
+it can do no more than any unprivileged host process (no raw sockets, no privileged ports). Like such a process it
+could connect to services bound to the host's loopback, and on an EC2 host to the instance metadata service; its
+configuration is ours and no request steers where it connects, so only a compromised nginx could.
+ML_LIFECYCLE_PROXY_NETWORK=bridge keeps it off the host's network where that matters."""
 
 from __future__ import annotations
 
