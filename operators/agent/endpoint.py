@@ -108,17 +108,20 @@ class LocalEndpoints:
         routed = False
         proxy_started: Future[tuple[int, bool]] | None = None
         try:
-            # The network is made while the images are looked up and the model unpacked; then the models and a
-            # proxy that must be started start together (the proxy on standby until the models have their
-            # addresses).
-            with ThreadPoolExecutor(max_workers=1) as pool:
+            # The network is made while the images are looked up and the model unpacked; a proxy that must be
+            # started starts meanwhile (on the host's network it needs no other), else beside the models (it joins
+            # theirs). It waits on standby until the models answer.
+            with ThreadPoolExecutor(max_workers=2) as pool:
                 network = pool.submit(proxy.ensure_network, _network_labels(name, owner))
+                running = proxy.running()
+                proxy_image = ensure_proxy_image(self.engine, sink)
+                if proxy.on_host:
+                    proxy_started = pool.submit(self._ensure_proxy, proxy, running, proxy_image, ep_labels, old)
                 image = self.engine.ensure_image(spec.image_uri)
                 model_dir = fetch_model(spec.model_uri, str(revision_dir), self.store_for)
-                proxy_image = ensure_proxy_image(self.engine, sink)
                 network.result()
-                running = proxy.running()
-                proxy_started = pool.submit(self._ensure_proxy, proxy, running, proxy_image, ep_labels, old)
+                if proxy_started is None:
+                    proxy_started = pool.submit(self._ensure_proxy, proxy, running, proxy_image, ep_labels, old)
                 servers = start_revision(
                     self.engine,
                     endpoint_name=name,
@@ -138,7 +141,7 @@ class LocalEndpoints:
             routed = True
             # A proxy on standby runs no nginx and holds no client connection: one SIGHUP starts it on the revision.
             switch_s = (
-                proxy.first_route(revision, targets, port)
+                proxy.first_route(revision, targets, port, container=proxy.started)
                 if standby
                 else proxy.route(revision, targets, port, container=running)
             )

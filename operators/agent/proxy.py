@@ -114,6 +114,8 @@ class EndpointProxy:
         self.network = network_name(endpoint_name)
         self.name = proxy_name(endpoint_name)
         self._network_mode = network_mode
+        # The container start() started, for the first route.
+        self.started: Any | None = None
 
     @property
     def on_host(self) -> bool:
@@ -167,7 +169,10 @@ class EndpointProxy:
         )
         try:
             listening = self._wait_for_standby(container, port)
-            return listening if self.on_host else published_port(container, PROXY_PORT)
+            port = listening if self.on_host else published_port(container, PROXY_PORT)
+            self._write_edge(port)  # it never changes: written now, off the first route's path
+            self.started = container
+            return port
         except BaseException:
             self.engine.remove(container)
             raise
@@ -220,7 +225,7 @@ class EndpointProxy:
         self.wait_ready(port, container)
         return time.monotonic() - started
 
-    def first_route(self, revision: str, servers: Sequence[str], port: int) -> float:
+    def first_route(self, revision: str, servers: Sequence[str], port: int, container: Any | None = None) -> float:
         """Switch a proxy on standby to its first revision; return the seconds until it answers through its URL.
 
         On standby no nginx runs and no client holds a connection to drain: the SIGHUP that makes mlc-proxy-start
@@ -229,12 +234,14 @@ class EndpointProxy:
         :param revision: the revision the servers belong to.
         :param servers: ``address:port`` of each model container.
         :param port: the proxy's host port.
+        :param container: the proxy container, when the caller has it (saves an engine call).
         """
-        container = self.running()
+        container = container or self.running()
         if container is None:
             raise EngineError(f"The proxy {self.name} of endpoint {self.endpoint_name} is not running")
         started = time.monotonic()
-        self._write_edge(port)
+        if not (self.config_dir / EDGE_CONFIG_NAME).is_file():
+            self._write_edge(port)
         self._write(CONFIG_NAME, render_config(self.endpoint_name, revision, servers, self.limits))
         self.engine.signal(container, "SIGHUP")
         self.wait_ready(port, container)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,10 +100,19 @@ def _environment(context: Path | None) -> Any:
 
     :param context: the folder holding the templates; default proxy_context().
     """
+    return _environment_for(str(context or proxy_context()))
+
+
+@functools.lru_cache(maxsize=4)
+def _environment_for(folder: str) -> Any:
+    """Return one jinja2 environment per template folder: each template compiles once (a change reloads it).
+
+    :param folder: the folder holding the templates.
+    """
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(context or proxy_context())),
+        loader=jinja2.FileSystemLoader(folder),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
