@@ -6,9 +6,9 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from ml_lifecycle.compute.engine_images import ENGINE_HINT, EngineImages, ImageInfo
 from ml_lifecycle.compute.engine_networks import EngineNetworks
 from ml_lifecycle.compute.start_failures import explain_start_failure
 from ml_lifecycle.core.contract import Mount
@@ -16,26 +16,13 @@ from ml_lifecycle.errors import EngineError, ImageNotFound
 
 log = logging.getLogger(__name__)
 
+__all__ = ["HOST_NETWORK", "DockerEngine", "ImageInfo"]
+
 HOST_NETWORK = "host"
 LIST_ATTEMPTS = 10
-_ENGINE_HINT = "Start the engine (scripts/bootstrap.sh engine) or point DOCKER_HOST at one"
 
 
-@dataclass(frozen=True)
-class ImageInfo:
-    """An image the engine has.
-
-    :param ref: the reference as given.
-    :param image_id: the engine's image id (``sha256:...`` of the config).
-    :param digest: the repository digest (``repo@sha256:...``) when the image came from a registry, else "".
-    """
-
-    ref: str
-    image_id: str
-    digest: str
-
-
-class DockerEngine(EngineNetworks):
+class DockerEngine(EngineImages, EngineNetworks):
     """A thin adapter over the docker SDK: images, containers, networks; nothing job-specific."""
 
     def __init__(self, client: Any | None = None) -> None:
@@ -57,75 +44,8 @@ class DockerEngine(EngineNetworks):
                     self._client = docker.from_env(timeout=300)
                     self._client.ping()
                 except docker.errors.DockerException as err:
-                    raise EngineError(f"Cannot reach the Docker engine ({err}). {_ENGINE_HINT}") from err
+                    raise EngineError(f"Cannot reach the Docker engine ({err}). {ENGINE_HINT}") from err
             return self._client
-
-    def find_image(self, ref: str) -> ImageInfo | None:
-        """Return the image if the engine has it, else None (nothing is pulled).
-
-        :param ref: an image reference or id.
-        """
-        import docker
-
-        try:
-            self.client.images.get(ref)
-        except docker.errors.ImageNotFound:
-            return None
-        return self.ensure_image(ref)
-
-    def image_id(self, ref: str) -> str | None:
-        """Return the id of the image a reference names, or None, in one request (nothing is pulled).
-
-        BuildImage of an unchanged context asks only this. Before the first full connect it asks through a client
-        pinned to API 1.24 (served by engines before 29), skipping the version negotiation and ping of a full
-        connect, whose /version makes the engine query containerd and runc; an engine that refuses 1.24 is asked
-        through the full client.
-
-        :param ref: an image reference or id.
-        """
-        import docker
-
-        connect = docker.utils.kwargs_from_env()
-        quick = None if self._client is not None else docker.APIClient(version="1.24", timeout=60, **connect)
-        for api in (quick, None):
-            try:
-                return (api or self.client.api).inspect_image(ref)["Id"]
-            except docker.errors.ImageNotFound:
-                return None
-            except docker.errors.APIError as err:
-                if api is None or err.status_code != 400:
-                    raise EngineError(f"The engine failed to look up image {ref}: {err.explanation}") from err
-            except docker.errors.DockerException as err:
-                raise EngineError(f"Cannot reach the Docker engine ({err}). {_ENGINE_HINT}") from err
-            finally:
-                if api is not None:
-                    api.close()
-        return None
-
-    def ensure_image(self, ref: str) -> ImageInfo:
-        """Return the image, pulling it only when the engine does not have it.
-
-        :param ref: an image reference (tag or digest).
-        """
-        import docker
-
-        try:
-            image = self.client.images.get(ref)
-        except docker.errors.ImageNotFound:
-            log.info("Image %s is not on the engine; pulling it", ref)
-            try:
-                image = self.client.images.pull(ref)
-            except docker.errors.APIError as err:
-                raise ImageNotFound(
-                    f"The image {ref} is not on the Docker engine and could not be pulled ({err.explanation}). "
-                    "Build it (BuildImageOperator), push it to a registry the engine can reach, or fix image_uri"
-                ) from err
-        except docker.errors.APIError as err:
-            raise EngineError(f"The engine failed to look up image {ref}: {err.explanation}") from err
-        digests = image.attrs.get("RepoDigests") or []
-        wanted = ref.split("@", 1)[0].rsplit(":", 1)[0] if "@" not in ref else ref.split("@", 1)[0]
-        digest = next((d for d in digests if d.split("@", 1)[0] == wanted), digests[0] if digests else "")
-        return ImageInfo(ref=ref, image_id=image.id, digest=digest)
 
     def run(
         self,
