@@ -207,17 +207,9 @@ class BatchTransformOperator(LifecycleOperator):
             and self.join_source in (None, "None")
         ):
             return  # nothing to process: keep DAG parsing free of the JSONPath machinery
-        from ml_lifecycle.core.data_processing import build_data_processing
+        from ml_lifecycle.core.data_processing import data_processing_of
 
-        processing = build_data_processing(
-            input_filter=self.input_filter,
-            output_filter=self.output_filter,
-            join_source=self.join_source,
-            content_type=self.content_type,
-            accept=self.accept,
-            split_type=self.split_type,
-            assemble_with=self.assemble_with,
-        )
+        processing = data_processing_of(self)
         if not any(is_template(v) for v in (self.max_payload_mb, self.batch_strategy) if v is not None):
             checks.check_streamed_processing(
                 self.max_payload_mb, self.split_type, self.batch_strategy, processing is not None

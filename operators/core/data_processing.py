@@ -105,6 +105,23 @@ class DataProcessing:
         return b"".join(written)
 
 
+def data_processing_of(settings: Any) -> DataProcessing | None:
+    """Build DataProcessing from anything carrying a transform's settings by name (a TransformSpec, the operator).
+
+    :param settings: an object with input_filter, output_filter, join_source, content_type, accept, split_type and
+        assemble_with attributes.
+    """
+    return build_data_processing(
+        input_filter=settings.input_filter,
+        output_filter=settings.output_filter,
+        join_source=settings.join_source,
+        content_type=settings.content_type,
+        accept=settings.accept,
+        split_type=settings.split_type,
+        assemble_with=settings.assemble_with,
+    )
+
+
 def build_data_processing(
     *,
     input_filter: str | None,

@@ -108,14 +108,6 @@ class TransformSpec:
     def data_processing(self) -> DataProcessing | None:
         """Return the validated input_filter / join_source / output_filter settings, or None when all are defaults."""
         # Imported here: DAG files import this module, and most transforms use no JSONPath filter.
-        from ml_lifecycle.core.data_processing import build_data_processing
+        from ml_lifecycle.core.data_processing import data_processing_of
 
-        return build_data_processing(
-            input_filter=self.input_filter,
-            output_filter=self.output_filter,
-            join_source=self.join_source,
-            content_type=self.content_type,
-            accept=self.accept,
-            split_type=self.split_type,
-            assemble_with=self.assemble_with,
-        )
+        return data_processing_of(self)
