@@ -246,7 +246,7 @@ def _latency(runs: int, work: Path, say: Callable[[str], None]) -> dict[str, Any
         result = DeployEndpointOperator(task_id="deploy", endpoint_name=name, image_uri=BENCH_IMAGE, model_uri=uri)
         url = result.execute(_context("bench-latency"))["url"]
         from ml_lifecycle import settings
-        from ml_lifecycle.agent.endpoint_record import read_endpoint
+        from ml_lifecycle.compute.local.endpoints.record import read_endpoint
 
         record = read_endpoint(settings.home_dir(), name)
         if record is None or not record.urls:

@@ -1,7 +1,7 @@
 """Exporting a 1 GiB model folder as model.tar.gz to S3 (a moto server): our training export vs tar + boto3.
 
 Ours is the code a training job runs when its container ends (ArchiveExport.export in
-ml_lifecycle.agent.training_export): ``archive.merged_files`` over the model folder, then ``upload_archive``, which
+ml_lifecycle.compute.local.training.export): ``archive.merged_files`` over the model folder, then ``upload_archive``, which
 packs with ``archive.write_tar_gz`` into a scratch folder, uploads with ``S3Store.upload_file`` and removes the
 scratch folder. (ExportArtifactsOperator only copies an existing model.tar.gz into the registry; it packs nothing.)
 The baseline is ``tar czf model.tar.gz -C <folder> .`` followed by boto3's ``upload_file`` with its default transfer
@@ -51,8 +51,8 @@ OURS_RUN = (
     _CLIENT
     + """
 from pathlib import Path
-from ml_lifecycle.agent import archive
-from ml_lifecycle.agent.training_export import upload_archive
+from ml_lifecycle.compute.local.serving import archive
+from ml_lifecycle.compute.local.training.export import upload_archive
 from ml_lifecycle.core import contract
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.stores.s3_store import S3Store
@@ -210,7 +210,7 @@ def run(runs: int | None, say: Callable[[str], None] = print) -> dict[str, Any]:
     return {
         "model_bytes": TOTAL_BYTES,
         "files": {name: size for name, (size, _sha) in expected.items()},
-        "ours_path": "ml_lifecycle.agent.training_export: archive.merged_files + upload_archive "
+        "ours_path": "ml_lifecycle.compute.local.training.export: archive.merged_files + upload_archive "
         "(archive.write_tar_gz + S3Store.upload_file), as ArchiveExport.export runs it when a training job ends",
         "baseline_path": "tar czf model.tar.gz -C <folder> . && boto3 client.upload_file (default TransferConfig)",
         "runs_per_side": runs,

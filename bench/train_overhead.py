@@ -141,25 +141,41 @@ FOLLOW = "follow the agent until it exits"
 # Steps wrapped in the operator's process (module, attribute path, label). Targets that do not exist in the
 # installed ml_lifecycle are skipped, so the benchmark keeps running while the operator's internals change.
 TASK_STEPS = (
-    ("ml_lifecycle.agent.attempts", "choose_attempt", "read earlier job records (choose_attempt)"),
-    ("ml_lifecycle.agent.training_jobs", "require_image", "preflight: image lookup"),
-    ("ml_lifecycle.agent.training_jobs", "list_channels", "preflight: list channels"),
-    ("ml_lifecycle.agent.training_jobs", "launch_detached", "fork the detached agent"),
-    ("ml_lifecycle.agent.training_jobs", "LocalTrainingJobs.follow", FOLLOW),
+    ("ml_lifecycle.core.attempts", "choose_attempt", "read earlier job records (choose_attempt)"),
+    ("ml_lifecycle.compute.local.training.jobs", "require_image", "preflight: image lookup"),
+    ("ml_lifecycle.compute.local.training.jobs", "list_channels", "preflight: list channels"),
+    ("ml_lifecycle.compute.local.training.jobs", "launch_detached", "fork the detached agent"),
+    ("ml_lifecycle.compute.local.training.jobs", "LocalTrainingJobs.follow", FOLLOW),
     ("ml_lifecycle.train_on_ec2", "TrainOnEC2Operator._finish", "read the final record (_finish)"),
 )
 # Steps of the job itself (in the detached agent when the operator forks one, else in this process).
 JOB_STEPS = (
-    ("ml_lifecycle.agent.records", "RecordWriter.transition", "write status.json at each transition"),
-    ("ml_lifecycle.compute.docker_engine", "DockerEngine.ensure_image", "image lookup (ensure_image)"),
-    ("ml_lifecycle.agent.training", "stage_channels", "stage channels"),
-    ("ml_lifecycle.agent.training", "list_channels", "list channels"),
-    ("ml_lifecycle.compute.docker_engine", "DockerEngine.run", "container create + start (engine.run)"),
-    ("ml_lifecycle.agent.host_watch", "HostWatcher.watch", "container runs, log streamed, wait for exit"),
-    ("ml_lifecycle.agent.training", "TrainingRunner._export", "pack + upload model.tar.gz and output.tar.gz"),
-    ("ml_lifecycle.agent.training", "TrainingRunner._clean_up", "cleanup (remove container, work folder)"),
+    ("ml_lifecycle.compute.records", "RecordWriter.transition", "write status.json at each transition"),
+    ("ml_lifecycle.compute.local.engine.docker_engine", "DockerEngine.ensure_image", "image lookup (ensure_image)"),
+    ("ml_lifecycle.compute.local.training.runner", "stage_channels", "stage channels"),
+    ("ml_lifecycle.compute.local.training.runner", "list_channels", "list channels"),
+    ("ml_lifecycle.compute.local.engine.docker_engine", "DockerEngine.run", "container create + start (engine.run)"),
+    (
+        "ml_lifecycle.compute.local.training.host_watch",
+        "HostWatcher.watch",
+        "container runs, log streamed, wait for exit",
+    ),
+    (
+        "ml_lifecycle.compute.local.training.runner",
+        "TrainingRunner._export",
+        "pack + upload model.tar.gz and output.tar.gz",
+    ),
+    (
+        "ml_lifecycle.compute.local.training.runner",
+        "TrainingRunner._clean_up",
+        "cleanup (remove container, work folder)",
+    ),
 )
-RUNNER = ("ml_lifecycle.agent.training", "TrainingRunner.run", "runner glue (record, config files, metrics)")
+RUNNER = (
+    "ml_lifecycle.compute.local.training.runner",
+    "TrainingRunner.run",
+    "runner glue (record, config files, metrics)",
+)
 CONNECT = "docker client connect (from_env + ping)"
 AGENT = "agent: "
 
@@ -273,7 +289,7 @@ def instrumented(clock: PhaseClock) -> Iterator[None]:
             saved.append((owner, attr, original))
             wrapped = clock.wrap(original, label)
             setattr(owner, attr, clock.dumping(wrapped) if (module, path) == RUNNER[:2] else wrapped)
-        found = _resolve("ml_lifecycle.compute.docker_engine", "DockerEngine.client")
+        found = _resolve("ml_lifecycle.compute.local.engine.docker_engine", "DockerEngine.client")
         if found is not None and isinstance(found[2], property):
             owner, attr, prop = found
             saved.append((owner, attr, prop))

@@ -81,12 +81,14 @@ BOUNDED_RUN = r"""
 import json, resource, sys, time
 limit = int(sys.argv[1]) << 20
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-from ml_lifecycle import backends
+from ml_lifecycle import settings
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.transform.runner import TransformRunner
 from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.stores import store_for
 spec = TransformSpec(**json.loads(sys.argv[2]))
 started = time.perf_counter()
-record = backends.transform_runner(store_for).run(spec, sys.argv[3], {}, lambda line: None)
+record = TransformRunner(DockerEngine(), store_for, settings.work_dir(), settings.serving_host()).run(spec, sys.argv[3], {}, lambda line: None)
 seconds = time.perf_counter() - started
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"status": record.status, "metrics": record.metrics, "peak_rss_mb": peak_mb, "seconds": seconds}))

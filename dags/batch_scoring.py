@@ -11,6 +11,7 @@ import pendulum
 from airflow.sdk import DAG, Asset, Param, task
 
 from ml_lifecycle import BatchTransformOperator, TeardownOperator
+from ml_lifecycle.compute import DEFAULT_BACKEND, backend_names
 from ml_lifecycle.settings import default_artifact_root
 
 ARTIFACT_ROOT = default_artifact_root().rstrip("/")
@@ -34,7 +35,7 @@ with DAG(
     },
     params={
         "score_data_uri": Param(f"{ARTIFACT_ROOT}/data/score", type="string", title="Data to score"),
-        "compute": Param("local", enum=["local", "ec2"], title="Compute"),
+        "compute": Param(DEFAULT_BACKEND, enum=list(backend_names()), title="Compute"),
     },
     tags=["ml-lifecycle", "sagemaker-contract"],
 ) as dag:
@@ -45,8 +46,8 @@ with DAG(
         import json
 
         from ml_lifecycle.core.uris import parse_uri
-        from ml_lifecycle.runtime import store_factory
-        from ml_lifecycle.web.macros import latest_model_manifest
+        from ml_lifecycle.plugin.macros import latest_model_manifest
+        from ml_lifecycle.stores import store_factory
 
         events = [e for evs in (context.get("triggering_asset_events") or {}).values() for e in evs]
         manifest_uri = (events[-1].extra or {}).get("manifest_uri") if events else None
@@ -68,4 +69,4 @@ with DAG(
         content_type="text/csv",
         compute="{{ params.compute }}",
     )
-    score >> TeardownOperator(task_id="teardown").as_teardown()
+    score >> TeardownOperator(task_id="teardown", compute=[DEFAULT_BACKEND, "{{ params.compute }}"]).as_teardown()

@@ -14,11 +14,14 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG
 
+from ml_lifecycle.compute import DEFAULT_BACKEND
 from ml_lifecycle.reaper import ReapOrphansOperator
 from ml_lifecycle.settings import default_artifact_root
 
 ARTIFACT_ROOT = default_artifact_root().rstrip("/")
-REAP_COMPUTE = [c.strip() for c in os.environ.get("ML_LIFECYCLE_REAP_COMPUTE", "local").split(",") if c.strip()]
+REAP_COMPUTE = [
+    c.strip() for c in os.environ.get("ML_LIFECYCLE_REAP_COMPUTE", DEFAULT_BACKEND).split(",") if c.strip()
+]
 
 with DAG(
     dag_id="reap_orphans",
@@ -30,9 +33,9 @@ with DAG(
     default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
     tags=["ml-lifecycle", "maintenance"],
 ) as dag:
-    for compute in REAP_COMPUTE:
+    for index, compute in enumerate(REAP_COMPUTE):
         ReapOrphansOperator(
-            task_id="reap_orphans" if compute == "local" else f"reap_orphans_{compute}",
+            task_id="reap_orphans" if index == 0 else f"reap_orphans_{compute}",
             record_roots=[f"{ARTIFACT_ROOT}/training"],
             compute=compute,
         )

@@ -23,6 +23,7 @@ from ml_lifecycle import (
     TeardownOperator,
     TrainOnEC2Operator,
 )
+from ml_lifecycle.compute import DEFAULT_BACKEND, backend_names
 from ml_lifecycle.settings import default_artifact_root
 
 ARTIFACT_ROOT = default_artifact_root().rstrip("/")
@@ -55,7 +56,9 @@ with DAG(
         "max_retry_delay": timedelta(minutes=10),
     },
     params={
-        "compute": Param("local", enum=["local", "ec2"], title="Compute", description="Where the containers run"),
+        "compute": Param(
+            DEFAULT_BACKEND, enum=list(backend_names()), title="Compute", description="Where the containers run"
+        ),
         "instance_type": Param("ml.m5.large", enum=INSTANCE_TYPES, title="Instance type"),
         "instance_count": Param(1, type="integer", minimum=1, maximum=10, title="Instances"),
         "hyperparameters": Param(
@@ -107,13 +110,13 @@ with DAG(
     @task
     def preflight(**context) -> dict[str, str]:
         """Fail fast, before anything is built or started, when the engine or the training data is missing."""
-        from ml_lifecycle.backends import docker_engine
+        from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
         from ml_lifecycle.core.uris import parse_uri
         from ml_lifecycle.errors import SpecError
-        from ml_lifecycle.runtime import store_factory
+        from ml_lifecycle.stores import store_factory
 
         params = context["params"]
-        docker_engine().client.ping()
+        DockerEngine().client.ping()
         uri = parse_uri(params["train_data_uri"], "params.train_data_uri")
         if not store_factory("aws_default")(uri).list_objects(uri):
             raise SpecError(
@@ -201,7 +204,7 @@ with DAG(
         print(f"Endpoint {endpoint['url']} predicted {prediction}")
         return prediction
 
-    teardown = TeardownOperator(task_id="teardown", compute="{{ params.compute }}")
+    teardown = TeardownOperator(task_id="teardown", compute=[DEFAULT_BACKEND, "{{ params.compute }}"])
 
     checked = preflight()
     gate = should_deploy()

@@ -6,6 +6,10 @@ The operators load lazily, so ``from ml_lifecycle import TrainOnEC2Operator`` in
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -18,10 +22,10 @@ _EXPORTS = {
     "BatchTransformOperator": "ml_lifecycle.batch_transform",
     "DeployEndpointOperator": "ml_lifecycle.deploy_endpoint",
     "DeleteEndpointOperator": "ml_lifecycle.deploy_endpoint",
-    "EndpointInServiceSensor": "ml_lifecycle.endpoint_sensor",
+    "EndpointInServiceSensor": "ml_lifecycle.sensors.endpoint_in_service",
     "TeardownOperator": "ml_lifecycle.teardown",
-    "TrainingJobSensor": "ml_lifecycle.training_job_sensor",
-    "ImageInRegistrySensor": "ml_lifecycle.sensors",
+    "TrainingJobSensor": "ml_lifecycle.sensors.training_job",
+    "ImageInRegistrySensor": "ml_lifecycle.sensors.image_in_registry",
     "Channel": "ml_lifecycle.core.specs",
     "TrainingSpec": "ml_lifecycle.core.specs",
     "TransformSpec": "ml_lifecycle.core.specs",
@@ -51,13 +55,53 @@ if TYPE_CHECKING:
     from ml_lifecycle.build_image import BuildImageOperator
     from ml_lifecycle.core.specs import Channel, EndpointSpec, TrainingSpec, TransformSpec
     from ml_lifecycle.deploy_endpoint import DeleteEndpointOperator, DeployEndpointOperator
-    from ml_lifecycle.endpoint_sensor import EndpointInServiceSensor
     from ml_lifecycle.export_artifacts import ExportArtifactsOperator
     from ml_lifecycle.push_to_ecr import PushToECROperator
-    from ml_lifecycle.sensors import ImageInRegistrySensor
+    from ml_lifecycle.sensors.endpoint_in_service import EndpointInServiceSensor
+    from ml_lifecycle.sensors.image_in_registry import ImageInRegistrySensor
+    from ml_lifecycle.sensors.training_job import TrainingJobSensor
     from ml_lifecycle.teardown import TeardownOperator
     from ml_lifecycle.train_on_ec2 import TrainOnEC2Operator
-    from ml_lifecycle.training_job_sensor import TrainingJobSensor
+
+
+# Modules that moved; their old paths stay importable, because serialized DAGs name operator classes by them.
+_MOVED_MODULES = {
+    "ml_lifecycle.endpoint_sensor": "ml_lifecycle.sensors.endpoint_in_service",
+    "ml_lifecycle.training_job_sensor": "ml_lifecycle.sensors.training_job",
+}
+
+
+class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Resolve an old module path to the module that now holds its code (the same module object)."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        """Claim the old paths only.
+
+        :param fullname: the module being imported.
+        :param path: the parent package's path (unused).
+        :param target: the module being reloaded (unused).
+        """
+        if fullname not in _MOVED_MODULES:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: Any) -> ModuleType:
+        """Return the module at its new path, imported now.
+
+        :param spec: the old path's spec.
+        """
+        return importlib.import_module(_MOVED_MODULES[spec.name])
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Run nothing (the module ran at its new path); give it back the spec of its new path, which import replaced.
+
+        :param module: the module.
+        """
+        module.__spec__ = importlib.util.find_spec(module.__name__)
+
+
+if not any(isinstance(finder, _MovedModuleFinder) for finder in sys.meta_path):
+    sys.meta_path.append(_MovedModuleFinder())
 
 
 def __getattr__(name: str) -> Any:

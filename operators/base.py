@@ -1,10 +1,17 @@
-"""The base of our operators: each returns a small JSON-safe dict whose keys are also separate XComs."""
+"""The base of our operators: small JSON-safe results, the task's identity, its backend, and the job recipe."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from ml_lifecycle.compute.base import Backend, JobBackend, RecordWait
+    from ml_lifecycle.core.naming import RunIdentity
 
 
 class LifecycleOperator(BaseOperator):
@@ -15,3 +22,155 @@ class LifecycleOperator(BaseOperator):
 
     def __init__(self, *, multiple_outputs: bool = True, **kwargs: Any) -> None:
         super().__init__(multiple_outputs=multiple_outputs, **kwargs)
+
+
+def identity_from_context(context: Any) -> RunIdentity:
+    """Read who is running (DAG, task, run, map index) from an Airflow task context.
+
+    :param context: the Airflow context passed to execute().
+    """
+    from ml_lifecycle.core.naming import RunIdentity
+
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", None)
+    return RunIdentity(
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=context["run_id"],
+        map_index=int(map_index) if map_index is not None else -1,
+    )
+
+
+def backend_of(compute: str, aws_conn_id: str | None, options: Mapping[str, Any] | None = None) -> Backend:
+    """Return the backend a task runs on, from its rendered ``compute`` parameter.
+
+    :param compute: the compute name.
+    :param aws_conn_id: the Airflow AWS connection.
+    :param options: the operator's backend-specific parameters.
+    """
+    from ml_lifecycle.compute import backend_for
+
+    return backend_for(compute, aws_conn_id, options)
+
+
+@contextmanager
+def fail_fast_unless_retryable() -> Iterator[None]:
+    """Turn a compute error that a retry cannot fix (a bad AMI, a quota) into a failure Airflow does not retry."""
+    from ml_lifecycle.errors import ComputeError
+
+    try:
+        yield
+    except ComputeError as err:
+        if err.retryable:
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(err)) from err
+
+
+class JobOperator(LifecycleOperator):
+    """Runs one job (training, transform) through the shared job lifecycle on the backend ``compute`` names.
+
+    A subclass says what its job is (``job_kind``, ``build_spec``) and which of its parameters its backend reads
+    (``backend_options``); starting, reattaching, waiting or deferring, on_kill and cleanup are the same for all.
+
+    :param compute: the backend, e.g. ``local`` (the Docker engine) or ``ec2``. (templated)
+    :param deferrable: wait in the triggerer instead of a worker slot; the job's log is shown on resume.
+    :param poll_interval_s: seconds between reads of the job's record (and, on EC2, its instances and logs).
+    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations and the AWS APIs.
+    """
+
+    job_kind: ClassVar[str] = ""
+    wait_for_completion: bool = True
+
+    def __init__(
+        self,
+        *,
+        compute: str = "local",
+        deferrable: bool = False,
+        poll_interval_s: float = 5.0,
+        aws_conn_id: str | None = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.compute = compute
+        self.deferrable = deferrable
+        self.poll_interval_s = poll_interval_s
+        self.aws_conn_id = aws_conn_id
+        self.current_job_name: str | None = None  # the job this task runs, once chosen (on_kill and links read it)
+
+    def build_spec(self) -> Any:
+        """Return the job's spec from the rendered parameters."""
+        raise NotImplementedError
+
+    def backend_options(self) -> dict[str, Any]:
+        """Return the parameters a backend may read beyond the spec (its own frozen options are built from them)."""
+        return {"poll_interval_s": self.poll_interval_s}
+
+    def job_backend(self) -> JobBackend:
+        """Return the runner of this operator's kind of job on its backend."""
+        from ml_lifecycle.core.job_kinds import KINDS
+
+        return backend_of(self.compute, self.aws_conn_id, self.backend_options()).jobs(KINDS[self.job_kind])
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        """Reuse, reattach to or start this task instance's job, then wait, defer or return; return its outputs."""
+        from ml_lifecycle.compute.lifecycle import run_job
+
+        spec = self.build_spec()
+        with fail_fast_unless_retryable():
+            outcome = run_job(
+                self.job_backend(),
+                spec,
+                identity_from_context(context),
+                self.log.info,
+                note_job=self.note_job,
+                wait=self.wait_for_completion,
+                defer=self.defer_wait if self.deferrable else None,
+            )
+        return outcome.to_xcom()
+
+    def execute_complete(self, context: Any, event: dict[str, Any], job_name: str) -> dict[str, Any]:
+        """Resume after deferral: show the job's log, then return its outputs or fail (its resources removed).
+
+        :param context: the Airflow context.
+        :param event: the trigger's event.
+        :param job_name: the job's name.
+        """
+        from ml_lifecycle.compute.lifecycle import resume_job
+
+        self.note_job(job_name)
+        with fail_fast_unless_retryable():
+            outcome = resume_job(self.job_backend(), self.build_spec(), job_name, event, self.log.info, self.defer_wait)
+        return outcome.to_xcom()
+
+    def on_kill(self) -> None:
+        """Stop the running job (what it saved is kept) and remove what it created, when the task is killed."""
+        from ml_lifecycle.compute.lifecycle import stop_job
+
+        if self.current_job_name is None:
+            return
+        self.log.info("Stopping %s and removing what it created", self.current_job_name)
+        stop_job(self.job_backend(), self.build_spec(), self.current_job_name)
+
+    def note_job(self, job_name: str) -> None:
+        """Remember the job this task runs (on_kill stops it; the extra links show it).
+
+        :param job_name: the job's name.
+        """
+        self.current_job_name = job_name
+
+    def defer_wait(self, wait: RecordWait, timeout_s: float) -> NoReturn:
+        """Hand the wait to the triggerer; Airflow's own timeout comes after the trigger's deadline.
+
+        :param wait: what to wait for.
+        :param timeout_s: Airflow's timeout of the deferral, in seconds.
+        """
+        from ml_lifecycle.triggers.job_record import JobRecordTrigger
+
+        self.defer(
+            trigger=JobRecordTrigger.waiting_for(wait),
+            method_name="execute_complete",
+            kwargs={"job_name": wait.job_name},
+            timeout=timedelta(seconds=timeout_s),
+        )

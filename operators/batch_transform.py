@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ml_lifecycle.base import LifecycleOperator
+from ml_lifecycle.base import JobOperator
+from ml_lifecycle.compute import check_compute
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import (
     DEFAULT_INSTANCE_TYPE,
@@ -16,14 +17,13 @@ from ml_lifecycle.core.checks import (
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
-from ml_lifecycle.errors import SpecError
 from ml_lifecycle.links import PredictionsLink
 
 if TYPE_CHECKING:  # the specs load when a task runs, not at DAG parse time
     from ml_lifecycle.core.specs import TransformSpec
 
 
-class BatchTransformOperator(LifecycleOperator):
+class BatchTransformOperator(JobOperator):
     """Bring serving containers up, transform S3 or file input to output, bring them down.
 
     :param image_uri: the serving image (run with ``serve``). (templated)
@@ -44,20 +44,18 @@ class BatchTransformOperator(LifecycleOperator):
     :param instance_count: serving containers the input objects are split across; default 1.
     :param invocation_timeout_s: the time one request may take; default 600.
     :param max_retries: retries of a failed request (0-3); default 3.
-    :param compute: ``local`` or ``ec2`` (instances launched for the transform and ended after it; every location
-        must be ``s3://`` and the image in a registry). (templated)
+    :param compute: ``local`` (the Docker engine) or ``ec2`` (instances launched for the transform and ended after
+        it; every location must be ``s3://`` and the image in a registry). (templated)
     :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations and EC2; default ``aws_default``.
-    :param instance_type: with compute="ec2", the type of each of the instance_count instances; default
-        ``ml.m5.large``. (templated)
-    :param max_runtime_s: with compute="ec2", seconds the transform may run: its instances end themselves after
-        this plus 15 min, even if Airflow is gone; default 1 day.
+    :param instance_type: the type of each of the instance_count hosts; default ``ml.m5.large``. (templated)
+    :param max_runtime_s: seconds the transform may run before it is stopped (it fails as MaxRuntimeExceeded); EC2
+        instances also end themselves after this plus 15 min, even if Airflow is gone; default 1 day.
     :param ec2_settings: with compute="ec2", how instances are launched (as TrainOnEC2Operator's: ``ami_id``,
         ``launch_template``, ``subnet_id``, ``security_group_ids``, ``instance_profile``, ...). (templated)
-    :param poll_interval_s: with compute="ec2", seconds between reads of the record, the instances and the
-        CloudWatch log; default 5.
-    :param deferrable: with compute="ec2", wait for the instances in the triggerer instead of a worker slot; the
-        job's log is shown, and its instances, security group and staging removed, when the task resumes. A local
-        transform runs in the task's own process, so it cannot be deferred.
+    :param poll_interval_s: seconds between reads of the record (with compute="ec2" also the instances and the
+        CloudWatch log) when waiting; default 5.
+    :param deferrable: wait in the triggerer instead of a worker slot; the job's log is shown, and what it ran on
+        removed, when the task resumes.
     :param data_type: ``S3Prefix`` (default: every object below input_uri) or ``ManifestFile`` (input_uri is a
         manifest, ``[{"prefix": "s3://bucket/prefix/"}, "key1", ...]``).
     :param compression_type: ``None`` (default) or ``Gzip``: objects are decompressed as they stream in.
@@ -83,6 +81,7 @@ class BatchTransformOperator(LifecycleOperator):
     )
     template_fields_renderers = {"environment": "json", "ec2_settings": "json"}
     ui_color = "#d4f1d4"
+    job_kind = "transform"
     operator_extra_links = (PredictionsLink(),)
 
     def __init__(
@@ -117,7 +116,9 @@ class BatchTransformOperator(LifecycleOperator):
         deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            compute=compute, deferrable=deferrable, poll_interval_s=poll_interval_s, aws_conn_id=aws_conn_id, **kwargs
+        )
         self.image_uri = image_uri
         self.model_uri = model_uri
         self.input_uri = input_uri
@@ -133,8 +134,6 @@ class BatchTransformOperator(LifecycleOperator):
         self.instance_count = instance_count
         self.invocation_timeout_s = invocation_timeout_s
         self.max_retries = max_retries
-        self.compute = compute
-        self.aws_conn_id = aws_conn_id
         self.data_type = data_type
         self.compression_type = compression_type
         self.input_filter = input_filter
@@ -143,10 +142,6 @@ class BatchTransformOperator(LifecycleOperator):
         self.instance_type = instance_type
         self.max_runtime_s = max_runtime_s
         self.ec2_settings = ec2_settings
-        self.poll_interval_s = poll_interval_s
-        self.deferrable = deferrable
-        self._runner: Any = None
-        self._job_name: str | None = None
         checks.check_now(
             {
                 "image_uri": (image_uri, parse_image_ref),
@@ -158,7 +153,7 @@ class BatchTransformOperator(LifecycleOperator):
                     lambda v: checks.check_choice("split_type", v, SUPPORTED_SPLIT_TYPES),
                 ),
                 "environment": (environment, checks.check_environment),
-                "compute": (compute, checks.check_compute),
+                "compute": (compute, check_compute),
                 "instance_count": (instance_count, checks.check_instance_count),
                 "data_type": (data_type, lambda v: checks.check_choice("data_type", v, ("S3Prefix", "ManifestFile"))),
                 "compression_type": (
@@ -189,12 +184,6 @@ class BatchTransformOperator(LifecycleOperator):
             }
         )
         self._check_data_processing()
-        if deferrable and compute == "local":
-            raise SpecError(
-                "deferrable",
-                "a local transform runs in the task's own process, so it cannot wait in the triggerer",
-                'Use deferrable=True with compute="ec2", or leave it False',
-            )
 
     def _check_data_processing(self) -> None:
         """Validate input_filter, join_source and output_filter with the formats they depend on, at parse time."""
@@ -215,98 +204,11 @@ class BatchTransformOperator(LifecycleOperator):
                 self.max_payload_mb, self.split_type, self.batch_strategy, processing is not None
             )
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        """Transform every input object and return where the outputs and the job record are."""
-        from ml_lifecycle import backends
-        from ml_lifecycle.agent.records import read_record
-        from ml_lifecycle.agent.transform import transform_record_uri
-        from ml_lifecycle.core.naming import job_name
-        from ml_lifecycle.core.status import JobStatus
-        from ml_lifecycle.runtime import identity_from_context, store_factory
+    def backend_options(self) -> dict[str, Any]:
+        """Return what the backend reads beyond the spec: EC2's launch settings, the poll interval."""
+        return {**super().backend_options(), "ec2_settings": self.ec2_settings}
 
-        spec = self._spec()
-        if spec.compute == "ec2":
-            return self._execute_on_ec2(spec, identity_from_context(context))
-        backends.require_local(spec.compute)
-        identity = identity_from_context(context)
-        store_for = store_factory(self.aws_conn_id)
-        name = job_name(identity)
-        record_uri = parse_uri(transform_record_uri(spec.output_uri, name))
-        previous = read_record(store_for(record_uri), record_uri)
-        if previous is not None and previous.status == JobStatus.COMPLETED:
-            self.log.info("Transform %s already completed in an earlier try; its outputs stand", name)
-            record = previous
-        else:
-            self._runner = backends.transform_runner(store_for)
-            record = self._runner.run(spec, name, identity.labels(), self.log.info)
-        return {
-            "job_name": name,
-            "status": record.status,
-            "output_uri": spec.output_uri,
-            "metrics": record.metrics,
-            "record_uri": str(record_uri),
-        }
-
-    def _execute_on_ec2(self, spec: TransformSpec, identity: Any) -> dict[str, Any]:
-        """Run the transform on instances launched for it (deferred when deferrable); they always end.
-
-        :param spec: the transform spec (compute="ec2").
-        :param identity: the task instance's identity.
-        """
-        from ml_lifecycle.ec2_transform_steps import run_on_ec2
-
-        return run_on_ec2(self, spec, identity)
-
-    def execute_complete(self, context: Any, event: dict[str, Any], job_name: str) -> dict[str, Any]:
-        """Resume after deferral: show the job's log, end its instances, then return its outputs or fail.
-
-        :param context: the Airflow context.
-        :param event: the trigger's event (``status`` is the record's, or ``timeout``).
-        :param job_name: the job's name.
-        """
-        from ml_lifecycle.ec2_transform_steps import resume_on_ec2
-
-        return resume_on_ec2(self, event, job_name)
-
-    def _ec2_jobs(self) -> Any:
-        """Return the EC2 transform job manager for this operator's settings."""
-        from ml_lifecycle import backends
-        from ml_lifecycle.core.ec2_settings import Ec2Settings
-
-        ec2_instance_type(self.instance_type)  # a templated type is checked once rendered
-        return backends.ec2_transform_jobs(
-            self.aws_conn_id,
-            Ec2Settings.build(self.ec2_settings),
-            self.instance_type,
-            checks.check_max_runtime_s(self.max_runtime_s),
-            self.poll_interval_s,
-        )
-
-    def on_kill(self) -> None:
-        """With compute="ec2", end the transform's instances and delete its security group and staging objects."""
-        if self._job_name is None or self.compute != "ec2":
-            return
-        self.log.info("Ending the instances of transform %s", self._job_name)
-        self._ec2_jobs().clean_up(self._spec(), self._job_name)
-
-    def _result(self, spec: TransformSpec, job_name: str, record: Any) -> dict[str, Any]:
-        """Return the task's XCom value for a completed transform.
-
-        :param spec: the transform spec.
-        :param job_name: the job's name.
-        :param record: its final record.
-        """
-        from ml_lifecycle.agent.transform import transform_record_uri
-
-        return {
-            "job_name": job_name,
-            "status": record.status,
-            "output_uri": spec.output_uri,
-            "metrics": record.metrics,
-            "record_uri": transform_record_uri(spec.output_uri, job_name),
-        }
-
-    def _spec(self) -> TransformSpec:
+    def build_spec(self) -> TransformSpec:
         """Build the spec from the rendered arguments."""
         from ml_lifecycle.core.specs import TransformSpec
 
@@ -326,7 +228,8 @@ class BatchTransformOperator(LifecycleOperator):
             instance_count=checks.check_instance_count(self.instance_count),
             invocation_timeout_s=self.invocation_timeout_s,
             max_retries=self.max_retries,
-            compute=self.compute,
+            instance_type=self.instance_type,
+            max_runtime_s=checks.check_max_runtime_s(self.max_runtime_s),
             data_type=self.data_type,  # type: ignore[arg-type]
             compression_type=self.compression_type,  # type: ignore[arg-type]
             input_filter=self.input_filter,

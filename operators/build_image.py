@@ -99,10 +99,10 @@ class BuildImageOperator(LifecycleOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Build (or find) the image and return its reference, id, content hash and whether a build ran."""
-        from ml_lifecycle.backends import docker_engine
-        from ml_lifecycle.compute.image_build import reuse_or_build
+        from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+        from ml_lifecycle.compute.local.images.build import reuse_or_build
 
-        engine = docker_engine()
+        engine = DockerEngine()
         with tempfile.TemporaryDirectory(prefix="ml-lifecycle-context-") as staging:
             request, prepare = self._request(engine, staging)
             outcome = reuse_or_build(
@@ -122,7 +122,7 @@ class BuildImageOperator(LifecycleOperator):
         :param engine: the Docker engine.
         :param staging: an empty folder for a template's build context.
         """
-        from ml_lifecycle.compute.image_build import BuildRequest
+        from ml_lifecycle.compute.local.images.build import BuildRequest
         from ml_lifecycle.templates import render
 
         context_path, dockerfile, prepare = self.context_path, self.dockerfile, None

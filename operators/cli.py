@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 
 from ml_lifecycle import settings
+from ml_lifecycle.compute import DEFAULT_BACKEND, backend_names
 
 
 def _endpoint_url(target: str) -> str:
@@ -17,7 +18,7 @@ def _endpoint_url(target: str) -> str:
     """
     if target.startswith(("http://", "https://")):
         return target.rstrip("/").removesuffix("/invocations")
-    from ml_lifecycle.agent.endpoint_record import read_endpoint
+    from ml_lifecycle.compute.local.endpoints.record import read_endpoint
 
     record = read_endpoint(settings.home_dir(), target)
     if record is None:
@@ -57,7 +58,7 @@ def endpoints(args: argparse.Namespace) -> int:
 
     :param args: unused.
     """
-    from ml_lifecycle.agent.endpoint_record import list_endpoints, read_endpoint
+    from ml_lifecycle.compute.local.endpoints.record import list_endpoints, read_endpoint
 
     names = list_endpoints(settings.home_dir())
     if not names:
@@ -105,11 +106,10 @@ def delete_endpoint(args: argparse.Namespace) -> int:
 
     :param args: name.
     """
-    from ml_lifecycle.backends import local_endpoints
-    from ml_lifecycle.stores import store_for
+    from ml_lifecycle.compute import backend_for
 
-    removed = local_endpoints(store_for).delete(args.name)
-    print(f"endpoint {args.name}: {removed} container(s) removed (proxy included), network and record removed")
+    removed = backend_for(args.compute, args.aws_conn_id).endpoints().delete(args.name, {}, lambda line: None)
+    print(f"endpoint {args.name}: removed {removed}")
     return 0
 
 
@@ -134,8 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("registry_uri")
     p.add_argument("model_name")
     p.set_defaults(func=models)
-    p = sub.add_parser("delete-endpoint", help="stop and remove a local endpoint")
+    p = sub.add_parser("delete-endpoint", help="stop and remove an endpoint")
     p.add_argument("name")
+    p.add_argument("--compute", default=DEFAULT_BACKEND, choices=backend_names(), help="where it runs")
+    p.add_argument("--aws-conn-id", default=None, help="the Airflow AWS connection (default: boto3's chain)")
     p.set_defaults(func=delete_endpoint)
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ml_lifecycle import ec2_endpoint_options
-from ml_lifecycle.base import LifecycleOperator
+from ml_lifecycle.base import LifecycleOperator, backend_of, identity_from_context
+from ml_lifecycle.compute import check_compute
 from ml_lifecycle.core import checks
+from ml_lifecycle.core.ec2.endpoint_options import endpoint_option_checks
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import EndpointLink
 
-# The endpoint proxy's default request body limit (ml_lifecycle.agent.proxy_config's; a test keeps them equal),
+# The endpoint proxy's default request body limit (ml_lifecycle.compute.local.endpoints.proxy_config's; a test keeps them equal),
 # written here so that DAG files need not import the proxy's configuration module.
 DEFAULT_MAX_PAYLOAD_MB = 6
 
@@ -55,6 +56,7 @@ class DeployEndpointOperator(LifecycleOperator):
         "model_uri",
         "compute",
         "environment",
+        "instance_type",
         "state_uri",
     )
     ui_color = "#ffe4b5"
@@ -104,25 +106,38 @@ class DeployEndpointOperator(LifecycleOperator):
         self.ingress_cidrs = ingress_cidrs
         self.alb_scheme = alb_scheme
         self.poll_interval_s = poll_interval_s
-        ec2_endpoint_options.check(self)
+        checks.check_now(endpoint_option_checks(self.backend_options()))
         checks.check_now(
             {
                 "endpoint_name": (endpoint_name, checks.check_endpoint_name),
                 "image_uri": (image_uri, parse_image_ref),
                 "model_uri": (model_uri, lambda v: parse_uri(v, "model_uri")),
-                "compute": (compute, checks.check_compute),
+                "compute": (compute, check_compute),
                 "instance_count": (instance_count, checks.check_instance_count),
                 "environment": (environment, checks.check_environment),
                 "max_payload_mb": (max_payload_mb, _check_max_payload_mb),
             }
         )
 
+    def backend_options(self) -> dict[str, Any]:
+        """Return what the backend reads beyond the spec: the serving limits, EC2's network, rollout and state."""
+        return {
+            "max_payload_mb": self.max_payload_mb,
+            "instance_type": self.instance_type,
+            "ec2_settings": self.ec2_settings,
+            "state_uri": self.state_uri,
+            "traffic_shift": self.traffic_shift,
+            "bake_s": self.bake_s,
+            "max_error_rate": self.max_error_rate,
+            "alb_subnet_ids": self.alb_subnet_ids,
+            "ingress_cidrs": self.ingress_cidrs,
+            "alb_scheme": self.alb_scheme,
+            "poll_interval_s": self.poll_interval_s,
+        }
+
     def execute(self, context: Any) -> dict[str, Any]:
         """Deploy and return the endpoint's URL once every container answers GET /ping through it."""
-        from ml_lifecycle import backends
-        from ml_lifecycle.agent.proxy_config import ServingLimits, check_max_payload_mb
         from ml_lifecycle.core.specs import EndpointSpec
-        from ml_lifecycle.runtime import identity_from_context, store_factory
 
         spec = EndpointSpec(
             endpoint_name=self.endpoint_name,
@@ -131,22 +146,11 @@ class DeployEndpointOperator(LifecycleOperator):
             instance_count=checks.check_instance_count(self.instance_count),
             environment=checks.check_environment(self.environment),
             startup_timeout_s=self.startup_timeout_s,
-            compute=self.compute,
+            instance_type=self.instance_type,
         )
-        if spec.compute == "ec2":
-            return ec2_endpoint_options.deploy(self, spec, identity_from_context(context).labels())
-        backends.require_local(spec.compute)
-        endpoints = backends.local_endpoints(store_factory(self.aws_conn_id))
-        limits = ServingLimits(max_payload_mb=check_max_payload_mb(self.max_payload_mb))
-        record = endpoints.deploy(spec, identity_from_context(context).labels(), self.log.info, limits)
-        return {
-            "endpoint_name": record.endpoint_name,
-            "url": record.url,
-            "invocations_url": f"{record.url}/invocations",
-            "revision": record.revision,
-            "model_uri": record.model_uri,
-            "image_digest": record.image_digest,
-        }
+        checks.check_now(endpoint_option_checks(self.backend_options()))  # templated ones, now rendered
+        endpoints = backend_of(self.compute, self.aws_conn_id, self.backend_options()).endpoints()
+        return endpoints.deploy(spec, identity_from_context(context).labels(), self.log.info).to_xcom()
 
 
 def _check_max_payload_mb(value: Any) -> int:
@@ -156,7 +160,7 @@ def _check_max_payload_mb(value: Any) -> int:
     """
     if type(value) is int and value == DEFAULT_MAX_PAYLOAD_MB:
         return value
-    from ml_lifecycle.agent.proxy_config import check_max_payload_mb
+    from ml_lifecycle.compute.local.endpoints.proxy_config import check_max_payload_mb
 
     return check_max_payload_mb(value)
 
@@ -196,19 +200,14 @@ class DeleteEndpointOperator(LifecycleOperator):
         checks.check_now(
             {
                 "endpoint_name": (endpoint_name, checks.check_endpoint_name),
-                "compute": (compute, checks.check_compute),
+                "compute": (compute, check_compute),
                 "state_uri": (state_uri, lambda v: parse_uri(v, "state_uri")),
             }
         )
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Delete the endpoint and say what was removed (containers for local, AWS resources for ec2)."""
-        from ml_lifecycle import backends
-        from ml_lifecycle.runtime import identity_from_context, store_factory
-
-        if checks.check_compute(self.compute) == "ec2":
-            return ec2_endpoint_options.delete(self, identity_from_context(context).labels())
-
-        removed = backends.local_endpoints(store_factory(None)).delete(self.endpoint_name)
-        self.log.info("Endpoint %s: %d container(s) removed", self.endpoint_name, removed)
-        return {"endpoint_name": self.endpoint_name, "containers_removed": removed}
+        options = {"state_uri": self.state_uri}
+        endpoints = backend_of(self.compute, self.aws_conn_id, options).endpoints()
+        removed = endpoints.delete(self.endpoint_name, identity_from_context(context).labels(), self.log.info)
+        return {"endpoint_name": self.endpoint_name, **removed}

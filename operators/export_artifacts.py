@@ -69,8 +69,9 @@ class ExportArtifactsOperator(LifecycleOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         """Publish the model and return its version, URI and manifest location."""
         from ml_lifecycle import settings
-        from ml_lifecycle.agent.records import RECORD_NAME, read_record
-        from ml_lifecycle.runtime import identity_from_context, store_factory
+        from ml_lifecycle.base import identity_from_context
+        from ml_lifecycle.compute.records import RECORD_NAME, read_record
+        from ml_lifecycle.stores import store_factory
         from ml_lifecycle.stores.model_registry import MANIFEST, publish
 
         store_for = store_factory(self.aws_conn_id)

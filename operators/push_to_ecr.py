@@ -80,7 +80,7 @@ class PushToECROperator(LifecycleOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Push (or find the image there already), confirm the digest and return the digest-pinned URI."""
-        from ml_lifecycle.backends import docker_engine
+        from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
         from ml_lifecycle.registries.ecr import RepositorySettings
         from ml_lifecycle.registries.publish import publish
         from ml_lifecycle.registries.resolve import registry_for
@@ -97,7 +97,7 @@ class PushToECROperator(LifecycleOperator):
             settings=settings,
         )
         done = publish(
-            docker_engine(),
+            DockerEngine(),
             registry,
             image=self.image,
             repository=self.repository,

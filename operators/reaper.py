@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from ml_lifecycle.base import LifecycleOperator
-from ml_lifecycle.core import checks
+from ml_lifecycle.compute import check_compute
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
 
@@ -55,48 +54,37 @@ class ReapOrphansOperator(LifecycleOperator):
         self.dry_run = dry_run
         self.aws_conn_id = aws_conn_id
         if not is_template(compute):
-            checks.check_compute(compute)
+            check_compute(compute)
         if not is_template(record_roots):
             for root in record_roots:
                 parse_uri(root, "record_roots")
 
     def execute(self, context: Any) -> dict[str, Any]:
-        """Reap orphaned jobs and list them with the reason."""
-        from ml_lifecycle import backends, settings
-        from ml_lifecycle.compute.reaper import reap
+        """Reap orphaned jobs on the backend and list them with the reason."""
+        from ml_lifecycle.base import backend_of
+        from ml_lifecycle.compute.base import ReapRequest
 
-        if self.compute == "ec2":
-            return self._reap_ec2(context)
-        reaped = reap(
-            backends.docker_engine(),
-            self._record_finder(),
-            settings.work_dir(),
+        request = ReapRequest(
+            find_record=self._record_finder(),
+            run_state=self._run_state(context),
             max_job_age_s=float(self.max_job_age_s),
             match_labels=self.match_labels,
             dry_run=self.dry_run,
         )
+        reaped = backend_of(self.compute, self.aws_conn_id).reap_orphans(request)
         verb = "Would reap" if self.dry_run else "Reaped"
-        self.log.info("%s %d orphaned job(s): %s", verb, len(reaped), ", ".join(r.job for r in reaped) or "none")
-        return {"reaped": [asdict(r) for r in reaped], "dry_run": self.dry_run}
+        jobs = ", ".join(str(r["job"]) for r in reaped) or "none"
+        self.log.info("%s %d orphaned job(s) on %s: %s", verb, len(reaped), self.compute, jobs)
+        return {"reaped": reaped, "dry_run": self.dry_run}
 
-    def _reap_ec2(self, context: Any) -> dict[str, Any]:
-        """End orphaned EC2 instances and security groups and list them with the reason.
+    def _run_state(self, context: Any) -> Any:
+        """Return (dag_id, run_id) -> the DAG run's state, asked of the API server, or None when it cannot tell.
 
-        :param context: the Airflow context (its task instance asks the API server for DAG run states).
+        :param context: the Airflow context (its task instance asks the API server).
         """
-        from ml_lifecycle.aws_clients import client_factory
-        from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
-        from ml_lifecycle.compute.ec2.reaper import reap_ec2
-
-        fleet = Ec2Fleet(
-            client_factory("ec2", self.aws_conn_id),
-            client_factory("ssm", self.aws_conn_id),
-            client_factory("iam", self.aws_conn_id),
-        )
-        ti = context["ti"]
+        ask = getattr(context["ti"], "get_dagrun_state", None)
 
         def run_state(dag_id: str, run_id: str) -> str | None:
-            ask = getattr(ti, "get_dagrun_state", None)
             if ask is None:
                 return None
             try:
@@ -105,16 +93,13 @@ class ReapOrphansOperator(LifecycleOperator):
                 self.log.warning("Cannot read the state of DAG run %s/%s (%s)", dag_id, run_id, err)
                 return None
 
-        reaped = reap_ec2(fleet, run_state, match_tags=self.match_labels, dry_run=self.dry_run)
-        verb = "Would end" if self.dry_run else "Ended"
-        self.log.info("%s %d orphaned EC2 job(s): %s", verb, len(reaped), ", ".join(r.job for r in reaped) or "none")
-        return {"reaped": [asdict(r) for r in reaped], "dry_run": self.dry_run}
+        return run_state
 
     def _record_finder(self) -> Any:
         """Return job name -> its record from the first record root that has one, or None."""
-        from ml_lifecycle.agent.records import RECORD_NAME, read_record
+        from ml_lifecycle.compute.records import RECORD_NAME, read_record
         from ml_lifecycle.errors import MlLifecycleError
-        from ml_lifecycle.runtime import store_factory
+        from ml_lifecycle.stores import store_factory
 
         store_for = store_factory(self.aws_conn_id)
         roots = [parse_uri(root, "record_roots") for root in self.record_roots]

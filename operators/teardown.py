@@ -12,9 +12,10 @@ class TeardownOperator(LifecycleOperator):
     """Remove the containers, networks and working folders of this DAG run; use it with ``.as_teardown()``.
 
     :param keep_kinds: resource kinds to leave running; default ``("endpoint",)`` keeps deployed endpoints.
-    :param compute: also end this run's EC2 instances and security groups (found by their tags) when it holds
-        ``ec2``; default ``("local",)``. (templated)
-    :param aws_conn_id: the Airflow AWS connection for EC2.
+    :param compute: the backends to clean, e.g. ``"local"`` (containers, networks and work folders on the Docker
+        engine) or ``["local", "ec2"]`` (also this run's EC2 instances and security groups, found by their tags);
+        default ``("local",)``. (templated)
+    :param aws_conn_id: the Airflow AWS connection for AWS backends.
     """
 
     template_fields: Sequence[str] = ("compute",)
@@ -34,29 +35,13 @@ class TeardownOperator(LifecycleOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        """Remove this run's leftovers and list what was removed."""
-        from ml_lifecycle import backends, settings
-        from ml_lifecycle.compute.run_cleanup import remove_run
+        """Remove this run's leftovers on every backend named in compute, and list what was removed."""
+        from ml_lifecycle.base import backend_of
 
         ti = context["ti"]
-        removed = remove_run(
-            backends.docker_engine(), ti.dag_id, context["run_id"], settings.work_dir(), self.keep_kinds
-        )
-        if "ec2" in ([self.compute] if isinstance(self.compute, str) else list(self.compute)):
-            removed += self._end_ec2(ti.dag_id, context["run_id"])
+        names = [self.compute] if isinstance(self.compute, str) else list(self.compute)
+        removed: list[str] = []
+        for name in dict.fromkeys(names):
+            removed += backend_of(name, self.aws_conn_id).remove_run(ti.dag_id, context["run_id"], self.keep_kinds)
         self.log.info("Removed %d leftover(s) of this run: %s", len(removed), ", ".join(removed) or "none")
         return {"removed": removed}
-
-    def _end_ec2(self, dag_id: str, run_id: str) -> list[str]:
-        """End this run's EC2 instances and security groups (never kinds to keep) and name what was ended.
-
-        :param dag_id: the DAG id.
-        :param run_id: the DAG run id.
-        """
-        from ml_lifecycle.aws_clients import client_factory
-        from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
-        from ml_lifecycle.compute.ec2.reaper import end_run
-
-        fleet = Ec2Fleet(*(client_factory(name, self.aws_conn_id) for name in ("ec2", "ssm", "iam")))
-        ended = end_run(fleet, dag_id, run_id, self.keep_kinds)
-        return [name for job in ended for name in (*job.instances, *job.security_groups)]

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ml_lifecycle.base import LifecycleOperator
+from ml_lifecycle.base import JobOperator
+from ml_lifecycle.compute import check_compute
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S
-from ml_lifecycle.core.ec2_checks import check_spot_wait
+from ml_lifecycle.core.ec2.checks import check_spot_wait
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.uris import parse_uri
-from ml_lifecycle.errors import JobFailed
 from ml_lifecycle.links import InstancesLink, JobLogsLink, TrainingArtifactsLink
 
 if TYPE_CHECKING:  # the specs load when a task runs (or checks untemplated channels), not at DAG parse time
     from ml_lifecycle.core.specs import TrainingSpec
 
-# A deferred wait ends at max_runtime_s plus SIGKILL's 120 s grace, the upload, and this margin.
-DEFER_MARGIN_S = 900
-LOG_TAIL_LINES = 30
 
-
-class TrainOnEC2Operator(LifecycleOperator):
+class TrainOnEC2Operator(JobOperator):
     """Train with any SageMaker-compatible image; the hosts exist only while the job runs.
 
     :param image_uri: the training image (a local image, or one in a registry, pulled when missing). (templated)
@@ -81,6 +75,7 @@ class TrainOnEC2Operator(LifecycleOperator):
         "ec2_settings": "json",
     }
     ui_color = "#c9e4ff"
+    job_kind = "training"
     operator_extra_links = (JobLogsLink(), InstancesLink(), TrainingArtifactsLink())
 
     def __init__(
@@ -110,12 +105,13 @@ class TrainOnEC2Operator(LifecycleOperator):
         aws_conn_id: str | None = "aws_default",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            compute=compute, deferrable=deferrable, poll_interval_s=poll_interval_s, aws_conn_id=aws_conn_id, **kwargs
+        )
         self.image_uri = image_uri
         self.channels = channels
         self.output_path = output_path
         self.hyperparameters = hyperparameters
-        self.compute = compute
         self.instance_type = instance_type
         self.instance_count = instance_count
         self.max_runtime_s = max_runtime_s
@@ -127,20 +123,16 @@ class TrainOnEC2Operator(LifecycleOperator):
         self.enable_network_isolation = enable_network_isolation
         self.compression = compression
         self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.poll_interval_s = poll_interval_s
         self.ec2_settings = ec2_settings
         self.use_spot = use_spot
         self.max_wait_s = max_wait_s
-        self.aws_conn_id = aws_conn_id
-        self._job_name: str | None = None
         checks.check_now(
             {
                 "image_uri": (image_uri, parse_image_ref),
                 "channels": (channels, _to_channels),
                 "output_path": (output_path, lambda v: parse_uri(v, "output_path")),
                 "hyperparameters": (hyperparameters, checks.hyperparameters_as_strings),
-                "compute": (compute, checks.check_compute),
+                "compute": (compute, check_compute),
                 "instance_count": (instance_count, checks.check_instance_count),
                 "max_runtime_s": (max_runtime_s, checks.check_max_runtime_s),
                 "metric_definitions": (metric_definitions, checks.check_metric_definitions),
@@ -153,160 +145,16 @@ class TrainOnEC2Operator(LifecycleOperator):
         if isinstance(max_runtime_s, int):
             check_spot_wait(use_spot, max_wait_s, max_runtime_s)
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        """Start the job (or reattach to, or reuse, this task instance's job), then wait, defer or return."""
-        from ml_lifecycle.agent.attempts import choose_attempt
-        from ml_lifecycle.runtime import identity_from_context
-
-        spec = self._spec()
-        if spec.compute == "ec2":
-            from ml_lifecycle.ec2_training_steps import run_on_ec2
-
-            return run_on_ec2(self, spec, identity_from_context(context))
-        jobs = self._local_jobs(spec)
-        identity = identity_from_context(context)
-        attempt = choose_attempt(identity, lambda name: jobs.record(spec, name), jobs.is_running, jobs.abandon)
-        self._job_name = attempt.job_name
-        if attempt.action == "reuse":
-            self.log.info("Training job %s already completed in an earlier try; reusing its outputs", attempt.job_name)
-            return self._finish(spec, jobs, attempt.job_name)
-        if attempt.action == "attach":
-            self.log.info("Reattaching to training job %s, still running from an earlier try", attempt.job_name)
-            pid, own_child = int(attempt.record.agent["pid"]), False  # type: ignore[union-attr]
-        else:
-            pid, own_child = jobs.start(spec, attempt.job_name, identity.labels()), True
-            self.log.info("Started training job %s (agent pid %d)", attempt.job_name, pid)
-        if not self.wait_for_completion:
-            return {"job_name": attempt.job_name, "status": "InProgress", "record_uri": self._record_uri(spec)}
-        if self.deferrable:
-            self._defer(spec, attempt.job_name)
-        jobs.follow(attempt.job_name, pid, self.log.info, own_child=own_child)
-        return self._finish(spec, jobs, attempt.job_name)
-
-    def _ec2_jobs(self, spec: TrainingSpec) -> Any:
-        """Return the EC2 job manager for this operator's settings.
-
-        :param spec: the training spec (compute="ec2").
-        """
-        from ml_lifecycle import backends
-        from ml_lifecycle.core.ec2_settings import Ec2Settings
-
-        return backends.ec2_training_jobs(
-            self.aws_conn_id, Ec2Settings.build(self.ec2_settings), self.use_spot, self.max_wait_s, self.poll_interval_s
-        )
-
-    def execute_complete(self, context: Any, event: dict[str, Any], job_name: str) -> dict[str, Any]:
-        """Resume after deferral: show the job's log in the task log, then return its outputs or fail.
-
-        :param context: the Airflow context.
-        :param event: the trigger's event.
-        :param job_name: the job's name.
-        """
-        from ml_lifecycle.agent.follow import tail
-
-        spec = self._spec()
-        if spec.compute == "ec2":
-            from ml_lifecycle.ec2_training_steps import resume_on_ec2
-
-            jobs = resume_on_ec2(self, context, event, spec, job_name)
-        else:
-            jobs = self._local_jobs(spec)
-            tail(jobs.log_path(job_name), 0, self.log.info)
-        if event.get("status") == "timeout":
-            raise JobFailed(job_name, "InProgress", "the wait for the job ran past max_runtime_s plus the grace period")
-        if event.get("status") == "lost":
-            raise JobFailed(job_name, "Failed", str(event.get("failure_reason") or "its instances ended"))
-        return self._finish(spec, jobs, job_name)
-
-    def on_kill(self) -> None:
-        """Stop the running job (SIGTERM, then SIGKILL after 120 s, artifacts kept) when the task is killed."""
-        if self._job_name is None:
-            return
-        spec = self._spec()
-        if spec.compute == "ec2":
-            self.log.info("Stopping training job %s and ending its instances", self._job_name)
-            jobs = self._ec2_jobs(spec)
-            jobs.stop(spec, self._job_name)
-            jobs.clean_up(spec, self._job_name)
-            return
-        jobs = self._local_jobs(spec)
-        record = jobs.record(spec, self._job_name)
-        if record is not None:
-            self.log.info("Stopping training job %s", self._job_name)
-            jobs.stop(record)
-
-    def _local_jobs(self, spec: TrainingSpec) -> Any:
-        """Return the job manager for the spec's compute backend.
-
-        :param spec: the training spec.
-        """
-        from ml_lifecycle import backends
-
-        return backends.training_jobs(spec, self.aws_conn_id)
-
-    def _record_uri(self, spec: TrainingSpec) -> str:
-        """Return the URI of this task's job record.
-
-        :param spec: the training spec.
-        """
-        from ml_lifecycle.agent.records import RECORD_NAME
-        from ml_lifecycle.agent.training import job_output_uri
-
-        return str(job_output_uri(spec.output_path, self._job_name or "").join(RECORD_NAME))
-
-    def _defer(self, spec: TrainingSpec, job_name: str, wake_after_epoch_s: float = 0.0) -> None:
-        """Hand the wait to the triggerer, bounded by max_runtime_s plus the stop grace and a margin.
-
-        :param spec: the training spec.
-        :param job_name: the job's name.
-        :param wake_after_epoch_s: with compute="ec2", an Interrupted record written before this does not wake it.
-        """
-        from ml_lifecycle.triggers.job_record import JobRecordTrigger
-
-        wait_s = spec.max_runtime_s + DEFER_MARGIN_S
-        trigger = JobRecordTrigger(
-            record_uri=self._record_uri(spec),
-            job_name=job_name,
-            aws_conn_id=self.aws_conn_id,
-            poll_interval_s=self.poll_interval_s,
-            deadline_epoch_s=time.time() + wait_s,
-            wake_on_secondary=("Interrupted",) if spec.compute == "ec2" else (),
-            wake_after_epoch_s=wake_after_epoch_s,
-            watch_instances=spec.compute == "ec2",
-        )
-        self.defer(
-            trigger=trigger,
-            method_name="execute_complete",
-            kwargs={"job_name": job_name},
-            timeout=timedelta(seconds=wait_s),
-        )
-
-    def _finish(self, spec: TrainingSpec, jobs: Any, job_name: str) -> dict[str, Any]:
-        """Read the job's final record and return its outputs, or raise JobFailed with its reason and log tail.
-
-        :param spec: the training spec.
-        :param jobs: the job manager.
-        :param job_name: the job's name.
-        """
-        record = jobs.record(spec, job_name)
-        if record is None or record.status != "Completed":
-            raise JobFailed(
-                job_name,
-                record.secondary_status if record else "Failed",
-                record.failure_reason if record else "the job's agent wrote no record",
-                "\n".join(jobs.log_tail(job_name, LOG_TAIL_LINES)),
-            )
+    def backend_options(self) -> dict[str, Any]:
+        """Return what the backend reads beyond the spec: EC2's launch settings and spot policy, the poll interval."""
         return {
-            "job_name": record.job_name,
-            "status": record.status,
-            "model_uri": record.artifacts.get("model", ""),
-            "output_uri": record.artifacts.get("output", ""),
-            "metrics": record.metrics,
-            "image_digest": record.image_digest,
-            "record_uri": self._record_uri(spec),
+            **super().backend_options(),
+            "ec2_settings": self.ec2_settings,
+            "use_spot": self.use_spot,
+            "max_wait_s": self.max_wait_s,
         }
 
-    def _spec(self) -> TrainingSpec:
+    def build_spec(self) -> TrainingSpec:
         """Build the spec from the rendered arguments."""
         from ml_lifecycle.core.specs import TrainingSpec
 
@@ -320,7 +168,6 @@ class TrainOnEC2Operator(LifecycleOperator):
             max_runtime_s=self.max_runtime_s,
             metric_definitions=self.metric_definitions,
             environment=self.environment,
-            compute=self.compute,
             entrypoint=self.entrypoint,
             arguments=self.arguments,
             compression=self.compression,

@@ -31,7 +31,7 @@ import time
 CONFIG_FOLDER = "/etc/mlc-proxy"
 ROUTER_CONFIG = f"{CONFIG_FOLDER}/nginx.conf"
 EDGE_CONFIG = f"{CONFIG_FOLDER}/edge.conf"
-# Named in the rendered configurations and reload.sh too (ml_lifecycle.agent.proxy_config).
+# Named in the rendered configurations and reload.sh too (ml_lifecycle.compute.local.endpoints.proxy_config).
 ROUTER_SOCKET = "/tmp/mlc-router.sock"
 ROUTER_PID_FILE = "/tmp/nginx.pid"
 EDGE_PID_FILE = "/tmp/nginx-edge.pid"

@@ -1,1 +1,1 @@
-"""The job runner that executes where the containers run: stage inputs, run containers, export, write status."""
+"""What runs on the host that runs the containers, outside Airflow: the agent shipped to EC2 instances (instance/)."""

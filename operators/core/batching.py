@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ml_lifecycle.core.errors import MlLifecycleError
 from ml_lifecycle.core.record_errors import RecordTooLarge, too_large
 from ml_lifecycle.core.recordio import split_recordio
 from ml_lifecycle.core.tfrecord import split_tfrecord
-from ml_lifecycle.errors import MlLifecycleError
 
 MB = 1024 * 1024
 # max_payload_mb 0 (SageMaker's MaxPayloadInMB=0): no record or request is too large.

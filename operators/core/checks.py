@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.templating import is_template
-from ml_lifecycle.errors import SpecError
 
 MAX_HYPERPARAMETERS = 100
 MAX_HYPERPARAMETER_KEY_CHARS = 256
@@ -16,7 +16,6 @@ MAX_ENVIRONMENT_ENTRIES = 100
 MAX_ENVIRONMENT_CHARS = 512
 MAX_RUNTIME_LIMIT_S = 28 * 24 * 3600
 MAX_METRIC_DEFINITIONS = 40
-COMPUTE_KINDS = ("local", "ec2")
 # Defaults and choices of the specs, kept here so that operator modules need not import the specs at DAG parse time.
 DEFAULT_INSTANCE_TYPE = "ml.m5.large"
 DEFAULT_MAX_RUNTIME_S = 24 * 3600
@@ -26,16 +25,6 @@ _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9.\-_]{1,64}$")
 _ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)\.(?P<size>[a-z0-9]+(?:-[a-z0-9]+)*)$")
-
-
-def check_compute(value: str) -> str:
-    """Accept ``local`` or ``ec2``.
-
-    :param value: the compute backend name.
-    """
-    if value not in COMPUTE_KINDS:
-        raise SpecError("compute", f"{value!r} is not a compute backend", "Write compute='local' or 'ec2'")
-    return value
 
 
 def check_positive_int(parameter: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
@@ -219,7 +208,7 @@ def check_ec2_settings(values: Mapping[str, Any] | None) -> Any:
 
     :param values: setting name -> value, as Ec2Settings.build accepts them.
     """
-    from ml_lifecycle.core.ec2_settings import Ec2Settings
+    from ml_lifecycle.core.ec2.settings import Ec2Settings
 
     return Ec2Settings.build(values)
 

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.jsonpath import JsonPath, PathError, parse_jsonpath
 from ml_lifecycle.core.record_errors import DataProcessingError
 from ml_lifecycle.core.record_formats import CSV, FORMATS, JSON, RecordFormat, media_type
-from ml_lifecycle.errors import SpecError
 
 JOIN_SOURCES = ("None", "Input")
 SAGEMAKER_INPUT = "SageMakerInput"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ml_lifecycle.errors import SpecError
+from ml_lifecycle.core.errors import SpecError
 
 # The grammar of github.com/distribution/reference, restricted to what registries accept.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.jsonpath_steps import (
     Elements,
     Index,
@@ -32,7 +33,6 @@ from ml_lifecycle.core.jsonpath_steps import (
     Wildcard,
     select,
 )
-from ml_lifecycle.errors import SpecError
 
 __all__ = ["JsonPath", "PathError", "parse_jsonpath"]
 

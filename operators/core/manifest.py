@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.uris import parse_uri
-from ml_lifecycle.errors import SpecError
 
 
 def parse_manifest(data: bytes, parameter: str) -> tuple[str, list[str]]:

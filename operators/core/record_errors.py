@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ml_lifecycle.errors import MlLifecycleError
+from ml_lifecycle.core.errors import MlLifecycleError
 
 
 class RecordError(MlLifecycleError):

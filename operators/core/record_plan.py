@@ -14,9 +14,9 @@ from ml_lifecycle.core.batching import (
     split_records,
 )
 from ml_lifecycle.core.data_processing import DataProcessing
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.gzip_stream import gunzip_chunks
 from ml_lifecycle.core.line_packing import pack_lines
-from ml_lifecycle.errors import SpecError
 
 
 @dataclass(frozen=True)

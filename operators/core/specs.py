@@ -8,12 +8,12 @@ from typing import Any, Literal
 
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S, SUPPORTED_SPLIT_TYPES
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.image_ref import parse_image_ref
 
 # The transform's spec lives in its own module; it stays importable from here with the other specs.
 from ml_lifecycle.core.transform_spec import AssembleWith, BatchStrategy, DataType, SplitType, TransformSpec
 from ml_lifecycle.core.uris import parse_uri
-from ml_lifecycle.errors import SpecError
 
 __all__ = [
     "SUPPORTED_SPLIT_TYPES",
@@ -110,7 +110,6 @@ class TrainingSpec:
     :param max_runtime_s: after this the job is stopped (SIGTERM, then SIGKILL 120 s later).
     :param metric_definitions: (name, regex) pairs run over the log.
     :param environment: extra environment variables for the container.
-    :param compute: ``local`` or ``ec2``.
     :param entrypoint: ContainerEntrypoint, or empty for the image's.
     :param arguments: ContainerArguments, or empty for ``train``.
     :param compression: ``GZIP`` (model.tar.gz) or ``NONE`` (the model directory uploaded as files).
@@ -128,7 +127,6 @@ class TrainingSpec:
     max_runtime_s: int = DEFAULT_MAX_RUNTIME_S
     metric_definitions: tuple[tuple[str, str], ...] = ()
     environment: Mapping[str, str] = field(default_factory=dict)
-    compute: str = "local"
     entrypoint: tuple[str, ...] = ()
     arguments: tuple[str, ...] = ()
     compression: Compression = "GZIP"
@@ -141,7 +139,6 @@ class TrainingSpec:
         parse_uri(self.output_path, "output_path")
         if self.checkpoint_uri is not None:
             parse_uri(self.checkpoint_uri, "checkpoint_uri")
-        checks.check_compute(self.compute)
         checks.check_instance_count(self.instance_count)
         checks.check_max_runtime_s(self.max_runtime_s)
         checks.check_choice("compression", self.compression, ("GZIP", "NONE"))
@@ -171,7 +168,6 @@ class TrainingSpec:
         max_runtime_s: Any = DEFAULT_MAX_RUNTIME_S,
         metric_definitions: Any = None,
         environment: Mapping[str, Any] | None = None,
-        compute: str = "local",
         entrypoint: Any = None,
         arguments: Any = None,
         compression: str = "GZIP",
@@ -189,7 +185,6 @@ class TrainingSpec:
         :param max_runtime_s: a whole number of seconds.
         :param metric_definitions: a list of ``{"Name", "Regex"}``.
         :param environment: name -> scalar.
-        :param compute: see the class.
         :param entrypoint: a list of strings, or None.
         :param arguments: a list of strings, or None.
         :param compression: see the class.
@@ -206,7 +201,6 @@ class TrainingSpec:
             max_runtime_s=checks.check_max_runtime_s(max_runtime_s),
             metric_definitions=checks.check_metric_definitions(metric_definitions),
             environment=checks.check_environment(environment),
-            compute=compute,
             entrypoint=_string_tuple("entrypoint", entrypoint),
             arguments=_string_tuple("arguments", arguments),
             compression=compression,  # type: ignore[arg-type]
@@ -225,7 +219,7 @@ class EndpointSpec:
     :param instance_count: the number of serving containers.
     :param environment: extra environment variables for the container.
     :param startup_timeout_s: how long GET /ping may take to answer 200 after start.
-    :param compute: ``local`` or ``ec2``.
+    :param instance_type: the serving instances' type (on a local engine: the containers' CPUs and memory).
     """
 
     endpoint_name: str
@@ -234,7 +228,7 @@ class EndpointSpec:
     instance_count: int = 1
     environment: Mapping[str, str] = field(default_factory=dict)
     startup_timeout_s: int = 240
-    compute: str = "local"
+    instance_type: str = DEFAULT_INSTANCE_TYPE
 
     def __post_init__(self) -> None:
         """Validate every field."""
@@ -243,7 +237,7 @@ class EndpointSpec:
         parse_uri(self.model_uri, "model_uri")
         checks.check_instance_count(self.instance_count)
         checks.check_positive_int("startup_timeout_s", self.startup_timeout_s, 1, 3600)
-        checks.check_compute(self.compute)
+        checks.ec2_instance_type(self.instance_type)
 
 
 def _string_tuple(parameter: str, value: Any) -> tuple[str, ...]:

@@ -31,6 +31,16 @@ class SecondaryStatus(StrEnum):
     INTERRUPTED = "Interrupted"  # a spot instance was reclaimed; the job stays InProgress and is relaunched
 
 
+class EndpointStatus(StrEnum):
+    """Endpoint states, as SageMaker names them."""
+
+    CREATING = "Creating"
+    UPDATING = "Updating"
+    IN_SERVICE = "InService"
+    FAILED = "Failed"
+    DELETING = "Deleting"
+
+
 TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED})
 # Stopped counts as a failure for the task: the Amazon provider once reported stopped jobs as success.
 FAILED = frozenset({JobStatus.FAILED, JobStatus.STOPPED})

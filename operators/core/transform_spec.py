@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Literal
 
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import SUPPORTED_SPLIT_TYPES
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.uris import parse_uri
-from ml_lifecycle.errors import SpecError
 
 if TYPE_CHECKING:
     from ml_lifecycle.core.data_processing import DataProcessing
@@ -43,7 +43,9 @@ class TransformSpec:
     :param instance_count: the number of serving hosts the objects are split across.
     :param invocation_timeout_s: the time one request may take.
     :param max_retries: how often a failed request is retried (0-3).
-    :param compute: ``local`` or ``ec2``.
+    :param instance_type: the type of each of the instance_count hosts (on a local engine: each container's CPUs
+        and memory).
+    :param max_runtime_s: after this the transform is stopped (it fails as MaxRuntimeExceeded).
     :param data_type: ``S3Prefix`` (every object below input_uri) or ``ManifestFile`` (input_uri is a manifest:
         ``[{"prefix": "s3://b/p/"}, "key1", ...]``).
     :param compression_type: ``None`` or ``Gzip`` (objects are decompressed as they stream in).
@@ -67,7 +69,8 @@ class TransformSpec:
     instance_count: int = 1
     invocation_timeout_s: int = 600
     max_retries: int = 3
-    compute: str = "local"
+    instance_type: str = checks.DEFAULT_INSTANCE_TYPE
+    max_runtime_s: int = checks.DEFAULT_MAX_RUNTIME_S
     data_type: DataType = "S3Prefix"
     compression_type: Literal["None", "Gzip"] = "None"
     input_filter: str | None = None
@@ -80,7 +83,8 @@ class TransformSpec:
         parse_uri(self.model_uri, "model_uri")
         parse_uri(self.input_uri, "input_uri")
         parse_uri(self.output_uri, "output_uri")
-        checks.check_compute(self.compute)
+        checks.ec2_instance_type(self.instance_type)
+        checks.check_max_runtime_s(self.max_runtime_s)
         checks.check_choice("split_type", self.split_type, SUPPORTED_SPLIT_TYPES)
         if self.batch_strategy is not None:
             checks.check_choice("batch_strategy", self.batch_strategy, ("MultiRecord", "SingleRecord"))

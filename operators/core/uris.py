@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from ml_lifecycle.errors import SpecError
+from ml_lifecycle.core.errors import SpecError
 
 SUPPORTED_SCHEMES = ("s3", "file")
 

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from ml_lifecycle.compute.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.errors import RegistryError
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,9 @@ from typing import Any
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.stores.base import ArtifactStore, ObjectInfo
 
-__all__ = ["ArtifactStore", "FileStore", "ObjectInfo", "S3Store", "store_for"]
+__all__ = ["ArtifactStore", "FileStore", "ObjectInfo", "S3Store", "detached_store_factory", "store_factory", "store_for"]
+
+StoreFor = Callable[[ArtifactUri], ArtifactStore]
 
 
 def store_for(uri: ArtifactUri | str, *, s3_client_factory: Callable[[], Any] | None = None) -> ArtifactStore:
@@ -26,6 +28,37 @@ def store_for(uri: ArtifactUri | str, *, s3_client_factory: Callable[[], Any] | 
     from ml_lifecycle.stores.s3_store import S3Store
 
     return S3Store(s3_client_factory or _default_s3_client)
+
+
+def store_factory(aws_conn_id: str | None) -> StoreFor:
+    """Return store_for bound to an Airflow AWS connection (used only for s3:// URIs).
+
+    :param aws_conn_id: the Airflow AWS connection id, or None for boto3's default chain.
+    """
+    from ml_lifecycle.aws_clients import client_factory
+
+    s3 = client_factory("s3", aws_conn_id)
+
+    def factory(uri: ArtifactUri) -> ArtifactStore:
+        return store_for(uri, s3_client_factory=s3)
+
+    return factory
+
+
+def detached_store_factory(aws_conn_id: str | None, uris: list[str]) -> StoreFor:
+    """Return store_for usable in a detached agent: the AWS connection is resolved now, only if an s3:// URI needs it.
+
+    :param aws_conn_id: the Airflow AWS connection id, or None for boto3's default chain.
+    :param uris: every location the job touches.
+    """
+    from ml_lifecycle.aws_clients import detached_client_factory
+
+    s3 = detached_client_factory("s3", aws_conn_id) if any(u.startswith("s3://") for u in uris) else None
+
+    def factory(uri: ArtifactUri) -> ArtifactStore:
+        return store_for(uri, s3_client_factory=s3)
+
+    return factory
 
 
 def __getattr__(name: str) -> Any:

@@ -64,7 +64,7 @@ def stage(template: str, source: str, dest: str, variables: Mapping[str, str]) -
     import jinja2
     from docker.utils.build import exclude_paths
 
-    from ml_lifecycle.compute.context_hash import dockerignore_patterns
+    from ml_lifecycle.compute.local.images.context_hash import dockerignore_patterns
 
     spec = TEMPLATES[template]
     names = {"inference": variables["inference"], **({"program": variables["program"]} if spec.trains else {})}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,9 +12,14 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from ml_lifecycle.core.lost_instances import LOST_GRACE_S, LOST_REASON, track_gone
 
+log = logging.getLogger(__name__)
+
 
 class JobRecordTrigger(BaseTrigger):
     """Poll a job record (status.json) until the job completes, fails or stops, or the deadline passes.
+
+    Given the backend that runs the job, it also asks that backend whether the job is alive: a job whose runner,
+    containers or instances are gone without a final record ends the wait with status ``lost``.
 
     :param record_uri: the record's URI.
     :param job_name: the job's name (carried into the event).
@@ -24,9 +30,9 @@ class JobRecordTrigger(BaseTrigger):
         ``Interrupted``, so the operator can relaunch a spot job); the event carries ``secondary_status``.
     :param wake_after_epoch_s: only a record written after this time wakes on a secondary state (a relaunch
         defers again before the new agent has written anything, so the old Interrupted must not wake it).
-    :param watch_instances: also watch the job's EC2 instances (tagged with its name): when none has been pending
-        or running for lost_grace_s and the record is still not final, end with status ``lost``.
-    :param lost_grace_s: how long the instances may be gone before the job counts as lost.
+    :param compute: the backend that runs the job (see ``ml_lifecycle.compute``); None reads the record only.
+    :param lost_grace_s: how long the job may be gone before it counts as lost.
+    :param legacy: arguments of triggers serialized by older versions, accepted and ignored.
     """
 
     def __init__(
@@ -38,13 +44,16 @@ class JobRecordTrigger(BaseTrigger):
         deadline_epoch_s: float | None = None,
         wake_on_secondary: tuple[str, ...] | list[str] = (),
         wake_after_epoch_s: float = 0.0,
-        watch_instances: bool = False,
+        compute: str | None = None,
         lost_grace_s: float = LOST_GRACE_S,
+        **legacy: Any,
     ) -> None:
         super().__init__()
-        self.watch_instances = watch_instances
+        if legacy:
+            log.warning("JobRecordTrigger: ignoring arguments of an older version: %s", ", ".join(sorted(legacy)))
+        self.compute = compute
         self.lost_grace_s = lost_grace_s
-        self._fleet: Any = None
+        self._backend: Any = None
         self.wake_on_secondary = tuple(wake_on_secondary)
         self.wake_after_epoch_s = wake_after_epoch_s
         self.record_uri = record_uri
@@ -52,6 +61,23 @@ class JobRecordTrigger(BaseTrigger):
         self.aws_conn_id = aws_conn_id
         self.poll_interval_s = poll_interval_s
         self.deadline_epoch_s = deadline_epoch_s
+
+    @classmethod
+    def waiting_for(cls, wait: Any) -> JobRecordTrigger:
+        """Return the trigger for what a backend says a deferred task waits for.
+
+        :param wait: the backend's RecordWait.
+        """
+        return cls(
+            record_uri=wait.record_uri,
+            job_name=wait.job_name,
+            aws_conn_id=wait.aws_conn_id,
+            poll_interval_s=wait.poll_interval_s,
+            deadline_epoch_s=wait.deadline_epoch_s,
+            wake_on_secondary=wait.wake_on_secondary,
+            wake_after_epoch_s=wait.wake_after_epoch_s,
+            compute=wait.compute,
+        )
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and the primitive arguments that rebuild this trigger."""
@@ -65,52 +91,49 @@ class JobRecordTrigger(BaseTrigger):
                 "deadline_epoch_s": self.deadline_epoch_s,
                 "wake_on_secondary": list(self.wake_on_secondary),
                 "wake_after_epoch_s": self.wake_after_epoch_s,
-                "watch_instances": self.watch_instances,
+                "compute": self.compute,
                 "lost_grace_s": self.lost_grace_s,
             },
         )
 
-    def _read_status(self) -> tuple[str, str, str]:
-        """Read the record (blocking; run in a thread) and return (status, secondary status, failure reason).
-
-        The secondary status is empty when the record was written before wake_after_epoch_s.
-        """
-        from ml_lifecycle.agent.records import read_record, written_after
+    def _read_record(self) -> Any:
+        """Read the record (blocking; run in a thread), or None when there is none yet."""
+        from ml_lifecycle.compute.records import read_record
         from ml_lifecycle.core.uris import parse_uri
-        from ml_lifecycle.runtime import store_factory
+        from ml_lifecycle.stores import store_factory
 
         uri = parse_uri(self.record_uri)
-        record = read_record(store_factory(self.aws_conn_id)(uri), uri)
-        if record is None:
-            return ("Missing", "", "")
-        secondary = record.secondary_status if written_after(record, self.wake_after_epoch_s) else ""
-        return (record.status, secondary, record.failure_reason)
+        return read_record(store_factory(self.aws_conn_id)(uri), uri)
 
-    def _any_instance_alive(self) -> bool:
-        """Say whether one of the job's instances is pending or running (blocking; run in a thread)."""
-        from ml_lifecycle.compute.ec2.job_common import LIVE_STATES
+    def _is_alive(self, record: Any) -> bool:
+        """Ask the job's backend whether what runs the job still exists (blocking; run in a thread).
 
-        if self._fleet is None:
-            from ml_lifecycle.aws_clients import client_factory
-            from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+        :param record: the job's record, or None.
+        """
+        if self._backend is None:
+            from ml_lifecycle.compute import backend_for
 
-            clients = (client_factory(name, self.aws_conn_id) for name in ("ec2", "ssm", "iam"))
-            self._fleet = Ec2Fleet(*clients)
-        return bool(self._fleet.instances(self.job_name, LIVE_STATES))
+            self._backend = backend_for(str(self.compute), self.aws_conn_id)
+        return bool(self._backend.is_job_alive(self.job_name, record))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield exactly one event: the terminal status, ``lost`` (watching instances), or ``timeout``."""
+        from ml_lifecycle.compute.records import written_after
         from ml_lifecycle.core.status import is_terminal
 
         gone_since_s: float | None = None
         while True:
-            status, secondary, reason = await asyncio.to_thread(self._read_status)
+            record = await asyncio.to_thread(self._read_record)
+            status = record.status if record is not None else "Missing"
+            secondary = ""
+            if record is not None and written_after(record, self.wake_after_epoch_s):
+                secondary = record.secondary_status
             if is_terminal(status) or (secondary and secondary in self.wake_on_secondary):
                 event = {"status": status, "secondary_status": secondary, "job_name": self.job_name}
-                yield TriggerEvent({**event, "failure_reason": reason})
+                yield TriggerEvent({**event, "failure_reason": record.failure_reason if record else ""})
                 return
-            if self.watch_instances:
-                alive = await asyncio.to_thread(self._any_instance_alive)
+            if self.compute:
+                alive = await asyncio.to_thread(self._is_alive, record)
                 gone_since_s, lost = track_gone(alive, gone_since_s, time.monotonic(), self.lost_grace_s)
                 if lost:
                     yield TriggerEvent({"status": "lost", "job_name": self.job_name, "failure_reason": LOST_REASON})

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from ml_lifecycle.agent.follow import follow
-from ml_lifecycle.agent.training import TrainingRunner, in_parallel
-from ml_lifecycle.compute import labels
-from ml_lifecycle.compute.docker_engine import ImageInfo
+from ml_lifecycle.compute.local.engine.docker_engine import ImageInfo
+from ml_lifecycle.compute.local.follow import follow
+from ml_lifecycle.compute.local.training.runner import TrainingRunner, in_parallel
+from ml_lifecycle.core import labels
 from ml_lifecycle.core.specs import Channel, TrainingSpec
 from ml_lifecycle.errors import EngineError, JobFailed
 from ml_lifecycle.stores import store_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ml_lifecycle.agent.transform_progress import TransformProgress
+from ml_lifecycle.compute.local.transform.progress import TransformProgress
 
 
 def _pieces(closed: list[bool]) -> Iterator[bytes]:

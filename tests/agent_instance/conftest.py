@@ -21,8 +21,8 @@ from support.imds import InstanceIdentity, MetadataService
 from support.moto import moto_server  # noqa: F401
 
 from ml_lifecycle.compute.ec2.agent_bundle import build_agent_bundle
+from ml_lifecycle.core.ec2.spec_documents import JobDocument
 from ml_lifecycle.core.naming import RunIdentity
-from ml_lifecycle.core.spec_documents import JobDocument
 from ml_lifecycle.core.specs import TrainingSpec
 from ml_lifecycle.core.status import JobRecord
 

@@ -12,7 +12,7 @@ import pytest
 from support.models import linear_model_archive
 from support.moto import free_port
 
-from ml_lifecycle.core.spec_documents import JobDocument
+from ml_lifecycle.core.ec2.spec_documents import JobDocument
 from ml_lifecycle.core.specs import EndpointSpec
 
 pytestmark = pytest.mark.docker
@@ -27,7 +27,6 @@ def _document(harness: Any, model_uri: str, image: str) -> tuple[str, EndpointSp
         image_uri=image,
         model_uri=model_uri,
         startup_timeout_s=120,
-        compute="ec2",
     )
     now_s = time.time()
     document = JobDocument(

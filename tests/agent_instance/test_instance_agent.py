@@ -50,7 +50,6 @@ def _spec(image: str, channel: str, **extra: Any) -> TrainingSpec:
         "hyperparameters": {"l2": 0.01},
         "metric_definitions": [{"Name": "train_rmse", "Regex": r"train_rmse=([0-9.eE+-]+);"}],
         "max_runtime_s": 600,
-        "compute": "ec2",
     }
     args.update(extra)
     return TrainingSpec.build(**args)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ml_lifecycle.core.spec_documents import (
+from ml_lifecycle.core.ec2.spec_documents import (
     LOG_GROUPS,
     JobDocument,
     flat_spec_from_dict,
@@ -31,7 +31,6 @@ FULL = TrainingSpec.build(
     max_runtime_s=600,
     metric_definitions=[{"Name": "rmse", "Regex": r"rmse=([0-9.]+)"}, {"Name": "acc", "Regex": "acc (.*)"}],
     environment={"A": "1", "B": "$(rm -rf /)"},
-    compute="ec2",
     entrypoint=["sh", "-c", "echo 'hi'"],
     arguments=["train", "--x"],
     compression="NONE",
@@ -116,7 +115,6 @@ TRANSFORM = TransformSpec(
     instance_count=2,
     input_filter="$[1:]",
     join_source="Input",
-    compute="ec2",
 )
 ENDPOINT = EndpointSpec(
     endpoint_name="churn",
@@ -124,7 +122,6 @@ ENDPOINT = EndpointSpec(
     model_uri="s3://b/model.tar.gz",
     instance_count=2,
     environment={"B": "2"},
-    compute="ec2",
 )
 
 

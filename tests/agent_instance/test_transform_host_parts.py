@@ -8,7 +8,7 @@ from support.moto import moto_server  # noqa: F401
 
 from ml_lifecycle.agent.instance.transform_merge import failed_result, merge_results, wait_for_results
 from ml_lifecycle.agent.instance.transform_share import host_share
-from ml_lifecycle.agent.records import RecordWriter
+from ml_lifecycle.compute.records import RecordWriter
 from ml_lifecycle.core.sharding import shard_round_robin
 from ml_lifecycle.core.status import JobRecord
 from ml_lifecycle.core.uris import parse_uri

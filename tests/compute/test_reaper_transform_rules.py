@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from ml_lifecycle.agent.launcher import is_alive
-from ml_lifecycle.compute import reaper
-from ml_lifecycle.compute.reaper_rules import JobLeftovers, reap_reason
+from ml_lifecycle.compute.local import detached
+from ml_lifecycle.compute.local.detached import is_alive
+from ml_lifecycle.core.reaper_rules import JobLeftovers, reap_reason
 from ml_lifecycle.core.status import JobRecord
 
 NOW = 1_800_000_000.0
@@ -92,11 +92,11 @@ HERE = socket.gethostname()
 def test_a_runner_is_judged_only_from_its_own_host_and_pid_namespace(
     agent: dict[str, object], expected: bool | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reaper, "pid_namespace", lambda: "ours")
-    assert reaper._agent_alive(_record(agent), lambda pid: True) is expected
+    monkeypatch.setattr(detached, "pid_namespace", lambda: "ours")
+    assert detached.agent_alive(_record(agent), lambda pid: True) is expected
 
 
 def test_this_process_is_named_so_that_the_reaper_finds_it_alive() -> None:
-    identity = reaper.process_identity()
+    identity = detached.process_identity()
     assert identity["host"] == HERE
-    assert reaper._agent_alive(_record(identity), is_alive) is True
+    assert detached.agent_alive(_record(identity), is_alive) is True

@@ -16,21 +16,6 @@ PROPERTY = settings(deadline=None, max_examples=200)
 DAYS_28 = 28 * 24 * 3600
 
 
-# --- compute -------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("value", ["local", "ec2"])
-def test_check_compute_accepts_backends(value: str) -> None:
-    assert checks.check_compute(value) == value
-
-
-@pytest.mark.parametrize("value", ["k8s", "LOCAL", "", None])
-def test_check_compute_rejects_others(value: Any) -> None:
-    with pytest.raises(SpecError, match=r"^compute: .*Write compute='local' or 'ec2'") as info:
-        checks.check_compute(value)
-    assert info.value.parameter == "compute"
-
-
 # --- whole numbers -------------------------------------------------------------------------------------
 
 
@@ -403,10 +388,12 @@ def test_check_now_runs_checks_on_final_values() -> None:
 )
 def test_check_now_skips_templates_and_none(value: Any) -> None:
     checks.check_now(
-        {"instance_count": (value, checks.check_instance_count), "compute": ("local", checks.check_compute)}
+        {"instance_count": (value, checks.check_instance_count), "endpoint_name": ("ok", checks.check_endpoint_name)}
     )
 
 
 def test_check_now_checks_every_entry() -> None:
-    with pytest.raises(SpecError, match=r"^compute: "):
-        checks.check_now({"instance_count": (2, checks.check_instance_count), "compute": ("k8s", checks.check_compute)})
+    with pytest.raises(SpecError, match=r"^endpoint_name: "):
+        checks.check_now(
+            {"instance_count": (2, checks.check_instance_count), "endpoint_name": ("no_", checks.check_endpoint_name)}
+        )

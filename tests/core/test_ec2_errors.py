@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml_lifecycle.core.ec2_errors import LaunchProblem, explain_ec2_error
+from ml_lifecycle.core.ec2.errors import LaunchProblem, explain_ec2_error
 
 CONTEXT = {
     "instance_type": "ml.m5.large",

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml_lifecycle.compute import labels
-from ml_lifecycle.core import ec2_launch
-from ml_lifecycle.core.ec2_launch import (
+from ml_lifecycle.core import labels
+from ml_lifecycle.core.ec2 import launch as ec2_launch
+from ml_lifecycle.core.ec2.launch import (
     AMI_PARAMETER,
     ARM64_AMI_PARAMETER,
     EC2_USER_DATA_LIMIT_BYTES,
@@ -25,7 +25,7 @@ from ml_lifecycle.core.ec2_launch import (
     run_instances_request,
     tag_specifications,
 )
-from ml_lifecycle.core.ec2_settings import Ec2Settings
+from ml_lifecycle.core.ec2.settings import Ec2Settings
 from ml_lifecycle.core.naming import RunIdentity
 from ml_lifecycle.errors import SpecError
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ml_lifecycle.core.ec2_settings import Ec2Settings, is_instance_profile_arn, is_launch_template_id
+from ml_lifecycle.core.ec2.settings import Ec2Settings, is_instance_profile_arn, is_launch_template_id
 from ml_lifecycle.errors import SpecError
 
 LONG_ID = "0123456789abcdef0"

@@ -137,7 +137,6 @@ def test_training_build_converts_every_argument() -> None:
         max_runtime_s="3600",
         metric_definitions=[{"Name": "rmse", "Regex": "rmse=([0-9.]+)"}],
         environment={"FOO": 1},
-        compute="ec2",
         entrypoint=["python3", "/opt/program/train.py"],
         arguments=["--verbose"],
         compression="NONE",
@@ -150,7 +149,7 @@ def test_training_build_converts_every_argument() -> None:
     assert (spec.instance_type, spec.instance_count, spec.max_runtime_s) == ("ml.c5.xlarge", 2, 3600)
     assert spec.metric_definitions == (("rmse", "rmse=([0-9.]+)"),)
     assert spec.environment == {"FOO": "1"}
-    assert (spec.compute, spec.compression) == ("ec2", "NONE")
+    assert spec.compression == "NONE"
     assert spec.entrypoint == ("python3", "/opt/program/train.py")
     assert spec.arguments == ("--verbose",)
 
@@ -159,7 +158,7 @@ def test_training_build_defaults() -> None:
     spec = TrainingSpec.build(**TRAIN)
     assert spec.hyperparameters == {}
     assert (spec.instance_type, spec.instance_count, spec.max_runtime_s) == ("ml.m5.large", 1, 86400)
-    assert (spec.compute, spec.compression) == ("local", "GZIP")
+    assert spec.compression == "GZIP"
     assert (spec.entrypoint, spec.arguments, spec.metric_definitions) == ((), (), ())
     assert spec.environment == {}
 
@@ -200,7 +199,6 @@ def test_training_spec_is_frozen() -> None:
         pytest.param(
             {"environment": {"1X": "1"}}, "environment['1X']", "not a valid variable name", id="env-leading-digit"
         ),
-        pytest.param({"compute": "k8s"}, "compute", "'k8s' is not a compute backend", id="compute"),
         pytest.param(
             {"entrypoint": "python3 train.py"}, "entrypoint", "is not a list of strings", id="entrypoint-string"
         ),
@@ -245,7 +243,7 @@ def test_transform_defaults() -> None:
     assert (spec.split_type, spec.assemble_with) == ("Line", "Line")
     assert (spec.batch_strategy, spec.max_payload_mb, spec.max_concurrent_transforms) == (None, None, None)
     assert (spec.invocation_timeout_s, spec.max_retries) == (600, 3)
-    assert (spec.instance_count, spec.compute) == (1, "local")
+    assert spec.instance_count == 1
 
 
 @pytest.mark.parametrize(
@@ -272,7 +270,6 @@ def test_transform_accepts(override: dict[str, Any]) -> None:
         pytest.param({"model_uri": "ftp://m"}, "model_uri", "scheme 'ftp'", id="model-uri"),
         pytest.param({"input_uri": "gs://b/in"}, "input_uri", "scheme 'gs'", id="input-uri"),
         pytest.param({"output_uri": "file://host/out"}, "output_uri", "names the host", id="output-uri"),
-        pytest.param({"compute": "k8s"}, "compute", "not a compute backend", id="compute"),
         pytest.param({"split_type": "Protobuf"}, "split_type", "'Protobuf' is not allowed", id="unknown-split-type"),
         pytest.param({"batch_strategy": "MULTI_RECORD"}, "batch_strategy", "not allowed", id="batch-strategy"),
         pytest.param({"assemble_with": "Newline"}, "assemble_with", "not allowed", id="assemble-with"),
@@ -307,7 +304,7 @@ def test_transform_rejects(override: dict[str, Any], parameter: str, problem: st
 
 def test_endpoint_defaults() -> None:
     spec = EndpointSpec(**ENDPOINT)
-    assert (spec.instance_count, spec.startup_timeout_s, spec.compute) == (1, 240, "local")
+    assert (spec.instance_count, spec.startup_timeout_s) == (1, 240)
     assert spec.environment == {}
 
 
@@ -322,7 +319,6 @@ def test_endpoint_defaults() -> None:
         pytest.param({"instance_count": 0}, "instance_count", "out of range", id="instance-count-0"),
         pytest.param({"startup_timeout_s": 0}, "startup_timeout_s", "out of range", id="startup-0"),
         pytest.param({"startup_timeout_s": 3601}, "startup_timeout_s", "out of range", id="startup-3601"),
-        pytest.param({"compute": "lambda"}, "compute", "not a compute backend", id="compute"),
     ],
 )
 def test_endpoint_rejects(override: dict[str, Any], parameter: str, problem: str) -> None:

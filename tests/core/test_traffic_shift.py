@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ml_lifecycle.core.traffic_shift import ShiftStep, TrafficShift, check_error_rate
+from ml_lifecycle.core.ec2.traffic_shift import ShiftStep, TrafficShift, check_error_rate
 from ml_lifecycle.errors import SpecError
 
 

@@ -18,12 +18,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EXECUTE_TIME_MODULES = (
     "ml_lifecycle.core.specs",
     "ml_lifecycle.core.contract",
-    "ml_lifecycle.core.ec2_settings",
-    "ml_lifecycle.core.ec2_launch",
-    "ml_lifecycle.core.traffic_shift",
-    "ml_lifecycle.agent.proxy_config",
+    "ml_lifecycle.core.ec2.settings",
+    "ml_lifecycle.core.ec2.launch",
+    "ml_lifecycle.core.ec2.traffic_shift",
+    "ml_lifecycle.compute.local.endpoints.proxy_config",
     "ml_lifecycle.stores",
-    "ml_lifecycle.web.console_urls",
+    "ml_lifecycle.plugin.console_urls",
     "ml_lifecycle.backends",
     "boto3",
     "docker",
@@ -52,7 +52,7 @@ def test_the_deploy_default_payload_limit_is_the_proxys() -> None:
     import inspect
 
     from ml_lifecycle import DeployEndpointOperator
-    from ml_lifecycle.agent import proxy_config
+    from ml_lifecycle.compute.local.endpoints import proxy_config
     from ml_lifecycle.deploy_endpoint import DEFAULT_MAX_PAYLOAD_MB
 
     default = inspect.signature(DeployEndpointOperator.__init__).parameters["max_payload_mb"].default
@@ -62,7 +62,7 @@ def test_the_deploy_default_payload_limit_is_the_proxys() -> None:
 
 @pytest.mark.parametrize("value", [1, 6, 100, "7", 6.0, 0, 101, -6, True, "six", None])
 def test_the_parse_time_payload_check_agrees_with_the_proxys(value: Any) -> None:
-    from ml_lifecycle.agent.proxy_config import check_max_payload_mb
+    from ml_lifecycle.compute.local.endpoints.proxy_config import check_max_payload_mb
     from ml_lifecycle.deploy_endpoint import _check_max_payload_mb
 
     try:
@@ -77,7 +77,9 @@ def test_the_parse_time_payload_check_agrees_with_the_proxys(value: Any) -> None
 
 
 def test_moved_checks_are_the_same_functions_where_they_were() -> None:
-    from ml_lifecycle.core import checks, ec2_launch, specs, traffic_shift
+    from ml_lifecycle.core import checks, specs
+    from ml_lifecycle.core.ec2 import launch as ec2_launch
+    from ml_lifecycle.core.ec2 import traffic_shift
 
     assert ec2_launch.ec2_instance_type is checks.ec2_instance_type
     assert traffic_shift.check_error_rate is checks.check_error_rate

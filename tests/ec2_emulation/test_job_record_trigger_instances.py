@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ml_lifecycle.agent.clock import utc_now_iso
+from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.lost_instances import LOST_REASON
 from ml_lifecycle.core.status import JobRecord
 from ml_lifecycle.triggers.job_record import JobRecordTrigger
@@ -64,7 +64,7 @@ def _trigger(path: Path, job_name: str) -> JobRecordTrigger:
         job_name=job_name,
         poll_interval_s=0.1,
         deadline_epoch_s=time.time() + 60,
-        watch_instances=True,
+        compute="ec2",
         lost_grace_s=0.5,
     )
 

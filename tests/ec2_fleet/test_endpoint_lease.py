@@ -152,26 +152,24 @@ def test_a_deploy_of_a_held_endpoint_fails_before_launching_anything(s3, moto_se
 
 
 def test_a_delete_waits_for_another_runs_deploy_but_not_for_its_own_runs(s3, moto_server, monkeypatch) -> None:
-    from ml_lifecycle import backends
+    from ml_lifecycle.compute import backend_for
     from ml_lifecycle.compute.ec2.endpoint_state import EndpointState
-    from ml_lifecycle.compute.ec2.endpoints import EndpointNetwork
-    from ml_lifecycle.core.ec2_settings import Ec2Settings
 
     connection = {"conn_type": "aws", "extra": {"endpoint_url": moto_server, "region_name": "us-east-1"}}
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
-    endpoints = backends.ec2_endpoints("aws_default", Ec2Settings.build(None), EndpointNetwork(), 0.2)
     name = f"ep-{uuid.uuid4().hex[:8]}"
-    prefix = parse_uri(f"s3://{BUCKET}/endpoints/{name}")
+    options = {"poll_interval_s": 0.2, "state_uri": f"s3://{BUCKET}/endpoints/{name}"}
+    endpoints = backend_for("ec2", "aws_default", options).endpoints()
     state = EndpointState(name, "Failed", "us-east-1").to_dict()
     s3.put_object(Bucket=BUCKET, Key=f"endpoints/{name}/state.json", Body=json.dumps(state).encode())
     lines: list[str] = []
     with _lease(s3, RUN_A, name):
         with pytest.raises(EndpointBusy, match="run-id a"):
-            endpoints.delete(name, prefix, lines.append, holder=RUN_B)
+            endpoints.delete(name, RUN_B, lines.append)
         assert _stored(s3, name)["holder"] == RUN_A
     dead = _lease(s3, RUN_A, name)
     dead.acquire()  # the deploy of run a died holding it; run a's teardown deletes anyway
-    endpoints.delete(name, prefix, lines.append, holder=RUN_A_TEARDOWN)
+    endpoints.delete(name, RUN_A_TEARDOWN, lines.append)
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"endpoints/{name}/").get("KeyCount", 0) == 0
     assert lines == [
         f"Endpoint {name} deleted: "

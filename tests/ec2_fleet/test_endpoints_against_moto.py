@@ -21,8 +21,8 @@ import pytest
 from support.helpers import task_context
 
 from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
-from ml_lifecycle.endpoint_sensor import EndpointInServiceSensor
 from ml_lifecycle.errors import SpecError
+from ml_lifecycle.sensors.endpoint_in_service import EndpointInServiceSensor
 
 BUCKET = "ec2-endpoints"
 REGION = "us-east-1"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from ml_lifecycle.compute.ec2.security_group import create_job_security_group, delete_job_security_groups
-from ml_lifecycle.core.ec2_launch import GPU_AMI_PARAMETER, instance_tags, run_instances_request
-from ml_lifecycle.core.ec2_settings import Ec2Settings
+from ml_lifecycle.core.ec2.launch import GPU_AMI_PARAMETER, instance_tags, run_instances_request
+from ml_lifecycle.core.ec2.settings import Ec2Settings
 from ml_lifecycle.errors import ComputeError
 
 OWNER = {

@@ -10,8 +10,8 @@ import uuid
 from ml_lifecycle.compute.ec2.cloudwatch_follow import TRAINING_LOG_GROUP, CloudWatchFollower
 from ml_lifecycle.compute.ec2.reaper import reap_ec2
 from ml_lifecycle.compute.ec2.security_group import create_job_security_group
-from ml_lifecycle.core.ec2_launch import instance_tags, run_instances_request
-from ml_lifecycle.core.ec2_settings import Ec2Settings
+from ml_lifecycle.core.ec2.launch import instance_tags, run_instances_request
+from ml_lifecycle.core.ec2.settings import Ec2Settings
 
 
 def _launch(aws, job: str, run_id: str, deadline_s: int, kind: str = "training") -> str:

@@ -10,7 +10,7 @@ import pytest
 from support.helpers import managed_containers, task_context
 
 from ml_lifecycle import DeployEndpointOperator
-from ml_lifecycle.agent.archive import ArchiveError, extract_tar_gz
+from ml_lifecycle.compute.local.serving.archive import ArchiveError, extract_tar_gz
 
 
 def _archive(path: Path, members: list[tarfile.TarInfo], data: bytes = b"x") -> Path:

@@ -17,11 +17,14 @@ import pytest
 from support.helpers import managed_containers
 from support.models import linear_model_archive
 
-from ml_lifecycle import backends, settings
-from ml_lifecycle.agent.records import read_record
-from ml_lifecycle.agent.transform import transform_record_uri
-from ml_lifecycle.compute import labels
-from ml_lifecycle.compute.reaper import DEADLINE, process_identity, reap
+from ml_lifecycle import settings
+from ml_lifecycle.compute.local.detached import process_identity
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.reaper import DEADLINE, reap
+from ml_lifecycle.compute.local.transform.runner import TransformRunner
+from ml_lifecycle.compute.records import read_record
+from ml_lifecycle.core import labels
+from ml_lifecycle.core.job_kinds import transform_record_uri
 from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.core.status import JobRecord
 from ml_lifecycle.core.uris import parse_uri
@@ -32,7 +35,9 @@ pytestmark = pytest.mark.docker
 STARTED = "objects on"  # in the runner's line once its containers answer /ping
 KILLED_RUN = r"""
 import json, sys
-from ml_lifecycle import backends
+from ml_lifecycle import settings
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.transform.runner import TransformRunner
 from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.stores import store_for
 spec = TransformSpec(**json.loads(sys.argv[1]))
@@ -40,7 +45,7 @@ def sink(line):
     print(line, flush=True)
     if "objects on" in line:
         sys.stdin.read()  # the test kills this process here, its containers up
-backends.transform_runner(store_for).run(spec, sys.argv[2], {"ml-lifecycle.dag-id": sys.argv[3]}, sink)
+TransformRunner(DockerEngine(), store_for, settings.work_dir(), settings.serving_host()).run(spec, sys.argv[2], {"ml-lifecycle.dag-id": sys.argv[3]}, sink)
 """
 
 
@@ -90,7 +95,7 @@ def test_a_running_transform_carries_our_labels_no_deadline_and_is_kept_past_any
         seen["record"] = _finder(spec)(job)
         # Older than a max_job_age_s of 0, yet kept: its runner, this process, lives.
         seen["reaped"] = reap(
-            backends.docker_engine(),
+            DockerEngine(),
             _finder(spec),
             settings.work_dir(),
             max_job_age_s=0,
@@ -98,7 +103,7 @@ def test_a_running_transform_carries_our_labels_no_deadline_and_is_kept_past_any
             dry_run=True,
         )
 
-    record = backends.transform_runner(store_for).run(spec, job, {"ml-lifecycle.dag-id": "reaping"}, sink)
+    record = TransformRunner(DockerEngine(), store_for, settings.work_dir(), settings.serving_host()).run(spec, job, {"ml-lifecycle.dag-id": "reaping"}, sink)
 
     assert record.status == "Completed"
     assert sorted(found[labels.HOST] for found in seen["labels"]) == ["algo-1", "algo-2"]
@@ -139,7 +144,7 @@ def test_the_containers_of_a_transform_whose_runner_was_killed_are_reaped(
         runner.wait()
 
         reaped = reap(
-            backends.docker_engine(),
+            DockerEngine(),
             _finder(spec),
             settings.work_dir(),
             max_job_age_s=24 * 3600,

@@ -24,8 +24,8 @@ from ml_lifecycle import (
     PushToECROperator,
     TrainOnEC2Operator,
 )
-from ml_lifecycle.compute.docker_engine import DockerEngine
-from ml_lifecycle.compute.image_build import BuildFailed, BuildRequest, reuse_or_build
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.images.build import BuildFailed, BuildRequest, reuse_or_build
 from ml_lifecycle.errors import JobFailed, SpecError
 
 pytestmark = pytest.mark.docker

@@ -15,12 +15,13 @@ import pytest
 from support.helpers import task_context
 from support.models import linear_model_archive
 
-from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
-from ml_lifecycle.agent.proxy_config import ServingLimits
-from ml_lifecycle.backends import local_endpoints
+from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator, settings
+from ml_lifecycle.compute.local.endpoints.endpoints import LocalEndpoints
+from ml_lifecycle.compute.local.endpoints.proxy_config import ServingLimits
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.errors import EndpointNotReady
-from ml_lifecycle.runtime import store_factory
+from ml_lifecycle.stores import store_factory
 
 pytestmark = pytest.mark.docker
 
@@ -169,7 +170,7 @@ def test_an_invocation_longer_than_the_timeout_is_answered_504(echo_image, model
     name = f"lim-{uuid.uuid4().hex[:8]}"
     endpoints.append(name)
     spec = EndpointSpec(endpoint_name=name, image_uri=echo_image, model_uri=model)
-    record = local_endpoints(store_factory(None)).deploy(spec, {}, limits=ServingLimits(invocation_timeout_s=2))
+    record = LocalEndpoints(DockerEngine(), store_factory(None), settings.home_dir(), settings.serving_host()).deploy(spec, {}, limits=ServingLimits(invocation_timeout_s=2))
 
     status, body, _ = _post(record.url, b"sleep:5")
     assert status == 504

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml_lifecycle.agent.proxy_config import (
+from ml_lifecycle.compute.local.endpoints.proxy_config import (
     FORWARDED_HEADERS,
     ServingLimits,
     render_config,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ml_lifecycle.agent.clock import utc_now_iso
+from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.status import JobRecord
 from ml_lifecycle.triggers.job_record import JobRecordTrigger
 

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from support.helpers import task_context
 
-from ml_lifecycle.compute.reaper_rules import JobLeftovers, reap_reason
+from ml_lifecycle.core.reaper_rules import JobLeftovers, reap_reason
 from ml_lifecycle.reaper import ReapOrphansOperator
 
 NOW = 1_800_000_000.0

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ml_lifecycle.agent.streamed_invoke import (
+from ml_lifecycle.compute.local.transform.streamed_invoke import (
     StreamedInvocation,
     StreamedInvocationError,
     assembled,

@@ -6,7 +6,7 @@ import pytest
 from support.helpers import task_context
 
 from ml_lifecycle import ImageInRegistrySensor, PushToECROperator
-from ml_lifecycle.compute.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.errors import RegistryError
 from ml_lifecycle.registries.credentials import Credentials
 from ml_lifecycle.registries.oci import OciRegistry

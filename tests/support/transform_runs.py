@@ -10,11 +10,13 @@ BOUNDED_RUN = r"""
 import json, resource, sys
 limit = int(sys.argv[1]) << 20
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # address space: the process cannot hold more, at all
-from ml_lifecycle import backends
+from ml_lifecycle import settings
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.transform.runner import TransformRunner
 from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.stores import store_for
 spec = TransformSpec(**json.loads(sys.argv[2]))
-record = backends.transform_runner(store_for).run(spec, sys.argv[3], {}, print)
+record = TransformRunner(DockerEngine(), store_for, settings.work_dir(), settings.serving_host()).run(spec, sys.argv[3], {}, print)
 # VmHWM is this process's own high-water mark; ru_maxrss would carry the forking parent's (it survives exec).
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 peak_mb = int(hwm.split()[1]) / 1024

@@ -22,7 +22,7 @@ from ml_lifecycle.links import (
     PredictionsLink,
     TrainingArtifactsLink,
 )
-from ml_lifecycle.web import console_urls
+from ml_lifecycle.plugin import console_urls
 
 DIGEST = "sha256:" + "ab" * 32
 LOCAL = SimpleNamespace(compute="local")
@@ -55,14 +55,21 @@ EC2 = SimpleNamespace(compute="ec2")
         (InstancesLink(), LOCAL, {"job_name": "train-1"}, ""),
         (
             JobLogsLink(),
-            EC2,
+            SimpleNamespace(compute="ec2", job_kind="training"),
             {"job_name": "train-1"},
             "https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2"
-            "#logsV2:log-groups/log-group/$252Fml-lifecycle$252Fjobs$3FlogStreamNameFilter$3Dtrain-1",
+            "#logsV2:log-groups/log-group/$252Faws$252Fml-lifecycle$252FTrainingJobs$3FlogStreamNameFilter$3Dtrain-1",
         ),
         (
             JobLogsLink(),
-            SimpleNamespace(compute="local", _job_name="failed-1"),
+            SimpleNamespace(compute="ec2", job_kind="transform"),
+            {"job_name": "score-1"},
+            "https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2"
+            "#logsV2:log-groups/log-group/$252Faws$252Fml-lifecycle$252FTransformJobs$3FlogStreamNameFilter$3Dscore-1",
+        ),
+        (
+            JobLogsLink(),
+            SimpleNamespace(compute="local", current_job_name="failed-1"),
             {},
             "file:///ml/logs/jobs/failed-1.log",
         ),

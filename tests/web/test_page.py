@@ -14,8 +14,8 @@ from support.helpers import task_context
 from support.models import linear_model_archive
 
 from ml_lifecycle import ExportArtifactsOperator
-from ml_lifecycle.web.prices import estimate_usd
-from ml_lifecycle.web.svg_chart import line_chart, nice_ticks
+from ml_lifecycle.plugin.prices import estimate_usd
+from ml_lifecycle.plugin.svg_chart import line_chart, nice_ticks
 
 
 def _train_and_publish(root: Path, job: str, rmse: float, weights: list[float]) -> None:
@@ -82,7 +82,7 @@ def page_env(tmp_path, monkeypatch):
 def test_the_page_shows_versions_metrics_lineage_charts_endpoints_and_running_jobs(page_env):
     from fastapi.testclient import TestClient
 
-    from ml_lifecycle.web.app import create_app
+    from ml_lifecycle.plugin.app import create_app
 
     response = TestClient(create_app()).get("/")
     assert response.status_code == 200
@@ -103,7 +103,7 @@ def test_the_page_shows_versions_metrics_lineage_charts_endpoints_and_running_jo
 def test_the_overview_api_returns_the_same_data(page_env):
     from fastapi.testclient import TestClient
 
-    from ml_lifecycle.web.app import create_app
+    from ml_lifecycle.plugin.app import create_app
 
     data = TestClient(create_app()).get("/api/overview").json()
     assert [m["version"] for m in data["models"]["linear"]] == [1, 2]
@@ -115,7 +115,7 @@ def test_the_overview_api_returns_the_same_data(page_env):
 def test_a_broken_source_is_reported_and_the_rest_still_shows(page_env):
     from fastapi.testclient import TestClient
 
-    from ml_lifecycle.web.app import create_app
+    from ml_lifecycle.plugin.app import create_app
 
     (page_env / "registry" / "linear" / "1" / "manifest.json").write_text("{not json")
     html = TestClient(create_app()).get("/").text
@@ -133,7 +133,7 @@ def test_the_plugin_mounts_the_app_and_adds_the_nav_entry():
 
 
 def test_the_latest_version_macros(page_env):
-    from ml_lifecycle.web.macros import latest_model_uri, latest_model_version
+    from ml_lifecycle.plugin.macros import latest_model_uri, latest_model_version
 
     assert latest_model_version("linear") == 2
     assert latest_model_uri(f"file://{page_env}/registry", "linear").endswith("/linear/2/model.tar.gz")

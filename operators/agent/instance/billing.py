@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ml_lifecycle.agent.records import RecordWriter
+from ml_lifecycle.compute.records import RecordWriter
 from ml_lifecycle.core.status import JobRecord
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.stores.base import ArtifactStore

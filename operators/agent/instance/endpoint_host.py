@@ -10,16 +10,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ml_lifecycle.agent.clock import utc_now_iso
-from ml_lifecycle.agent.http_client import ContainerClient
 from ml_lifecycle.agent.instance.cloudwatch import CloudWatchShipper
 from ml_lifecycle.agent.instance.host_context import open_host
 from ml_lifecycle.agent.instance.host_engine import InstanceEngine
 from ml_lifecycle.agent.instance.imds import MetadataClient
 from ml_lifecycle.agent.instance.runner import EXIT_COMPLETED, EXIT_FAILED, work_root
-from ml_lifecycle.agent.model_files import fetch_model
 from ml_lifecycle.aws_clients import client_factory
-from ml_lifecycle.compute import labels
+from ml_lifecycle.compute.local.serving.http_client import ContainerClient
+from ml_lifecycle.compute.local.serving.model_files import fetch_model
+from ml_lifecycle.core import labels
+from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.contract import MODEL_DIR, SERVING_PORT
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.stores.base import ArtifactStore

@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass
 
 from ml_lifecycle.agent.instance.imds import InstanceIdentity, MetadataClient, MetadataError
-from ml_lifecycle.agent.records import StoreFor
 from ml_lifecycle.aws_clients import client_factory
+from ml_lifecycle.compute.records import StoreFor
 from ml_lifecycle.core import contract
-from ml_lifecycle.core.spec_documents import JobDocument
+from ml_lifecycle.core.ec2.spec_documents import JobDocument
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.stores import store_for as store_for_uri
 from ml_lifecycle.stores.base import ArtifactStore

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ml_lifecycle.agent.instance.image_pull import EcrClientFor, pull_from_ecr
-from ml_lifecycle.compute.docker_engine import DockerEngine, ImageInfo
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine, ImageInfo
 
 
 class InstanceEngine(DockerEngine):

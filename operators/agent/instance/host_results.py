@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ml_lifecycle.agent.host_watch import WatchResult
 from ml_lifecycle.agent.instance.billing import BILLABLE_S, MeteredRecordWriter
 from ml_lifecycle.agent.instance.interruptions import INTERRUPT, STOP
 from ml_lifecycle.agent.instance.peers import Peer
-from ml_lifecycle.agent.interruption import INTERRUPTED
-from ml_lifecycle.agent.records import StoreFor, read_record
-from ml_lifecycle.agent.training_export import ArchiveExport
+from ml_lifecycle.compute.local.training.export import ArchiveExport
+from ml_lifecycle.compute.local.training.host_watch import WatchResult
+from ml_lifecycle.compute.local.training.interruption import INTERRUPTED
+from ml_lifecycle.compute.records import StoreFor, read_record
 from ml_lifecycle.core import contract
 from ml_lifecycle.core.specs import TrainingSpec
 from ml_lifecycle.core.status import JobRecord, JobStatus, is_failed, is_terminal

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ml_lifecycle.compute import labels
+from ml_lifecycle.core import labels
 from ml_lifecycle.errors import MlLifecycleError
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.agent.instance.billing import MeteredRecordWriter, launch_started_epoch_s
 from ml_lifecycle.agent.instance.host_context import open_host
 from ml_lifecycle.agent.instance.host_engine import InstanceEngine
@@ -25,14 +24,15 @@ from ml_lifecycle.agent.instance.host_results import (
 from ml_lifecycle.agent.instance.imds import InstanceIdentity, MetadataClient
 from ml_lifecycle.agent.instance.interruptions import InterruptionWatch
 from ml_lifecycle.agent.instance.peers import Peer, wait_for_peers
-from ml_lifecycle.agent.interruption import INTERRUPTED
-from ml_lifecycle.agent.placement import HostPlacement
-from ml_lifecycle.agent.records import RecordWriter, StoreFor, read_record
-from ml_lifecycle.agent.training import TrainingRunner
-from ml_lifecycle.agent.training_export import TrainingExport
 from ml_lifecycle.aws_clients import client_factory
+from ml_lifecycle.compute.local.training.export import TrainingExport
+from ml_lifecycle.compute.local.training.interruption import INTERRUPTED
+from ml_lifecycle.compute.local.training.placement import HostPlacement
+from ml_lifecycle.compute.local.training.runner import TrainingRunner
+from ml_lifecycle.compute.records import RecordWriter, StoreFor, read_record
 from ml_lifecycle.core import contract
-from ml_lifecycle.core.spec_documents import JobDocument
+from ml_lifecycle.core.clock import utc_now_iso
+from ml_lifecycle.core.ec2.spec_documents import JobDocument
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_terminal
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import JobFailed

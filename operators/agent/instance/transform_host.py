@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.agent.instance.host_context import open_host
 from ml_lifecycle.agent.instance.host_engine import InstanceEngine
 from ml_lifecycle.agent.instance.imds import InstanceIdentity, MetadataClient
 from ml_lifecycle.agent.instance.runner import EXIT_COMPLETED, EXIT_FAILED, work_root
 from ml_lifecycle.agent.instance.transform_merge import failed_result, wait_for_results, write_final
 from ml_lifecycle.agent.instance.transform_share import INSTANCE_LABEL, HostTransformRunner, host_result_uri
-from ml_lifecycle.agent.records import RecordWriter, StoreFor, read_record
 from ml_lifecycle.aws_clients import client_factory
+from ml_lifecycle.compute.records import RecordWriter, StoreFor, read_record
 from ml_lifecycle.core import contract
-from ml_lifecycle.core.spec_documents import JobDocument
+from ml_lifecycle.core.clock import utc_now_iso
+from ml_lifecycle.core.ec2.spec_documents import JobDocument
 from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri

@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ml_lifecycle.agent.clock import utc_now_iso
 from ml_lifecycle.agent.instance.peers import job_instances
 from ml_lifecycle.agent.instance.transform_share import host_result_uri
-from ml_lifecycle.agent.records import RecordWriter, StoreFor, read_record
+from ml_lifecycle.compute.records import RecordWriter, StoreFor, read_record
 from ml_lifecycle.core import contract
+from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_terminal
 from ml_lifecycle.core.uris import ArtifactUri
 

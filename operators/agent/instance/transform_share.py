@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 from ml_lifecycle.agent.instance.host_results import RESULT_NAME, host_prefix
-from ml_lifecycle.agent.records import StoreFor
-from ml_lifecycle.agent.transform import TransformRunner
-from ml_lifecycle.compute import labels
-from ml_lifecycle.compute.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.transform.runner import TransformRunner
+from ml_lifecycle.compute.records import StoreFor
+from ml_lifecycle.core import labels
 from ml_lifecycle.core.sharding import shard_round_robin
 from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.core.uris import ArtifactUri

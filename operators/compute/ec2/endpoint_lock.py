@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from ml_lifecycle.core.uris import ArtifactUri
-from ml_lifecycle.errors import MlLifecycleError
+from ml_lifecycle.errors import EndpointBusy
 from ml_lifecycle.stores.s3_errors import status_of
 
 log = logging.getLogger(__name__)
@@ -22,10 +22,6 @@ LOCK_NAME = "lock.json"
 DEFAULT_LEASE_S = 3 * 3600
 RUN_KEYS = ("ml-lifecycle.dag-id", "ml-lifecycle.run-id")
 ACQUIRE_ATTEMPTS = 5
-
-
-class EndpointBusy(MlLifecycleError):
-    """Another task is deploying or deleting the endpoint."""
 
 
 def may_take_over(current: Mapping[str, Any], holder: Mapping[str, str], now_s: float) -> bool:

@@ -8,7 +8,7 @@ from ml_lifecycle.compute.ec2.fleet import ClientFactory, ec2_errors
 from ml_lifecycle.compute.ec2.load_balancer import LISTENER_PORT
 from ml_lifecycle.compute.ec2.security_group import delete_security_group
 from ml_lifecycle.core.contract import SERVING_PORT
-from ml_lifecycle.core.ec2_launch import as_tag_list
+from ml_lifecycle.core.ec2.launch import as_tag_list
 from ml_lifecycle.errors import ComputeError
 
 DELETE_ATTEMPTS = 24

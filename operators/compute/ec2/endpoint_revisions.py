@@ -7,15 +7,15 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ml_lifecycle.agent.clock import utc_now_iso
-from ml_lifecycle.agent.records import StoreFor
-from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.ec2.endpoint_health import RevisionTargets
 from ml_lifecycle.compute.ec2.endpoint_state import EndpointState, Revision
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet, ec2_errors
 from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan
 from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer, resource_name
-from ml_lifecycle.core.ec2_settings import Ec2Settings
+from ml_lifecycle.compute.records import StoreFor
+from ml_lifecycle.core import labels
+from ml_lifecycle.core.clock import utc_now_iso
+from ml_lifecycle.core.ec2.settings import Ec2Settings
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import ComputeError

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
 from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher, watched
 from ml_lifecycle.compute.ec2.endpoint_state import IN_SERVICE, EndpointState, Revision, StateStore
 from ml_lifecycle.compute.ec2.load_balancer import DEREGISTRATION_DELAY_S, LoadBalancer
-from ml_lifecycle.core.traffic_shift import TrafficShift
+from ml_lifecycle.core.checks import check_error_rate, check_positive_int
+from ml_lifecycle.core.ec2.traffic_shift import TrafficShift
 from ml_lifecycle.errors import EndpointNotReady
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,18 @@ class RolloutPolicy:
     traffic_shift: TrafficShift = field(default_factory=TrafficShift)
     bake_s: int = 0
     max_error_rate: float = 0.01
+
+
+def rollout_policy(options: Mapping[str, Any]) -> RolloutPolicy:
+    """Build the rollout policy an operator's options ask for (traffic_shift, bake_s, max_error_rate).
+
+    :param options: the operator's backend options.
+    """
+    return RolloutPolicy(
+        traffic_shift=TrafficShift.build(options.get("traffic_shift")),
+        bake_s=check_positive_int("bake_s", options.get("bake_s") or 0, 0),
+        max_error_rate=check_error_rate(options.get("max_error_rate", 0.01)),
+    )
 
 
 class UpdateRolledBack(EndpointNotReady):

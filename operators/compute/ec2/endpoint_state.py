@@ -7,8 +7,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ml_lifecycle.agent.clock import utc_now_iso
-from ml_lifecycle.agent.records import StoreFor
+from ml_lifecycle.compute.records import StoreFor
+from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import ArtifactNotFound, SpecError
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.ec2.endpoint_network import delete_groups, tagged_groups
 from ml_lifecycle.compute.ec2.endpoint_state import EndpointState
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
 from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer
+from ml_lifecycle.core import labels
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 
 STATE_TAG = "ml-lifecycle.state-uri"

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ml_lifecycle.agent.records import StoreFor
-from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
 from ml_lifecycle.compute.ec2.endpoint_lock import EndpointLease
 from ml_lifecycle.compute.ec2.endpoint_network import (
@@ -29,7 +28,10 @@ from ml_lifecycle.compute.ec2.endpoint_state import (
 from ml_lifecycle.compute.ec2.endpoint_teardown import STATE_TAG, locate_state_prefix, remove_endpoint_resources
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
 from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer, resource_name
-from ml_lifecycle.core.ec2_settings import MAX_TAG_VALUE_CHARS
+from ml_lifecycle.compute.records import StoreFor
+from ml_lifecycle.core import checks, labels
+from ml_lifecycle.core.ec2.endpoint_options import SCHEMES, cidrs, subnets
+from ml_lifecycle.core.ec2.settings import MAX_TAG_VALUE_CHARS
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import SpecError
@@ -51,6 +53,20 @@ class EndpointNetwork:
     alb_subnet_ids: Sequence[str] = ()
     ingress_cidrs: Sequence[str] = ("0.0.0.0/0",)
     scheme: str = "internet-facing"
+
+
+def endpoint_network(options: Mapping[str, Any]) -> EndpointNetwork:
+    """Build the load balancer's placement and callers from an operator's options.
+
+    :param options: alb_subnet_ids, ingress_cidrs and alb_scheme, as the operator was given them (rendered).
+    """
+    subnet_ids = options.get("alb_subnet_ids")
+    ingress = options.get("ingress_cidrs")
+    return EndpointNetwork(
+        alb_subnet_ids=subnets(subnet_ids) if subnet_ids else (),
+        ingress_cidrs=cidrs(ingress) if ingress else ("0.0.0.0/0",),
+        scheme=checks.check_choice("alb_scheme", options.get("alb_scheme") or SCHEMES[0], SCHEMES),
+    )
 
 
 def endpoint_tags(state: EndpointState, prefix: ArtifactUri) -> dict[str, str]:

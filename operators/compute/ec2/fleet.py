@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ml_lifecycle.compute import labels
-from ml_lifecycle.core.ec2_errors import explain_ec2_error
-from ml_lifecycle.core.ec2_launch import ROOT_DEVICE_NAME, ami_parameter_name
-from ml_lifecycle.core.ec2_settings import Ec2Settings
+from ml_lifecycle.core import labels
+from ml_lifecycle.core.ec2.errors import explain_ec2_error
+from ml_lifecycle.core.ec2.launch import ROOT_DEVICE_NAME, ami_parameter_name
+from ml_lifecycle.core.ec2.settings import Ec2Settings
 from ml_lifecycle.errors import ComputeError
 
 log = logging.getLogger(__name__)

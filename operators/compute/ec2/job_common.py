@@ -10,15 +10,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ml_lifecycle.agent.records import StoreFor, read_record
+from ml_lifecycle.compute.base import JobBackend
 from ml_lifecycle.compute.ec2.cloudwatch_follow import CloudWatchFollower
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
 from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan
 from ml_lifecycle.compute.ec2.security_group import delete_job_security_groups
-from ml_lifecycle.core.ec2_settings import Ec2Settings
+from ml_lifecycle.compute.records import StoreFor, read_record
+from ml_lifecycle.core.ec2.checks import check_reachable_from_ec2
+from ml_lifecycle.core.ec2.settings import Ec2Settings
+from ml_lifecycle.core.ec2.spec_documents import LOG_GROUPS
+from ml_lifecycle.core.job_kinds import JobKind
 from ml_lifecycle.core.lost_instances import LOST_REASON, track_gone
 from ml_lifecycle.core.status import JobRecord
-from ml_lifecycle.core.uris import ArtifactUri
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import JobFailed
 
 log = logging.getLogger(__name__)
@@ -44,17 +48,28 @@ class Ec2JobClients:
     bundle: Callable[[], Path]
 
 
-class Ec2Jobs:
-    """Runs each job on instances that exist only while it runs; a subclass says where its record and staging are.
+class Ec2Jobs(JobBackend):
+    """Runs each job on instances that exist only while it runs; a subclass says where its staging is and how to run.
 
+    :param kind: the job kind.
+    :param compute: the backend's registered name.
+    :param aws_conn_id: the Airflow AWS connection.
     :param clients: the stores, fleet, logs client, region and agent bundle.
     :param settings: the launch settings.
     :param poll_interval_s: seconds between polls of the record, the instances and the logs.
     """
 
-    log_group = ""  # the CloudWatch Logs group the agents write to
-
-    def __init__(self, clients: Ec2JobClients, settings: Ec2Settings, poll_interval_s: float) -> None:
+    def __init__(
+        self,
+        kind: JobKind,
+        compute: str,
+        aws_conn_id: str | None,
+        clients: Ec2JobClients,
+        settings: Ec2Settings,
+        poll_interval_s: float,
+    ) -> None:
+        super().__init__(kind, compute, aws_conn_id, poll_interval_s)
+        self.log_group = LOG_GROUPS[kind.name]  # the CloudWatch Logs group the agents write to
         self.store_for = clients.store_for
         self.fleet = clients.fleet
         self.logs = clients.logs
@@ -62,14 +77,6 @@ class Ec2Jobs:
         self.bundle = clients.bundle
         self.settings = settings
         self.poll_interval_s = poll_interval_s
-
-    def record_uri(self, spec: Any, job_name: str) -> ArtifactUri:
-        """Return where the job's record is.
-
-        :param spec: the job's spec.
-        :param job_name: the job's name.
-        """
-        raise NotImplementedError
 
     def staging(self, spec: Any, job_name: str) -> ArtifactUri:
         """Return the job's staging prefix (agent bundle, job document), removed by clean_up.
@@ -79,16 +86,16 @@ class Ec2Jobs:
         """
         raise NotImplementedError
 
-    def record(self, spec: Any, job_name: str) -> JobRecord | None:
+    def find(self, spec: Any, job_name: str) -> JobRecord | None:
         """Read a job's record, or None when no agent wrote one yet.
 
         :param spec: the job's spec (it locates the record).
         :param job_name: the job's name.
         """
-        uri = self.record_uri(spec, job_name)
+        uri = parse_uri(self.record_uri(spec, job_name))
         return read_record(self.store_for(uri), uri)
 
-    def is_running(self, record: JobRecord) -> bool:
+    def is_alive(self, record: JobRecord) -> bool:
         """Say whether an InProgress job still has live instances (found by its tag).
 
         :param record: the job's record.
@@ -109,23 +116,16 @@ class Ec2Jobs:
         """
         return CloudWatchFollower(self.logs, job_name, self.log_group)
 
-    def show_logs(self, job_name: str, sink: Callable[[str], None]) -> int:
-        """Send all of a job's CloudWatch log lines to sink (after a deferral); return how many.
+    def logs(self, spec: Any, job_name: str, tail: int | None = None) -> list[str]:
+        """Return the job's CloudWatch log lines (the last ``tail`` ones, or all).
 
+        :param spec: the job's spec.
         :param job_name: the job's name.
-        :param sink: the task log.
-        """
-        return self.follower(job_name).poll(sink)
-
-    def log_tail(self, job_name: str, lines: int) -> list[str]:
-        """Return the last lines of the job's CloudWatch logs.
-
-        :param job_name: the job's name.
-        :param lines: how many lines.
+        :param tail: how many lines from the end, or None for all.
         """
         collected: list[str] = []
         self.follower(job_name).poll(collected.append)
-        return collected[-lines:]
+        return collected if tail is None else collected[-tail:]
 
     def clean_up(self, spec: Any | None, job_name: str) -> None:
         """Terminate the job's instances, then delete its security group and staging objects (outputs stay).
@@ -143,7 +143,7 @@ class Ec2Jobs:
             uri = self.staging(spec, job_name)
             self.store_for(uri).delete_prefix(uri)
 
-    def preflight(self, instance_type: str) -> str | None:
+    def resolve_ami(self, instance_type: str) -> str | None:
         """Resolve the AMI and check the launch settings against the account; return the AMI (None: the template's).
 
         :param instance_type: the instance type (it decides the architecture of the AMI).
@@ -152,7 +152,7 @@ class Ec2Jobs:
         self.fleet.preflight(self.settings, ami_id)
         return ami_id
 
-    def launch(self, plan: LaunchPlan, sink: Callable[[str], None]) -> list[str]:
+    def launch_plan(self, plan: LaunchPlan, sink: Callable[[str], None]) -> list[str]:
         """Stage the agent and the job document, then launch the plan's instances; return their ids.
 
         :param plan: the launch.
@@ -178,7 +178,14 @@ class Ec2Jobs:
         :param spec: the job's spec.
         :param job_name: the job's name.
         """
-        record = self.record(spec, job_name)
+        record = self.find(spec, job_name)
         if record is not None and record.created_at:
             return datetime.fromisoformat(record.created_at.replace("Z", "+00:00")).timestamp()
         return time.time()
+
+    def preflight(self, spec: Any) -> None:
+        """Refuse locations and images that exist only on this machine, before anything launches.
+
+        :param spec: the job's spec.
+        """
+        check_reachable_from_ec2(self.kind.locations(spec), spec.image_uri)

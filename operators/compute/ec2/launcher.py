@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ml_lifecycle.agent.records import StoreFor
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
 from ml_lifecycle.compute.ec2.security_group import create_job_security_group, job_security_groups
 from ml_lifecycle.compute.ec2.user_data import UserDataValues, render_user_data
-from ml_lifecycle.core.ec2_launch import deadline_minutes, instance_tags, run_instances_request
-from ml_lifecycle.core.ec2_settings import Ec2Settings
-from ml_lifecycle.core.spec_documents import LOG_GROUPS, JobDocument
+from ml_lifecycle.compute.records import StoreFor
+from ml_lifecycle.core.ec2.launch import deadline_minutes, instance_tags, run_instances_request
+from ml_lifecycle.core.ec2.settings import Ec2Settings
+from ml_lifecycle.core.ec2.spec_documents import LOG_GROUPS, JobDocument
 from ml_lifecycle.core.uris import ArtifactUri
 
 BUNDLE_NAME = "agent.tar.gz"

@@ -9,7 +9,7 @@ from typing import Any
 
 from ml_lifecycle.compute.ec2.fleet import ClientFactory
 from ml_lifecycle.core.contract import SERVING_PORT
-from ml_lifecycle.core.ec2_launch import as_tag_list
+from ml_lifecycle.core.ec2.launch import as_tag_list
 from ml_lifecycle.errors import ComputeError
 
 LISTENER_PORT = 80

@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.ec2.fleet import ALIVE_STATES, Ec2Fleet, ec2_errors
 from ml_lifecycle.compute.ec2.security_group import delete_job_security_groups
-from ml_lifecycle.compute.reaper_rules import instance_reap_reason
+from ml_lifecycle.core import labels
+from ml_lifecycle.core.reaper_rules import instance_reap_reason
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import logging
 import time
 from collections.abc import Mapping
 
-from ml_lifecycle.compute import labels
 from ml_lifecycle.compute.ec2.fleet import ClientFactory, ec2_errors
-from ml_lifecycle.core.ec2_launch import as_tag_list
+from ml_lifecycle.core import labels
+from ml_lifecycle.core.ec2.launch import as_tag_list
 
 log = logging.getLogger(__name__)
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
-from ml_lifecycle.agent.preflight import list_channels
-from ml_lifecycle.agent.records import RECORD_NAME, written_after
-from ml_lifecycle.agent.training import DEADLINE_MARGIN_S, job_output_uri
-from ml_lifecycle.compute.ec2.cloudwatch_follow import TRAINING_LOG_GROUP
-from ml_lifecycle.compute.ec2.job_common import Ec2JobClients, Ec2Jobs
+from ml_lifecycle.compute.base import LogSink, RecordWait
+from ml_lifecycle.compute.ec2.job_common import Ec2Jobs
 from ml_lifecycle.compute.ec2.launcher import LaunchPlan
+from ml_lifecycle.compute.inputs import list_channels
+from ml_lifecycle.compute.records import written_after
 from ml_lifecycle.core import contract
-from ml_lifecycle.core.ec2_settings import Ec2Settings
+from ml_lifecycle.core.job_kinds import DEADLINE_MARGIN_S, job_output_uri
 from ml_lifecycle.core.specs import TrainingSpec
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_terminal
 from ml_lifecycle.core.uris import ArtifactUri
@@ -37,31 +37,16 @@ class SpotPolicy:
 
 
 class Ec2TrainingJobs(Ec2Jobs):
-    """Runs each training job on instances that exist only while it runs; the agent on them writes the record."""
+    """Runs each training job on instances that exist only while it runs; the agent on them writes the record.
 
-    log_group = TRAINING_LOG_GROUP
+    :param spot: the spot policy.
+    :param kwargs: Ec2Jobs's parameters.
+    """
 
-    def __init__(
-        self, clients: Ec2JobClients, settings: Ec2Settings, spot: SpotPolicy, poll_interval_s: float = 5.0
-    ) -> None:
-        """Hold the clients and launch settings.
-
-        :param clients: the stores, fleet, logs client, region and agent bundle.
-        :param settings: the launch settings.
-        :param spot: the spot policy.
-        :param poll_interval_s: seconds between polls of the record, the instances and the logs.
-        """
-        super().__init__(clients, settings, poll_interval_s)
+    def __init__(self, spot: SpotPolicy, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.spot = spot
         self.launch_times: list[float] = []
-
-    def record_uri(self, spec: TrainingSpec, job_name: str) -> ArtifactUri:
-        """Return the job's record ``<output_path>/<job>/status.json``.
-
-        :param spec: the training spec.
-        :param job_name: the job's name.
-        """
-        return job_output_uri(spec.output_path, job_name).join(RECORD_NAME)
 
     def staging(self, spec: TrainingSpec, job_name: str) -> ArtifactUri:
         """Return the job's staging prefix.
@@ -71,8 +56,8 @@ class Ec2TrainingJobs(Ec2Jobs):
         """
         return staging_uri(spec, job_name)
 
-    def start(self, spec: TrainingSpec, job_name: str, owner: dict[str, str], sink: Callable[[str], None]) -> list[str]:
-        """Check the inputs and launch settings, stage the agent and the job document, launch; return instance ids.
+    def launch(self, spec: TrainingSpec, job_name: str, owner: Mapping[str, str], sink: LogSink) -> None:
+        """Check the inputs and launch settings, stage the agent and the job document, launch the instances.
 
         :param spec: the training spec.
         :param job_name: the job's name.
@@ -80,25 +65,25 @@ class Ec2TrainingJobs(Ec2Jobs):
         :param sink: the task log.
         """
         list_channels(dict(spec.channels), self.store_for)
-        return self._launch(spec, job_name, owner, self.preflight(spec.instance_type), sink)
+        self._launch(spec, job_name, dict(owner), self.resolve_ami(spec.instance_type), sink)
 
-    def follow(self, spec: TrainingSpec, job_name: str, owner: dict[str, str], sink: Callable[[str], None]) -> None:
+    def wait(self, spec: TrainingSpec, job_name: str, sink: LogSink) -> JobRecord | None:
         """Stream the job's logs until its record is terminal; relaunch after a spot interruption within max_wait_s.
 
         :param spec: the training spec.
         :param job_name: the job's name.
-        :param owner: the Airflow identity labels (for a relaunch).
         :param sink: the task log.
         """
         follower = self.follower(job_name)
-        hard_deadline_s = self._first_launch_s(spec, job_name) + self._wait_limit_s(spec) + DEADLINE_MARGIN_S
+        hard_deadline_s = self.deadline_epoch_s(spec, job_name)
+        owner = self._owner(spec, job_name)
         gone_since_s: float | None = None
         while True:
             follower.poll(sink)
-            record = self.record(spec, job_name)
+            record = self.find(spec, job_name)
             if record is not None and is_terminal(record.status):
                 follower.poll(sink)
-                return
+                return record
             if _interrupted(record) and written_after(record, self.launch_times[-1] if self.launch_times else 0.0):
                 self.relaunch_after_interruption(spec, job_name, owner, sink)
                 gone_since_s = None
@@ -107,10 +92,51 @@ class Ec2TrainingJobs(Ec2Jobs):
             else:
                 gone_since_s = self.lost_since(job_name, gone_since_s)
             if time.time() > hard_deadline_s:
-                raise JobFailed(
-                    job_name, "MaxRuntimeExceeded", "the job ran past its deadline; its instances were ended"
-                )
+                raise self.kind.overdue(job_name, "\n".join(self.logs(spec, job_name, 30)))
             time.sleep(self.poll_interval_s)
+
+    def deadline_epoch_s(self, spec: TrainingSpec, job_name: str) -> float:
+        """Return the first launch plus max_wait_s (spot) or max_runtime_s, the stop grace and the margin.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        """
+        return self._first_launch_s(spec, job_name) + self._wait_limit_s(spec) + DEADLINE_MARGIN_S
+
+    def record_wait(self, spec: TrainingSpec, job_name: str, deadline_epoch_s: float) -> RecordWait:
+        """Wait for the record, and also wake on a spot interruption written after the last launch (to relaunch).
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        :param deadline_epoch_s: when the wait gives up.
+        """
+        wait = super().record_wait(spec, job_name, deadline_epoch_s)
+        last_launch_s = self.launch_times[-1] if self.launch_times else 0.0
+        return replace(wait, wake_on_secondary=(SecondaryStatus.INTERRUPTED,), wake_after_epoch_s=last_launch_s)
+
+    def resume(self, spec: TrainingSpec, job_name: str, event: Mapping[str, Any], sink: LogSink) -> bool:
+        """Show the job's log; after a spot interruption relaunch it (within max_wait_s) and say it runs on.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        :param event: the trigger's event.
+        :param sink: the task log.
+        """
+        for line in self.logs(spec, job_name):
+            sink(line)
+        if event.get("secondary_status") != SecondaryStatus.INTERRUPTED or event.get("status") != JobStatus.IN_PROGRESS:
+            return False
+        self.relaunch_after_interruption(spec, job_name, self._owner(spec, job_name), sink)
+        return True
+
+    def _owner(self, spec: TrainingSpec, job_name: str) -> dict[str, str]:
+        """Return the job's Airflow identity labels from its record (a relaunch tags the new instances alike).
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        """
+        record = self.find(spec, job_name)
+        return dict(record.owner) if record is not None else {}
 
     def relaunch_after_interruption(
         self, spec: TrainingSpec, job_name: str, owner: dict[str, str], sink: Callable[[str], None]
@@ -146,7 +172,7 @@ class Ec2TrainingJobs(Ec2Jobs):
         """
         return float(self.spot.max_wait_s or spec.max_runtime_s) + contract.STOP_GRACE_TRAINING_S
 
-    def stop(self, spec: TrainingSpec, job_name: str, wait_s: float = STOP_WAIT_S) -> JobRecord | None:
+    def stop(self, spec: TrainingSpec, job_name: str, wait_s: float = STOP_WAIT_S) -> None:
         """Ask the job's agents to stop gracefully (SIGTERM, artifacts kept) and wait a while for the final record.
 
         :param spec: the training spec.
@@ -157,11 +183,11 @@ class Ec2TrainingJobs(Ec2Jobs):
         self.store_for(uri).write_bytes(uri, b"stop")
         deadline_s = time.monotonic() + wait_s
         while True:
-            record = self.record(spec, job_name)
+            record = self.find(spec, job_name)
             if record is not None and is_terminal(record.status):
-                return record
+                return
             if time.monotonic() > deadline_s or not self.has_live_instances(job_name):
-                return record
+                return
             time.sleep(min(self.poll_interval_s, 1.0))
 
     def _launch(
@@ -184,14 +210,14 @@ class Ec2TrainingJobs(Ec2Jobs):
             instance_type=spec.instance_type,
             instance_count=spec.instance_count,
             deadline_epoch_s=int(now_s + spec.max_runtime_s + contract.STOP_GRACE_TRAINING_S + DEADLINE_MARGIN_S),
-            record_uri=str(self.record_uri(spec, job_name)),
+            record_uri=self.record_uri(spec, job_name),
             staging=staging_uri(spec, job_name),
             use_spot=self.spot.use_spot,
             ami_id=ami_id,
             attempt=len(self.launch_times) + 1,
         )
         self.launch_times.append(now_s)
-        return self.launch(plan, sink)
+        return self.launch_plan(plan, sink)
 
 
 def staging_uri(spec: TrainingSpec, job_name: str) -> ArtifactUri:

@@ -10,7 +10,7 @@ from typing import Any
 
 import jinja2
 
-from ml_lifecycle.core.ec2_launch import EC2_USER_DATA_LIMIT_BYTES
+from ml_lifecycle.core.ec2.launch import EC2_USER_DATA_LIMIT_BYTES
 from ml_lifecycle.errors import SpecError
 
 TEMPLATE = "user_data.sh.j2"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ml_lifecycle.compute.ec2.user_data import HEREDOC_TERMINATOR, UserDataValues, render_user_data
-from ml_lifecycle.core.ec2_launch import EC2_USER_DATA_LIMIT_BYTES
+from ml_lifecycle.core.ec2.launch import EC2_USER_DATA_LIMIT_BYTES
 from ml_lifecycle.errors import SpecError
 
 # The commands the script needs besides the shims; nothing else is on PATH, so no real python3 or dnf is found.

@@ -1,0 +1,368 @@
+"""The compute backend interfaces: what every place that runs containers does, and the results it reports.
+
+A backend (the local Docker engine, EC2 instances, later Kubernetes or AWS Batch) gives the shared job lifecycle
+(compute/lifecycle.py) one JobBackend per kind of job and one EndpointBackend. Shared code talks to these
+interfaces only; it never asks which backend it runs on.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ml_lifecycle.core.job_kinds import JobKind
+from ml_lifecycle.core.status import EndpointStatus, JobRecord, JobStatus
+
+LogSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """A job as its task reports it: name, status and outputs; ``to_xcom`` renders the task's XCom value.
+
+    :param job_name: the job's name.
+    :param status: its JobStatus (InProgress when the task returned without waiting).
+    :param record_uri: where its record (status.json) is.
+    :param outputs: XCom key -> URI of what it produced (``model_uri``, ``output_uri``).
+    :param metrics: metric name -> final value.
+    :param image_digest: the digest of the image it ran, when known.
+    """
+
+    job_name: str
+    status: str
+    record_uri: str
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    image_digest: str = ""
+
+    def to_xcom(self) -> dict[str, Any]:
+        """Return the task's XCom value: a small JSON-safe dict (every key is also pushed as its own XCom)."""
+        value: dict[str, Any] = {"job_name": self.job_name, "status": self.status, "record_uri": self.record_uri}
+        if self.status == JobStatus.IN_PROGRESS:
+            return value
+        value.update(self.outputs)
+        value["metrics"] = dict(self.metrics)
+        if self.image_digest:
+            value["image_digest"] = self.image_digest
+        return value
+
+
+@dataclass(frozen=True)
+class EndpointView:
+    """An endpoint as its backend sees it now; ``to_xcom`` renders the deploy's and the sensor's XCom value.
+
+    :param endpoint_name: the endpoint's name.
+    :param status: SageMaker's EndpointStatus (Creating, Updating, InService, Failed, Deleting).
+    :param url: its base URL (POST ``<url>/invocations``), "" before it has one.
+    :param revision: the revision that serves.
+    :param model_uri: the model that revision serves.
+    :param image_uri: the image that revision runs.
+    :param image_digest: that image's digest, when known.
+    :param failure_reason: why the last deploy or update failed ("" when it did not).
+    :param serving_problem: why it cannot serve now although its status says InService ("" when it serves), as
+        found by checking the thing itself (a container's state, a health check, GET /ping).
+    :param details: backend-specific values the task also reports (e.g. ``state_uri``, ``load_balancer_arn``).
+    """
+
+    endpoint_name: str
+    status: str
+    url: str = ""
+    revision: str = ""
+    model_uri: str = ""
+    image_uri: str = ""
+    image_digest: str = ""
+    failure_reason: str = ""
+    serving_problem: str = ""
+    details: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_serving(self) -> bool:
+        """Say whether the endpoint is InService and was found answering."""
+        return self.status == EndpointStatus.IN_SERVICE and not self.serving_problem
+
+    def to_xcom(self) -> dict[str, Any]:
+        """Return the task's XCom value: where to invoke the endpoint and what it serves."""
+        value: dict[str, Any] = {
+            "endpoint_name": self.endpoint_name,
+            "url": self.url,
+            "invocations_url": f"{self.url}/invocations" if self.url else "",
+            "revision": self.revision,
+            "model_uri": self.model_uri,
+            "image_uri": self.image_uri,
+        }
+        if self.image_digest:
+            value["image_digest"] = self.image_digest
+        value.update(self.details)
+        return value
+
+
+@dataclass(frozen=True)
+class RecordWait:
+    """What a deferred task waits for: the job's record to become final, its backend watching that the job lives.
+
+    The Airflow glue turns it into a JobRecordTrigger (``ml_lifecycle.triggers.job_record``).
+
+    :param record_uri: the job's record.
+    :param job_name: the job's name.
+    :param compute: the backend that runs it (asked whether the job is alive).
+    :param aws_conn_id: the Airflow AWS connection.
+    :param poll_interval_s: seconds between reads.
+    :param deadline_epoch_s: when the wait gives up.
+    :param wake_on_secondary: secondary states that also end the wait (e.g. ``Interrupted``: a spot relaunch).
+    :param wake_after_epoch_s: only a record written after this wakes on a secondary state.
+    """
+
+    record_uri: str
+    job_name: str
+    compute: str
+    aws_conn_id: str | None
+    poll_interval_s: float
+    deadline_epoch_s: float
+    wake_on_secondary: tuple[str, ...] = ()
+    wake_after_epoch_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class JobLinks:
+    """Where a job's logs and machines are shown, for the task page's extra links ("" when there is nothing).
+
+    :param logs_url: the job's logs.
+    :param instances_url: the machines it ran on.
+    """
+
+    logs_url: str = ""
+    instances_url: str = ""
+
+
+@dataclass(frozen=True)
+class ReapRequest:
+    """What the orphan reaper is asked to do.
+
+    :param find_record: job name -> its record (from the record roots), or None.
+    :param run_state: (dag_id, run_id) -> the DAG run's state, or None when it cannot be read (or no longer exists).
+    :param max_job_age_s: the age after which a job without a deadline is past it.
+    :param match_labels: only resources that carry these labels too.
+    :param dry_run: only report what would be removed.
+    """
+
+    find_record: Callable[[str], JobRecord | None]
+    run_state: Callable[[str, str], str | None]
+    max_job_age_s: float
+    match_labels: Mapping[str, str]
+    dry_run: bool
+
+
+class JobBackend(ABC):
+    """One kind of job (training, transform) on one backend: the verbs the shared job lifecycle drives.
+
+    :param kind: what kind of job it runs (where its record is, what it reports, how it fails).
+    :param compute: the backend's registered name (a deferred wait asks that backend whether the job lives).
+    :param aws_conn_id: the Airflow AWS connection.
+    :param poll_interval_s: seconds between reads of the record while waiting.
+    """
+
+    def __init__(self, kind: JobKind, compute: str, aws_conn_id: str | None, poll_interval_s: float) -> None:
+        self.kind = kind
+        self.compute = compute
+        self.aws_conn_id = aws_conn_id
+        self.poll_interval_s = poll_interval_s
+
+    def record_uri(self, spec: Any, job_name: str) -> str:
+        """Return where the job's record (status.json) is.
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        """
+        return self.kind.record_uri(spec, job_name)
+
+    @abstractmethod
+    def find(self, spec: Any, job_name: str) -> JobRecord | None:
+        """Return the record the job's agent wrote, or None when the name was never used.
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        """
+
+    @abstractmethod
+    def is_alive(self, record: JobRecord) -> bool:
+        """Say whether what runs the job (its agent, its containers, its instances) still exists.
+
+        :param record: the job's record.
+        """
+
+    def preflight(self, spec: Any) -> None:  # noqa: B027  (most backends refuse nothing up front)
+        """Refuse what this backend cannot run, before any record is read or anything starts.
+
+        :param spec: the job's spec.
+        """
+
+    @abstractmethod
+    def launch(self, spec: Any, job_name: str, owner: Mapping[str, str], sink: LogSink) -> None:
+        """Check the inputs, then start the job; everything it creates is labelled with owner.
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param sink: the task log.
+        """
+
+    @abstractmethod
+    def wait(self, spec: Any, job_name: str, sink: LogSink) -> JobRecord | None:
+        """Stream the job's log into sink until it ends or its deadline passes; return its final record.
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        :param sink: the task log.
+        """
+
+    @abstractmethod
+    def logs(self, spec: Any, job_name: str, tail: int | None = None) -> list[str]:
+        """Return the job's log lines: the last ``tail`` ones, or all of them.
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        :param tail: how many lines from the end, or None for all.
+        """
+
+    @abstractmethod
+    def stop(self, spec: Any, job_name: str) -> None:
+        """Stop the job as SageMaker does (SIGTERM, SIGKILL after the grace period; what it saved is kept).
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        """
+
+    @abstractmethod
+    def clean_up(self, spec: Any, job_name: str) -> None:
+        """Remove what the job created (containers, instances, networks, staging); its outputs stay. Idempotent.
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        """
+
+    @abstractmethod
+    def deadline_epoch_s(self, spec: Any, job_name: str) -> float:
+        """Return the UNIX time after which waiting for the job is given up.
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        """
+
+    def record_wait(self, spec: Any, job_name: str, deadline_epoch_s: float) -> RecordWait:
+        """Return what a deferred task waits on: the job's record, and this backend's word on whether it lives.
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        :param deadline_epoch_s: when the wait gives up.
+        """
+        return RecordWait(
+            record_uri=self.record_uri(spec, job_name),
+            job_name=job_name,
+            compute=self.compute,
+            aws_conn_id=self.aws_conn_id,
+            poll_interval_s=self.poll_interval_s,
+            deadline_epoch_s=deadline_epoch_s,
+        )
+
+    def resume(self, spec: Any, job_name: str, event: Mapping[str, Any], sink: LogSink) -> bool:
+        """After a deferral, show the job's log; return True when it runs on and the task must defer again.
+
+        :param spec: the job's spec.
+        :param job_name: the job's name.
+        :param event: the trigger's event.
+        :param sink: the task log.
+        """
+        for line in self.logs(spec, job_name):
+            sink(line)
+        return False
+
+
+class EndpointBackend(ABC):
+    """Live endpoints on one backend: deploy (create or update in place), describe, delete."""
+
+    @abstractmethod
+    def deploy(self, spec: Any, owner: Mapping[str, str], sink: LogSink) -> EndpointView:
+        """Create the endpoint, or update it without downtime; return it once it serves the new revision.
+
+        :param spec: the EndpointSpec.
+        :param owner: the Airflow identity labels.
+        :param sink: the task log.
+        """
+
+    @abstractmethod
+    def describe(self, endpoint_name: str) -> EndpointView | None:
+        """Return the endpoint as it is now (its status checked against the thing itself), or None.
+
+        :param endpoint_name: the endpoint's name.
+        """
+
+    @abstractmethod
+    def delete(self, endpoint_name: str, owner: Mapping[str, str], sink: LogSink) -> dict[str, int]:
+        """Remove the endpoint and everything it runs; return what was removed, by kind.
+
+        :param endpoint_name: the endpoint's name.
+        :param owner: the Airflow identity labels (a deploy of the same DAG run does not block the delete).
+        :param sink: the task log.
+        """
+
+
+class Backend(ABC):
+    """A place where containers run; the registry in ``ml_lifecycle.compute`` builds it from its name.
+
+    :param aws_conn_id: the Airflow AWS connection (for ``s3://`` locations, and the AWS APIs of AWS backends).
+    :param options: the operator's backend-specific parameters, rendered; each backend reads those it knows and
+        builds its own frozen options from them.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, aws_conn_id: str | None = "aws_default", options: Mapping[str, Any] | None = None) -> None:
+        self.aws_conn_id = aws_conn_id
+        self.options: Mapping[str, Any] = dict(options or {})
+
+    @abstractmethod
+    def jobs(self, kind: JobKind) -> JobBackend:
+        """Return the job backend that runs jobs of this kind here.
+
+        :param kind: the job kind (``training``, ``transform``).
+        """
+
+    @abstractmethod
+    def endpoints(self) -> EndpointBackend:
+        """Return the endpoint backend."""
+
+    @abstractmethod
+    def is_job_alive(self, job_name: str, record: JobRecord | None) -> bool:
+        """Say whether what runs a job still exists (a deferred wait asks this to notice a lost job).
+
+        :param job_name: the job's name.
+        :param record: its record, or None when none was written yet.
+        """
+
+    @abstractmethod
+    def reap_orphans(self, request: ReapRequest) -> list[dict[str, Any]]:
+        """Remove what jobs nobody owns any more left running here; return what was (or would be) removed.
+
+        :param request: what to reap and how.
+        """
+
+    @abstractmethod
+    def remove_run(self, dag_id: str, run_id: str, keep_kinds: tuple[str, ...]) -> list[str]:
+        """Remove what a DAG run left running here (never the kinds to keep); return the names removed.
+
+        :param dag_id: the DAG id.
+        :param run_id: the DAG run id.
+        :param keep_kinds: resource kinds to leave (e.g. ``endpoint``).
+        """
+
+    @classmethod
+    @abstractmethod
+    def job_links(cls, job_name: str, kind: str, region: str) -> JobLinks:
+        """Return where a job's logs and machines are shown (no connection needed: links are built after a task).
+
+        :param job_name: the job's name.
+        :param kind: the job kind.
+        :param region: the AWS region.
+        """

@@ -1,0 +1,84 @@
+"""EC2 endpoints behind the endpoint interface: instances behind a load balancer, updated blue/green."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ml_lifecycle.compute.base import EndpointBackend, EndpointView, LogSink
+from ml_lifecycle.compute.ec2.endpoint_state import EndpointState, state_prefix
+from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints
+from ml_lifecycle.core.specs import EndpointSpec
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+
+
+def view_of(state: EndpointState, prefix: ArtifactUri | None, serving_problem: str = "") -> EndpointView:
+    """Return an EC2 endpoint's state as the endpoint interface reports it.
+
+    :param state: the endpoint's state.
+    :param prefix: its state prefix, when known.
+    :param serving_problem: why its live revision cannot serve now ("" when it serves).
+    """
+    live = state.live
+    details = {"load_balancer_arn": state.load_balancer_arn}
+    if prefix is not None:
+        details["state_uri"] = str(prefix)
+    return EndpointView(
+        endpoint_name=state.endpoint_name,
+        status=state.status,
+        url=state.url,
+        revision=live.revision if live else "",
+        model_uri=live.model_uri if live else "",
+        image_uri=live.image_uri if live else "",
+        failure_reason=state.failure_reason,
+        serving_problem=serving_problem,
+        details=details,
+    )
+
+
+class Ec2EndpointBackend(EndpointBackend):
+    """Endpoints on EC2 instances behind an Application Load Balancer; their state lives in S3.
+
+    :param endpoints: the EC2 endpoint manager.
+    :param options: the operator's options (state_uri and the rollout policy).
+    """
+
+    def __init__(self, endpoints: Ec2Endpoints, options: Mapping[str, Any]) -> None:
+        self.manager = endpoints
+        self.options = options
+
+    def _prefix(self) -> ArtifactUri | None:
+        """Return the state prefix the state_uri option names, or None (then it is found by the endpoint's tags)."""
+        state_uri = self.options.get("state_uri")
+        return parse_uri(state_uri, "state_uri") if state_uri else None
+
+    def deploy(self, spec: EndpointSpec, owner: Mapping[str, str], sink: LogSink) -> EndpointView:
+        """Create the endpoint, or update it blue/green with the traffic shift asked for; return it InService.
+
+        :param spec: the endpoint spec.
+        :param owner: the Airflow identity labels.
+        :param sink: the task log.
+        """
+        from ml_lifecycle.compute.ec2.endpoint_rollout import rollout_policy
+
+        prefix = state_prefix(self.options.get("state_uri"), spec.model_uri, spec.endpoint_name)
+        state = self.manager.deploy(spec, spec.instance_type, dict(owner), prefix, rollout_policy(self.options), sink)
+        return view_of(state, prefix)
+
+    def describe(self, endpoint_name: str) -> EndpointView | None:
+        """Return the endpoint's state, with why its live revision's targets are unhealthy (when they are).
+
+        :param endpoint_name: the endpoint's name.
+        """
+        prefix = self._prefix() or self.manager.locate(endpoint_name)
+        state, unhealthy = self.manager.describe(endpoint_name, prefix)
+        return view_of(state, prefix, unhealthy or "") if state is not None else None
+
+    def delete(self, endpoint_name: str, owner: Mapping[str, str], sink: LogSink) -> dict[str, int]:
+        """Delete the listener, load balancer, instances, target groups, security groups and state.
+
+        :param endpoint_name: the endpoint's name.
+        :param owner: the Airflow identity labels (a deploy of the same DAG run does not block the delete).
+        :param sink: the task log.
+        """
+        return self.manager.delete(endpoint_name, self._prefix(), sink, dict(owner))

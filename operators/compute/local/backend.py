@@ -1,0 +1,119 @@
+"""The local backend: containers on the Docker engine that DOCKER_HOST (or the local socket) points at."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, ClassVar
+
+from ml_lifecycle import settings
+from ml_lifecycle.compute.base import Backend, EndpointBackend, JobBackend, JobLinks, ReapRequest
+from ml_lifecycle.core import labels
+from ml_lifecycle.core.job_kinds import JobKind
+from ml_lifecycle.core.status import JobRecord
+
+DEFAULT_POLL_INTERVAL_S = 5.0
+PING_TIMEOUT_S = 2.0  # SageMaker's health check timeout
+
+
+class LocalBackend(Backend):
+    """Jobs in detached agents on this host, endpoints behind an nginx proxy, all on one Docker engine.
+
+    Options it reads: ``poll_interval_s`` (between record reads when waiting for another host's agent),
+    ``max_payload_mb`` (the endpoint proxy's body limit) and ``ping_timeout_s`` (describing an endpoint).
+    """
+
+    name: ClassVar[str] = "local"
+
+    def jobs(self, kind: JobKind) -> JobBackend:
+        """Return the job runner for a kind of job on this engine.
+
+        :param kind: the job kind.
+        """
+        from ml_lifecycle.stores import store_factory
+
+        common: dict[str, Any] = {
+            "kind": kind,
+            "compute": self.name,
+            "aws_conn_id": self.aws_conn_id,
+            "poll_interval_s": float(self.options.get("poll_interval_s") or DEFAULT_POLL_INTERVAL_S),
+            "store_for": store_factory(self.aws_conn_id),
+            "home": settings.home_dir(),
+            "work_root": settings.work_dir(),
+        }
+        if kind.name == "training":
+            from ml_lifecycle.compute.local.training.jobs import LocalTrainingJobs
+
+            return LocalTrainingJobs(region=settings.region(), **common)
+        if kind.name == "transform":
+            from ml_lifecycle.compute.local.transform.jobs import LocalTransformJobs
+
+            return LocalTransformJobs(serving_host=settings.serving_host(), **common)
+        raise NotImplementedError(f"the local backend runs no {kind.name} jobs")
+
+    def endpoints(self) -> EndpointBackend:
+        """Return the endpoint backend (nginx in front of serving containers, updated blue/green)."""
+        from ml_lifecycle.compute.local.endpoint_backend import LocalEndpointBackend, serving_limits
+        from ml_lifecycle.compute.local.endpoints.endpoints import LocalEndpoints
+        from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+        from ml_lifecycle.stores import store_factory
+
+        home = settings.home_dir()
+        manager = LocalEndpoints(DockerEngine(), store_factory(self.aws_conn_id), home, settings.serving_host())
+        ping_timeout_s = float(self.options.get("ping_timeout_s") or PING_TIMEOUT_S)
+        return LocalEndpointBackend(manager, home, serving_limits(self.options), ping_timeout_s)
+
+    def is_job_alive(self, job_name: str, record: JobRecord | None) -> bool:
+        """Say whether the job's agent lives on this host or, when this host cannot tell, its containers run.
+
+        :param job_name: the job's name.
+        :param record: its record, or None when none was written yet.
+        """
+        from ml_lifecycle.compute.local.detached import agent_alive, is_alive
+        from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+
+        alive = agent_alive(record, is_alive)
+        if alive is not None:
+            return alive
+        return bool(DockerEngine().containers({labels.JOB: job_name}, running_only=True))
+
+    def reap_orphans(self, request: ReapRequest) -> list[dict[str, Any]]:
+        """Remove the containers, networks and work folders of jobs nobody owns any more (endpoints never).
+
+        :param request: what to reap and how.
+        """
+        from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+        from ml_lifecycle.compute.local.reaper import reap
+
+        reaped = reap(
+            DockerEngine(),
+            request.find_record,
+            settings.work_dir(),
+            max_job_age_s=request.max_job_age_s,
+            match_labels=request.match_labels,
+            dry_run=request.dry_run,
+        )
+        return [asdict(r) for r in reaped]
+
+    def remove_run(self, dag_id: str, run_id: str, keep_kinds: tuple[str, ...]) -> list[str]:
+        """Remove the containers, networks and work folders a DAG run left on the engine.
+
+        :param dag_id: the DAG id.
+        :param run_id: the DAG run id.
+        :param keep_kinds: resource kinds to leave (e.g. ``endpoint``).
+        """
+        from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+        from ml_lifecycle.compute.local.run_cleanup import remove_run
+
+        return remove_run(DockerEngine(), dag_id, run_id, settings.work_dir(), keep_kinds)
+
+    @classmethod
+    def job_links(cls, job_name: str, kind: str, region: str) -> JobLinks:
+        """Return the agent's log file (a local job has no machines of its own to show).
+
+        :param job_name: the job's name.
+        :param kind: the job kind.
+        :param region: unused.
+        """
+        if not job_name:
+            return JobLinks()
+        return JobLinks(logs_url=f"file://{settings.home_dir() / 'logs' / 'jobs' / f'{job_name}.log'}")

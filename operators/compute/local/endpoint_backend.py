@@ -1,0 +1,98 @@
+"""Local endpoints behind the endpoint interface: deploy, describe (checked against the proxy's URL), delete."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ml_lifecycle.compute.base import EndpointBackend, EndpointView, LogSink
+from ml_lifecycle.compute.local.endpoints.endpoints import LocalEndpoints
+from ml_lifecycle.compute.local.endpoints.proxy_config import ServingLimits
+from ml_lifecycle.compute.local.endpoints.record import EndpointRecord, read_endpoint
+from ml_lifecycle.compute.local.serving.http_client import ContainerClient
+from ml_lifecycle.core.specs import EndpointSpec
+from ml_lifecycle.core.status import EndpointStatus
+
+
+def view_of(record: EndpointRecord, serving_problem: str = "") -> EndpointView:
+    """Return a local endpoint's record as the endpoint interface reports it.
+
+    :param record: the endpoint's record.
+    :param serving_problem: why it cannot serve now ("" when it serves).
+    """
+    return EndpointView(
+        endpoint_name=record.endpoint_name,
+        status=record.status,
+        url=record.url,
+        revision=record.revision,
+        model_uri=record.model_uri,
+        image_uri=record.image_uri,
+        image_digest=record.image_digest,
+        failure_reason=record.failure_reason,
+        serving_problem=serving_problem,
+    )
+
+
+class LocalEndpointBackend(EndpointBackend):
+    """Endpoints on the Docker engine: an nginx proxy at a fixed URL in front of the serving containers.
+
+    :param endpoints: the endpoint manager.
+    :param home: ML_LIFECYCLE_HOME, where the endpoints' records are.
+    :param limits: the serving limits the proxy enforces.
+    :param ping_timeout_s: how long GET /ping through the URL may take when an endpoint is described.
+    """
+
+    def __init__(self, endpoints: LocalEndpoints, home: Path, limits: ServingLimits, ping_timeout_s: float) -> None:
+        self.manager = endpoints
+        self.home = home
+        self.limits = limits
+        self.ping_timeout_s = ping_timeout_s
+
+    def deploy(self, spec: EndpointSpec, owner: Mapping[str, str], sink: LogSink) -> EndpointView:
+        """Start the new revision, switch the proxy to it once every /ping answers, stop the old one.
+
+        :param spec: the endpoint spec.
+        :param owner: the Airflow identity labels.
+        :param sink: the task log.
+        """
+        return view_of(self.manager.deploy(spec, dict(owner), sink, self.limits))
+
+    def describe(self, endpoint_name: str) -> EndpointView | None:
+        """Return the endpoint's record, with what GET /ping through its URL says when it is InService.
+
+        :param endpoint_name: the endpoint's name.
+        """
+        record = read_endpoint(self.home, endpoint_name)
+        if record is None:
+            return None
+        if record.status != EndpointStatus.IN_SERVICE:
+            return view_of(record)
+        address = urlsplit(record.url)
+        client = ContainerClient(address.hostname or "", address.port or 80, self.ping_timeout_s)
+        if client.ping(self.ping_timeout_s):
+            return view_of(record)
+        return view_of(record, f"GET {record.url}/ping does not answer 200 within {self.ping_timeout_s:g} s")
+
+    def delete(self, endpoint_name: str, owner: Mapping[str, str], sink: LogSink) -> dict[str, int]:
+        """Stop and remove the endpoint's proxy, containers, network, models and record.
+
+        :param endpoint_name: the endpoint's name.
+        :param owner: the Airflow identity labels (unused: local deletes wait for a deploy's lock).
+        :param sink: the task log.
+        """
+        removed = self.manager.delete(endpoint_name)
+        sink(f"Endpoint {endpoint_name}: {removed} container(s) removed")
+        return {"containers_removed": removed}
+
+
+def serving_limits(options: Mapping[str, Any]) -> ServingLimits:
+    """Return the serving limits an operator's options ask for (max_payload_mb), else SageMaker's.
+
+    :param options: the operator's backend options.
+    """
+    from ml_lifecycle.compute.local.endpoints.proxy_config import check_max_payload_mb
+
+    value = options.get("max_payload_mb")
+    return ServingLimits(max_payload_mb=check_max_payload_mb(value)) if value is not None else ServingLimits()

@@ -1,0 +1,1 @@
+"""Local endpoints: an nginx proxy at a fixed URL in front of serving containers."""

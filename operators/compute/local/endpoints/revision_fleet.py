@@ -1,0 +1,135 @@
+"""The serving containers of one endpoint revision: started together on the endpoint's network, stopped gracefully."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.serving.containers import ServingContainer, wait_until_healthy
+from ml_lifecycle.compute.local.serving.http_client import ContainerClient
+from ml_lifecycle.core import labels
+from ml_lifecycle.core.contract import MODEL_DIR, SERVING_PORT, STOP_GRACE_SERVING_S, Mount, host_names
+from ml_lifecycle.errors import EngineError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def in_parallel(func: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """Call func on every item at once (engine calls wait on the engine, not on this process) and keep the order.
+
+    :param func: the call.
+    :param items: its arguments.
+    """
+    if len(items) <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        return list(pool.map(func, items))
+
+
+def start_revision(
+    engine: DockerEngine,
+    *,
+    endpoint_name: str,
+    revision: str,
+    image: str,
+    model_dir: str,
+    environment: Mapping[str, str],
+    revision_labels: Mapping[str, str],
+    network: str,
+    serving_host: str,
+    instance_count: int,
+    request_timeout_s: float,
+) -> list[ServingContainer]:
+    """Start a revision's containers (``serve``, the model read-only) on the network, without waiting for /ping.
+
+    Each also publishes 8080 on 127.0.0.1, so the agent checks /ping on each and a person can reach one directly.
+
+    :param engine: the Docker engine.
+    :param endpoint_name: the endpoint's name.
+    :param revision: the revision.
+    :param image: the image id.
+    :param model_dir: the unpacked model, mounted at /opt/ml/model.
+    :param environment: the container environment.
+    :param revision_labels: ownership labels.
+    :param network: the endpoint's network.
+    :param serving_host: the address published ports are reached at.
+    :param instance_count: how many containers.
+    :param request_timeout_s: the timeout of each request the agent sends them.
+    """
+    created: list[Any] = []
+
+    def start(host: str) -> ServingContainer:
+        container = engine.run_service(
+            name=f"mlc-ep-{endpoint_name}-{revision}-{host}",
+            image=image,
+            command=["serve"],
+            environment=environment,
+            mounts=[Mount(model_dir, MODEL_DIR, read_only=True)],
+            labels={**revision_labels, labels.HOST: host},
+            network=network,
+            hostname=host,
+            container_port=SERVING_PORT,
+            replace=False,  # the revision makes the name new
+        )
+        created.append(container)
+        port = published_port(container)
+        return ServingContainer(container, ContainerClient(serving_host, port, request_timeout_s))
+
+    try:
+        return in_parallel(start, host_names(instance_count))
+    except BaseException:
+        retire(engine, created, grace_s=0)
+        raise
+
+
+def published_port(container: Any, container_port: int = SERVING_PORT) -> int:
+    """Return the host port a started container's port was published on, from its attrs (no engine call).
+
+    :param container: a container read after its start (DockerEngine.run_service).
+    :param container_port: the port inside the container.
+    """
+    bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{container_port}/tcp") or []
+    if not bindings:
+        raise EngineError(f"Container {container.name} has no published port for {container_port}")
+    return int(bindings[0]["HostPort"])
+
+
+def wait_healthy(engine: DockerEngine, servers: Sequence[ServingContainer], startup_timeout_s: float) -> float:
+    """Wait until every container answers GET /ping and return the slowest one's seconds.
+
+    :param engine: the Docker engine.
+    :param servers: the revision's containers.
+    :param startup_timeout_s: the startup budget of each.
+    """
+    return max(in_parallel(lambda s: wait_until_healthy(engine, s, startup_timeout_s), servers), default=0.0)
+
+
+def upstreams(engine: DockerEngine, servers: Sequence[ServingContainer], network: str) -> list[str]:
+    """Return ``address:8080`` of each started container on the endpoint's network, as the proxy reaches them.
+
+    :param engine: the Docker engine.
+    :param servers: the revision's containers.
+    :param network: the endpoint's network.
+    """
+    # run_service read the container after its start: the addresses came with it.
+    return [f"{engine.network_address(s.container, network, refresh=False)}:{SERVING_PORT}" for s in servers]
+
+
+def retire(engine: DockerEngine, containers: Sequence[Any], grace_s: int = STOP_GRACE_SERVING_S) -> int:
+    """Stop containers together (SIGTERM, then SIGKILL after grace_s) and remove them; return how many.
+
+    :param engine: the Docker engine.
+    :param containers: the containers.
+    :param grace_s: seconds between SIGTERM and SIGKILL; SageMaker gives serving containers 30.
+    """
+
+    def stop(container: Any) -> None:
+        if grace_s:
+            engine.stop(container, grace_s)
+        engine.remove(container)
+
+    in_parallel(stop, list(containers))
+    return len(containers)

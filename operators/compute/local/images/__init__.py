@@ -1,0 +1,1 @@
+"""Building images on the engine: content-addressed reuse, build secrets."""

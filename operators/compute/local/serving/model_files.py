@@ -1,0 +1,34 @@
+"""Fetch a model for serving: download model.tar.gz (or a folder of files) and unpack it for /opt/ml/model."""
+
+from __future__ import annotations
+
+import os
+
+from ml_lifecycle.compute.local.serving.archive import extract_tar_gz
+from ml_lifecycle.compute.records import StoreFor
+from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.errors import ArtifactNotFound
+
+
+def fetch_model(model_uri: str, target_dir: str, store_for: StoreFor) -> str:
+    """Make the model available as a folder and return its path.
+
+    :param model_uri: a ``.tar.gz`` object (unpacked safely) or a prefix of uncompressed model files.
+    :param target_dir: the scratch folder to use; the model ends up in ``<target_dir>/model``.
+    :param store_for: returns the store for a URI.
+    """
+    uri = parse_uri(model_uri, "model_uri")
+    store = store_for(uri)
+    model_dir = os.path.join(target_dir, "model")
+    os.makedirs(model_dir, exist_ok=True)
+    if uri.path.endswith((".tar.gz", ".tgz")):
+        archive_path = os.path.join(target_dir, "model.tar.gz")
+        store.download_file(uri, archive_path)
+        extract_tar_gz(archive_path, model_dir)
+        os.remove(archive_path)
+        return model_dir
+    objects = store.list_objects(uri)
+    if not objects:
+        raise ArtifactNotFound(f"model_uri {model_uri} holds no model: point it at a model.tar.gz or a model folder")
+    store.download_prefix(uri, model_dir, objects)
+    return model_dir

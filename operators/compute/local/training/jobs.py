@@ -1,0 +1,69 @@
+"""Training jobs on a Docker engine: the inputs checked here, then a detached agent runs the TrainingRunner."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from ml_lifecycle.compute.base import LogSink
+from ml_lifecycle.compute.inputs import list_channels
+from ml_lifecycle.compute.local.detached import process_identity
+from ml_lifecycle.compute.local.detached_jobs import DetachedJobs
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.training.runner import TrainingRunner
+from ml_lifecycle.core.specs import TrainingSpec
+from ml_lifecycle.errors import JobFailed
+from ml_lifecycle.stores import StoreFor
+
+
+class LocalTrainingJobs(DetachedJobs):
+    """Runs each training job in a detached agent on this host; the Docker engine runs its containers.
+
+    :param region: the AWS region reported to containers.
+    :param kwargs: DetachedJobs's parameters.
+    """
+
+    def __init__(self, region: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.region = region
+
+    def prepare(self, spec: TrainingSpec, job_name: str, store_for: StoreFor, sink: LogSink) -> Any:
+        """Find the image (pulling it when missing) and list every channel; return both for the agent.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        :param store_for: returns the store for a URI.
+        :param sink: the task log.
+        """
+        image = DockerEngine().ensure_image(spec.image_uri)
+        return image, list_channels(dict(spec.channels), store_for)
+
+    def run_agent(
+        self,
+        spec: TrainingSpec,
+        job_name: str,
+        owner: Mapping[str, str],
+        prepared: Any,
+        store_for: StoreFor,
+        sink: LogSink,
+    ) -> int:
+        """Run the training job; SIGTERM stops its containers gracefully and the runner records Stopped.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param prepared: the image and the channel listings.
+        :param store_for: returns the store for a URI.
+        :param sink: the agent's log.
+        """
+        image, listings = prepared
+        runner = TrainingRunner(DockerEngine(), store_for, self.work_root, self.region)
+        runner.agent = dict(process_identity())
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=runner.stop, daemon=True).start())
+        try:
+            runner.run(spec, job_name, dict(owner), sink, listings, image=image)
+        except JobFailed:
+            return 1
+        return 0

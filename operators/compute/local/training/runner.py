@@ -1,0 +1,395 @@
+"""Run one training job on the Docker engine with SageMaker's layout, and export its outputs."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ml_lifecycle.compute.inputs import list_channels
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine, ImageInfo
+from ml_lifecycle.compute.local.training.checkpoints import DEFAULT_SYNC_INTERVAL_S, CheckpointSync
+from ml_lifecycle.compute.local.training.export import ArchiveExport, TrainingExport
+from ml_lifecycle.compute.local.training.failure import failure_reason_of
+from ml_lifecycle.compute.local.training.host_watch import HostWatcher, LogSink
+from ml_lifecycle.compute.local.training.interruption import INTERRUPT_GRACE_S, INTERRUPTED, JobInterrupted
+from ml_lifecycle.compute.local.training.placement import HostPlacement
+from ml_lifecycle.compute.local.training.staging import stage_channels
+from ml_lifecycle.compute.records import RecordWriter, StoreFor
+from ml_lifecycle.core import contract, labels
+from ml_lifecycle.core.clock import utc_now_iso
+from ml_lifecycle.core.instance_types import shape_of
+from ml_lifecycle.core.job_kinds import DEADLINE_MARGIN_S, RECORD_NAME, job_output_uri
+from ml_lifecycle.core.metrics import MetricScanner
+from ml_lifecycle.core.naming import container_name
+from ml_lifecycle.core.specs import TrainingSpec
+from ml_lifecycle.core.status import (
+    JobRecord,
+    JobStatus,
+    SecondaryStatus,
+    is_failed,
+    status_for_exit,
+)
+from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.errors import JobFailed, MlLifecycleError
+
+log = logging.getLogger(__name__)
+
+
+
+class StopRequested(MlLifecycleError):
+    """The job was asked to stop before its containers started."""
+
+
+class TrainingRunner:
+    """Runs training jobs on one Docker engine; one instance per job, so stop() knows what to stop."""
+
+    def __init__(
+        self,
+        engine: DockerEngine,
+        store_for: StoreFor,
+        work_root: Path,
+        region: str,
+        placement: HostPlacement | None = None,
+        export: TrainingExport | None = None,
+    ) -> None:
+        """Hold the engine, stores and working folder.
+
+        :param engine: the Docker engine to run on.
+        :param store_for: returns the store for a URI.
+        :param work_root: the folder under which each job lays out /opt/ml (visible to the engine).
+        :param region: the AWS region reported to the container.
+        :param placement: which hosts run here and how they are networked; None runs all on a private network.
+        :param export: gathers hosts that ran elsewhere and uploads the outputs; None packs archives (SageMaker's way).
+        """
+        self.engine = engine
+        self.store_for = store_for
+        self.work_root = work_root
+        self.region = region
+        self.placement = placement or HostPlacement()
+        self.export = export or ArchiveExport(store_for)
+        self._watcher: HostWatcher | None = None
+        self._log_tail = ""
+        self._stop_requested = threading.Event()
+        self._interrupted = threading.Event()
+        self._network_removal: Future[Any] | None = None
+        self.agent: dict[str, Any] = {}
+        self.checkpoint_interval_s = DEFAULT_SYNC_INTERVAL_S
+
+    def run(
+        self,
+        spec: TrainingSpec,
+        job_name: str,
+        owner: dict[str, str],
+        sink: LogSink = log.info,
+        listings: dict[str, list[Any]] | None = None,
+        writer: RecordWriter | None = None,
+        image: ImageInfo | None = None,
+    ) -> JobRecord:
+        """Run the job to its end and return its final record; raises JobFailed when it did not complete.
+
+        An interrupted job (interrupt()) returns its record InProgress with secondary status Interrupted.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param sink: receives progress and each host's log lines.
+        :param listings: channel name -> objects, when a preflight listed them already; None lists them here.
+        :param writer: the record to continue (a resumed job, or a host result of a job run on several
+            machines); None starts ``<output_path>/<job>/status.json`` afresh.
+        :param image: the job's image as a preflight just found it on this engine; None looks it up (pulling it).
+        """
+        hosts = contract.host_names(spec.instance_count)
+        if writer is None:
+            out_uri = job_output_uri(spec.output_path, job_name)
+            record = JobRecord(job_name=job_name, kind="training", created_at=utc_now_iso())
+            writer = RecordWriter(self.store_for(out_uri), out_uri.join(RECORD_NAME), record)
+        record = writer.record
+        record.hosts, record.image_uri, record.owner = hosts, spec.image_uri, owner
+        record.hyperparameters = dict(spec.hyperparameters)
+        record.agent = {**record.agent, **self.agent}
+        writer.transition(SecondaryStatus.STARTING, JobStatus.IN_PROGRESS)
+        job_dir = self.work_root / "jobs" / job_name
+        here = self.placement.local_hosts(hosts)
+        network = f"mlc-{job_name}" if len(hosts) > 1 and not self.placement.host_network else None
+        self._network_removal = None
+        try:
+            if listings is None:
+                listings = list_channels(dict(spec.channels), self.store_for)
+            result = self._run(spec, job_name, owner, hosts, job_dir, network, writer, sink, listings, image)
+        except BaseException as err:
+            self._fail(writer, err)
+            raise
+        finally:
+            self._clean_up(job_name, here, job_dir, network)
+        if is_failed(result.status):
+            raise JobFailed(job_name, result.secondary_status, result.failure_reason, self._log_tail)
+        return result
+
+    def stop(self) -> None:
+        """Stop a running job (SIGTERM, then SIGKILL after 120 s); safe to call from another thread."""
+        self._stop_requested.set()
+        if self._watcher is not None:
+            self._watcher.stop()
+
+    def interrupt(self) -> None:
+        """Stop the job because its host goes away (SIGTERM, SIGKILL after INTERRUPT_GRACE_S), to resume later."""
+        self._interrupted.set()
+        self._stop_requested.set()
+        if self._watcher is not None:
+            self._watcher.grace_s = min(self._watcher.grace_s, INTERRUPT_GRACE_S)
+            self._watcher.stop()
+
+    def _run(
+        self,
+        spec: TrainingSpec,
+        job_name: str,
+        owner: dict[str, str],
+        hosts: list[str],
+        job_dir: Path,
+        network: str | None,
+        writer: RecordWriter,
+        sink: LogSink,
+        listings: dict[str, list[Any]],
+        image: ImageInfo | None = None,
+    ) -> JobRecord:
+        """Stage, run, watch and export; returns the final record.
+
+        :param spec: the training spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param hosts: the host names.
+        :param job_dir: the job's working folder.
+        :param network: the private network for several hosts, or None.
+        :param writer: the job record's writer.
+        :param sink: receives progress and log lines.
+        :param listings: channel name -> its objects.
+        :param image: the job's image when a preflight found it already, else None.
+        """
+        record = writer.record
+        image = image or self.engine.ensure_image(spec.image_uri)
+        record.image_digest = image.digest or image.image_id
+        here = self.placement.local_hosts(hosts)
+        # Every host gets a layout, so channels are sharded over all of them; only the hosts here run.
+        layouts = {host: contract.HostLayout(str(job_dir / host)) for host in hosts}
+        for layout in layouts.values():
+            for folder in (
+                layout.config_dir,
+                layout.model_dir,
+                layout.output_data_dir,
+                layout.checkpoint_dir,
+            ):
+                os.makedirs(folder, exist_ok=True)
+        writer.transition(SecondaryStatus.DOWNLOADING)
+        staged = stage_channels(spec.channels, hosts, layouts, str(job_dir / "shared"), self.store_for, listings)
+        record.inputs = staged.inputs
+        for host in here:
+            layout = layouts[host]
+            files = contract.config_files(spec.hyperparameters, spec.channels, hosts, host, spec.instance_type)
+            for name, content in files.items():
+                Path(layout.config_dir, name).write_text(content)
+        checkpoints = None
+        if spec.checkpoint_uri:
+            checkpoints = CheckpointSync(
+                parse_uri(spec.checkpoint_uri, "checkpoint_uri"),
+                {host: layouts[host].checkpoint_dir for host in here},
+                self.store_for,
+                self.checkpoint_interval_s,
+            )
+            checkpoints.restore()
+        # The reaper removes a job's containers past this time, even if its agent and Airflow are gone.
+        deadline_epoch_s = time.time() + spec.max_runtime_s + contract.STOP_GRACE_TRAINING_S + DEADLINE_MARGIN_S
+        run_labels = labels.owned("training", job_name, owner, deadline=str(int(deadline_epoch_s)))
+        addresses: dict[str, str] = dict(self.placement.peer_addresses)
+        if network:
+            created = self.engine.create_network(network, run_labels, internal=spec.enable_network_isolation)
+            addresses = self.engine.host_addresses(created, hosts)
+        shape = shape_of(spec.instance_type) if self.placement.limit_resources else None
+        entrypoint, command = contract.training_command(spec.entrypoint, spec.arguments)
+        environment = contract.training_environment(job_name, self.region, spec.environment)
+        if self._interrupted.is_set():
+            raise JobInterrupted(f"Training job {job_name} was interrupted before its containers started")
+        if self._stop_requested.is_set():
+            raise StopRequested(f"Training job {job_name} was stopped before its containers started")
+        writer.transition(SecondaryStatus.TRAINING)
+        runs = {
+            host: functools.partial(
+                self.engine.run,
+                name=container_name(job_name, host),
+                image=image.image_id,
+                command=command,
+                entrypoint=entrypoint,
+                environment=environment,
+                mounts=layouts[host].mounts(staged.sources[host]),
+                labels={**run_labels, labels.HOST: host},
+                network="host" if self.placement.host_network else network,
+                hostname=host,
+                memory_bytes=shape.memory_bytes if shape else None,
+                cpus=min(float(shape.vcpus), float(os.cpu_count() or 1)) if shape else None,
+                network_disabled=spec.enable_network_isolation and not network and not self.placement.host_network,
+                address=addresses.get(host) if network else None,
+                # On the host network a container's own name is not in /etc/hosts unless we put it there.
+                extra_hosts={h: a for h, a in addresses.items() if h != host or self.placement.host_network},
+            )
+            for host in here
+        }
+        # The hosts start together: a start is several engine round trips, which the engine serves in parallel.
+        # A host that fails to start fails the job; the hosts that did start are removed by _clean_up.
+        containers = in_parallel(runs)
+        sink(f"Training job {job_name}: {len(here)} of {len(hosts)} host(s) started here from {spec.image_uri}")
+        if checkpoints is not None:
+            checkpoints.start()
+        scanner = MetricScanner(spec.metric_definitions)
+        self._watcher = HostWatcher(self.engine, containers, scanner, sink)
+        if self._stop_requested.is_set():
+            self._watcher.stop()
+        watched = self._watcher.watch(spec.max_runtime_s)
+        if network:  # the hosts here have exited: their network goes while the outputs are exported
+            self._network_removal = _in_background(lambda: self.engine.remove_network(network))
+        if checkpoints is not None:
+            checkpoints.stop()
+        remote_reasons = {} if self._interrupted.is_set() else self.export.collect(watched, job_dir)
+        if self._interrupted.is_set():  # here, or (collect found) on another host
+            return self._interrupted_end(writer, containers, sink)
+        record.exit_codes = watched.exit_codes
+        record.metrics = scanner.final()
+        record.metric_series = scanner.series
+        status, secondary = status_for_exit(
+            watched.worst_exit_code,
+            max_runtime_exceeded=watched.max_runtime_exceeded,
+            stopped=watched.stopped,
+        )
+        if status != JobStatus.COMPLETED:
+            record.failure_reason = failure_reason_of(
+                {h: layouts[h] for h in here}, remote_reasons, watched, max_runtime_s=spec.max_runtime_s
+            )
+            failed_host = next((h for h, c in sorted(watched.exit_codes.items()) if c != 0), here[0])
+            self._log_tail = self.engine.log_tail(containers[failed_host]) if failed_host in containers else ""
+        # Artifacts saved before a stop are kept, as SageMaker keeps them; a failed job uploads nothing.
+        if status == JobStatus.COMPLETED or watched.max_runtime_exceeded or watched.stopped:
+            writer.transition(SecondaryStatus.UPLOADING)
+            record.artifacts = self.export.export(
+                spec, job_dir, {h: layouts[h] for h in here}, job_output_uri(spec.output_path, job_name)
+            )
+        # The containers go before the final record, so a terminal record means nothing of the job still runs.
+        self._remove_all(containers.values())
+        record.ended_at = utc_now_iso()
+        writer.transition(secondary, status)
+        sink(f"Training job {job_name} ended {secondary}; metrics {record.metrics}")
+        return record
+
+    def _interrupted_end(self, writer: RecordWriter, containers: dict[str, Any], sink: LogSink) -> JobRecord:
+        """End an interrupted run: remove the containers and leave the record InProgress, to be resumed.
+
+        :param writer: the job record's writer.
+        :param containers: host -> its container.
+        :param sink: receives progress.
+        """
+        self._remove_all(containers.values())
+        writer.transition(INTERRUPTED)
+        sink(f"Training job {writer.record.job_name} was interrupted; its checkpoints are saved for a resume")
+        return writer.record
+
+    def _fail(self, writer: RecordWriter, err: BaseException) -> None:
+        """Record an error that ended the job before its containers did; never hides err.
+
+        :param writer: the job record's writer.
+        :param err: the error.
+        """
+        if writer.record.status != JobStatus.IN_PROGRESS:
+            return
+        interrupted = isinstance(err, JobInterrupted)
+        if not interrupted:
+            writer.record.failure_reason = contract.failure_reason(str(err) or type(err).__name__)
+            writer.record.ended_at = utc_now_iso()
+        stopped = isinstance(err, KeyboardInterrupt | SystemExit | StopRequested)
+        try:
+            if interrupted:
+                writer.transition(INTERRUPTED)  # stays InProgress: a relaunched host resumes the job
+                return
+            writer.transition(
+                SecondaryStatus.STOPPED if stopped else SecondaryStatus.FAILED,
+                JobStatus.STOPPED if stopped else JobStatus.FAILED,
+            )
+        except MlLifecycleError as write_err:
+            log.error("Could not record the failure of %s: %s", writer.record.job_name, write_err)
+
+    def _remove_all(self, containers: Iterable[Any]) -> None:
+        """Remove containers in parallel; raises the first error once every removal has ended.
+
+        :param containers: the containers.
+        """
+        in_parallel({str(index): functools.partial(self.engine.remove, c) for index, c in enumerate(containers)})
+
+    def _clean_up(self, job_name: str, hosts: list[str], job_dir: Path, network: str | None) -> None:
+        """Remove the containers of the hosts here, the network and the working folder; errors are logged, never raised.
+
+        :param job_name: the job's name.
+        :param hosts: the hosts that ran here.
+        :param job_dir: the job's working folder.
+        :param network: the job's network, or None.
+        """
+        for action in (
+            lambda: self._remove_all(
+                c for c in self.engine.containers({labels.JOB: job_name}) if (c.labels or {}).get(labels.HOST) in hosts
+            ),
+            lambda: network and not _succeeded(self._network_removal) and self.engine.remove_network(network),
+            lambda: shutil.rmtree(job_dir, ignore_errors=True),
+        ):
+            try:
+                action()
+            except Exception as err:
+                log.warning("Cleanup of %s: %s", job_name, err)
+
+
+def in_parallel(calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run calls in threads and return key -> result once all ended; raises the first error in the calls' order.
+
+    :param calls: key -> a call without arguments.
+    """
+    if len(calls) <= 1:
+        return {key: call() for key, call in calls.items()}
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="engine") as pool:
+        futures = {key: pool.submit(call) for key, call in calls.items()}
+    for future in futures.values():
+        error = future.exception()
+        if error is not None:
+            raise error
+    return {key: future.result() for key, future in futures.items()}
+
+
+def _in_background(call: Callable[[], Any]) -> Future[Any]:
+    """Start a call in a thread of its own and return its future (errors stay in it, to be looked at or not).
+
+    :param call: a call without arguments.
+    """
+    future: Future[Any] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as err:  # kept for the caller, which decides whether it matters
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="engine-background", daemon=True).start()
+    return future
+
+
+def _succeeded(future: Future[Any] | None) -> bool:
+    """Wait for a background call and say whether it ended without error (False when there was none).
+
+    :param future: the call's future, or None.
+    """
+    if future is None:
+        return False
+    if future.exception() is not None:
+        log.debug("A background engine call failed (it is done again): %s", future.exception())
+        return False
+    return True

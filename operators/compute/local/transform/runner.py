@@ -1,0 +1,420 @@
+"""Run a batch transform: serving containers up, every input object through /invocations, outputs written, down."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ml_lifecycle.compute.inputs import list_transform_inputs
+from ml_lifecycle.compute.local.detached import process_identity
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.serving.containers import ServingContainer, start_serving, wait_until_healthy
+from ml_lifecycle.compute.local.serving.http_client import InvocationError
+from ml_lifecycle.compute.local.serving.model_files import fetch_model
+from ml_lifecycle.compute.local.training.host_watch import LogSink
+from ml_lifecycle.compute.local.transform.malloc_tuning import tune_malloc
+from ml_lifecycle.compute.local.transform.object_transform import ObjectSides, stream_object, transform_records
+from ml_lifecycle.compute.local.transform.progress import TransformProgress
+from ml_lifecycle.compute.records import RecordWriter, StoreFor
+from ml_lifecycle.core import execution_parameters, labels
+from ml_lifecycle.core.batching import MB, UNLIMITED_PAYLOAD_BYTES
+from ml_lifecycle.core.clock import utc_now_iso
+from ml_lifecycle.core.contract import EXECUTION_PARAMETERS_PATH, STOP_GRACE_SERVING_S, host_names
+from ml_lifecycle.core.job_kinds import transform_record_uri
+from ml_lifecycle.core.naming import container_name
+from ml_lifecycle.core.record_plan import RecordPlan
+from ml_lifecycle.core.sharding import shard_round_robin
+from ml_lifecycle.core.specs import TransformSpec
+from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+from ml_lifecycle.errors import MlLifecycleError, TransformFailed
+from ml_lifecycle.stores.base import ObjectInfo
+
+log = logging.getLogger(__name__)
+
+
+
+class TransformRunner:
+    """Runs one batch transform on the Docker engine."""
+
+    def __init__(self, engine: DockerEngine, store_for: StoreFor, work_root: Path, serving_host: str) -> None:
+        """Hold the engine, stores and working folder.
+
+        :param engine: the Docker engine.
+        :param store_for: returns the store for a URI.
+        :param work_root: the folder for the job's scratch files (visible to the engine).
+        :param serving_host: the address published ports are reached at.
+        """
+        self.engine = engine
+        self.store_for = store_for
+        self.work_root = work_root
+        self.serving_host = serving_host
+        self._lock = threading.Lock()
+        self._progress = TransformProgress()
+        self._stopped = threading.Event()
+        self._stop_reason = SecondaryStatus.STOPPED
+        self._servers: list[ServingContainer] = []
+        # The process that owns the containers, named in the record: the reaper's only clue about a transform's life.
+        self.agent: dict[str, Any] = process_identity()
+        tune_malloc()
+
+    def run(
+        self,
+        spec: TransformSpec,
+        job_name: str,
+        owner: dict[str, str],
+        sink: LogSink = log.info,
+        objects: list[ObjectInfo] | None = None,
+    ) -> JobRecord:
+        """Transform every input object; raises TransformFailed naming the objects that failed.
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param sink: receives progress lines.
+        :param objects: the input objects, when a preflight listed them already; None lists them here.
+        """
+        objects = self._input_objects(spec) if objects is None else objects
+        record_uri = self._record_uri(spec, job_name)
+        hosts = self._hosts(spec)
+        record = JobRecord(
+            job_name=job_name,
+            kind="transform",
+            created_at=utc_now_iso(),
+            hosts=hosts,
+            image_uri=spec.image_uri,
+            owner=owner,
+            agent=dict(self.agent),
+        )
+        writer = RecordWriter(self.store_for(record_uri), record_uri, record)
+        writer.transition(SecondaryStatus.STARTING, JobStatus.IN_PROGRESS)
+        job_dir = self.work_root / "jobs" / job_name
+        failures: dict[str, str] = {}
+        try:
+            failures = self._run(spec, job_name, owner, hosts, objects, job_dir, writer, sink)
+        except BaseException as err:
+            record.failure_reason = str(err)[:1024]
+            record.ended_at = utc_now_iso()
+            writer.transition(SecondaryStatus.FAILED, JobStatus.FAILED)
+            raise
+        finally:
+            self._clean_up(job_name, job_dir)
+        if failures:
+            raise TransformFailed(
+                f"Batch transform {job_name}: {len(failures)} of {len(objects)} input objects failed "
+                f"(no .out was written for them): "
+                + "; ".join(f"{key}: {reason}" for key, reason in sorted(failures.items()))
+            )
+        return record
+
+    def _record_uri(self, spec: TransformSpec, job_name: str) -> ArtifactUri:
+        """Return where this runner writes its record: the job's record (an EC2 host writes its own result).
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        """
+        return parse_uri(transform_record_uri(spec.output_uri, job_name))
+
+    def stop(self, reason: str = SecondaryStatus.STOPPED) -> None:
+        """Stop the transform: no new request starts, the serving containers stop; safe from another thread.
+
+        :param reason: the secondary status the record ends with (Stopped, or MaxRuntimeExceeded).
+        """
+        if self._stopped.is_set():
+            return
+        self._stop_reason = reason
+        self._stopped.set()
+        log.warning("Transform stopping (%s)", reason)
+        for server in list(self._servers):
+            try:
+                self.engine.stop(server.container, STOP_GRACE_SERVING_S)
+            except Exception as err:
+                log.warning("Stopping %s: %s", server.container.name, err)
+
+    def _hosts(self, spec: TransformSpec) -> list[str]:
+        """Return the hosts whose serving containers this runner starts: all of them (an EC2 host starts its own).
+
+        :param spec: the transform spec.
+        """
+        return host_names(spec.instance_count)
+
+    def _run(
+        self,
+        spec: TransformSpec,
+        job_name: str,
+        owner: dict[str, str],
+        hosts: list[str],
+        objects: list[ObjectInfo],
+        job_dir: Path,
+        writer: RecordWriter,
+        sink: LogSink,
+    ) -> dict[str, str]:
+        """Start the containers, transform the objects, record the outcome; return failed key -> reason.
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        :param owner: the Airflow identity labels.
+        :param hosts: the host names.
+        :param objects: the input objects.
+        :param job_dir: the job's scratch folder.
+        :param writer: the record writer.
+        :param sink: receives progress lines.
+        """
+        record = writer.record
+        image = self.engine.ensure_image(spec.image_uri)
+        record.image_digest = image.digest or image.image_id
+        model_dir = fetch_model(spec.model_uri, str(job_dir), self.store_for)
+        environment = {**spec.environment, "SAGEMAKER_BATCH": "true"}
+        for name, value in (
+            ("SAGEMAKER_MAX_PAYLOAD_IN_MB", spec.max_payload_mb),
+            ("SAGEMAKER_BATCH_STRATEGY", spec.batch_strategy and _env_strategy(spec.batch_strategy)),
+            ("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", spec.max_concurrent_transforms),
+        ):
+            if value is not None:  # max_payload_mb 0 (streamed bodies) is said too
+                environment[name] = str(value)
+        # No ml-lifecycle.deadline label, unlike training's: this runner stops the transform itself at max_runtime_s
+        # (SageMaker's transform job has no stopping condition; ours is the operator's max_runtime_s, default a day),
+        # and the reaper judges a transform by the runner its record names (reaper_rules.RUNNER_BOUND_KINDS), so a
+        # user's max_job_age_s never removes a healthy long transform.
+        run_labels = labels.owned("transform", job_name, owner)
+        servers = [
+            start_serving(
+                self.engine,
+                name=container_name(job_name, host),
+                image=image.image_id,
+                model_dir=model_dir,
+                environment=environment,
+                labels={**run_labels, labels.HOST: host},
+                host=self.serving_host,
+                request_timeout_s=spec.invocation_timeout_s,
+            )
+            for host in hosts
+        ]
+        self._servers = servers
+        overdue = threading.Timer(spec.max_runtime_s, self.stop, args=(SecondaryStatus.MAX_RUNTIME_EXCEEDED,))
+        overdue.daemon = True
+        overdue.start()
+        try:
+            return self._transform_all(spec, job_name, servers, objects, writer, sink)
+        finally:
+            overdue.cancel()
+
+    def _transform_all(
+        self,
+        spec: TransformSpec,
+        job_name: str,
+        servers: list[ServingContainer],
+        objects: list[ObjectInfo],
+        writer: RecordWriter,
+        sink: LogSink,
+    ) -> dict[str, str]:
+        """Wait for the containers, transform every object across them, record the outcome; return failures.
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        :param servers: the serving containers, one per host.
+        :param objects: the input objects.
+        :param writer: the record writer.
+        :param sink: receives progress lines.
+        """
+        record = writer.record
+        for server in servers:
+            wait_until_healthy(self.engine, server, startup_timeout_s=240)
+        params = execution_parameters.resolve(
+            spec.batch_strategy, spec.max_payload_mb, spec.max_concurrent_transforms, self._ask(servers[0])
+        )
+        plan = _record_plan(spec, params)
+        sink(f"Transform {job_name}: {len(objects)} objects on {len(servers)} host(s), {params}")
+        writer.transition(SecondaryStatus.TRAINING)
+        failures: dict[str, str] = {}
+        started = time.monotonic()
+        workers = [
+            threading.Thread(target=self._host_worker, args=(spec, params, plan, server, share, failures), daemon=True)
+            for server, share in zip(servers, shard_round_robin(objects, len(servers)), strict=True)
+        ]
+        for worker in workers:
+            worker.start()
+        self._progress.report_until_done(workers, started, sink)
+        elapsed_s = time.monotonic() - started
+        record.metrics = {
+            "records": float(self._progress.records),
+            "records_per_s": round(self._progress.records / elapsed_s, 1) if elapsed_s else 0.0,
+            "bytes": float(self._progress.bytes_sent),
+        }
+        record.artifacts = {"output": spec.output_uri}
+        record.ended_at = utc_now_iso()
+        if self._stopped.is_set():
+            why = "max_runtime_s ran out" if self._stop_reason == SecondaryStatus.MAX_RUNTIME_EXCEEDED else "stopped"
+            record.failure_reason = f"The transform was stopped ({why}); {len(failures)} input object(s) not done"
+            writer.transition(self._stop_reason, JobStatus.STOPPED)
+        elif failures:
+            record.failure_reason = "; ".join(f"{k}: {v}" for k, v in sorted(failures.items()))[:1024]
+            writer.transition(SecondaryStatus.FAILED, JobStatus.FAILED)
+        else:
+            writer.transition(SecondaryStatus.COMPLETED, JobStatus.COMPLETED)
+        sink(
+            f"Transform {job_name}: {self._progress.records} records in {elapsed_s:.2f} s, {len(failures)} failed objects"
+        )
+        return failures
+
+    def _input_objects(self, spec: TransformSpec) -> list[ObjectInfo]:
+        """List the objects to transform (list_transform_inputs).
+
+        :param spec: the transform spec.
+        """
+        return list_transform_inputs(spec, self.store_for)
+
+    def _ask(self, server: ServingContainer) -> dict[str, object]:
+        """Ask a container for its execution parameters; an image without the route answers nothing.
+
+        :param server: a healthy serving container.
+        """
+        try:
+            response = server.client.request("GET", EXECUTION_PARAMETERS_PATH)
+            if response.status == 200:
+                return execution_parameters.parse_container_answer(json.loads(response.body))
+        except (OSError, ValueError) as err:
+            log.info("GET %s failed (%s); using the defaults", EXECUTION_PARAMETERS_PATH, err)
+        return {}
+
+    def _host_worker(
+        self,
+        spec: TransformSpec,
+        params: execution_parameters.ExecutionParameters,
+        plan: RecordPlan,
+        server: ServingContainer,
+        objects: list[ObjectInfo],
+        failures: dict[str, str],
+    ) -> None:
+        """Transform one host's share of the objects, one after another, each with bounded concurrency.
+
+        :param spec: the transform spec.
+        :param params: the settled execution parameters.
+        :param plan: how records are split, sent and written.
+        :param server: this host's container.
+        :param objects: this host's objects.
+        :param failures: failed key -> reason, shared by all hosts.
+        """
+        headers = {"Content-Type": spec.content_type or "application/octet-stream"}
+        if spec.accept:
+            headers["Accept"] = spec.accept
+        window = params.max_concurrent_transforms
+        pending = deque(objects)
+        try:
+            with ThreadPoolExecutor(max_workers=window, thread_name_prefix="invoke") as executor:
+                while pending and not self._stopped.is_set():
+                    obj = pending.popleft()
+                    try:
+                        self._transform_object(spec, plan, server, obj, headers, executor, window)
+                    except InvocationError as err:
+                        self._fail(failures, obj, str(err) + self._container_note(server))
+                    except (MlLifecycleError, OSError) as err:
+                        self._fail(failures, obj, str(err))
+                    except Exception as err:  # e.g. MemoryError: fails this object, never lost with the thread
+                        log.exception("Input %s failed unexpectedly", obj.uri)
+                        self._fail(failures, obj, f"{type(err).__name__}: {err}".removesuffix(": "))
+        except Exception as err:  # the pool itself broke: what this host had left is not done
+            log.exception("The transform worker for %s stopped", server.url)
+            for obj in pending:
+                self._fail(failures, obj, f"not transformed: the worker stopped ({type(err).__name__}: {err})")
+        for obj in pending:  # the transform was stopped
+            self._fail(failures, obj, "not transformed: the transform was stopped")
+
+    def _container_note(self, server: ServingContainer) -> str:
+        """Say why a request failed when its container is no longer running; empty when it still runs.
+
+        :param server: the container the request went to.
+        """
+        try:
+            server.container.reload()
+        except Exception:
+            return f" (the serving container {server.container.name} is gone: something else removed it)"
+        if server.container.status == "running":
+            return ""
+        return f" (the serving container {server.container.name} is {server.container.status}; its last lines: " + (
+            self.engine.log_tail(server.container)[-500:] + ")"
+        )
+
+    def _fail(self, failures: dict[str, str], obj: ObjectInfo, reason: str) -> None:
+        """Record that an object failed.
+
+        :param failures: failed key -> reason, shared by all hosts.
+        :param obj: the object.
+        :param reason: why, as the job record and TransformFailed show it.
+        """
+        with self._lock:
+            failures[obj.relative_key] = reason
+        log.error("Input %s failed: %s", obj.uri, reason)
+
+    def _transform_object(
+        self,
+        spec: TransformSpec,
+        plan: RecordPlan,
+        server: ServingContainer,
+        obj: ObjectInfo,
+        headers: dict[str, str],
+        executor: ThreadPoolExecutor,
+        window: int,
+    ) -> None:
+        """Transform one object into ``<output_uri>/<relative key>.out``: by records, or streamed whole.
+
+        :param spec: the transform spec.
+        :param plan: how records are split, sent and written.
+        :param server: the container.
+        :param obj: the input object.
+        :param headers: the request headers.
+        :param executor: the pool requests run on.
+        :param window: requests in flight at once.
+        """
+        source = parse_uri(obj.uri)
+        target = parse_uri(spec.output_uri, "output_uri").join(obj.relative_key + ".out")
+        sides = ObjectSides(self.store_for, source, target, headers, self._progress)
+        if plan.streams_objects:
+            stream_object(sides, spec, plan, server)
+        else:
+            transform_records(sides, spec, plan, server, executor, window)
+
+    def _clean_up(self, job_name: str, job_dir: Path) -> None:
+        """Remove the job's containers and scratch folder; errors are logged, never raised.
+
+        :param job_name: the job's name.
+        :param job_dir: the job's scratch folder.
+        """
+        try:
+            for container in self.engine.containers({labels.JOB: job_name}):
+                self.engine.remove(container)
+        except Exception as err:
+            log.warning("Cleanup of %s: %s", job_name, err)
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _record_plan(spec: TransformSpec, params: execution_parameters.ExecutionParameters) -> RecordPlan:
+    """Return how the transform's objects become requests, once its parameters are settled.
+
+    :param spec: the transform spec.
+    :param params: the settled execution parameters (the container may have chosen max_payload_mb 0).
+    """
+    return RecordPlan(
+        split_type=spec.split_type,
+        batch_strategy=params.batch_strategy,
+        # max_payload_mb 0: no limit; whole objects stream (streams_objects), single records go out chunked.
+        max_payload_bytes=params.max_payload_mb * MB or UNLIMITED_PAYLOAD_BYTES,
+        assemble_with=spec.assemble_with,
+        gzip=spec.compression_type == "Gzip",
+        processing=spec.data_processing(),
+    )
+
+
+def _env_strategy(strategy: str) -> str:
+    """Spell a batch strategy as the SAGEMAKER_BATCH_STRATEGY variable does.
+
+    :param strategy: ``MultiRecord`` or ``SingleRecord``.
+    """
+    return "MULTI_RECORD" if strategy == "MultiRecord" else "SINGLE_RECORD"
