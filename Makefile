@@ -28,6 +28,7 @@ venv:
 stack:
 	bash scripts/bootstrap.sh all
 
-test-tools:  ## what only the tests drive: Debian's chromium and playwright, a compose CLI
+test-tools:  ## what only the tests drive: Debian's chromium and playwright, a compose CLI, redis and Celery
 	bash scripts/setup-browser.sh
 	bash scripts/setup-compose.sh
+	bash scripts/setup-celery.sh

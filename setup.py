@@ -32,6 +32,8 @@ setup(
             "moto[server]>=5.0",
             "hypothesis>=6.100",
             "ruff>=0.6",
+            "apache-airflow-providers-celery>=3.26",
+            "celery[redis]>=5.5,<5.7",  # 5.7.0 dropped celery.backends.database.retry, which the provider imports
         ],
     },
     entry_points={

@@ -109,7 +109,8 @@ def delete_endpoint(args: argparse.Namespace) -> int:
     from ml_lifecycle.compute import backend_for
 
     removed = backend_for(args.compute, args.aws_conn_id).endpoints().delete(args.name, {}, lambda line: None)
-    print(f"endpoint {args.name}: removed {removed}")
+    what = ", ".join(f"{count} {kind.removesuffix('_removed').replace('_', ' ')}" for kind, count in removed.items())
+    print(f"endpoint {args.name} deleted: {what or 'nothing was left'}")
     return 0
 
 

@@ -180,7 +180,7 @@ def test_a_bad_file_fails_the_task_by_name_and_the_instances_go_away(
         operator.execute(task_context())
 
     assert "good.csv" not in str(failure.value).split("\n")[0]
-    job = operator._job_name
+    job = operator.current_job_name
     assert job is not None
     assert _keys(aws, f"{prefix}scored/good.csv.out") == [f"{prefix}scored/good.csv.out"]
     assert _keys(aws, f"{prefix}scored/bad.csv") == []
@@ -280,8 +280,8 @@ def test_a_deferred_transform_that_fails_names_the_file_and_its_instances_go_awa
     with pytest.raises(TransformFailed, match=r"Failed: algo-1: bad\.csv: "):
         _through_the_trigger(operator, task_context())
 
-    assert operator._job_name is not None
-    _assert_nothing_left(aws, prefix, operator._job_name, 1)
+    assert operator.current_job_name is not None
+    _assert_nothing_left(aws, prefix, operator.current_job_name, 1)
     _assert_all_ended(emulator)
 
 
@@ -311,7 +311,7 @@ def test_a_deferred_transform_whose_instances_vanish_fails_as_lost_and_cleans_up
     ]
     aws.ec2.terminate_instances(InstanceIds=ids)
     _classpath, kwargs = deferred.value.trigger.serialize()
-    assert kwargs["watch_instances"] is True
+    assert kwargs["compute"] == "ec2"
     kwargs["lost_grace_s"] = 1.0  # 30 s in production: S3's visibility of a record written just before the end
 
     async def first_event() -> Any:
@@ -325,15 +325,3 @@ def test_a_deferred_transform_whose_instances_vanish_fails_as_lost_and_cleans_up
     assert groups["SecurityGroups"] == []
     _assert_all_ended(emulator)
 
-
-def test_a_local_transform_cannot_be_deferred():
-    with pytest.raises(SpecError, match="cannot wait in the triggerer") as caught:
-        BatchTransformOperator(
-            task_id="t",
-            image_uri="img:1",
-            model_uri="file:///m.tar.gz",
-            input_uri="file:///in",
-            output_uri="file:///out",
-            deferrable=True,
-        )
-    assert caught.value.parameter == "deferrable"

@@ -96,7 +96,7 @@ def test_the_cli_invokes_by_name_and_by_url_lists_and_deletes(example_image, tmp
     finally:
         deleted = _cli("delete-endpoint", name)
     assert deleted.returncode == 0, deleted.stderr
-    assert b"2 container(s) removed" in deleted.stdout
+    assert f"endpoint {name} deleted: 2 containers".encode() in deleted.stdout
     missing = _cli("invoke", name, stdin=b"1\n")
     assert missing.returncode != 0
     assert f"no endpoint named '{name}'".encode() in missing.stderr

@@ -72,7 +72,7 @@ class Ec2Jobs(JobBackend):
         self.log_group = LOG_GROUPS[kind.name]  # the CloudWatch Logs group the agents write to
         self.store_for = clients.store_for
         self.fleet = clients.fleet
-        self.logs = clients.logs
+        self.logs_client = clients.logs
         self.region = clients.region
         self.bundle = clients.bundle
         self.settings = settings
@@ -114,7 +114,7 @@ class Ec2Jobs(JobBackend):
 
         :param job_name: the job's name.
         """
-        return CloudWatchFollower(self.logs, job_name, self.log_group)
+        return CloudWatchFollower(self.logs_client, job_name, self.log_group)
 
     def logs(self, spec: Any, job_name: str, tail: int | None = None) -> list[str]:
         """Return the job's CloudWatch log lines (the last ``tail`` ones, or all).

@@ -118,6 +118,16 @@ class Ec2TransformJobs(Ec2Jobs):
         launched_s = self.launched_at_s if self.launched_at_s is not None else self.created_s(spec, job_name)
         return launched_s + self.kind.max_runtime_s(spec) + DEADLINE_MARGIN_S
 
+    def stop(self, spec: TransformSpec, job_name: str) -> None:
+        """Stop the transform by ending its instances: the outputs written so far stay (a transform saves nothing else).
+
+        :param spec: the transform spec.
+        :param job_name: the job's name.
+        """
+        ids = [i["InstanceId"] for i in self.fleet.instances(job_name, ("pending", "running"))]
+        if ids:
+            self.fleet.terminate(ids)
+
     def resume(self, spec: TransformSpec, job_name: str, event: Mapping[str, Any], sink: LogSink) -> bool:
         """Show the job's log, and give its instances a moment to end by themselves once the record is final.
 
