@@ -19,9 +19,7 @@ from ml_lifecycle.reaper import ReapOrphansOperator
 from ml_lifecycle.settings import default_artifact_root
 
 ARTIFACT_ROOT = default_artifact_root().rstrip("/")
-REAP_COMPUTE = [
-    c.strip() for c in os.environ.get("ML_LIFECYCLE_REAP_COMPUTE", DEFAULT_BACKEND).split(",") if c.strip()
-]
+REAP_COMPUTE = [c.strip() for c in os.environ.get("ML_LIFECYCLE_REAP_COMPUTE", DEFAULT_BACKEND).split(",") if c.strip()]
 
 with DAG(
     dag_id="reap_orphans",

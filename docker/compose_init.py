@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ml_lifecycle.aws_clients import client_factory
 from ml_lifecycle.core.uris import parse_uri
-from ml_lifecycle.stores import store_factory
 from ml_lifecycle.settings import default_artifact_root
+from ml_lifecycle.stores import store_factory
 
 GENERATOR = Path("/opt/ml-lifecycle/examples/data/generate.py")
 

@@ -47,7 +47,9 @@ def backend_class(name: str) -> type[Backend]:
     return cast("type[Backend]", getattr(importlib.import_module(module), cls))
 
 
-def backend_for(name: str, aws_conn_id: str | None = "aws_default", options: Mapping[str, Any] | None = None) -> Backend:
+def backend_for(
+    name: str, aws_conn_id: str | None = "aws_default", options: Mapping[str, Any] | None = None
+) -> Backend:
     """Return the backend an operator runs on.
 
     :param name: the compute name (rendered).

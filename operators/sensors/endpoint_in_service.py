@@ -75,5 +75,7 @@ class EndpointInServiceSensor(BaseSensorOperator):
             self.log.info("Endpoint %s is InService but %s", self.endpoint_name, view.serving_problem)
             return False
         if view.failure_reason:
-            self.log.warning("Endpoint %s serves revision %s; %s", self.endpoint_name, view.revision, view.failure_reason)
+            self.log.warning(
+                "Endpoint %s serves revision %s; %s", self.endpoint_name, view.revision, view.failure_reason
+            )
         return PokeReturnValue(is_done=True, xcom_value=view.to_xcom())

@@ -8,7 +8,15 @@ from typing import Any
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.stores.base import ArtifactStore, ObjectInfo
 
-__all__ = ["ArtifactStore", "FileStore", "ObjectInfo", "S3Store", "detached_store_factory", "store_factory", "store_for"]
+__all__ = [
+    "ArtifactStore",
+    "FileStore",
+    "ObjectInfo",
+    "S3Store",
+    "detached_store_factory",
+    "store_factory",
+    "store_for",
+]
 
 StoreFor = Callable[[ArtifactUri], ArtifactStore]
 

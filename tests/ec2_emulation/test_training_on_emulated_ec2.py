@@ -247,7 +247,10 @@ def test_on_kill_stops_the_job_gracefully_and_ends_its_instances(
     thread = threading.Thread(target=lambda: _swallow(lambda: operator.execute(task_context())))
     thread.start()
     emulator.wait_booted(1)
-    _wait(lambda: operator.current_job_name is not None and _training(aws, operator.current_job_name), "the container to start")
+    _wait(
+        lambda: operator.current_job_name is not None and _training(aws, operator.current_job_name),
+        "the container to start",
+    )
 
     operator.on_kill()
     thread.join(timeout=300)

@@ -324,4 +324,3 @@ def test_a_deferred_transform_whose_instances_vanish_fails_as_lost_and_cleans_up
     groups = aws.ec2.describe_security_groups(Filters=[{"Name": "tag:ml-lifecycle.job", "Values": [job_name]}])
     assert groups["SecurityGroups"] == []
     _assert_all_ended(emulator)
-

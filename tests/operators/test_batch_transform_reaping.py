@@ -103,7 +103,9 @@ def test_a_running_transform_carries_our_labels_no_deadline_and_is_kept_past_any
             dry_run=True,
         )
 
-    record = TransformRunner(DockerEngine(), store_for, settings.work_dir(), settings.serving_host()).run(spec, job, {"ml-lifecycle.dag-id": "reaping"}, sink)
+    record = TransformRunner(DockerEngine(), store_for, settings.work_dir(), settings.serving_host()).run(
+        spec, job, {"ml-lifecycle.dag-id": "reaping"}, sink
+    )
 
     assert record.status == "Completed"
     assert sorted(found[labels.HOST] for found in seen["labels"]) == ["algo-1", "algo-2"]

@@ -170,7 +170,9 @@ def test_an_invocation_longer_than_the_timeout_is_answered_504(echo_image, model
     name = f"lim-{uuid.uuid4().hex[:8]}"
     endpoints.append(name)
     spec = EndpointSpec(endpoint_name=name, image_uri=echo_image, model_uri=model)
-    record = LocalEndpoints(DockerEngine(), store_factory(None), settings.home_dir(), settings.serving_host()).deploy(spec, {}, limits=ServingLimits(invocation_timeout_s=2))
+    record = LocalEndpoints(DockerEngine(), store_factory(None), settings.home_dir(), settings.serving_host()).deploy(
+        spec, {}, limits=ServingLimits(invocation_timeout_s=2)
+    )
 
     status, body, _ = _post(record.url, b"sleep:5")
     assert status == 504

@@ -43,7 +43,6 @@ from ml_lifecycle.errors import JobFailed, MlLifecycleError
 log = logging.getLogger(__name__)
 
 
-
 class StopRequested(MlLifecycleError):
     """The job was asked to stop before its containers started."""
 

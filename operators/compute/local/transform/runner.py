@@ -40,7 +40,6 @@ from ml_lifecycle.stores.base import ObjectInfo
 log = logging.getLogger(__name__)
 
 
-
 class TransformRunner:
     """Runs one batch transform on the Docker engine."""
 
