@@ -180,7 +180,7 @@ class BatchTransformOperator(JobOperator):
                     lambda v: checks.check_positive_int("invocation_timeout_s", v, 1, 3600),
                 ),
                 "max_retries": (max_retries, lambda v: checks.check_positive_int("max_retries", v, 0, 3)),
-                "ec2_settings": (ec2_settings, checks.check_ec2_settings),
+                "ec2_settings": (ec2_settings, _check_ec2_settings),
             }
         )
         self._check_data_processing()
@@ -247,3 +247,13 @@ def _parse_jsonpath(value: str, parameter: str) -> Any:
     from ml_lifecycle.core.jsonpath import parse_jsonpath
 
     return parse_jsonpath(value, parameter)
+
+
+def _check_ec2_settings(values: Any) -> Any:
+    """Validate ec2_settings at parse time (the launch-settings module loads only when there are some).
+
+    :param values: setting name -> value.
+    """
+    from ml_lifecycle.core.ec2.settings import check_ec2_settings
+
+    return check_ec2_settings(values)

@@ -81,8 +81,8 @@ class PushToECROperator(LifecycleOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         """Push (or find the image there already), confirm the digest and return the digest-pinned URI."""
         from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+        from ml_lifecycle.compute.local.images.publish import publish
         from ml_lifecycle.registries.ecr import RepositorySettings
-        from ml_lifecycle.registries.publish import publish
         from ml_lifecycle.registries.resolve import registry_for
 
         own_tag = "" if self.image.startswith("sha256:") else parse_image_ref(self.image, "image").tag

@@ -139,7 +139,7 @@ class TrainOnEC2Operator(JobOperator):
                 "environment": (environment, checks.check_environment),
                 "checkpoint_uri": (checkpoint_uri, lambda v: parse_uri(v, "checkpoint_uri")),
                 "compression": (compression, lambda v: checks.check_choice("compression", v, ("GZIP", "NONE"))),
-                "ec2_settings": (ec2_settings, checks.check_ec2_settings),
+                "ec2_settings": (ec2_settings, _check_ec2_settings),
             }
         )
         if isinstance(max_runtime_s, int):
@@ -184,3 +184,13 @@ def _to_channels(values: Mapping[str, Any]) -> Any:
     from ml_lifecycle.core.specs import to_channels
 
     return to_channels(values)
+
+
+def _check_ec2_settings(values: Any) -> Any:
+    """Validate ec2_settings at parse time (the launch-settings module loads only when there are some).
+
+    :param values: setting name -> value.
+    """
+    from ml_lifecycle.core.ec2.settings import check_ec2_settings
+
+    return check_ec2_settings(values)

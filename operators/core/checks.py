@@ -203,16 +203,6 @@ def check_error_rate(value: Any) -> float:
     return float(value)
 
 
-def check_ec2_settings(values: Mapping[str, Any] | None) -> Any:
-    """Build and so validate an operator's ec2_settings (the launch-settings module loads only when there are some).
-
-    :param values: setting name -> value, as Ec2Settings.build accepts them.
-    """
-    from ml_lifecycle.core.ec2.settings import Ec2Settings
-
-    return Ec2Settings.build(values)
-
-
 def check_choice(parameter: str, value: Any, choices: tuple[str, ...]) -> str:
     """Accept one of a fixed set of strings.
 

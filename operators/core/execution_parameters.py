@@ -75,3 +75,23 @@ def resolve(
         max_payload_mb=payload,
         max_concurrent_transforms=concurrency,
     )
+
+
+def container_environment(spec: Any) -> dict[str, str]:
+    """Return a transform container's environment: the user's, SAGEMAKER_BATCH, and the parameters the job sets.
+
+    Parameters left to the container (None) are not said, so its /execution-parameters answer decides them;
+    max_payload_mb 0 (streamed bodies) is said like any other value.
+
+    :param spec: the TransformSpec.
+    """
+    environment = {**spec.environment, "SAGEMAKER_BATCH": "true"}
+    spelled = {value: name for name, value in _STRATEGIES.items()}
+    for name, value in (
+        ("SAGEMAKER_MAX_PAYLOAD_IN_MB", spec.max_payload_mb),
+        ("SAGEMAKER_BATCH_STRATEGY", spelled.get(spec.batch_strategy) if spec.batch_strategy else None),
+        ("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", spec.max_concurrent_transforms),
+    ):
+        if value is not None:
+            environment[name] = str(value)
+    return environment

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from ml_lifecycle.core.batching import (
+    MB,
     UNLIMITED_PAYLOAD_BYTES,
     Batch,
     assemble,
@@ -15,6 +17,7 @@ from ml_lifecycle.core.batching import (
 )
 from ml_lifecycle.core.data_processing import DataProcessing
 from ml_lifecycle.core.errors import SpecError
+from ml_lifecycle.core.execution_parameters import ExecutionParameters
 from ml_lifecycle.core.gzip_stream import gunzip_chunks
 from ml_lifecycle.core.line_packing import pack_lines
 
@@ -38,6 +41,23 @@ class RecordPlan:
     assemble_with: str
     gzip: bool = False
     processing: DataProcessing | None = None
+
+    @classmethod
+    def for_transform(cls, spec: Any, params: ExecutionParameters) -> RecordPlan:
+        """Return how a transform's objects become requests, once its parameters are settled.
+
+        :param spec: the TransformSpec.
+        :param params: the settled execution parameters (the container may have chosen max_payload_mb 0).
+        """
+        return cls(
+            split_type=spec.split_type,
+            batch_strategy=params.batch_strategy,
+            # max_payload_mb 0: no limit; whole objects stream (streams_objects), single records go out chunked.
+            max_payload_bytes=params.max_payload_mb * MB or UNLIMITED_PAYLOAD_BYTES,
+            assemble_with=spec.assemble_with,
+            gzip=spec.compression_type == "Gzip",
+            processing=spec.data_processing(),
+        )
 
     def __post_init__(self) -> None:
         """Refuse record processing on objects that are streamed whole (they are never split into records)."""

@@ -7,10 +7,10 @@ from support.helpers import task_context
 
 from ml_lifecycle import ImageInRegistrySensor, PushToECROperator
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.images.publish import publish
 from ml_lifecycle.errors import RegistryError
 from ml_lifecycle.registries.credentials import Credentials
 from ml_lifecycle.registries.oci import OciRegistry
-from ml_lifecycle.registries.publish import publish
 
 pytestmark = pytest.mark.docker
 

@@ -21,27 +21,18 @@ from ml_lifecycle.compute.local.serving.model_files import fetch_model
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.contract import MODEL_DIR, SERVING_PORT
+from ml_lifecycle.core.ec2.endpoint_hosts import host_report_uri
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.stores.base import ArtifactStore
 
 log = logging.getLogger(__name__)
 
-HOST_REPORT = "endpoint-host.json"
 STOP_REQUEST_NAME = "stop-requested"
 SERVING_PORT_ENV = "ML_LIFECYCLE_SERVING_PORT"  # the host port 8080 is published on (tests run many hosts)
 POLL_S = 5.0
 PING_EVERY_S = 0.5
 
 Sink = Callable[[str], None]
-
-
-def host_report_uri(staging: ArtifactUri, instance_id: str) -> ArtifactUri:
-    """Return where an instance's endpoint host reports whether its container serves.
-
-    :param staging: the revision's staging prefix.
-    :param instance_id: the instance.
-    """
-    return staging.join("hosts", instance_id, HOST_REPORT)
 
 
 def container_name(job_name: str) -> str:

@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ml_lifecycle.agent.instance.endpoint_host import host_report_uri
 from ml_lifecycle.compute.ec2.fleet import ClientFactory
 from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer
 from ml_lifecycle.compute.records import StoreFor
+from ml_lifecycle.core.ec2.endpoint_hosts import host_report_uri
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import ArtifactNotFound, EndpointNotReady
 

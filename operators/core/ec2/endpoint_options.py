@@ -7,6 +7,7 @@ from typing import Any
 
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import check_error_rate, ec2_instance_type
+from ml_lifecycle.core.ec2.settings import check_ec2_settings
 from ml_lifecycle.core.errors import SpecError
 
 SCHEMES = ("internet-facing", "internal")
@@ -63,7 +64,7 @@ def endpoint_option_checks(options: Mapping[str, Any]) -> dict[str, tuple[Any, A
     """
     return {
         "instance_type": (options.get("instance_type"), ec2_instance_type),
-        "ec2_settings": (options.get("ec2_settings"), checks.check_ec2_settings),
+        "ec2_settings": (options.get("ec2_settings"), check_ec2_settings),
         "traffic_shift": (options.get("traffic_shift"), _traffic_shift),
         "bake_s": (options.get("bake_s"), lambda v: checks.check_positive_int("bake_s", v, 0, 24 * 3600)),
         "max_error_rate": (options.get("max_error_rate"), check_error_rate),

@@ -207,3 +207,11 @@ class Ec2Settings:
         result["security_group_ids"] = list(self.security_group_ids)
         result["extra_tags"] = dict(self.extra_tags)
         return result
+
+
+def check_ec2_settings(values: Mapping[str, Any] | None) -> Ec2Settings:
+    """Build and so validate an operator's ec2_settings.
+
+    :param values: setting name -> value, as Ec2Settings.build accepts them.
+    """
+    return Ec2Settings.build(values)

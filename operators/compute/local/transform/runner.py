@@ -24,7 +24,6 @@ from ml_lifecycle.compute.local.transform.object_transform import ObjectSides, s
 from ml_lifecycle.compute.local.transform.progress import TransformProgress
 from ml_lifecycle.compute.records import RecordWriter, StoreFor
 from ml_lifecycle.core import execution_parameters, labels
-from ml_lifecycle.core.batching import MB, UNLIMITED_PAYLOAD_BYTES
 from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.contract import EXECUTION_PARAMETERS_PATH, STOP_GRACE_SERVING_S, host_names
 from ml_lifecycle.core.job_kinds import transform_record_uri
@@ -170,14 +169,7 @@ class TransformRunner:
         image = self.engine.ensure_image(spec.image_uri)
         record.image_digest = image.digest or image.image_id
         model_dir = fetch_model(spec.model_uri, str(job_dir), self.store_for)
-        environment = {**spec.environment, "SAGEMAKER_BATCH": "true"}
-        for name, value in (
-            ("SAGEMAKER_MAX_PAYLOAD_IN_MB", spec.max_payload_mb),
-            ("SAGEMAKER_BATCH_STRATEGY", spec.batch_strategy and _env_strategy(spec.batch_strategy)),
-            ("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", spec.max_concurrent_transforms),
-        ):
-            if value is not None:  # max_payload_mb 0 (streamed bodies) is said too
-                environment[name] = str(value)
+        environment = execution_parameters.container_environment(spec)
         # No ml-lifecycle.deadline label, unlike training's: this runner stops the transform itself at max_runtime_s
         # (SageMaker's transform job has no stopping condition; ours is the operator's max_runtime_s, default a day),
         # and the reaper judges a transform by the runner its record names (reaper_rules.RUNNER_BOUND_KINDS), so a
@@ -229,7 +221,7 @@ class TransformRunner:
         params = execution_parameters.resolve(
             spec.batch_strategy, spec.max_payload_mb, spec.max_concurrent_transforms, self._ask(servers[0])
         )
-        plan = _record_plan(spec, params)
+        plan = RecordPlan.for_transform(spec, params)
         sink(f"Transform {job_name}: {len(objects)} objects on {len(servers)} host(s), {params}")
         writer.transition(SecondaryStatus.TRAINING)
         failures: dict[str, str] = {}
@@ -392,28 +384,3 @@ class TransformRunner:
         except Exception as err:
             log.warning("Cleanup of %s: %s", job_name, err)
         shutil.rmtree(job_dir, ignore_errors=True)
-
-
-def _record_plan(spec: TransformSpec, params: execution_parameters.ExecutionParameters) -> RecordPlan:
-    """Return how the transform's objects become requests, once its parameters are settled.
-
-    :param spec: the transform spec.
-    :param params: the settled execution parameters (the container may have chosen max_payload_mb 0).
-    """
-    return RecordPlan(
-        split_type=spec.split_type,
-        batch_strategy=params.batch_strategy,
-        # max_payload_mb 0: no limit; whole objects stream (streams_objects), single records go out chunked.
-        max_payload_bytes=params.max_payload_mb * MB or UNLIMITED_PAYLOAD_BYTES,
-        assemble_with=spec.assemble_with,
-        gzip=spec.compression_type == "Gzip",
-        processing=spec.data_processing(),
-    )
-
-
-def _env_strategy(strategy: str) -> str:
-    """Spell a batch strategy as the SAGEMAKER_BATCH_STRATEGY variable does.
-
-    :param strategy: ``MultiRecord`` or ``SingleRecord``.
-    """
-    return "MULTI_RECORD" if strategy == "MultiRecord" else "SINGLE_RECORD"

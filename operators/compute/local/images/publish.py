@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.images.push import explain, push_image
 from ml_lifecycle.errors import RegistryError
 from ml_lifecycle.registries.base import Registry, RemoteImage
-from ml_lifecycle.registries.push import explain, push_image
 
 log = logging.getLogger(__name__)
 
