@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ml_lifecycle.core.job_kinds import JobKind
+from ml_lifecycle.core.lost_instances import LOST_GRACE_S
 from ml_lifecycle.core.status import EndpointStatus, JobRecord, JobStatus
 
 LogSink = Callable[[str], None]
@@ -112,6 +113,7 @@ class RecordWait:
     :param deadline_epoch_s: when the wait gives up.
     :param wake_on_secondary: secondary states that also end the wait (e.g. ``Interrupted``: a spot relaunch).
     :param wake_after_epoch_s: only a record written after this wakes on a secondary state.
+    :param lost_grace_s: how long what runs the job may be gone, without a final record, before the job is lost.
     """
 
     record_uri: str
@@ -122,6 +124,7 @@ class RecordWait:
     deadline_epoch_s: float
     wake_on_secondary: tuple[str, ...] = ()
     wake_after_epoch_s: float = 0.0
+    lost_grace_s: float = LOST_GRACE_S
 
 
 @dataclass(frozen=True)
@@ -161,13 +164,22 @@ class JobBackend(ABC):
     :param compute: the backend's registered name (a deferred wait asks that backend whether the job lives).
     :param aws_conn_id: the Airflow AWS connection.
     :param poll_interval_s: seconds between reads of the record while waiting.
+    :param lost_grace_s: how long what runs a job may be gone, without a final record, before the job is lost.
     """
 
-    def __init__(self, kind: JobKind, compute: str, aws_conn_id: str | None, poll_interval_s: float) -> None:
+    def __init__(
+        self,
+        kind: JobKind,
+        compute: str,
+        aws_conn_id: str | None,
+        poll_interval_s: float,
+        lost_grace_s: float = LOST_GRACE_S,
+    ) -> None:
         self.kind = kind
         self.compute = compute
         self.aws_conn_id = aws_conn_id
         self.poll_interval_s = poll_interval_s
+        self.lost_grace_s = lost_grace_s
 
     def record_uri(self, spec: Any, job_name: str) -> str:
         """Return where the job's record (status.json) is.
@@ -186,10 +198,11 @@ class JobBackend(ABC):
         """
 
     @abstractmethod
-    def is_alive(self, record: JobRecord) -> bool:
+    def is_alive(self, job_name: str, record: JobRecord | None) -> bool:
         """Say whether what runs the job (its agent, its containers, its instances) still exists.
 
-        :param record: the job's record.
+        :param job_name: the job's name.
+        :param record: its record, or None when none was written yet (its hosts may still boot).
         """
 
     def preflight(self, spec: Any) -> None:  # noqa: B027  (most backends refuse nothing up front)
@@ -264,6 +277,7 @@ class JobBackend(ABC):
             aws_conn_id=self.aws_conn_id,
             poll_interval_s=self.poll_interval_s,
             deadline_epoch_s=deadline_epoch_s,
+            lost_grace_s=self.lost_grace_s,
         )
 
     def resume(self, spec: Any, job_name: str, event: Mapping[str, Any], sink: LogSink) -> bool:
@@ -317,6 +331,8 @@ class Backend(ABC):
     """
 
     name: ClassVar[str] = ""
+    # Why a job counts as lost here: what ran it ended before a final record was written.
+    lost_reason: ClassVar[str] = "what ran it ended before it wrote a final record"
 
     def __init__(self, aws_conn_id: str | None = "aws_default", options: Mapping[str, Any] | None = None) -> None:
         self.aws_conn_id = aws_conn_id

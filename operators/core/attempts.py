@@ -29,29 +29,30 @@ class Attempt:
 def choose_attempt(
     identity: RunIdentity,
     read_record: Callable[[str], JobRecord | None],
-    is_running: Callable[[JobRecord], bool],
+    is_running: Callable[[str, JobRecord | None], bool],
     abandon: Callable[[str], None],
 ) -> Attempt:
     """Decide, for a task instance (first try or retry), which job name to use and what to do with it.
 
-    A completed attempt is reused as it is; a running one is reattached (a retry never starts a second job);
-    a failed or stopped attempt moves on to the next name; an attempt left InProgress whose agent is gone is
-    abandoned (its leftovers removed) and the next name is used.
+    A completed attempt is reused as it is; a running one is reattached (a retry never starts a second job), also
+    one whose hosts still boot and have written no record yet; a failed or stopped attempt moves on to the next
+    name; an attempt left InProgress whose agent is gone is abandoned (its leftovers removed) and the next name is
+    used.
 
     :param identity: the task instance.
-    :param read_record: job name -> its record, or None when the name was never used.
-    :param is_running: whether the agent of an InProgress record still runs.
+    :param read_record: job name -> its record, or None when the name was never used (or nothing wrote one yet).
+    :param is_running: (job name, its record or None) -> whether what runs that job is alive.
     :param abandon: removes what an abandoned attempt left, by job name.
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         name = job_name(identity, attempt)
         record = read_record(name)
         if record is None:
-            return Attempt(name, "start")
+            return Attempt(name, "attach" if is_running(name, None) else "start")
         if record.status == JobStatus.COMPLETED:
             return Attempt(name, "reuse", record)
         if record.status == JobStatus.IN_PROGRESS:
-            if is_running(record):
+            if is_running(name, record):
                 return Attempt(name, "attach", record)
             abandon(name)
     raise RuntimeError(f"{MAX_ATTEMPTS} attempts of {identity} exist; clear old job records under output_path")

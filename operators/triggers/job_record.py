@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from ml_lifecycle.core.lost_instances import LOST_GRACE_S, LOST_REASON, track_gone
+from ml_lifecycle.core.lost_instances import LOST_GRACE_S, track_gone
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ class JobRecordTrigger(BaseTrigger):
             wake_on_secondary=wait.wake_on_secondary,
             wake_after_epoch_s=wait.wake_after_epoch_s,
             compute=wait.compute,
+            lost_grace_s=wait.lost_grace_s,
         )
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -136,7 +137,8 @@ class JobRecordTrigger(BaseTrigger):
                 alive = await asyncio.to_thread(self._is_alive, record)
                 gone_since_s, lost = track_gone(alive, gone_since_s, time.monotonic(), self.lost_grace_s)
                 if lost:
-                    yield TriggerEvent({"status": "lost", "job_name": self.job_name, "failure_reason": LOST_REASON})
+                    reason = self._backend.lost_reason
+                    yield TriggerEvent({"status": "lost", "job_name": self.job_name, "failure_reason": reason})
                     return
             if self.deadline_epoch_s is not None and time.time() > self.deadline_epoch_s:
                 yield TriggerEvent({"status": "timeout", "job_name": self.job_name, "failure_reason": ""})

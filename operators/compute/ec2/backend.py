@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from ml_lifecycle.compute.base import Backend, EndpointBackend, JobBackend, JobLinks, ReapRequest
 from ml_lifecycle.core.job_kinds import JobKind
+from ml_lifecycle.core.lost_instances import LOST_GRACE_S, LOST_REASON
 from ml_lifecycle.core.status import JobRecord
 
 DEFAULT_POLL_INTERVAL_S = 5.0
@@ -21,6 +22,7 @@ class Ec2Backend(Backend):
     """
 
     name: ClassVar[str] = "ec2"
+    lost_reason: ClassVar[str] = LOST_REASON
 
     def __init__(self, aws_conn_id: str | None = "aws_default", options: Any = None) -> None:
         from ml_lifecycle.compute.ec2.clients import Ec2Clients
@@ -46,6 +48,7 @@ class Ec2Backend(Backend):
             "clients": self.clients.jobs(),
             "settings": Ec2Settings.build(self.options.get("ec2_settings")),
             "poll_interval_s": self._poll_interval_s(),
+            "lost_grace_s": float(self.options.get("lost_grace_s") or LOST_GRACE_S),
         }
         if kind.name == "training":
             from ml_lifecycle.compute.ec2.training_jobs import Ec2TrainingJobs, SpotPolicy

@@ -20,10 +20,9 @@ from ml_lifecycle.core.ec2.checks import check_reachable_from_ec2
 from ml_lifecycle.core.ec2.settings import Ec2Settings
 from ml_lifecycle.core.ec2.spec_documents import LOG_GROUPS
 from ml_lifecycle.core.job_kinds import JobKind
-from ml_lifecycle.core.lost_instances import LOST_REASON, track_gone
+from ml_lifecycle.core.lost_instances import LOST_GRACE_S, LOST_REASON, track_gone
 from ml_lifecycle.core.status import JobRecord
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
-from ml_lifecycle.errors import JobFailed
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +56,7 @@ class Ec2Jobs(JobBackend):
     :param clients: the stores, fleet, logs client, region and agent bundle.
     :param settings: the launch settings.
     :param poll_interval_s: seconds between polls of the record, the instances and the logs.
+    :param lost_grace_s: how long the instances may be gone, without a final record, before the job is lost.
     """
 
     def __init__(
@@ -67,8 +67,9 @@ class Ec2Jobs(JobBackend):
         clients: Ec2JobClients,
         settings: Ec2Settings,
         poll_interval_s: float,
+        lost_grace_s: float = LOST_GRACE_S,
     ) -> None:
-        super().__init__(kind, compute, aws_conn_id, poll_interval_s)
+        super().__init__(kind, compute, aws_conn_id, poll_interval_s, lost_grace_s)
         self.log_group = LOG_GROUPS[kind.name]  # the CloudWatch Logs group the agents write to
         self.store_for = clients.store_for
         self.fleet = clients.fleet
@@ -95,12 +96,13 @@ class Ec2Jobs(JobBackend):
         uri = parse_uri(self.record_uri(spec, job_name))
         return read_record(self.store_for(uri), uri)
 
-    def is_alive(self, record: JobRecord) -> bool:
-        """Say whether an InProgress job still has live instances (found by its tag).
+    def is_alive(self, job_name: str, record: JobRecord | None) -> bool:
+        """Say whether the job still has live instances (found by its tag; they may still boot, with no record).
 
-        :param record: the job's record.
+        :param job_name: the job's name.
+        :param record: its record, or None.
         """
-        return self.has_live_instances(record.job_name)
+        return self.has_live_instances(job_name)
 
     def has_live_instances(self, job_name: str) -> bool:
         """Say whether any of the job's instances is pending or running.
@@ -167,9 +169,10 @@ class Ec2Jobs(JobBackend):
         :param job_name: the job's name.
         :param gone_since_s: what the previous call returned (monotonic seconds), or None.
         """
-        gone_since_s, lost = track_gone(self.has_live_instances(job_name), gone_since_s, time.monotonic())
+        alive = self.has_live_instances(job_name)
+        gone_since_s, lost = track_gone(alive, gone_since_s, time.monotonic(), self.lost_grace_s)
         if lost:
-            raise JobFailed(job_name, "Failed", LOST_REASON)
+            raise self.kind.failure(job_name, None, LOST_REASON, "")
         return gone_since_s
 
     def created_s(self, spec: Any, job_name: str) -> float:

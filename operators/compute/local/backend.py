@@ -9,6 +9,7 @@ from ml_lifecycle import settings
 from ml_lifecycle.compute.base import Backend, EndpointBackend, JobBackend, JobLinks, ReapRequest
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.job_kinds import JobKind
+from ml_lifecycle.core.lost_instances import AGENT_LOST_REASON, LOST_GRACE_S
 from ml_lifecycle.core.status import JobRecord
 
 DEFAULT_POLL_INTERVAL_S = 5.0
@@ -23,6 +24,7 @@ class LocalBackend(Backend):
     """
 
     name: ClassVar[str] = "local"
+    lost_reason: ClassVar[str] = AGENT_LOST_REASON
 
     def jobs(self, kind: JobKind) -> JobBackend:
         """Return the job runner for a kind of job on this engine.
@@ -36,6 +38,7 @@ class LocalBackend(Backend):
             "compute": self.name,
             "aws_conn_id": self.aws_conn_id,
             "poll_interval_s": float(self.options.get("poll_interval_s") or DEFAULT_POLL_INTERVAL_S),
+            "lost_grace_s": float(self.options.get("lost_grace_s") or LOST_GRACE_S),
             "store_for": store_factory(self.aws_conn_id),
             "home": settings.home_dir(),
             "work_root": settings.work_dir(),

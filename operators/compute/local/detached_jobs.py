@@ -24,6 +24,7 @@ from ml_lifecycle.compute.local.run_cleanup import remove_job
 from ml_lifecycle.compute.records import read_record
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.job_kinds import DEADLINE_MARGIN_S, JobKind
+from ml_lifecycle.core.lost_instances import AGENT_LOST_REASON, LOST_GRACE_S
 from ml_lifecycle.core.status import JobRecord, is_terminal
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.stores import StoreFor, detached_store_factory
@@ -44,6 +45,7 @@ class DetachedJobs(JobBackend):
     :param store_for: returns the store for a URI (safe to use in a forked agent).
     :param home: ML_LIFECYCLE_HOME; agent logs live in ``logs/jobs/<job>.log`` below it.
     :param work_root: the folder under which jobs lay out /opt/ml.
+    :param lost_grace_s: how long a job's agent may be gone, without a final record, before a deferred wait says lost.
     """
 
     def __init__(
@@ -55,8 +57,9 @@ class DetachedJobs(JobBackend):
         store_for: StoreFor,
         home: Path,
         work_root: Path,
+        lost_grace_s: float = LOST_GRACE_S,
     ) -> None:
-        super().__init__(kind, compute, aws_conn_id, poll_interval_s)
+        super().__init__(kind, compute, aws_conn_id, poll_interval_s, lost_grace_s)
         self.store_for = store_for
         self.home = home
         self.work_root = work_root
@@ -102,15 +105,16 @@ class DetachedJobs(JobBackend):
         uri = parse_uri(self.record_uri(spec, job_name))
         return read_record(self.store_for(uri), uri)
 
-    def is_alive(self, record: JobRecord) -> bool:
+    def is_alive(self, job_name: str, record: JobRecord | None) -> bool:
         """Say whether the job's agent lives on this host or, when this host cannot tell, its containers run.
 
-        :param record: the job's record.
+        :param job_name: the job's name.
+        :param record: its record, or None.
         """
         alive = agent_alive(record, is_alive)
         if alive is not None:
             return alive
-        return bool(DockerEngine().containers({labels.JOB: record.job_name}, running_only=True))
+        return bool(DockerEngine().containers({labels.JOB: job_name}, running_only=True))
 
     def launch(self, spec: Any, job_name: str, owner: Mapping[str, str], sink: LogSink) -> None:
         """Check the inputs here, then start the job in a detached agent.
@@ -151,11 +155,14 @@ class DetachedJobs(JobBackend):
         else:
             ended = self._poll_record(spec, job_name, sink, deadline_s)
         record = self.find(spec, job_name)
-        if not ended and (record is None or not is_terminal(record.status)):
-            sink(f"{self.kind.title} {job_name} ran past its deadline; stopping it")
-            self.stop(spec, job_name)
-            raise self.kind.overdue(job_name, "\n".join(self.logs(spec, job_name, 30)))
-        return record
+        if record is not None and is_terminal(record.status):
+            return record
+        tail = "\n".join(self.logs(spec, job_name, 30))
+        if ended:
+            raise self.kind.failure(job_name, record, AGENT_LOST_REASON, tail)
+        sink(f"{self.kind.title} {job_name} ran past its deadline; stopping it")
+        self.stop(spec, job_name)
+        raise self.kind.overdue(job_name, tail)
 
     def _poll_record(self, spec: Any, job_name: str, sink: LogSink, deadline_s: float) -> bool:
         """Wait for an agent of another host (or a gone one): read the record and the log file until it is final.
@@ -170,7 +177,7 @@ class DetachedJobs(JobBackend):
         while time.monotonic() < deadline_s:
             offset = tail(self.log_path(job_name), offset, sink)
             record = self.find(spec, job_name)
-            if record is None or is_terminal(record.status) or not self.is_alive(record):
+            if record is None or is_terminal(record.status) or not self.is_alive(job_name, record):
                 return True
             time.sleep(self.poll_interval_s)
         return False

@@ -1,0 +1,83 @@
+"""Fixtures for EC2 emulation (moto server, the Airflow AWS connection, an image in the registry, the emulator)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+
+from support.ec2_emulator import EMULATOR_LABEL, Ec2Emulator
+from support.helpers import managed_containers
+from support.moto import moto_server  # noqa: F401
+
+REGION = "us-east-1"
+BUCKET = "ml-bucket"
+INSTANCE_PROFILE = "ml-lifecycle-instance"
+EMULATED_IMAGE_REPOSITORY = "127.0.0.1:5000/ml-lifecycle-test/linear-emulated"
+
+
+@pytest.fixture
+def aws(
+    moto_server: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> SimpleNamespace:
+    """boto3 clients on the moto server, aws_default pointing there, a bucket and an instance profile."""
+    connection = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"endpoint_url": moto_server, "region_name": REGION},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    clients = {
+        name: boto3.client(name, endpoint_url=moto_server, region_name=REGION)
+        for name in ("s3", "ec2", "iam", "logs", "ssm")
+    }
+    clients["s3"].create_bucket(Bucket=BUCKET)
+    try:
+        clients["iam"].create_instance_profile(InstanceProfileName=INSTANCE_PROFILE)
+    except clients["iam"].exceptions.EntityAlreadyExistsException:
+        pass
+    return SimpleNamespace(endpoint=moto_server, **clients)
+
+
+@pytest.fixture(scope="session")
+def pushed_image(example_image: str, registry: str, docker_client: Any) -> str:
+    """The example image pushed to the local registry, by digest (as PushToECR hands it on)."""
+    image = docker_client.images.get(example_image)
+    image.tag(EMULATED_IMAGE_REPOSITORY, tag="test")
+    for line in docker_client.images.push(EMULATED_IMAGE_REPOSITORY, tag="test", stream=True, decode=True):
+        if "error" in line:
+            raise RuntimeError(f"push failed: {line['error']}")
+    digests = docker_client.images.get(f"{EMULATED_IMAGE_REPOSITORY}:test").attrs["RepoDigests"]
+    return next(d for d in digests if d.startswith(EMULATED_IMAGE_REPOSITORY))
+
+
+@pytest.fixture
+def emulator(
+    request: pytest.FixtureRequest, docker_client: Any, aws: SimpleNamespace, tmp_path: Path, ml_home: Path
+) -> Iterator[Ec2Emulator]:
+    """Boot moto's instances in containers; afterwards nothing of ours runs, in moto or on the engine.
+
+    Parametrize it indirectly with the seconds one minute of ``shutdown -h +N`` lasts (default 10).
+    """
+    seconds_per_minute = float(getattr(request, "param", 10.0))
+    with Ec2Emulator(
+        docker_client, aws.ec2, aws.endpoint, tmp_path / "ec2", seconds_per_minute=seconds_per_minute
+    ) as emulator:
+        yield emulator
+    alive = aws.ec2.describe_instances(
+        Filters=[
+            {"Name": "tag:ml-lifecycle.managed", "Values": ["true"]},
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+        ]
+    )["Reservations"]
+    assert alive == [], "an instance was left running in moto"
+    for job in {instance.job_name for instance in emulator.instances.values()}:
+        assert managed_containers(docker_client, job=job) == [], f"containers of {job} were left on the engine"
+    assert docker_client.containers.list(all=True, filters={"label": EMULATOR_LABEL}) == []
