@@ -140,18 +140,22 @@ class Jam:
         self.appear = appear
         self.hold = hold
         self.held = False
+        self.error = ""
         self._release: Callable[[], None] | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
-        """Wait for the resource, then hold it."""
+        """Wait for the resource, then hold it (what went wrong is kept in ``error``)."""
         while not self._done.is_set():
-            resource = self.appear()
-            if resource:
-                self._release = self.hold(resource)
-                self.held = True
-                return
+            try:
+                resource = self.appear()
+                if resource:
+                    self._release = self.hold(resource)
+                    self.held = True
+                    return
+            except Exception as err:  # it went away as it was held (the engine's probe network): look again
+                self.error = repr(err)
             time.sleep(0.05)
 
     def __enter__(self) -> Jam:
@@ -174,13 +178,23 @@ def _network_jam(docker_client: Any, image: str, job: str) -> Jam:
     """
 
     def hold(network: Any) -> Callable[[], None]:
-        holder = docker_client.containers.create(image, ["sleep", "300"], entrypoint=[], name=f"holder-{job[-12:]}")
-        subnet = network.attrs["IPAM"]["Config"][0]["Subnet"]  # the job's hosts have fixed addresses at its start
-        network.connect(holder, ipv4_address=str(ipaddress.ip_network(subnet)[-2]))
-        holder.start()
+        holder = docker_client.containers.create(image, ["sleep", "300"], entrypoint=[])
+        try:
+            network.reload()
+            subnet = network.attrs["IPAM"]["Config"][0]["Subnet"]  # the job's hosts have fixed addresses at its start
+            network.connect(holder, ipv4_address=str(ipaddress.ip_network(subnet)[-2]))
+            holder.start()
+        except Exception:
+            holder.remove(force=True)
+            raise
         return lambda: holder.remove(force=True)
 
-    return Jam(lambda: next(iter(docker_client.networks.list(names=[f"mlc-{job}"])), None), hold)
+    def appear() -> Any:
+        # The engine first makes an internal probe of the same name to learn a free subnet; the job's is not internal.
+        found = docker_client.networks.list(names=[f"mlc-{job}"], filters={"label": f"ml-lifecycle.job={job}"})
+        return next((n for n in found if not n.attrs.get("Internal")), None)
+
+    return Jam(appear, hold)
 
 
 def _local_place(tmp_path: Path, example_image: str, sample_data: Path, docker_client: Any) -> Place:

@@ -170,7 +170,7 @@ def test_a_failed_job_whose_cleanup_fails_too_reports_the_jobs_own_error(place, 
     with place.jam_cleanup(name) as jam, pytest.raises(JobFailed) as failed:
         _run(jobs, spec, identity, [])
 
-    assert jam.held, "the test never jammed the cleanup"
+    assert jam.held, f"the test never jammed the cleanup: {jam.error}"
     assert "the data is bad" in str(failed.value)
     assert failed.value.job_name == name
     assert any(f"Cleanup of {name} failed" in r.getMessage() for r in caplog.records)

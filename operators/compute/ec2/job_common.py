@@ -27,6 +27,8 @@ from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 log = logging.getLogger(__name__)
 
 LIVE_STATES = ("pending", "running")
+# After the final record, how long the instances get to ship their last log lines and shut themselves down.
+SETTLE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,19 @@ class Ec2Jobs(JobBackend):
         :param job_name: the job's name.
         """
         return CloudWatchFollower(self.logs_client, job_name, self.log_group)
+
+    def let_instances_end(self, job_name: str, follower: CloudWatchFollower, sink: Callable[[str], None]) -> None:
+        """After the final record, stream the log while the instances ship their last lines and end by themselves.
+
+        :param job_name: the job's name.
+        :param follower: the job's log follower.
+        :param sink: the task log.
+        """
+        deadline_s = time.monotonic() + SETTLE_S
+        while self.has_live_instances(job_name) and time.monotonic() < deadline_s:
+            follower.poll(sink)
+            time.sleep(min(self.poll_interval_s, 1.0))
+        follower.poll(sink)
 
     def logs(self, spec: Any, job_name: str, tail: int | None = None) -> list[str]:
         """Return the job's CloudWatch log lines (the last ``tail`` ones, or all).

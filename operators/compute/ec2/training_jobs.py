@@ -82,7 +82,7 @@ class Ec2TrainingJobs(Ec2Jobs):
             follower.poll(sink)
             record = self.find(spec, job_name)
             if record is not None and is_terminal(record.status):
-                follower.poll(sink)
+                self.let_instances_end(job_name, follower, sink)
                 return record
             if _interrupted(record) and written_after(record, self.launch_times[-1] if self.launch_times else 0.0):
                 self.relaunch_after_interruption(spec, job_name, owner, sink)
@@ -122,10 +122,11 @@ class Ec2TrainingJobs(Ec2Jobs):
         :param event: the trigger's event.
         :param sink: the task log.
         """
-        for line in self.logs(spec, job_name):
-            sink(line)
+        follower = self.follower(job_name)
         if event.get("secondary_status") != SecondaryStatus.INTERRUPTED or event.get("status") != JobStatus.IN_PROGRESS:
+            self.let_instances_end(job_name, follower, sink)
             return False
+        follower.poll(sink)
         self.relaunch_after_interruption(spec, job_name, self._owner(spec, job_name), sink)
         return True
 

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from ml_lifecycle.compute.base import LogSink
-from ml_lifecycle.compute.ec2.cloudwatch_follow import CloudWatchFollower
 from ml_lifecycle.compute.ec2.job_common import Ec2Jobs
 from ml_lifecycle.compute.ec2.launcher import LaunchPlan
 from ml_lifecycle.compute.inputs import list_transform_inputs
@@ -15,9 +14,6 @@ from ml_lifecycle.core.job_kinds import DEADLINE_MARGIN_S, transform_job_uri
 from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.core.status import JobRecord, is_terminal
 from ml_lifecycle.core.uris import ArtifactUri
-
-# After the final record, how long the instances get to ship their last log lines and shut themselves down.
-SETTLE_S = 30.0
 
 
 def transform_staging_uri(output_uri: str, job_name: str) -> ArtifactUri:
@@ -89,25 +85,12 @@ class Ec2TransformJobs(Ec2Jobs):
             follower.poll(sink)
             record = self.find(spec, job_name)
             if record is not None and is_terminal(record.status):
-                self._let_instances_end(job_name, follower, sink)
+                self.let_instances_end(job_name, follower, sink)
                 return record
             gone_since_s = self.lost_since(job_name, gone_since_s)
             if time.time() > hard_deadline_s:
                 raise self.kind.overdue(job_name, "\n".join(self.logs(spec, job_name, 30)))
             time.sleep(self.poll_interval_s)
-
-    def _let_instances_end(self, job_name: str, follower: CloudWatchFollower, sink: LogSink) -> None:
-        """Wait a while for the instances to end by themselves (their last log lines shipped), streaming those lines.
-
-        :param job_name: the job's name.
-        :param follower: the job's log follower.
-        :param sink: the task log.
-        """
-        deadline_s = time.monotonic() + SETTLE_S
-        while self.has_live_instances(job_name) and time.monotonic() < deadline_s:
-            follower.poll(sink)
-            time.sleep(min(self.poll_interval_s, 1.0))
-        follower.poll(sink)
 
     def deadline_epoch_s(self, spec: TransformSpec, job_name: str) -> float:
         """Return the launch (by this object, else the record's creation: a retry) plus max_runtime_s and a margin.
@@ -129,13 +112,12 @@ class Ec2TransformJobs(Ec2Jobs):
             self.fleet.terminate(ids)
 
     def resume(self, spec: TransformSpec, job_name: str, event: Mapping[str, Any], sink: LogSink) -> bool:
-        """Show the job's log, and give its instances a moment to end by themselves once the record is final.
+        """Show the job's log as its instances ship the last of it and end by themselves (a while, at most).
 
         :param spec: the transform spec.
         :param job_name: the job's name.
         :param event: the trigger's event.
         :param sink: the task log.
         """
-        for line in self.logs(spec, job_name):
-            sink(line)
+        self.let_instances_end(job_name, self.follower(job_name), sink)
         return False
