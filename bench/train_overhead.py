@@ -141,12 +141,12 @@ FOLLOW = "follow the agent until it exits"
 # Steps wrapped in the operator's process (module, attribute path, label). Targets that do not exist in the
 # installed ml_lifecycle are skipped, so the benchmark keeps running while the operator's internals change.
 TASK_STEPS = (
-    ("ml_lifecycle.core.attempts", "choose_attempt", "read earlier job records (choose_attempt)"),
-    ("ml_lifecycle.compute.local.training.jobs", "require_image", "preflight: image lookup"),
+    ("ml_lifecycle.compute.lifecycle", "choose_attempt", "read earlier job records (choose_attempt)"),
+    ("ml_lifecycle.compute.local.training.jobs", "LocalTrainingJobs.prepare", "preflight: image lookup"),
     ("ml_lifecycle.compute.local.training.jobs", "list_channels", "preflight: list channels"),
-    ("ml_lifecycle.compute.local.training.jobs", "launch_detached", "fork the detached agent"),
-    ("ml_lifecycle.compute.local.training.jobs", "LocalTrainingJobs.follow", FOLLOW),
-    ("ml_lifecycle.train_on_ec2", "TrainOnEC2Operator._finish", "read the final record (_finish)"),
+    ("ml_lifecycle.compute.local.detached_jobs", "launch_detached", "fork the detached agent"),
+    ("ml_lifecycle.compute.local.detached_jobs", "follow", FOLLOW),
+    ("ml_lifecycle.compute.lifecycle", "finish", "read the final record, clean up (finish)"),
 )
 # Steps of the job itself (in the detached agent when the operator forks one, else in this process).
 JOB_STEPS = (

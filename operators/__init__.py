@@ -24,6 +24,7 @@ _EXPORTS = {
     "DeleteEndpointOperator": "ml_lifecycle.deploy_endpoint",
     "EndpointInServiceSensor": "ml_lifecycle.sensors.endpoint_in_service",
     "TeardownOperator": "ml_lifecycle.teardown",
+    "ReapOrphansOperator": "ml_lifecycle.reaper",
     "TrainingJobSensor": "ml_lifecycle.sensors.training_job",
     "ImageInRegistrySensor": "ml_lifecycle.sensors.image_in_registry",
     "Channel": "ml_lifecycle.core.specs",
@@ -43,6 +44,7 @@ __all__ = [
     "ExportArtifactsOperator",
     "ImageInRegistrySensor",
     "PushToECROperator",
+    "ReapOrphansOperator",
     "TeardownOperator",
     "TrainOnEC2Operator",
     "TrainingJobSensor",
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
     from ml_lifecycle.deploy_endpoint import DeleteEndpointOperator, DeployEndpointOperator
     from ml_lifecycle.export_artifacts import ExportArtifactsOperator
     from ml_lifecycle.push_to_ecr import PushToECROperator
+    from ml_lifecycle.reaper import ReapOrphansOperator
     from ml_lifecycle.sensors.endpoint_in_service import EndpointInServiceSensor
     from ml_lifecycle.sensors.image_in_registry import ImageInRegistrySensor
     from ml_lifecycle.sensors.training_job import TrainingJobSensor

@@ -6,7 +6,7 @@ from typing import Any
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Describe this package to Airflow: its operators, sensors and extra links."""
+    """Describe this package to Airflow: its operators, sensors, triggers and extra links."""
     return {
         "package-name": "airflow-ml-lifecycle",
         "name": "ML lifecycle",
@@ -24,8 +24,29 @@ def get_provider_info() -> dict[str, Any]:
                     "ml_lifecycle.batch_transform",
                     "ml_lifecycle.deploy_endpoint",
                     "ml_lifecycle.teardown",
+                    "ml_lifecycle.reaper",
                 ],
             }
+        ],
+        "sensors": [
+            {
+                "integration-name": "ML lifecycle",
+                "python-modules": [
+                    "ml_lifecycle.sensors.endpoint_in_service",
+                    "ml_lifecycle.sensors.training_job",
+                    "ml_lifecycle.sensors.image_in_registry",
+                ],
+            }
+        ],
+        "triggers": [{"integration-name": "ML lifecycle", "python-modules": ["ml_lifecycle.triggers.job_record"]}],
+        "extra-links": [
+            "ml_lifecycle.links.artifacts.ImageLink",
+            "ml_lifecycle.links.jobs.InstancesLink",
+            "ml_lifecycle.links.jobs.JobLogsLink",
+            "ml_lifecycle.links.artifacts.TrainingArtifactsLink",
+            "ml_lifecycle.links.artifacts.ModelVersionLink",
+            "ml_lifecycle.links.artifacts.PredictionsLink",
+            "ml_lifecycle.links.artifacts.EndpointLink",
         ],
         "integrations": [
             {

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_lifecycle.core.job_kinds import RECORDS_FOLDER
+from ml_lifecycle.core.status import JobStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.plugin.prices import estimate_usd
 from ml_lifecycle.stores.base import ArtifactStore
@@ -161,7 +162,7 @@ def _running(root: ArtifactUri, store_for: StoreFor, work_root: Path, overview: 
     now = time.time()
     for store, uri in candidates[:MAX_RECORDS]:
         record = json.loads(store.read_bytes(uri))
-        if record.get("status") not in ("InProgress", "Stopping"):
+        if record.get("status") not in (JobStatus.IN_PROGRESS, JobStatus.STOPPING):
             continue
         age_s = max(now - _epoch(str(record.get("created_at", ""))), 0.0) if record.get("created_at") else 0.0
         instance_type = record.get("instance_type") or _instance_type(work_root, record)

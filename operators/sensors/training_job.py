@@ -98,8 +98,9 @@ class TrainingJobSensor(BaseSensorOperator):
         :param context: the Airflow context.
         :param event: the trigger's event.
         """
+        from ml_lifecycle.core.status import JobStatus
         from ml_lifecycle.errors import JobFailed
 
-        if event.get("status") != "Completed":
+        if event.get("status") != JobStatus.COMPLETED:
             raise JobFailed(self.job_name, event.get("status", "unknown"), event.get("failure_reason", ""))
-        return {"job_name": self.job_name, "status": "Completed"}
+        return {"job_name": self.job_name, "status": JobStatus.COMPLETED.value}

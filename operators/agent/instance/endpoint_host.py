@@ -22,6 +22,7 @@ from ml_lifecycle.core import labels
 from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.contract import MODEL_DIR, SERVING_PORT
 from ml_lifecycle.core.ec2.endpoint_hosts import host_report_uri
+from ml_lifecycle.core.status import EndpointStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.stores.base import ArtifactStore
 
@@ -81,10 +82,10 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
     except Exception as err:
         reason = f"{type(err).__name__}: {err}"[:1024]
         sink(f"Endpoint {spec.endpoint_name}: this host cannot serve: {reason}")
-        _report(store_for, report, "Failed", reason)
+        _report(store_for, report, EndpointStatus.FAILED, reason)
         engine.remove_by_name(name)
         return EXIT_FAILED
-    _report(store_for, report, "InService", "", image_digest=image.digest or image.image_id)
+    _report(store_for, report, EndpointStatus.IN_SERVICE, "", image_digest=image.digest or image.image_id)
     sink(f"Endpoint {spec.endpoint_name}: serving on port {port} ({image.digest or image.image_id})")
     stream = f"{spec.endpoint_name}/{identity.instance_id}"
     ship = CloudWatchShipper(client_factory("logs", None, identity.region), document.log_group, stream)

@@ -12,6 +12,7 @@ from ml_lifecycle.compute.ec2.fleet import ClientFactory
 from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer
 from ml_lifecycle.compute.records import StoreFor
 from ml_lifecycle.core.ec2.endpoint_hosts import host_report_uri
+from ml_lifecycle.core.status import EndpointStatus
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import ArtifactNotFound, EndpointNotReady
 
@@ -72,7 +73,7 @@ class HealthWatch:
                 report = json.loads(self.store_for(uri).read_bytes(uri))
             except ArtifactNotFound:
                 continue
-            if report.get("status") == "Failed":
+            if report.get("status") == EndpointStatus.FAILED:
                 return f"instance {instance_id}: {report.get('failure_reason') or 'no reason was reported'}"
         return None
 

@@ -9,12 +9,19 @@ from typing import Any
 
 from ml_lifecycle.compute.records import StoreFor
 from ml_lifecycle.core.clock import utc_now_iso
+from ml_lifecycle.core.status import EndpointStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import ArtifactNotFound, SpecError
 
 STATE_NAME = "state.json"
 STATE_PREFIX = "ml-lifecycle/endpoints"
-CREATING, IN_SERVICE, UPDATING, FAILED, DELETING = "Creating", "InService", "Updating", "Failed", "Deleting"
+CREATING, IN_SERVICE, UPDATING, FAILED, DELETING = (
+    EndpointStatus.CREATING,
+    EndpointStatus.IN_SERVICE,
+    EndpointStatus.UPDATING,
+    EndpointStatus.FAILED,
+    EndpointStatus.DELETING,
+)
 MAX_HISTORY = 20
 
 

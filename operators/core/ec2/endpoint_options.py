@@ -7,7 +7,6 @@ from typing import Any
 
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import check_error_rate, ec2_instance_type
-from ml_lifecycle.core.ec2.settings import check_ec2_settings
 from ml_lifecycle.core.errors import SpecError
 
 SCHEMES = ("internet-facing", "internal")
@@ -56,6 +55,16 @@ def _traffic_shift(value: Any) -> Any:
     return TrafficShift.build(value)
 
 
+def _check_ec2_settings(values: Any) -> Any:
+    """Validate ec2_settings (the launch-settings module loads only when there are some, not at DAG parse time).
+
+    :param values: setting name -> value.
+    """
+    from ml_lifecycle.core.ec2.settings import check_ec2_settings
+
+    return check_ec2_settings(values)
+
+
 def endpoint_option_checks(options: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Return the checks of an EC2 endpoint's options, for checks.check_now (templated values wait for execute).
 
@@ -64,7 +73,7 @@ def endpoint_option_checks(options: Mapping[str, Any]) -> dict[str, tuple[Any, A
     """
     return {
         "instance_type": (options.get("instance_type"), ec2_instance_type),
-        "ec2_settings": (options.get("ec2_settings"), check_ec2_settings),
+        "ec2_settings": (options.get("ec2_settings"), _check_ec2_settings),
         "traffic_shift": (options.get("traffic_shift"), _traffic_shift),
         "bake_s": (options.get("bake_s"), lambda v: checks.check_positive_int("bake_s", v, 0, 24 * 3600)),
         "max_error_rate": (options.get("max_error_rate"), check_error_rate),

@@ -10,11 +10,16 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-CREATING = "Creating"
-UPDATING = "Updating"
-IN_SERVICE = "InService"
-FAILED = "Failed"
-DELETING = "Deleting"
+from ml_lifecycle.core.status import EndpointStatus
+
+# SageMaker's endpoint states (core.status.EndpointStatus), named here as its readers import them.
+CREATING, UPDATING, IN_SERVICE, FAILED, DELETING = (
+    EndpointStatus.CREATING,
+    EndpointStatus.UPDATING,
+    EndpointStatus.IN_SERVICE,
+    EndpointStatus.FAILED,
+    EndpointStatus.DELETING,
+)
 
 
 @dataclass
