@@ -17,7 +17,7 @@ from ml_lifecycle.core.checks import (
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
-from ml_lifecycle.links import PredictionsLink
+from ml_lifecycle.links import InstancesLink, JobLogsLink, PredictionsLink
 
 if TYPE_CHECKING:  # the specs load when a task runs, not at DAG parse time
     from ml_lifecycle.core.specs import TransformSpec
@@ -82,7 +82,7 @@ class BatchTransformOperator(JobOperator):
     template_fields_renderers = {"environment": "json", "ec2_settings": "json"}
     ui_color = "#d4f1d4"
     job_kind = "transform"
-    operator_extra_links = (PredictionsLink(),)
+    operator_extra_links = (PredictionsLink(), JobLogsLink(), InstancesLink())
 
     def __init__(
         self,

@@ -26,9 +26,9 @@ class JobOutcome:
     :param job_name: the job's name.
     :param status: its JobStatus (InProgress when the task returned without waiting).
     :param record_uri: where its record (status.json) is.
-    :param outputs: XCom key -> URI of what it produced (``model_uri``, ``output_uri``).
+    :param outputs: XCom key -> value of what it produced, as its kind reports it (``model_uri``, ``output_uri``,
+        ``image_digest``).
     :param metrics: metric name -> final value.
-    :param image_digest: the digest of the image it ran, when known.
     """
 
     job_name: str
@@ -36,7 +36,6 @@ class JobOutcome:
     record_uri: str
     outputs: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
-    image_digest: str = ""
 
     def to_xcom(self) -> dict[str, Any]:
         """Return the task's XCom value: a small JSON-safe dict (every key is also pushed as its own XCom)."""
@@ -45,8 +44,6 @@ class JobOutcome:
             return value
         value.update(self.outputs)
         value["metrics"] = dict(self.metrics)
-        if self.image_digest:
-            value["image_digest"] = self.image_digest
         return value
 
 
@@ -107,6 +104,7 @@ class RecordWait:
 
     :param record_uri: the job's record.
     :param job_name: the job's name.
+    :param kind: the job's kind (``training``, ``transform``).
     :param compute: the backend that runs it (asked whether the job is alive).
     :param aws_conn_id: the Airflow AWS connection.
     :param poll_interval_s: seconds between reads.
@@ -118,6 +116,7 @@ class RecordWait:
 
     record_uri: str
     job_name: str
+    kind: str
     compute: str
     aws_conn_id: str | None
     poll_interval_s: float
@@ -166,6 +165,9 @@ class JobBackend(ABC):
     :param poll_interval_s: seconds between reads of the record while waiting.
     :param lost_grace_s: how long what runs a job may be gone, without a final record, before the job is lost.
     """
+
+    # Why a job counts as lost on this backend: what ran it ended before a final record was written.
+    lost_reason: ClassVar[str] = "what ran it ended before it wrote a final record"
 
     def __init__(
         self,
@@ -273,6 +275,7 @@ class JobBackend(ABC):
         return RecordWait(
             record_uri=self.record_uri(spec, job_name),
             job_name=job_name,
+            kind=self.kind.name,
             compute=self.compute,
             aws_conn_id=self.aws_conn_id,
             poll_interval_s=self.poll_interval_s,
@@ -331,8 +334,6 @@ class Backend(ABC):
     """
 
     name: ClassVar[str] = ""
-    # Why a job counts as lost here: what ran it ended before a final record was written.
-    lost_reason: ClassVar[str] = "what ran it ended before it wrote a final record"
 
     def __init__(self, aws_conn_id: str | None = "aws_default", options: Mapping[str, Any] | None = None) -> None:
         self.aws_conn_id = aws_conn_id
@@ -348,14 +349,6 @@ class Backend(ABC):
     @abstractmethod
     def endpoints(self) -> EndpointBackend:
         """Return the endpoint backend."""
-
-    @abstractmethod
-    def is_job_alive(self, job_name: str, record: JobRecord | None) -> bool:
-        """Say whether what runs a job still exists (a deferred wait asks this to notice a lost job).
-
-        :param job_name: the job's name.
-        :param record: its record, or None when none was written yet.
-        """
 
     @abstractmethod
     def reap_orphans(self, request: ReapRequest) -> list[dict[str, Any]]:

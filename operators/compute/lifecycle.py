@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from ml_lifecycle.compute.base import JobBackend, JobOutcome, LogSink, RecordWait
 from ml_lifecycle.core.attempts import choose_attempt
 from ml_lifecycle.core.naming import RunIdentity
-from ml_lifecycle.core.status import JobRecord, JobStatus, is_terminal
+from ml_lifecycle.core.status import JobRecord, JobStatus, WaitOutcome, is_terminal
 
 log = logging.getLogger(__name__)
 
@@ -117,39 +117,40 @@ def resume_job(
         raise
     if runs_on:
         defer_wait(jobs, spec, job_name, sink, defer)
-    unfinished = ""
-    if event.get("status") == "timeout":
-        unfinished = "it did not end within its max_runtime_s and the margin; it was stopped"
-    elif event.get("status") == "lost":
-        unfinished = str(event.get("failure_reason") or "what ran it is gone")
-    return finish(jobs, spec, job_name, record, unfinished)
+    lost = event.get("status") == WaitOutcome.LOST
+    return finish(jobs, spec, job_name, record, str(event.get("failure_reason") or jobs.lost_reason) if lost else "")
 
 
-def finish(jobs: JobBackend, spec: Any, job_name: str, record: JobRecord | None, unfinished: str = "") -> JobOutcome:
+def finish(jobs: JobBackend, spec: Any, job_name: str, record: JobRecord | None, lost: str = "") -> JobOutcome:
     """Remove what the job created and return its outcome, or raise its kind's failure with its log's last lines.
 
-    A job still running (its wait ran out) is stopped first. A failing cleanup is raised only when the job itself
-    completed; otherwise the job's own failure is the error.
+    A record that is not final means the wait ended first: the job was lost (``lost`` says why), or it ran past its
+    deadline and is stopped here, as SageMaker stops a job at its MaxRuntimeInSeconds. A failing cleanup is raised
+    only when the job itself completed; otherwise the job's own failure is the error.
 
     :param jobs: the backend's job runner.
     :param spec: the job's spec.
     :param job_name: the job's name.
     :param record: its record as the wait left it, or None when none was written.
-    :param unfinished: why the wait ended without a final record.
+    :param lost: why the job counts as lost, when it does ("" when its wait ran out or its record is final).
     """
     if record is not None and record.status == JobStatus.COMPLETED:
         jobs.clean_up(spec, job_name)
         return outcome_of(jobs, spec, job_name, record)
-    if record is None or not is_terminal(record.status):
-        unfinished = unfinished or "no final record was written"
+    final = record is not None and is_terminal(record.status)
+    if not final:
         _keeping_error(lambda: jobs.stop(spec, job_name), f"Stopping {job_name}")
     tail = _log_tail(jobs, spec, job_name)
     clean_up_keeping_error(jobs, spec, job_name)
-    raise jobs.kind.failure(job_name, record, unfinished if not _is_final(record) else "", tail)
+    if final or lost:
+        raise jobs.kind.failure(job_name, record, "" if final else lost, tail)
+    raise jobs.kind.overdue(job_name, tail)
 
 
 def stop_job(jobs: JobBackend, spec: Any, job_name: str) -> None:
     """Stop the job (what it saved is kept) and remove what it created: a killed task's ``on_kill``.
+
+    A failing stop is the error raised, after the cleanup ran anyway; a failing cleanup alone is raised.
 
     :param jobs: the backend's job runner.
     :param spec: the job's spec.
@@ -157,8 +158,10 @@ def stop_job(jobs: JobBackend, spec: Any, job_name: str) -> None:
     """
     try:
         jobs.stop(spec, job_name)
-    finally:
-        jobs.clean_up(spec, job_name)
+    except BaseException:
+        clean_up_keeping_error(jobs, spec, job_name)
+        raise
+    jobs.clean_up(spec, job_name)
 
 
 def outcome_of(jobs: JobBackend, spec: Any, job_name: str, record: JobRecord) -> JobOutcome:
@@ -175,7 +178,6 @@ def outcome_of(jobs: JobBackend, spec: Any, job_name: str, record: JobRecord) ->
         record_uri=jobs.record_uri(spec, job_name),
         outputs=jobs.kind.outputs(spec, record),
         metrics=dict(record.metrics),
-        image_digest=record.image_digest,
     )
 
 
@@ -213,11 +215,3 @@ def _log_tail(jobs: JobBackend, spec: Any, job_name: str) -> str:
     except Exception as err:
         log.warning("Cannot read the log of %s: %s", job_name, err)
         return ""
-
-
-def _is_final(record: JobRecord | None) -> bool:
-    """Say whether a record is terminal.
-
-    :param record: the record, or None.
-    """
-    return record is not None and is_terminal(record.status)

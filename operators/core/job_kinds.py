@@ -148,7 +148,11 @@ class TrainingKind(JobKind):
         :param spec: the TrainingSpec.
         :param record: its final record.
         """
-        return {"model_uri": record.artifacts.get("model", ""), "output_uri": record.artifacts.get("output", "")}
+        return {
+            "model_uri": record.artifacts.get("model", ""),
+            "output_uri": record.artifacts.get("output", ""),
+            "image_digest": record.image_digest,
+        }
 
     def locations(self, spec: Any) -> dict[str, str]:
         """Return the output path, the checkpoint prefix (when given) and every channel.

@@ -219,7 +219,7 @@ class EndpointSpec:
     :param instance_count: the number of serving containers.
     :param environment: extra environment variables for the container.
     :param startup_timeout_s: how long GET /ping may take to answer 200 after start.
-    :param instance_type: the serving instances' type (on a local engine: the containers' CPUs and memory).
+    :param instance_type: the serving instances' type (the instances launched on EC2).
     """
 
     endpoint_name: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +30,14 @@ class SecondaryStatus(StrEnum):
     STOPPED = "Stopped"
     MAX_RUNTIME_EXCEEDED = "MaxRuntimeExceeded"
     INTERRUPTED = "Interrupted"  # a spot instance was reclaimed; the job stays InProgress and is relaunched
+
+
+class WaitOutcome(StrEnum):
+    """How a deferred wait for a job ends when the job's record is not final: the trigger's event ``status``."""
+
+    TIMEOUT = "timeout"  # the deadline passed
+    LOST = "lost"  # nothing has run the job for the lost grace period
+    MISSING = "Missing"  # no record yet (never an event; what the trigger reads meanwhile)
 
 
 class EndpointStatus(StrEnum):
@@ -145,6 +154,12 @@ class JobRecord:
     owner: dict[str, str] = field(default_factory=dict)
     transitions: list[list[str]] = field(default_factory=list)
     agent: dict[str, Any] = field(default_factory=dict)
+
+    def created_epoch_s(self) -> float | None:
+        """Return when the job was created, in UNIX seconds, or None when the record does not say."""
+        if not self.created_at:
+            return None
+        return datetime.fromisoformat(self.created_at.replace("Z", "+00:00")).timestamp()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as JSON-safe data."""

@@ -43,8 +43,7 @@ class TransformSpec:
     :param instance_count: the number of serving hosts the objects are split across.
     :param invocation_timeout_s: the time one request may take.
     :param max_retries: how often a failed request is retried (0-3).
-    :param instance_type: the type of each of the instance_count hosts (on a local engine: each container's CPUs
-        and memory).
+    :param instance_type: the type of each of the instance_count hosts (the instances launched on EC2).
     :param max_runtime_s: after this the transform is stopped (it fails as MaxRuntimeExceeded).
     :param data_type: ``S3Prefix`` (every object below input_uri) or ``ManifestFile`` (input_uri is a manifest:
         ``[{"prefix": "s3://b/p/"}, "key1", ...]``).

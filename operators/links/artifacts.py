@@ -27,7 +27,7 @@ class ImageLink(LifecycleLink):
 
     def url(self, operator: Any, values: Mapping[str, Any]) -> str:
         """Link to the image by digest."""
-        from ml_lifecycle.plugin import console_urls
+        from ml_lifecycle.links import console_urls
 
         return console_urls.image_url(str(values.get("image_uri", "")))
 
@@ -39,7 +39,7 @@ class _ArtifactLink(LifecycleLink):
 
     def url(self, operator: Any, values: Mapping[str, Any]) -> str:
         """Link to the artifact in the S3 console, or to its local path."""
-        from ml_lifecycle.plugin import console_urls
+        from ml_lifecycle.links import console_urls
 
         uri = str(values.get(self.keys[0], ""))
         return console_urls.artifact_url(type(self).locate(uri), region()) if uri else ""

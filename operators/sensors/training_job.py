@@ -42,10 +42,30 @@ class TrainingJobSensor(BaseSensorOperator):
             parse_uri(output_path, "output_path")
 
     def _record_uri(self) -> str:
-        """Return the URI of the job's record."""
-        from ml_lifecycle.compute.records import RECORD_NAME
+        """Return the URI of the job's record (where every training job keeps it)."""
+        from ml_lifecycle.core.job_kinds import RECORD_NAME, job_output_uri
 
-        return str(parse_uri(self.output_path, "output_path").join(self.job_name, RECORD_NAME))
+        return str(job_output_uri(self.output_path, self.job_name).join(RECORD_NAME))
+
+    def _read(self) -> Any:
+        """Read the job's record, or None when there is none yet."""
+        from ml_lifecycle.compute.records import read_record
+        from ml_lifecycle.stores import store_factory
+
+        uri = parse_uri(self._record_uri())
+        return read_record(store_factory(self.aws_conn_id)(uri), uri)
+
+    def _result(self, record: Any) -> dict[str, Any]:
+        """Return the XCom value of a completed job (the same whether the sensor poked or deferred).
+
+        :param record: the job's Completed record.
+        """
+        return {
+            "job_name": self.job_name,
+            "status": record.status,
+            "metrics": record.metrics,
+            "model_uri": record.artifacts.get("model", ""),
+        }
 
     def execute(self, context: Any) -> Any:
         """Poke as usual, or hand the wait to the triggerer when deferrable."""
@@ -71,26 +91,16 @@ class TrainingJobSensor(BaseSensorOperator):
 
         :param context: the Airflow context.
         """
-        from ml_lifecycle.compute.records import read_record
         from ml_lifecycle.core.status import JobStatus, is_failed
         from ml_lifecycle.errors import JobFailed
-        from ml_lifecycle.stores import store_factory
 
-        uri = parse_uri(self._record_uri())
-        record = read_record(store_factory(self.aws_conn_id)(uri), uri)
+        record = self._read()
         if record is None or record.status == JobStatus.IN_PROGRESS:
             self.log.info("Training job %s: %s", self.job_name, record.secondary_status if record else "no record yet")
             return False
         if is_failed(record.status):
             raise JobFailed(self.job_name, record.secondary_status, record.failure_reason)
-        return PokeReturnValue(
-            is_done=True,
-            xcom_value={
-                "job_name": self.job_name,
-                "metrics": record.metrics,
-                "model_uri": record.artifacts.get("model", ""),
-            },
-        )
+        return PokeReturnValue(is_done=True, xcom_value=self._result(record))
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after deferral: succeed, or fail with the job's reason.
@@ -103,4 +113,4 @@ class TrainingJobSensor(BaseSensorOperator):
 
         if event.get("status") != JobStatus.COMPLETED:
             raise JobFailed(self.job_name, event.get("status", "unknown"), event.get("failure_reason", ""))
-        return {"job_name": self.job_name, "status": JobStatus.COMPLETED.value}
+        return self._result(self._read())

@@ -32,7 +32,8 @@ class JobRecordTrigger(BaseTrigger):
         defers again before the new agent has written anything, so the old Interrupted must not wake it).
     :param compute: the backend that runs the job (see ``ml_lifecycle.compute``); None reads the record only.
     :param lost_grace_s: how long the job may be gone before it counts as lost.
-    :param legacy: arguments of triggers serialized by older versions, accepted and ignored.
+    :param kind: the job's kind (``training``, ``transform``), for its backend's runner of that kind.
+    :param legacy: arguments of triggers serialized by older versions (``watch_instances``: the EC2 backend's watch).
     """
 
     def __init__(
@@ -46,14 +47,18 @@ class JobRecordTrigger(BaseTrigger):
         wake_after_epoch_s: float = 0.0,
         compute: str | None = None,
         lost_grace_s: float = LOST_GRACE_S,
+        kind: str = "training",
         **legacy: Any,
     ) -> None:
         super().__init__()
+        if legacy.pop("watch_instances", False) and compute is None:
+            compute = "ec2"  # what a trigger serialized by a version before the backend registry watched
         if legacy:
             log.warning("JobRecordTrigger: ignoring arguments of an older version: %s", ", ".join(sorted(legacy)))
         self.compute = compute
+        self.kind = kind
         self.lost_grace_s = lost_grace_s
-        self._backend: Any = None
+        self._jobs: Any = None
         self.wake_on_secondary = tuple(wake_on_secondary)
         self.wake_after_epoch_s = wake_after_epoch_s
         self.record_uri = record_uri
@@ -78,6 +83,7 @@ class JobRecordTrigger(BaseTrigger):
             wake_after_epoch_s=wait.wake_after_epoch_s,
             compute=wait.compute,
             lost_grace_s=wait.lost_grace_s,
+            kind=wait.kind,
         )
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -93,6 +99,7 @@ class JobRecordTrigger(BaseTrigger):
                 "wake_on_secondary": list(self.wake_on_secondary),
                 "wake_after_epoch_s": self.wake_after_epoch_s,
                 "compute": self.compute,
+                "kind": self.kind,
                 "lost_grace_s": self.lost_grace_s,
             },
         )
@@ -111,21 +118,26 @@ class JobRecordTrigger(BaseTrigger):
 
         :param record: the job's record, or None.
         """
-        if self._backend is None:
-            from ml_lifecycle.compute import backend_for
+        return bool(self._job_backend().is_alive(self.job_name, record))
 
-            self._backend = backend_for(str(self.compute), self.aws_conn_id)
-        return bool(self._backend.is_job_alive(self.job_name, record))
+    def _job_backend(self) -> Any:
+        """Return the runner of the job's kind on its backend (built once)."""
+        if self._jobs is None:
+            from ml_lifecycle.compute import backend_for
+            from ml_lifecycle.core.job_kinds import KINDS
+
+            self._jobs = backend_for(str(self.compute), self.aws_conn_id).jobs(KINDS[self.kind])
+        return self._jobs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield exactly one event: the terminal status, ``lost`` (watching instances), or ``timeout``."""
         from ml_lifecycle.compute.records import written_after
-        from ml_lifecycle.core.status import is_terminal
+        from ml_lifecycle.core.status import WaitOutcome, is_terminal
 
         gone_since_s: float | None = None
         while True:
             record = await asyncio.to_thread(self._read_record)
-            status = record.status if record is not None else "Missing"
+            status = record.status if record is not None else WaitOutcome.MISSING
             secondary = ""
             if record is not None and written_after(record, self.wake_after_epoch_s):
                 secondary = record.secondary_status
@@ -137,10 +149,12 @@ class JobRecordTrigger(BaseTrigger):
                 alive = await asyncio.to_thread(self._is_alive, record)
                 gone_since_s, lost = track_gone(alive, gone_since_s, time.monotonic(), self.lost_grace_s)
                 if lost:
-                    reason = self._backend.lost_reason
-                    yield TriggerEvent({"status": "lost", "job_name": self.job_name, "failure_reason": reason})
+                    event = {"status": WaitOutcome.LOST.value, "job_name": self.job_name}
+                    yield TriggerEvent({**event, "failure_reason": self._job_backend().lost_reason})
                     return
             if self.deadline_epoch_s is not None and time.time() > self.deadline_epoch_s:
-                yield TriggerEvent({"status": "timeout", "job_name": self.job_name, "failure_reason": ""})
+                yield TriggerEvent(
+                    {"status": WaitOutcome.TIMEOUT.value, "job_name": self.job_name, "failure_reason": ""}
+                )
                 return
             await asyncio.sleep(self.poll_interval_s)

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from ml_lifecycle.compute.local import detached
-from ml_lifecycle.compute.local.detached import is_alive
+from ml_lifecycle.compute.local import agent_identity
+from ml_lifecycle.compute.local.agent_identity import is_alive
 from ml_lifecycle.core.reaper_rules import JobLeftovers, reap_reason
 from ml_lifecycle.core.status import JobRecord
 
@@ -92,11 +92,11 @@ HERE = socket.gethostname()
 def test_a_runner_is_judged_only_from_its_own_host_and_pid_namespace(
     agent: dict[str, object], expected: bool | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(detached, "pid_namespace", lambda: "ours")
-    assert detached.agent_alive(_record(agent), lambda pid: True) is expected
+    monkeypatch.setattr(agent_identity, "pid_namespace", lambda: "ours")
+    assert agent_identity.agent_alive(_record(agent), lambda pid: True) is expected
 
 
 def test_this_process_is_named_so_that_the_reaper_finds_it_alive() -> None:
-    identity = detached.process_identity()
+    identity = agent_identity.process_identity()
     assert identity["host"] == HERE
-    assert detached.agent_alive(_record(identity), is_alive) is True
+    assert agent_identity.agent_alive(_record(identity), is_alive) is True

@@ -48,8 +48,8 @@ class Place:
     :param alive: job name -> what runs it now (container or instance ids).
     :param created: job name -> how many containers or instances were ever made for it.
     :param lose: ends what runs a job abruptly (SIGKILL of its agent; EC2 reclaiming its instances).
-    :param jam_cleanup: job name -> a Jam that makes removing the job's resources fail, for real; None where the
-        backend's stand-in offers no real fault (extras["no_jam"] says why).
+    :param jam_cleanup: (job name, kind name) -> a Jam that makes removing the job's resources fail, or a string
+        saying why this backend's stand-in offers no such fault for that kind.
     """
 
     name: str
@@ -62,7 +62,7 @@ class Place:
     alive: Callable[[str], list[str]]
     created: Callable[[str], int]
     lose: Callable[[str, JobRecord | None], None]
-    jam_cleanup: Callable[[str], Any] | None
+    jam_cleanup: Callable[[str, str], Any]
     extras: dict[str, Any] = field(default_factory=dict)
 
     def training(self, script: str | None = None, **overrides: Any) -> TrainingSpec:
@@ -101,11 +101,9 @@ class Place:
 
 
 QUICK = {"poll_interval_s": 0.5, "lost_grace_s": 2.0}
-# Why the EC2 cleanup cannot be made to fail here: moto (5.2) deletes a security group whatever still uses it (no
-# DependencyViolation), checks no IAM policy unless the whole server enforces them, and an instance protected from
-# termination still ends itself on shutdown (as on EC2), so whether cleanup meets it is a race. The lifecycle's rule
-# (compute/lifecycle.finish) is the same code on every backend; the local case shows it against a real engine.
-NO_EC2_JAM = "moto offers no real fault for EC2 cleanup (see NO_EC2_JAM in tests/contract/conftest.py)"
+# A local transform creates no network (its containers publish ports) and removes its containers itself, so nothing
+# of it is left for a jam to hold: the engine offers no other way to make a removal fail without stopping it.
+NO_LOCAL_TRANSFORM_JAM = "a local transform leaves nothing a real fault could make its cleanup fail on"
 
 
 def _docker_created(docker_client: Any, since: float) -> Callable[[str], int]:
@@ -236,9 +234,40 @@ def _local_place(tmp_path: Path, example_image: str, sample_data: Path, docker_c
         alive=alive,
         created=_docker_created(docker_client, time.time() - 1),
         lose=lose,
-        jam_cleanup=lambda job: _network_jam(docker_client, example_image, job),
+        jam_cleanup=lambda job, kind: (
+            _network_jam(docker_client, example_image, job) if kind == "training" else NO_LOCAL_TRANSFORM_JAM
+        ),
         extras={"model_uri": model},
     )
+
+
+def _security_group_jam(clients: SimpleNamespace, backend: Any, job: str) -> Jam:
+    """Have EC2 refuse to delete the job's security group, as AWS does when the role lacks ec2:DeleteSecurityGroup.
+
+    moto (5.2) checks no IAM policy (unless the whole server enforces them) and deletes a group whatever still uses
+    it, so the refusal is raised where the AWS SDK sends the call: botocore's before-call event on the EC2 client the
+    backend works with. Nothing of ours is replaced; the SDK answers as it would for AWS's UnauthorizedOperation.
+
+    :param clients: the moto clients.
+    :param backend: the EC2 backend (its EC2 client is the one that must meet the refusal).
+    :param job: the job.
+    """
+    from botocore.exceptions import ClientError
+
+    def refuse(**kwargs: Any) -> None:
+        error = {"Code": "UnauthorizedOperation", "Message": "You are not authorized to perform this operation."}
+        raise ClientError({"Error": error}, "DeleteSecurityGroup")
+
+    def appear() -> Any:
+        found = clients.ec2.describe_security_groups(Filters=[{"Name": "tag:ml-lifecycle.job", "Values": [job]}])
+        return next(iter(found["SecurityGroups"]), None)
+
+    def hold(group: Any) -> Callable[[], None]:
+        events = backend.clients.fleet.ec2().meta.events
+        events.register("before-call.ec2.DeleteSecurityGroup", refuse, unique_id=f"jam-{job}")
+        return lambda: events.unregister("before-call.ec2.DeleteSecurityGroup", unique_id=f"jam-{job}")
+
+    return Jam(appear, hold)
 
 
 def _ec2_place(clients: SimpleNamespace, image: str, sample_data: Path, tmp_path: Path) -> Place:
@@ -278,9 +307,10 @@ def _ec2_place(clients: SimpleNamespace, image: str, sample_data: Path, tmp_path
     archive = linear_model_archive(tmp_path / "model" / "model.tar.gz", WEIGHTS, intercept=0.5)
     clients.s3.upload_file(archive.removeprefix("file://"), BUCKET, f"{prefix}/model/model.tar.gz")
     options = {**QUICK, "ec2_settings": {"instance_profile": INSTANCE_PROFILE}}
+    backend = backend_for("ec2", "aws_default", options)
     return Place(
         name="ec2",
-        backend=backend_for("ec2", "aws_default", options),
+        backend=backend,
         image=image,
         channel=f"s3://{BUCKET}/{prefix}/train",
         root=f"s3://{BUCKET}/{prefix}",
@@ -289,8 +319,8 @@ def _ec2_place(clients: SimpleNamespace, image: str, sample_data: Path, tmp_path
         alive=lambda job: instances(job, ["pending", "running"]),
         created=lambda job: len(instances(job, [])),
         lose=lose,
-        jam_cleanup=None,
-        extras={"model_uri": f"s3://{BUCKET}/{prefix}/model/model.tar.gz", "no_jam": NO_EC2_JAM},
+        jam_cleanup=lambda job, kind: _security_group_jam(clients, backend, job),
+        extras={"model_uri": f"s3://{BUCKET}/{prefix}/model/model.tar.gz"},
     )
 
 

@@ -159,20 +159,22 @@ def test_a_running_job_is_reattached_and_completes_with_one_set_of_hosts(place, 
     _assert_nothing_runs(place, done.job_name)
 
 
-def test_a_failed_job_whose_cleanup_fails_too_reports_the_jobs_own_error(place, caplog) -> None:
-    if place.jam_cleanup is None:
-        pytest.skip(place.extras["no_jam"])
-    jobs = place.backend.jobs(TRAINING)
-    spec = _spec(place, TRAINING, failing=True)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_failed_job_whose_cleanup_fails_too_reports_the_jobs_own_error(place, kind: JobKind, caplog) -> None:
     identity = identity_from_context(task_context())
     name = job_name(identity)
+    jam = place.jam_cleanup(name, kind.name)
+    if isinstance(jam, str):
+        pytest.skip(jam)
+    jobs = place.backend.jobs(kind)
+    spec = _spec(place, kind, failing=True)
 
-    with place.jam_cleanup(name) as jam, pytest.raises(JobFailed) as failed:
+    with jam, pytest.raises(TransformFailed if kind is TRANSFORM else JobFailed) as failed:
         _run(jobs, spec, identity, [])
 
     assert jam.held, f"the test never jammed the cleanup: {jam.error}"
-    assert "the data is bad" in str(failed.value)
-    assert failed.value.job_name == name
+    assert ("the data is bad" if kind is TRAINING else "HTTP 400") in str(failed.value)
+    assert name in str(failed.value)
     assert any(f"Cleanup of {name} failed" in r.getMessage() for r in caplog.records)
     jobs.clean_up(spec, name)  # the jam is gone: cleanup succeeds
     _assert_nothing_runs(place, name)
@@ -236,9 +238,9 @@ def test_a_job_whose_host_is_lost_fails_as_lost_when_waited_on_and_when_deferred
     waiter.join(timeout=120)
     assert not waiter.is_alive(), "the wait never noticed the job was lost"
     assert len(outcome) == 1 and isinstance(outcome[0], TransformFailed if kind is TRANSFORM else JobFailed)
-    assert place.backend.lost_reason in str(outcome[0])
+    assert jobs.lost_reason in str(outcome[0])
     event = _first_event(jobs.record_wait(spec, job, time.time() + 120))  # a deferred task is told the same
-    assert (event["status"], event["failure_reason"]) == ("lost", place.backend.lost_reason)
+    assert (event["status"], event["failure_reason"]) == ("lost", jobs.lost_reason)
     assert not is_terminal(jobs.find(spec, job).status)  # nobody wrote a final record: the job is lost, not done
     _assert_nothing_runs(place, job)
 

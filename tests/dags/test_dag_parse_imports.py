@@ -23,7 +23,7 @@ EXECUTE_TIME_MODULES = (
     "ml_lifecycle.core.ec2.traffic_shift",
     "ml_lifecycle.compute.local.endpoints.proxy_config",
     "ml_lifecycle.stores",
-    "ml_lifecycle.plugin.console_urls",
+    "ml_lifecycle.links.console_urls",
     "ml_lifecycle.backends",
     "boto3",
     "docker",

@@ -18,7 +18,7 @@ from support.helpers import managed_containers
 from support.models import linear_model_archive
 
 from ml_lifecycle import settings
-from ml_lifecycle.compute.local.detached import process_identity
+from ml_lifecycle.compute.local.agent_identity import process_identity
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.reaper import DEADLINE, reap
 from ml_lifecycle.compute.local.transform.runner import TransformRunner

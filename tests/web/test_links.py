@@ -22,7 +22,7 @@ from ml_lifecycle.links import (
     PredictionsLink,
     TrainingArtifactsLink,
 )
-from ml_lifecycle.plugin import console_urls
+from ml_lifecycle.links import console_urls
 
 DIGEST = "sha256:" + "ab" * 32
 LOCAL = SimpleNamespace(compute="local")

@@ -7,8 +7,7 @@ from typing import Any, ClassVar
 
 from ml_lifecycle.compute.base import Backend, EndpointBackend, JobBackend, JobLinks, ReapRequest
 from ml_lifecycle.core.job_kinds import JobKind
-from ml_lifecycle.core.lost_instances import LOST_GRACE_S, LOST_REASON
-from ml_lifecycle.core.status import JobRecord
+from ml_lifecycle.core.lost_instances import LOST_GRACE_S
 
 DEFAULT_POLL_INTERVAL_S = 5.0
 
@@ -22,7 +21,6 @@ class Ec2Backend(Backend):
     """
 
     name: ClassVar[str] = "ec2"
-    lost_reason: ClassVar[str] = LOST_REASON
 
     def __init__(self, aws_conn_id: str | None = "aws_default", options: Any = None) -> None:
         from ml_lifecycle.compute.ec2.clients import Ec2Clients
@@ -87,16 +85,6 @@ class Ec2Backend(Backend):
             endpoint_network(self.options),
         )
         return Ec2EndpointBackend(manager, self.options)
-
-    def is_job_alive(self, job_name: str, record: JobRecord | None) -> bool:
-        """Say whether one of the job's instances (tagged with its name) is pending or running.
-
-        :param job_name: the job's name.
-        :param record: its record (unused: the instances tell).
-        """
-        from ml_lifecycle.compute.ec2.job_common import LIVE_STATES
-
-        return bool(self.clients.fleet.instances(job_name, LIVE_STATES))
 
     def reap_orphans(self, request: ReapRequest) -> list[dict[str, Any]]:
         """End instances and security groups of jobs past their deadline or whose DAG run has ended.

@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +59,8 @@ class Ec2Jobs(JobBackend):
     :param poll_interval_s: seconds between polls of the record, the instances and the logs.
     :param lost_grace_s: how long the instances may be gone, without a final record, before the job is lost.
     """
+
+    lost_reason = LOST_REASON
 
     def __init__(
         self,
@@ -197,9 +198,7 @@ class Ec2Jobs(JobBackend):
         :param job_name: the job's name.
         """
         record = self.find(spec, job_name)
-        if record is not None and record.created_at:
-            return datetime.fromisoformat(record.created_at.replace("Z", "+00:00")).timestamp()
-        return time.time()
+        return (record.created_epoch_s() if record is not None else None) or time.time()
 
     def preflight(self, spec: Any) -> None:
         """Refuse locations and images that exist only on this machine, before anything launches.

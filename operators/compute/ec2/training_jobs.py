@@ -84,7 +84,7 @@ class Ec2TrainingJobs(Ec2Jobs):
             if record is not None and is_terminal(record.status):
                 self.let_instances_end(job_name, follower, sink)
                 return record
-            if _interrupted(record) and written_after(record, self.launch_times[-1] if self.launch_times else 0.0):
+            if _interrupted(record) and written_after(record, self._last_launch_s(job_name)):
                 self.relaunch_after_interruption(spec, job_name, owner, sink)
                 gone_since_s = None
             elif _interrupted(record):
@@ -92,7 +92,7 @@ class Ec2TrainingJobs(Ec2Jobs):
             else:
                 gone_since_s = self.lost_since(job_name, gone_since_s)
             if time.time() > hard_deadline_s:
-                raise self.kind.overdue(job_name, "\n".join(self.logs(spec, job_name, 30)))
+                return record  # past its deadline: the lifecycle stops it and fails it as MaxRuntimeExceeded
             time.sleep(self.poll_interval_s)
 
     def deadline_epoch_s(self, spec: TrainingSpec, job_name: str) -> float:
@@ -111,7 +111,7 @@ class Ec2TrainingJobs(Ec2Jobs):
         :param deadline_epoch_s: when the wait gives up.
         """
         wait = super().record_wait(spec, job_name, deadline_epoch_s)
-        last_launch_s = self.launch_times[-1] if self.launch_times else 0.0
+        last_launch_s = self._last_launch_s(job_name)
         return replace(wait, wake_on_secondary=(SecondaryStatus.INTERRUPTED,), wake_after_epoch_s=last_launch_s)
 
     def resume(self, spec: TrainingSpec, job_name: str, event: Mapping[str, Any], sink: LogSink) -> bool:
@@ -159,12 +159,25 @@ class Ec2TrainingJobs(Ec2Jobs):
         return self._launch(spec, job_name, owner, self.fleet.resolve_ami(self.settings, spec.instance_type), sink)
 
     def _first_launch_s(self, spec: TrainingSpec, job_name: str) -> float:
-        """Return when the job was first launched: by this object, else when its record was created (a retry).
+        """Return when the job was first launched: its record's creation (relaunches keep it), or this object's launch.
 
         :param spec: the training spec.
         :param job_name: the job's name.
         """
-        return self.launch_times[0] if self.launch_times else self.created_s(spec, job_name)
+        created_s = self.created_s(spec, job_name)
+        return min(created_s, self.launch_times[0]) if self.launch_times else created_s
+
+    def _last_launch_s(self, job_name: str) -> float:
+        """Return when the job's newest instances were launched: by this object, else as EC2 says (a retry), else 0.
+
+        An Interrupted record written before this is the last interruption's, already relaunched from.
+
+        :param job_name: the job's name.
+        """
+        if self.launch_times:
+            return self.launch_times[-1]
+        launched = [i["LaunchTime"].timestamp() for i in self.fleet.instances(job_name) if i.get("LaunchTime")]
+        return max(launched, default=0.0)
 
     def _wait_limit_s(self, spec: TrainingSpec) -> float:
         """Return how long after the first launch the job may still run: max_wait_s (spot) or max_runtime_s, plus grace.

@@ -89,7 +89,7 @@ class Ec2TransformJobs(Ec2Jobs):
                 return record
             gone_since_s = self.lost_since(job_name, gone_since_s)
             if time.time() > hard_deadline_s:
-                raise self.kind.overdue(job_name, "\n".join(self.logs(spec, job_name, 30)))
+                return record  # past its deadline: the lifecycle stops it and fails it as MaxRuntimeExceeded
             time.sleep(self.poll_interval_s)
 
     def deadline_epoch_s(self, spec: TransformSpec, job_name: str) -> float:

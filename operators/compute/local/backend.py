@@ -7,10 +7,8 @@ from typing import Any, ClassVar
 
 from ml_lifecycle import settings
 from ml_lifecycle.compute.base import Backend, EndpointBackend, JobBackend, JobLinks, ReapRequest
-from ml_lifecycle.core import labels
 from ml_lifecycle.core.job_kinds import JobKind
-from ml_lifecycle.core.lost_instances import AGENT_LOST_REASON, LOST_GRACE_S
-from ml_lifecycle.core.status import JobRecord
+from ml_lifecycle.core.lost_instances import LOST_GRACE_S
 
 DEFAULT_POLL_INTERVAL_S = 5.0
 PING_TIMEOUT_S = 2.0  # SageMaker's health check timeout
@@ -24,7 +22,6 @@ class LocalBackend(Backend):
     """
 
     name: ClassVar[str] = "local"
-    lost_reason: ClassVar[str] = AGENT_LOST_REASON
 
     def jobs(self, kind: JobKind) -> JobBackend:
         """Return the job runner for a kind of job on this engine.
@@ -64,20 +61,6 @@ class LocalBackend(Backend):
         manager = LocalEndpoints(DockerEngine(), store_factory(self.aws_conn_id), home, settings.serving_host())
         ping_timeout_s = float(self.options.get("ping_timeout_s") or PING_TIMEOUT_S)
         return LocalEndpointBackend(manager, home, serving_limits(self.options), ping_timeout_s)
-
-    def is_job_alive(self, job_name: str, record: JobRecord | None) -> bool:
-        """Say whether the job's agent lives on this host or, when this host cannot tell, its containers run.
-
-        :param job_name: the job's name.
-        :param record: its record, or None when none was written yet.
-        """
-        from ml_lifecycle.compute.local.detached import agent_alive, is_alive
-        from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
-
-        alive = agent_alive(record, is_alive)
-        if alive is not None:
-            return alive
-        return bool(DockerEngine().containers({labels.JOB: job_name}, running_only=True))
 
     def reap_orphans(self, request: ReapRequest) -> list[dict[str, Any]]:
         """Remove the containers, networks and work folders of jobs nobody owns any more (endpoints never).

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import socket
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ml_lifecycle.core.status import JobRecord
-
 log = logging.getLogger(__name__)
 
-# The record's agent key naming the agent's PID namespace: processes that share a host name (containers on the host's
-# network, the host itself) may not share PIDs, and a PID is only judged from the namespace it was read in.
-PID_NAMESPACE = "pid_namespace"
+HEARTBEAT_S = 5.0  # how often a detached agent touches its heartbeat file
 
 
-def launch_detached(run: Callable[[Callable[[str], None]], int], log_path: Path) -> int:
+def launch_detached(run: Callable[[Callable[[str], None]], int], log_path: Path, heartbeat: Path | None = None) -> int:
     """Fork a process in a new session that runs ``run`` and exits; return its pid.
 
     The child leaves the task's session (a kill of the task's process group does not reach it), closes every
@@ -27,6 +25,8 @@ def launch_detached(run: Callable[[Callable[[str], None]], int], log_path: Path)
 
     :param run: the agent's work; it receives a sink for log lines and returns the exit code.
     :param log_path: the file the agent appends its log lines to.
+    :param heartbeat: a file the agent touches every HEARTBEAT_S while it runs (how a process that cannot see its
+        pid, in another PID namespace, tells that it lives), or None.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
@@ -39,6 +39,8 @@ def launch_detached(run: Callable[[Callable[[str], None]], int], log_path: Path)
         os.setsid()
         _detach_descriptors(log_path)
         _reset_logging(log_path)
+        if heartbeat is not None:
+            _beat(heartbeat)
         with open(log_path, "a", buffering=1, encoding="utf-8") as out:
             code = run(lambda line: out.write(line + "\n"))
     except BaseException as err:
@@ -86,50 +88,18 @@ def _reset_logging(log_path: Path) -> None:
     root.setLevel(logging.INFO)
 
 
-def is_alive(pid: int) -> bool:
-    """Say whether a process with this pid exists on this host (and is not a zombie).
+def _beat(path: Path) -> None:
+    """Touch path now and then every HEARTBEAT_S, from a daemon thread, for as long as this process lives.
 
-    :param pid: the process id.
+    :param path: the heartbeat file.
     """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
 
+    def loop() -> None:
+        while True:
+            with contextlib.suppress(OSError):
+                path.touch()
+            time.sleep(HEARTBEAT_S)
 
-def process_identity() -> dict[str, str | int]:
-    """Return this process as a job record's agent names it: pid, host name and PID namespace (when readable)."""
-    identity: dict[str, str | int] = {"pid": os.getpid(), "host": socket.gethostname()}
-    namespace = pid_namespace()
-    if namespace:
-        identity[PID_NAMESPACE] = namespace
-    return identity
-
-
-def pid_namespace() -> str:
-    """Return this process's PID namespace (``pid:[4026531836]``), or "" where /proc does not tell (not Linux)."""
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return ""
-
-
-def agent_alive(record: JobRecord | None, is_alive: Callable[[int], bool]) -> bool | None:
-    """Say whether a job's agent lives, or None when this host cannot know (no record, or another host's agent).
-
-    :param record: the job's record, or None.
-    :param is_alive: pid -> whether that process lives on this host.
-    """
-    agent = (record.agent if record else None) or {}
-    if not agent.get("pid") or agent.get("host") != socket.gethostname():
-        return None
-    if agent.get(PID_NAMESPACE) and agent[PID_NAMESPACE] != pid_namespace():
-        return None  # same host name, other PIDs: e.g. a container on the host's network
-    return is_alive(int(agent["pid"]))
+    threading.Thread(target=loop, name="heartbeat", daemon=True).start()

@@ -12,19 +12,19 @@ import signal
 import time
 from abc import abstractmethod
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ml_lifecycle.compute.base import JobBackend, LogSink
-from ml_lifecycle.compute.local.detached import agent_alive, is_alive, launch_detached
+from ml_lifecycle.compute.local.agent_identity import agent_alive, heartbeat_fresh, is_alive
+from ml_lifecycle.compute.local.detached import launch_detached
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.follow import follow, tail
 from ml_lifecycle.compute.local.run_cleanup import remove_job
 from ml_lifecycle.compute.records import read_record
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.job_kinds import DEADLINE_MARGIN_S, JobKind
-from ml_lifecycle.core.lost_instances import AGENT_LOST_REASON, LOST_GRACE_S
+from ml_lifecycle.core.lost_instances import AGENT_LOST_REASON, LOST_GRACE_S, track_gone
 from ml_lifecycle.core.status import JobRecord, is_terminal
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.stores import StoreFor, detached_store_factory
@@ -47,6 +47,8 @@ class DetachedJobs(JobBackend):
     :param work_root: the folder under which jobs lay out /opt/ml.
     :param lost_grace_s: how long a job's agent may be gone, without a final record, before a deferred wait says lost.
     """
+
+    lost_reason = AGENT_LOST_REASON
 
     def __init__(
         self,
@@ -105,16 +107,38 @@ class DetachedJobs(JobBackend):
         uri = parse_uri(self.record_uri(spec, job_name))
         return read_record(self.store_for(uri), uri)
 
-    def is_alive(self, job_name: str, record: JobRecord | None) -> bool:
-        """Say whether the job's agent lives on this host or, when this host cannot tell, its containers run.
+    def heartbeat_path(self, job_name: str) -> Path:
+        """Return the file a job's agent touches while it runs (beside its log).
+
+        :param job_name: the job's name.
+        """
+        return self.home / "logs" / "jobs" / f"{job_name}.alive"
+
+    def agent_state(self, job_name: str, record: JobRecord | None) -> bool | None:
+        """Say whether the job's agent lives: by its pid where this process can judge it, else by its heartbeat.
+
+        None means this process cannot tell (another host whose ML_LIFECYCLE_HOME it does not share).
 
         :param job_name: the job's name.
         :param record: its record, or None.
         """
         alive = agent_alive(record, is_alive)
-        if alive is not None:
-            return alive
-        return bool(DockerEngine().containers({labels.JOB: job_name}, running_only=True))
+        return alive if alive is not None else heartbeat_fresh(self.heartbeat_path(job_name))
+
+    def is_alive(self, job_name: str, record: JobRecord | None) -> bool:
+        """Say whether what runs the job lives: its agent, judged by pid or heartbeat, else its running containers.
+
+        With a record but no way to judge its agent (another host), the job counts as alive: its deadline bounds it.
+
+        :param job_name: the job's name.
+        :param record: its record, or None (then a job no sign of which is seen has not started).
+        """
+        state = self.agent_state(job_name, record)
+        if state is not None:
+            return state
+        if DockerEngine().containers({labels.JOB: job_name}, running_only=True):
+            return True
+        return record is not None
 
     def launch(self, spec: Any, job_name: str, owner: Mapping[str, str], sink: LogSink) -> None:
         """Check the inputs here, then start the job in a detached agent.
@@ -129,14 +153,13 @@ class DetachedJobs(JobBackend):
         prepared = self.prepare(spec, job_name, store_for, sink)
         log_path = self.log_path(job_name)
         log_path.unlink(missing_ok=True)
-        pid = launch_detached(
-            lambda out: self.run_agent(spec, job_name, dict(owner), prepared, store_for, out), log_path
-        )
+        run = lambda out: self.run_agent(spec, job_name, dict(owner), prepared, store_for, out)  # noqa: E731
+        pid = launch_detached(run, log_path, heartbeat=self.heartbeat_path(job_name))
         self.children[job_name] = pid
         sink(f"Started {self.kind.title.lower()} {job_name} (agent pid {pid})")
 
     def wait(self, spec: Any, job_name: str, sink: LogSink) -> JobRecord | None:
-        """Stream the agent's log until the agent ends and return the final record; stop the job at its deadline.
+        """Stream the agent's log until the agent ends and return its record (not final when the deadline passed).
 
         :param spec: the job's spec.
         :param job_name: the job's name.
@@ -157,12 +180,9 @@ class DetachedJobs(JobBackend):
         record = self.find(spec, job_name)
         if record is not None and is_terminal(record.status):
             return record
-        tail = "\n".join(self.logs(spec, job_name, 30))
         if ended:
-            raise self.kind.failure(job_name, record, AGENT_LOST_REASON, tail)
-        sink(f"{self.kind.title} {job_name} ran past its deadline; stopping it")
-        self.stop(spec, job_name)
-        raise self.kind.overdue(job_name, tail)
+            raise self.kind.failure(job_name, record, self.lost_reason, "\n".join(self.logs(spec, job_name, 30)))
+        return record
 
     def _poll_record(self, spec: Any, job_name: str, sink: LogSink, deadline_s: float) -> bool:
         """Wait for an agent of another host (or a gone one): read the record and the log file until it is final.
@@ -171,13 +191,18 @@ class DetachedJobs(JobBackend):
         :param job_name: the job's name.
         :param sink: the task log.
         :param deadline_s: the time.monotonic() after which it gives up.
-        :return: whether the job ended (a final record, or nothing left that runs it).
+        :return: whether the job ended (a final record, or nothing has run it for the lost grace period).
         """
         offset = 0
+        gone_since_s: float | None = None
         while time.monotonic() < deadline_s:
             offset = tail(self.log_path(job_name), offset, sink)
             record = self.find(spec, job_name)
-            if record is None or is_terminal(record.status) or not self.is_alive(job_name, record):
+            if record is not None and is_terminal(record.status):
+                return True
+            alive = self.is_alive(job_name, record)
+            gone_since_s, lost = track_gone(alive, gone_since_s, time.monotonic(), self.lost_grace_s)
+            if lost:
                 return True
             time.sleep(self.poll_interval_s)
         return False
@@ -231,8 +256,7 @@ class DetachedJobs(JobBackend):
         :param spec: the job's spec.
         :param job_name: the job's name.
         """
-        record = self.find(spec, job_name)
-        if record is not None and agent_alive(record, is_alive):
+        if self.agent_state(job_name, self.find(spec, job_name)):
             log.info("The agent of %s still ends the job; it removes what the job created", job_name)
             return
         removed = remove_job(DockerEngine(), job_name, self.work_root)
@@ -245,14 +269,6 @@ class DetachedJobs(JobBackend):
         :param spec: the job's spec.
         :param job_name: the job's name.
         """
-        return created_epoch_s(self.find(spec, job_name)) + self.kind.max_runtime_s(spec) + DEADLINE_MARGIN_S
-
-
-def created_epoch_s(record: JobRecord | None) -> float:
-    """Return when a job's record was created, in UNIX seconds (now when there is none: a first launch).
-
-    :param record: the job's record, or None.
-    """
-    if record is not None and record.created_at:
-        return datetime.fromisoformat(record.created_at.replace("Z", "+00:00")).timestamp()
-    return time.time()
+        record = self.find(spec, job_name)
+        created_s = (record.created_epoch_s() if record is not None else None) or time.time()
+        return created_s + self.kind.max_runtime_s(spec) + DEADLINE_MARGIN_S

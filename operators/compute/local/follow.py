@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ml_lifecycle.compute.local.detached import is_alive
+from ml_lifecycle.compute.local.agent_identity import is_alive
 
 FOLLOW_INTERVAL_S = 0.05
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ml_lifecycle.compute.local.detached import agent_alive
+from ml_lifecycle.compute.local.agent_identity import agent_alive
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.reaper_rules import JobLeftovers, reap_reason
@@ -64,7 +64,7 @@ def reap(
     :param is_alive: pid -> whether that process lives on this host; default reads /proc.
     """
     if is_alive is None:
-        from ml_lifecycle.compute.local.detached import is_alive
+        from ml_lifecycle.compute.local.agent_identity import is_alive
     wanted = {labels.MANAGED: "true", **(match_labels or {})}
     containers = _by_job(engine.containers(wanted))
     networks = _by_job(engine.networks(wanted))

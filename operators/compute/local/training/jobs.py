@@ -9,7 +9,7 @@ from typing import Any
 
 from ml_lifecycle.compute.base import LogSink
 from ml_lifecycle.compute.inputs import list_channels
-from ml_lifecycle.compute.local.detached import process_identity
+from ml_lifecycle.compute.local.agent_identity import process_identity
 from ml_lifecycle.compute.local.detached_jobs import DetachedJobs
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.training.runner import TrainingRunner

@@ -7,20 +7,17 @@ import logging
 import shutil
 import threading
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from ml_lifecycle.compute.inputs import list_transform_inputs
-from ml_lifecycle.compute.local.detached import process_identity
+from ml_lifecycle.compute.local.agent_identity import process_identity
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.serving.containers import ServingContainer, start_serving, wait_until_healthy
-from ml_lifecycle.compute.local.serving.http_client import InvocationError
 from ml_lifecycle.compute.local.serving.model_files import fetch_model
 from ml_lifecycle.compute.local.training.host_watch import LogSink
+from ml_lifecycle.compute.local.transform.host_share import STOPPED_OBJECT, HostShare
 from ml_lifecycle.compute.local.transform.malloc_tuning import tune_malloc
-from ml_lifecycle.compute.local.transform.object_transform import ObjectSides, stream_object, transform_records
 from ml_lifecycle.compute.local.transform.progress import TransformProgress
 from ml_lifecycle.compute.records import RecordWriter, StoreFor
 from ml_lifecycle.core import execution_parameters, labels
@@ -33,7 +30,7 @@ from ml_lifecycle.core.sharding import shard_round_robin
 from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
-from ml_lifecycle.errors import MlLifecycleError, TransformFailed
+from ml_lifecycle.errors import TransformFailed
 from ml_lifecycle.stores.base import ObjectInfo
 
 log = logging.getLogger(__name__)
@@ -175,25 +172,26 @@ class TransformRunner:
         # and the reaper judges a transform by the runner its record names (reaper_rules.RUNNER_BOUND_KINDS), so a
         # user's max_job_age_s never removes a healthy long transform.
         run_labels = labels.owned("transform", job_name, owner)
-        servers = [
-            start_serving(
-                self.engine,
-                name=container_name(job_name, host),
-                image=image.image_id,
-                model_dir=model_dir,
-                environment=environment,
-                labels={**run_labels, labels.HOST: host},
-                host=self.serving_host,
-                request_timeout_s=spec.invocation_timeout_s,
-            )
-            for host in hosts
-        ]
-        self._servers = servers
         overdue = threading.Timer(spec.max_runtime_s, self.stop, args=(SecondaryStatus.MAX_RUNTIME_EXCEEDED,))
         overdue.daemon = True
         overdue.start()
         try:
-            return self._transform_all(spec, job_name, servers, objects, writer, sink)
+            for host in hosts:
+                if self._stopped.is_set():
+                    break
+                self._servers.append(  # one by one, so that a stop meanwhile stops those already started
+                    start_serving(
+                        self.engine,
+                        name=container_name(job_name, host),
+                        image=image.image_id,
+                        model_dir=model_dir,
+                        environment=environment,
+                        labels={**run_labels, labels.HOST: host},
+                        host=self.serving_host,
+                        request_timeout_s=spec.invocation_timeout_s,
+                    )
+                )
+            return self._transform_all(spec, job_name, list(self._servers), objects, writer, sink, overdue)
         finally:
             overdue.cancel()
 
@@ -205,19 +203,24 @@ class TransformRunner:
         objects: list[ObjectInfo],
         writer: RecordWriter,
         sink: LogSink,
+        overdue: threading.Timer,
     ) -> dict[str, str]:
         """Wait for the containers, transform every object across them, record the outcome; return failures.
 
         :param spec: the transform spec.
         :param job_name: the job's name.
-        :param servers: the serving containers, one per host.
+        :param servers: the serving containers, one per host (fewer when the transform was stopped meanwhile).
         :param objects: the input objects.
         :param writer: the record writer.
         :param sink: receives progress lines.
+        :param overdue: the max_runtime_s timer, cancelled once every object is through.
         """
         record = writer.record
         for server in servers:
-            wait_until_healthy(self.engine, server, startup_timeout_s=240)
+            if not self._stopped.is_set():
+                wait_until_healthy(self.engine, server, startup_timeout_s=240)
+        if self._stopped.is_set() or not servers:
+            return self._record_stopped(writer, {o.relative_key: STOPPED_OBJECT for o in objects})
         params = execution_parameters.resolve(
             spec.batch_strategy, spec.max_payload_mb, spec.max_concurrent_transforms, self._ask(servers[0])
         )
@@ -226,13 +229,29 @@ class TransformRunner:
         writer.transition(SecondaryStatus.TRAINING)
         failures: dict[str, str] = {}
         started = time.monotonic()
+        shares = [
+            HostShare(
+                spec,
+                params,
+                plan,
+                server,
+                self.store_for,
+                self.engine,
+                self._progress,
+                self._stopped,
+                failures,
+                self._lock,
+            )
+            for server in servers
+        ]
         workers = [
-            threading.Thread(target=self._host_worker, args=(spec, params, plan, server, share, failures), daemon=True)
-            for server, share in zip(servers, shard_round_robin(objects, len(servers)), strict=True)
+            threading.Thread(target=share.run, args=(part,), daemon=True)
+            for share, part in zip(shares, shard_round_robin(objects, len(servers)), strict=True)
         ]
         for worker in workers:
             worker.start()
         self._progress.report_until_done(workers, started, sink)
+        overdue.cancel()  # a stop from here on finds every object through
         elapsed_s = time.monotonic() - started
         record.metrics = {
             "records": float(self._progress.records),
@@ -241,18 +260,30 @@ class TransformRunner:
         }
         record.artifacts = {"output": spec.output_uri}
         record.ended_at = utc_now_iso()
-        if self._stopped.is_set():
-            why = "max_runtime_s ran out" if self._stop_reason == SecondaryStatus.MAX_RUNTIME_EXCEEDED else "stopped"
-            record.failure_reason = f"The transform was stopped ({why}); {len(failures)} input object(s) not done"
-            writer.transition(self._stop_reason, JobStatus.STOPPED)
-        elif failures:
-            record.failure_reason = "; ".join(f"{k}: {v}" for k, v in sorted(failures.items()))[:1024]
+        stopped = self._stopped.is_set() and any(r == STOPPED_OBJECT for r in failures.values())
+        if stopped:
+            return self._record_stopped(writer, failures)
+        if failures:
+            summary = f"{len(failures)} of {len(objects)} input objects failed: "
+            record.failure_reason = (summary + "; ".join(f"{k}: {v}" for k, v in sorted(failures.items())))[:1024]
             writer.transition(SecondaryStatus.FAILED, JobStatus.FAILED)
         else:
             writer.transition(SecondaryStatus.COMPLETED, JobStatus.COMPLETED)
         sink(
             f"Transform {job_name}: {self._progress.records} records in {elapsed_s:.2f} s, {len(failures)} failed objects"
         )
+        return failures
+
+    def _record_stopped(self, writer: RecordWriter, failures: dict[str, str]) -> dict[str, str]:
+        """Record that the transform was stopped before every object was through; return the failures.
+
+        :param writer: the record writer.
+        :param failures: failed or skipped key -> reason.
+        """
+        why = "max_runtime_s ran out" if self._stop_reason == SecondaryStatus.MAX_RUNTIME_EXCEEDED else "stopped"
+        writer.record.failure_reason = f"The transform was stopped ({why}); {len(failures)} input object(s) not done"
+        writer.record.ended_at = utc_now_iso()
+        writer.transition(self._stop_reason, JobStatus.STOPPED)
         return failures
 
     def _input_objects(self, spec: TransformSpec) -> list[ObjectInfo]:
@@ -274,103 +305,6 @@ class TransformRunner:
         except (OSError, ValueError) as err:
             log.info("GET %s failed (%s); using the defaults", EXECUTION_PARAMETERS_PATH, err)
         return {}
-
-    def _host_worker(
-        self,
-        spec: TransformSpec,
-        params: execution_parameters.ExecutionParameters,
-        plan: RecordPlan,
-        server: ServingContainer,
-        objects: list[ObjectInfo],
-        failures: dict[str, str],
-    ) -> None:
-        """Transform one host's share of the objects, one after another, each with bounded concurrency.
-
-        :param spec: the transform spec.
-        :param params: the settled execution parameters.
-        :param plan: how records are split, sent and written.
-        :param server: this host's container.
-        :param objects: this host's objects.
-        :param failures: failed key -> reason, shared by all hosts.
-        """
-        headers = {"Content-Type": spec.content_type or "application/octet-stream"}
-        if spec.accept:
-            headers["Accept"] = spec.accept
-        window = params.max_concurrent_transforms
-        pending = deque(objects)
-        try:
-            with ThreadPoolExecutor(max_workers=window, thread_name_prefix="invoke") as executor:
-                while pending and not self._stopped.is_set():
-                    obj = pending.popleft()
-                    try:
-                        self._transform_object(spec, plan, server, obj, headers, executor, window)
-                    except InvocationError as err:
-                        self._fail(failures, obj, str(err) + self._container_note(server))
-                    except (MlLifecycleError, OSError) as err:
-                        self._fail(failures, obj, str(err))
-                    except Exception as err:  # e.g. MemoryError: fails this object, never lost with the thread
-                        log.exception("Input %s failed unexpectedly", obj.uri)
-                        self._fail(failures, obj, f"{type(err).__name__}: {err}".removesuffix(": "))
-        except Exception as err:  # the pool itself broke: what this host had left is not done
-            log.exception("The transform worker for %s stopped", server.url)
-            for obj in pending:
-                self._fail(failures, obj, f"not transformed: the worker stopped ({type(err).__name__}: {err})")
-        for obj in pending:  # the transform was stopped
-            self._fail(failures, obj, "not transformed: the transform was stopped")
-
-    def _container_note(self, server: ServingContainer) -> str:
-        """Say why a request failed when its container is no longer running; empty when it still runs.
-
-        :param server: the container the request went to.
-        """
-        try:
-            server.container.reload()
-        except Exception:
-            return f" (the serving container {server.container.name} is gone: something else removed it)"
-        if server.container.status == "running":
-            return ""
-        return f" (the serving container {server.container.name} is {server.container.status}; its last lines: " + (
-            self.engine.log_tail(server.container)[-500:] + ")"
-        )
-
-    def _fail(self, failures: dict[str, str], obj: ObjectInfo, reason: str) -> None:
-        """Record that an object failed.
-
-        :param failures: failed key -> reason, shared by all hosts.
-        :param obj: the object.
-        :param reason: why, as the job record and TransformFailed show it.
-        """
-        with self._lock:
-            failures[obj.relative_key] = reason
-        log.error("Input %s failed: %s", obj.uri, reason)
-
-    def _transform_object(
-        self,
-        spec: TransformSpec,
-        plan: RecordPlan,
-        server: ServingContainer,
-        obj: ObjectInfo,
-        headers: dict[str, str],
-        executor: ThreadPoolExecutor,
-        window: int,
-    ) -> None:
-        """Transform one object into ``<output_uri>/<relative key>.out``: by records, or streamed whole.
-
-        :param spec: the transform spec.
-        :param plan: how records are split, sent and written.
-        :param server: the container.
-        :param obj: the input object.
-        :param headers: the request headers.
-        :param executor: the pool requests run on.
-        :param window: requests in flight at once.
-        """
-        source = parse_uri(obj.uri)
-        target = parse_uri(spec.output_uri, "output_uri").join(obj.relative_key + ".out")
-        sides = ObjectSides(self.store_for, source, target, headers, self._progress)
-        if plan.streams_objects:
-            stream_object(sides, spec, plan, server)
-        else:
-            transform_records(sides, spec, plan, server, executor, window)
 
     def _clean_up(self, job_name: str, job_dir: Path) -> None:
         """Remove the job's containers and scratch folder; errors are logged, never raised.
