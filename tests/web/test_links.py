@@ -116,7 +116,7 @@ def test_an_s3_console_template_points_links_at_minio(monkeypatch):
         (PushToECROperator, ["Image"]),
         (TrainOnEC2Operator, ["Job logs", "Instances", "Training artifacts"]),
         (ExportArtifactsOperator, ["Model version"]),
-        (BatchTransformOperator, ["Predictions"]),
+        (BatchTransformOperator, ["Predictions", "Job logs", "Instances"]),
         (DeployEndpointOperator, ["Endpoint"]),
     ],
 )

@@ -264,8 +264,7 @@ class TransformRunner:
         if stopped:
             return self._record_stopped(writer, failures)
         if failures:
-            summary = f"{len(failures)} of {len(objects)} input objects failed: "
-            record.failure_reason = (summary + "; ".join(f"{k}: {v}" for k, v in sorted(failures.items())))[:1024]
+            record.failure_reason = "; ".join(f"{k}: {v}" for k, v in sorted(failures.items()))[:1024]
             writer.transition(SecondaryStatus.FAILED, JobStatus.FAILED)
         else:
             writer.transition(SecondaryStatus.COMPLETED, JobStatus.COMPLETED)
