@@ -82,7 +82,7 @@ class Ec2TrainingJobs(Ec2Jobs):
             follower.poll(sink)
             record = self.find(spec, job_name)
             if record is not None and is_terminal(record.status):
-                self.let_instances_end(job_name, follower, sink)
+                follower.poll(sink)
                 return record
             if _interrupted(record) and written_after(record, self._last_launch_s(job_name)):
                 self.relaunch_after_interruption(spec, job_name, owner, sink)
