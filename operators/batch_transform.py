@@ -142,51 +142,66 @@ class BatchTransformOperator(JobOperator):
         self.instance_type = instance_type
         self.max_runtime_s = max_runtime_s
         self.ec2_settings = ec2_settings
-        checks.check_now(
-            {
-                "image_uri": (image_uri, parse_image_ref),
-                "model_uri": (model_uri, lambda v: parse_uri(v, "model_uri")),
-                "input_uri": (input_uri, lambda v: parse_uri(v, "input_uri")),
-                "output_uri": (output_uri, lambda v: parse_uri(v, "output_uri")),
-                "split_type": (
-                    split_type,
-                    lambda v: checks.check_choice("split_type", v, SUPPORTED_SPLIT_TYPES),
-                ),
-                "environment": (environment, checks.check_environment),
-                "compute": (compute, check_compute),
-                "instance_count": (instance_count, checks.check_instance_count),
-                "data_type": (data_type, lambda v: checks.check_choice("data_type", v, ("S3Prefix", "ManifestFile"))),
-                "compression_type": (
-                    compression_type,
-                    lambda v: checks.check_choice("compression_type", v, ("None", "Gzip")),
-                ),
-                "input_filter": (input_filter, lambda v: _parse_jsonpath(v, "input_filter")),
-                "output_filter": (output_filter, lambda v: _parse_jsonpath(v, "output_filter")),
-                "join_source": (join_source, lambda v: checks.check_choice("join_source", v, ("None", "Input"))),
-                "instance_type": (instance_type, ec2_instance_type),
-                "max_runtime_s": (max_runtime_s, checks.check_max_runtime_s),
-                "batch_strategy": (
-                    batch_strategy,
-                    lambda v: checks.check_choice("batch_strategy", v, ("MultiRecord", "SingleRecord")),
-                ),
-                "max_payload_mb": (max_payload_mb, lambda v: checks.check_positive_int("max_payload_mb", v, 0, 100)),
-                "max_concurrent_transforms": (
-                    max_concurrent_transforms,
-                    lambda v: checks.check_positive_int("max_concurrent_transforms", v, 0, 100),
-                ),
-                "assemble_with": (assemble_with, lambda v: checks.check_choice("assemble_with", v, ("None", "Line"))),
-                "invocation_timeout_s": (
-                    invocation_timeout_s,
-                    lambda v: checks.check_positive_int("invocation_timeout_s", v, 1, 3600),
-                ),
-                "max_retries": (max_retries, lambda v: checks.check_positive_int("max_retries", v, 0, 3)),
-                "ec2_settings": (ec2_settings, _check_ec2_settings),
-            }
+        checks.check_all(
+            lambda: checks.check_now(
+                {
+                    "image_uri": (image_uri, parse_image_ref),
+                    "model_uri": (model_uri, lambda v: parse_uri(v, "model_uri")),
+                    "input_uri": (input_uri, lambda v: parse_uri(v, "input_uri")),
+                    "output_uri": (output_uri, lambda v: parse_uri(v, "output_uri")),
+                    "split_type": (
+                        split_type,
+                        lambda v: checks.check_choice("split_type", v, SUPPORTED_SPLIT_TYPES),
+                    ),
+                    "environment": (environment, checks.check_environment),
+                    "compute": (compute, check_compute),
+                    "instance_count": (instance_count, checks.check_instance_count),
+                    "data_type": (
+                        data_type,
+                        lambda v: checks.check_choice("data_type", v, ("S3Prefix", "ManifestFile")),
+                    ),
+                    "compression_type": (
+                        compression_type,
+                        lambda v: checks.check_choice("compression_type", v, ("None", "Gzip")),
+                    ),
+                    "input_filter": (input_filter, lambda v: _parse_jsonpath(v, "input_filter")),
+                    "output_filter": (output_filter, lambda v: _parse_jsonpath(v, "output_filter")),
+                    "join_source": (join_source, lambda v: checks.check_choice("join_source", v, ("None", "Input"))),
+                    "instance_type": (instance_type, ec2_instance_type),
+                    "max_runtime_s": (max_runtime_s, checks.check_max_runtime_s),
+                    "batch_strategy": (
+                        batch_strategy,
+                        lambda v: checks.check_choice("batch_strategy", v, ("MultiRecord", "SingleRecord")),
+                    ),
+                    "max_payload_mb": (
+                        max_payload_mb,
+                        lambda v: checks.check_positive_int("max_payload_mb", v, 0, 100),
+                    ),
+                    "max_concurrent_transforms": (
+                        max_concurrent_transforms,
+                        lambda v: checks.check_positive_int("max_concurrent_transforms", v, 0, 100),
+                    ),
+                    "assemble_with": (
+                        assemble_with,
+                        lambda v: checks.check_choice("assemble_with", v, ("None", "Line")),
+                    ),
+                    "invocation_timeout_s": (
+                        invocation_timeout_s,
+                        lambda v: checks.check_positive_int("invocation_timeout_s", v, 1, 3600),
+                    ),
+                    "max_retries": (max_retries, lambda v: checks.check_positive_int("max_retries", v, 0, 3)),
+                    "ec2_settings": (ec2_settings, _check_ec2_settings),
+                }
+            ),
+            self._check_data_processing,
         )
-        self._check_data_processing()
 
     def _check_data_processing(self) -> None:
         """Validate input_filter, join_source and output_filter with the formats they depend on, at parse time."""
+        if not any(
+            is_template(v) for v in (self.max_payload_mb, self.batch_strategy, self.split_type) if v is not None
+        ):
+            checks.check_streamed_split(self.max_payload_mb, self.split_type, self.batch_strategy)
         values = (self.content_type, self.accept, self.split_type, self.assemble_with)
         if any(v is not None and is_template(v) for v in values):
             return  # the paths are checked already; the rules that need the formats wait for execute()

@@ -9,6 +9,7 @@ import urllib.request
 
 from ml_lifecycle import settings
 from ml_lifecycle.compute import DEFAULT_BACKEND, backend_names
+from ml_lifecycle.errors import MlLifecycleError
 
 
 def _endpoint_url(target: str) -> str:
@@ -54,23 +55,28 @@ def invoke(args: argparse.Namespace) -> int:
 
 
 def endpoints(args: argparse.Namespace) -> int:
-    """List local endpoints with their status, URL and model.
+    """List local endpoints with their status as it is (the engine asked), URL and model.
 
     :param args: unused.
     """
-    from ml_lifecycle.compute.local.endpoints.record import list_endpoints, read_endpoint
+    from ml_lifecycle.compute import DEFAULT_BACKEND, backend_for
+    from ml_lifecycle.compute.local.endpoints.record import list_endpoints
 
     names = list_endpoints(settings.home_dir())
     if not names:
         print("no endpoints")
+    backend = backend_for(DEFAULT_BACKEND, None).endpoints()
     for name in names:
-        record = read_endpoint(settings.home_dir(), name)
-        if record:
-            line = f"{record.endpoint_name} {record.status} {record.url or '-'} revision={record.revision or '-'}"
-            line += f" instances={record.instance_count} model={record.model_uri or '-'}"
-            if record.failure_reason:
-                line += f" failure={record.failure_reason!r}"
-            print(line)
+        view = backend.describe(name)
+        if view is None:
+            continue
+        line = f"{view.endpoint_name} {view.status} {view.url or '-'} revision={view.revision or '-'}"
+        line += f" model={view.model_uri or '-'}"
+        if view.serving_problem:
+            line += f" problem={view.serving_problem!r}"
+        if view.failure_reason:
+            line += f" failure={view.failure_reason!r}"
+        print(line)
     return 0
 
 
@@ -94,7 +100,14 @@ def models(args: argparse.Namespace) -> int:
 
     root = parse_uri(args.registry_uri, "registry_uri").join(args.model_name)
     store = store_for(root)
-    for version in versions(store, root):
+    found = versions(store, root)
+    if not found:
+        sys.stderr.write(
+            f"ml-lifecycle: no published version of {args.model_name!r} under {args.registry_uri}; check the model "
+            "name and the registry URI (ExportArtifactsOperator's model_name and registry_uri)\n"
+        )
+        return 1
+    for version in found:
         manifest = read_manifest(store, root, version)
         metrics = manifest["lineage"].get("metrics", {})
         print(f"{args.model_name} v{version} {manifest['uri']} metrics={metrics}")
@@ -108,9 +121,15 @@ def delete_endpoint(args: argparse.Namespace) -> int:
     """
     from ml_lifecycle.compute import backend_for
 
-    removed = backend_for(args.compute, args.aws_conn_id).endpoints().delete(args.name, {}, lambda line: None)
+    endpoints = backend_for(args.compute, args.aws_conn_id).endpoints()
+    known = endpoints.describe(args.name)
+    removed = endpoints.delete(args.name, {}, lambda line: None)
+    if known is None and not any(removed.values()):
+        where = f"under {settings.home_dir()}" if args.compute == DEFAULT_BACKEND else f"on {args.compute}"
+        sys.stderr.write(f"ml-lifecycle: no endpoint named {args.name!r} {where}; see 'ml-lifecycle endpoints'\n")
+        return 1
     what = ", ".join(f"{count} {kind.removesuffix('_removed').replace('_', ' ')}" for kind, count in removed.items())
-    print(f"endpoint {args.name} deleted: {what or 'nothing was left'}")
+    print(f"endpoint {args.name} deleted: {what}")
     return 0
 
 
@@ -141,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--aws-conn-id", default=None, help="the Airflow AWS connection (default: boto3's chain)")
     p.set_defaults(func=delete_endpoint)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except MlLifecycleError as err:  # what went wrong and how to fix it, without a traceback
+        sys.stderr.write(f"ml-lifecycle: {err}\n")
+        return 1
 
 
 if __name__ == "__main__":

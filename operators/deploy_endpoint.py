@@ -106,17 +106,19 @@ class DeployEndpointOperator(LifecycleOperator):
         self.ingress_cidrs = ingress_cidrs
         self.alb_scheme = alb_scheme
         self.poll_interval_s = poll_interval_s
-        checks.check_now(endpoint_option_checks(self.backend_options()))
-        checks.check_now(
-            {
-                "endpoint_name": (endpoint_name, checks.check_endpoint_name),
-                "image_uri": (image_uri, parse_image_ref),
-                "model_uri": (model_uri, lambda v: parse_uri(v, "model_uri")),
-                "compute": (compute, check_compute),
-                "instance_count": (instance_count, checks.check_instance_count),
-                "environment": (environment, checks.check_environment),
-                "max_payload_mb": (max_payload_mb, _check_max_payload_mb),
-            }
+        checks.check_all(
+            lambda: checks.check_now(endpoint_option_checks(self.backend_options())),
+            lambda: checks.check_now(
+                {
+                    "endpoint_name": (endpoint_name, checks.check_endpoint_name),
+                    "image_uri": (image_uri, parse_image_ref),
+                    "model_uri": (model_uri, lambda v: parse_uri(v, "model_uri")),
+                    "compute": (compute, check_compute),
+                    "instance_count": (instance_count, checks.check_instance_count),
+                    "environment": (environment, checks.check_environment),
+                    "max_payload_mb": (max_payload_mb, _check_max_payload_mb),
+                }
+            ),
         )
 
     def backend_options(self) -> dict[str, Any]:

@@ -16,7 +16,8 @@ DEFAULT_MAX_JOB_AGE_S = 26 * 3600
 class ReapOrphansOperator(LifecycleOperator):
     """Remove what orphaned jobs left on the engine (endpoints never); run it on a schedule, e.g. hourly.
 
-    A job's containers, networks and working folder are removed when it is past its deadline (the
+    A job's containers, networks and working folder are removed when the DAG run that started it no longer exists
+    (asked of the Airflow API), when it is past its deadline (the
     ``ml-lifecycle.deadline`` label, else its creation plus max_job_age_s), or when its record is terminal and its
     agent on this host is gone. With ``compute="ec2"``, instances and security groups carrying our tags are ended when
     they are past their ``ml-lifecycle.deadline`` tag or when the DAG run that launched them has ended.
@@ -82,6 +83,8 @@ class ReapOrphansOperator(LifecycleOperator):
 
         :param context: the Airflow context (its task instance asks the API server).
         """
+        from ml_lifecycle.core.reaper_rules import RUN_GONE
+
         ask = getattr(context["ti"], "get_dagrun_state", None)
 
         def run_state(dag_id: str, run_id: str) -> str | None:
@@ -89,9 +92,11 @@ class ReapOrphansOperator(LifecycleOperator):
                 return None
             try:
                 return str(ask(dag_id=dag_id, run_id=run_id))
-            except Exception as err:  # a run that was deleted, or no API server: judge by the deadline
+            except Exception as err:
+                if _not_found(err):  # the API server says no such run: it was deleted
+                    return RUN_GONE
                 self.log.warning("Cannot read the state of DAG run %s/%s (%s)", dag_id, run_id, err)
-                return None
+                return None  # no API server, a network error: judge by the deadline
 
         return run_state
 
@@ -117,3 +122,14 @@ class ReapOrphansOperator(LifecycleOperator):
             return None
 
         return find
+
+
+def _not_found(err: Exception) -> bool:
+    """Say whether the Airflow API server answered that the DAG run does not exist (HTTP 404).
+
+    The task SDK raises AirflowRuntimeError carrying the API server's answer (``error.detail["status_code"]``).
+
+    :param err: what asking the run's state raised.
+    """
+    detail = getattr(getattr(err, "error", None), "detail", None)
+    return isinstance(detail, dict) and detail.get("status_code") == 404

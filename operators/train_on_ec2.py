@@ -126,24 +126,28 @@ class TrainOnEC2Operator(JobOperator):
         self.ec2_settings = ec2_settings
         self.use_spot = use_spot
         self.max_wait_s = max_wait_s
-        checks.check_now(
-            {
-                "image_uri": (image_uri, parse_image_ref),
-                "channels": (channels, _to_channels),
-                "output_path": (output_path, lambda v: parse_uri(v, "output_path")),
-                "hyperparameters": (hyperparameters, checks.hyperparameters_as_strings),
-                "compute": (compute, check_compute),
-                "instance_count": (instance_count, checks.check_instance_count),
-                "max_runtime_s": (max_runtime_s, checks.check_max_runtime_s),
-                "metric_definitions": (metric_definitions, checks.check_metric_definitions),
-                "environment": (environment, checks.check_environment),
-                "checkpoint_uri": (checkpoint_uri, lambda v: parse_uri(v, "checkpoint_uri")),
-                "compression": (compression, lambda v: checks.check_choice("compression", v, ("GZIP", "NONE"))),
-                "ec2_settings": (ec2_settings, _check_ec2_settings),
-            }
+        spot_wait = (
+            (lambda: check_spot_wait(use_spot, max_wait_s, max_runtime_s)) if type(max_runtime_s) is int else None
         )
-        if isinstance(max_runtime_s, int):
-            check_spot_wait(use_spot, max_wait_s, max_runtime_s)
+        checks.check_all(
+            lambda: checks.check_now(
+                {
+                    "image_uri": (image_uri, parse_image_ref),
+                    "channels": (channels, _to_channels),
+                    "output_path": (output_path, lambda v: parse_uri(v, "output_path")),
+                    "hyperparameters": (hyperparameters, checks.hyperparameters_as_strings),
+                    "compute": (compute, check_compute),
+                    "instance_count": (instance_count, checks.check_instance_count),
+                    "max_runtime_s": (max_runtime_s, checks.check_max_runtime_s),
+                    "metric_definitions": (metric_definitions, checks.check_metric_definitions),
+                    "environment": (environment, checks.check_environment),
+                    "checkpoint_uri": (checkpoint_uri, lambda v: parse_uri(v, "checkpoint_uri")),
+                    "compression": (compression, lambda v: checks.check_choice("compression", v, ("GZIP", "NONE"))),
+                    "ec2_settings": (ec2_settings, _check_ec2_settings),
+                }
+            ),
+            *([spot_wait] if spot_wait else []),
+        )
 
     def backend_options(self) -> dict[str, Any]:
         """Return what the backend reads beyond the spec: EC2's launch settings and spot policy, the poll interval."""

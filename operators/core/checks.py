@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
@@ -216,13 +217,47 @@ def check_choice(parameter: str, value: Any, choices: tuple[str, ...]) -> str:
 
 
 def check_now(checks: Mapping[str, tuple[Any, Callable[[Any], Any]]]) -> None:
-    """Run field checks whose values are already final; templated values wait for execute().
+    """Run field checks whose values are already final, and report every failing one at once.
+
+    Templated values wait for execute().
 
     :param checks: parameter name -> (value, check function).
     """
-    for value, check in checks.values():
-        if value is not None and not is_template(value):
-            check(value)
+    check_all(
+        *(partial(check, value) for value, check in checks.values() if value is not None and not is_template(value))
+    )
+
+
+def check_all(*calls: Callable[[], Any]) -> None:
+    """Run every check and raise one SpecError naming each argument that failed (none raised: all passed).
+
+    :param calls: checks that raise SpecError.
+    """
+    errors: list[SpecError] = []
+    for call in calls:
+        try:
+            call()
+        except SpecError as err:
+            errors.append(err)
+    if errors:
+        raise SpecError.of_many(errors)
+
+
+def check_streamed_split(max_payload_mb: Any, split_type: Any, batch_strategy: Any) -> None:
+    """Refuse a record split that max_payload_mb 0 would ignore: MultiRecord (or unset) then sends objects whole.
+
+    :param max_payload_mb: the max_payload_mb parameter.
+    :param split_type: the split_type parameter.
+    :param batch_strategy: the batch_strategy parameter (None: the container's choice, else MultiRecord).
+    """
+    if max_payload_mb == 0 and split_type != "None" and batch_strategy != "SingleRecord":
+        raise SpecError(
+            "max_payload_mb",
+            f"0 with batch_strategy {batch_strategy or 'MultiRecord'} sends each input object whole as one request, "
+            f"so split_type {split_type} would be ignored",
+            "Set split_type='None' to send whole objects, or batch_strategy='SingleRecord' to send each record "
+            "alone (chunked)",
+        )
 
 
 def check_streamed_processing(max_payload_mb: Any, split_type: Any, batch_strategy: Any, processes: bool) -> None:

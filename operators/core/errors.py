@@ -18,7 +18,24 @@ class SpecError(MlLifecycleError, ValueError):
         :param fix: what to write instead.
         """
         self.parameter = parameter
+        self.errors: list[SpecError] = [self]
         super().__init__(f"{parameter}: {problem}. {fix}")
+
+    @classmethod
+    def of_many(cls, errors: list[SpecError]) -> SpecError:
+        """Return one error that reports several, each on its own line (a DAG author fixes them all at once).
+
+        :param errors: the errors, in the order of the parameters.
+        """
+        flat = [inner for error in errors for inner in error.errors]
+        if len(flat) == 1:
+            return flat[0]
+        combined = cls.__new__(cls)
+        combined.parameter = ", ".join(e.parameter for e in flat)
+        combined.errors = flat
+        text = f"{len(flat)} arguments are wrong:\n" + "\n".join(f"- {e}" for e in flat)
+        MlLifecycleError.__init__(combined, text)
+        return combined
 
 
 class ArtifactNotFound(MlLifecycleError, FileNotFoundError):
@@ -68,6 +85,10 @@ class EndpointNotReady(MlLifecycleError):
 
 class EndpointBusy(MlLifecycleError):
     """Another task is deploying or deleting the endpoint."""
+
+
+class EndpointOwned(MlLifecycleError):
+    """The endpoint's name is taken on this engine by another state home (ML_LIFECYCLE_HOME)."""
 
 
 class TransformFailed(MlLifecycleError):

@@ -209,6 +209,9 @@ class TransformKind(JobKind):
         if record is not None and record.secondary_status == SecondaryStatus.MAX_RUNTIME_EXCEEDED:
             status = SecondaryStatus.MAX_RUNTIME_EXCEEDED
         reason = (record.failure_reason if record is not None else "") or unfinished or "no reason was recorded"
+        counts = record.metrics if record is not None else {}
+        if counts.get("failed_objects") and counts.get("objects") and not unfinished:
+            reason = f"{int(counts['failed_objects'])} of {int(counts['objects'])} input objects failed: {reason}"
         text = f"Batch transform {job_name} {status}: {reason}{max_runtime_hint(status)} (no .out was written for the inputs named)"
         return TransformFailed(text + ("\n" + log_tail if log_tail else ""))
 

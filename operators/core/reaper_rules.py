@@ -27,6 +27,7 @@ class JobLeftovers:
     :param deadline_epoch_s: the earliest ``ml-lifecycle.deadline`` label, or None when none carries one.
     :param record_status: the status in its job record, or None when no record was found.
     :param agent_alive: whether its agent process lives (True/False), or None when that cannot be known here.
+    :param run_state: the state of the DAG run that started it (RUN_GONE once the run no longer exists), or None.
     """
 
     job: str
@@ -35,12 +36,15 @@ class JobLeftovers:
     deadline_epoch_s: float | None
     record_status: str | None
     agent_alive: bool | None
+    run_state: str | None = None
 
 
 def reap_reason(job: JobLeftovers, now_epoch_s: float, max_job_age_s: float) -> str | None:
     """Say why a job's leftovers may be removed, or None to keep them.
 
-    Endpoints are never reaped. A job is reaped past its deadline (its ``ml-lifecycle.deadline`` label, else its
+    Endpoints are never reaped. A job is reaped once the DAG run that started it no longer exists (deleted, as
+    ``airflow dags test`` does before a rerun: nothing will ever wait for it), past its deadline (its
+    ``ml-lifecycle.deadline`` label, else its
     creation plus max_job_age_s), or when its record is terminal and its agent is known to be gone (an agent that
     still lives may be cleaning up; one on another host is not ours to judge). A transform without a deadline label
     (see RUNNER_BOUND_KINDS) is judged by its runner when this host can see it: kept while the runner lives, however
@@ -52,6 +56,8 @@ def reap_reason(job: JobLeftovers, now_epoch_s: float, max_job_age_s: float) -> 
     """
     if job.kinds & NEVER_REAPED_KINDS:
         return None
+    if job.run_state == RUN_GONE:
+        return GONE_REASON
     if job.deadline_epoch_s is not None and now_epoch_s > job.deadline_epoch_s:
         return _past(job.deadline_epoch_s)
     if job.deadline_epoch_s is None and job.kinds == RUNNER_BOUND_KINDS and job.agent_alive is not None:
@@ -73,7 +79,10 @@ def _past(deadline_epoch_s: float) -> str:
     return f"past its deadline {datetime.fromtimestamp(deadline_epoch_s, UTC).isoformat(timespec='seconds')}"
 
 
-ENDED_RUN_STATES = frozenset({"success", "failed"})
+# What the reaper's run lookup answers for a DAG run that no longer exists (Airflow's API answers 404).
+RUN_GONE = "gone"
+GONE_REASON = "its DAG run no longer exists (it was deleted)"
+ENDED_RUN_STATES = frozenset({"success", "failed", RUN_GONE})
 
 
 def instance_reap_reason(
@@ -93,6 +102,8 @@ def instance_reap_reason(
         return None
     if deadline_epoch_s is not None and now_epoch_s > deadline_epoch_s:
         return f"past its deadline {datetime.fromtimestamp(deadline_epoch_s, UTC).isoformat(timespec='seconds')}"
+    if run_state == RUN_GONE:
+        return GONE_REASON
     if run_state in ENDED_RUN_STATES:
         return f"its DAG run ended ({run_state})"
     return None

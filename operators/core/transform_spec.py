@@ -104,6 +104,7 @@ class TransformSpec:
         checks.check_positive_int("max_retries", self.max_retries, 0, 3)
         checks.check_choice("data_type", self.data_type, ("S3Prefix", "ManifestFile"))
         checks.check_choice("compression_type", self.compression_type, ("None", "Gzip"))
+        checks.check_streamed_split(self.max_payload_mb, self.split_type, self.batch_strategy)
         checks.check_streamed_processing(
             self.max_payload_mb, self.split_type, self.batch_strategy, self.data_processing() is not None
         )

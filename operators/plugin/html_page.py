@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ml_lifecycle.core.status import EndpointStatus
 from ml_lifecycle.plugin.overview import Overview
 from ml_lifecycle.plugin.svg_chart import line_chart
 
@@ -122,7 +123,7 @@ def _version_row(manifest: dict[str, Any], served: dict[Any, Any]) -> str:
 def _endpoints(endpoints: list[dict[str, Any]]) -> str:
     """Render the endpoint table.
 
-    :param endpoints: endpoint records with ``answers_ping``.
+    :param endpoints: endpoint records with ``answers_ping`` (and, as the engine says, ``serving_problem``).
     """
     if not endpoints:
         return '<p class="muted">No endpoint is deployed.</p>'
@@ -135,9 +136,11 @@ def _endpoints(endpoints: list[dict[str, Any]]) -> str:
             if ping is None
             else ('<span class="ok">answers /ping</span>' if ping else '<span class="bad">no answer</span>')
         )
+        why = e.get("serving_problem") or (e.get("failure_reason") if e.get("status") == EndpointStatus.FAILED else "")
+        reason = f'<div class="bad">{escape(str(why))}</div>' if why else ""
         rows.append(
             f'<tr class="endpoint"><td>{escape(str(e.get("endpoint_name", "")))}</td>'
-            f'<td>{escape(str(e.get("status", "")))} {health}</td><td><a href="{url}">{url}</a></td>'
+            f'<td>{escape(str(e.get("status", "")))} {health}{reason}</td><td><a href="{url}">{url}</a></td>'
             f"<td><code>{escape(str(e.get('model_uri', '')))}</code></td><td>{escape(str(e.get('instance_count', '')))}</td>"
             f"<td>{escape(str(e.get('updated_at', '')))}</td></tr>"
         )

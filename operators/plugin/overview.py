@@ -124,7 +124,30 @@ def _endpoints(folder: Path, overview: Overview, ping: bool) -> None:
             continue
         record = json.loads(path.read_text())
         record["answers_ping"] = _answers_ping(str(record.get("url", ""))) if ping else None
+        if ping:
+            record.update(_as_it_is(str(record.get("endpoint_name", path.stem)), overview))
         overview.endpoints.append(record)
+
+
+def _as_it_is(endpoint_name: str, overview: Overview) -> dict[str, Any]:
+    """Return the endpoint's status as the engine says it is now (its containers and proxy asked), or nothing.
+
+    :param endpoint_name: the endpoint's name.
+    :param overview: receives a problem when the engine cannot be asked.
+    """
+    from ml_lifecycle.compute import DEFAULT_BACKEND, backend_for
+
+    try:
+        view = backend_for(DEFAULT_BACKEND, None).endpoints().describe(endpoint_name)
+    except Exception as err:  # e.g. the API server reaches no Docker engine: the record is all there is
+        overview.problems.append(f"Could not ask the Docker engine about endpoint {endpoint_name}: {err}")
+        return {}
+    if view is None:
+        return {}
+    found: dict[str, Any] = {"status": view.status, "failure_reason": view.failure_reason}
+    if view.serving_problem:
+        found["serving_problem"] = view.serving_problem
+    return found
 
 
 def _answers_ping(url: str) -> bool:

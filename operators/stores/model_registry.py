@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
-from ml_lifecycle.errors import ArtifactExists, StoreError
+from ml_lifecycle.errors import ArtifactExists, ArtifactNotFound, StoreError
+from ml_lifecycle.stores.archive_check import BadArchive, check_model_archive
 from ml_lifecycle.stores.base import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,10 @@ def publish(
 ) -> dict[str, Any]:
     """Copy a model into the next version of ``<registry_uri>/<model_name>/``, verify it, and commit its manifest.
 
-    The manifest is written last and only if absent, so two publishers never share a version and a reader never
-    sees a version without its model. Publishing the same model bytes again from the same DAG run returns the
+    The model is read whole first (check_model_archive): a truncated, foreign or unsafe archive fails the task and
+    leaves the registry as it was. The manifest is written last and only if absent, so two publishers never share a
+    version and a reader never sees a version without its model; it records the archive's sha256, which deploys and
+    transforms check before they unpack it. Publishing the same model bytes again from the same DAG run returns the
     version published before (a task retry creates no second version).
 
     :param store_for: returns the store for a URI.
@@ -112,6 +115,13 @@ def publish(
     with tempfile.TemporaryDirectory(dir=scratch_dir) as scratch:
         local = os.path.join(scratch, MODEL_OBJECT)
         source_store.download_file(source, local)
+        # Nothing becomes a version before it is read whole: a truncated, foreign or unsafe archive fails here.
+        checked = check_model_archive(local, model_uri)
+        if checked.sha256 != source_sha:
+            raise StoreError(
+                f"{model_uri} changed while it was published (sha256 {source_sha} became "
+                f"{checked.sha256}); retry the task once whatever writes it is done"
+            )
         version = (existing[-1] if existing else 0) + 1
         for _ in range(MAX_VERSION_RACES):
             target = root.join(str(version), MODEL_OBJECT)
@@ -145,3 +155,38 @@ def publish(
             log.info("Published %s version %d (%d bytes, sha256 %s)", model_name, version, size, source_sha[:12])
             return manifest
     raise StoreError(f"Could not claim a version of {model_name} after {MAX_VERSION_RACES} tries; retry the task")
+
+
+def published_sha256(store: ArtifactStore, model_uri: ArtifactUri) -> str | None:
+    """Return the sha256 a registry version's manifest records for its model, or None when it is no such version.
+
+    :param store: the model's store.
+    :param model_uri: a model's URI (a registry version's is ``<registry>/<name>/<version>/model.tar.gz``).
+    """
+    if not model_uri.path.endswith("/" + MODEL_OBJECT):
+        return None
+    folder = str(model_uri)[: -len(MODEL_OBJECT)]
+    manifest_uri = parse_uri(folder + MANIFEST)
+    try:
+        manifest = json.loads(store.read_bytes(manifest_uri))
+    except ArtifactNotFound:
+        return None
+    if manifest.get("uri") != str(model_uri):
+        return None
+    return str(manifest.get("model", {}).get("sha256") or "") or None
+
+
+def check_published(archive_path: str, store: ArtifactStore, model_uri: ArtifactUri) -> None:
+    """Check a downloaded model archive whole, and against the sha256 its registry manifest records, if any.
+
+    :param archive_path: the downloaded archive.
+    :param store: the model's store.
+    :param model_uri: where it was downloaded from.
+    """
+    checked = check_model_archive(archive_path, str(model_uri))
+    expected = published_sha256(store, model_uri)
+    if expected is not None and expected != checked.sha256:
+        raise BadArchive(
+            f"{model_uri} does not match the sha256 its manifest records ({checked.sha256} is not {expected}): "
+            "the registry's copy changed after it was published. Publish the model again (ExportArtifactsOperator)"
+        )

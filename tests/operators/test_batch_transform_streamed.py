@@ -144,7 +144,7 @@ def test_each_object_streams_whole_with_chunked_encoding(stream_image, model_uri
 
     context = task_context()
     result = _transform(
-        tmp_path, stream_image, model_uri, context, max_payload_mb=0, split_type="Line", assemble_with="Line"
+        tmp_path, stream_image, model_uri, context, max_payload_mb=0, split_type="None", assemble_with="Line"
     )
 
     assert result["status"] == "Completed"
@@ -199,7 +199,7 @@ def test_a_failing_object_is_retried_then_fails_by_name_and_the_others_complete(
     (tmp_path / "in" / "bad.csv").write_bytes(b"fail\n" * 1000)
 
     with pytest.raises(TransformFailed) as caught:
-        _transform(tmp_path, stream_image, model_uri, max_payload_mb=0, max_retries=1)
+        _transform(tmp_path, stream_image, model_uri, max_payload_mb=0, split_type="None", max_retries=1)
 
     message = str(caught.value)
     assert "1 of 2 input objects failed" in message
@@ -217,6 +217,7 @@ def test_an_object_far_larger_than_the_memory_allowed_streams_through(stream_ima
         output_uri=f"file://{tmp_path}/out",
         content_type="text/csv",
         max_payload_mb=0,
+        split_type="None",
     )
     done = subprocess.run(
         [sys.executable, "-c", BOUNDED_RUN, "256", json.dumps(spec), "streamed-bounded"],
@@ -239,7 +240,12 @@ def test_an_object_far_larger_than_the_memory_allowed_streams_through(stream_ima
     [
         ({"max_payload_mb": -1}, "max_payload_mb"),
         ({"max_payload_mb": 101}, "max_payload_mb"),
-        ({"max_payload_mb": 0, "input_filter": "$[1:]"}, "0 streams each input object whole"),
+        ({"max_payload_mb": 0, "split_type": "None", "input_filter": "$[1:]"}, "0 streams each input object whole"),
+        ({"max_payload_mb": 0}, "split_type Line would be ignored"),
+        (
+            {"max_payload_mb": 0, "batch_strategy": None, "split_type": "RecordIO"},
+            "split_type RecordIO would be ignored",
+        ),
         (
             {
                 "max_payload_mb": 0,
@@ -280,3 +286,17 @@ def test_single_record_streaming_keeps_record_processing():
         input_filter="$[1:]",
     )
     assert spec.data_processing() is not None
+
+
+def test_a_split_that_max_payload_mb_0_would_ignore_is_refused_when_the_dag_is_parsed():
+    # Before: max_payload_mb=0 with the default split (Line) sent each object whole, ignoring the split, silently.
+    with pytest.raises(SpecError, match="split_type Line would be ignored") as caught:
+        BatchTransformOperator(
+            task_id="score",
+            image_uri="img:1",
+            model_uri="file:///m.tar.gz",
+            input_uri="file:///in",
+            output_uri="file:///out",
+            max_payload_mb=0,
+        )
+    assert caught.value.parameter == "max_payload_mb"

@@ -110,3 +110,68 @@ def test_orphans_are_reaped_and_owned_jobs_and_endpoints_are_kept(tmp_path, dock
             container.remove(force=True)
         for network in docker_client.networks.list(filters={"label": f"ml-lifecycle.dag-id={scope}"}):
             network.remove()
+
+
+@pytest.mark.docker
+def test_a_running_job_whose_dag_run_was_deleted_is_reaped(
+    tmp_path, sample_data, example_image, ml_home, docker_client
+):
+    # Before: a training job orphaned when its DAG run was deleted (as `airflow dags test` does before a rerun) ran
+    # to its end, unreaped: its agent lives and its deadline is far.
+    from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
+    from airflow.sdk.execution_time.comms import ErrorResponse
+
+    from ml_lifecycle import TrainOnEC2Operator
+
+    scope = f"gone-{uuid.uuid4().hex[:8]}"
+    train = TrainOnEC2Operator(
+        task_id="train",
+        image_uri=example_image,
+        channels={"train": f"file://{sample_data}/train"},
+        output_path=f"file://{tmp_path}/training",
+        entrypoint=["sh", "-c", "sleep 120"],
+        wait_for_completion=False,
+    )
+    started = train.execute(task_context(dag_id=scope, run_id="deleted-run"))
+    kept = TrainOnEC2Operator(
+        task_id="train",
+        image_uri=example_image,
+        channels={"train": f"file://{sample_data}/train"},
+        output_path=f"file://{tmp_path}/training",
+        entrypoint=["sh", "-c", "sleep 120"],
+        wait_for_completion=False,
+    ).execute(task_context(dag_id=scope, run_id="live-run"))
+    jobs = (started["job_name"], kept["job_name"])
+    deadline = time.monotonic() + 60
+    while (
+        len(
+            {
+                c.labels["ml-lifecycle.job"]
+                for c in docker_client.containers.list(filters={"label": f"ml-lifecycle.dag-id={scope}"})
+            }
+        )
+        < 2
+    ):
+        assert time.monotonic() < deadline, "the jobs' containers never started"
+        time.sleep(0.2)
+
+    def get_dagrun_state(dag_id: str, run_id: str) -> str:
+        """Answer as the Airflow API server does: the live run runs, the deleted one is not found (404)."""
+        if run_id == "live-run":
+            return "running"
+        raise AirflowRuntimeError(
+            ErrorResponse(error=ErrorType.API_SERVER_ERROR, detail={"status_code": 404, "message": "Not Found"})
+        )
+
+    context = task_context()
+    context["ti"].get_dagrun_state = get_dagrun_state
+    try:
+        reaped = ReapOrphansOperator(
+            task_id="reap", record_roots=[f"file://{tmp_path}/training"], match_labels={"ml-lifecycle.dag-id": scope}
+        ).execute(context)["reaped"]
+        assert {r["job"]: r["reason"] for r in reaped} == {jobs[0]: "its DAG run no longer exists (it was deleted)"}
+        left = docker_client.containers.list(filters={"label": f"ml-lifecycle.dag-id={scope}"})
+        assert {c.labels["ml-lifecycle.job"] for c in left} == {jobs[1]}
+    finally:
+        for container in docker_client.containers.list(all=True, filters={"label": f"ml-lifecycle.dag-id={scope}"}):
+            container.remove(force=True)

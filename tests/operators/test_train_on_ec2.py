@@ -162,6 +162,7 @@ def test_max_runtime_stops_with_sigterm_and_keeps_saved_files(example_image, sam
         op.execute(task_context())
 
     assert caught.value.status == "MaxRuntimeExceeded"
+    assert "raise max_runtime_s" in str(caught.value)  # the parameter to change, named
     job = caught.value.job_name
     assert _members(tmp_path / job / "output" / "model.tar.gz") == {"partial.txt": b"saved\n"}
 
@@ -228,3 +229,18 @@ def test_an_image_without_train_says_what_sagemaker_expects(docker_client, sampl
 def test_compute_ec2_refuses_local_folders_before_anything_starts(sample_data, tmp_path, ml_home):
     with pytest.raises(SpecError, match=r"^output_path: .* an EC2 instance cannot read. Use an s3:// URI"):
         _operator("example:latest", sample_data, tmp_path, compute="ec2").execute(task_context())
+
+
+def test_every_bad_argument_is_reported_at_once(tmp_path):
+    # Before: only the first bad argument was reported; fixing it revealed the next.
+    with pytest.raises(SpecError) as caught:
+        TrainOnEC2Operator(
+            task_id="train",
+            image_uri="Not A Valid:Image",
+            channels={"train": "ftp://host/data"},
+            output_path=f"file://{tmp_path}",
+            instance_count=0,
+            compute="gpu-cloud",
+        )
+    assert caught.value.parameter == "image_uri, channels['train'], compute, instance_count"
+    assert str(caught.value).startswith("4 arguments are wrong:")

@@ -21,8 +21,8 @@ from ml_lifecycle.links import (
     ModelVersionLink,
     PredictionsLink,
     TrainingArtifactsLink,
+    console_urls,
 )
-from ml_lifecycle.links import console_urls
 
 DIGEST = "sha256:" + "ab" * 32
 LOCAL = SimpleNamespace(compute="local")

@@ -77,6 +77,7 @@ class LocalBackend(Backend):
             max_job_age_s=request.max_job_age_s,
             match_labels=request.match_labels,
             dry_run=request.dry_run,
+            run_state=request.run_state,
         )
         return [asdict(r) for r in reaped]
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from ml_lifecycle.compute.base import EndpointBackend, EndpointView, LogSink
 from ml_lifecycle.compute.local.endpoints.endpoints import LocalEndpoints
+from ml_lifecycle.compute.local.endpoints.health import Health, endpoint_health
 from ml_lifecycle.compute.local.endpoints.proxy_config import ServingLimits
 from ml_lifecycle.compute.local.endpoints.record import EndpointRecord, read_endpoint
 from ml_lifecycle.compute.local.serving.http_client import ContainerClient
@@ -16,22 +17,24 @@ from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.status import EndpointStatus
 
 
-def view_of(record: EndpointRecord, serving_problem: str = "") -> EndpointView:
-    """Return a local endpoint's record as the endpoint interface reports it.
+def view_of(record: EndpointRecord, serving_problem: str = "", health: Health | None = None) -> EndpointView:
+    """Return a local endpoint's record as the endpoint interface reports it, corrected by what the engine says.
 
     :param record: the endpoint's record.
     :param serving_problem: why it cannot serve now ("" when it serves).
+    :param health: the engine's word on its containers, when asked.
     """
+    failure = health.failure_reason if health is not None and health.failure_reason else record.failure_reason
     return EndpointView(
         endpoint_name=record.endpoint_name,
-        status=record.status,
+        status=health.status if health is not None else record.status,
         url=record.url,
         revision=record.revision,
         model_uri=record.model_uri,
         image_uri=record.image_uri,
         image_digest=record.image_digest,
-        failure_reason=record.failure_reason,
-        serving_problem=serving_problem,
+        failure_reason=failure,
+        serving_problem=serving_problem or (health.serving_problem if health is not None else ""),
     )
 
 
@@ -46,6 +49,7 @@ class LocalEndpointBackend(EndpointBackend):
 
     def __init__(self, endpoints: LocalEndpoints, home: Path, limits: ServingLimits, ping_timeout_s: float) -> None:
         self.manager = endpoints
+        self.engine = endpoints.engine
         self.home = home
         self.limits = limits
         self.ping_timeout_s = ping_timeout_s
@@ -60,7 +64,7 @@ class LocalEndpointBackend(EndpointBackend):
         return view_of(self.manager.deploy(spec, dict(owner), sink, self.limits))
 
     def describe(self, endpoint_name: str) -> EndpointView | None:
-        """Return the endpoint's record, with what GET /ping through its URL says when it is InService.
+        """Return the endpoint as it is: its record, what the engine says of its containers, and GET /ping.
 
         :param endpoint_name: the endpoint's name.
         """
@@ -69,11 +73,14 @@ class LocalEndpointBackend(EndpointBackend):
             return None
         if record.status != EndpointStatus.IN_SERVICE:
             return view_of(record)
+        health = endpoint_health(self.engine, record)
+        if health.status != EndpointStatus.IN_SERVICE or health.serving_problem:
+            return view_of(record, health=health)
         address = urlsplit(record.url)
         client = ContainerClient(address.hostname or "", address.port or 80, self.ping_timeout_s)
         if client.ping(self.ping_timeout_s):
-            return view_of(record)
-        return view_of(record, f"GET {record.url}/ping does not answer 200 within {self.ping_timeout_s:g} s")
+            return view_of(record, health=health)
+        return view_of(record, f"GET {record.url}/ping does not answer 200 within {self.ping_timeout_s:g} s", health)
 
     def delete(self, endpoint_name: str, owner: Mapping[str, str], sink: LogSink) -> dict[str, int]:
         """Stop and remove the endpoint's proxy, containers, network, models and record.

@@ -52,6 +52,7 @@ def reap(
     match_labels: Mapping[str, str] | None = None,
     dry_run: bool = False,
     is_alive: Callable[[int], bool] | None = None,
+    run_state: Callable[[str, str], str | None] | None = None,
 ) -> list[Reaped]:
     """Remove the leftovers of every orphaned job (endpoints never) and return what was removed.
 
@@ -62,6 +63,8 @@ def reap(
     :param match_labels: only consider resources carrying these labels too (e.g. one DAG's), or None.
     :param dry_run: report without removing anything.
     :param is_alive: pid -> whether that process lives on this host; default reads /proc.
+    :param run_state: (dag_id, run_id) -> the DAG run's state (reaper_rules.RUN_GONE when it no longer exists), or
+        None when it cannot be known; None asks nothing.
     """
     if is_alive is None:
         from ml_lifecycle.compute.local.agent_identity import is_alive
@@ -69,6 +72,7 @@ def reap(
     containers = _by_job(engine.containers(wanted))
     networks = _by_job(engine.networks(wanted))
     reaped = []
+    states: dict[tuple[str, str], str | None] = {}
     now = time.time()
     for job in sorted(set(containers) | set(networks)):
         owned = containers.get(job, []) + networks.get(job, [])
@@ -80,6 +84,7 @@ def reap(
             deadline_epoch_s=_deadline(owned),
             record_status=record.status if record else None,
             agent_alive=agent_alive(record, is_alive),
+            run_state=_run_of(owned, run_state, states),
         )
         reason = reap_reason(leftovers, now, max_job_age_s)
         if reason is None:
@@ -94,6 +99,29 @@ def reap(
             shutil.rmtree(work_root / "jobs" / job, ignore_errors=True)
         reaped.append(done)
     return reaped
+
+
+def _run_of(
+    owned: Sequence[Any],
+    run_state: Callable[[str, str], str | None] | None,
+    states: dict[tuple[str, str], str | None],
+) -> str | None:
+    """Return the state of the DAG run a job's resources name (asked once per run), or None when unknown.
+
+    :param owned: the job's containers and networks.
+    :param run_state: (dag_id, run_id) -> state, or None to ask nothing.
+    :param states: the answers so far, by run.
+    """
+    if run_state is None:
+        return None
+    for resource in owned:
+        found = _labels(resource)
+        run = (found.get(labels.DAG_ID, ""), found.get(labels.RUN_ID, ""))
+        if all(run):
+            if run not in states:
+                states[run] = run_state(*run)
+            return states[run]
+    return None
 
 
 def _labels(resource: Any) -> dict[str, str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_lifecycle import settings
+from ml_lifecycle.compute.local.endpoints.ownership import HOME, claim
 from ml_lifecycle.compute.local.endpoints.proxy import ROLE, ROLE_PROXY, EndpointProxy, ensure_proxy_image
 from ml_lifecycle.compute.local.endpoints.proxy_config import INVOCATION_TIMEOUT_S, ServingLimits
 from ml_lifecycle.compute.local.endpoints.record import (
@@ -82,7 +83,8 @@ class LocalEndpoints:
         :param sink: receives progress lines.
         :param limits: the serving limits; default SageMaker's (6 MB, 60 s).
         """
-        with endpoint_lock(self.home, spec.endpoint_name):
+        claim(self.engine, spec.endpoint_name, self.home, "deploy")
+        with endpoint_lock(self.home, spec.endpoint_name, owner):
             return self._deploy(spec, owner, sink, limits or ServingLimits())
 
     def _deploy(
@@ -103,7 +105,7 @@ class LocalEndpoints:
         self._set_status(old, UPDATING if live else CREATING, name, owner)
         revision = new_revision()
         revision_dir = endpoints_dir(self.home) / name / revision
-        ep_labels = labels.owned("endpoint", name, owner, endpoint=name)
+        ep_labels = {**labels.owned("endpoint", name, owner, endpoint=name), HOME: str(self.home)}
         servers = []
         routed = False
         proxy_started: Future[tuple[int, bool]] | None = None
@@ -182,6 +184,7 @@ class LocalEndpoints:
 
         :param name: the endpoint name.
         """
+        claim(self.engine, name, self.home, "delete")
         with endpoint_lock(self.home, name):
             record = read_endpoint(self.home, name)
             if record is not None:

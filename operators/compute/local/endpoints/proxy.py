@@ -41,7 +41,7 @@ LISTENING = re.compile(r"^mlc-proxy: listening on [0-9.]+:(\d+),", re.MULTILINE)
 PROXY_USER = "www-data"
 # Proxies of another layout (before the edge and router nginx) are replaced on the next deploy.
 LAYOUT_LABEL = "ml-lifecycle.proxy-layout"
-LAYOUT = "edge-router-1"
+LAYOUT = "edge-router-2"  # 2: the proxy names its owner (ownership.HOME)
 STATUS_CHECK_S = 0.5
 LOOPBACK = "127.0.0.1"
 READY_TIMEOUT_S = 30.0

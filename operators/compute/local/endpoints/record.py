@@ -6,11 +6,13 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from ml_lifecycle.core.status import EndpointStatus
+from ml_lifecycle.errors import EndpointBusy
 
 # SageMaker's endpoint states (core.status.EndpointStatus), named here as its readers import them.
 CREATING, UPDATING, IN_SERVICE, FAILED, DELETING = (
@@ -123,17 +125,72 @@ def remove_endpoint_record(home: Path, name: str) -> None:
 
 
 @contextlib.contextmanager
-def endpoint_lock(home: Path, name: str) -> Iterator[None]:
-    """Hold the endpoint's lock: deploys and deletes of one endpoint run one at a time, across processes.
+def endpoint_lock(home: Path, name: str, holder: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Hold the endpoint's lock: one deploy or delete of an endpoint at a time, across processes.
+
+    A deploy (holder given) of another DAG run while one holds the lock fails with EndpointBusy, naming the holder, so
+    two runs never both report success for different revisions; a retry of the holder's own run, and the CLI (no
+    holder), wait for it. The kernel drops the lock of a process that dies.
 
     :param home: ML_LIFECYCLE_HOME.
     :param name: the endpoint name.
+    :param holder: the Airflow identity labels of the deploy (dag and run ids), or None to wait whoever holds it.
     """
     folder = endpoints_dir(home) / ".locks"
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{name}.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            current = _read_holder(handle)
+            if holder is not None and not _same_run(current, holder):
+                raise EndpointBusy(
+                    f"Endpoint {name} is being deployed or deleted by {_describe(current)}; this deploy would make "
+                    "one of the two report a revision that no longer serves. Retry once that task has finished, or "
+                    "give each run its own endpoint name"
+                ) from None
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({**dict(holder or {}), "pid": os.getpid()}))
+            handle.flush()
             yield
         finally:
+            handle.seek(0)
+            handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+RUN_KEYS = ("ml-lifecycle.dag-id", "ml-lifecycle.run-id")
+
+
+def _read_holder(handle: Any) -> dict[str, Any]:
+    """Read who holds the lock, as they wrote it (empty when they wrote nothing yet).
+
+    :param handle: the open lock file.
+    """
+    handle.seek(0)
+    try:
+        return dict(json.loads(handle.read() or "{}"))
+    except ValueError:
+        return {}
+
+
+def _same_run(current: Mapping[str, Any], holder: Mapping[str, str]) -> bool:
+    """Say whether the lock's holder is a task of the same DAG run (a retry).
+
+    :param current: the holder as written in the lock file.
+    :param holder: who asks.
+    """
+    return all(current.get(key) and current.get(key) == holder.get(key) for key in RUN_KEYS)
+
+
+def _describe(current: Mapping[str, Any]) -> str:
+    """Name the lock's holder for a message.
+
+    :param current: the holder as written in the lock file.
+    """
+    dag, run = current.get(RUN_KEYS[0]), current.get(RUN_KEYS[1])
+    who = f"DAG run {dag}/{run}" if dag and run else "another process"
+    return who + (f" (pid {current['pid']})" if current.get("pid") else "")

@@ -7,11 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
-from ml_lifecycle.compute.local.serving.containers import ServingContainer, wait_until_healthy
+from ml_lifecycle.compute.local.serving.containers import ServingContainer, died_at_start, wait_until_healthy
 from ml_lifecycle.compute.local.serving.http_client import ContainerClient
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.contract import MODEL_DIR, SERVING_PORT, STOP_GRACE_SERVING_S, Mount, host_names
 from ml_lifecycle.errors import EngineError
+
+# How often the engine restarts a serving container that dies (a crash, an out-of-memory kill) before the endpoint
+# reports it Failed: enough to ride out a bad request that crashes the server, not to hide one that cannot start.
+SERVING_RESTARTS = 3
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -73,9 +77,13 @@ def start_revision(
             hostname=host,
             container_port=SERVING_PORT,
             replace=False,  # the revision makes the name new
+            restart_max=SERVING_RESTARTS,
         )
         created.append(container)
-        port = published_port(container)
+        try:
+            port = published_port(container)
+        except EngineError as err:  # no port: it died as it started
+            raise died_at_start(engine, container) from err
         return ServingContainer(container, ContainerClient(serving_host, port, request_timeout_s))
 
     try:

@@ -260,6 +260,7 @@ class DockerEngine(EngineImages, EngineNetworks):
         replace: bool = True,
         user: str | None = None,
         no_capabilities: bool = False,
+        restart_max: int = 0,
     ) -> Any:
         """Start a long-lived container on a network, one port published on 127.0.0.1; three engine calls in all.
 
@@ -278,6 +279,8 @@ class DockerEngine(EngineImages, EngineNetworks):
         :param replace: remove a leftover container of the same name first (skip it for names never used before).
         :param user: the user to run as, or None for the image's.
         :param no_capabilities: drop every Linux capability and forbid gaining privileges (setuid binaries).
+        :param restart_max: restart the container when it dies (a crash, an out-of-memory kill; not a stop) at most
+            this many times, keeping its address; 0 never restarts it.
         """
         import docker
 
@@ -290,6 +293,7 @@ class DockerEngine(EngineImages, EngineNetworks):
             network_mode=network,
             cap_drop=["ALL"] if no_capabilities else None,
             security_opt=["no-new-privileges"] if no_capabilities else None,
+            restart_policy={"Name": "on-failure", "MaximumRetryCount": restart_max} if restart_max else None,
         )
         # The engine refuses aliases on the host network.
         endpoint = api.create_endpoint_config(aliases=[hostname] if hostname and network != HOST_NETWORK else None)

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
+from ml_lifecycle.compute.local.serving.container_state import container_state
 from ml_lifecycle.compute.local.serving.http_client import ContainerClient
 from ml_lifecycle.core.contract import MODEL_DIR, PING_TIMEOUT_S, SERVING_PORT, Mount
-from ml_lifecycle.errors import EndpointNotReady
+from ml_lifecycle.errors import EndpointNotReady, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ FIRST_PING_INTERVAL_S = 0.002
 PING_INTERVAL_S = 0.05
 # How often the container's state is asked while /ping does not answer yet.
 STATE_CHECK_S = 0.5
+STARTUP_ADVICE = "Raise startup_timeout_s if the model loads slowly"
 
 
 @dataclass
@@ -69,11 +71,30 @@ def start_serving(
         labels=labels,
         publish_port=SERVING_PORT,
     )
-    port = engine.published_port(container, SERVING_PORT)
+    try:
+        port = engine.published_port(container, SERVING_PORT)
+    except EngineError as err:  # no port: it died as it started
+        raise died_at_start(engine, container) from err
     return ServingContainer(container, ContainerClient(host, port, request_timeout_s))
 
 
-def wait_until_healthy(engine: DockerEngine, serving: ServingContainer, startup_timeout_s: float) -> float:
+def died_at_start(engine: DockerEngine, container: Any) -> EndpointNotReady:
+    """Return the error for a serving container that exited before it answered, in its own words.
+
+    :param engine: the Docker engine.
+    :param container: the container.
+    """
+    state = container_state(engine, container)
+    return EndpointNotReady(
+        f"The serving container {state.describe()}\n"
+        "It exited before GET /ping answered: check that the image runs a server on port 8080 when started with "
+        "`serve` (SageMaker's contract), and that the model under /opt/ml/model is the one it expects"
+    )
+
+
+def wait_until_healthy(
+    engine: DockerEngine, serving: ServingContainer, startup_timeout_s: float, slow_advice: str = STARTUP_ADVICE
+) -> float:
     """Poll GET /ping until it answers 200 and return the seconds it took; fail fast if the container exits.
 
     The polls start a few milliseconds apart and back off to PING_INTERVAL_S: a fast server is seen as soon as it
@@ -82,6 +103,7 @@ def wait_until_healthy(engine: DockerEngine, serving: ServingContainer, startup_
     :param engine: the Docker engine.
     :param serving: the container.
     :param startup_timeout_s: the startup budget (SageMaker's default is 4 minutes).
+    :param slow_advice: what to do when the budget runs out (it names only parameters the caller has).
     """
     started = time.monotonic()
     deadline = started + startup_timeout_s
@@ -95,13 +117,10 @@ def wait_until_healthy(engine: DockerEngine, serving: ServingContainer, startup_
             next_state_check = time.monotonic() + STATE_CHECK_S
             serving.container.reload()
             if serving.container.status in ("exited", "dead"):
-                raise EndpointNotReady(
-                    f"The serving container {serving.container.name} exited before GET /ping answered:\n"
-                    f"{engine.log_tail(serving.container)}\nCheck that the image serves on port 8080 with `serve`"
-                )
+                raise died_at_start(engine, serving.container)
         time.sleep(interval)
         interval = min(interval * 1.5, PING_INTERVAL_S)
     raise EndpointNotReady(
         f"GET /ping on {serving.url} did not answer 200 within {startup_timeout_s:.0f} s:\n"
-        f"{engine.log_tail(serving.container)}\nRaise startup_timeout_s if the model loads slowly"
+        f"{engine.log_tail(serving.container)}\n{slow_advice}"
     )

@@ -8,6 +8,7 @@ from ml_lifecycle.compute.local.serving.archive import extract_tar_gz
 from ml_lifecycle.compute.records import StoreFor
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import ArtifactNotFound
+from ml_lifecycle.stores.model_registry import check_published
 
 
 def fetch_model(model_uri: str, target_dir: str, store_for: StoreFor) -> str:
@@ -24,6 +25,7 @@ def fetch_model(model_uri: str, target_dir: str, store_for: StoreFor) -> str:
     if uri.path.endswith((".tar.gz", ".tgz")):
         archive_path = os.path.join(target_dir, "model.tar.gz")
         store.download_file(uri, archive_path)
+        check_published(archive_path, store, uri)  # whole, safe, and the bytes the registry published
         extract_tar_gz(archive_path, model_dir)
         os.remove(archive_path)
         return model_dir

@@ -35,6 +35,13 @@ from ml_lifecycle.stores.base import ObjectInfo
 
 log = logging.getLogger(__name__)
 
+# SageMaker gives a transform's container this long to answer GET /ping; a transform has no parameter for it.
+TRANSFORM_STARTUP_S = 240
+TRANSFORM_STARTUP_ADVICE = (
+    "A transform's container gets 240 s to answer GET /ping, as on SageMaker: make the model load faster, or "
+    "check the container's log above for what it waits on"
+)
+
 
 class TransformRunner:
     """Runs one batch transform on the Docker engine."""
@@ -218,7 +225,7 @@ class TransformRunner:
         record = writer.record
         for server in servers:
             if not self._stopped.is_set():
-                wait_until_healthy(self.engine, server, startup_timeout_s=240)
+                wait_until_healthy(self.engine, server, TRANSFORM_STARTUP_S, TRANSFORM_STARTUP_ADVICE)
         if self._stopped.is_set() or not servers:
             return self._record_stopped(writer, {o.relative_key: STOPPED_OBJECT for o in objects})
         params = execution_parameters.resolve(
@@ -257,6 +264,8 @@ class TransformRunner:
             "records": float(self._progress.records),
             "records_per_s": round(self._progress.records / elapsed_s, 1) if elapsed_s else 0.0,
             "bytes": float(self._progress.bytes_sent),
+            "objects": float(len(objects)),
+            "failed_objects": float(len(failures)),
         }
         record.artifacts = {"output": spec.output_uri}
         record.ended_at = utc_now_iso()
