@@ -6,6 +6,7 @@ Catch them from here: ``from ml_lifecycle.errors import JobFailed``.
 from __future__ import annotations
 
 from ml_lifecycle.core.errors import (
+    ArchiveError,
     ArtifactExists,
     ArtifactNotFound,
     ComputeError,
@@ -23,6 +24,7 @@ from ml_lifecycle.core.errors import (
 )
 
 __all__ = [
+    "ArchiveError",
     "ArtifactExists",
     "ArtifactNotFound",
     "ComputeError",

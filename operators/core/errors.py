@@ -27,7 +27,7 @@ class SpecError(MlLifecycleError, ValueError):
 
         :param errors: the errors, in the order of the parameters.
         """
-        flat = [inner for error in errors for inner in error.errors]
+        flat = list({str(inner): inner for error in errors for inner in error.errors}.values())  # one per problem
         if len(flat) == 1:
             return flat[0]
         combined = cls.__new__(cls)
@@ -77,6 +77,10 @@ class JobFailed(MlLifecycleError):
         if log_tail:
             text += f"\n--- last lines of the container log ---\n{log_tail}"
         super().__init__(text)
+
+
+class ArchiveError(MlLifecycleError):
+    """A model archive is corrupt, unsafe to unpack, holds no model, or its inputs clash."""
 
 
 class EndpointNotReady(MlLifecycleError):

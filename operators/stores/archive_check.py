@@ -15,13 +15,13 @@ import tarfile
 import zlib
 from dataclasses import dataclass
 
-from ml_lifecycle.errors import MlLifecycleError
+from ml_lifecycle.errors import ArchiveError
 
 CHUNK_BYTES = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-class BadArchive(MlLifecycleError):
+class BadArchive(ArchiveError):
     """A model archive is not whole, not safe to unpack, or holds no model."""
 
 

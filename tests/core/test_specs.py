@@ -252,7 +252,10 @@ def test_transform_defaults() -> None:
         pytest.param({"split_type": "None", "assemble_with": "None"}, id="whole-objects"),
         pytest.param({"batch_strategy": "SingleRecord"}, id="single-record"),
         pytest.param({"max_payload_mb": 100}, id="payload-100"),
-        pytest.param({"max_payload_mb": 0, "max_concurrent_transforms": 100}, id="payload-0-streams-uncapped"),
+        pytest.param(
+            {"max_payload_mb": 0, "split_type": "None", "max_concurrent_transforms": 100},
+            id="payload-0-streams-uncapped",
+        ),
         pytest.param({"max_concurrent_transforms": 0}, id="concurrency-0-asks-container"),
         pytest.param({"max_concurrent_transforms": 10, "max_payload_mb": 10}, id="product-exactly-100"),
         pytest.param({"max_retries": 0, "invocation_timeout_s": 3600}, id="retry-and-timeout-bounds"),

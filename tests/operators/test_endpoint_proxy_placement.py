@@ -14,6 +14,7 @@ from support.helpers import managed_containers, task_context
 from support.models import linear_model_archive
 
 from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
+from ml_lifecycle.compute.local.endpoints.proxy import LAYOUT
 from ml_lifecycle.errors import EndpointNotReady, EngineError, SpecError
 
 pytestmark = pytest.mark.docker
@@ -184,7 +185,7 @@ def test_a_proxy_of_an_older_layout_is_replaced_on_the_next_update(example_image
 
     assert _deploy(endpoint_name, example_image, models[1])["url"] == url
     assert _predict(url) == "v2"
-    assert _proxy(docker_client, endpoint_name).labels["ml-lifecycle.proxy-layout"] == "edge-router-1"
+    assert _proxy(docker_client, endpoint_name).labels["ml-lifecycle.proxy-layout"] == LAYOUT
 
 
 def test_a_running_proxy_keeps_its_network_when_the_setting_changes(

@@ -46,7 +46,8 @@ class Ec2TrainingJobs(Ec2Jobs):
     def __init__(self, spot: SpotPolicy, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spot = spot
-        self.launch_times: list[float] = []
+        self.launch_times: list[float] = []  # every launch by this object, relaunches included
+        self.first_launch_s: float | None = None  # when this object made the job's first launch
 
     def staging(self, spec: TrainingSpec, job_name: str) -> ArtifactUri:
         """Return the job's staging prefix.
@@ -65,6 +66,7 @@ class Ec2TrainingJobs(Ec2Jobs):
         :param sink: the task log.
         """
         list_channels(dict(spec.channels), self.store_for)
+        self.first_launch_s = time.time()
         self._launch(spec, job_name, dict(owner), self.resolve_ami(spec.instance_type), sink)
 
     def wait(self, spec: TrainingSpec, job_name: str, sink: LogSink) -> JobRecord | None:
@@ -76,7 +78,6 @@ class Ec2TrainingJobs(Ec2Jobs):
         """
         follower = self.follower(job_name)
         hard_deadline_s = self.deadline_epoch_s(spec, job_name)
-        owner = self._owner(spec, job_name)
         gone_since_s: float | None = None
         while True:
             follower.poll(sink)
@@ -85,7 +86,7 @@ class Ec2TrainingJobs(Ec2Jobs):
                 follower.poll(sink)
                 return record
             if _interrupted(record) and written_after(record, self._last_launch_s(job_name)):
-                self.relaunch_after_interruption(spec, job_name, owner, sink)
+                self.relaunch_after_interruption(spec, job_name, self._owner(spec, job_name), sink)
                 gone_since_s = None
             elif _interrupted(record):
                 gone_since_s = None  # relaunched: the new instances boot; their agent will write the record
@@ -159,13 +160,12 @@ class Ec2TrainingJobs(Ec2Jobs):
         return self._launch(spec, job_name, owner, self.fleet.resolve_ami(self.settings, spec.instance_type), sink)
 
     def _first_launch_s(self, spec: TrainingSpec, job_name: str) -> float:
-        """Return when the job was first launched: its record's creation (relaunches keep it), or this object's launch.
+        """Return when the job was first launched: by this object, else when its record was created (relaunches keep it).
 
         :param spec: the training spec.
         :param job_name: the job's name.
         """
-        created_s = self.created_s(spec, job_name)
-        return min(created_s, self.launch_times[0]) if self.launch_times else created_s
+        return self.first_launch_s if self.first_launch_s is not None else self.created_s(spec, job_name)
 
     def _last_launch_s(self, job_name: str) -> float:
         """Return when the job's newest instances were launched: by this object, else as EC2 says (a retry), else 0.

@@ -7,7 +7,7 @@ import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ml_lifecycle.errors import MlLifecycleError
+from ml_lifecycle.errors import ArchiveError
 
 GZIP_LEVEL = 6
 # Python 3.11 before 3.11.4 (Debian 12's python3.11, which an instance may run) has no extraction filters.
@@ -15,8 +15,7 @@ _HAS_FILTERS = hasattr(tarfile, "data_filter")
 _FILTER_ERRORS: tuple[type[Exception], ...] = (tarfile.FilterError,) if _HAS_FILTERS else ()
 
 
-class ArchiveError(MlLifecycleError):
-    """An archive is corrupt, unsafe, or its inputs clash."""
+__all__ = ["ArchiveError", "extract_tar_gz", "merged_files", "write_tar_gz"]
 
 
 def merged_files(folders: Sequence[str]) -> dict[str, str]:
