@@ -83,7 +83,9 @@ class Ec2TrainingJobs(Ec2Jobs):
             follower.poll(sink)
             record = self.find(spec, job_name)
             if record is not None and is_terminal(record.status):
-                follower.poll(sink)
+                # The agent ships its last log lines after the record, then shuts the instance down: wait for that
+                # (a while at most) rather than terminate it under its feet and lose the end of the log.
+                self.let_instances_end(job_name, follower, sink)
                 return record
             if _interrupted(record) and written_after(record, self._last_launch_s(job_name)):
                 self.relaunch_after_interruption(spec, job_name, self._owner(spec, job_name), sink)
