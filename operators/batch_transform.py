@@ -48,6 +48,11 @@ class BatchTransformOperator(JobOperator):
         it; every location must be ``s3://`` and the image in a registry). (templated)
     :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations and EC2; default ``aws_default``.
     :param instance_type: the type of each of the instance_count hosts; default ``ml.m5.large``. (templated)
+    :param gpus: the GPUs each container gets: None (default) the instance type's (``ml.g5.12xlarge``: 4), a
+        count, ``"all"``, or device ids (``["0", "2"]`` or ``"device=0,2"``); 0 runs a GPU type on the CPU, for
+        debugging (logged as a warning). On the local engine a job asking for GPUs the engine cannot give fails
+        before anything starts.
+    :param shm_size: each container's /dev/shm: bytes or e.g. ``"8g"``; default half the instance type's memory.
     :param max_runtime_s: seconds the transform may run before it is stopped (it fails as MaxRuntimeExceeded); EC2
         instances also end themselves after this plus 15 min, even if Airflow is gone; default 1 day.
     :param ec2_settings: with compute="ec2", how instances are launched (as TrainOnEC2Operator's: ``ami_id``,
@@ -77,6 +82,8 @@ class BatchTransformOperator(JobOperator):
         "environment",
         "compute",
         "instance_type",
+        "gpus",
+        "shm_size",
         "ec2_settings",
     )
     template_fields_renderers = {"environment": "json", "ec2_settings": "json"}
@@ -110,6 +117,8 @@ class BatchTransformOperator(JobOperator):
         join_source: str = "None",
         output_filter: str | None = None,
         instance_type: str = DEFAULT_INSTANCE_TYPE,
+        gpus: int | str | Sequence[str] | None = None,
+        shm_size: int | str | None = None,
         max_runtime_s: int = DEFAULT_MAX_RUNTIME_S,
         ec2_settings: Mapping[str, Any] | None = None,
         poll_interval_s: float = 5.0,
@@ -140,6 +149,8 @@ class BatchTransformOperator(JobOperator):
         self.join_source = join_source
         self.output_filter = output_filter
         self.instance_type = instance_type
+        self.gpus = gpus
+        self.shm_size = shm_size
         self.max_runtime_s = max_runtime_s
         self.ec2_settings = ec2_settings
         checks.check_all(
@@ -168,6 +179,7 @@ class BatchTransformOperator(JobOperator):
                     "output_filter": (output_filter, lambda v: _parse_jsonpath(v, "output_filter")),
                     "join_source": (join_source, lambda v: checks.check_choice("join_source", v, ("None", "Input"))),
                     "instance_type": (instance_type, ec2_instance_type),
+                    **checks.sizing_checks(gpus, shm_size),
                     "max_runtime_s": (max_runtime_s, checks.check_max_runtime_s),
                     "batch_strategy": (
                         batch_strategy,
@@ -225,6 +237,8 @@ class BatchTransformOperator(JobOperator):
 
     def build_spec(self) -> TransformSpec:
         """Build the spec from the rendered arguments."""
+        from ml_lifecycle.core.container_resources import size_in_bytes
+        from ml_lifecycle.core.gpus import canonical_gpus
         from ml_lifecycle.core.specs import TransformSpec
 
         return TransformSpec(
@@ -244,6 +258,8 @@ class BatchTransformOperator(JobOperator):
             invocation_timeout_s=self.invocation_timeout_s,
             max_retries=self.max_retries,
             instance_type=self.instance_type,
+            gpus=canonical_gpus(self.gpus),
+            shm_size_bytes=size_in_bytes(self.shm_size) if self.shm_size not in (None, "") else None,
             max_runtime_s=checks.check_max_runtime_s(self.max_runtime_s),
             data_type=self.data_type,  # type: ignore[arg-type]
             compression_type=self.compression_type,  # type: ignore[arg-type]

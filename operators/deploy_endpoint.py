@@ -35,7 +35,13 @@ class DeployEndpointOperator(LifecycleOperator):
     :param startup_timeout_s: how long GET /ping may take to answer 200; default 240 (SageMaker's 4 minutes).
     :param max_payload_mb: the largest request body in MiB, 1-100; default 6 (SageMaker's real-time limit).
     :param aws_conn_id: the Airflow AWS connection used for ``s3://`` model locations (and EC2 with compute="ec2").
-    :param instance_type: ec2: the serving instances' type; default ``ml.m5.large``.
+    :param instance_type: the serving instances' type (on EC2 the instances launched; everywhere the GPUs and
+        /dev/shm each container gets); default ``ml.m5.large``.
+    :param gpus: the GPUs each container gets: None (default) the instance type's (``ml.g5.12xlarge``: 4), a
+        count, ``"all"``, or device ids (``["0", "2"]`` or ``"device=0,2"``); 0 runs a GPU type on the CPU, for
+        debugging (logged as a warning). On the local engine a job asking for GPUs the engine cannot give fails
+        before anything starts.
+    :param shm_size: each container's /dev/shm: bytes or e.g. ``"8g"``; default half the instance type's memory.
     :param ec2_settings: ec2: the instances' launch settings (Ec2Settings keys: subnet_id, ami_id, instance_profile...).
     :param state_uri: ec2: the ``s3://`` prefix of the endpoint's state; default
         ``s3://<model bucket>/ml-lifecycle/endpoints/<endpoint_name>``. (templated)
@@ -57,6 +63,8 @@ class DeployEndpointOperator(LifecycleOperator):
         "compute",
         "environment",
         "instance_type",
+        "gpus",
+        "shm_size",
         "state_uri",
     )
     ui_color = "#ffe4b5"
@@ -75,6 +83,8 @@ class DeployEndpointOperator(LifecycleOperator):
         max_payload_mb: int = DEFAULT_MAX_PAYLOAD_MB,
         aws_conn_id: str | None = "aws_default",
         instance_type: str = "ml.m5.large",
+        gpus: int | str | Sequence[str] | None = None,
+        shm_size: int | str | None = None,
         ec2_settings: Mapping[str, Any] | None = None,
         state_uri: str | None = None,
         traffic_shift: Mapping[str, Any] | None = None,
@@ -97,6 +107,8 @@ class DeployEndpointOperator(LifecycleOperator):
         self.max_payload_mb = max_payload_mb
         self.aws_conn_id = aws_conn_id
         self.instance_type = instance_type
+        self.gpus = gpus
+        self.shm_size = shm_size
         self.ec2_settings = ec2_settings
         self.state_uri = state_uri
         self.traffic_shift = traffic_shift
@@ -117,6 +129,7 @@ class DeployEndpointOperator(LifecycleOperator):
                     "instance_count": (instance_count, checks.check_instance_count),
                     "environment": (environment, checks.check_environment),
                     "max_payload_mb": (max_payload_mb, _check_max_payload_mb),
+                    **checks.sizing_checks(gpus, shm_size),
                 }
             ),
         )
@@ -139,6 +152,8 @@ class DeployEndpointOperator(LifecycleOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Deploy and return the endpoint's URL once every container answers GET /ping through it."""
+        from ml_lifecycle.core.container_resources import size_in_bytes
+        from ml_lifecycle.core.gpus import canonical_gpus
         from ml_lifecycle.core.specs import EndpointSpec
 
         spec = EndpointSpec(
@@ -149,6 +164,8 @@ class DeployEndpointOperator(LifecycleOperator):
             environment=checks.check_environment(self.environment),
             startup_timeout_s=self.startup_timeout_s,
             instance_type=self.instance_type,
+            gpus=canonical_gpus(self.gpus),
+            shm_size_bytes=size_in_bytes(self.shm_size) if self.shm_size not in (None, "") else None,
         )
         checks.check_now(endpoint_option_checks(self.backend_options()))  # templated ones, now rendered
         endpoints = backend_of(self.compute, self.aws_conn_id, self.backend_options()).endpoints()

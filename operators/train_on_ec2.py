@@ -38,6 +38,11 @@ class TrainOnEC2Operator(JobOperator):
         (new, changed and deleted files), so a retry resumes from the last checkpoint. (templated)
     :param enable_network_isolation: the containers reach nothing but each other (``--network none`` for one
         host, an internal network for several), as SageMaker's option of that name.
+    :param gpus: the GPUs each container gets: None (default) the instance type's (``ml.g5.12xlarge``: 4), a
+        count, ``"all"``, or device ids (``["0", "2"]`` or ``"device=0,2"``); 0 runs a GPU type on the CPU, for
+        debugging (logged as a warning). On the local engine a job asking for GPUs the engine cannot give fails
+        before anything starts.
+    :param shm_size: each container's /dev/shm: bytes or e.g. ``"8g"``; default half the instance type's memory.
     :param compression: ``GZIP`` (model.tar.gz, default) or ``NONE`` (the model files uploaded as they are).
     :param wait_for_completion: wait for the job to end (default); False returns as soon as it started.
     :param deferrable: wait in the triggerer instead of a worker slot; the job's log is shown on resume.
@@ -62,6 +67,8 @@ class TrainOnEC2Operator(JobOperator):
         "hyperparameters",
         "compute",
         "instance_type",
+        "gpus",
+        "shm_size",
         "instance_count",
         "max_runtime_s",
         "environment",
@@ -96,6 +103,8 @@ class TrainOnEC2Operator(JobOperator):
         checkpoint_uri: str | None = None,
         enable_network_isolation: bool = False,
         compression: str = "GZIP",
+        gpus: int | str | Sequence[str] | None = None,
+        shm_size: int | str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = False,
         poll_interval_s: float = 5.0,
@@ -122,6 +131,8 @@ class TrainOnEC2Operator(JobOperator):
         self.checkpoint_uri = checkpoint_uri
         self.enable_network_isolation = enable_network_isolation
         self.compression = compression
+        self.gpus = gpus
+        self.shm_size = shm_size
         self.wait_for_completion = wait_for_completion
         self.ec2_settings = ec2_settings
         self.use_spot = use_spot
@@ -144,6 +155,7 @@ class TrainOnEC2Operator(JobOperator):
                     "checkpoint_uri": (checkpoint_uri, lambda v: parse_uri(v, "checkpoint_uri")),
                     "compression": (compression, lambda v: checks.check_choice("compression", v, ("GZIP", "NONE"))),
                     "ec2_settings": (ec2_settings, _check_ec2_settings),
+                    **checks.sizing_checks(gpus, shm_size),
                 }
             ),
             *([spot_wait] if spot_wait else []),
@@ -177,6 +189,8 @@ class TrainOnEC2Operator(JobOperator):
             compression=self.compression,
             checkpoint_uri=self.checkpoint_uri,
             enable_network_isolation=self.enable_network_isolation,
+            gpus=self.gpus,
+            shm_size=self.shm_size,
         )
 
 

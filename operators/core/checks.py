@@ -276,3 +276,30 @@ def check_streamed_processing(max_payload_mb: Any, split_type: Any, batch_strate
             "input_filter, output_filter and join_source cannot apply",
             "Set max_payload_mb to 1-100, or use batch_strategy SingleRecord with a split_type",
         )
+
+
+def check_container_sizing(instance_type: str, gpus: Any, shm_size_bytes: Any) -> None:
+    """Refuse GPUs or a /dev/shm size that cannot be given, and a GPU family's unknown size.
+
+    :param instance_type: the instance type.
+    :param gpus: the canonical ``gpus=`` override, or None.
+    :param shm_size_bytes: the /dev/shm size in bytes, or None.
+    """
+    from ml_lifecycle.core.container_resources import MIN_SHM_BYTES
+    from ml_lifecycle.core.gpus import gpu_request
+
+    gpu_request(instance_type, gpus)
+    if shm_size_bytes is not None:
+        check_positive_int("shm_size", shm_size_bytes, MIN_SHM_BYTES)
+
+
+def sizing_checks(gpus: Any, shm_size: Any) -> dict[str, tuple[Any, Callable[[Any], Any]]]:
+    """Return the parse-time checks of an operator's ``gpus`` and ``shm_size`` (for check_now).
+
+    :param gpus: the gpus= override.
+    :param shm_size: the shm_size= value.
+    """
+    from ml_lifecycle.core.container_resources import size_in_bytes
+    from ml_lifecycle.core.gpus import canonical_gpus
+
+    return {"gpus": (gpus, canonical_gpus), "shm_size": (shm_size, size_in_bytes)}

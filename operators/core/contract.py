@@ -180,6 +180,10 @@ class HostLayout:
         """Folder mounted at /opt/ml/checkpoints."""
         return posixpath.join(self.root, "checkpoints")
 
+    def folders(self) -> tuple[str, ...]:
+        """Return the folders made before a host starts: its config, model, output data and checkpoints."""
+        return (self.config_dir, self.model_dir, self.output_data_dir, self.checkpoint_dir)
+
     def staged_channel_dir(self, channel: str) -> str:
         """Folder a channel is downloaded into when it cannot be mounted in place.
 

@@ -114,3 +114,7 @@ class ComputeError(MlLifecycleError):
         """
         self.retryable = retryable
         super().__init__(message)
+
+
+class GpuUnavailable(EngineError, ComputeError):
+    """The Docker engine cannot give a container the GPUs a job asks for (a retry cannot help: install or choose)."""

@@ -13,6 +13,9 @@ from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
 
+# Docker's spelling of device ids in ``--gpus``: ``"device=0,2"``.
+DEVICE_PREFIX = "device="
+
 # family -> size -> GPUs.
 GPUS_BY_TYPE: dict[str, dict[str, int]] = {
     "p2": {"xlarge": 1, "8xlarge": 8, "16xlarge": 16},
@@ -107,8 +110,8 @@ def gpu_request(instance_type: str, gpus: Any = None) -> GpuRequest:
     """Return the GPUs a container of an instance type asks for: the type's own, or the ``gpus=`` override.
 
     :param instance_type: the instance type.
-    :param gpus: None (the type's), a count (0 runs a GPU type on the CPU, for debugging), ``"all"``, or a list of
-        device ids (``["0", "2"]``, or GPU UUIDs).
+    :param gpus: None (the type's), a count (0 runs a GPU type on the CPU, for debugging), ``"all"``, device ids
+        as a list (``["0", "2"]``, or GPU UUIDs) or in Docker's form (``"device=0,2"``).
     """
     if gpus is None:
         return GpuRequest(count=gpus_of(instance_type))
@@ -116,38 +119,74 @@ def gpu_request(instance_type: str, gpus: Any = None) -> GpuRequest:
         return GpuRequest(count=-1)
     if isinstance(gpus, bool):
         raise SpecError("gpus", f"{gpus!r} is not a GPU count", 'Write a count (e.g. 2), "all", or device ids')
-    if isinstance(gpus, int | str) and str(gpus).isdigit():
-        return GpuRequest(count=int(gpus))
+    if isinstance(gpus, int | str) and str(gpus).strip().isdigit():
+        return GpuRequest(count=int(str(gpus).strip()))
+    if isinstance(gpus, str) and gpus.startswith(DEVICE_PREFIX):
+        gpus = gpus.removeprefix(DEVICE_PREFIX).split(",")
     if isinstance(gpus, list | tuple) and gpus and all(isinstance(g, str | int) and str(g).strip() for g in gpus):
         ids = tuple(str(g).strip() for g in gpus)
         if len(set(ids)) != len(ids):
             raise SpecError("gpus", f"{list(gpus)!r} names a device twice", "Name each GPU once")
         return GpuRequest(device_ids=ids)
-    raise SpecError("gpus", f"{gpus!r} is not a GPU count", 'Write a count (e.g. 2), "all", or device ids ["0", "1"]')
+    raise SpecError(
+        "gpus", f"{gpus!r} is not a GPU count", 'Write a count (e.g. 2), "all", or device ids ("device=0,1")'
+    )
 
 
-def split_devices(request: GpuRequest, hosts: int, available: list[str]) -> list[GpuRequest]:
-    """Give each host of a job on one machine distinct GPUs: the request's count each, from the machine's GPUs.
+def canonical_gpus(gpus: Any) -> str | None:
+    """Return the ``gpus=`` override in one JSON-safe form (``"2"``, ``"all"``, ``"device=0,2"``), or None.
+
+    :param gpus: the override as the operator took it.
+    """
+    if gpus is None or gpus == "":
+        return None
+    request = gpu_request("", gpus)
+    if request.device_ids:
+        return DEVICE_PREFIX + ",".join(request.device_ids)
+    return "all" if request.count < 0 else str(request.count)
+
+
+@dataclass(frozen=True)
+class GpuAssignment:
+    """The GPUs each host of a job on one machine gets.
+
+    :param per_host: one request per host, in host order.
+    :param shared: whether some hosts got the same GPUs (the machine has fewer than the hosts together need).
+    """
+
+    per_host: list[GpuRequest]
+    shared: bool = False
+
+
+def assign_gpus(request: GpuRequest, hosts: int, available: list[str]) -> GpuAssignment:
+    """Give the hosts of a job on one machine their GPUs: distinct ones when the machine has enough, else shared.
 
     :param request: what each host asks for.
     :param hosts: how many hosts run on this machine.
     :param available: the machine's GPU ids (``nvidia-smi`` indexes or UUIDs), in order.
     """
     if not request.wanted:
-        return [request] * hosts
+        return GpuAssignment([request] * hosts)
     if request.device_ids:
-        if hosts > 1:
+        missing = [d for d in request.device_ids if d not in available]
+        if missing:
             raise SpecError(
-                "gpus", "device ids name one host's GPUs", "Give a count per host, or run the job on one host"
+                "gpus",
+                f"names GPUs {missing} this Docker engine's machine does not have (it has {available or 'none'})",
+                "Name GPUs the machine has (indexes or UUIDs from nvidia-smi -L), or give a count",
             )
-        return [request]
-    each = len(available) if request.count < 0 else request.count
-    if request.count < 0 and hosts > 1:
-        each = len(available) // hosts
-    if each * hosts > len(available) or each == 0:
+        return GpuAssignment([request] * hosts, shared=hosts > 1)
+    each = request.count if request.count > 0 else max(1, len(available) // hosts)
+    if each > len(available) or not available:
         raise SpecError(
             "gpus",
-            f"{hosts} host(s) x {each} GPU(s) do not fit the {len(available)} GPU(s) of this Docker engine's machine",
-            "Choose a smaller instance type or fewer hosts, give gpus= a smaller count, or run on EC2",
+            f"each host needs {each} GPU(s) but this Docker engine's machine has {len(available)}",
+            "Choose an instance type with fewer GPUs, give gpus= a smaller count (gpus=0 runs on the CPU, for "
+            "debugging), or run on EC2",
         )
-    return [GpuRequest(device_ids=tuple(available[h * each : (h + 1) * each])) for h in range(hosts)]
+    shared = each * hosts > len(available)
+    per_host = [
+        GpuRequest(device_ids=tuple(available[(h * each + i) % len(available)] for i in range(each)))
+        for h in range(hosts)
+    ]
+    return GpuAssignment(per_host, shared)

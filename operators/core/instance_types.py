@@ -42,10 +42,41 @@ _SHAPES = {
     "c5.4xlarge": InstanceShape(16, 32),
     "r5.large": InstanceShape(2, 16),
     "r5.xlarge": InstanceShape(4, 32),
-    "g4dn.xlarge": InstanceShape(4, 16),
-    "g5.xlarge": InstanceShape(4, 16),
-    "g5.2xlarge": InstanceShape(8, 32),
+    # GPU types (their GPUs are in core.gpus).
+    **{
+        f"{family}.{size}": shape
+        for family in ("g4dn", "g5", "g6")
+        for size, shape in {
+            "xlarge": InstanceShape(4, 16),
+            "2xlarge": InstanceShape(8, 32),
+            "4xlarge": InstanceShape(16, 64),
+            "8xlarge": InstanceShape(32, 128),
+            "12xlarge": InstanceShape(48, 192),
+            "16xlarge": InstanceShape(64, 256),
+            "24xlarge": InstanceShape(96, 384),
+            "48xlarge": InstanceShape(192, 768),
+        }.items()
+        if not (family == "g4dn" and size in ("24xlarge", "48xlarge"))
+    },
+    "g4dn.metal": InstanceShape(96, 384),
+    "g6e.xlarge": InstanceShape(4, 32),
+    "g6e.2xlarge": InstanceShape(8, 64),
+    "g6e.4xlarge": InstanceShape(16, 128),
+    "g6e.8xlarge": InstanceShape(32, 256),
+    "g6e.12xlarge": InstanceShape(48, 384),
+    "g6e.16xlarge": InstanceShape(64, 512),
+    "g6e.24xlarge": InstanceShape(96, 768),
+    "g6e.48xlarge": InstanceShape(192, 1536),
     "p3.2xlarge": InstanceShape(8, 61),
+    "p3.8xlarge": InstanceShape(32, 244),
+    "p3.16xlarge": InstanceShape(64, 488),
+    "p3dn.24xlarge": InstanceShape(96, 768),
+    "p4d.24xlarge": InstanceShape(96, 1152),
+    "p4de.24xlarge": InstanceShape(96, 1152),
+    "p5.4xlarge": InstanceShape(16, 256),
+    "p5.48xlarge": InstanceShape(192, 2048),
+    "p5e.48xlarge": InstanceShape(192, 2048),
+    "p5en.48xlarge": InstanceShape(192, 2048),
 }
 
 

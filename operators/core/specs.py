@@ -8,7 +8,9 @@ from typing import Any, Literal
 
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S, SUPPORTED_SPLIT_TYPES
+from ml_lifecycle.core.container_resources import size_in_bytes
 from ml_lifecycle.core.errors import SpecError
+from ml_lifecycle.core.gpus import canonical_gpus
 from ml_lifecycle.core.image_ref import parse_image_ref
 
 # The transform's spec lives in its own module; it stays importable from here with the other specs.
@@ -116,6 +118,9 @@ class TrainingSpec:
     :param checkpoint_uri: a prefix synced with /opt/ml/checkpoints (restored at start, uploaded during the
         run), or None.
     :param enable_network_isolation: the containers get no network beyond each other (SageMaker's option).
+    :param gpus: the GPUs each container gets: None for the instance type's, a count, ``"all"`` or
+        ``"device=0,2"`` (canonical_gpus' form); ``"0"`` runs a GPU type on the CPU, for debugging.
+    :param shm_size_bytes: the size of each container's /dev/shm; None for half the instance's memory.
     """
 
     image_uri: str
@@ -132,6 +137,8 @@ class TrainingSpec:
     compression: Compression = "GZIP"
     checkpoint_uri: str | None = None
     enable_network_isolation: bool = False
+    gpus: str | None = None
+    shm_size_bytes: int | None = None
 
     def __post_init__(self) -> None:
         """Validate every field."""
@@ -154,6 +161,7 @@ class TrainingSpec:
             )
         if not isinstance(self.instance_type, str) or not self.instance_type:
             raise SpecError("instance_type", f"{self.instance_type!r} is empty", "Write e.g. 'ml.m5.large'")
+        checks.check_container_sizing(self.instance_type, self.gpus, self.shm_size_bytes)
 
     @classmethod
     def build(
@@ -173,6 +181,8 @@ class TrainingSpec:
         compression: str = "GZIP",
         checkpoint_uri: str | None = None,
         enable_network_isolation: bool = False,
+        gpus: Any = None,
+        shm_size: Any = None,
     ) -> TrainingSpec:
         """Build a spec from operator arguments, converting and validating each one.
 
@@ -190,6 +200,8 @@ class TrainingSpec:
         :param compression: see the class.
         :param checkpoint_uri: see the class.
         :param enable_network_isolation: see the class.
+        :param gpus: a count, ``"all"``, device ids (a list, or ``"device=0,2"``), or None; see the class.
+        :param shm_size: the /dev/shm size: bytes, or e.g. ``"2g"``; None for half the instance's memory.
         """
         return cls(
             image_uri=image_uri,
@@ -206,6 +218,8 @@ class TrainingSpec:
             compression=compression,  # type: ignore[arg-type]
             checkpoint_uri=checkpoint_uri or None,
             enable_network_isolation=bool(enable_network_isolation),
+            gpus=canonical_gpus(gpus),
+            shm_size_bytes=size_in_bytes(shm_size) if shm_size not in (None, "") else None,
         )
 
 
@@ -220,6 +234,9 @@ class EndpointSpec:
     :param environment: extra environment variables for the container.
     :param startup_timeout_s: how long GET /ping may take to answer 200 after start.
     :param instance_type: the serving instances' type (the instances launched on EC2).
+    :param gpus: the GPUs each container gets: None for the instance type's, a count, ``"all"`` or
+        ``"device=0,2"`` (canonical_gpus' form); ``"0"`` runs a GPU type on the CPU, for debugging.
+    :param shm_size_bytes: the size of each container's /dev/shm; None for half the instance's memory.
     """
 
     endpoint_name: str
@@ -229,6 +246,8 @@ class EndpointSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
     startup_timeout_s: int = 240
     instance_type: str = DEFAULT_INSTANCE_TYPE
+    gpus: str | None = None
+    shm_size_bytes: int | None = None
 
     def __post_init__(self) -> None:
         """Validate every field."""
@@ -238,6 +257,7 @@ class EndpointSpec:
         checks.check_instance_count(self.instance_count)
         checks.check_positive_int("startup_timeout_s", self.startup_timeout_s, 1, 3600)
         checks.ec2_instance_type(self.instance_type)
+        checks.check_container_sizing(self.instance_type, self.gpus, self.shm_size_bytes)
 
 
 def _string_tuple(parameter: str, value: Any) -> tuple[str, ...]:

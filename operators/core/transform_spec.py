@@ -51,6 +51,9 @@ class TransformSpec:
     :param input_filter: a JSONPath selecting what each record sends, e.g. ``$[1:]``; None is ``$``.
     :param join_source: ``Input`` joins each output with its input record; ``None`` writes outputs alone.
     :param output_filter: a JSONPath selecting what is written per record, e.g. ``$[0,-1]``; None is ``$``.
+    :param gpus: the GPUs each container gets: None for the instance type's, a count, ``"all"`` or
+        ``"device=0,2"`` (canonical_gpus' form); ``"0"`` runs a GPU type on the CPU, for debugging.
+    :param shm_size_bytes: the size of each container's /dev/shm; None for half the instance's memory.
     """
 
     image_uri: str
@@ -75,6 +78,8 @@ class TransformSpec:
     input_filter: str | None = None
     join_source: Literal["None", "Input"] = "None"
     output_filter: str | None = None
+    gpus: str | None = None
+    shm_size_bytes: int | None = None
 
     def __post_init__(self) -> None:
         """Validate every field."""
@@ -83,6 +88,7 @@ class TransformSpec:
         parse_uri(self.input_uri, "input_uri")
         parse_uri(self.output_uri, "output_uri")
         checks.ec2_instance_type(self.instance_type)
+        checks.check_container_sizing(self.instance_type, self.gpus, self.shm_size_bytes)
         checks.check_max_runtime_s(self.max_runtime_s)
         checks.check_choice("split_type", self.split_type, SUPPORTED_SPLIT_TYPES)
         if self.batch_strategy is not None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ml_lifecycle.core.gpus import GPUS_BY_TYPE, GpuRequest, gpu_request, gpus_of, split_devices
+from ml_lifecycle.core.gpus import GPUS_BY_TYPE, GpuRequest, assign_gpus, canonical_gpus, gpu_request, gpus_of
 from ml_lifecycle.errors import SpecError
 
 
@@ -60,6 +60,7 @@ def test_every_family_lists_whole_positive_counts() -> None:
         ("2", GpuRequest(count=2)),
         ("all", GpuRequest(count=-1)),
         (["0", "2"], GpuRequest(device_ids=("0", "2"))),
+        ("device=0,2", GpuRequest(device_ids=("0", "2"))),
         ([1, "GPU-1f2e"], GpuRequest(device_ids=("1", "GPU-1f2e"))),
     ],
 )
@@ -75,31 +76,61 @@ def test_a_bad_override_is_refused(gpus: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("request_", "hosts", "available", "expected"),
+    ("gpus", "canonical"),
     [
-        (GpuRequest(count=1), 2, ["0", "1"], [("0",), ("1",)]),
-        (GpuRequest(count=2), 2, ["0", "1", "2", "3"], [("0", "1"), ("2", "3")]),
-        (GpuRequest(count=-1), 2, ["0", "1", "2", "3"], [("0", "1"), ("2", "3")]),
-        (GpuRequest(count=-1), 1, ["0", "1"], [("0", "1")]),
-        (GpuRequest(device_ids=("3",)), 1, ["0", "1", "2", "3"], [("3",)]),
+        (None, None),
+        ("", None),
+        (2, "2"),
+        ("0", "0"),
+        ("all", "all"),
+        (["0", 2], "device=0,2"),
+        ("device=1", "device=1"),
     ],
 )
-def test_hosts_on_one_machine_get_distinct_gpus(
-    request_: GpuRequest, hosts: int, available: list[str], expected: list[tuple[str, ...]]
+def test_the_override_has_one_json_safe_form_that_reads_back_the_same(gpus: Any, canonical: str | None) -> None:
+    assert canonical_gpus(gpus) == canonical
+    if canonical is not None:
+        assert gpu_request("ml.g5.xlarge", canonical) == gpu_request("ml.g5.xlarge", gpus)
+
+
+@pytest.mark.parametrize(
+    ("request_", "hosts", "available", "expected", "shared"),
+    [
+        (GpuRequest(count=1), 2, ["0", "1"], [("0",), ("1",)], False),
+        (GpuRequest(count=2), 2, ["0", "1", "2", "3"], [("0", "1"), ("2", "3")], False),
+        (GpuRequest(count=-1), 2, ["0", "1", "2", "3"], [("0", "1"), ("2", "3")], False),
+        (GpuRequest(count=-1), 1, ["0", "1"], [("0", "1")], False),
+        (GpuRequest(device_ids=("3",)), 1, ["0", "1", "2", "3"], [("3",)], False),
+        # Fewer GPUs than the hosts together need: they share, each host still gets its count.
+        (GpuRequest(count=1), 3, ["0", "1"], [("0",), ("1",), ("0",)], True),
+        (GpuRequest(count=2), 2, ["a", "b", "c"], [("a", "b"), ("c", "a")], True),
+        (GpuRequest(count=-1), 3, ["0", "1"], [("0",), ("1",), ("0",)], True),
+        (GpuRequest(device_ids=("1",)), 2, ["0", "1"], [("1",), ("1",)], True),
+    ],
+)
+def test_hosts_on_one_machine_get_distinct_gpus_when_there_are_enough(
+    request_: GpuRequest, hosts: int, available: list[str], expected: list[tuple[str, ...]], shared: bool
 ) -> None:
-    assert [r.device_ids for r in split_devices(request_, hosts, available)] == expected
+    assignment = assign_gpus(request_, hosts, available)
+    assert [r.device_ids for r in assignment.per_host] == expected
+    assert assignment.shared is shared
 
 
 @pytest.mark.parametrize(
     ("request_", "hosts", "available"),
-    [(GpuRequest(count=4), 1, ["0", "1"]), (GpuRequest(count=1), 3, ["0", "1"]), (GpuRequest(count=1), 1, [])],
+    [(GpuRequest(count=4), 1, ["0", "1"]), (GpuRequest(count=1), 1, []), (GpuRequest(count=-1), 1, [])],
 )
-def test_more_gpus_than_the_machine_has_is_refused_saying_what_to_choose(
+def test_more_gpus_per_host_than_the_machine_has_is_refused_saying_what_to_choose(
     request_: GpuRequest, hosts: int, available: list[str]
 ) -> None:
-    with pytest.raises(SpecError, match="Choose a smaller instance type"):
-        split_devices(request_, hosts, available)
+    with pytest.raises(SpecError, match="Choose an instance type with fewer GPUs"):
+        assign_gpus(request_, hosts, available)
+
+
+def test_device_ids_the_machine_lacks_are_refused_naming_them() -> None:
+    with pytest.raises(SpecError, match=r"\['7'\]"):
+        assign_gpus(GpuRequest(device_ids=("0", "7")), 1, ["0", "1"])
 
 
 def test_no_gpus_wanted_leaves_every_host_without() -> None:
-    assert split_devices(GpuRequest(), 3, []) == [GpuRequest()] * 3
+    assert assign_gpus(GpuRequest(), 3, []).per_host == [GpuRequest()] * 3

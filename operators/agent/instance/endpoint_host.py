@@ -16,6 +16,7 @@ from ml_lifecycle.agent.instance.host_engine import InstanceEngine
 from ml_lifecycle.agent.instance.imds import MetadataClient
 from ml_lifecycle.agent.instance.runner import EXIT_COMPLETED, EXIT_FAILED, work_root
 from ml_lifecycle.aws_clients import client_factory
+from ml_lifecycle.compute.local.container_sizing import container_resources, plan_gpus
 from ml_lifecycle.compute.local.serving.http_client import ContainerClient
 from ml_lifecycle.compute.local.serving.model_files import fetch_model
 from ml_lifecycle.core import labels
@@ -67,6 +68,10 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
         sink(f"Endpoint {spec.endpoint_name}: {document.job_name} on {identity.instance_id}; fetching {spec.model_uri}")
         model_dir = fetch_model(spec.model_uri, str(work_root() / "endpoints" / document.job_name), store_for)
         image = engine.ensure_image(spec.image_uri)
+        gpus = plan_gpus(engine, image.image_id, spec.instance_type, spec.gpus, 1, sink)  # the instance's own
+        resources = container_resources(
+            engine, spec.instance_type, gpus[0], spec.shm_size_bytes, limit_to_instance=False
+        )
         container = engine.client.containers.run(
             image.image_id,
             command=["serve"],
@@ -77,6 +82,7 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
             labels=labels.owned("endpoint", document.job_name, document.owner, host=identity.instance_id),
             ports={f"{SERVING_PORT}/tcp": port},
             restart_policy={"Name": "on-failure"},
+            **engine.host_resources(resources[0]),
         )
         _wait_ping(ContainerClient("127.0.0.1", port, 2.0), container, spec.startup_timeout_s)
     except Exception as err:

@@ -50,7 +50,7 @@ class Ec2Clients:
             store_for=self.store_for,
             fleet=self.fleet,
             logs=self.client("logs"),
-            region=self.region,
+            region=lambda: self.region,
             bundle=agent_bundle,
         )
 

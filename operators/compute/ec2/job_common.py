@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,15 @@ class Ec2JobClients:
     :param store_for: returns the store for a URI.
     :param fleet: launches and finds instances.
     :param logs: builds the CloudWatch Logs client.
-    :param region: the region the instances run in.
+    :param region: returns the region the instances run in (asked only when a job is launched or found, so a
+        spec refused up front never needs one).
     :param bundle: returns the path of the agent bundle (built once and cached).
     """
 
     store_for: StoreFor
     fleet: Ec2Fleet
     logs: Callable[[], Any]
-    region: str
+    region: Callable[[], str]
     bundle: Callable[[], Path]
 
 
@@ -77,10 +79,15 @@ class Ec2Jobs(JobBackend):
         self.store_for = clients.store_for
         self.fleet = clients.fleet
         self.logs_client = clients.logs
-        self.region = clients.region
+        self._region = clients.region
         self.bundle = clients.bundle
         self.settings = settings
         self.poll_interval_s = poll_interval_s
+
+    @cached_property
+    def region(self) -> str:
+        """The region the instances run in."""
+        return self._region()
 
     def staging(self, spec: Any, job_name: str) -> ArtifactUri:
         """Return the job's staging prefix (agent bundle, job document), removed by clean_up.

@@ -38,6 +38,8 @@ def training_spec_to_dict(spec: TrainingSpec) -> dict[str, Any]:
         "compression": spec.compression,
         "checkpoint_uri": spec.checkpoint_uri,
         "enable_network_isolation": spec.enable_network_isolation,
+        "gpus": spec.gpus,
+        "shm_size_bytes": spec.shm_size_bytes,
     }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_lifecycle import settings
+from ml_lifecycle.compute.local.container_sizing import container_resources, plan_gpus
 from ml_lifecycle.compute.local.endpoints.ownership import HOME, claim
 from ml_lifecycle.compute.local.endpoints.proxy import ROLE, ROLE_PROXY, EndpointProxy, ensure_proxy_image
 from ml_lifecycle.compute.local.endpoints.proxy_config import INVOCATION_TIMEOUT_S, ServingLimits
@@ -120,6 +121,7 @@ class LocalEndpoints:
                 if proxy.on_host:
                     proxy_started = pool.submit(self._ensure_proxy, proxy, running, proxy_image, ep_labels, old)
                 image = self.engine.ensure_image(spec.image_uri)
+                gpus = plan_gpus(self.engine, image.image_id, spec.instance_type, spec.gpus, spec.instance_count, sink)
                 model_dir = fetch_model(spec.model_uri, str(revision_dir), self.store_for)
                 network.result()
                 if proxy_started is None:
@@ -134,8 +136,10 @@ class LocalEndpoints:
                     revision_labels={**ep_labels, labels.REVISION: revision},
                     network=proxy.network,
                     serving_host=self.serving_host,
-                    instance_count=spec.instance_count,
                     request_timeout_s=INVOCATION_TIMEOUT_S,
+                    resources=container_resources(
+                        self.engine, spec.instance_type, gpus, spec.shm_size_bytes, limit_to_instance=False
+                    ),
                 )
                 targets = upstreams(self.engine, servers, proxy.network)
                 startup_s = wait_healthy(self.engine, servers, spec.startup_timeout_s)

@@ -10,6 +10,7 @@ from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.serving.containers import ServingContainer, died_at_start, wait_until_healthy
 from ml_lifecycle.compute.local.serving.http_client import ContainerClient
 from ml_lifecycle.core import labels
+from ml_lifecycle.core.container_resources import ContainerResources
 from ml_lifecycle.core.contract import MODEL_DIR, SERVING_PORT, STOP_GRACE_SERVING_S, Mount, host_names
 from ml_lifecycle.errors import EngineError
 
@@ -44,8 +45,8 @@ def start_revision(
     revision_labels: Mapping[str, str],
     network: str,
     serving_host: str,
-    instance_count: int,
     request_timeout_s: float,
+    resources: Sequence[ContainerResources],
 ) -> list[ServingContainer]:
     """Start a revision's containers (``serve``, the model read-only) on the network, without waiting for /ping.
 
@@ -60,12 +61,13 @@ def start_revision(
     :param revision_labels: ownership labels.
     :param network: the endpoint's network.
     :param serving_host: the address published ports are reached at.
-    :param instance_count: how many containers.
     :param request_timeout_s: the timeout of each request the agent sends them.
+    :param resources: what each container gets (GPUs, /dev/shm, limits); one per container, algo-1 first.
     """
     created: list[Any] = []
 
-    def start(host: str) -> ServingContainer:
+    def start(host_and_resources: tuple[str, ContainerResources]) -> ServingContainer:
+        host, host_resources = host_and_resources
         container = engine.run_service(
             name=f"mlc-ep-{endpoint_name}-{revision}-{host}",
             image=image,
@@ -78,6 +80,7 @@ def start_revision(
             container_port=SERVING_PORT,
             replace=False,  # the revision makes the name new
             restart_max=SERVING_RESTARTS,
+            resources=host_resources,
         )
         created.append(container)
         try:
@@ -87,7 +90,7 @@ def start_revision(
         return ServingContainer(container, ContainerClient(serving_host, port, request_timeout_s))
 
     try:
-        return in_parallel(start, host_names(instance_count))
+        return in_parallel(start, list(zip(host_names(len(resources)), resources, strict=True)))
     except BaseException:
         retire(engine, created, grace_s=0)
         raise

@@ -8,9 +8,12 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from ml_lifecycle.compute.local.engine.gpus import EngineGpus
 from ml_lifecycle.compute.local.engine.images import ENGINE_HINT, EngineImages, ImageInfo
 from ml_lifecycle.compute.local.engine.networks import EngineNetworks
+from ml_lifecycle.compute.local.engine.resources import EngineResources
 from ml_lifecycle.compute.local.engine.start_failures import explain_start_failure
+from ml_lifecycle.core.container_resources import ContainerResources
 from ml_lifecycle.core.contract import Mount
 from ml_lifecycle.errors import EngineError, ImageNotFound
 
@@ -22,7 +25,7 @@ HOST_NETWORK = "host"
 LIST_ATTEMPTS = 10
 
 
-class DockerEngine(EngineImages, EngineNetworks):
+class DockerEngine(EngineImages, EngineNetworks, EngineGpus, EngineResources):
     """A thin adapter over the docker SDK: images, containers, networks; nothing job-specific."""
 
     def __init__(self, client: Any | None = None) -> None:
@@ -60,8 +63,7 @@ class DockerEngine(EngineImages, EngineNetworks):
         network: str | None = None,
         hostname: str | None = None,
         publish_port: int | None = None,
-        memory_bytes: int | None = None,
-        cpus: float | None = None,
+        resources: ContainerResources | None = None,
         network_disabled: bool = False,
         address: str | None = None,
         extra_hosts: Mapping[str, str] | None = None,
@@ -79,8 +81,7 @@ class DockerEngine(EngineImages, EngineNetworks):
             host's own network (an EC2 instance's: peers reach each other by the instances' addresses).
         :param hostname: the container's host name.
         :param publish_port: a container port published on 127.0.0.1 at a free host port.
-        :param memory_bytes: a memory limit (swap included, so the job is killed rather than swapped), or None.
-        :param cpus: a CPU limit, or None.
+        :param resources: memory, CPUs, GPUs, /dev/shm and limits; None leaves the engine's defaults.
         :param network_disabled: run with no network at all (``--network none``).
         :param address: a static address in the network, or None.
         :param extra_hosts: host name -> address entries for /etc/hosts.
@@ -112,27 +113,26 @@ class DockerEngine(EngineImages, EngineNetworks):
             kwargs["extra_hosts"] = dict(extra_hosts)
         if publish_port:
             kwargs["ports"] = {f"{publish_port}/tcp": ("127.0.0.1", None)}
-        if memory_bytes:
-            kwargs["mem_limit"] = memory_bytes
-            kwargs["memswap_limit"] = memory_bytes
-        if cpus:
-            kwargs["nano_cpus"] = int(cpus * 1e9)
+        kwargs.update(self.host_resources(resources))
         if network_disabled:
             kwargs["network_mode"] = "none"
-        try:
+        for attempt in range(3):
             try:
                 return self.client.containers.run(image, **kwargs)
+            except docker.errors.ImageNotFound as err:
+                raise ImageNotFound(f"The image {image} is not on the Docker engine: {err.explanation}") from err
             except docker.errors.APIError as err:
-                if err.status_code != 409 or "already in use" not in str(err.explanation):
-                    raise
-            self.remove_by_name(name)  # a leftover holds the name: it goes (one call fewer when there is none)
-            return self.client.containers.run(image, **kwargs)
-        except docker.errors.ImageNotFound as err:
-            raise ImageNotFound(f"The image {image} is not on the Docker engine: {err.explanation}") from err
-        except docker.errors.APIError as err:
-            # The container may exist (created, not started): remove it so nothing is left behind.
-            self.remove_by_name(name)
-            raise EngineError(explain_start_failure(image, command, entrypoint, err.explanation or str(err))) from err
+                text = str(err.explanation or err)
+                # The container may exist (created, not started): it goes, so nothing is left behind.
+                self.remove_by_name(name)
+                if attempt == 0 and err.status_code == 409 and "already in use" in text:
+                    continue  # a leftover held the name (one call fewer when there is none)
+                if "ulimits" in kwargs and self.limits_refused(text):
+                    kwargs.update(self.host_resources(resources))
+                    kwargs.pop("ulimits", None)
+                    continue
+                raise EngineError(explain_start_failure(image, command, entrypoint, text)) from err
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def published_port(self, container: Any, container_port: int) -> int:
         """Return the host port a container port was published on.
@@ -261,6 +261,7 @@ class DockerEngine(EngineImages, EngineNetworks):
         user: str | None = None,
         no_capabilities: bool = False,
         restart_max: int = 0,
+        resources: ContainerResources | None = None,
     ) -> Any:
         """Start a long-lived container on a network, one port published on 127.0.0.1; three engine calls in all.
 
@@ -281,51 +282,57 @@ class DockerEngine(EngineImages, EngineNetworks):
         :param no_capabilities: drop every Linux capability and forbid gaining privileges (setuid binaries).
         :param restart_max: restart the container when it dies (a crash, an out-of-memory kill; not a stop) at most
             this many times, keeping its address; 0 never restarts it.
+        :param resources: memory, CPUs, GPUs, /dev/shm and limits; None leaves the engine's defaults.
         """
         import docker
 
         if replace:
             self.remove_by_name(name)
         api = self.client.api
-        host_config = api.create_host_config(
-            port_bindings={container_port: ("127.0.0.1", host_port)} if container_port is not None else None,
-            mounts=[docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in mounts],
-            network_mode=network,
-            cap_drop=["ALL"] if no_capabilities else None,
-            security_opt=["no-new-privileges"] if no_capabilities else None,
-            restart_policy={"Name": "on-failure", "MaximumRetryCount": restart_max} if restart_max else None,
-        )
         # The engine refuses aliases on the host network.
         endpoint = api.create_endpoint_config(aliases=[hostname] if hostname and network != HOST_NETWORK else None)
-        try:
-            created = api.create_container(
-                image,
-                command=list(command) if command is not None else None,
-                name=name,
-                hostname=hostname,
-                environment=dict(environment or {}),
-                labels=dict(labels),
-                ports=[container_port] if container_port is not None else None,
-                host_config=host_config,
-                networking_config=api.create_networking_config({network: endpoint}),
-                user=user,
+        for _ in range(2):  # a second time only when the engine refused the containers' limits
+            host_config = api.create_host_config(
+                port_bindings={container_port: ("127.0.0.1", host_port)} if container_port is not None else None,
+                mounts=[docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in mounts],
+                network_mode=network,
+                cap_drop=["ALL"] if no_capabilities else None,
+                security_opt=["no-new-privileges"] if no_capabilities else None,
+                restart_policy={"Name": "on-failure", "MaximumRetryCount": restart_max} if restart_max else None,
+                **self.host_resources(resources),
             )
-        except docker.errors.ImageNotFound as err:
-            raise ImageNotFound(f"The image {image} is not on the Docker engine: {err.explanation}") from err
-        except docker.errors.APIError as err:
-            raise EngineError(f"The Docker engine could not create container {name}: {err.explanation}") from err
-        try:
-            api.start(created["Id"])
-        except docker.errors.APIError as err:
-            with contextlib.suppress(docker.errors.APIError):
-                api.remove_container(created["Id"], force=True, v=True)
-            text = err.explanation or str(err)
-            if "address already in use" in text or "port is already allocated" in text:
-                raise EngineError(
-                    f"The Docker engine could not start container {name}: {text}. Another program holds "
-                    f"127.0.0.1:{host_port}: stop it, or delete the endpoint to get a new port"
-                ) from err
-            raise EngineError(explain_start_failure(image, command, None, text)) from err
+            try:
+                created = api.create_container(
+                    image,
+                    command=list(command) if command is not None else None,
+                    name=name,
+                    hostname=hostname,
+                    environment=dict(environment or {}),
+                    labels=dict(labels),
+                    ports=[container_port] if container_port is not None else None,
+                    host_config=host_config,
+                    networking_config=api.create_networking_config({network: endpoint}),
+                    user=user,
+                )
+            except docker.errors.ImageNotFound as err:
+                raise ImageNotFound(f"The image {image} is not on the Docker engine: {err.explanation}") from err
+            except docker.errors.APIError as err:
+                raise EngineError(f"The Docker engine could not create container {name}: {err.explanation}") from err
+            try:
+                api.start(created["Id"])
+                break
+            except docker.errors.APIError as err:
+                with contextlib.suppress(docker.errors.APIError):
+                    api.remove_container(created["Id"], force=True, v=True)
+                text = err.explanation or str(err)
+                if resources is not None and self.limits_refused(text):
+                    continue
+                if "address already in use" in text or "port is already allocated" in text:
+                    raise EngineError(
+                        f"The Docker engine could not start container {name}: {text}. Another program holds "
+                        f"127.0.0.1:{host_port}: stop it, or delete the endpoint to get a new port"
+                    ) from err
+                raise EngineError(explain_start_failure(image, command, None, text)) from err
         return self.client.containers.get(created["Id"])
 
     def exec(self, container: Any, command: Sequence[str]) -> tuple[int, str]:

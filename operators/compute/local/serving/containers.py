@@ -11,6 +11,7 @@ from typing import Any
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.serving.container_state import container_state
 from ml_lifecycle.compute.local.serving.http_client import ContainerClient
+from ml_lifecycle.core.container_resources import ContainerResources
 from ml_lifecycle.core.contract import MODEL_DIR, PING_TIMEOUT_S, SERVING_PORT, Mount
 from ml_lifecycle.errors import EndpointNotReady, EngineError
 
@@ -50,6 +51,7 @@ def start_serving(
     labels: Mapping[str, str],
     host: str,
     request_timeout_s: float,
+    resources: ContainerResources | None = None,
 ) -> ServingContainer:
     """Start one container with ``serve``, its model mounted read-only, port 8080 published on a free port.
 
@@ -61,6 +63,7 @@ def start_serving(
     :param labels: ownership labels.
     :param host: the address published ports are reached at.
     :param request_timeout_s: the timeout of each request to it.
+    :param resources: its GPUs, /dev/shm and limits; None leaves the engine's defaults.
     """
     container = engine.run(
         name=name,
@@ -70,6 +73,7 @@ def start_serving(
         mounts=[Mount(model_dir, MODEL_DIR, read_only=True)],
         labels=labels,
         publish_port=SERVING_PORT,
+        resources=resources,
     )
     try:
         port = engine.published_port(container, SERVING_PORT)

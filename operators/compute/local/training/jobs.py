@@ -10,6 +10,7 @@ from typing import Any
 from ml_lifecycle.compute.base import LogSink
 from ml_lifecycle.compute.inputs import list_channels
 from ml_lifecycle.compute.local.agent_identity import process_identity
+from ml_lifecycle.compute.local.container_sizing import plan_gpus
 from ml_lifecycle.compute.local.detached_jobs import DetachedJobs
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.training.runner import TrainingRunner
@@ -30,15 +31,17 @@ class LocalTrainingJobs(DetachedJobs):
         self.region = region
 
     def prepare(self, spec: TrainingSpec, job_name: str, store_for: StoreFor, sink: LogSink) -> Any:
-        """Find the image (pulling it when missing) and list every channel; return both for the agent.
+        """Find the image (pulling it when missing), check the engine has the GPUs, list every channel; for the agent.
 
         :param spec: the training spec.
         :param job_name: the job's name.
         :param store_for: returns the store for a URI.
         :param sink: the task log.
         """
-        image = DockerEngine().ensure_image(spec.image_uri)
-        return image, list_channels(dict(spec.channels), store_for)
+        engine = DockerEngine()
+        image = engine.ensure_image(spec.image_uri)
+        gpus = plan_gpus(engine, image.image_id, spec.instance_type, spec.gpus, spec.instance_count, sink)
+        return image, gpus, list_channels(dict(spec.channels), store_for)
 
     def run_agent(
         self,
@@ -54,16 +57,16 @@ class LocalTrainingJobs(DetachedJobs):
         :param spec: the training spec.
         :param job_name: the job's name.
         :param owner: the Airflow identity labels.
-        :param prepared: the image and the channel listings.
+        :param prepared: the image, each host's GPUs and the channel listings.
         :param store_for: returns the store for a URI.
         :param sink: the agent's log.
         """
-        image, listings = prepared
+        image, gpus, listings = prepared
         runner = TrainingRunner(DockerEngine(), store_for, self.work_root, self.region)
         runner.agent = dict(process_identity())
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=runner.stop, daemon=True).start())
         try:
-            runner.run(spec, job_name, dict(owner), sink, listings, image=image)
+            runner.run(spec, job_name, dict(owner), sink, listings, image=image, gpus=gpus)
         except JobFailed:
             return 1
         return 0

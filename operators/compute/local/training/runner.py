@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_lifecycle.compute.inputs import list_channels
+from ml_lifecycle.compute.local.container_sizing import container_resources, plan_gpus
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine, ImageInfo
 from ml_lifecycle.compute.local.training.checkpoints import DEFAULT_SYNC_INTERVAL_S, CheckpointSync
 from ml_lifecycle.compute.local.training.export import ArchiveExport, TrainingExport
@@ -25,7 +26,7 @@ from ml_lifecycle.compute.local.training.staging import stage_channels
 from ml_lifecycle.compute.records import RecordWriter, StoreFor
 from ml_lifecycle.core import contract, labels
 from ml_lifecycle.core.clock import utc_now_iso
-from ml_lifecycle.core.instance_types import shape_of
+from ml_lifecycle.core.gpus import GpuRequest
 from ml_lifecycle.core.job_kinds import DEADLINE_MARGIN_S, RECORD_NAME, job_output_uri
 from ml_lifecycle.core.metrics import MetricScanner
 from ml_lifecycle.core.naming import container_name
@@ -91,6 +92,7 @@ class TrainingRunner:
         listings: dict[str, list[Any]] | None = None,
         writer: RecordWriter | None = None,
         image: ImageInfo | None = None,
+        gpus: list[GpuRequest] | None = None,
     ) -> JobRecord:
         """Run the job to its end and return its final record; raises JobFailed when it did not complete.
 
@@ -104,6 +106,7 @@ class TrainingRunner:
         :param writer: the record to continue (a resumed job, or a host result of a job run on several
             machines); None starts ``<output_path>/<job>/status.json`` afresh.
         :param image: the job's image as a preflight just found it on this engine; None looks it up (pulling it).
+        :param gpus: each local host's GPUs as a preflight planned them; None plans them here.
         """
         hosts = contract.host_names(spec.instance_count)
         if writer is None:
@@ -122,7 +125,7 @@ class TrainingRunner:
         try:
             if listings is None:
                 listings = list_channels(dict(spec.channels), self.store_for)
-            result = self._run(spec, job_name, owner, hosts, job_dir, network, writer, sink, listings, image)
+            result = self._run(spec, job_name, owner, hosts, job_dir, network, writer, sink, listings, image, gpus)
         except BaseException as err:
             self._fail(writer, err)
             raise
@@ -158,6 +161,7 @@ class TrainingRunner:
         sink: LogSink,
         listings: dict[str, list[Any]],
         image: ImageInfo | None = None,
+        gpus: list[GpuRequest] | None = None,
     ) -> JobRecord:
         """Stage, run, watch and export; returns the final record.
 
@@ -171,21 +175,22 @@ class TrainingRunner:
         :param sink: receives progress and log lines.
         :param listings: channel name -> its objects.
         :param image: the job's image when a preflight found it already, else None.
+        :param gpus: each local host's GPUs when a preflight planned them, else None.
         """
         record = writer.record
         image = image or self.engine.ensure_image(spec.image_uri)
         record.image_digest = image.digest or image.image_id
         here = self.placement.local_hosts(hosts)
+        if gpus is None:
+            gpus = plan_gpus(self.engine, image.image_id, spec.instance_type, spec.gpus, len(here), sink)
+        sizes = container_resources(
+            self.engine, spec.instance_type, gpus, spec.shm_size_bytes, limit_to_instance=self.placement.limit_resources
+        )
+        resources = dict(zip(here, sizes, strict=True))
         # Every host gets a layout, so channels are sharded over all of them; only the hosts here run.
         layouts = {host: contract.HostLayout(str(job_dir / host)) for host in hosts}
-        for layout in layouts.values():
-            for folder in (
-                layout.config_dir,
-                layout.model_dir,
-                layout.output_data_dir,
-                layout.checkpoint_dir,
-            ):
-                os.makedirs(folder, exist_ok=True)
+        for folder in (folder for layout in layouts.values() for folder in layout.folders()):
+            os.makedirs(folder, exist_ok=True)
         writer.transition(SecondaryStatus.DOWNLOADING)
         staged = stage_channels(spec.channels, hosts, layouts, str(job_dir / "shared"), self.store_for, listings)
         record.inputs = staged.inputs
@@ -210,7 +215,6 @@ class TrainingRunner:
         if network:
             created = self.engine.create_network(network, run_labels, internal=spec.enable_network_isolation)
             addresses = self.engine.host_addresses(created, hosts)
-        shape = shape_of(spec.instance_type) if self.placement.limit_resources else None
         entrypoint, command = contract.training_command(spec.entrypoint, spec.arguments)
         environment = contract.training_environment(job_name, self.region, spec.environment)
         if self._interrupted.is_set():
@@ -230,8 +234,7 @@ class TrainingRunner:
                 labels={**run_labels, labels.HOST: host},
                 network="host" if self.placement.host_network else network,
                 hostname=host,
-                memory_bytes=shape.memory_bytes if shape else None,
-                cpus=min(float(shape.vcpus), float(os.cpu_count() or 1)) if shape else None,
+                resources=resources[host],
                 network_disabled=spec.enable_network_isolation and not network and not self.placement.host_network,
                 address=addresses.get(host) if network else None,
                 # On the host network a container's own name is not in /etc/hosts unless we put it there.

@@ -10,6 +10,7 @@ from typing import Any
 
 from ml_lifecycle.compute.base import LogSink
 from ml_lifecycle.compute.inputs import list_transform_inputs
+from ml_lifecycle.compute.local.container_sizing import plan_gpus
 from ml_lifecycle.compute.local.detached_jobs import DetachedJobs
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.transform.runner import TransformRunner
@@ -30,7 +31,7 @@ class LocalTransformJobs(DetachedJobs):
         self.serving_host = serving_host
 
     def prepare(self, spec: TransformSpec, job_name: str, store_for: StoreFor, sink: LogSink) -> Any:
-        """List the input objects (none is an error) and find the image, pulling it when missing.
+        """List the input objects (none is an error), find the image (pulling it), check the engine has the GPUs.
 
         :param spec: the transform spec.
         :param job_name: the job's name.
@@ -38,9 +39,11 @@ class LocalTransformJobs(DetachedJobs):
         :param sink: the task log.
         """
         objects = list_transform_inputs(spec, store_for)
-        DockerEngine().ensure_image(spec.image_uri)
+        engine = DockerEngine()
+        image = engine.ensure_image(spec.image_uri)
+        gpus = plan_gpus(engine, image.image_id, spec.instance_type, spec.gpus, spec.instance_count, sink)
         sink(f"Transform {job_name}: {len(objects)} input object(s) on {spec.instance_count} container(s)")
-        return objects
+        return objects, gpus
 
     def run_agent(
         self,
@@ -56,14 +59,15 @@ class LocalTransformJobs(DetachedJobs):
         :param spec: the transform spec.
         :param job_name: the job's name.
         :param owner: the Airflow identity labels.
-        :param prepared: the input objects.
+        :param prepared: the input objects and each container's GPUs.
         :param store_for: returns the store for a URI.
         :param sink: the agent's log.
         """
+        objects, gpus = prepared
         runner = TransformRunner(DockerEngine(), store_for, Path(self.work_root), self.serving_host)
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=runner.stop, daemon=True).start())
         try:
-            runner.run(spec, job_name, dict(owner), sink, objects=prepared)
+            runner.run(spec, job_name, dict(owner), sink, objects=objects, gpus=gpus)
         except TransformFailed as err:
             sink(str(err))
             return 1

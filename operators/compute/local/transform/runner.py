@@ -12,6 +12,7 @@ from typing import Any
 
 from ml_lifecycle.compute.inputs import list_transform_inputs
 from ml_lifecycle.compute.local.agent_identity import process_identity
+from ml_lifecycle.compute.local.container_sizing import container_resources, plan_gpus
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.serving.containers import ServingContainer, start_serving, wait_until_healthy
 from ml_lifecycle.compute.local.serving.model_files import fetch_model
@@ -23,6 +24,7 @@ from ml_lifecycle.compute.records import RecordWriter, StoreFor
 from ml_lifecycle.core import execution_parameters, labels
 from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.contract import EXECUTION_PARAMETERS_PATH, STOP_GRACE_SERVING_S, host_names
+from ml_lifecycle.core.gpus import GpuRequest
 from ml_lifecycle.core.job_kinds import transform_record_uri
 from ml_lifecycle.core.naming import container_name
 from ml_lifecycle.core.record_plan import RecordPlan
@@ -74,6 +76,7 @@ class TransformRunner:
         owner: dict[str, str],
         sink: LogSink = log.info,
         objects: list[ObjectInfo] | None = None,
+        gpus: list[GpuRequest] | None = None,
     ) -> JobRecord:
         """Transform every input object; raises TransformFailed naming the objects that failed.
 
@@ -82,6 +85,7 @@ class TransformRunner:
         :param owner: the Airflow identity labels.
         :param sink: receives progress lines.
         :param objects: the input objects, when a preflight listed them already; None lists them here.
+        :param gpus: each container's GPUs as a preflight planned them; None plans them here.
         """
         objects = self._input_objects(spec) if objects is None else objects
         record_uri = self._record_uri(spec, job_name)
@@ -100,7 +104,7 @@ class TransformRunner:
         job_dir = self.work_root / "jobs" / job_name
         failures: dict[str, str] = {}
         try:
-            failures = self._run(spec, job_name, owner, hosts, objects, job_dir, writer, sink)
+            failures = self._run(spec, job_name, owner, hosts, objects, job_dir, writer, sink, gpus)
         except BaseException as err:
             record.failure_reason = str(err)[:1024]
             record.ended_at = utc_now_iso()
@@ -157,6 +161,7 @@ class TransformRunner:
         job_dir: Path,
         writer: RecordWriter,
         sink: LogSink,
+        gpus: list[GpuRequest] | None = None,
     ) -> dict[str, str]:
         """Start the containers, transform the objects, record the outcome; return failed key -> reason.
 
@@ -168,10 +173,18 @@ class TransformRunner:
         :param job_dir: the job's scratch folder.
         :param writer: the record writer.
         :param sink: receives progress lines.
+        :param gpus: each container's GPUs when a preflight planned them, else None.
         """
         record = writer.record
         image = self.engine.ensure_image(spec.image_uri)
         record.image_digest = image.digest or image.image_id
+        if gpus is None:
+            gpus = plan_gpus(self.engine, image.image_id, spec.instance_type, spec.gpus, len(hosts), sink)
+        # Memory and CPUs are not capped here (the runner shares the machine with its containers); GPUs, /dev/shm
+        # and limits are the instance type's.
+        resources = container_resources(
+            self.engine, spec.instance_type, gpus, spec.shm_size_bytes, limit_to_instance=False
+        )
         model_dir = fetch_model(spec.model_uri, str(job_dir), self.store_for)
         environment = execution_parameters.container_environment(spec)
         # No ml-lifecycle.deadline label, unlike training's: this runner stops the transform itself at max_runtime_s
@@ -183,7 +196,7 @@ class TransformRunner:
         overdue.daemon = True
         overdue.start()
         try:
-            for host in hosts:
+            for host, host_resources in zip(hosts, resources, strict=True):
                 if self._stopped.is_set():
                     break
                 self._servers.append(  # one by one, so that a stop meanwhile stops those already started
@@ -196,6 +209,7 @@ class TransformRunner:
                         labels={**run_labels, labels.HOST: host},
                         host=self.serving_host,
                         request_timeout_s=spec.invocation_timeout_s,
+                        resources=host_resources,
                     )
                 )
             return self._transform_all(spec, job_name, list(self._servers), objects, writer, sink, overdue)
