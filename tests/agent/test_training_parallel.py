@@ -133,6 +133,11 @@ class FakeEngine:
         """
         return ""
 
+    @staticmethod
+    def machine() -> tuple[int, int]:
+        """Say the machine has 8 GiB and 2 CPUs."""
+        return 8 << 30, 2
+
 
 def _spec(tmp_path: Path) -> TrainingSpec:
     """A three-host spec over a small local channel.

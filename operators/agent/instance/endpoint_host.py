@@ -69,9 +69,7 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
         model_dir = fetch_model(spec.model_uri, str(work_root() / "endpoints" / document.job_name), store_for)
         image = engine.ensure_image(spec.image_uri)
         gpus = plan_gpus(engine, image.image_id, spec.instance_type, spec.gpus, 1, sink)  # the instance's own
-        resources = container_resources(
-            engine, spec.instance_type, gpus[0], spec.shm_size_bytes, limit_to_instance=False
-        )
+        resources = container_resources(engine, spec.instance_type, gpus, spec.shm_size_bytes, limit_to_instance=False)
         container = engine.client.containers.run(
             image.image_id,
             command=["serve"],

@@ -291,7 +291,8 @@ class DockerEngine(EngineImages, EngineNetworks, EngineGpus, EngineResources):
         api = self.client.api
         # The engine refuses aliases on the host network.
         endpoint = api.create_endpoint_config(aliases=[hostname] if hostname and network != HOST_NETWORK else None)
-        for _ in range(2):  # a second time only when the engine refused the containers' limits
+        retried = False
+        while True:  # a second time only when the engine refused the containers' limits
             host_config = api.create_host_config(
                 port_bindings={container_port: ("127.0.0.1", host_port)} if container_port is not None else None,
                 mounts=[docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in mounts],
@@ -325,7 +326,8 @@ class DockerEngine(EngineImages, EngineNetworks, EngineGpus, EngineResources):
                 with contextlib.suppress(docker.errors.APIError):
                     api.remove_container(created["Id"], force=True, v=True)
                 text = err.explanation or str(err)
-                if resources is not None and self.limits_refused(text):
+                if resources is not None and not retried and self.limits_refused(text):
+                    retried = True
                     continue
                 if "address already in use" in text or "port is already allocated" in text:
                     raise EngineError(

@@ -68,12 +68,13 @@ class EngineResources:
 
         :param text: the engine's explanation of the failure.
         """
-        if "rlimit" not in text or self._limits_refused:
+        if "rlimit" not in text:
             return False
-        self._limits_refused = True
-        log.warning(
-            "The Docker engine cannot raise container limits (%s): it keeps its own; %s", text, ENGINE_LIMITS_FIX
-        )
+        if not self._limits_refused:  # said once, though containers started together may all be refused
+            self._limits_refused = True
+            log.warning(
+                "The Docker engine cannot raise container limits (%s): it keeps its own; %s", text, ENGINE_LIMITS_FIX
+            )
         return True
 
     @staticmethod
