@@ -13,6 +13,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONTEXT = REPO_ROOT / "examples" / "containers" / "linear"
 EXAMPLE_IMAGE = "ml-lifecycle-test/linear:test"
+TOOLKIT_CONTEXT = REPO_ROOT / "examples" / "containers" / "toolkit"
+TOOLKIT_IMAGE = "ml-lifecycle-test/toolkit:test"
 
 
 def _engine_or_skip() -> Any:
@@ -78,3 +80,16 @@ def ml_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ML_LIFECYCLE_HOME", str(home))
     monkeypatch.delenv("ML_LIFECYCLE_WORK_DIR", raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def toolkit_image(docker_client: Any) -> str:
+    """The sagemaker-training toolkit image: wheels fetched on the host (the build is offline), built once."""
+    base = os.environ.get("BASE_IMAGE", "python:3.11-slim")
+    try:
+        docker_client.images.get(base)
+    except Exception:
+        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "bootstrap.sh"), "base-image"], check=True)
+    subprocess.run(["bash", str(REPO_ROOT / "scripts" / "fetch-toolkit-wheels.sh")], check=True)
+    docker_client.images.build(path=str(TOOLKIT_CONTEXT), tag=TOOLKIT_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True)
+    return TOOLKIT_IMAGE

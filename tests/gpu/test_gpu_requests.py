@@ -40,10 +40,10 @@ REPORT_GPUS = (  # every host's model/ folder is merged into model.tar.gz: one f
 
 
 @pytest.fixture(scope="module")
-def gpu_engine(docker_client: Any, example_image: str) -> Iterator[GpuEngine]:
-    """A Docker engine with 4 stub GPUs, the example image and the endpoint proxy's, for this module."""
+def gpu_engine(docker_client: Any, example_image: str, toolkit_image: str) -> Iterator[GpuEngine]:
+    """A Docker engine with 4 stub GPUs, the example, toolkit and endpoint proxy images, for this module."""
     proxy_image = ensure_proxy_image(DockerEngine())
-    with stub_gpu_engine(STUB_GPUS, [example_image, proxy_image], docker_client) as engine:
+    with stub_gpu_engine(STUB_GPUS, [example_image, toolkit_image, proxy_image], docker_client) as engine:
         yield engine
 
 
@@ -159,6 +159,39 @@ def test_each_host_of_a_job_gets_distinct_gpus_when_the_machine_has_enough(
     first, second = _uuids(model["gpus-algo-1"]), _uuids(model["gpus-algo-2"])
     assert len(first) == len(second) == 1
     assert first != second
+
+
+def test_the_sagemaker_training_toolkit_counts_the_gpus_each_host_was_given(
+    on_gpu_engine, toolkit_image, sample_data, tmp_path
+):
+    # The toolkit (PyPI sagemaker-training, unchanged) sets SM_NUM_GPUS from `nvidia-smi --list-gpus`.
+    result = TrainOnEC2Operator(
+        task_id="train",
+        image_uri=toolkit_image,
+        channels={"train": f"file://{sample_data}/train"},
+        output_path=f"file://{tmp_path}",
+        # The stub engine runs without iptables: its hosts resolve each other but the main engine's FORWARD
+        # policy drops their TCP, so the script's peer rendezvous is skipped.
+        hyperparameters={"epochs": 1, "rendezvous": "no"},
+        instance_type="ml.g5.12xlarge",  # 4 GPUs, 2 hosts: the machine has 4, so they share them
+        instance_count=2,
+        max_runtime_s=300,
+    ).execute(task_context(task_id="train"))
+
+    model = _archive(tmp_path / result["job_name"] / "output" / "model.tar.gz")
+    for host in ("algo-1", "algo-2"):
+        assert json.loads(model[f"seen-{host}.json"])["env"]["SM_NUM_GPUS"] == "4", model[f"seen-{host}.json"]
+    single = TrainOnEC2Operator(
+        task_id="train",
+        image_uri=toolkit_image,
+        channels={"train": f"file://{sample_data}/train"},
+        output_path=f"file://{tmp_path}",
+        hyperparameters={"epochs": 1},
+        instance_type="ml.g5.2xlarge",  # 1 GPU
+        max_runtime_s=300,
+    ).execute(task_context(task_id="train"))
+    model = _archive(tmp_path / single["job_name"] / "output" / "model.tar.gz")
+    assert json.loads(model["seen-algo-1.json"])["env"]["SM_NUM_GPUS"] == "1"
 
 
 def test_device_ids_choose_the_gpus(on_gpu_engine, example_image, sample_data, tmp_path):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -24,23 +22,7 @@ from ml_lifecycle.errors import JobFailed
 
 pytestmark = pytest.mark.docker
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOLKIT_CONTEXT = REPO_ROOT / "examples" / "containers" / "toolkit"
-TOOLKIT_IMAGE = "ml-lifecycle-test/toolkit:test"
 CHANNEL_DIR = "/opt/ml/input/data/train"
-
-
-@pytest.fixture(scope="session")
-def toolkit_image(docker_client: Any) -> str:
-    """The sagemaker-training toolkit image: wheels fetched on the host (the build is offline), built once."""
-    base = os.environ.get("BASE_IMAGE", "python:3.11-slim")
-    try:
-        docker_client.images.get(base)
-    except Exception:
-        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "bootstrap.sh"), "base-image"], check=True)
-    subprocess.run(["bash", str(REPO_ROOT / "scripts" / "fetch-toolkit-wheels.sh")], check=True)
-    docker_client.images.build(path=str(TOOLKIT_CONTEXT), tag=TOOLKIT_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True)
-    return TOOLKIT_IMAGE
 
 
 def _operator(image: str, data: Path, out: Path, **kwargs: Any) -> TrainOnEC2Operator:

@@ -80,4 +80,7 @@ def emulator(
     assert alive == [], "an instance was left running in moto"
     for job in {instance.job_name for instance in emulator.instances.values()}:
         assert managed_containers(docker_client, job=job) == [], f"containers of {job} were left on the engine"
-    assert docker_client.containers.list(all=True, filters={"label": EMULATOR_LABEL}) == []
+    # This emulator's instances only: a container another test leaked is that test's failure, not this one's.
+    for instance_id in emulator.instances:
+        left = docker_client.containers.list(all=True, filters={"label": f"{EMULATOR_LABEL}={instance_id}"})
+        assert left == [], f"the container of emulated instance {instance_id} was left on the engine"
