@@ -53,6 +53,12 @@ class BatchTransformOperator(JobOperator):
         debugging (logged as a warning). On the local engine a job asking for GPUs the engine cannot give fails
         before anything starts.
     :param shm_size: each container's /dev/shm: bytes or e.g. ``"8g"``; default half the instance type's memory.
+    :param secrets: environment variable -> where its value is read when the job starts: ``conn:<conn_id>/password``
+        (any connection field; ``conn:<conn_id>/extra/<key>`` for an extra), ``var:<key>``,
+        ``secretsmanager:<id or ARN>[#<json key>]``, ``ssm:<parameter name>``, or a Secrets Manager or SSM ARN.
+        Values reach the container's environment only, never records, XCom, logs or rendered fields; they are
+        masked in the task log. With compute="ec2" the instances read Secrets Manager and SSM with their role.
+        (templated: the references, not the values)
     :param max_runtime_s: seconds the transform may run before it is stopped (it fails as MaxRuntimeExceeded); EC2
         instances also end themselves after this plus 15 min, even if Airflow is gone; default 1 day.
     :param ec2_settings: with compute="ec2", how instances are launched (as TrainOnEC2Operator's: ``ami_id``,
@@ -84,6 +90,7 @@ class BatchTransformOperator(JobOperator):
         "instance_type",
         "gpus",
         "shm_size",
+        "secrets",
         "ec2_settings",
     )
     template_fields_renderers = {"environment": "json", "ec2_settings": "json"}
@@ -119,6 +126,7 @@ class BatchTransformOperator(JobOperator):
         instance_type: str = DEFAULT_INSTANCE_TYPE,
         gpus: int | str | Sequence[str] | None = None,
         shm_size: int | str | None = None,
+        secrets: Mapping[str, str] | None = None,
         max_runtime_s: int = DEFAULT_MAX_RUNTIME_S,
         ec2_settings: Mapping[str, Any] | None = None,
         poll_interval_s: float = 5.0,
@@ -151,6 +159,7 @@ class BatchTransformOperator(JobOperator):
         self.instance_type = instance_type
         self.gpus = gpus
         self.shm_size = shm_size
+        self.secrets = secrets
         self.max_runtime_s = max_runtime_s
         self.ec2_settings = ec2_settings
         checks.check_all(
@@ -180,6 +189,7 @@ class BatchTransformOperator(JobOperator):
                     "join_source": (join_source, lambda v: checks.check_choice("join_source", v, ("None", "Input"))),
                     "instance_type": (instance_type, ec2_instance_type),
                     **checks.sizing_checks(gpus, shm_size),
+                    "secrets": (secrets, checks.check_secrets),
                     "max_runtime_s": (max_runtime_s, checks.check_max_runtime_s),
                     "batch_strategy": (
                         batch_strategy,
@@ -260,6 +270,7 @@ class BatchTransformOperator(JobOperator):
             instance_type=self.instance_type,
             gpus=canonical_gpus(self.gpus),
             shm_size_bytes=size_in_bytes(self.shm_size) if self.shm_size not in (None, "") else None,
+            secrets=checks.check_secrets(self.secrets),
             max_runtime_s=checks.check_max_runtime_s(self.max_runtime_s),
             data_type=self.data_type,  # type: ignore[arg-type]
             compression_type=self.compression_type,  # type: ignore[arg-type]

@@ -42,6 +42,12 @@ class DeployEndpointOperator(LifecycleOperator):
         debugging (logged as a warning). On the local engine a job asking for GPUs the engine cannot give fails
         before anything starts.
     :param shm_size: each container's /dev/shm: bytes or e.g. ``"8g"``; default half the instance type's memory.
+    :param secrets: environment variable -> where its value is read when the containers start: ``conn:<conn_id>/password``
+        (any connection field; ``conn:<conn_id>/extra/<key>`` for an extra), ``var:<key>``,
+        ``secretsmanager:<id or ARN>[#<json key>]``, ``ssm:<parameter name>``, or a Secrets Manager or SSM ARN.
+        Values reach the container's environment only, never records, XCom, logs or rendered fields; they are
+        masked in the task log. With compute="ec2" the instances read Secrets Manager and SSM with their role.
+        (templated: the references, not the values)
     :param ec2_settings: ec2: the instances' launch settings (Ec2Settings keys: subnet_id, ami_id, instance_profile...).
     :param state_uri: ec2: the ``s3://`` prefix of the endpoint's state; default
         ``s3://<model bucket>/ml-lifecycle/endpoints/<endpoint_name>``. (templated)
@@ -65,6 +71,7 @@ class DeployEndpointOperator(LifecycleOperator):
         "instance_type",
         "gpus",
         "shm_size",
+        "secrets",
         "state_uri",
     )
     ui_color = "#ffe4b5"
@@ -85,6 +92,7 @@ class DeployEndpointOperator(LifecycleOperator):
         instance_type: str = "ml.m5.large",
         gpus: int | str | Sequence[str] | None = None,
         shm_size: int | str | None = None,
+        secrets: Mapping[str, str] | None = None,
         ec2_settings: Mapping[str, Any] | None = None,
         state_uri: str | None = None,
         traffic_shift: Mapping[str, Any] | None = None,
@@ -109,6 +117,7 @@ class DeployEndpointOperator(LifecycleOperator):
         self.instance_type = instance_type
         self.gpus = gpus
         self.shm_size = shm_size
+        self.secrets = secrets
         self.ec2_settings = ec2_settings
         self.state_uri = state_uri
         self.traffic_shift = traffic_shift
@@ -130,6 +139,7 @@ class DeployEndpointOperator(LifecycleOperator):
                     "environment": (environment, checks.check_environment),
                     "max_payload_mb": (max_payload_mb, _check_max_payload_mb),
                     **checks.sizing_checks(gpus, shm_size),
+                    "secrets": (secrets, checks.check_secrets),
                 }
             ),
         )
@@ -166,6 +176,7 @@ class DeployEndpointOperator(LifecycleOperator):
             instance_type=self.instance_type,
             gpus=canonical_gpus(self.gpus),
             shm_size_bytes=size_in_bytes(self.shm_size) if self.shm_size not in (None, "") else None,
+            secrets=checks.check_secrets(self.secrets),
         )
         checks.check_now(endpoint_option_checks(self.backend_options()))  # templated ones, now rendered
         endpoints = backend_of(self.compute, self.aws_conn_id, self.backend_options()).endpoints()

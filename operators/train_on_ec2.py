@@ -43,6 +43,12 @@ class TrainOnEC2Operator(JobOperator):
         debugging (logged as a warning). On the local engine a job asking for GPUs the engine cannot give fails
         before anything starts.
     :param shm_size: each container's /dev/shm: bytes or e.g. ``"8g"``; default half the instance type's memory.
+    :param secrets: environment variable -> where its value is read when the job starts: ``conn:<conn_id>/password``
+        (any connection field; ``conn:<conn_id>/extra/<key>`` for an extra), ``var:<key>``,
+        ``secretsmanager:<id or ARN>[#<json key>]``, ``ssm:<parameter name>``, or a Secrets Manager or SSM ARN.
+        Values reach the container's environment only, never records, XCom, logs or rendered fields; they are
+        masked in the task log. With compute="ec2" the instances read Secrets Manager and SSM with their role.
+        (templated: the references, not the values)
     :param compression: ``GZIP`` (model.tar.gz, default) or ``NONE`` (the model files uploaded as they are).
     :param wait_for_completion: wait for the job to end (default); False returns as soon as it started.
     :param deferrable: wait in the triggerer instead of a worker slot; the job's log is shown on resume.
@@ -69,6 +75,7 @@ class TrainOnEC2Operator(JobOperator):
         "instance_type",
         "gpus",
         "shm_size",
+        "secrets",
         "instance_count",
         "max_runtime_s",
         "environment",
@@ -105,6 +112,7 @@ class TrainOnEC2Operator(JobOperator):
         compression: str = "GZIP",
         gpus: int | str | Sequence[str] | None = None,
         shm_size: int | str | None = None,
+        secrets: Mapping[str, str] | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = False,
         poll_interval_s: float = 5.0,
@@ -133,6 +141,7 @@ class TrainOnEC2Operator(JobOperator):
         self.compression = compression
         self.gpus = gpus
         self.shm_size = shm_size
+        self.secrets = secrets
         self.wait_for_completion = wait_for_completion
         self.ec2_settings = ec2_settings
         self.use_spot = use_spot
@@ -156,6 +165,7 @@ class TrainOnEC2Operator(JobOperator):
                     "compression": (compression, lambda v: checks.check_choice("compression", v, ("GZIP", "NONE"))),
                     "ec2_settings": (ec2_settings, _check_ec2_settings),
                     **checks.sizing_checks(gpus, shm_size),
+                    "secrets": (secrets, checks.check_secrets),
                 }
             ),
             *([spot_wait] if spot_wait else []),
@@ -191,6 +201,7 @@ class TrainOnEC2Operator(JobOperator):
             enable_network_isolation=self.enable_network_isolation,
             gpus=self.gpus,
             shm_size=self.shm_size,
+            secrets=self.secrets,
         )
 
 

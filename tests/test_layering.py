@@ -16,7 +16,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "operators"
 
 # Package-level modules any layer may use: the error hierarchy, settings read from the environment, and the boto3
 # clients built from an Airflow connection (stores and registries reach AWS through them).
-SHARED = ("ml_lifecycle.errors", "ml_lifecycle.settings", "ml_lifecycle.aws_clients", "ml_lifecycle")
+SHARED = (
+    "ml_lifecycle.errors",
+    "ml_lifecycle.settings",
+    "ml_lifecycle.aws_clients",
+    "ml_lifecycle.secret_sources",
+    "ml_lifecycle.secret_sources.values",
+    "ml_lifecycle",
+)
 # What each layer may import besides itself and SHARED (core may import only core).
 ALLOWED = {
     "core": (),

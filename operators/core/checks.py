@@ -303,3 +303,13 @@ def sizing_checks(gpus: Any, shm_size: Any) -> dict[str, tuple[Any, Callable[[An
     from ml_lifecycle.core.gpus import canonical_gpus
 
     return {"gpus": (gpus, canonical_gpus), "shm_size": (shm_size, size_in_bytes)}
+
+
+def check_secrets(secrets: Any) -> dict[str, str]:
+    """Check an operator's ``secrets`` (names and references, never values) at parse time.
+
+    :param secrets: environment variable -> reference, or None.
+    """
+    from ml_lifecycle.core.secret_refs import parse_secrets
+
+    return parse_secrets(secrets)

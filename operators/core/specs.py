@@ -12,6 +12,7 @@ from ml_lifecycle.core.container_resources import size_in_bytes
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.gpus import canonical_gpus
 from ml_lifecycle.core.image_ref import parse_image_ref
+from ml_lifecycle.core.secret_refs import parse_secrets
 
 # The transform's spec lives in its own module; it stays importable from here with the other specs.
 from ml_lifecycle.core.transform_spec import AssembleWith, BatchStrategy, DataType, SplitType, TransformSpec
@@ -121,6 +122,7 @@ class TrainingSpec:
     :param gpus: the GPUs each container gets: None for the instance type's, a count, ``"all"`` or
         ``"device=0,2"`` (canonical_gpus' form); ``"0"`` runs a GPU type on the CPU, for debugging.
     :param shm_size_bytes: the size of each container's /dev/shm; None for half the instance's memory.
+    :param secrets: environment variable -> reference (core.secret_refs), read when the job starts; never a value.
     """
 
     image_uri: str
@@ -139,11 +141,13 @@ class TrainingSpec:
     enable_network_isolation: bool = False
     gpus: str | None = None
     shm_size_bytes: int | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Validate every field."""
         parse_image_ref(self.image_uri, "image_uri")
         parse_uri(self.output_path, "output_path")
+        parse_secrets(self.secrets, self.environment)
         if self.checkpoint_uri is not None:
             parse_uri(self.checkpoint_uri, "checkpoint_uri")
         checks.check_instance_count(self.instance_count)
@@ -183,6 +187,7 @@ class TrainingSpec:
         enable_network_isolation: bool = False,
         gpus: Any = None,
         shm_size: Any = None,
+        secrets: Mapping[str, Any] | None = None,
     ) -> TrainingSpec:
         """Build a spec from operator arguments, converting and validating each one.
 
@@ -202,7 +207,9 @@ class TrainingSpec:
         :param enable_network_isolation: see the class.
         :param gpus: a count, ``"all"``, device ids (a list, or ``"device=0,2"``), or None; see the class.
         :param shm_size: the /dev/shm size: bytes, or e.g. ``"2g"``; None for half the instance's memory.
+        :param secrets: environment variable -> reference; see the class.
         """
+        environment_strings = checks.check_environment(environment)
         return cls(
             image_uri=image_uri,
             channels=to_channels(channels),
@@ -212,7 +219,7 @@ class TrainingSpec:
             instance_count=checks.check_instance_count(instance_count),
             max_runtime_s=checks.check_max_runtime_s(max_runtime_s),
             metric_definitions=checks.check_metric_definitions(metric_definitions),
-            environment=checks.check_environment(environment),
+            environment=environment_strings,
             entrypoint=_string_tuple("entrypoint", entrypoint),
             arguments=_string_tuple("arguments", arguments),
             compression=compression,  # type: ignore[arg-type]
@@ -220,6 +227,7 @@ class TrainingSpec:
             enable_network_isolation=bool(enable_network_isolation),
             gpus=canonical_gpus(gpus),
             shm_size_bytes=size_in_bytes(shm_size) if shm_size not in (None, "") else None,
+            secrets=parse_secrets(secrets, environment_strings),
         )
 
 
@@ -237,6 +245,7 @@ class EndpointSpec:
     :param gpus: the GPUs each container gets: None for the instance type's, a count, ``"all"`` or
         ``"device=0,2"`` (canonical_gpus' form); ``"0"`` runs a GPU type on the CPU, for debugging.
     :param shm_size_bytes: the size of each container's /dev/shm; None for half the instance's memory.
+    :param secrets: environment variable -> reference (core.secret_refs), read when a container starts; never a value.
     """
 
     endpoint_name: str
@@ -248,10 +257,12 @@ class EndpointSpec:
     instance_type: str = DEFAULT_INSTANCE_TYPE
     gpus: str | None = None
     shm_size_bytes: int | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Validate every field."""
         checks.check_endpoint_name(self.endpoint_name)
+        parse_secrets(self.secrets, self.environment)
         parse_image_ref(self.image_uri, "image_uri")
         parse_uri(self.model_uri, "model_uri")
         checks.check_instance_count(self.instance_count)

@@ -10,6 +10,7 @@ from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import SUPPORTED_SPLIT_TYPES
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.image_ref import parse_image_ref
+from ml_lifecycle.core.secret_refs import parse_secrets
 from ml_lifecycle.core.uris import parse_uri
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class TransformSpec:
     :param gpus: the GPUs each container gets: None for the instance type's, a count, ``"all"`` or
         ``"device=0,2"`` (canonical_gpus' form); ``"0"`` runs a GPU type on the CPU, for debugging.
     :param shm_size_bytes: the size of each container's /dev/shm; None for half the instance's memory.
+    :param secrets: environment variable -> reference (core.secret_refs), read when the job starts; never a value.
     """
 
     image_uri: str
@@ -80,10 +82,12 @@ class TransformSpec:
     output_filter: str | None = None
     gpus: str | None = None
     shm_size_bytes: int | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Validate every field."""
         parse_image_ref(self.image_uri, "image_uri")
+        parse_secrets(self.secrets, self.environment)
         parse_uri(self.model_uri, "model_uri")
         parse_uri(self.input_uri, "input_uri")
         parse_uri(self.output_uri, "output_uri")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ml_lifecycle.errors import RegistryError
+from ml_lifecycle.secret_sources.values import mask_secret
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,3 @@ def credentials_from_connection(conn_id: str) -> Credentials:
     if host and connection.port:
         host = f"{host}:{connection.port}"
     return Credentials(username=connection.login, password=connection.password or "", host=host)
-
-
-def mask_secret(secret: str) -> None:
-    """Keep a secret out of the task log when running under Airflow.
-
-    :param secret: the secret.
-    """
-    if not secret:
-        return
-    try:
-        from airflow.sdk.log import mask_secret as airflow_mask
-    except ImportError:  # outside Airflow there is no task log to mask
-        return
-    airflow_mask(secret)

@@ -12,8 +12,9 @@ from typing import Any
 
 from ml_lifecycle.errors import RegistryError
 from ml_lifecycle.registries.base import RemoteImage
-from ml_lifecycle.registries.credentials import Credentials, mask_secret
+from ml_lifecycle.registries.credentials import Credentials
 from ml_lifecycle.registries.oci import MANIFEST_TYPES
+from ml_lifecycle.secret_sources.values import mask_secret
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,6 +18,7 @@ from support.ec2_emulator import Ec2Emulator
 from support.helpers import task_context
 
 from ml_lifecycle import TrainOnEC2Operator
+from ml_lifecycle.errors import SpecError
 
 pytestmark = pytest.mark.docker
 
@@ -331,3 +334,32 @@ def _epoch(iso: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_the_instance_reads_aws_secrets_with_its_role_and_airflow_ones_are_refused_before_launch(
+    aws, emulator: Ec2Emulator, pushed_image, sample_data, ml_home
+):
+    # moto checks no IAM policy: that the role may call ssm:GetParameter is not tested here.
+    channel = _upload_training_data(aws, sample_data)
+    name = f"/ml/{uuid.uuid4().hex[:8]}/token"
+    value = "to'k\"en $(touch /tmp/pwned)\nline two"
+    aws.ssm.put_parameter(Name=name, Value=value, Type="SecureString")
+    script = 'printenv TOKEN | head -c -1 | sha256sum | cut -d" " -f1 > /opt/ml/model/token.sha256'
+    result = _operator(
+        pushed_image, channel, entrypoint=["sh", "-c", script], secrets={"TOKEN": f"ssm:{name}"}
+    ).execute(task_context())
+
+    job = result["job_name"]
+    model = _tar_members(_object(aws, f"training/{job}/output/model.tar.gz"))
+    assert model["token.sha256"].decode().strip() == hashlib.sha256(value.encode()).hexdigest()
+    # The job document holds the reference only (the instance read the value); records and logs hold nothing.
+    objects = [o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=f"training/{job}/").get("Contents", [])]
+    events = aws.logs.get_log_events(
+        logGroupName="/aws/ml-lifecycle/TrainingJobs", logStreamName=f"{job}/algo-1", startFromHead=True
+    )["events"]
+    for place in [*(_object(aws, key) for key in objects), json.dumps(events).encode(), json.dumps(result).encode()]:
+        assert value.splitlines()[0].encode() not in place
+
+    with pytest.raises(SpecError, match="TOKEN come from Airflow connections or variables"):
+        _operator(pushed_image, channel, secrets={"TOKEN": "var:token"}).execute(task_context())
+    assert len(emulator.instances) == 1, "nothing was launched for the refused job"

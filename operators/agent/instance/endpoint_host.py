@@ -25,6 +25,7 @@ from ml_lifecycle.core.contract import MODEL_DIR, SERVING_PORT
 from ml_lifecycle.core.ec2.endpoint_hosts import host_report_uri
 from ml_lifecycle.core.status import EndpointStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+from ml_lifecycle.secret_sources.values import resolve_secrets
 from ml_lifecycle.stores.base import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,10 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
             command=["serve"],
             name=name,
             detach=True,
-            environment=dict(spec.environment),
+            environment={
+                **spec.environment,
+                **resolve_secrets(spec.secrets, None, region=identity.region),
+            },  # with the instance's role
             volumes={model_dir: {"bind": MODEL_DIR, "mode": "ro"}},
             labels=labels.owned("endpoint", document.job_name, document.owner, host=identity.instance_id),
             ports={f"{SERVING_PORT}/tcp": port},

@@ -36,6 +36,7 @@ from ml_lifecycle.core.ec2.spec_documents import JobDocument
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_terminal
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import JobFailed
+from ml_lifecycle.secret_sources.values import resolve_secrets
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,9 @@ def run_host(job: HostJob, store_for: StoreFor, imds: MetadataClient, sink: Sink
     )
     runner = TrainingRunner(engine, store_for, work_root(), identity.region, placement)
     runner.agent = {"host": identity.host, "instance_id": identity.instance_id, "private_ip": identity.private_ip}
+    runner.read_secrets = lambda: resolve_secrets(
+        document.spec.secrets, None, region=identity.region
+    )  # with the instance's role
 
     def interrupt(reason: str) -> None:
         sink(f"Interrupting {identity.host}: {reason}")

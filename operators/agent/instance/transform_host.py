@@ -20,6 +20,7 @@ from ml_lifecycle.core.specs import TransformSpec
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import TransformFailed
+from ml_lifecycle.secret_sources.values import resolve_secrets
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ def run_share(store_for: StoreFor, document: JobDocument, identity: InstanceIden
     result_uri = host_result_uri(parse_uri(document.staging_uri, "staging_uri"), identity.host)
     engine = InstanceEngine(ecr_client_for=lambda region: client_factory("ecr", None, region))
     runner = HostTransformRunner(engine, store_for, work_root(), identity.host, identity.instance_id, result_uri)
+    runner.read_secrets = lambda: resolve_secrets(
+        spec.secrets, None, region=identity.region
+    )  # with the instance's role
     try:
         # The same listing and split as the local runner, so N instances share the work as N local hosts do.
         mine, total = runner.choose_share(spec, contract.host_names(document.instance_count))

@@ -39,12 +39,12 @@ LIBRARIES = (
     "charset-normalizer",
 )
 # The AWS services the agent calls; the service models of every other one stay out of the bundle.
-SERVICES = frozenset({"s3", "ec2", "ecr", "logs", "sts"})
+SERVICES = frozenset({"s3", "ec2", "ecr", "logs", "sts", "ssm", "secretsmanager"})
 # botocore/data files needed to build any client: endpoint resolution, partitions, defaults, retry rules.
 BOTOCORE_DATA_FILES = frozenset({"endpoints.json", "partitions.json", "sdk-default-configuration.json", "_retry.json"})
 # ml_lifecycle parts the agent runs; the operators, sensors, triggers, plugin and UI (Airflow glue) stay out.
 PACKAGE_MODULES = frozenset({"__init__.py", "errors.py", "aws_clients.py", "settings.py", "py.typed"})
-PACKAGE_FOLDERS = frozenset({"core", "agent", "compute", "stores", "registries"})
+PACKAGE_FOLDERS = frozenset({"core", "agent", "compute", "stores", "registries", "secret_sources"})
 EXCLUDED_PACKAGE_FOLDERS = frozenset({"compute/ec2"})  # the launch side runs on the Airflow worker only
 COMPILED_SUFFIXES = (".so", ".pyd", ".dylib", ".dll", ".pyc", ".pyo")
 KEPT_DIST_INFO = frozenset({"METADATA", "top_level.txt"})

@@ -16,6 +16,8 @@ from ml_lifecycle.compute.records import StoreFor
 from ml_lifecycle.core.ec2.launch import deadline_minutes, instance_tags, run_instances_request
 from ml_lifecycle.core.ec2.settings import Ec2Settings
 from ml_lifecycle.core.ec2.spec_documents import LOG_GROUPS, JobDocument
+from ml_lifecycle.core.errors import SpecError
+from ml_lifecycle.core.secret_refs import airflow_only
 from ml_lifecycle.core.uris import ArtifactUri
 
 BUNDLE_NAME = "agent.tar.gz"
@@ -80,6 +82,7 @@ class JobLauncher:
         :param plan: what to launch.
         :param sink: the task log.
         """
+        refuse_airflow_secrets(plan.spec.secrets)
         now_s = time.time()
         tags = instance_tags(plan.kind, plan.job_name, plan.owner, plan.deadline_epoch_s, self.settings.extra_tags)
         store = self.store_for(plan.staging)
@@ -132,3 +135,18 @@ class JobLauncher:
         ids = [str(i["InstanceId"]) for i in instances]
         sink(f"{plan.kind.capitalize()} job {plan.job_name}: launched {len(ids)} instance(s) {', '.join(ids)}")
         return ids
+
+
+def refuse_airflow_secrets(secrets: Mapping[str, str]) -> None:
+    """Refuse, before anything is launched, secrets the instances cannot read with their role.
+
+    :param secrets: name -> reference.
+    """
+    names = airflow_only(secrets)
+    if names:
+        raise SpecError(
+            "secrets",
+            f"{', '.join(names)} come from Airflow connections or variables, which EC2 instances cannot read",
+            "Store them in Secrets Manager or SSM Parameter Store and reference them as secretsmanager:<id> or "
+            "ssm:<name>: the instances read them with their role when the containers start",
+        )

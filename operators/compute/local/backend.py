@@ -58,7 +58,9 @@ class LocalBackend(Backend):
         from ml_lifecycle.stores import store_factory
 
         home = settings.home_dir()
-        manager = LocalEndpoints(DockerEngine(), store_factory(self.aws_conn_id), home, settings.serving_host())
+        manager = LocalEndpoints(
+            DockerEngine(), store_factory(self.aws_conn_id), home, settings.serving_host(), self.aws_conn_id
+        )
         ping_timeout_s = float(self.options.get("ping_timeout_s") or PING_TIMEOUT_S)
         return LocalEndpointBackend(manager, home, serving_limits(self.options), ping_timeout_s)
 

@@ -27,6 +27,7 @@ from ml_lifecycle.core.job_kinds import DEADLINE_MARGIN_S, JobKind
 from ml_lifecycle.core.lost_instances import AGENT_LOST_REASON, LOST_GRACE_S, track_gone
 from ml_lifecycle.core.status import JobRecord, is_terminal
 from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.secret_sources.values import resolve_secrets
 from ml_lifecycle.stores import StoreFor, detached_store_factory
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,14 @@ class DetachedJobs(JobBackend):
 
     @abstractmethod
     def run_agent(
-        self, spec: Any, job_name: str, owner: Mapping[str, str], prepared: Any, store_for: StoreFor, sink: LogSink
+        self,
+        spec: Any,
+        job_name: str,
+        owner: Mapping[str, str],
+        prepared: Any,
+        store_for: StoreFor,
+        sink: LogSink,
+        secret_environment: Mapping[str, str],
     ) -> int:
         """Run the job to its end in the forked agent (SIGTERM stops it gracefully); return the exit code.
 
@@ -89,6 +97,7 @@ class DetachedJobs(JobBackend):
         :param prepared: what prepare() returned.
         :param store_for: returns the store for a URI, usable without the Airflow task (see launch).
         :param sink: the agent's log.
+        :param secret_environment: the values of the job's secrets, for its containers' environment only.
         """
 
     def log_path(self, job_name: str) -> Path:
@@ -150,10 +159,15 @@ class DetachedJobs(JobBackend):
         """
         # The agent cannot ask the Airflow task for the AWS connection: it is resolved here, for the job's locations.
         store_for = detached_store_factory(self.aws_conn_id, list(self.kind.locations(spec).values()))
+        # Read here too, and handed to the forked agent in memory only: never written anywhere.
+        secret_environment = resolve_secrets(spec.secrets, self.aws_conn_id)
         prepared = self.prepare(spec, job_name, store_for, sink)
         log_path = self.log_path(job_name)
         log_path.unlink(missing_ok=True)
-        run = lambda out: self.run_agent(spec, job_name, dict(owner), prepared, store_for, out)  # noqa: E731
+
+        def run(out: LogSink) -> int:
+            return self.run_agent(spec, job_name, dict(owner), prepared, store_for, out, secret_environment)
+
         pid = launch_detached(run, log_path, heartbeat=self.heartbeat_path(job_name))
         self.children[job_name] = pid
         sink(f"Started {self.kind.title.lower()} {job_name} (agent pid {pid})")

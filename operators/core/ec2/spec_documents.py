@@ -10,6 +10,7 @@ from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.specs import Channel, EndpointSpec, TrainingSpec, TransformSpec
 
 JOB_DOCUMENT_VERSION = 1
+MAPPING_FIELDS = ("environment", "secrets")  # of the flat specs
 # SageMaker's log groups are /aws/sagemaker/<kind>; ours mirror them.
 LOG_GROUPS = {
     "training": "/aws/ml-lifecycle/TrainingJobs",
@@ -40,6 +41,7 @@ def training_spec_to_dict(spec: TrainingSpec) -> dict[str, Any]:
         "enable_network_isolation": spec.enable_network_isolation,
         "gpus": spec.gpus,
         "shm_size_bytes": spec.shm_size_bytes,
+        "secrets": dict(spec.secrets),  # references: the instance's agent reads the values with its role
     }
 
 
@@ -56,6 +58,7 @@ def training_spec_from_dict(data: dict[str, Any]) -> TrainingSpec:
     values["channels"] = {name: Channel(**fields) for name, fields in (data.get("channels") or {}).items()}
     values["hyperparameters"] = dict(data.get("hyperparameters") or {})
     values["environment"] = dict(data.get("environment") or {})
+    values["secrets"] = dict(data.get("secrets") or {})
     values["metric_definitions"] = tuple((str(n), str(r)) for n, r in data.get("metric_definitions") or ())
     values["entrypoint"] = tuple(data.get("entrypoint") or ())
     values["arguments"] = tuple(data.get("arguments") or ())
@@ -71,7 +74,7 @@ def flat_spec_to_dict(spec: TransformSpec | EndpointSpec) -> dict[str, Any]:
     :param spec: the spec.
     """
     return {
-        f.name: dict(value) if f.name == "environment" else value
+        f.name: dict(value) if f.name in MAPPING_FIELDS else value
         for f in fields(spec)
         for value in [getattr(spec, f.name)]
     }
@@ -87,7 +90,7 @@ def flat_spec_from_dict(cls: type[Any], data: dict[str, Any]) -> Any:
     if unknown:
         raise SpecError("spec", f"has unknown fields {unknown}", "Write the spec with flat_spec_to_dict")
     try:
-        return cls(**{**data, "environment": dict(data.get("environment") or {})})
+        return cls(**{**data, **{name: dict(data.get(name) or {}) for name in MAPPING_FIELDS}})
     except TypeError as err:
         raise SpecError("spec", str(err), "Write the spec with flat_spec_to_dict") from err
 

@@ -37,6 +37,7 @@ from ml_lifecycle.compute.records import StoreFor
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.specs import EndpointSpec
+from ml_lifecycle.secret_sources.values import resolve_secrets
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +55,27 @@ def new_revision() -> str:
 class LocalEndpoints:
     """Deploys, updates and deletes endpoints on the local Docker engine."""
 
-    def __init__(self, engine: DockerEngine, store_for: StoreFor, home: Path, serving_host: str) -> None:
+    def __init__(
+        self,
+        engine: DockerEngine,
+        store_for: StoreFor,
+        home: Path,
+        serving_host: str,
+        aws_conn_id: str | None = "aws_default",
+    ) -> None:
         """Hold the engine, stores and state folder.
 
         :param engine: the Docker engine.
         :param store_for: returns the store for a URI.
         :param home: ML_LIFECYCLE_HOME (records and unpacked models live below it).
         :param serving_host: the address published ports are reached at.
+        :param aws_conn_id: the Airflow AWS connection that reads Secrets Manager and SSM secrets.
         """
         self.engine = engine
         self.store_for = store_for
         self.home = home
         self.serving_host = serving_host
+        self.aws_conn_id = aws_conn_id
 
     def deploy(
         self,
@@ -99,6 +109,7 @@ class LocalEndpoints:
         :param limits: the serving limits.
         """
         name = spec.endpoint_name
+        secret_environment = resolve_secrets(spec.secrets, self.aws_conn_id)  # before anything starts
         # Where nginx is to listen is read before anything starts: a wrong ML_LIFECYCLE_PROXY_NETWORK stops here.
         proxy = self._proxy(name, limits, settings.proxy_network())
         old = read_endpoint(self.home, name)
@@ -132,7 +143,7 @@ class LocalEndpoints:
                     revision=revision,
                     image=image.image_id,
                     model_dir=model_dir,
-                    environment=dict(spec.environment),
+                    environment={**spec.environment, **secret_environment},
                     revision_labels={**ep_labels, labels.REVISION: revision},
                     network=proxy.network,
                     serving_host=self.serving_host,

@@ -51,6 +51,7 @@ class LocalTrainingJobs(DetachedJobs):
         prepared: Any,
         store_for: StoreFor,
         sink: LogSink,
+        secret_environment: Mapping[str, str],
     ) -> int:
         """Run the training job; SIGTERM stops its containers gracefully and the runner records Stopped.
 
@@ -60,10 +61,12 @@ class LocalTrainingJobs(DetachedJobs):
         :param prepared: the image, each host's GPUs and the channel listings.
         :param store_for: returns the store for a URI.
         :param sink: the agent's log.
+        :param secret_environment: the values of the job's secrets, for its containers' environment only.
         """
         image, gpus, listings = prepared
         runner = TrainingRunner(DockerEngine(), store_for, self.work_root, self.region)
         runner.agent = dict(process_identity())
+        runner.read_secrets = lambda: secret_environment
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=runner.stop, daemon=True).start())
         try:
             runner.run(spec, job_name, dict(owner), sink, listings, image=image, gpus=gpus)

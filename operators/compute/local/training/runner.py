@@ -8,7 +8,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,8 @@ class TrainingRunner:
         self._interrupted = threading.Event()
         self._network_removal: Future[Any] | None = None
         self.agent: dict[str, Any] = {}
+        # name -> value of the job's secrets, asked as the containers start; values go to their environment only.
+        self.read_secrets: Callable[[], Mapping[str, str]] = dict
         self.checkpoint_interval_s = DEFAULT_SYNC_INTERVAL_S
 
     def run(
@@ -216,7 +218,7 @@ class TrainingRunner:
             created = self.engine.create_network(network, run_labels, internal=spec.enable_network_isolation)
             addresses = self.engine.host_addresses(created, hosts)
         entrypoint, command = contract.training_command(spec.entrypoint, spec.arguments)
-        environment = contract.training_environment(job_name, self.region, spec.environment)
+        environment = {**contract.training_environment(job_name, self.region, spec.environment), **self.read_secrets()}
         if self._interrupted.is_set():
             raise JobInterrupted(f"Training job {job_name} was interrupted before its containers started")
         if self._stop_requested.is_set():

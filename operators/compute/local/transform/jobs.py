@@ -53,6 +53,7 @@ class LocalTransformJobs(DetachedJobs):
         prepared: Any,
         store_for: StoreFor,
         sink: LogSink,
+        secret_environment: Mapping[str, str],
     ) -> int:
         """Run the transform; SIGTERM stops it (no new request, the containers stopped) and it records Stopped.
 
@@ -62,9 +63,11 @@ class LocalTransformJobs(DetachedJobs):
         :param prepared: the input objects and each container's GPUs.
         :param store_for: returns the store for a URI.
         :param sink: the agent's log.
+        :param secret_environment: the values of the job's secrets, for its containers' environment only.
         """
         objects, gpus = prepared
         runner = TransformRunner(DockerEngine(), store_for, Path(self.work_root), self.serving_host)
+        runner.read_secrets = lambda: secret_environment
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=runner.stop, daemon=True).start())
         try:
             runner.run(spec, job_name, dict(owner), sink, objects=objects, gpus=gpus)

@@ -7,6 +7,7 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,9 @@ class TransformRunner:
         self.store_for = store_for
         self.work_root = work_root
         self.serving_host = serving_host
+        # Returns name -> value of the job's secrets (read as the containers start, or earlier by the caller);
+        # the values only ever go into the containers' environment.
+        self.read_secrets: Callable[[], Mapping[str, str]] = dict
         self._lock = threading.Lock()
         self._progress = TransformProgress()
         self._stopped = threading.Event()
@@ -186,7 +190,7 @@ class TransformRunner:
             self.engine, spec.instance_type, gpus, spec.shm_size_bytes, limit_to_instance=False
         )
         model_dir = fetch_model(spec.model_uri, str(job_dir), self.store_for)
-        environment = execution_parameters.container_environment(spec)
+        environment = {**execution_parameters.container_environment(spec), **self.read_secrets()}
         # No ml-lifecycle.deadline label, unlike training's: this runner stops the transform itself at max_runtime_s
         # (SageMaker's transform job has no stopping condition; ours is the operator's max_runtime_s, default a day),
         # and the reaper judges a transform by the runner its record names (reaper_rules.RUNNER_BOUND_KINDS), so a
