@@ -65,6 +65,26 @@ def _build_client(service: str, aws_conn_id: str | None, region_name: str | None
 
         return boto3.session.Session(region_name=region_name).client(service)
 
+    return _hook(service, aws_conn_id, region_name).get_conn()
+
+
+def connection_endpoint_url(service: str, aws_conn_id: str) -> str | None:
+    """Return the endpoint the Airflow AWS connection names for a service (its service_config's, else endpoint_url).
+
+    :param service: the boto3 service name.
+    :param aws_conn_id: the connection.
+    """
+    config = _hook(service, aws_conn_id, None).conn_config
+    return config.get_service_endpoint_url(service) if config else None
+
+
+def _hook(service: str, aws_conn_id: str, region_name: str | None) -> Any:
+    """Return the provider's AwsBaseHook for the connection, read from its environment variable when needed.
+
+    :param service: the boto3 service name.
+    :param aws_conn_id: the connection.
+    :param region_name: overrides the connection's region.
+    """
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
     from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
 
@@ -73,7 +93,7 @@ def _build_client(service: str, aws_conn_id: str | None, region_name: str | None
         connection = _connection_from_env(aws_conn_id)
         if connection is not None:
             hook.conn_config = AwsConnectionWrapper(conn=connection, region_name=region_name)
-    return hook.get_conn()
+    return hook
 
 
 def _connection_from_env(aws_conn_id: str) -> Any:

@@ -15,6 +15,7 @@ from ml_lifecycle.core.checks import (
     ec2_instance_type,
 )
 from ml_lifecycle.core.image_ref import parse_image_ref
+from ml_lifecycle.core.roles import check_role_arn
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import InstancesLink, JobLogsLink, PredictionsLink
@@ -59,6 +60,10 @@ class BatchTransformOperator(JobOperator):
         Values reach the container's environment only, never records, XCom, logs or rendered fields; they are
         masked in the task log. With compute="ec2" the instances read Secrets Manager and SSM with their role.
         (templated: the references, not the values)
+    :param role_arn: the execution role (SageMaker's RoleArn). Locally the role is assumed through the AWS connection
+        and its short-lived credentials are served to the containers as ECS serves them
+        (``AWS_CONTAINER_CREDENTIALS_FULL_URI``), renewed before they expire; never in their environment. With
+        compute="ec2" the instances run with an instance profile of that role. (templated)
     :param max_runtime_s: seconds the transform may run before it is stopped (it fails as MaxRuntimeExceeded); EC2
         instances also end themselves after this plus 15 min, even if Airflow is gone; default 1 day.
     :param ec2_settings: with compute="ec2", how instances are launched (as TrainOnEC2Operator's: ``ami_id``,
@@ -91,6 +96,7 @@ class BatchTransformOperator(JobOperator):
         "gpus",
         "shm_size",
         "secrets",
+        "role_arn",
         "ec2_settings",
     )
     template_fields_renderers = {"environment": "json", "ec2_settings": "json"}
@@ -127,6 +133,7 @@ class BatchTransformOperator(JobOperator):
         gpus: int | str | Sequence[str] | None = None,
         shm_size: int | str | None = None,
         secrets: Mapping[str, str] | None = None,
+        role_arn: str | None = None,
         max_runtime_s: int = DEFAULT_MAX_RUNTIME_S,
         ec2_settings: Mapping[str, Any] | None = None,
         poll_interval_s: float = 5.0,
@@ -160,6 +167,7 @@ class BatchTransformOperator(JobOperator):
         self.gpus = gpus
         self.shm_size = shm_size
         self.secrets = secrets
+        self.role_arn = role_arn
         self.max_runtime_s = max_runtime_s
         self.ec2_settings = ec2_settings
         checks.check_all(
@@ -190,6 +198,7 @@ class BatchTransformOperator(JobOperator):
                     "instance_type": (instance_type, ec2_instance_type),
                     **checks.sizing_checks(gpus, shm_size),
                     "secrets": (secrets, checks.check_secrets),
+                    "role_arn": (role_arn, check_role_arn),
                     "max_runtime_s": (max_runtime_s, checks.check_max_runtime_s),
                     "batch_strategy": (
                         batch_strategy,
@@ -271,6 +280,7 @@ class BatchTransformOperator(JobOperator):
             gpus=canonical_gpus(self.gpus),
             shm_size_bytes=size_in_bytes(self.shm_size) if self.shm_size not in (None, "") else None,
             secrets=checks.check_secrets(self.secrets),
+            role_arn=check_role_arn(self.role_arn),
             max_runtime_s=checks.check_max_runtime_s(self.max_runtime_s),
             data_type=self.data_type,  # type: ignore[arg-type]
             compression_type=self.compression_type,  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from ml_lifecycle.compute import check_compute
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.ec2.endpoint_options import endpoint_option_checks
 from ml_lifecycle.core.image_ref import parse_image_ref
+from ml_lifecycle.core.roles import check_role_arn
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import EndpointLink
 
@@ -48,6 +49,10 @@ class DeployEndpointOperator(LifecycleOperator):
         Values reach the container's environment only, never records, XCom, logs or rendered fields; they are
         masked in the task log. With compute="ec2" the instances read Secrets Manager and SSM with their role.
         (templated: the references, not the values)
+    :param role_arn: the execution role (SageMaker's RoleArn). Locally the role is assumed through the AWS connection
+        and its short-lived credentials are served to the containers as ECS serves them
+        (``AWS_CONTAINER_CREDENTIALS_FULL_URI``), renewed before they expire; never in their environment. With
+        compute="ec2" the instances run with an instance profile of that role. (templated)
     :param ec2_settings: ec2: the instances' launch settings (Ec2Settings keys: subnet_id, ami_id, instance_profile...).
     :param state_uri: ec2: the ``s3://`` prefix of the endpoint's state; default
         ``s3://<model bucket>/ml-lifecycle/endpoints/<endpoint_name>``. (templated)
@@ -72,6 +77,7 @@ class DeployEndpointOperator(LifecycleOperator):
         "gpus",
         "shm_size",
         "secrets",
+        "role_arn",
         "state_uri",
     )
     ui_color = "#ffe4b5"
@@ -93,6 +99,7 @@ class DeployEndpointOperator(LifecycleOperator):
         gpus: int | str | Sequence[str] | None = None,
         shm_size: int | str | None = None,
         secrets: Mapping[str, str] | None = None,
+        role_arn: str | None = None,
         ec2_settings: Mapping[str, Any] | None = None,
         state_uri: str | None = None,
         traffic_shift: Mapping[str, Any] | None = None,
@@ -118,6 +125,7 @@ class DeployEndpointOperator(LifecycleOperator):
         self.gpus = gpus
         self.shm_size = shm_size
         self.secrets = secrets
+        self.role_arn = role_arn
         self.ec2_settings = ec2_settings
         self.state_uri = state_uri
         self.traffic_shift = traffic_shift
@@ -140,6 +148,7 @@ class DeployEndpointOperator(LifecycleOperator):
                     "max_payload_mb": (max_payload_mb, _check_max_payload_mb),
                     **checks.sizing_checks(gpus, shm_size),
                     "secrets": (secrets, checks.check_secrets),
+                    "role_arn": (role_arn, check_role_arn),
                 }
             ),
         )
@@ -177,6 +186,7 @@ class DeployEndpointOperator(LifecycleOperator):
             gpus=canonical_gpus(self.gpus),
             shm_size_bytes=size_in_bytes(self.shm_size) if self.shm_size not in (None, "") else None,
             secrets=checks.check_secrets(self.secrets),
+            role_arn=check_role_arn(self.role_arn),
         )
         checks.check_now(endpoint_option_checks(self.backend_options()))  # templated ones, now rendered
         endpoints = backend_of(self.compute, self.aws_conn_id, self.backend_options()).endpoints()

@@ -11,6 +11,7 @@ from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S
 from ml_lifecycle.core.ec2.checks import check_spot_wait
 from ml_lifecycle.core.image_ref import parse_image_ref
+from ml_lifecycle.core.roles import check_role_arn
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import InstancesLink, JobLogsLink, TrainingArtifactsLink
 
@@ -49,6 +50,10 @@ class TrainOnEC2Operator(JobOperator):
         Values reach the container's environment only, never records, XCom, logs or rendered fields; they are
         masked in the task log. With compute="ec2" the instances read Secrets Manager and SSM with their role.
         (templated: the references, not the values)
+    :param role_arn: the execution role (SageMaker's RoleArn). Locally the role is assumed through the AWS connection
+        and its short-lived credentials are served to the containers as ECS serves them
+        (``AWS_CONTAINER_CREDENTIALS_FULL_URI``), renewed before they expire; never in their environment. With
+        compute="ec2" the instances run with an instance profile of that role. (templated)
     :param compression: ``GZIP`` (model.tar.gz, default) or ``NONE`` (the model files uploaded as they are).
     :param wait_for_completion: wait for the job to end (default); False returns as soon as it started.
     :param deferrable: wait in the triggerer instead of a worker slot; the job's log is shown on resume.
@@ -76,6 +81,7 @@ class TrainOnEC2Operator(JobOperator):
         "gpus",
         "shm_size",
         "secrets",
+        "role_arn",
         "instance_count",
         "max_runtime_s",
         "environment",
@@ -113,6 +119,7 @@ class TrainOnEC2Operator(JobOperator):
         gpus: int | str | Sequence[str] | None = None,
         shm_size: int | str | None = None,
         secrets: Mapping[str, str] | None = None,
+        role_arn: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = False,
         poll_interval_s: float = 5.0,
@@ -142,6 +149,7 @@ class TrainOnEC2Operator(JobOperator):
         self.gpus = gpus
         self.shm_size = shm_size
         self.secrets = secrets
+        self.role_arn = role_arn
         self.wait_for_completion = wait_for_completion
         self.ec2_settings = ec2_settings
         self.use_spot = use_spot
@@ -166,6 +174,7 @@ class TrainOnEC2Operator(JobOperator):
                     "ec2_settings": (ec2_settings, _check_ec2_settings),
                     **checks.sizing_checks(gpus, shm_size),
                     "secrets": (secrets, checks.check_secrets),
+                    "role_arn": (role_arn, check_role_arn),
                 }
             ),
             *([spot_wait] if spot_wait else []),
@@ -202,6 +211,7 @@ class TrainOnEC2Operator(JobOperator):
             gpus=self.gpus,
             shm_size=self.shm_size,
             secrets=self.secrets,
+            role_arn=self.role_arn,
         )
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a machine to run the ml_lifecycle demo and tests against a local Docker engine.
 #
-# Usage: scripts/bootstrap.sh {engine|registry|base-image|all|stop-registry}
+# Usage: scripts/bootstrap.sh {engine|registry|base-image|credentials|all|stop-registry}
 #
 #   engine         make `docker info` work: start dockerd (installing docker.io first on
 #                  Debian/Ubuntu as root when dockerd is missing).
@@ -10,7 +10,9 @@
 #                  Debian's docker-registry program started in the background.
 #   base-image     the base image ${BASE_IMAGE:-python:3.11-slim}: pulled, or built offline
 #                  with debootstrap (Debian bookworm minbase + python3) when pulls fail.
-#   all            engine, registry, base-image in that order.
+#   credentials    put 169.254.170.2 on `lo`, as ECS agents do, so jobs with role_arn can serve their
+#                  role's credentials to containers there (needs root; skipped, saying so, without).
+#   all            engine, registry, base-image, credentials in that order.
 #   stop-registry  stop the registry started by `registry` (pid file or container).
 #
 # Every step is idempotent and prints one line saying what it did or that it was done already.
@@ -333,6 +335,22 @@ cmd_base_image() {
     say "base-image: built ${BASE_IMAGE} offline with debootstrap because it could not be pulled ($(( SECONDS - started )) s, Debian ${DEBIAN_SUITE} python3 from ${DEBIAN_MIRROR})"
 }
 
+# ------------------------------------------------------------------------------------------ credentials
+CREDENTIALS_ADDRESS="169.254.170.2"
+
+cmd_credentials() {
+    if ip -4 addr show dev lo 2>/dev/null | grep -q "inet ${CREDENTIALS_ADDRESS}/"; then
+        say "credentials: ${CREDENTIALS_ADDRESS} is on lo already"
+        return
+    fi
+    if ! is_root || ! command -v ip >/dev/null 2>&1; then
+        say "credentials: skipped (needs root and ip): jobs with role_arn will say how to add ${CREDENTIALS_ADDRESS}"
+        return
+    fi
+    ip addr add "${CREDENTIALS_ADDRESS}/32" dev lo
+    say "credentials: added ${CREDENTIALS_ADDRESS}/32 to lo (the containers' credentials endpoint address)"
+}
+
 # ------------------------------------------------------------------------------------------ main
 usage() {
     sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -345,7 +363,8 @@ main() {
         engine) cmd_engine ;;
         registry) cmd_registry ;;
         base-image) cmd_base_image ;;
-        all) cmd_engine; cmd_registry; cmd_base_image ;;
+        credentials) cmd_credentials ;;
+        all) cmd_engine; cmd_registry; cmd_base_image; cmd_credentials ;;
         stop-registry) cmd_stop_registry ;;
         -h|--help|help) usage ;;
         *) usage ;;

@@ -12,6 +12,7 @@ from ml_lifecycle.core.container_resources import size_in_bytes
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.gpus import canonical_gpus
 from ml_lifecycle.core.image_ref import parse_image_ref
+from ml_lifecycle.core.roles import check_role_arn
 from ml_lifecycle.core.secret_refs import parse_secrets
 
 # The transform's spec lives in its own module; it stays importable from here with the other specs.
@@ -123,6 +124,7 @@ class TrainingSpec:
         ``"device=0,2"`` (canonical_gpus' form); ``"0"`` runs a GPU type on the CPU, for debugging.
     :param shm_size_bytes: the size of each container's /dev/shm; None for half the instance's memory.
     :param secrets: environment variable -> reference (core.secret_refs), read when the job starts; never a value.
+    :param role_arn: the execution role whose credentials the containers get (SageMaker's RoleArn), or None.
     """
 
     image_uri: str
@@ -142,9 +144,11 @@ class TrainingSpec:
     gpus: str | None = None
     shm_size_bytes: int | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
+    role_arn: str | None = None
 
     def __post_init__(self) -> None:
         """Validate every field."""
+        check_role_arn(self.role_arn)
         parse_image_ref(self.image_uri, "image_uri")
         parse_uri(self.output_path, "output_path")
         parse_secrets(self.secrets, self.environment)
@@ -188,6 +192,7 @@ class TrainingSpec:
         gpus: Any = None,
         shm_size: Any = None,
         secrets: Mapping[str, Any] | None = None,
+        role_arn: str | None = None,
     ) -> TrainingSpec:
         """Build a spec from operator arguments, converting and validating each one.
 
@@ -208,6 +213,7 @@ class TrainingSpec:
         :param gpus: a count, ``"all"``, device ids (a list, or ``"device=0,2"``), or None; see the class.
         :param shm_size: the /dev/shm size: bytes, or e.g. ``"2g"``; None for half the instance's memory.
         :param secrets: environment variable -> reference; see the class.
+        :param role_arn: see the class.
         """
         environment_strings = checks.check_environment(environment)
         return cls(
@@ -228,6 +234,7 @@ class TrainingSpec:
             gpus=canonical_gpus(gpus),
             shm_size_bytes=size_in_bytes(shm_size) if shm_size not in (None, "") else None,
             secrets=parse_secrets(secrets, environment_strings),
+            role_arn=check_role_arn(role_arn),
         )
 
 
@@ -246,6 +253,7 @@ class EndpointSpec:
         ``"device=0,2"`` (canonical_gpus' form); ``"0"`` runs a GPU type on the CPU, for debugging.
     :param shm_size_bytes: the size of each container's /dev/shm; None for half the instance's memory.
     :param secrets: environment variable -> reference (core.secret_refs), read when a container starts; never a value.
+    :param role_arn: the execution role whose credentials the containers get (SageMaker's RoleArn), or None.
     """
 
     endpoint_name: str
@@ -258,9 +266,11 @@ class EndpointSpec:
     gpus: str | None = None
     shm_size_bytes: int | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
+    role_arn: str | None = None
 
     def __post_init__(self) -> None:
         """Validate every field."""
+        check_role_arn(self.role_arn)
         checks.check_endpoint_name(self.endpoint_name)
         parse_secrets(self.secrets, self.environment)
         parse_image_ref(self.image_uri, "image_uri")

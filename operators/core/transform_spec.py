@@ -10,6 +10,7 @@ from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import SUPPORTED_SPLIT_TYPES
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.image_ref import parse_image_ref
+from ml_lifecycle.core.roles import check_role_arn
 from ml_lifecycle.core.secret_refs import parse_secrets
 from ml_lifecycle.core.uris import parse_uri
 
@@ -56,6 +57,7 @@ class TransformSpec:
         ``"device=0,2"`` (canonical_gpus' form); ``"0"`` runs a GPU type on the CPU, for debugging.
     :param shm_size_bytes: the size of each container's /dev/shm; None for half the instance's memory.
     :param secrets: environment variable -> reference (core.secret_refs), read when the job starts; never a value.
+    :param role_arn: the execution role whose credentials the containers get (SageMaker's RoleArn), or None.
     """
 
     image_uri: str
@@ -83,9 +85,11 @@ class TransformSpec:
     gpus: str | None = None
     shm_size_bytes: int | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
+    role_arn: str | None = None
 
     def __post_init__(self) -> None:
         """Validate every field."""
+        check_role_arn(self.role_arn)
         parse_image_ref(self.image_uri, "image_uri")
         parse_secrets(self.secrets, self.environment)
         parse_uri(self.model_uri, "model_uri")

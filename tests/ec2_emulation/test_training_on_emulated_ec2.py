@@ -363,3 +363,48 @@ def test_the_instance_reads_aws_secrets_with_its_role_and_airflow_ones_are_refus
     with pytest.raises(SpecError, match="TOKEN come from Airflow connections or variables"):
         _operator(pushed_image, channel, secrets={"TOKEN": "var:token"}).execute(task_context())
     assert len(emulator.instances) == 1, "nothing was launched for the refused job"
+
+
+# Runs in the toolkit image (boto3 inside, unchanged) on the emulated instance: the default chain finds the instance
+# role through the metadata service; the container reports which role that service names.
+READ_WITH_INSTANCE_ROLE = """
+import json, os, urllib.request, boto3
+assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(os.environ), "keys in env"
+session = boto3.Session()
+s3 = session.client("s3")
+body = s3.get_object(Bucket="ml-bucket", Key="data/train/" + os.listdir("/opt/ml/input/data/train")[0])["Body"].read()
+s3.put_object(Bucket="ml-bucket", Key="from-container/seen.txt", Body=str(len(body)).encode())
+imds = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254").rstrip("/")
+token = urllib.request.urlopen(urllib.request.Request(imds + "/latest/api/token", method="PUT",
+    headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}), timeout=5).read().decode()
+role = urllib.request.urlopen(urllib.request.Request(imds + "/latest/meta-data/iam/security-credentials/",
+    headers={"X-aws-ec2-metadata-token": token}), timeout=5).read().decode()
+with open("/opt/ml/model/seen.json", "w") as out:
+    json.dump({"method": session.get_credentials().method, "role": role}, out)
+"""
+
+
+def test_role_arn_gives_the_instances_a_profile_of_the_role_and_containers_reach_s3_with_it(
+    aws, emulator: Ec2Emulator, pushed_toolkit_image, sample_data, ml_home
+):
+    # moto checks no IAM permission: that the role may read the bucket is not tested, only whose credentials are used.
+    channel = _upload_training_data(aws, sample_data)
+    role = f"ml-training-{uuid.uuid4().hex[:6]}"
+    trust = '{"Version": "2012-10-17", "Statement": []}'
+    arn = aws.iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    aws.iam.create_instance_profile(InstanceProfileName=f"{role}-profile")
+    aws.iam.add_role_to_instance_profile(InstanceProfileName=f"{role}-profile", RoleName=role)
+    result = _operator(
+        pushed_toolkit_image,
+        channel,
+        entrypoint=["python3", "-c", READ_WITH_INSTANCE_ROLE],
+        role_arn=arn,
+        ec2_settings={},  # no instance_profile: the role's is found
+    ).execute(task_context())
+
+    model = _tar_members(_object(aws, f"training/{result['job_name']}/output/model.tar.gz"))
+    seen = json.loads(model["seen.json"])
+    # The emulated metadata service names the role of the instance profile moto says the instance was launched with
+    # (moto forgets the profile once the instance is terminated, so it is read at boot).
+    assert seen == {"method": "iam-role", "role": role}
+    assert int(_object(aws, "from-container/seen.txt")) > 0

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support.imds import InstanceIdentity, MetadataService
+from support.imds import ROLE_NAME, InstanceIdentity, MetadataService
 
 INSTANCE_IMAGE = "python:3.11-slim"
 EMULATOR_LABEL = "ml-lifecycle-test.emulated-instance"
@@ -178,6 +178,19 @@ class Ec2Emulator:
             if instance.terminated_by is None and instance.deadline_s is not None and now >= instance.deadline_s:
                 self._terminate(instance, "deadline")
 
+    def _role_of(self, profile_arn: str) -> str:
+        """Return the role an instance profile holds, as IAM (moto) says; the default one without a profile.
+
+        :param profile_arn: the instance's IamInstanceProfile ARN, or "".
+        """
+        if not profile_arn:
+            return ROLE_NAME
+        import boto3
+
+        iam = boto3.client("iam", endpoint_url=self.moto_endpoint, region_name="us-east-1")
+        profile = iam.get_instance_profile(InstanceProfileName=profile_arn.rsplit("/", 1)[-1])["InstanceProfile"]
+        return str(profile["Roles"][0]["RoleName"]) if profile["Roles"] else ROLE_NAME
+
     def _boot(self, info: dict[str, Any]) -> None:
         """Start one instance's container running its user data.
 
@@ -195,6 +208,7 @@ class Ec2Emulator:
             launch_index=int(info.get("AmiLaunchIndex", 0)),
             private_ip=str(info.get("PrivateIpAddress", "10.0.0.10")),
             instance_type=str(info.get("InstanceType", "m5.large")),
+            role_name=self._role_of(str((info.get("IamInstanceProfile") or {}).get("Arn", ""))),
         )
         tags = {t["Key"]: t["Value"] for t in info.get("Tags", [])}
         metadata = MetadataService(identity)

@@ -49,13 +49,29 @@ def aws(
 @pytest.fixture(scope="session")
 def pushed_image(example_image: str, registry: str, docker_client: Any) -> str:
     """The example image pushed to the local registry, by digest (as PushToECR hands it on)."""
-    image = docker_client.images.get(example_image)
-    image.tag(EMULATED_IMAGE_REPOSITORY, tag="test")
-    for line in docker_client.images.push(EMULATED_IMAGE_REPOSITORY, tag="test", stream=True, decode=True):
+    return _push(docker_client, example_image, EMULATED_IMAGE_REPOSITORY)
+
+
+@pytest.fixture(scope="session")
+def pushed_toolkit_image(toolkit_image: str, registry: str, docker_client: Any) -> str:
+    """The sagemaker-training toolkit image (boto3 inside) pushed to the local registry, by digest."""
+    return _push(docker_client, toolkit_image, f"{EMULATED_IMAGE_REPOSITORY}-toolkit")
+
+
+def _push(docker_client: Any, image_ref: str, repository: str) -> str:
+    """Push an image to the local registry as <repository>:test; return its reference by digest.
+
+    :param docker_client: a docker SDK client.
+    :param image_ref: the image.
+    :param repository: the repository in the local registry.
+    """
+    image = docker_client.images.get(image_ref)
+    image.tag(repository, tag="test")
+    for line in docker_client.images.push(repository, tag="test", stream=True, decode=True):
         if "error" in line:
             raise RuntimeError(f"push failed: {line['error']}")
-    digests = docker_client.images.get(f"{EMULATED_IMAGE_REPOSITORY}:test").attrs["RepoDigests"]
-    return next(d for d in digests if d.startswith(EMULATED_IMAGE_REPOSITORY))
+    digests = docker_client.images.get(f"{repository}:test").attrs["RepoDigests"]
+    return next(d for d in digests if d.startswith(repository))
 
 
 @pytest.fixture

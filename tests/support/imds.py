@@ -32,6 +32,7 @@ class InstanceIdentity:
     :param access_key_id: the role credentials handed out (test values).
     :param secret_access_key: the role credentials' secret.
     :param account_id: the account id.
+    :param role_name: the role its instance profile holds (what iam/security-credentials/ lists).
     """
 
     instance_id: str
@@ -42,6 +43,7 @@ class InstanceIdentity:
     access_key_id: str = "testing"
     secret_access_key: str = "testing"
     account_id: str = "123456789012"
+    role_name: str = ROLE_NAME
 
 
 @dataclass
@@ -126,8 +128,8 @@ class MetadataService:
             "/latest/meta-data/instance-type": ident.instance_type,
             "/latest/meta-data/placement/region": ident.region,
             "/latest/meta-data/placement/availability-zone": f"{ident.region}a",
-            "/latest/meta-data/iam/security-credentials/": ROLE_NAME,
-            f"/latest/meta-data/iam/security-credentials/{ROLE_NAME}": json.dumps(credentials),
+            "/latest/meta-data/iam/security-credentials/": ident.role_name,
+            f"/latest/meta-data/iam/security-credentials/{ident.role_name}": json.dumps(credentials),
             "/latest/dynamic/instance-identity/document": json.dumps(document),
         }
         if path.rstrip("/") == "/latest/meta-data/spot/instance-action":

@@ -54,17 +54,18 @@ def answers(url: str) -> bool:
         return False
 
 
-def start_moto(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `python -m moto.server` on a free port and wait (polling) until it answers.
+def start_moto(log_path: Path, listen: str = "127.0.0.1") -> tuple[subprocess.Popen[bytes], str]:
+    """Start `python -m moto.server` on a free port and wait (polling) until it answers; return it and its loopback URL.
 
     :param log_path: where the server's output goes.
+    :param listen: the address it listens on (``0.0.0.0`` for containers to reach it through their gateway).
     """
     for _attempt in range(MOTO_START_ATTEMPTS):
         port = free_port()
         endpoint_url = f"http://127.0.0.1:{port}"
         with log_path.open("ab") as log_file:
             process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-p", str(port), "-H", "127.0.0.1"],
+                [sys.executable, "-m", "moto.server", "-p", str(port), "-H", listen],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ml_lifecycle.agent.instance.aws_environment import instance_aws_environment
 from ml_lifecycle.agent.instance.cloudwatch import CloudWatchShipper
 from ml_lifecycle.agent.instance.host_context import open_host
 from ml_lifecycle.agent.instance.host_engine import InstanceEngine
@@ -78,8 +79,9 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
             detach=True,
             environment={
                 **spec.environment,
-                **resolve_secrets(spec.secrets, None, region=identity.region),
-            },  # with the instance's role
+                **instance_aws_environment(),
+                **resolve_secrets(spec.secrets, None, region=identity.region),  # with the instance's role
+            },
             volumes={model_dir: {"bind": MODEL_DIR, "mode": "ro"}},
             labels=labels.owned("endpoint", document.job_name, document.owner, host=identity.instance_id),
             ports={f"{SERVING_PORT}/tcp": port},

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ml_lifecycle.agent.instance.aws_environment import instance_aws_environment
 from ml_lifecycle.agent.instance.billing import MeteredRecordWriter, launch_started_epoch_s
 from ml_lifecycle.agent.instance.host_context import open_host
 from ml_lifecycle.agent.instance.host_engine import InstanceEngine
@@ -162,9 +163,11 @@ def run_host(job: HostJob, store_for: StoreFor, imds: MetadataClient, sink: Sink
     )
     runner = TrainingRunner(engine, store_for, work_root(), identity.region, placement)
     runner.agent = {"host": identity.host, "instance_id": identity.instance_id, "private_ip": identity.private_ip}
-    runner.read_secrets = lambda: resolve_secrets(
-        document.spec.secrets, None, region=identity.region
-    )  # with the instance's role
+    # The instance's AWS settings, and its secrets read with the instance's role.
+    runner.read_secrets = lambda: {
+        **instance_aws_environment(),
+        **resolve_secrets(document.spec.secrets, None, region=identity.region),
+    }
 
     def interrupt(reason: str) -> None:
         sink(f"Interrupting {identity.host}: {reason}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from ml_lifecycle.agent.instance.aws_environment import instance_aws_environment
 from ml_lifecycle.agent.instance.host_context import open_host
 from ml_lifecycle.agent.instance.host_engine import InstanceEngine
 from ml_lifecycle.agent.instance.imds import InstanceIdentity, MetadataClient
@@ -72,9 +73,11 @@ def run_share(store_for: StoreFor, document: JobDocument, identity: InstanceIden
     result_uri = host_result_uri(parse_uri(document.staging_uri, "staging_uri"), identity.host)
     engine = InstanceEngine(ecr_client_for=lambda region: client_factory("ecr", None, region))
     runner = HostTransformRunner(engine, store_for, work_root(), identity.host, identity.instance_id, result_uri)
-    runner.read_secrets = lambda: resolve_secrets(
-        spec.secrets, None, region=identity.region
-    )  # with the instance's role
+    # The instance's AWS settings, and its secrets read with the instance's role.
+    runner.read_secrets = lambda: {
+        **instance_aws_environment(),
+        **resolve_secrets(spec.secrets, None, region=identity.region),
+    }
     try:
         # The same listing and split as the local runner, so N instances share the work as N local hosts do.
         mine, total = runner.choose_share(spec, contract.host_names(document.instance_count))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+from ml_lifecycle.compute.ec2.role_profile import settings_for_role
 from ml_lifecycle.compute.ec2.security_group import create_job_security_group, job_security_groups
 from ml_lifecycle.compute.ec2.user_data import UserDataValues, render_user_data
 from ml_lifecycle.compute.records import StoreFor
@@ -83,6 +84,7 @@ class JobLauncher:
         :param sink: the task log.
         """
         refuse_airflow_secrets(plan.spec.secrets)
+        settings = settings_for_role(self.fleet.iam(), self.settings, plan.spec.role_arn, sink)
         now_s = time.time()
         tags = instance_tags(plan.kind, plan.job_name, plan.owner, plan.deadline_epoch_s, self.settings.extra_tags)
         store = self.store_for(plan.staging)
@@ -120,7 +122,7 @@ class JobLauncher:
             )
         )
         request = run_instances_request(
-            self.settings,
+            settings,
             instance_type=plan.instance_type,
             count=plan.instance_count,
             user_data=user_data,

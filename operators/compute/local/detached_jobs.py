@@ -17,6 +17,7 @@ from typing import Any
 
 from ml_lifecycle.compute.base import JobBackend, LogSink
 from ml_lifecycle.compute.local.agent_identity import agent_alive, heartbeat_fresh, is_alive
+from ml_lifecycle.compute.local.credentials.access import container_aws_access
 from ml_lifecycle.compute.local.detached import launch_detached
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.follow import follow, tail
@@ -158,15 +159,20 @@ class DetachedJobs(JobBackend):
         :param sink: the task log.
         """
         # The agent cannot ask the Airflow task for the AWS connection: it is resolved here, for the job's locations.
-        store_for = detached_store_factory(self.aws_conn_id, list(self.kind.locations(spec).values()))
+        locations = list(self.kind.locations(spec).values())
+        store_for = detached_store_factory(self.aws_conn_id, locations)
         # Read here too, and handed to the forked agent in memory only: never written anywhere.
         secret_environment = resolve_secrets(spec.secrets, self.aws_conn_id)
+        uses_s3 = any(location.startswith("s3://") for location in locations)
+        access = container_aws_access(spec.role_arn, job_name, self.aws_conn_id, sink, uses_s3=uses_s3)
         prepared = self.prepare(spec, job_name, store_for, sink)
         log_path = self.log_path(job_name)
         log_path.unlink(missing_ok=True)
 
         def run(out: LogSink) -> int:
-            return self.run_agent(spec, job_name, dict(owner), prepared, store_for, out, secret_environment)
+            with access.serving() as aws_environment:  # the role's credentials, for as long as the agent runs
+                environment = {**secret_environment, **aws_environment}
+                return self.run_agent(spec, job_name, dict(owner), prepared, store_for, out, environment)
 
         pid = launch_detached(run, log_path, heartbeat=self.heartbeat_path(job_name))
         self.children[job_name] = pid

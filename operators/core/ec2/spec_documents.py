@@ -42,6 +42,7 @@ def training_spec_to_dict(spec: TrainingSpec) -> dict[str, Any]:
         "gpus": spec.gpus,
         "shm_size_bytes": spec.shm_size_bytes,
         "secrets": dict(spec.secrets),  # references: the instance's agent reads the values with its role
+        "role_arn": spec.role_arn,
     }
 
 

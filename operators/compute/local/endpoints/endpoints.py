@@ -36,6 +36,7 @@ from ml_lifecycle.compute.local.training.host_watch import LogSink
 from ml_lifecycle.compute.records import StoreFor
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.clock import utc_now_iso
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.secret_sources.values import resolve_secrets
 
@@ -109,6 +110,14 @@ class LocalEndpoints:
         :param limits: the serving limits.
         """
         name = spec.endpoint_name
+        if spec.role_arn:
+            raise SpecError(
+                "role_arn",
+                "is not given to local endpoints yet: their containers outlive the task, and nothing here would renew "
+                "the role's credentials",
+                "Deploy without role_arn (hand the serving code what it needs with secrets=), or use compute='ec2', "
+                "whose instances run with an instance profile of the role",
+            )
         secret_environment = resolve_secrets(spec.secrets, self.aws_conn_id)  # before anything starts
         # Where nginx is to listen is read before anything starts: a wrong ML_LIFECYCLE_PROXY_NETWORK stops here.
         proxy = self._proxy(name, limits, settings.proxy_network())

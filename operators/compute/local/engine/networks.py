@@ -66,6 +66,15 @@ class EngineNetworks:
         addresses = list(subnet.hosts())[1 : len(hosts) + 1]  # the first address is the gateway
         return {host: str(address) for host, address in zip(hosts, addresses, strict=True)}
 
+    def bridge_gateway(self) -> str:
+        """Return the address of the engine's machine on its default bridge (``host-gateway``), which containers on
+        any bridge network reach it at."""
+        try:
+            config = self.client.networks.get("bridge").attrs["IPAM"]["Config"]
+            return str(next(c["Gateway"] for c in config if c.get("Gateway")))
+        except Exception as err:  # no default bridge (dockerd --bridge=none), or its address is not said
+            raise EngineError(f"The Docker engine's default bridge has no gateway address: {err}") from err
+
     def remove_network(self, name: str) -> None:
         """Remove a network by name if it exists.
 
