@@ -16,4 +16,5 @@ BENCHMARKS = (
     "export_model",
     "train_peer",
     "ec2_emulated",
+    "credentials",
 )
