@@ -115,38 +115,34 @@ def detached_client_factory(service: str, aws_conn_id: str | None) -> Callable[[
     """Resolve the connection now and return a factory that builds plain boto3 clients from it later.
 
     For code that runs away from Airflow (a detached job agent): the returned factory needs no Airflow, so it is
-    safe to call in a forked process. Credentials stay in memory; they are never written anywhere.
+    safe to call in a forked process. Credentials stay in memory; they are never written anywhere. The connection's
+    credentials object is kept as it is, so credentials that renew themselves (an instance profile, a role the
+    connection assumes) keep renewing in the agent. A process builds its own client: a client built before a fork
+    is never used after it, in the child (its pooled sockets' descriptor numbers are closed there and reused by
+    other files), and it is kept referenced so that collecting it never closes a number now in use.
 
     :param service: the boto3 service name.
     :param aws_conn_id: the Airflow AWS connection, or None for boto3's default chain.
     """
     settings: dict[str, Any] = {}
+    credentials: Any = None
     if aws_conn_id is not None:
         client = _build_client(service, aws_conn_id, None)
-        frozen = client._request_signer._credentials
-        frozen = frozen.get_frozen_credentials() if frozen is not None else None
-        settings = {
-            "endpoint_url": client.meta.endpoint_url,
-            "region_name": client.meta.region_name,
-            "aws_access_key_id": frozen.access_key if frozen else None,
-            "aws_secret_access_key": frozen.secret_key if frozen else None,
-            "aws_session_token": frozen.token if frozen else None,
-        }
+        credentials = client._request_signer._credentials
+        settings = {"endpoint_url": client.meta.endpoint_url, "region_name": client.meta.region_name}
     lock = threading.Lock()
-    built: list[Any] = []
+    built: dict[int, Any] = {}  # pid -> its client; a parent's stays referenced in its children
 
     def factory() -> Any:
         import boto3
 
         with lock:
-            if not built:
-                session = boto3.session.Session(
-                    aws_access_key_id=settings.get("aws_access_key_id"),
-                    aws_secret_access_key=settings.get("aws_secret_access_key"),
-                    aws_session_token=settings.get("aws_session_token"),
-                    region_name=settings.get("region_name"),
-                )
-                built.append(session.client(service, endpoint_url=settings.get("endpoint_url")))
-            return built[0]
+            pid = os.getpid()
+            if pid not in built:
+                session = boto3.session.Session(region_name=settings.get("region_name"))
+                if credentials is not None:
+                    session._session._credentials = credentials  # as the provider's own session factory does
+                built[pid] = session.client(service, endpoint_url=settings.get("endpoint_url"))
+            return built[pid]
 
     return factory

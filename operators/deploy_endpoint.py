@@ -49,10 +49,8 @@ class DeployEndpointOperator(LifecycleOperator):
         Values reach the container's environment only, never records, XCom, logs or rendered fields; they are
         masked in the task log. With compute="ec2" the instances read Secrets Manager and SSM with their role.
         (templated: the references, not the values)
-    :param role_arn: the execution role (SageMaker's RoleArn). Locally the role is assumed through the AWS connection
-        and its short-lived credentials are served to the containers as ECS serves them
-        (``AWS_CONTAINER_CREDENTIALS_FULL_URI``), renewed before they expire; never in their environment. With
-        compute="ec2" the instances run with an instance profile of that role. (templated)
+    :param role_arn: ec2: the execution role (SageMaker's RoleArn): the instances run with an instance profile of it.
+        Local endpoints refuse it for now (nothing would renew its credentials once the task ends). (templated)
     :param ec2_settings: ec2: the instances' launch settings (Ec2Settings keys: subnet_id, ami_id, instance_profile...).
     :param state_uri: ec2: the ``s3://`` prefix of the endpoint's state; default
         ``s3://<model bucket>/ml-lifecycle/endpoints/<endpoint_name>``. (templated)

@@ -103,10 +103,12 @@ def resources_for(
     """
     shape = shape_of(instance_type)
     limited = shape is not None and limit_to_instance
-    memory_bytes = shape.memory_bytes if limited and shape else machine_memory_bytes
+    # /dev/shm follows the instance type even where memory is not capped (a transform or endpoint sharing the
+    # machine): half of a 256 GiB host would not be what an ml.m5.large gives.
+    instance_memory_bytes = shape.memory_bytes if shape else machine_memory_bytes
     return ContainerResources(
-        memory_bytes=memory_bytes if limited else None,
+        memory_bytes=instance_memory_bytes if limited else None,
         cpus=min(float(shape.vcpus), float(machine_cpus)) if limited and shape else None,
-        shm_bytes=shm_bytes if shm_bytes is not None else max(MIN_SHM_BYTES, memory_bytes // 2),
+        shm_bytes=shm_bytes if shm_bytes is not None else max(MIN_SHM_BYTES, instance_memory_bytes // 2),
         gpus=gpus if gpus is not None else gpu_request(instance_type),
     )

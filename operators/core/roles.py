@@ -25,6 +25,7 @@ TOKEN_ENV = "AWS_CONTAINER_AUTHORIZATION_TOKEN"
 # advisory window), so a container never gets credentials it would refuse as too short.
 REFRESH_MARGIN_S = 20 * 60
 ROLE_DURATION_S = 3600  # STS's default and the shortest role maximum
+KEY_VARIABLES = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
@@ -116,3 +117,20 @@ def container_endpoint_url(endpoint_url: str, gateway: str) -> str:
         return endpoint_url
     netloc = gateway + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def check_role_environment(role_arn: str | None, *names: Any) -> None:
+    """Refuse access keys in a job's environment or secrets when it has a role: SDKs read them before the role's.
+
+    :param role_arn: the execution role, or None.
+    :param names: the environment's and the secrets' names (mappings or iterables of names).
+    """
+    if not role_arn:
+        return
+    shadowing = sorted({n for group in names for n in group if n in KEY_VARIABLES})
+    if shadowing:
+        raise SpecError(
+            "environment",
+            f"sets {', '.join(shadowing)} beside role_arn: every AWS SDK reads these before the role's credentials",
+            "Drop them (the containers get the role's credentials), or drop role_arn",
+        )

@@ -25,6 +25,9 @@ SecretSource = Literal["connection", "variable", "secretsmanager", "ssm"]
 AWS_SOURCES: frozenset[str] = frozenset({"secretsmanager", "ssm"})
 CONNECTION_FIELDS = ("login", "password", "host", "port", "schema")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Names the platform sets itself (SageMaker's contract, the credentials endpoint): a secret may not replace them.
+RESERVED_PREFIXES = ("SM_", "SAGEMAKER_", "AWS_CONTAINER_")
+RESERVED_NAMES = frozenset({"TRAINING_JOB_NAME", "TRAINING_JOB_ARN", "CURRENT_HOST"})
 FORMS = (
     "conn:<conn_id>/<login|password|host|port|schema>, conn:<conn_id>/extra/<key>, var:<key>, "
     "secretsmanager:<id or ARN>[#<json key>], ssm:<parameter name>, or a Secrets Manager or SSM parameter ARN"
@@ -77,7 +80,8 @@ def parse_secret_ref(reference: str, field_name: str = "secrets") -> SecretRef:
     if scheme == "secretsmanager":
         name, _, key = rest.partition("#")
         if name.startswith("arn:"):
-            return SecretRef("secretsmanager", name, key=key, region=name.split(":")[3])
+            ref = _from_arn(name, field_name)  # ECS's <ARN>:<json key>:<stage>:<version> read as such
+            return SecretRef(ref.source, ref.name, key or ref.key, ref.version_stage, ref.version_id, ref.region)
         return SecretRef("secretsmanager", name, key=key)
     if scheme == "ssm":
         if rest.startswith("arn:"):
@@ -142,6 +146,9 @@ def parse_secrets(secrets: Mapping[str, Any] | None, environment: Mapping[str, s
         if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
             fix = "Name it with letters, digits and _, not a digit first"
             problems.append(SpecError(field_name, "is not an environment variable name", fix))
+        elif name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES):
+            fix = "Name it otherwise: the platform sets this variable itself"
+            problems.append(SpecError(field_name, "is a name SageMaker's contract or the platform sets", fix))
         elif environment and name in environment:
             problems.append(SpecError(field_name, "is in environment too", "Keep the name in one of them"))
         try:

@@ -12,7 +12,7 @@ from ml_lifecycle.core.container_resources import size_in_bytes
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.gpus import canonical_gpus
 from ml_lifecycle.core.image_ref import parse_image_ref
-from ml_lifecycle.core.roles import check_role_arn
+from ml_lifecycle.core.roles import check_role_arn, check_role_environment
 from ml_lifecycle.core.secret_refs import parse_secrets
 
 # The transform's spec lives in its own module; it stays importable from here with the other specs.
@@ -149,6 +149,7 @@ class TrainingSpec:
     def __post_init__(self) -> None:
         """Validate every field."""
         check_role_arn(self.role_arn)
+        check_role_environment(self.role_arn, self.environment, self.secrets)
         parse_image_ref(self.image_uri, "image_uri")
         parse_uri(self.output_path, "output_path")
         parse_secrets(self.secrets, self.environment)
@@ -271,6 +272,7 @@ class EndpointSpec:
     def __post_init__(self) -> None:
         """Validate every field."""
         check_role_arn(self.role_arn)
+        check_role_environment(self.role_arn, self.environment, self.secrets)
         checks.check_endpoint_name(self.endpoint_name)
         parse_secrets(self.secrets, self.environment)
         parse_image_ref(self.image_uri, "image_uri")

@@ -10,7 +10,7 @@ from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import SUPPORTED_SPLIT_TYPES
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.image_ref import parse_image_ref
-from ml_lifecycle.core.roles import check_role_arn
+from ml_lifecycle.core.roles import check_role_arn, check_role_environment
 from ml_lifecycle.core.secret_refs import parse_secrets
 from ml_lifecycle.core.uris import parse_uri
 
@@ -90,6 +90,7 @@ class TransformSpec:
     def __post_init__(self) -> None:
         """Validate every field."""
         check_role_arn(self.role_arn)
+        check_role_environment(self.role_arn, self.environment, self.secrets)
         parse_image_ref(self.image_uri, "image_uri")
         parse_secrets(self.secrets, self.environment)
         parse_uri(self.model_uri, "model_uri")

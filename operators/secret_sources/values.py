@@ -14,6 +14,7 @@ from ml_lifecycle.aws_clients import client_factory
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.secret_refs import SecretRef, parse_secret_ref
 
+PLAIN_CONNECTION_FIELDS = ("host", "port", "login", "schema")
 ClientFor = Callable[[str, str], Any]  # (service, region or "") -> a boto3 client
 
 
@@ -46,7 +47,8 @@ def resolve_secrets(
         except SecretUnavailable as err:
             problems.append(err)
             continue
-        mask_secret(value)
+        if not (ref.source == "connection" and ref.key in PLAIN_CONNECTION_FIELDS):
+            mask_secret(value)  # a host or a port masked would blank every "localhost" or "5432" in the log
         values[name] = value
     if problems:
         raise SecretUnavailable.of_many(problems)
@@ -140,7 +142,8 @@ def _secrets_manager(ref: SecretRef, client: Any) -> str:
         document = None
     if not isinstance(document, dict) or ref.key not in document:
         raise SecretUnavailable(f"secret {ref}", f"holds no JSON key {ref.key!r}", _fix(ref))
-    return str(document[ref.key])
+    value = document[ref.key]
+    return value if isinstance(value, str) else json.dumps(value)  # true, 5432, {...} as JSON, as ECS gives them
 
 
 def _fix(ref: SecretRef) -> str:

@@ -110,9 +110,12 @@ def test_a_renewal_that_fails_is_an_error_the_sdk_sees_not_stale_credentials():
 
 def test_a_role_that_cannot_be_assumed_names_it_and_what_to_allow():
     session = RoleSession(lambda: Sts(3600, fail=True), ROLE_ARN, "job-1")
-    with pytest.raises(RoleUnavailable, match=r"role_arn: .*role/r could not be assumed .*AccessDenied: not allowed"):
+    with pytest.raises(
+        RoleUnavailable, match=r"role_arn: .*role/r could not be assumed .*AccessDenied: not allowed"
+    ) as refused:
         session.document()
-    assert "second line" not in repr(session) and "secret" not in repr(session)
+    assert "second line" not in str(refused.value)  # the first line of the SDK's error only
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__
 
 
 def test_the_server_stops_listening_when_the_job_ends():

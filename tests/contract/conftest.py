@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from support.ec2_fixtures import BUCKET, INSTANCE_PROFILE, aws, emulator, pushed_image  # noqa: F401
+from support.ec2_fixtures import BUCKET, INSTANCE_PROFILE, aws, emulator, no_emulated_instance_left, pushed_image  # noqa: F401
 from support.models import linear_model_archive
 from support.moto import moto_server  # noqa: F401
 

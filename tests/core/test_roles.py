@@ -10,6 +10,7 @@ from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.roles import (
     REFRESH_MARGIN_S,
     check_role_arn,
+    check_role_environment,
     container_endpoint_url,
     credentials_document,
     needs_refresh,
@@ -106,3 +107,11 @@ def test_credentials_are_renewed_before_sdks_would_refuse_them(expires_in_s, ren
 )
 def test_a_loopback_endpoint_is_reached_through_the_engine_gateway(endpoint, seen_inside):
     assert container_endpoint_url(endpoint, "172.17.0.1") == seen_inside
+
+
+def test_access_keys_beside_a_role_are_refused_because_sdks_read_them_first():
+    role = "arn:aws:iam::123456789012:role/r"
+    with pytest.raises(SpecError, match="sets AWS_ACCESS_KEY_ID, AWS_SESSION_TOKEN beside role_arn"):
+        check_role_environment(role, {"AWS_ACCESS_KEY_ID": "x", "OTHER": "y"}, {"AWS_SESSION_TOKEN": "ssm:/t"})
+    check_role_environment(None, {"AWS_ACCESS_KEY_ID": "x"})  # keys without a role are the user's choice
+    check_role_environment(role, {"AWS_REGION": "eu-west-1"}, {"DB_PASSWORD": "var:pw"})

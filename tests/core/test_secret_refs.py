@@ -30,6 +30,10 @@ SSM_ARN = "arn:aws:ssm:eu-west-1:123456789012:parameter/prod/db/password"
         ("ssm:plain-name", SecretRef("ssm", "plain-name")),
         (SSM_ARN, SecretRef("ssm", SSM_ARN, region="eu-west-1")),
         (f"ssm:{SSM_ARN}", SecretRef("ssm", SSM_ARN, region="eu-west-1")),
+        (  # ECS's form under the prefix too
+            f"secretsmanager:{SM_ARN}:user:AWSCURRENT:",
+            SecretRef("secretsmanager", SM_ARN, key="user", version_stage="AWSCURRENT", region="eu-west-1"),
+        ),
         ("  var:padded  ", SecretRef("variable", "padded")),
     ],
 )
@@ -67,6 +71,14 @@ def test_every_bad_secret_is_reported_at_once_and_none_repeats_the_environment()
     assert "secrets['DB_PASSWORD']: is in environment too" in text
     assert "secrets['TOKEN']: 'nowhere' names no source" in text
     assert "OK" not in text.replace("TOKEN", "")
+
+
+@pytest.mark.parametrize(
+    "name", ["SM_HOSTS", "SAGEMAKER_PROGRAM", "TRAINING_JOB_NAME", "AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+)
+def test_a_secret_may_not_replace_what_the_platform_sets(name):
+    with pytest.raises(SpecError, match=rf"secrets\['{name}'\]: is a name SageMaker's contract or the platform sets"):
+        parse_secrets({name: "var:x"})
 
 
 def test_references_are_kept_as_given_and_nothing_is_no_secret():

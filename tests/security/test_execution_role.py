@@ -197,3 +197,37 @@ def test_a_local_endpoint_refuses_a_role_saying_what_to_do_instead(example_image
             model_uri=f"file://{tmp_path}/model.tar.gz",
             role_arn=ROLE_ARN,
         ).execute(task_context())
+
+
+def test_a_transform_container_is_given_the_credentials_endpoint_and_no_key(
+    role_connection, example_image, tmp_path, ml_home, docker_client
+):
+    from support.models import linear_model_archive
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "part.csv").write_text("1,1,1,1,1,1,1,1\n")
+    model = linear_model_archive(tmp_path / "model" / "model.tar.gz", [1.0] * 8)
+    inspections, events = _inspections(docker_client, "transform")
+    try:
+        from ml_lifecycle import BatchTransformOperator
+
+        result = BatchTransformOperator(
+            task_id="transform",
+            image_uri=example_image,
+            model_uri=model,
+            input_uri=f"file://{tmp_path}/in",
+            output_uri=f"file://{tmp_path}/out",
+            content_type="text/csv",
+            role_arn=ROLE_ARN,
+        ).execute(task_context(task_id="transform"))
+    finally:
+        time.sleep(0.5)
+        events.close()
+    assert result["status"] == "Completed"
+    (inspection,) = inspections
+    env = json.loads(inspection)["Config"]["Env"]
+    assert any(e.startswith("AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.2:") for e in env)
+    assert any(e.startswith("AWS_CONTAINER_AUTHORIZATION_TOKEN=") for e in env)
+    assert not [
+        e for e in env if e.split("=", 1)[0] in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    ]

@@ -79,3 +79,37 @@ def test_no_connection_uses_the_boto3_default_chain(moto_server: str, monkeypatc
     client = client_factory("s3", aws_conn_id=None, region_name="us-east-1")()
     assert client.meta.endpoint_url == moto_server
     assert client.meta.region_name == "us-east-1"
+
+
+def test_a_detached_client_built_before_a_fork_is_not_used_in_the_child(aws_default_env: str, s3_client: Any) -> None:
+    # The child closes inherited descriptors and reuses their numbers: a pooled socket of the parent's client would
+    # then read and close another file. The child builds its own client; the parent's keeps working.
+    import os
+
+    from ml_lifecycle.aws_clients import detached_client_factory
+
+    bucket = f"fork-{uuid.uuid4().hex[:8]}"
+    s3_client.create_bucket(Bucket=bucket)
+    factory = detached_client_factory("s3", "aws_default")
+    parent_client = factory()
+    parent_client.put_object(Bucket=bucket, Key="from-parent", Body=b"p")  # a pooled connection now exists
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what a detached agent does
+        code = 1
+        try:
+            os.close(read)
+            child_client = factory()
+            child_client.put_object(Bucket=bucket, Key="from-child", Body=b"c")
+            os.write(write, b"new" if child_client is not parent_client else b"same")
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    said = os.read(read, 16)
+    os.close(read)
+    assert os.waitstatus_to_exitcode(status) == 0 and said == b"new"
+    assert factory() is parent_client
+    keys = sorted(o["Key"] for o in s3_client.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == ["from-child", "from-parent"]

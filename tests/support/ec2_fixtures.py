@@ -74,6 +74,14 @@ def _push(docker_client: Any, image_ref: str, repository: str) -> str:
     return next(d for d in digests if d.startswith(repository))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_emulated_instance_left(docker_client: Any) -> Iterator[None]:
+    """After the session, no emulated instance's container is left on the engine (each test checks its own)."""
+    yield
+    left = docker_client.containers.list(all=True, filters={"label": EMULATOR_LABEL})
+    assert left == [], f"emulated instances were left on the engine: {[c.name for c in left]}"
+
+
 @pytest.fixture
 def emulator(
     request: pytest.FixtureRequest, docker_client: Any, aws: SimpleNamespace, tmp_path: Path, ml_home: Path

@@ -27,6 +27,7 @@ from ml_lifecycle.compute.ec2.endpoint_state import (
 )
 from ml_lifecycle.compute.ec2.endpoint_teardown import STATE_TAG, locate_state_prefix, remove_endpoint_resources
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
+from ml_lifecycle.compute.ec2.launcher import check_launchable
 from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer, resource_name
 from ml_lifecycle.compute.records import StoreFor
 from ml_lifecycle.core import checks, labels
@@ -129,6 +130,7 @@ class Ec2Endpoints:
         """
         if len(str(prefix)) > MAX_TAG_VALUE_CHARS:
             raise SpecError("state_uri", f"is over {MAX_TAG_VALUE_CHARS} characters", "Use a shorter prefix")
+        check_launchable(spec, self.fleet, self.revisions.settings)
         self.fleet.preflight(self.revisions.settings, self.fleet.resolve_ami(self.revisions.settings, instance_type))
         with self.lease(prefix, spec.endpoint_name, owner):
             return self._deploy(spec, instance_type, owner, prefix, policy, sink)

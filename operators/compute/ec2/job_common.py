@@ -13,7 +13,7 @@ from typing import Any
 from ml_lifecycle.compute.base import JobBackend
 from ml_lifecycle.compute.ec2.cloudwatch_follow import CloudWatchFollower
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
-from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan
+from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan, check_launchable
 from ml_lifecycle.compute.ec2.security_group import delete_job_security_groups
 from ml_lifecycle.compute.records import StoreFor, read_record
 from ml_lifecycle.core.ec2.checks import check_reachable_from_ec2
@@ -208,8 +208,10 @@ class Ec2Jobs(JobBackend):
         return (record.created_epoch_s() if record is not None else None) or time.time()
 
     def preflight(self, spec: Any) -> None:
-        """Refuse locations and images that exist only on this machine, before anything launches.
+        """Refuse locations and images that exist only on this machine, secrets only Airflow can read and a role
+        without an instance profile, before anything launches.
 
         :param spec: the job's spec.
         """
         check_reachable_from_ec2(self.kind.locations(spec), spec.image_uri)
+        check_launchable(spec, self.fleet, self.settings)

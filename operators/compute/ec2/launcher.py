@@ -152,3 +152,15 @@ def refuse_airflow_secrets(secrets: Mapping[str, str]) -> None:
             "Store them in Secrets Manager or SSM Parameter Store and reference them as secretsmanager:<id> or "
             "ssm:<name>: the instances read them with their role when the containers start",
         )
+
+
+def check_launchable(spec: Any, fleet: Ec2Fleet, settings: Ec2Settings) -> None:
+    """Refuse, before anything is created, what the instances could not run: Airflow-only secrets, a role in no
+    instance profile.
+
+    :param spec: the job's or endpoint's spec.
+    :param fleet: the EC2 fleet (its IAM client).
+    :param settings: the launch settings.
+    """
+    refuse_airflow_secrets(spec.secrets)
+    settings_for_role(fleet.iam(), settings, spec.role_arn, lambda _: None)  # launch says which profile

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ml_lifecycle.compute.base import LogSink
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.core.container_resources import ContainerResources, resources_for
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.gpus import GpuRequest, assign_gpus, gpu_request, gpus_of
 
 
@@ -22,12 +23,11 @@ def plan_gpus(
     :param sink: the task log.
     """
     request = gpu_request(instance_type, gpus)
-    type_gpus = gpus_of(instance_type)
     if not request.wanted:
-        if type_gpus:
+        if gpus is not None and _has_gpus(instance_type):
             sink(
-                f"WARNING: {instance_type} has {type_gpus} GPU(s) but gpus=0: the containers run on the CPU, for "
-                "debugging; speed, memory use and SM_NUM_GPUS are not those of the instance type"
+                f"WARNING: {instance_type} has GPUs but gpus=0: the containers run on the CPU, for debugging; speed, "
+                "memory use and SM_NUM_GPUS are not those of the instance type"
             )
         return [request] * hosts
     machine = engine.gpu_ids(image)
@@ -39,10 +39,21 @@ def plan_gpus(
     sink(f"GPUs of {instance_type} from the engine's {len(machine)}: {described}")
     if assignment.shared:
         sink(
-            f"The engine's machine has {len(machine)} GPU(s), fewer than the {hosts} host(s) need together: "
-            "hosts share GPUs (on SageMaker each has its own)"
+            f"The {hosts} host(s) share GPUs (the same device ids, or fewer GPUs on the engine's machine than they "
+            f"need together: {len(machine)}); on SageMaker each host has its own"
         )
     return assignment.per_host
+
+
+def _has_gpus(instance_type: str) -> bool:
+    """Say whether an instance type has GPUs (a size of a GPU family this version does not know counts as one).
+
+    :param instance_type: the instance type.
+    """
+    try:
+        return gpus_of(instance_type) > 0
+    except SpecError:
+        return True
 
 
 def container_resources(

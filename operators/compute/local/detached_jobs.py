@@ -171,7 +171,9 @@ class DetachedJobs(JobBackend):
 
         def run(out: LogSink) -> int:
             with access.serving() as aws_environment:  # the role's credentials, for as long as the agent runs
-                environment = {**secret_environment, **aws_environment}
+                # An endpoint the user set in environment stays theirs.
+                told = {k: v for k, v in aws_environment.items() if k not in spec.environment}
+                environment = {**secret_environment, **told}
                 return self.run_agent(spec, job_name, dict(owner), prepared, store_for, out, environment)
 
         pid = launch_detached(run, log_path, heartbeat=self.heartbeat_path(job_name))

@@ -11,6 +11,7 @@ import contextlib
 import hmac
 import json
 import logging
+import os
 import secrets
 import socket
 import threading
@@ -32,6 +33,14 @@ ADDRESS_FIX = (
 
 def check_credentials_address() -> None:
     """Raise SpecError, before anything starts, when this machine cannot serve on the credentials address."""
+    docker_host = os.environ.get("DOCKER_HOST", "")
+    if docker_host and not docker_host.startswith("unix://"):
+        raise SpecError(
+            "role_arn",
+            f"the Docker engine is on another machine (DOCKER_HOST={docker_host}): its containers could not reach "
+            "the credentials this machine serves",
+            "Run the Airflow worker on the engine's machine (DOCKER_HOST unset or unix://), or run without role_arn",
+        )
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind((CREDENTIALS_HOST, 0))

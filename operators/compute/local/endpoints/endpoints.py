@@ -142,6 +142,11 @@ class LocalEndpoints:
                     proxy_started = pool.submit(self._ensure_proxy, proxy, running, proxy_image, ep_labels, old)
                 image = self.engine.ensure_image(spec.image_uri)
                 gpus = plan_gpus(self.engine, image.image_id, spec.instance_type, spec.gpus, spec.instance_count, sink)
+                if live and any(g.wanted for g in gpus):
+                    sink(
+                        "During this update the new revision's containers share the GPUs of the serving ones until "
+                        "those are retired (SageMaker would use new instances): both models must fit in GPU memory"
+                    )
                 model_dir = fetch_model(spec.model_uri, str(revision_dir), self.store_for)
                 network.result()
                 if proxy_started is None:

@@ -70,8 +70,14 @@ class EngineGpus:
             try:
                 container.start()
             except docker.errors.APIError as err:
-                raise GpuUnavailable(_start_failure(str(err.explanation or err))) from err
-            exit_code = int(container.wait(timeout=PROBE_TIMEOUT_S).get("StatusCode", -1))
+                raise _start_failure(str(err.explanation or err)) from err
+            try:
+                exit_code = int(container.wait(timeout=PROBE_TIMEOUT_S).get("StatusCode", -1))
+            except Exception as err:  # requests' ReadTimeout, or the engine went away
+                raise EngineError(
+                    f"The GPU probe (nvidia-smi) did not end within {PROBE_TIMEOUT_S} s ({type(err).__name__}): the "
+                    "driver may be hung; check `nvidia-smi` on the engine's machine"
+                ) from err
             output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         finally:
             with contextlib.suppress(docker.errors.APIError):
@@ -91,16 +97,20 @@ class EngineGpus:
         return gpus
 
 
-def _start_failure(text: str) -> str:
-    """Say why the GPU probe could not start, and what to install.
+def _start_failure(text: str) -> Exception:
+    """Say why the GPU probe could not start: no GPU runtime (final), or the engine's own trouble (worth a retry).
 
     :param text: the engine's explanation.
     """
     if "could not select device driver" in text:
-        return f"This Docker engine has no GPU runtime ({text}). {NO_GPU_RUNTIME_FIX}"
+        return GpuUnavailable(f"This Docker engine has no GPU runtime ({text}). {NO_GPU_RUNTIME_FIX}")
     if "nvidia-smi" in text:
-        return (
+        return GpuUnavailable(
             f"This Docker engine gives containers GPUs but not the driver's nvidia-smi ({text}): the NVIDIA "
             f"Container Toolkit is incomplete. {NO_GPU_RUNTIME_FIX}"
         )
-    return f"The Docker engine could not start a container with GPUs: {text}. {NO_GPU_RUNTIME_FIX}"
+    if "nvidia" in text.lower():  # nvidia-container-cli: driver not loaded, no devices, ...
+        return GpuUnavailable(
+            f"The NVIDIA Container Toolkit could not give the probe GPUs ({text}). {NO_GPU_RUNTIME_FIX}"
+        )
+    return EngineError(f"The Docker engine could not start the GPU probe: {text}")
