@@ -32,8 +32,8 @@ HOSTILE = {
     "CONN_PASSWORD": f"p'a\"ss$(touch {PWNED})`touch {PWNED}`\nsecond line",
     "CONN_TOKEN": "tok;en && touch " + str(PWNED),
     "VAR_VALUE": "v a r\t$HOME ${PATH} \\n",
-    "SM_WHOLE": '{"user": "admin", "password": "s3cr\'et$(id)"}',
-    "SM_KEY": "s3cr'et$(id)",
+    "SECRETSMANAGER_WHOLE": '{"user": "admin", "password": "s3cr\'et$(id)"}',
+    "SECRETSMANAGER_KEY": "s3cr'et$(id)",
     "SSM_VALUE": "ssm-😀-$(reboot)",
 }
 # The container writes the sha256 of each secret it got, one file per name, never a value.
@@ -71,15 +71,15 @@ def secret_sources(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> dict[st
     )
     monkeypatch.setenv(f"AIRFLOW_VAR_DB_{suffix.upper()}", HOSTILE["VAR_VALUE"])
     secrets = boto3.client("secretsmanager", endpoint_url=moto_server, region_name=REGION)
-    arn = secrets.create_secret(Name=f"prod/db-{suffix}", SecretString=HOSTILE["SM_WHOLE"])["ARN"]
+    arn = secrets.create_secret(Name=f"prod/db-{suffix}", SecretString=HOSTILE["SECRETSMANAGER_WHOLE"])["ARN"]
     ssm = boto3.client("ssm", endpoint_url=moto_server, region_name=REGION)
     ssm.put_parameter(Name=f"/prod/{suffix}/value", Value=HOSTILE["SSM_VALUE"], Type="SecureString")
     return {
         "CONN_PASSWORD": f"conn:db_{suffix}/password",
         "CONN_TOKEN": f"conn:db_{suffix}/extra/api_token",
         "VAR_VALUE": f"var:db_{suffix}",
-        "SM_WHOLE": f"secretsmanager:prod/db-{suffix}",
-        "SM_KEY": f"{arn}:password::",
+        "SECRETSMANAGER_WHOLE": f"secretsmanager:prod/db-{suffix}",
+        "SECRETSMANAGER_KEY": f"{arn}:password::",
         "SSM_VALUE": f"ssm:/prod/{suffix}/value",
     }
 
