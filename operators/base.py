@@ -103,6 +103,13 @@ class JobOperator(LifecycleOperator):
         """Return the job's spec from the rendered parameters."""
         raise NotImplementedError
 
+    def stage_inputs(self, spec: Any) -> None:
+        """Put what the spec names but only this machine has where the job reads it (a script's code); run only
+        when the task starts a job, not on resume or kill.
+
+        :param spec: the job's spec.
+        """
+
     def backend_options(self) -> dict[str, Any]:
         """Return the parameters a backend may read beyond the spec (its own frozen options are built from them)."""
         return {"poll_interval_s": self.poll_interval_s}
@@ -119,6 +126,7 @@ class JobOperator(LifecycleOperator):
 
         spec = self.build_spec()
         with fail_fast_unless_retryable():
+            self.stage_inputs(spec)
             outcome = run_job(
                 self.job_backend(),
                 spec,

@@ -10,6 +10,7 @@ from ml_lifecycle.compute import check_compute
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S
 from ml_lifecycle.core.ec2.checks import check_spot_wait
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.roles import check_role_arn
 from ml_lifecycle.core.uris import parse_uri
@@ -54,6 +55,17 @@ class TrainOnEC2Operator(JobOperator):
         and its short-lived credentials are served to the containers as ECS serves them
         (``AWS_CONTAINER_CREDENTIALS_FULL_URI``), renewed before they expire; never in their environment. With
         compute="ec2" the instances run with an instance profile of that role. (templated)
+    :param entry_point: script mode: the program to run, relative to source_dir (or a path to it without
+        source_dir), as the SageMaker SDK's estimators take it. The code is packed as sourcedir.tar.gz under
+        ``<output_path>/source/<sha256>/`` (content-addressed: an unchanged directory is uploaded once), reaches
+        the container as the ``code`` channel, and ``sagemaker_program``, ``sagemaker_submit_directory``,
+        ``sagemaker_container_log_level``, ``sagemaker_job_name`` and ``sagemaker_region`` tell AWS's framework
+        images (their sagemaker-training toolkit) what to run. Hyperparameters are then JSON-encoded, as the SDK
+        sends them. (templated)
+    :param source_dir: script mode: the folder packed whole (a requirements.txt in it is installed by the
+        container's toolkit, as on SageMaker). (templated)
+    :param dependencies: script mode: more folders or files put at the archive's root by their base name.
+    :param container_log_level: script mode: the toolkit's log level; default 20 (logging.INFO).
     :param compression: ``GZIP`` (model.tar.gz, default) or ``NONE`` (the model files uploaded as they are).
     :param wait_for_completion: wait for the job to end (default); False returns as soon as it started.
     :param deferrable: wait in the triggerer instead of a worker slot; the job's log is shown on resume.
@@ -87,6 +99,8 @@ class TrainOnEC2Operator(JobOperator):
         "environment",
         "checkpoint_uri",
         "ec2_settings",
+        "entry_point",
+        "source_dir",
     )
     template_fields_renderers = {
         "hyperparameters": "json",
@@ -120,6 +134,10 @@ class TrainOnEC2Operator(JobOperator):
         shm_size: int | str | None = None,
         secrets: Mapping[str, str] | None = None,
         role_arn: str | None = None,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        dependencies: Sequence[str] | None = None,
+        container_log_level: int = 20,
         wait_for_completion: bool = True,
         deferrable: bool = False,
         poll_interval_s: float = 5.0,
@@ -150,6 +168,10 @@ class TrainOnEC2Operator(JobOperator):
         self.shm_size = shm_size
         self.secrets = secrets
         self.role_arn = role_arn
+        self.entry_point = entry_point
+        self.source_dir = source_dir
+        self.dependencies = list(dependencies or [])
+        self.container_log_level = container_log_level
         self.wait_for_completion = wait_for_completion
         self.ec2_settings = ec2_settings
         self.use_spot = use_spot
@@ -189,15 +211,36 @@ class TrainOnEC2Operator(JobOperator):
             "max_wait_s": self.max_wait_s,
         }
 
+    def source_code(self) -> Any:
+        """Return the script-mode code (SourceCode), or None without an entry point."""
+        if not self.entry_point:
+            return None
+        from ml_lifecycle.source_code.archive import SourceCode
+
+        return SourceCode(self.entry_point, self.source_dir or None, tuple(self.dependencies))
+
     def build_spec(self) -> TrainingSpec:
-        """Build the spec from the rendered arguments."""
+        """Build the spec from the rendered arguments (in script mode, with the code channel and encoding)."""
         from ml_lifecycle.core.specs import TrainingSpec
 
+        channels, hyperparameters, program = self.channels, self.hyperparameters, None
+        code = self.source_code()
+        if code is not None:
+            from ml_lifecycle.core.script_mode import CODE_CHANNEL, encode_hyperparameters, source_prefix
+            from ml_lifecycle.source_code.archive import digest_of
+
+            if CODE_CHANNEL in (channels or {}):
+                raise SpecError(
+                    "channels", f"has a channel named {CODE_CHANNEL!r}", "Rename it: script mode's code travels there"
+                )
+            prefix = source_prefix(self.output_path, digest_of(code.members()))
+            channels = {**channels, CODE_CHANNEL: prefix}
+            hyperparameters, program = encode_hyperparameters(hyperparameters), code.program()
         return TrainingSpec.build(
             image_uri=self.image_uri,
-            channels=self.channels,
+            channels=channels,
             output_path=self.output_path,
-            hyperparameters=self.hyperparameters,
+            hyperparameters=hyperparameters,
             instance_type=self.instance_type,
             instance_count=self.instance_count,
             max_runtime_s=self.max_runtime_s,
@@ -212,7 +255,21 @@ class TrainOnEC2Operator(JobOperator):
             shm_size=self.shm_size,
             secrets=self.secrets,
             role_arn=self.role_arn,
+            entry_point=program,
+            container_log_level=self.container_log_level,
         )
+
+    def stage_inputs(self, spec: TrainingSpec) -> None:
+        """Pack and upload the script-mode code when its archive is not under output_path yet.
+
+        :param spec: the job's spec.
+        """
+        code = self.source_code()
+        if code is not None:
+            from ml_lifecycle.source_code.archive import ensure_source_archive
+            from ml_lifecycle.stores import store_factory
+
+            ensure_source_archive(code, self.output_path, store_factory(self.aws_conn_id), self.log.info)
 
 
 def _to_channels(values: Mapping[str, Any]) -> Any:

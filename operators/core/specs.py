@@ -13,6 +13,7 @@ from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.gpus import canonical_gpus
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.roles import check_role_arn, check_role_environment
+from ml_lifecycle.core.script_mode import DEFAULT_LOG_LEVEL, check_entry_point
 from ml_lifecycle.core.secret_refs import parse_secrets
 
 # The transform's spec lives in its own module; it stays importable from here with the other specs.
@@ -125,6 +126,8 @@ class TrainingSpec:
     :param shm_size_bytes: the size of each container's /dev/shm; None for half the instance's memory.
     :param secrets: environment variable -> reference (core.secret_refs), read when the job starts; never a value.
     :param role_arn: the execution role whose credentials the containers get (SageMaker's RoleArn), or None.
+    :param entry_point: script mode: the program in the ``code`` channel's sourcedir.tar.gz, or None.
+    :param container_log_level: script mode: the toolkit's log level (``sagemaker_container_log_level``).
     """
 
     image_uri: str
@@ -145,6 +148,8 @@ class TrainingSpec:
     shm_size_bytes: int | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
     role_arn: str | None = None
+    entry_point: str | None = None
+    container_log_level: int = DEFAULT_LOG_LEVEL
 
     def __post_init__(self) -> None:
         """Validate every field."""
@@ -152,6 +157,8 @@ class TrainingSpec:
         check_role_environment(self.role_arn, self.environment, self.secrets)
         parse_image_ref(self.image_uri, "image_uri")
         parse_uri(self.output_path, "output_path")
+        if self.entry_point is not None:
+            check_entry_point(self.entry_point)
         parse_secrets(self.secrets, self.environment)
         if self.checkpoint_uri is not None:
             parse_uri(self.checkpoint_uri, "checkpoint_uri")
@@ -194,6 +201,8 @@ class TrainingSpec:
         shm_size: Any = None,
         secrets: Mapping[str, Any] | None = None,
         role_arn: str | None = None,
+        entry_point: str | None = None,
+        container_log_level: Any = DEFAULT_LOG_LEVEL,
     ) -> TrainingSpec:
         """Build a spec from operator arguments, converting and validating each one.
 
@@ -215,6 +224,8 @@ class TrainingSpec:
         :param shm_size: the /dev/shm size: bytes, or e.g. ``"2g"``; None for half the instance's memory.
         :param secrets: environment variable -> reference; see the class.
         :param role_arn: see the class.
+        :param entry_point: see the class (the ``code`` channel is in channels already).
+        :param container_log_level: see the class.
         """
         environment_strings = checks.check_environment(environment)
         return cls(
@@ -236,6 +247,8 @@ class TrainingSpec:
             shm_size_bytes=size_in_bytes(shm_size) if shm_size not in (None, "") else None,
             secrets=parse_secrets(secrets, environment_strings),
             role_arn=check_role_arn(role_arn),
+            entry_point=entry_point,
+            container_log_level=checks.check_positive_int("container_log_level", container_log_level, 0, 50),
         )
 
 

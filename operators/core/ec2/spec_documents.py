@@ -43,6 +43,8 @@ def training_spec_to_dict(spec: TrainingSpec) -> dict[str, Any]:
         "shm_size_bytes": spec.shm_size_bytes,
         "secrets": dict(spec.secrets),  # references: the instance's agent reads the values with its role
         "role_arn": spec.role_arn,
+        "entry_point": spec.entry_point,
+        "container_log_level": spec.container_log_level,
     }
 
 

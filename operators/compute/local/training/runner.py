@@ -30,6 +30,7 @@ from ml_lifecycle.core.gpus import GpuRequest
 from ml_lifecycle.core.job_kinds import DEADLINE_MARGIN_S, RECORD_NAME, job_output_uri
 from ml_lifecycle.core.metrics import MetricScanner
 from ml_lifecycle.core.naming import container_name
+from ml_lifecycle.core.script_mode import job_hyperparameters
 from ml_lifecycle.core.specs import TrainingSpec
 from ml_lifecycle.core.status import (
     JobRecord,
@@ -196,9 +197,10 @@ class TrainingRunner:
         writer.transition(SecondaryStatus.DOWNLOADING)
         staged = stage_channels(spec.channels, hosts, layouts, str(job_dir / "shared"), self.store_for, listings)
         record.inputs = staged.inputs
+        hyperparameters = job_hyperparameters(spec, job_name, self.region)
         for host in here:
             layout = layouts[host]
-            files = contract.config_files(spec.hyperparameters, spec.channels, hosts, host, spec.instance_type)
+            files = contract.config_files(hyperparameters, spec.channels, hosts, host, spec.instance_type)
             for name, content in files.items():
                 Path(layout.config_dir, name).write_text(content)
         checkpoints = None
@@ -244,8 +246,7 @@ class TrainingRunner:
             )
             for host in here
         }
-        # The hosts start together: a start is several engine round trips, which the engine serves in parallel.
-        # A host that fails to start fails the job; the hosts that did start are removed by _clean_up.
+        # The hosts start together (the engine serves round trips in parallel); a failed start fails the job.
         containers = in_parallel(runs)
         sink(f"Training job {job_name}: {len(here)} of {len(hosts)} host(s) started here from {spec.image_uri}")
         if checkpoints is not None:
