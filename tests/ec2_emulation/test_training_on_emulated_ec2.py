@@ -408,3 +408,36 @@ def test_role_arn_gives_the_instances_a_profile_of_the_role_and_containers_reach
     # (moto forgets the profile once the instance is terminated, so it is read at boot).
     assert seen == {"method": "iam-role", "role": role}
     assert int(_object(aws, "from-container/seen.txt")) > 0
+
+
+def test_script_mode_code_goes_through_s3_and_the_instance_stages_it(
+    aws, emulator: Ec2Emulator, pushed_framework_image, sample_data, ml_home, tmp_path
+):
+    from support.framework_image import script_mode_sources
+
+    channel = _upload_training_data(aws, sample_data)
+    source, helpers = script_mode_sources(tmp_path)
+    result = _operator(
+        pushed_framework_image,
+        channel,
+        hyperparameters={"epochs": 2, "name": "on ec2"},
+        metric_definitions=[],
+        entry_point="train.py",
+        source_dir=str(source),
+        dependencies=[str(helpers)],
+    ).execute(task_context())
+
+    (key,) = [
+        o["Key"]
+        for o in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="training/source/")["Contents"]
+        if o["Key"].endswith("/sourcedir.tar.gz")
+    ]
+    assert sorted(_tar_members(_object(aws, key))) == [
+        "helpers/__init__.py",
+        "requirements.txt",
+        "train.py",
+        "wheels/tinypkg-1.0-py3-none-any.whl",
+    ]
+    model = _tar_members(_object(aws, f"training/{result['job_name']}/output/model.tar.gz"))
+    trained = json.loads(model["result.json"])
+    assert (trained["epochs"], trained["name"], trained["tiny"], trained["helper"]) == (2, "on ec2", "tiny-ok", 42)

@@ -58,6 +58,14 @@ def pushed_toolkit_image(toolkit_image: str, registry: str, docker_client: Any) 
     return _push(docker_client, toolkit_image, f"{EMULATED_IMAGE_REPOSITORY}-toolkit")
 
 
+@pytest.fixture(scope="session")
+def pushed_framework_image(toolkit_image: str, registry: str, docker_client: Any) -> str:
+    """The framework-like image (toolkit, pip, no code inside) pushed to the local registry, by digest."""
+    from support.framework_image import framework_image
+
+    return _push(docker_client, framework_image(docker_client, toolkit_image), f"{EMULATED_IMAGE_REPOSITORY}-framework")
+
+
 def _push(docker_client: Any, image_ref: str, repository: str) -> str:
     """Push an image to the local registry as <repository>:test; return its reference by digest.
 
