@@ -17,4 +17,5 @@ BENCHMARKS = (
     "train_peer",
     "ec2_emulated",
     "credentials",
+    "script_mode",
 )
