@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import json
 import tarfile
-import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.gpu_engine import GpuEngine, stub_gpu_engine, why_no_gpu_engine
-from support.helpers import managed_containers, task_context
+from support.helpers import inspected_on_start, managed_containers, task_context
 from support.models import linear_model_archive
 
 from ml_lifecycle import BatchTransformOperator, DeleteEndpointOperator, DeployEndpointOperator, TrainOnEC2Operator
@@ -217,7 +215,7 @@ def test_a_transform_on_a_gpu_type_serves_from_containers_given_distinct_gpus(on
     for i in range(4):
         (tmp_path / "in" / f"part-{i}.csv").write_text("1,1,1,1,1,1,1,1\n")
     model = linear_model_archive(tmp_path / "model" / "model.tar.gz", [1.0] * 8)
-    with _device_requests_of_started(on_gpu_engine, "transform") as started:
+    with inspected_on_start(on_gpu_engine.client, kind="transform") as inspections:
         BatchTransformOperator(
             task_id="transform",
             image_uri=example_image,
@@ -230,14 +228,14 @@ def test_a_transform_on_a_gpu_type_serves_from_containers_given_distinct_gpus(on
         ).execute(task_context(task_id="transform"))
 
     assert sorted(p.name for p in (tmp_path / "out").glob("*.out")) == [f"part-{i}.csv.out" for i in range(4)]
-    assert sorted(started.values()) == [["0"], ["1"]]
+    assert sorted(_device_ids(inspections).values()) == [["0"], ["1"]]
 
 
 def test_an_endpoint_on_a_gpu_type_serves_from_a_container_given_its_gpus(on_gpu_engine, example_image, tmp_path):
     name = f"ep-gpu-{uuid.uuid4().hex[:6]}"
     model = linear_model_archive(tmp_path / "model.tar.gz", [1.0] * 8)
     try:
-        with _device_requests_of_started(on_gpu_engine, "endpoint") as started:
+        with inspected_on_start(on_gpu_engine.client, kind="endpoint") as inspections:
             deployed = DeployEndpointOperator(
                 task_id="deploy",
                 endpoint_name=name,
@@ -248,36 +246,17 @@ def test_an_endpoint_on_a_gpu_type_serves_from_a_container_given_its_gpus(on_gpu
         with urllib.request.urlopen(f"{deployed['url']}/ping", timeout=5) as ping:
             assert ping.status == 200
         # The proxy asks for no GPU; the model container for the type's one.
-        assert sorted(started.values(), key=len) == [[], ["0"]]
+        assert sorted(_device_ids(inspections).values(), key=len) == [[], ["0"]]
     finally:
         DeleteEndpointOperator(task_id="delete", endpoint_name=name).execute(task_context())
 
 
-@contextmanager
-def _device_requests_of_started(engine: GpuEngine, kind: str) -> Iterator[dict[str, list[str]]]:
-    """Inspect each container of a kind as the engine starts it (they are removed when the job ends).
+def _device_ids(inspections: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Return each started container's requested GPU device ids, by container name.
 
-    :param engine: the stub GPU engine.
-    :param kind: the ``ml-lifecycle.kind`` label value.
+    :param inspections: `docker inspect` of the containers as they started.
     """
-    seen: dict[str, list[str]] = {}
-    events = engine.client.events(
-        decode=True, filters={"type": "container", "event": "start", "label": f"ml-lifecycle.kind={kind}"}
-    )
-
-    def watch() -> None:
-        for event in events:
-            try:
-                attrs = engine.client.api.inspect_container(event["id"])
-            except Exception:  # gone already: its GPUs cannot be seen
-                continue
-            requests = attrs["HostConfig"].get("DeviceRequests") or []
-            seen[attrs["Name"]] = [d for r in requests for d in (r.get("DeviceIDs") or [])]
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield seen
-    finally:
-        time.sleep(0.5)  # the last start's event
-        events.close()
+    return {
+        i["Name"]: [d for r in i["HostConfig"].get("DeviceRequests") or [] for d in (r.get("DeviceIDs") or [])]
+        for i in inspections
+    }

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import tarfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from support.helpers import task_context
+from support.helpers import inspected_on_start, task_context
 from support.moto import AWS_TEST_ENV, AWS_UNSET_ENV, start_moto, stop
 
 from ml_lifecycle import TrainOnEC2Operator
@@ -97,33 +95,10 @@ def role_connection(reachable_moto: str, monkeypatch: pytest.MonkeyPatch) -> Any
     return s3
 
 
-def _inspections(client: Any, kind: str) -> tuple[list[str], Any]:
-    """Record `docker inspect` of each container of a kind as it starts; return the list and the event stream.
-
-    :param client: a docker SDK client.
-    :param kind: the ml-lifecycle.kind label value.
-    """
-    seen: list[str] = []
-    events = client.events(
-        decode=True, filters={"type": "container", "event": "start", "label": f"ml-lifecycle.kind={kind}"}
-    )
-
-    def watch() -> None:
-        for event in events:
-            try:
-                seen.append(json.dumps(client.api.inspect_container(event["id"])))
-            except Exception:  # gone already
-                continue
-
-    threading.Thread(target=watch, daemon=True).start()
-    return seen, events
-
-
 def test_a_training_container_reaches_s3_with_the_role_and_its_key_is_nowhere_else(
     role_connection, toolkit_image, sample_data, tmp_path, ml_home, docker_client, capfd, caplog
 ):
-    inspections, events = _inspections(docker_client, "training")
-    try:
+    with inspected_on_start(docker_client, kind="training") as started:
         result = TrainOnEC2Operator(
             task_id="train",
             image_uri=toolkit_image,
@@ -133,9 +108,7 @@ def test_a_training_container_reaches_s3_with_the_role_and_its_key_is_nowhere_el
             role_arn=ROLE_ARN,
             max_runtime_s=300,
         ).execute(task_context(task_id="train"))
-    finally:
-        time.sleep(0.5)
-        events.close()
+    inspections = [json.dumps(i) for i in started]
 
     assert role_connection.get_object(Bucket=BUCKET, Key="out/from-container.txt")["Body"].read() == b"HELLO FROM S3"
     model = tmp_path / "out" / result["job_name"] / "output" / "model.tar.gz"
@@ -207,10 +180,9 @@ def test_a_transform_container_is_given_the_credentials_endpoint_and_no_key(
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "part.csv").write_text("1,1,1,1,1,1,1,1\n")
     model = linear_model_archive(tmp_path / "model" / "model.tar.gz", [1.0] * 8)
-    inspections, events = _inspections(docker_client, "transform")
-    try:
-        from ml_lifecycle import BatchTransformOperator
+    from ml_lifecycle import BatchTransformOperator
 
+    with inspected_on_start(docker_client, kind="transform") as inspections:
         result = BatchTransformOperator(
             task_id="transform",
             image_uri=example_image,
@@ -220,12 +192,9 @@ def test_a_transform_container_is_given_the_credentials_endpoint_and_no_key(
             content_type="text/csv",
             role_arn=ROLE_ARN,
         ).execute(task_context(task_id="transform"))
-    finally:
-        time.sleep(0.5)
-        events.close()
     assert result["status"] == "Completed"
     (inspection,) = inspections
-    env = json.loads(inspection)["Config"]["Env"]
+    env = inspection["Config"]["Env"]
     assert any(e.startswith("AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.2:") for e in env)
     assert any(e.startswith("AWS_CONTAINER_AUTHORIZATION_TOKEN=") for e in env)
     assert not [

@@ -12,14 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import tarfile
-import threading
-import time
 import uuid
 from pathlib import Path
 
 import boto3
 import pytest
-from support.helpers import task_context
+from support.helpers import inspected_on_start, task_context
 
 from ml_lifecycle import BatchTransformOperator, TrainOnEC2Operator
 from ml_lifecycle.secret_sources.values import SecretUnavailable
@@ -171,19 +169,7 @@ def test_a_transform_gets_its_secrets_too(secret_sources, example_image, tmp_pat
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "part.csv").write_text("1,1,1,1,1,1,1,1\n")
     model = linear_model_archive(tmp_path / "model" / "model.tar.gz", [1.0] * 8)
-    seen: list[str] = []
-    events = docker_client.events(
-        decode=True, filters={"type": "container", "event": "start", "label": "ml-lifecycle.kind=transform"}
-    )
-
-    def watch() -> None:  # the container's environment, as the engine started it (hashed at once)
-        for event in events:
-            env = docker_client.api.inspect_container(event["id"])["Config"]["Env"]
-            seen.extend(_sha(e.partition("=")[2]) for e in env if e.startswith("SSM_VALUE="))
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
+    with inspected_on_start(docker_client, kind="transform") as inspections:
         result = BatchTransformOperator(
             task_id="transform",
             image_uri=example_image,
@@ -193,9 +179,8 @@ def test_a_transform_gets_its_secrets_too(secret_sources, example_image, tmp_pat
             content_type="text/csv",
             secrets={"SSM_VALUE": secret_sources["SSM_VALUE"]},
         ).execute(task_context(task_id="transform"))
-    finally:
-        time.sleep(0.5)
-        events.close()
+    # The container's environment as the engine started it, hashed here: the value is not kept.
+    seen = [_sha(e.partition("=")[2]) for i in inspections for e in i["Config"]["Env"] if e.startswith("SSM_VALUE=")]
     assert result["status"] == "Completed"
     assert seen == [_sha(HOSTILE["SSM_VALUE"])]
     assert _leaks(_files_under(tmp_path / "out", ml_home)) == []

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -35,3 +39,29 @@ def managed_containers(client: Any, **labels: str) -> list[Any]:
         except docker.errors.NotFound:
             continue  # a container went away between the listing and its inspection: list again
     return client.containers.list(all=True, filters={"label": filters})
+
+
+@contextmanager
+def inspected_on_start(client: Any, **labels: str) -> Iterator[list[dict[str, Any]]]:
+    """Record `docker inspect` of each of our containers as the engine starts it (jobs remove theirs at the end).
+
+    :param client: a docker SDK client.
+    :param labels: label filters, as name=value with dashes written as underscores (e.g. kind="transform").
+    """
+    wanted = [MANAGED] + [f"ml-lifecycle.{k.replace('_', '-')}={v}" for k, v in labels.items()]
+    seen: list[dict[str, Any]] = []
+    events = client.events(decode=True, filters={"type": "container", "event": "start", "label": wanted})
+
+    def watch() -> None:
+        for event in events:
+            try:
+                seen.append(client.api.inspect_container(event["id"]))
+            except Exception:  # gone already: nothing to inspect
+                continue
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        yield seen
+    finally:
+        time.sleep(0.5)  # the last start's event
+        events.close()
