@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ml_lifecycle.base import JobOperator
+from ml_lifecycle.base import JobOperator, backend_of
 from ml_lifecycle.compute import check_compute
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import (
@@ -16,15 +16,17 @@ from ml_lifecycle.core.checks import (
 )
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.roles import check_role_arn
+from ml_lifecycle.core.script_mode import DEFAULT_LOG_LEVEL, check_entry_point
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import InstancesLink, JobLogsLink, PredictionsLink
+from ml_lifecycle.script_mode_serving import SCRIPT_MODE_TEMPLATE_FIELDS, ScriptModeServing
 
 if TYPE_CHECKING:  # the specs load when a task runs, not at DAG parse time
     from ml_lifecycle.core.specs import TransformSpec
 
 
-class BatchTransformOperator(JobOperator):
+class BatchTransformOperator(ScriptModeServing, JobOperator):
     """Bring serving containers up, transform S3 or file input to output, bring them down.
 
     :param image_uri: the serving image (run with ``serve``). (templated)
@@ -81,6 +83,17 @@ class BatchTransformOperator(JobOperator):
         ``SageMakerOutput`` attribute); ``None`` (default) writes outputs alone.
     :param output_filter: a JSONPath choosing what is written per record, e.g. ``$[0,-1]``,
         ``$['id','SageMakerOutput']``; None writes everything.
+    :param entry_point: script mode: the inference program (``model_fn``, ``input_fn``, ``predict_fn``,
+        ``output_fn`` for AWS's framework images), relative to source_dir, as the SDK's framework models take it.
+        The model is repacked with the code under ``code/`` (dependencies under ``code/lib/``) as the SDK does,
+        kept beside the model under ``script-mode/<sha256>/`` (content-addressed: repacked once), and the
+        containers get SAGEMAKER_PROGRAM, SAGEMAKER_SUBMIT_DIRECTORY (/opt/ml/model/code),
+        SAGEMAKER_CONTAINER_LOG_LEVEL and SAGEMAKER_REGION. Without it, a registry version that keeps its code
+        (ExportArtifactsOperator of a script-mode training job) serves with that code. (templated)
+    :param source_dir: script mode: the folder put under code/ whole (a requirements.txt in it is installed by the
+        container's toolkit). (templated)
+    :param dependencies: script mode: more folders or files put under code/lib/. (templated)
+    :param container_log_level: script mode: the toolkit's log level; default 20 (logging.INFO).
     """
 
     template_fields: Sequence[str] = (
@@ -98,6 +111,7 @@ class BatchTransformOperator(JobOperator):
         "secrets",
         "role_arn",
         "ec2_settings",
+        *SCRIPT_MODE_TEMPLATE_FIELDS,
     )
     template_fields_renderers = {"environment": "json", "ec2_settings": "json"}
     ui_color = "#d4f1d4"
@@ -138,11 +152,16 @@ class BatchTransformOperator(JobOperator):
         ec2_settings: Mapping[str, Any] | None = None,
         poll_interval_s: float = 5.0,
         deferrable: bool = False,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        dependencies: Sequence[str] | None = None,
+        container_log_level: int = DEFAULT_LOG_LEVEL,
         **kwargs: Any,
     ) -> None:
         super().__init__(
             compute=compute, deferrable=deferrable, poll_interval_s=poll_interval_s, aws_conn_id=aws_conn_id, **kwargs
         )
+        self.init_script_mode(entry_point, source_dir, dependencies, container_log_level)
         self.image_uri = image_uri
         self.model_uri = model_uri
         self.input_uri = input_uri
@@ -222,6 +241,7 @@ class BatchTransformOperator(JobOperator):
                     ),
                     "max_retries": (max_retries, lambda v: checks.check_positive_int("max_retries", v, 0, 3)),
                     "ec2_settings": (ec2_settings, _check_ec2_settings),
+                    "entry_point": (entry_point, check_entry_point),
                 }
             ),
             self._check_data_processing,
@@ -254,15 +274,27 @@ class BatchTransformOperator(JobOperator):
         """Return what the backend reads beyond the spec: EC2's launch settings, the poll interval."""
         return {**super().backend_options(), "ec2_settings": self.ec2_settings}
 
+    def serving(self) -> Any:
+        """Return the model and environment the containers get (in script mode, the repacked model)."""
+        return self.serving_plan(lambda: backend_of(self.compute, self.aws_conn_id, self.backend_options()).region())
+
+    def stage_inputs(self, spec: TransformSpec) -> None:
+        """Repack the model with the script-mode code unless that was done before.
+
+        :param spec: the job's spec.
+        """
+        self.stage_serving_code(self.serving(), self.log.info)
+
     def build_spec(self) -> TransformSpec:
         """Build the spec from the rendered arguments."""
         from ml_lifecycle.core.container_resources import size_in_bytes
         from ml_lifecycle.core.gpus import canonical_gpus
         from ml_lifecycle.core.specs import TransformSpec
 
+        serving = self.serving()
         return TransformSpec(
             image_uri=self.image_uri,
-            model_uri=self.model_uri,
+            model_uri=serving.model_uri,
             input_uri=self.input_uri,
             output_uri=self.output_uri,
             content_type=self.content_type,
@@ -272,7 +304,7 @@ class BatchTransformOperator(JobOperator):
             max_payload_mb=self.max_payload_mb,
             max_concurrent_transforms=self.max_concurrent_transforms,
             assemble_with=self.assemble_with,  # type: ignore[arg-type]
-            environment=checks.check_environment(self.environment),
+            environment=serving.environment,
             instance_count=checks.check_instance_count(self.instance_count),
             invocation_timeout_s=self.invocation_timeout_s,
             max_retries=self.max_retries,

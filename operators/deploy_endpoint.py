@@ -11,15 +11,17 @@ from ml_lifecycle.core import checks
 from ml_lifecycle.core.ec2.endpoint_options import endpoint_option_checks
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.roles import check_role_arn
+from ml_lifecycle.core.script_mode import DEFAULT_LOG_LEVEL, check_entry_point
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import EndpointLink
+from ml_lifecycle.script_mode_serving import SCRIPT_MODE_TEMPLATE_FIELDS, ScriptModeServing
 
 # The endpoint proxy's default request body limit (ml_lifecycle.compute.local.endpoints.proxy_config's; a test keeps them equal),
 # written here so that DAG files need not import the proxy's configuration module.
 DEFAULT_MAX_PAYLOAD_MB = 6
 
 
-class DeployEndpointOperator(LifecycleOperator):
+class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
     """Serve a model behind a load balancer at a fixed URL; deploying the same name again swaps the model in place.
 
     Local endpoints put nginx in front of the serving containers: the URL stays the same across updates, an update
@@ -63,6 +65,12 @@ class DeployEndpointOperator(LifecycleOperator):
     :param ingress_cidrs: ec2: the IPv4 ranges that may call the load balancer on port 80; default 0.0.0.0/0.
     :param alb_scheme: ec2: ``internet-facing`` (default) or ``internal``.
     :param poll_interval_s: ec2: seconds between health checks; default 5.
+    :param entry_point: script mode: the inference program, relative to source_dir; the model is repacked with the
+        code under ``code/`` and the containers get SageMaker's SAGEMAKER_* variables, as BatchTransformOperator
+        describes. Without it, a registry version that keeps its code serves with that code. (templated)
+    :param source_dir: script mode: the folder put under code/ whole. (templated)
+    :param dependencies: script mode: more folders or files put under code/lib/. (templated)
+    :param container_log_level: script mode: the toolkit's log level; default 20 (logging.INFO).
     """
 
     template_fields: Sequence[str] = (
@@ -77,6 +85,7 @@ class DeployEndpointOperator(LifecycleOperator):
         "secrets",
         "role_arn",
         "state_uri",
+        *SCRIPT_MODE_TEMPLATE_FIELDS,
     )
     ui_color = "#ffe4b5"
     operator_extra_links = (EndpointLink(),)
@@ -107,9 +116,14 @@ class DeployEndpointOperator(LifecycleOperator):
         ingress_cidrs: Sequence[str] | None = None,
         alb_scheme: str = "internet-facing",
         poll_interval_s: float = 5.0,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        dependencies: Sequence[str] | None = None,
+        container_log_level: int = DEFAULT_LOG_LEVEL,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.init_script_mode(entry_point, source_dir, dependencies, container_log_level)
         self.endpoint_name = endpoint_name
         self.image_uri = image_uri
         self.model_uri = model_uri
@@ -147,6 +161,7 @@ class DeployEndpointOperator(LifecycleOperator):
                     **checks.sizing_checks(gpus, shm_size),
                     "secrets": (secrets, checks.check_secrets),
                     "role_arn": (role_arn, check_role_arn),
+                    "entry_point": (entry_point, check_entry_point),
                 }
             ),
         )
@@ -173,12 +188,14 @@ class DeployEndpointOperator(LifecycleOperator):
         from ml_lifecycle.core.gpus import canonical_gpus
         from ml_lifecycle.core.specs import EndpointSpec
 
+        backend = backend_of(self.compute, self.aws_conn_id, self.backend_options())
+        serving = self.serving_plan(backend.region)
         spec = EndpointSpec(
             endpoint_name=self.endpoint_name,
             image_uri=self.image_uri,
-            model_uri=self.model_uri,
+            model_uri=serving.model_uri,
             instance_count=checks.check_instance_count(self.instance_count),
-            environment=checks.check_environment(self.environment),
+            environment=serving.environment,
             startup_timeout_s=self.startup_timeout_s,
             instance_type=self.instance_type,
             gpus=canonical_gpus(self.gpus),
@@ -187,8 +204,8 @@ class DeployEndpointOperator(LifecycleOperator):
             role_arn=check_role_arn(self.role_arn),
         )
         checks.check_now(endpoint_option_checks(self.backend_options()))  # templated ones, now rendered
-        endpoints = backend_of(self.compute, self.aws_conn_id, self.backend_options()).endpoints()
-        return endpoints.deploy(spec, identity_from_context(context).labels(), self.log.info).to_xcom()
+        self.stage_serving_code(serving, self.log.info)
+        return backend.endpoints().deploy(spec, identity_from_context(context).labels(), self.log.info).to_xcom()
 
 
 def _check_max_payload_mb(value: Any) -> int:

@@ -19,7 +19,10 @@ class ExportArtifactsOperator(LifecycleOperator):
     """Copy model.tar.gz to ``<registry_uri>/<model_name>/<version>/`` with a manifest, and verify the copy.
 
     Lineage comes from the training job's record beside the model (image digest, inputs with their ETags,
-    hyperparameters, metrics) and from the DAG run. Outlet Assets get the version in their event's extra.
+    hyperparameters, metrics) and from the DAG run. Outlet Assets get the version in their event's extra. A model
+    trained in script mode keeps its code: the job's sourcedir.tar.gz is copied into the version and named in the
+    manifest's ``code`` (with its entry point), so BatchTransformOperator and DeployEndpointOperator serve the
+    version from its URI alone (the result's ``code_uri``; None for other models).
 
     :param model_uri: the trained model, e.g. TrainOnEC2's ``model_uri``. (templated)
     :param model_name: the model's name in the registry. (templated)
@@ -71,6 +74,7 @@ class ExportArtifactsOperator(LifecycleOperator):
         from ml_lifecycle import settings
         from ml_lifecycle.base import identity_from_context
         from ml_lifecycle.compute.records import RECORD_NAME, read_record
+        from ml_lifecycle.core.script_mode import script_mode_code
         from ml_lifecycle.stores import store_factory
         from ml_lifecycle.stores.model_registry import MANIFEST, publish
 
@@ -81,6 +85,7 @@ class ExportArtifactsOperator(LifecycleOperator):
             "dag_run": identity.run_id,
             "task_id": identity.task_id,
         }
+        code: tuple[str, str] | None = None
         source = parse_uri(self.model_uri, "model_uri")
         if source.path.endswith("/output/model.tar.gz"):
             job_root = parse_uri(self.model_uri.rsplit("/output/", 1)[0])
@@ -94,6 +99,7 @@ class ExportArtifactsOperator(LifecycleOperator):
                     hyperparameters=record.hyperparameters,
                     metrics=record.metrics,
                 )
+                code = script_mode_code(record.hyperparameters, record.inputs)
         if self.metrics:
             lineage["metrics"] = {**lineage.get("metrics", {}), **self.metrics}
         if self.quality_gate is not None:
@@ -105,6 +111,7 @@ class ExportArtifactsOperator(LifecycleOperator):
             self.registry_uri,
             lineage,
             str(settings.work_dir() / "exports"),
+            code,
         )
         version_root = parse_uri(self.registry_uri).join(self.model_name, str(manifest["version"]))
         result = {
@@ -112,6 +119,7 @@ class ExportArtifactsOperator(LifecycleOperator):
             "version": manifest["version"],
             "model_uri": manifest["uri"],
             "manifest_uri": str(version_root.join(MANIFEST)),
+            "code_uri": manifest.get("code", {}).get("uri"),
             "metrics": manifest["lineage"].get("metrics", {}),
         }
         for asset in self.outlets or []:

@@ -339,6 +339,12 @@ class Backend(ABC):
         self.aws_conn_id = aws_conn_id
         self.options: Mapping[str, Any] = dict(options or {})
 
+    def region(self) -> str:
+        """Return the AWS region reported to containers here (script mode's SAGEMAKER_REGION)."""
+        from ml_lifecycle import settings
+
+        return settings.region()
+
     @abstractmethod
     def jobs(self, kind: JobKind) -> JobBackend:
         """Return the job backend that runs jobs of this kind here.

@@ -9,6 +9,7 @@ the data goes: mounted or copied locally, fetched from S3 with the instance role
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -108,3 +109,53 @@ def job_hyperparameters(spec: Any, job_name: str, region: str) -> dict[str, str]
         **spec.hyperparameters,
         **script_hyperparameters(spec.entry_point, job_name, region, spec.container_log_level),
     }
+
+
+def script_mode_code(hyperparameters: Mapping[str, str], inputs: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Return a script-mode training job's (sourcedir.tar.gz URI, entry point) from its record, or None.
+
+    :param hyperparameters: the hyperparameters the containers got (``sagemaker_program`` JSON-encoded).
+    :param inputs: channel name -> {uri, ...} as the record keeps them.
+    """
+    program, channel = hyperparameters.get(PROGRAM), inputs.get(CODE_CHANNEL)
+    if not program or not isinstance(channel, Mapping) or not channel.get("uri"):
+        return None
+    return f"{str(channel['uri']).rstrip('/')}/{SOURCE_ARCHIVE}", str(json.loads(program))
+
+
+# Serving, as the SDK arranges a framework model with repacking (its form for network-isolated models, and the one
+# that needs no S3 access from inside the container): the code under code/ in model.tar.gz, named by environment.
+MODEL_CODE_FOLDER = "code"
+# Where the SDK's repack puts dependencies: code/lib/<base name> (sagemaker.utils._create_or_update_code_dir).
+MODEL_CODE_LIBRARIES = "lib"
+SERVING_SUBMIT_DIRECTORY = f"/opt/ml/model/{MODEL_CODE_FOLDER}"
+# Bumped whenever the repacked archive's layout changes, so an older repack is never reused for a newer layout.
+REPACK_LAYOUT = "1"
+
+
+def serving_environment(program: str, region: str, log_level: int = DEFAULT_LOG_LEVEL) -> dict[str, str]:
+    """Return the environment the SDK gives a repacked framework model's containers (Model._script_mode_env_vars).
+
+    :param program: the entry point, relative to code/.
+    :param region: the AWS region reported to the container.
+    :param log_level: the toolkit's log level (a ``logging`` level).
+    """
+    return {
+        PROGRAM.upper(): program,
+        SUBMIT_DIRECTORY.upper(): SERVING_SUBMIT_DIRECTORY,
+        LOG_LEVEL.upper(): str(int(log_level)),
+        REGION.upper(): region,
+    }
+
+
+def repacked_model_uri(model_uri: str, model_version: str, code_digest: str) -> str:
+    """Return where a model repacked with a given code is kept: ``<model folder>/script-mode/<sha256>/model.tar.gz``,
+    content-addressed by the model object's URI and version and the code's content, so a repack happens once.
+
+    :param model_uri: the model.tar.gz served.
+    :param model_version: the store's version of that object (its size and ETag).
+    :param code_digest: the sha256 of the code placed under code/.
+    """
+    folder = model_uri.rsplit("/", 1)[0]
+    key = hashlib.sha256(f"{REPACK_LAYOUT}\0{model_uri}\0{model_version}\0{code_digest}".encode()).hexdigest()
+    return f"{folder}/script-mode/{key[:32]}/model.tar.gz"

@@ -47,8 +47,12 @@ class SourceCode:
         """Return the entry point as the container runs it (relative to /opt/ml/code)."""
         return check_entry_point(self.entry_point if self.source_dir else os.path.basename(self.entry_point))
 
-    def members(self) -> list[tuple[str, Path]]:
-        """Return (name in the archive, file on this machine) for every file, sorted; raise SpecError for a bad path."""
+    def members(self, dependency_folder: str = "") -> list[tuple[str, Path]]:
+        """Return (name in the archive, file on this machine) for every file, sorted; raise SpecError for a bad path.
+
+        :param dependency_folder: the folder dependencies go in (the SDK's repack for serving uses ``lib``); ""
+            puts them at the root, as the SDK's sourcedir.tar.gz does.
+        """
         self.program()  # a path leaving the source folder is refused before any file is looked at
         roots: list[tuple[str, Path]] = []
         if self.source_dir:
@@ -67,7 +71,7 @@ class SourceCode:
             path = Path(dependency)
             if not path.exists():
                 raise SpecError("dependencies", f"{dependency!r} does not exist on this machine", _WHERE)
-            roots.append((path.name, path))
+            roots.append((f"{dependency_folder}/{path.name}" if dependency_folder else path.name, path))
         names = [name for name, _ in roots]
         if len(set(names)) != len(names):
             raise SpecError("dependencies", f"two entries would be named alike at the archive's root: {names}", _WHERE)
@@ -122,14 +126,24 @@ def pack(members: Sequence[tuple[str, Path]], out: Path) -> None:
         tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         for name, path in members:
-            info = tarfile.TarInfo(name)
-            info.size = path.stat().st_size
-            info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
-            info.mtime = FIXED_MTIME
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            with path.open("rb") as source:
-                tar.addfile(info, source)
+            add_file(tar, name, path)
+
+
+def add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
+    """Add a file with fixed time and owner (only its bytes and executable bit count).
+
+    :param tar: the archive being written.
+    :param name: its name in the archive.
+    :param path: the file.
+    """
+    info = tarfile.TarInfo(name)
+    info.size = path.stat().st_size
+    info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+    info.mtime = FIXED_MTIME
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    with path.open("rb") as source:
+        tar.addfile(info, source)
 
 
 def ensure_source_archive(code: SourceCode, output_path: str, store_for: StoreFor, sink: Callable[[str], None]) -> str:

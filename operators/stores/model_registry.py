@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 MODEL_OBJECT = "model.tar.gz"
+SOURCE_OBJECT = "sourcedir.tar.gz"
 MAX_VERSION_RACES = 20
 
 
@@ -85,6 +86,7 @@ def publish(
     registry_uri: str,
     lineage: dict[str, Any],
     scratch_dir: str,
+    code: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Copy a model into the next version of ``<registry_uri>/<model_name>/``, verify it, and commit its manifest.
 
@@ -100,6 +102,8 @@ def publish(
     :param registry_uri: the registry root.
     :param lineage: what made the model (image digest, inputs, hyperparameters, metrics, DAG run).
     :param scratch_dir: a local folder for the copy in transit.
+    :param code: a script-mode model's code, (its sourcedir.tar.gz, its entry point): copied into the version
+        beside the model and named in the manifest's ``code``, so the version serves from its URI alone.
     """
     source = parse_uri(model_uri, "model_uri")
     root = parse_uri(registry_uri, "registry_uri").join(model_name)
@@ -139,6 +143,8 @@ def publish(
                 "model": {"source_uri": model_uri, "sha256": source_sha, "size_bytes": size},
                 "lineage": lineage,
             }
+            if code is not None:
+                manifest["code"] = _copy_code(store_for, code, root.join(str(version), SOURCE_OBJECT), scratch)
             try:
                 store.write_bytes(
                     root.join(str(version), MANIFEST), json.dumps(manifest, indent=1).encode(), if_absent=True
@@ -157,8 +163,38 @@ def publish(
     raise StoreError(f"Could not claim a version of {model_name} after {MAX_VERSION_RACES} tries; retry the task")
 
 
-def published_sha256(store: ArtifactStore, model_uri: ArtifactUri) -> str | None:
-    """Return the sha256 a registry version's manifest records for its model, or None when it is no such version.
+def _copy_code(
+    store_for: Callable[[ArtifactUri], ArtifactStore], code: tuple[str, str], target: ArtifactUri, scratch: str
+) -> dict[str, Any]:
+    """Copy a script-mode model's sourcedir.tar.gz into its version, verified; return the manifest's ``code``.
+
+    :param store_for: returns the store for a URI.
+    :param code: (the source archive's URI, the entry point).
+    :param target: where the version keeps it.
+    :param scratch: a local folder for the copy in transit.
+    """
+    archive_uri, entry_point = code
+    source = parse_uri(archive_uri, "code")
+    source_sha, size = sha256_of(store_for(source), source)
+    local = os.path.join(scratch, SOURCE_OBJECT)
+    store_for(source).download_file(source, local)
+    store_for(target).upload_file(local, target)
+    copied = sha256_of(store_for(target), target)
+    if copied != (source_sha, size):
+        raise StoreError(
+            f"The copy of {archive_uri} at {target} does not match (sha256 {copied[0]} != {source_sha}): retry the task"
+        )
+    return {
+        "uri": str(target),
+        "entry_point": entry_point,
+        "sha256": source_sha,
+        "size_bytes": size,
+        "source_uri": archive_uri,
+    }
+
+
+def published_manifest(store: ArtifactStore, model_uri: ArtifactUri) -> dict[str, Any] | None:
+    """Return the manifest of the registry version a model URI is, or None when it is no such version.
 
     :param store: the model's store.
     :param model_uri: a model's URI (a registry version's is ``<registry>/<name>/<version>/model.tar.gz``).
@@ -166,12 +202,21 @@ def published_sha256(store: ArtifactStore, model_uri: ArtifactUri) -> str | None
     if not model_uri.path.endswith("/" + MODEL_OBJECT):
         return None
     folder = str(model_uri)[: -len(MODEL_OBJECT)]
-    manifest_uri = parse_uri(folder + MANIFEST)
     try:
-        manifest = json.loads(store.read_bytes(manifest_uri))
+        manifest = json.loads(store.read_bytes(parse_uri(folder + MANIFEST)))
     except ArtifactNotFound:
         return None
-    if manifest.get("uri") != str(model_uri):
+    return manifest if manifest.get("uri") == str(model_uri) else None
+
+
+def published_sha256(store: ArtifactStore, model_uri: ArtifactUri) -> str | None:
+    """Return the sha256 a registry version's manifest records for its model, or None when it is no such version.
+
+    :param store: the model's store.
+    :param model_uri: a model's URI (a registry version's is ``<registry>/<name>/<version>/model.tar.gz``).
+    """
+    manifest = published_manifest(store, model_uri)
+    if manifest is None:
         return None
     return str(manifest.get("model", {}).get("sha256") or "") or None
 

@@ -12,7 +12,10 @@ from ml_lifecycle.core.script_mode import (
     check_entry_point,
     encode_hyperparameters,
     job_hyperparameters,
+    repacked_model_uri,
     script_hyperparameters,
+    script_mode_code,
+    serving_environment,
     source_prefix,
 )
 
@@ -58,3 +61,43 @@ def test_a_job_without_an_entry_point_keeps_its_hyperparameters_as_they_are():
 
 def test_the_archive_is_kept_by_its_content_under_the_output_path():
     assert source_prefix("s3://b/models/", "ab" * 32) == f"s3://b/models/source/{'ab' * 16}/"
+
+
+def test_serving_gets_the_sdks_environment_for_a_repacked_model():
+    assert serving_environment("inference.py", "eu-west-1", 10) == {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "10",
+        "SAGEMAKER_REGION": "eu-west-1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("other", "same"),
+    [
+        (("s3://b/m/model.tar.gz", "10:e1", "c" * 64), True),
+        (("s3://b/m/model.tar.gz", "11:e2", "c" * 64), False),  # the model object was overwritten
+        (("s3://b/n/model.tar.gz", "10:e1", "c" * 64), False),  # another model
+        (("s3://b/m/model.tar.gz", "10:e1", "d" * 64), False),  # other code
+    ],
+)
+def test_a_repacked_model_is_kept_beside_the_model_by_model_version_and_code(other, same):
+    first = repacked_model_uri("s3://b/m/model.tar.gz", "10:e1", "c" * 64)
+    assert first.startswith("s3://b/m/script-mode/") and first.endswith("/model.tar.gz")
+    assert (repacked_model_uri(*other) == first) is same
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "inputs", "expected"),
+    [
+        (
+            {"sagemaker_program": '"train.py"', "epochs": "3"},
+            {"code": {"uri": "s3://b/out/source/abc/"}, "train": {"uri": "s3://b/data/"}},
+            ("s3://b/out/source/abc/sourcedir.tar.gz", "train.py"),
+        ),
+        ({"epochs": "3"}, {"train": {"uri": "s3://b/data/"}}, None),  # not script mode
+        ({"sagemaker_program": '"train.py"'}, {}, None),  # the program baked in an image, no code channel
+    ],
+)
+def test_a_training_records_script_mode_code_is_its_code_channel_and_program(hyperparameters, inputs, expected):
+    assert script_mode_code(hyperparameters, inputs) == expected

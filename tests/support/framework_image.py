@@ -52,14 +52,14 @@ WORKDIR /
 """
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        _add(tar, "Dockerfile", dockerfile.encode())
+        add_bytes(tar, "Dockerfile", dockerfile.encode())
         tar.add(str(wheel), arcname=wheel.name)
     context.seek(0)
     docker_client.images.build(fileobj=context, custom_context=True, tag=FRAMEWORK_IMAGE, rm=True)
     return FRAMEWORK_IMAGE
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     """Add bytes to a tar as a file.
 
     :param tar: the archive.
@@ -80,14 +80,14 @@ def script_mode_sources(root: Path) -> tuple[Path, Path]:
     (source / "wheels").mkdir(parents=True)
     (source / "train.py").write_text(TRAIN_SCRIPT)
     (source / "requirements.txt").write_text("--no-index\n--find-links ./wheels\ntinypkg==1.0\n")
-    _write_wheel(source / "wheels" / "tinypkg-1.0-py3-none-any.whl")
+    write_wheel(source / "wheels" / "tinypkg-1.0-py3-none-any.whl")
     helpers = root / "libs" / "helpers"
     helpers.mkdir(parents=True)
     (helpers / "__init__.py").write_text("def answer():\n    return 42\n")
     return source, helpers
 
 
-def _write_wheel(path: Path) -> None:
+def write_wheel(path: Path) -> None:
     """Write a minimal pure-Python wheel of a package ``tinypkg`` (VALUE = "tiny-ok"), as pip installs it offline.
 
     :param path: the wheel file.

@@ -19,10 +19,10 @@ from ml_lifecycle.agent.instance.runner import EXIT_COMPLETED, EXIT_FAILED, work
 from ml_lifecycle.aws_clients import client_factory
 from ml_lifecycle.compute.local.container_sizing import container_resources, plan_gpus
 from ml_lifecycle.compute.local.serving.http_client import ContainerClient
-from ml_lifecycle.compute.local.serving.model_files import fetch_model
+from ml_lifecycle.compute.local.serving.model_files import fetch_model, model_mounts
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.clock import utc_now_iso
-from ml_lifecycle.core.contract import MODEL_DIR, SERVING_PORT
+from ml_lifecycle.core.contract import SERVING_PORT
 from ml_lifecycle.core.ec2.endpoint_hosts import host_report_uri
 from ml_lifecycle.core.status import EndpointStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
@@ -82,7 +82,9 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
                 **instance_aws_environment(),
                 **resolve_secrets(spec.secrets, None, region=identity.region),  # with the instance's role
             },
-            volumes={model_dir: {"bind": MODEL_DIR, "mode": "ro"}},
+            volumes={
+                m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in model_mounts(model_dir)
+            },
             labels=labels.owned("endpoint", document.job_name, document.owner, host=identity.instance_id),
             ports={f"{SERVING_PORT}/tcp": port},
             restart_policy={"Name": "on-failure"},

@@ -28,6 +28,10 @@ class Ec2Backend(Backend):
         super().__init__(aws_conn_id, options)
         self.clients = Ec2Clients(aws_conn_id)
 
+    def region(self) -> str:
+        """Return the region of the Airflow AWS connection, where the instances run."""
+        return self.clients.region
+
     def _poll_interval_s(self) -> float:
         """Return the poll interval the options ask for, else the default."""
         return float(self.options.get("poll_interval_s") or DEFAULT_POLL_INTERVAL_S)

@@ -9,9 +9,10 @@ from typing import Any, TypeVar
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.serving.containers import ServingContainer, died_at_start, wait_until_healthy
 from ml_lifecycle.compute.local.serving.http_client import ContainerClient
+from ml_lifecycle.compute.local.serving.model_files import model_mounts
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.container_resources import ContainerResources
-from ml_lifecycle.core.contract import MODEL_DIR, SERVING_PORT, STOP_GRACE_SERVING_S, Mount, host_names
+from ml_lifecycle.core.contract import SERVING_PORT, STOP_GRACE_SERVING_S, host_names
 from ml_lifecycle.errors import EngineError
 
 # How often the engine restarts a serving container that dies (a crash, an out-of-memory kill) before the endpoint
@@ -73,7 +74,7 @@ def start_revision(
             image=image,
             command=["serve"],
             environment=environment,
-            mounts=[Mount(model_dir, MODEL_DIR, read_only=True)],
+            mounts=model_mounts(model_dir),
             labels={**revision_labels, labels.HOST: host},
             network=network,
             hostname=host,

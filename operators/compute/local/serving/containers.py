@@ -11,8 +11,9 @@ from typing import Any
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.serving.container_state import container_state
 from ml_lifecycle.compute.local.serving.http_client import ContainerClient
+from ml_lifecycle.compute.local.serving.model_files import model_mounts
 from ml_lifecycle.core.container_resources import ContainerResources
-from ml_lifecycle.core.contract import MODEL_DIR, PING_TIMEOUT_S, SERVING_PORT, Mount
+from ml_lifecycle.core.contract import PING_TIMEOUT_S, SERVING_PORT
 from ml_lifecycle.errors import EndpointNotReady, EngineError
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def start_serving(
     request_timeout_s: float,
     resources: ContainerResources | None = None,
 ) -> ServingContainer:
-    """Start one container with ``serve``, its model mounted read-only, port 8080 published on a free port.
+    """Start one container with ``serve``, its model mounted read-only (its code/ writable), port 8080 published on a free port.
 
     :param engine: the Docker engine.
     :param name: the container name.
@@ -70,7 +71,7 @@ def start_serving(
         image=image,
         command=["serve"],
         environment=environment,
-        mounts=[Mount(model_dir, MODEL_DIR, read_only=True)],
+        mounts=model_mounts(model_dir),
         labels=labels,
         publish_port=SERVING_PORT,
         resources=resources,

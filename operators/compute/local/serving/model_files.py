@@ -1,4 +1,5 @@
-"""Fetch a model for serving: download model.tar.gz (or a folder of files) and unpack it for /opt/ml/model."""
+"""Fetch a model for serving (download model.tar.gz, or a folder of files, and unpack it) and mount it at
+/opt/ml/model."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 
 from ml_lifecycle.compute.local.serving.archive import extract_tar_gz
 from ml_lifecycle.compute.records import StoreFor
+from ml_lifecycle.core.contract import MODEL_DIR, Mount
+from ml_lifecycle.core.script_mode import MODEL_CODE_FOLDER
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import ArtifactNotFound
 from ml_lifecycle.stores.model_registry import check_published
@@ -34,3 +37,16 @@ def fetch_model(model_uri: str, target_dir: str, store_for: StoreFor) -> str:
         raise ArtifactNotFound(f"model_uri {model_uri} holds no model: point it at a model.tar.gz or a model folder")
     store.download_prefix(uri, model_dir, objects)
     return model_dir
+
+
+def model_mounts(model_dir: str) -> list[Mount]:
+    """Return a serving container's mounts of its model: read-only, but its code/ folder writable when it has one,
+    as serving stacks need (AWS's scikit-learn container writes a setup.py there and pip-installs the user's code).
+
+    :param model_dir: the unpacked model folder.
+    """
+    mounts = [Mount(model_dir, MODEL_DIR, read_only=True)]
+    code = os.path.join(model_dir, MODEL_CODE_FOLDER)
+    if os.path.isdir(code):
+        mounts.append(Mount(code, f"{MODEL_DIR}/{MODEL_CODE_FOLDER}"))
+    return mounts

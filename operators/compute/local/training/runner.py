@@ -118,7 +118,7 @@ class TrainingRunner:
             writer = RecordWriter(self.store_for(out_uri), out_uri.join(RECORD_NAME), record)
         record = writer.record
         record.hosts, record.image_uri, record.owner = hosts, spec.image_uri, owner
-        record.hyperparameters = dict(spec.hyperparameters)
+        record.hyperparameters = job_hyperparameters(spec, job_name, self.region)  # as the container gets them
         record.agent = {**record.agent, **self.agent}
         writer.transition(SecondaryStatus.STARTING, JobStatus.IN_PROGRESS)
         job_dir = self.work_root / "jobs" / job_name
