@@ -93,3 +93,11 @@ def toolkit_image(docker_client: Any) -> str:
     subprocess.run(["bash", str(REPO_ROOT / "scripts" / "fetch-toolkit-wheels.sh")], check=True)
     docker_client.images.build(path=str(TOOLKIT_CONTEXT), tag=TOOLKIT_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True)
     return TOOLKIT_IMAGE
+
+
+@pytest.fixture(scope="session")
+def serving_framework_image(docker_client: Any, toolkit_image: str) -> str:
+    """AWS's serving stack (sagemaker-inference on multi-model-server, from PyPI) on the toolkit image's base, once."""
+    from support.serving_image import serving_image
+
+    return serving_image(docker_client, os.environ.get("BASE_IMAGE", "python:3.11-slim"))

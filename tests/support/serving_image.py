@@ -1,7 +1,7 @@
 """A stand-in for AWS's framework serving images (scikit-learn, PyTorch...): AWS's serving stack from PyPI, unchanged
 (sagemaker-inference on multi-model-server, with a Java runtime from Debian), with no model code inside, so the code
-comes from script mode (``code/`` in model.tar.gz, SAGEMAKER_PROGRAM) as on SageMaker; and a script-mode inference
-folder with a requirements.txt (installed offline from a wheel in the folder by the toolkit)."""
+comes from script mode (``code/`` in model.tar.gz, SAGEMAKER_PROGRAM) as on SageMaker; and a script-mode folder that
+trains and serves, with a requirements.txt (installed offline from a wheel in the folder by the toolkits)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,18 @@ from sagemaker_inference import model_server
 model_server.start_model_server()
 """
 
-INFERENCE_SCRIPT = """
-import json, os
-import tinypkg
+# One file that trains (run by sagemaker-training as the entry point) and serves (imported by sagemaker-inference as
+# SAGEMAKER_PROGRAM), as the SDK's scikit-learn examples are written. It imports a dependency folder, which the
+# training archive keeps at its root and the SDK's serving repack under code/lib/; loading the model writes into
+# the code folder, as AWS's scikit-learn serving container does.
+LIFECYCLE_SCRIPT = """
+import json, os, sys
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import helpers, tinypkg
 
 def model_fn(model_dir):
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "loaded-by-model-fn"), "w") as mark:
+        mark.write("the code folder is writable")
     with open(os.path.join(model_dir, "weights.json")) as source:
         return json.load(source)
 
@@ -39,7 +46,14 @@ def predict_fn(data, model):
     return model["scale"] * sum(data)
 
 def output_fn(prediction, accept):
-    return json.dumps({"prediction": prediction, "tiny": tinypkg.VALUE, "accept": accept})
+    return json.dumps({"prediction": prediction, "tiny": tinypkg.VALUE, "helper": helpers.answer()})
+
+if __name__ == "__main__":
+    channel = os.environ["SM_CHANNEL_TRAIN"]
+    rows = sum(1 for name in os.listdir(channel) for _ in open(os.path.join(channel, name)))
+    with open(os.path.join(os.environ["SM_MODEL_DIR"], "weights.json"), "w") as out:
+        json.dump({"scale": rows}, out)
+    print("trained: scale", rows)
 """
 
 
@@ -74,14 +88,17 @@ WORKDIR /
     return SERVING_IMAGE
 
 
-def inference_sources(root: Path) -> Path:
-    """Write an inference folder (inference.py, requirements.txt, a local wheel); return it.
+def lifecycle_sources(root: Path) -> tuple[Path, Path]:
+    """Write a folder that trains and serves (model.py, requirements.txt, a local wheel) and a dependency folder.
 
-    :param root: where to write it.
+    :param root: where to write them.
     """
-    source = root / "serve-src"
+    source = root / "lifecycle-src"
     (source / "wheels").mkdir(parents=True)
-    (source / "inference.py").write_text(INFERENCE_SCRIPT)
+    (source / "model.py").write_text(LIFECYCLE_SCRIPT)
     (source / "requirements.txt").write_text("--no-index\n--find-links ./wheels\ntinypkg==1.0\n")
     write_wheel(source / "wheels" / "tinypkg-1.0-py3-none-any.whl")
-    return source
+    helpers = root / "deps" / "helpers"
+    helpers.mkdir(parents=True)
+    (helpers / "__init__.py").write_text("def answer():\n    return 42\n")
+    return source, helpers
