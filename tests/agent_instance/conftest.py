@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from support.ec2_fixtures import push_to_registry, pushed_serving_image  # noqa: F401
 from support.helpers import managed_containers
 from support.imds import InstanceIdentity, MetadataService
 from support.moto import moto_server  # noqa: F401
@@ -46,12 +47,7 @@ def agent_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pushed_image(example_image: str, registry: str, docker_client: Any) -> str:
     """The example image pushed to the local registry, by digest (as PushToECR hands it on)."""
-    docker_client.images.get(example_image).tag(IMAGE_REPOSITORY, tag="test")
-    for line in docker_client.images.push(IMAGE_REPOSITORY, tag="test", stream=True, decode=True):
-        if "error" in line:
-            raise RuntimeError(f"push failed: {line['error']}")
-    digests = docker_client.images.get(f"{IMAGE_REPOSITORY}:test").attrs["RepoDigests"]
-    return next(d for d in digests if d.startswith(IMAGE_REPOSITORY))
+    return push_to_registry(docker_client, example_image, IMAGE_REPOSITORY)
 
 
 @pytest.fixture

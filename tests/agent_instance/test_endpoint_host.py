@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import tarfile
 import time
 from typing import Any
 
@@ -20,12 +21,15 @@ pytestmark = pytest.mark.docker
 BUCKET = "agent-bucket"
 
 
-def _document(harness: Any, model_uri: str, image: str) -> tuple[str, EndpointSpec]:
+def _document(
+    harness: Any, model_uri: str, image: str, environment: dict[str, str] | None = None
+) -> tuple[str, EndpointSpec]:
     """Write an endpoint job document into the harness's staging prefix; return its URI and the spec."""
     spec = EndpointSpec(
         endpoint_name=f"ep-{harness.job_name[-8:]}",
         image_uri=image,
         model_uri=model_uri,
+        environment=environment or {},
         startup_timeout_s=120,
     )
     now_s = time.time()
@@ -107,3 +111,37 @@ def test_a_host_that_cannot_serve_reports_why_and_fails(harness, pushed_image):
     assert harness.wait(agent, 120) == 1, harness.log(agent)
     report = _report(harness, instance.identity.instance_id)
     assert report["status"] == "Failed" and "model" in report["failure_reason"].lower(), report
+
+
+def test_a_script_mode_model_serves_from_s3_with_awss_serving_stack_and_a_writable_code_folder(
+    harness, pushed_serving_image, tmp_path, monkeypatch
+):
+    from support.serving_image import lifecycle_sources
+
+    from ml_lifecycle.source_code.archive import SourceCode
+    from ml_lifecycle.source_code.serving import ensure_repacked, plan_serving
+    from ml_lifecycle.stores import store_factory
+
+    port = free_port()
+    monkeypatch.setenv("ML_LIFECYCLE_SERVING_PORT", str(port))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", harness.aws.endpoint)
+    (tmp_path / "weights.json").write_text('{"scale": 3}')
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "weights.json", arcname="weights.json")
+    key = f"models/{harness.job_name}/model.tar.gz"
+    harness.aws.s3.upload_file(str(tmp_path / "model.tar.gz"), BUCKET, key)
+    source, helpers = lifecycle_sources(tmp_path)
+    code = SourceCode("model.py", str(source), (str(helpers),))
+    plan = plan_serving(f"s3://{BUCKET}/{key}", {}, code, lambda: "us-east-1", store_factory(None))
+    ensure_repacked(plan, store_factory(None), lambda _: None, str(tmp_path / "scratch"))  # as the operator does
+    document, _ = _document(harness, plan.model_uri, pushed_serving_image, plan.environment)
+    (instance,) = harness.launch(1)
+
+    agent = harness.start_agent(document, instance)
+    report = harness.wait_until(lambda: _report(harness, instance.identity.instance_id), "the host's report")
+    assert report["status"] == "InService", harness.log(agent)
+    status, body = _request(port, "POST", "/invocations", b"1,2,3")
+    # model_fn wrote into /opt/ml/model/code before it answered; tinypkg came from the folder's requirements.txt.
+    assert (status, json.loads(body)) == (200, {"prediction": 18.0, "tiny": "tiny-ok", "helper": 42}), body
+    harness.aws.s3.put_object(Bucket=BUCKET, Key=f"{harness.out_prefix}/staging/stop-requested", Body=b"stop")
+    assert harness.wait(agent, 60) == 0, harness.log(agent)

@@ -6,6 +6,7 @@ from support.ec2_fixtures import (  # noqa: F401
     no_emulated_instance_left,
     pushed_framework_image,
     pushed_image,
+    pushed_serving_image,
     pushed_toolkit_image,
 )
 from support.moto import moto_server  # noqa: F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tarfile
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -323,4 +324,48 @@ def test_a_deferred_transform_whose_instances_vanish_fails_as_lost_and_cleans_up
         operator.execute_complete(context, event, **deferred.value.kwargs)
     groups = aws.ec2.describe_security_groups(Filters=[{"Name": "tag:ml-lifecycle.job", "Values": [job_name]}])
     assert groups["SecurityGroups"] == []
+    _assert_all_ended(emulator)
+
+
+def test_a_published_script_mode_version_transforms_on_instances_with_its_code_through_s3(
+    aws, emulator: Ec2Emulator, pushed_serving_image, ml_home, tmp_path
+):
+    from support.serving_image import lifecycle_sources
+
+    from ml_lifecycle.source_code.archive import SourceCode, pack
+    from ml_lifecycle.stores import store_factory
+    from ml_lifecycle.stores.model_registry import publish
+
+    prefix = f"{uuid.uuid4().hex[:8]}/"
+    (tmp_path / "weights.json").write_text('{"scale": 5}')
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "weights.json", arcname="weights.json")
+    aws.s3.upload_file(str(tmp_path / "model.tar.gz"), BUCKET, f"{prefix}job/output/model.tar.gz")
+    source, helpers = lifecycle_sources(tmp_path)
+    pack(SourceCode("model.py", str(source), (str(helpers),)).members(), tmp_path / "sourcedir.tar.gz")
+    aws.s3.upload_file(str(tmp_path / "sourcedir.tar.gz"), BUCKET, f"{prefix}job/source/sourcedir.tar.gz")
+    version = publish(
+        store_factory("aws_default"),
+        f"s3://{BUCKET}/{prefix}job/output/model.tar.gz",
+        "churn",
+        f"s3://{BUCKET}/{prefix}registry",
+        {},
+        str(tmp_path / "scratch"),
+        (f"s3://{BUCKET}/{prefix}job/source/sourcedir.tar.gz", "model.py"),
+    )  # as ExportArtifactsOperator publishes a script-mode training job's model
+    aws.s3.put_object(Bucket=BUCKET, Key=f"{prefix}score/rows.csv", Body=b"1,2,3\n4,5,6\n")
+
+    result = _operator(
+        pushed_serving_image, version["uri"], prefix, batch_strategy="SingleRecord", accept="application/json"
+    ).execute(task_context())
+
+    assert result["status"] == "Completed"
+    body = aws.s3.get_object(Bucket=BUCKET, Key=f"{prefix}scored/rows.csv.out")["Body"].read().decode()
+    assert [json.loads(line) for line in body.splitlines()] == [
+        {"prediction": 30.0, "tiny": "tiny-ok", "helper": 42},
+        {"prediction": 75.0, "tiny": "tiny-ok", "helper": 42},
+    ]
+    repacked = _keys(aws, f"{prefix}registry/churn/1/script-mode/")
+    assert len(repacked) == 1 and repacked[0].endswith("/model.tar.gz")  # the repack went through S3
+    _assert_nothing_left(aws, prefix, result["job_name"], 1)
     _assert_all_ended(emulator)

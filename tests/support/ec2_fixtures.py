@@ -49,13 +49,13 @@ def aws(
 @pytest.fixture(scope="session")
 def pushed_image(example_image: str, registry: str, docker_client: Any) -> str:
     """The example image pushed to the local registry, by digest (as PushToECR hands it on)."""
-    return _push(docker_client, example_image, EMULATED_IMAGE_REPOSITORY)
+    return push_to_registry(docker_client, example_image, EMULATED_IMAGE_REPOSITORY)
 
 
 @pytest.fixture(scope="session")
 def pushed_toolkit_image(toolkit_image: str, registry: str, docker_client: Any) -> str:
     """The sagemaker-training toolkit image (boto3 inside) pushed to the local registry, by digest."""
-    return _push(docker_client, toolkit_image, f"{EMULATED_IMAGE_REPOSITORY}-toolkit")
+    return push_to_registry(docker_client, toolkit_image, f"{EMULATED_IMAGE_REPOSITORY}-toolkit")
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +63,18 @@ def pushed_framework_image(toolkit_image: str, registry: str, docker_client: Any
     """The framework-like image (toolkit, pip, no code inside) pushed to the local registry, by digest."""
     from support.framework_image import framework_image
 
-    return _push(docker_client, framework_image(docker_client, toolkit_image), f"{EMULATED_IMAGE_REPOSITORY}-framework")
+    return push_to_registry(
+        docker_client, framework_image(docker_client, toolkit_image), f"{EMULATED_IMAGE_REPOSITORY}-framework"
+    )
 
 
-def _push(docker_client: Any, image_ref: str, repository: str) -> str:
+@pytest.fixture(scope="session")
+def pushed_serving_image(serving_framework_image: str, registry: str, docker_client: Any) -> str:
+    """AWS's serving stack image (sagemaker-inference on multi-model-server) pushed to the local registry, by digest."""
+    return push_to_registry(docker_client, serving_framework_image, f"{EMULATED_IMAGE_REPOSITORY}-serving")
+
+
+def push_to_registry(docker_client: Any, image_ref: str, repository: str) -> str:
     """Push an image to the local registry as <repository>:test; return its reference by digest.
 
     :param docker_client: a docker SDK client.
