@@ -77,7 +77,12 @@ class JobOperator(LifecycleOperator):
     :param compute: the backend, e.g. ``local`` (the Docker engine) or ``ec2``. (templated)
     :param deferrable: wait in the triggerer instead of a worker slot; the job's log is shown on resume.
     :param poll_interval_s: seconds between reads of the job's record (and, on EC2, its instances and logs).
-    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations and the AWS APIs.
+    :param aws_conn_id: the Airflow AWS connection used for ``s3://`` locations and the AWS APIs; it also asks ECR
+        for the token that pulls an ECR image the engine lacks (the image's own account and region: AWS's framework
+        images too).
+    :param registry_conn_id: an Airflow connection (docker or generic: host, login, password) for pulling an image
+        from another registry that needs a login; None pulls such images anonymously. (compute="local"; EC2
+        instances pull from ECR with their role.)
     """
 
     job_kind: ClassVar[str] = ""
@@ -90,9 +95,11 @@ class JobOperator(LifecycleOperator):
         deferrable: bool = False,
         poll_interval_s: float = 5.0,
         aws_conn_id: str | None = "aws_default",
+        registry_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.registry_conn_id = registry_conn_id
         self.compute = compute
         self.deferrable = deferrable
         self.poll_interval_s = poll_interval_s
@@ -112,7 +119,7 @@ class JobOperator(LifecycleOperator):
 
     def backend_options(self) -> dict[str, Any]:
         """Return the parameters a backend may read beyond the spec (its own frozen options are built from them)."""
-        return {"poll_interval_s": self.poll_interval_s}
+        return {"poll_interval_s": self.poll_interval_s, "registry_conn_id": self.registry_conn_id}
 
     def job_backend(self) -> JobBackend:
         """Return the runner of this operator's kind of job on its backend."""

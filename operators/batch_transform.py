@@ -20,7 +20,7 @@ from ml_lifecycle.core.script_mode import DEFAULT_LOG_LEVEL, check_entry_point
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import InstancesLink, JobLogsLink, PredictionsLink
-from ml_lifecycle.script_mode_serving import SCRIPT_MODE_TEMPLATE_FIELDS, ScriptModeServing
+from ml_lifecycle.source_code.serving_operator import SCRIPT_MODE_TEMPLATE_FIELDS, ScriptModeServing
 
 if TYPE_CHECKING:  # the specs load when a task runs, not at DAG parse time
     from ml_lifecycle.core.specs import TransformSpec

@@ -14,7 +14,7 @@ from ml_lifecycle.core.roles import check_role_arn
 from ml_lifecycle.core.script_mode import DEFAULT_LOG_LEVEL, check_entry_point
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import EndpointLink
-from ml_lifecycle.script_mode_serving import SCRIPT_MODE_TEMPLATE_FIELDS, ScriptModeServing
+from ml_lifecycle.source_code.serving_operator import SCRIPT_MODE_TEMPLATE_FIELDS, ScriptModeServing
 
 # The endpoint proxy's default request body limit (ml_lifecycle.compute.local.endpoints.proxy_config's; a test keeps them equal),
 # written here so that DAG files need not import the proxy's configuration module.
@@ -71,6 +71,8 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
     :param source_dir: script mode: the folder put under code/ whole. (templated)
     :param dependencies: script mode: more folders or files put under code/lib/. (templated)
     :param container_log_level: script mode: the toolkit's log level; default 20 (logging.INFO).
+    :param registry_conn_id: local: an Airflow connection (host, login, password) for pulling the image from a
+        registry that needs a login; ECR images are pulled with a token asked through aws_conn_id.
     """
 
     template_fields: Sequence[str] = (
@@ -120,9 +122,11 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         source_dir: str | None = None,
         dependencies: Sequence[str] | None = None,
         container_log_level: int = DEFAULT_LOG_LEVEL,
+        registry_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.registry_conn_id = registry_conn_id
         self.init_script_mode(entry_point, source_dir, dependencies, container_log_level)
         self.endpoint_name = endpoint_name
         self.image_uri = image_uri
@@ -180,6 +184,7 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
             "ingress_cidrs": self.ingress_cidrs,
             "alb_scheme": self.alb_scheme,
             "poll_interval_s": self.poll_interval_s,
+            "registry_conn_id": self.registry_conn_id,
         }
 
     def execute(self, context: Any) -> dict[str, Any]:

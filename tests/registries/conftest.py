@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 from support import moto
+from support.ecr_lookalike import ECR_ACCOUNT, ECR_LOOKALIKE_IP, OTHER_ACCOUNT
 from support.moto import answers, free_port, stop
 
 moto_server = moto.moto_server  # the session's moto server fixture, shared with other test folders
@@ -48,32 +51,89 @@ def _bcrypt(password: str) -> str:
         return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
 
 
-@pytest.fixture(scope="session")
-def auth_registry(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRegistry]:
-    """A second distribution registry (Debian's docker-registry) with htpasswd authentication on 127.0.0.1."""
+def serve_registry(
+    folder: Path, addr: str, user: str, password: str, tls: tuple[Path, Path] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start Debian's docker-registry with htpasswd authentication; return the process once /v2/ answers.
+
+    :param folder: its data, configuration and log folder.
+    :param addr: ``ip:port`` it listens on.
+    :param user: the accepted login.
+    :param password: its password.
+    :param tls: (certificate, key) to serve HTTPS, or None for HTTP.
+    """
     program = shutil.which("docker-registry")
     if program is None:
         pytest.fail("docker-registry is missing although the registry fixture ran (scripts/bootstrap.sh registry)")
-    folder = tmp_path_factory.mktemp("auth-registry")
-    user, password = "alice", uuid.uuid4().hex
     (folder / "htpasswd").write_text(f"{user}:{_bcrypt(password)}\n")
-    port = free_port()
+    http: dict[str, Any] = {"addr": addr, "secret": uuid.uuid4().hex}
+    if tls is not None:
+        http["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
     config = {
         "version": 0.1,
         "log": {"level": "warn"},
         "storage": {"filesystem": {"rootdirectory": str(folder / "data")}, "delete": {"enabled": True}},
-        "http": {"addr": f"127.0.0.1:{port}", "secret": uuid.uuid4().hex},
+        "http": http,
         "auth": {"htpasswd": {"realm": "ml-lifecycle-test", "path": str(folder / "htpasswd")}},
     }
     (folder / "config.yml").write_text(json.dumps(config))  # YAML is a superset of JSON
     with (folder / "registry.log").open("ab") as log:
         process = subprocess.Popen([program, "serve", str(folder / "config.yml")], stdout=log, stderr=log)
     deadline = time.monotonic() + REGISTRY_START_TIMEOUT_S
-    while not answers(f"http://127.0.0.1:{port}/v2/"):
+    while not (_listening(addr) if tls else answers(f"http://{addr}/v2/")):
         if process.poll() is not None or time.monotonic() > deadline:
             stop(process)
             pytest.fail(f"the htpasswd registry did not start:\n{(folder / 'registry.log').read_text()[-2000:]}")
         time.sleep(0.05)
+    return process
+
+
+def _listening(addr: str) -> bool:
+    """Say whether something accepts TCP connections at ip:port.
+
+    :param addr: ``ip:port``.
+    """
+    host, port = addr.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def ecr_lookalike(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """An HTTPS registry answering as the ECR hosts of two accounts in us-east-1 (through /etc/hosts) that accepts
+    only the login moto's GetAuthorizationToken gives for the first (``AWS`` / ``<account>-auth-token``), as ECR
+    accepts only its own tokens; returns (the first host, the other host)."""
+    if os.geteuid() != 0:
+        pytest.skip("the ECR lookalike maps ECR host names in /etc/hosts and listens on port 443: run as root")
+    hosts = tuple(f"{account}.dkr.ecr.us-east-1.amazonaws.com" for account in (ECR_ACCOUNT, OTHER_ACCOUNT))
+    folder = tmp_path_factory.mktemp("ecr-lookalike")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={hosts[0]}",
+         "-addext", "subjectAltName=" + ",".join(f"DNS:{h}" for h in hosts), "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    etc_hosts = Path("/etc/hosts")
+    original = etc_hosts.read_text()
+    etc_hosts.write_text(original.rstrip("\n") + "\n" + "".join(f"{ECR_LOOKALIKE_IP} {h}\n" for h in hosts))
+    try:
+        process = serve_registry(folder, f"{ECR_LOOKALIKE_IP}:443", "AWS", f"{ECR_ACCOUNT}-auth-token", (cert, key))
+        try:
+            yield hosts  # type: ignore[misc]
+        finally:
+            stop(process)
+    finally:
+        etc_hosts.write_text(original)
+
+
+@pytest.fixture(scope="session")
+def auth_registry(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRegistry]:
+    """A second distribution registry (Debian's docker-registry) with htpasswd authentication on 127.0.0.1."""
+    user, password, port = "alice", uuid.uuid4().hex, free_port()
+    process = serve_registry(tmp_path_factory.mktemp("auth-registry"), f"127.0.0.1:{port}", user, password)
     try:
         yield AuthRegistry(f"127.0.0.1:{port}", user, password)
     finally:

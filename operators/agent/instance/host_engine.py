@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ml_lifecycle.agent.instance.image_pull import EcrClientFor, pull_from_ecr
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine, ImageInfo
+from ml_lifecycle.registries.pull_login import PullLogins
 
 
 class InstanceEngine(DockerEngine):
@@ -17,10 +18,11 @@ class InstanceEngine(DockerEngine):
         super().__init__()
         self.ecr_client_for = ecr_client_for
 
-    def ensure_image(self, ref: str) -> ImageInfo:
-        """Return the image, pulling it when missing (from ECR with a login token).
+    def ensure_image(self, ref: str, logins: PullLogins | None = None) -> ImageInfo:
+        """Return the image, pulling it when missing (from ECR with a login token from the instance role).
 
         :param ref: an image reference (tag or digest).
+        :param logins: unused: an instance has no Airflow connections; its role logs in to ECR.
         """
         if self.ecr_client_for is not None:
             pull_from_ecr(self, ref, self.ecr_client_for)

@@ -51,6 +51,7 @@ class Ec2Backend(Backend):
             "settings": Ec2Settings.build(self.options.get("ec2_settings")),
             "poll_interval_s": self._poll_interval_s(),
             "lost_grace_s": float(self.options.get("lost_grace_s") or LOST_GRACE_S),
+            "registry_conn_id": self.options.get("registry_conn_id") or None,
         }
         if kind.name == "training":
             from ml_lifecycle.compute.ec2.training_jobs import Ec2TrainingJobs, SpotPolicy

@@ -60,7 +60,9 @@ class Ec2EndpointBackend(EndpointBackend):
         :param sink: the task log.
         """
         from ml_lifecycle.compute.ec2.endpoint_rollout import rollout_policy
+        from ml_lifecycle.compute.ec2.launcher import check_registry_login
 
+        check_registry_login(spec.image_uri, self.options.get("registry_conn_id") or None)
         prefix = state_prefix(self.options.get("state_uri"), spec.model_uri, spec.endpoint_name)
         state = self.manager.deploy(spec, spec.instance_type, dict(owner), prefix, rollout_policy(self.options), sink)
         return view_of(state, prefix)

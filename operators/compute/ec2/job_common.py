@@ -13,7 +13,7 @@ from typing import Any
 from ml_lifecycle.compute.base import JobBackend
 from ml_lifecycle.compute.ec2.cloudwatch_follow import CloudWatchFollower
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
-from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan, check_launchable
+from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan, check_launchable, check_registry_login
 from ml_lifecycle.compute.ec2.security_group import delete_job_security_groups
 from ml_lifecycle.compute.records import StoreFor, read_record
 from ml_lifecycle.core.ec2.checks import check_reachable_from_ec2
@@ -73,8 +73,10 @@ class Ec2Jobs(JobBackend):
         settings: Ec2Settings,
         poll_interval_s: float,
         lost_grace_s: float = LOST_GRACE_S,
+        registry_conn_id: str | None = None,
     ) -> None:
         super().__init__(kind, compute, aws_conn_id, poll_interval_s, lost_grace_s)
+        self.registry_conn_id = registry_conn_id
         self.log_group = LOG_GROUPS[kind.name]  # the CloudWatch Logs group the agents write to
         self.store_for = clients.store_for
         self.fleet = clients.fleet
@@ -214,4 +216,5 @@ class Ec2Jobs(JobBackend):
         :param spec: the job's spec.
         """
         check_reachable_from_ec2(self.kind.locations(spec), spec.image_uri)
+        check_registry_login(spec.image_uri, self.registry_conn_id)
         check_launchable(spec, self.fleet, self.settings)

@@ -164,3 +164,22 @@ def check_launchable(spec: Any, fleet: Ec2Fleet, settings: Ec2Settings) -> None:
     """
     refuse_airflow_secrets(spec.secrets)
     settings_for_role(fleet.iam(), settings, spec.role_arn, lambda _: None)  # launch says which profile
+
+
+def check_registry_login(image_uri: str, registry_conn_id: str | None) -> None:
+    """Refuse a registry login that only Airflow holds for an image the instances would pull from outside ECR:
+    instances log in to ECR with their role and read no Airflow connection.
+
+    :param image_uri: the image the instances pull.
+    :param registry_conn_id: the operator's registry_conn_id, or None.
+    """
+    from ml_lifecycle.core.image_ref import parse_image_ref
+    from ml_lifecycle.registries.ecr import ECR_HOST
+
+    registry = parse_image_ref(image_uri).registry
+    if registry_conn_id and not ECR_HOST.match(registry):
+        raise SpecError(
+            "registry_conn_id",
+            f"is the login of {registry or 'Docker Hub'} in an Airflow connection, which EC2 instances cannot read",
+            "Push the image to Amazon ECR (PushToECROperator): the instances log in to ECR with their role",
+        )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ml_lifecycle import settings
 from ml_lifecycle.compute.base import Backend, EndpointBackend, JobBackend, JobLinks, ReapRequest
 from ml_lifecycle.core.job_kinds import JobKind
 from ml_lifecycle.core.lost_instances import LOST_GRACE_S
+
+if TYPE_CHECKING:
+    from ml_lifecycle.registries.pull_login import PullLogins
 
 DEFAULT_POLL_INTERVAL_S = 5.0
 PING_TIMEOUT_S = 2.0  # SageMaker's health check timeout
@@ -22,6 +25,12 @@ class LocalBackend(Backend):
     """
 
     name: ClassVar[str] = "local"
+
+    def pull_logins(self) -> PullLogins:
+        """Return where image pulls get their login: ECR tokens through the AWS connection, registry_conn_id's login."""
+        from ml_lifecycle.registries.pull_login import PullLogins
+
+        return PullLogins(self.aws_conn_id, self.options.get("registry_conn_id") or None)
 
     def jobs(self, kind: JobKind) -> JobBackend:
         """Return the job runner for a kind of job on this engine.
@@ -39,6 +48,7 @@ class LocalBackend(Backend):
             "store_for": store_factory(self.aws_conn_id),
             "home": settings.home_dir(),
             "work_root": settings.work_dir(),
+            "logins": self.pull_logins(),
         }
         if kind.name == "training":
             from ml_lifecycle.compute.local.training.jobs import LocalTrainingJobs
@@ -59,7 +69,12 @@ class LocalBackend(Backend):
 
         home = settings.home_dir()
         manager = LocalEndpoints(
-            DockerEngine(), store_factory(self.aws_conn_id), home, settings.serving_host(), self.aws_conn_id
+            DockerEngine(),
+            store_factory(self.aws_conn_id),
+            home,
+            settings.serving_host(),
+            self.aws_conn_id,
+            self.pull_logins(),
         )
         ping_timeout_s = float(self.options.get("ping_timeout_s") or PING_TIMEOUT_S)
         return LocalEndpointBackend(manager, home, serving_limits(self.options), ping_timeout_s)

@@ -28,6 +28,7 @@ from ml_lifecycle.core.job_kinds import DEADLINE_MARGIN_S, JobKind
 from ml_lifecycle.core.lost_instances import AGENT_LOST_REASON, LOST_GRACE_S, track_gone
 from ml_lifecycle.core.status import JobRecord, is_terminal
 from ml_lifecycle.core.uris import parse_uri
+from ml_lifecycle.registries.pull_login import PullLogins
 from ml_lifecycle.secret_sources.values import resolve_secrets
 from ml_lifecycle.stores import StoreFor, detached_store_factory
 
@@ -48,6 +49,7 @@ class DetachedJobs(JobBackend):
     :param home: ML_LIFECYCLE_HOME; agent logs live in ``logs/jobs/<job>.log`` below it.
     :param work_root: the folder under which jobs lay out /opt/ml.
     :param lost_grace_s: how long a job's agent may be gone, without a final record, before a deferred wait says lost.
+    :param logins: where a pull of a missing image gets its login; None pulls anonymously.
     """
 
     lost_reason = AGENT_LOST_REASON
@@ -62,8 +64,10 @@ class DetachedJobs(JobBackend):
         home: Path,
         work_root: Path,
         lost_grace_s: float = LOST_GRACE_S,
+        logins: PullLogins | None = None,
     ) -> None:
         super().__init__(kind, compute, aws_conn_id, poll_interval_s, lost_grace_s)
+        self.logins = logins
         self.store_for = store_for
         self.home = home
         self.work_root = work_root

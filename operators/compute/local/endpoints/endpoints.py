@@ -38,6 +38,7 @@ from ml_lifecycle.core import labels
 from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.specs import EndpointSpec
+from ml_lifecycle.registries.pull_login import PullLogins
 from ml_lifecycle.secret_sources.values import resolve_secrets
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class LocalEndpoints:
         home: Path,
         serving_host: str,
         aws_conn_id: str | None = "aws_default",
+        logins: PullLogins | None = None,
     ) -> None:
         """Hold the engine, stores and state folder.
 
@@ -71,7 +73,9 @@ class LocalEndpoints:
         :param home: ML_LIFECYCLE_HOME (records and unpacked models live below it).
         :param serving_host: the address published ports are reached at.
         :param aws_conn_id: the Airflow AWS connection that reads Secrets Manager and SSM secrets.
+        :param logins: where a pull of a missing image gets its login; None pulls anonymously.
         """
+        self.logins = logins
         self.engine = engine
         self.store_for = store_for
         self.home = home
@@ -140,7 +144,7 @@ class LocalEndpoints:
                 proxy_image = ensure_proxy_image(self.engine, sink)
                 if proxy.on_host:
                     proxy_started = pool.submit(self._ensure_proxy, proxy, running, proxy_image, ep_labels, old)
-                image = self.engine.ensure_image(spec.image_uri)
+                image = self.engine.ensure_image(spec.image_uri, self.logins)
                 gpus = plan_gpus(self.engine, image.image_id, spec.instance_type, spec.gpus, spec.instance_count, sink)
                 if live and any(g.wanted for g in gpus):
                     sink(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ml_lifecycle.errors import EngineError, ImageNotFound
+
+if TYPE_CHECKING:
+    from ml_lifecycle.registries.pull_login import PullLogins
 
 log = logging.getLogger(__name__)
 
@@ -75,27 +78,42 @@ class EngineImages:
                     api.close()
         return None
 
-    def ensure_image(self, ref: str) -> ImageInfo:
+    def ensure_image(self, ref: str, logins: PullLogins | None = None) -> ImageInfo:
         """Return the image, pulling it only when the engine does not have it.
 
         :param ref: an image reference (tag or digest).
+        :param logins: where the pull's login comes from (an ECR token, a connection's login); None pulls anonymously.
         """
         import docker
 
         try:
             image = self.client.images.get(ref)
         except docker.errors.ImageNotFound:
-            log.info("Image %s is not on the engine; pulling it", ref)
-            try:
-                image = self.client.images.pull(ref)
-            except docker.errors.APIError as err:
-                raise ImageNotFound(
-                    f"The image {ref} is not on the Docker engine and could not be pulled ({err.explanation}). "
-                    "Build it (BuildImageOperator), push it to a registry the engine can reach, or fix image_uri"
-                ) from err
+            image = self._pull(ref, logins)
         except docker.errors.APIError as err:
             raise EngineError(f"The engine failed to look up image {ref}: {err.explanation}") from err
         digests = image.attrs.get("RepoDigests") or []
         wanted = ref.split("@", 1)[0].rsplit(":", 1)[0] if "@" not in ref else ref.split("@", 1)[0]
         digest = next((d for d in digests if d.split("@", 1)[0] == wanted), digests[0] if digests else "")
         return ImageInfo(ref=ref, image_id=image.id, digest=digest)
+
+    def _pull(self, ref: str, logins: PullLogins | None) -> Any:
+        """Pull an image the engine lacks with its login; the error names the registry and the credentials tried.
+
+        :param ref: the image reference.
+        :param logins: where the login comes from, or None for an anonymous pull.
+        """
+        import docker
+
+        from ml_lifecycle.core.image_ref import parse_image_ref
+        from ml_lifecycle.registries.pull_login import anonymous
+
+        login = logins.login_for(ref) if logins else anonymous(parse_image_ref(ref).registry or "docker.io")
+        log.info("Image %s is not on the engine; pulling it from %s with %s", ref, login.registry, login.described)
+        try:
+            return self.client.images.pull(ref, auth_config=dict(login.auth_config) if login.auth_config else None)
+        except docker.errors.APIError as err:
+            raise ImageNotFound(
+                f"The image {ref} is not on the Docker engine, and {login.registry} refused to give it to a pull "
+                f"with {login.described}: {err.explanation}. {login.advice}"
+            ) from err

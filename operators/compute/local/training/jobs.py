@@ -39,7 +39,7 @@ class LocalTrainingJobs(DetachedJobs):
         :param sink: the task log.
         """
         engine = DockerEngine()
-        image = engine.ensure_image(spec.image_uri)
+        image = engine.ensure_image(spec.image_uri, self.logins)
         gpus = plan_gpus(engine, image.image_id, spec.instance_type, spec.gpus, spec.instance_count, sink)
         return image, gpus, list_channels(dict(spec.channels), store_for)
 

@@ -40,7 +40,7 @@ class LocalTransformJobs(DetachedJobs):
         """
         objects = list_transform_inputs(spec, store_for)
         engine = DockerEngine()
-        image = engine.ensure_image(spec.image_uri)
+        image = engine.ensure_image(spec.image_uri, self.logins)
         gpus = plan_gpus(engine, image.image_id, spec.instance_type, spec.gpus, spec.instance_count, sink)
         sink(f"Transform {job_name}: {len(objects)} input object(s) on {spec.instance_count} container(s)")
         return objects, gpus
