@@ -80,7 +80,15 @@ def test_a_source_folder_trains_in_a_framework_image_and_an_unchanged_one_is_upl
             "wheels/tinypkg-1.0-py3-none-any.whl",
         ]
     config = json.loads((out / result["job_name"] / "status.json").read_text())["hyperparameters"]
-    assert config == {"epochs": "3", "name": json.dumps(HYPERPARAMETERS["name"])}  # the SDK's encoding
+    assert config == {  # as the container got them, in the SDK's encoding
+        "epochs": "3",
+        "name": json.dumps(HYPERPARAMETERS["name"]),
+        "sagemaker_program": '"train.py"',
+        "sagemaker_submit_directory": '"/opt/ml/input/data/code/sourcedir.tar.gz"',
+        "sagemaker_container_log_level": "20",
+        "sagemaker_job_name": json.dumps(result["job_name"]),
+        "sagemaker_region": '"us-east-1"',
+    }
     assert "packed (4 files" in capsys.readouterr().out
 
     uploaded_ns = archive.stat().st_mtime_ns
