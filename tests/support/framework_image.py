@@ -71,17 +71,19 @@ def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def script_mode_sources(root: Path) -> tuple[Path, Path]:
-    """Write a source folder (train.py, requirements.txt, a local wheel) and a dependency folder; return both.
+def script_mode_sources(root: Path, program: str = "train.py", script: str = TRAIN_SCRIPT) -> tuple[Path, Path]:
+    """Write a source folder (the program, a requirements.txt, a local wheel) and a dependency folder; return both.
 
     :param root: where to write them.
+    :param program: the program's file name.
+    :param script: its code.
     """
-    source = root / "src"
+    source = root / f"src-{Path(program).stem}"
     (source / "wheels").mkdir(parents=True)
-    (source / "train.py").write_text(TRAIN_SCRIPT)
+    (source / program).write_text(script)
     (source / "requirements.txt").write_text("--no-index\n--find-links ./wheels\ntinypkg==1.0\n")
     write_wheel(source / "wheels" / "tinypkg-1.0-py3-none-any.whl")
-    helpers = root / "libs" / "helpers"
+    helpers = root / f"libs-{Path(program).stem}" / "helpers"
     helpers.mkdir(parents=True)
     (helpers / "__init__.py").write_text("def answer():\n    return 42\n")
     return source, helpers

@@ -10,7 +10,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from support.framework_image import TOOLKIT_WHEELS, add_bytes, write_wheel
+from support.framework_image import TOOLKIT_WHEELS, add_bytes, script_mode_sources
 
 SERVING_IMAGE = "ml-lifecycle-test/framework-serving:test"
 SERVING_PACKAGES = ("sagemaker-inference==1.10.1", "multi-model-server==1.1.11", "setuptools<81", "pip")
@@ -93,12 +93,4 @@ def lifecycle_sources(root: Path) -> tuple[Path, Path]:
 
     :param root: where to write them.
     """
-    source = root / "lifecycle-src"
-    (source / "wheels").mkdir(parents=True)
-    (source / "model.py").write_text(LIFECYCLE_SCRIPT)
-    (source / "requirements.txt").write_text("--no-index\n--find-links ./wheels\ntinypkg==1.0\n")
-    write_wheel(source / "wheels" / "tinypkg-1.0-py3-none-any.whl")
-    helpers = root / "deps" / "helpers"
-    helpers.mkdir(parents=True)
-    (helpers / "__init__.py").write_text("def answer():\n    return 42\n")
-    return source, helpers
+    return script_mode_sources(root, "model.py", LIFECYCLE_SCRIPT)
