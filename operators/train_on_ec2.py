@@ -211,6 +211,23 @@ class TrainOnEC2Operator(JobOperator):
             "max_wait_s": self.max_wait_s,
         }
 
+    @classmethod
+    def from_sagemaker(cls, config: Mapping[str, Any], **kwargs: Any) -> TrainOnEC2Operator:
+        """Build the operator from a SageMaker CreateTrainingJob request: the Amazon provider's
+        SageMakerTrainingOperator ``config`` (or the SDK's ``sagemaker.workflow.airflow.training_config``). A field
+        that cannot be honoured here fails with its name; the README's table says what each field does.
+
+        :param config: the request, as botocore's input shape in JSON.
+        :param kwargs: more parameters (task_id, compute, ...); they win over the config's, and ``ec2_settings``
+            keys are merged over those the config sets.
+        """
+        from ml_lifecycle.core.sagemaker_api.training import training_kwargs
+
+        translated = training_kwargs(config)
+        if "ec2_settings" in kwargs and "ec2_settings" in translated:
+            kwargs["ec2_settings"] = {**translated["ec2_settings"], **(kwargs["ec2_settings"] or {})}
+        return cls(**{**translated, **kwargs})
+
     def source_code(self) -> Any:
         """Return the script-mode code (SourceCode), or None without an entry point."""
         if not self.entry_point:
