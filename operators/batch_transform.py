@@ -274,6 +274,21 @@ class BatchTransformOperator(ScriptModeServing, JobOperator):
         """Return what the backend reads beyond the spec: EC2's launch settings, the poll interval."""
         return {**super().backend_options(), "ec2_settings": self.ec2_settings}
 
+    @classmethod
+    def from_sagemaker(cls, config: Mapping[str, Any], **kwargs: Any) -> BatchTransformOperator:
+        """Build the operator from the Amazon provider's SageMakerTransformOperator config: ``{"Model": <CreateModel
+        request>, "Transform": <CreateTransformJob request>}`` (the SDK's ``transform_config`` makes one). A field
+        that cannot be honoured here fails with its name; the README's table says what each field does.
+
+        :param config: the config, as botocore's input shapes in JSON.
+        :param kwargs: more parameters (task_id, compute, ...); they win over the config's, and ``ec2_settings``
+            keys are merged over those the config sets.
+        """
+        from ml_lifecycle.core.sagemaker_api.fields import with_overrides
+        from ml_lifecycle.core.sagemaker_api.transform import transform_kwargs
+
+        return cls(**with_overrides(transform_kwargs(config), kwargs))
+
     def serving(self) -> Any:
         """Return the model and environment the containers get (in script mode, the repacked model)."""
         return self.serving_plan(lambda: backend_of(self.compute, self.aws_conn_id, self.backend_options()).region())

@@ -221,12 +221,10 @@ class TrainOnEC2Operator(JobOperator):
         :param kwargs: more parameters (task_id, compute, ...); they win over the config's, and ``ec2_settings``
             keys are merged over those the config sets.
         """
+        from ml_lifecycle.core.sagemaker_api.fields import with_overrides
         from ml_lifecycle.core.sagemaker_api.training import training_kwargs
 
-        translated = training_kwargs(config)
-        if "ec2_settings" in kwargs and "ec2_settings" in translated:
-            kwargs["ec2_settings"] = {**translated["ec2_settings"], **(kwargs["ec2_settings"] or {})}
-        return cls(**{**translated, **kwargs})
+        return cls(**with_overrides(training_kwargs(config), kwargs))
 
     def source_code(self) -> Any:
         """Return the script-mode code (SourceCode), or None without an entry point."""

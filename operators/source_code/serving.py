@@ -42,13 +42,16 @@ class ServingCode:
     :param program: the entry point, relative to code/.
     :param digest: the sha256 identifying the code's content.
     :param files: (name under code/, file on this machine), for code from a folder.
-    :param archive_uri: the sourcedir.tar.gz, for code a registry version keeps.
+    :param archive_uri: a sourcedir.tar.gz in a store: the one a registry version keeps, or a source_dir given as
+        the archive's URI (as the SDK takes ``source_dir="s3://.../sourcedir.tar.gz"``).
+    :param archive_sha256: the sha256 the archive must have (a registry version's manifest records it), or None.
     """
 
     program: str
     digest: str
     files: tuple[tuple[str, Path], ...] = ()
     archive_uri: str | None = None
+    archive_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,25 @@ class ServingPlan:
     code: ServingCode | None = None
 
 
-def local_code(code: SourceCode) -> ServingCode:
-    """Return a folder's code as the SDK's repack lays it out under code/ (dependencies under code/lib/).
+def local_code(code: SourceCode, store_for: StoreFor) -> ServingCode:
+    """Return a folder's code as the SDK's repack lays it out under code/ (dependencies under code/lib/), or the
+    archive a source_dir URI names (its content as it was packed; identified by the store's size and ETag).
 
     :param code: the entry point, source directory and dependencies.
+    :param store_for: returns the store for a URI (for a source_dir that is an archive's URI).
     """
+    if code.source_dir and "://" in code.source_dir:
+        uri = parse_uri(code.source_dir, "source_dir")
+        found = [info for info in store_for(uri).list_objects(uri) if info.uri == str(uri)]
+        if not uri.path.endswith(".tar.gz") or not found:
+            raise SpecError(
+                "source_dir",
+                f"{code.source_dir} is not a tar.gz archive in the store",
+                "Give a folder on this machine, or the URI of a sourcedir.tar.gz (as the SDK takes it)",
+            )
+        if code.dependencies:
+            raise SpecError("dependencies", "cannot be added to an archive given by URI", "Pack them into it")
+        return ServingCode(code.program(), f"{found[0].size_bytes}:{found[0].etag}", archive_uri=str(uri))
     files = code.members(MODEL_CODE_LIBRARIES)
     return ServingCode(code.program(), digest_of(files), tuple(files))
 
@@ -87,7 +104,8 @@ def published_code(model_uri: str, store_for: StoreFor) -> ServingCode | None:
     code = (manifest or {}).get("code")
     if not code:
         return None
-    return ServingCode(str(code["entry_point"]), str(code["sha256"]), archive_uri=str(code["uri"]))
+    sha256 = str(code["sha256"])
+    return ServingCode(str(code["entry_point"]), sha256, archive_uri=str(code["uri"]), archive_sha256=sha256)
 
 
 def plan_serving(
@@ -108,7 +126,7 @@ def plan_serving(
     :param store_for: returns the store for a URI.
     :param log_level: the toolkit's log level.
     """
-    serving = local_code(code) if code is not None else published_code(model_uri, store_for)
+    serving = local_code(code, store_for) if code is not None else published_code(model_uri, store_for)
     if serving is None:
         return ServingPlan(model_uri, dict(environment), model_uri)
     uri = parse_uri(model_uri, "model_uri")
@@ -164,19 +182,22 @@ def ensure_repacked(plan: ServingPlan, store_for: StoreFor, sink: Callable[[str]
 
 
 def _published_files(code: ServingCode, store_for: StoreFor, scratch: str) -> tuple[tuple[str, Path], ...]:
-    """Download and unpack a published sourcedir.tar.gz (checked against its manifest's sha256); return its files.
+    """Download and unpack a sourcedir.tar.gz (a published one checked against its manifest's sha256); return its
+    files.
 
     :param code: the published code.
     :param store_for: returns the store for a URI.
     :param scratch: a local folder.
     """
     uri = parse_uri(str(code.archive_uri))
-    digest, _ = sha256_of(store_for(uri), uri)
-    if digest != code.digest:
-        raise StoreError(
-            f"{uri} does not match the sha256 its manifest records ({digest} is not {code.digest}): the registry's "
-            "copy of the code changed after it was published. Publish the model again (ExportArtifactsOperator)"
-        )
+    if code.archive_sha256 is not None:
+        digest, _ = sha256_of(store_for(uri), uri)
+        if digest != code.archive_sha256:
+            raise StoreError(
+                f"{uri} does not match the sha256 its manifest records ({digest} is not {code.archive_sha256}): the "
+                "registry's copy of the code changed after it was published. Publish the model again "
+                "(ExportArtifactsOperator)"
+            )
     archive = os.path.join(scratch, "sourcedir.tar.gz")
     store_for(uri).download_file(uri, archive)
     folder = os.path.join(scratch, "code")

@@ -160,3 +160,27 @@ def test_code_changed_in_the_registry_after_publishing_is_refused(tmp_path):
     with pytest.raises(StoreError, match="changed after it was published"):
         ensure_repacked(plan, store_factory(None), lambda _: None, str(tmp_path / "scratch"))
     assert not Path(plan.model_uri.removeprefix("file://")).exists()
+
+
+def test_a_source_dir_given_as_an_archives_uri_is_served_as_it_was_packed(tmp_path):
+    model = _model(tmp_path / "job" / "model.tar.gz", {"weights.json": b"{}"})
+    archive = tmp_path / "code" / "sourcedir.tar.gz"
+    _model(archive, {"inference.py": b"def model_fn(d):\n    return 4\n", "helpers/__init__.py": b""})
+    code = SourceCode("inference.py", f"file://{archive}")  # as the SDK takes source_dir="s3://.../sourcedir.tar.gz"
+    plan = plan_serving(model, {}, code, lambda: REGION, store_factory(None))
+    ensure_repacked(plan, store_factory(None), lambda _: None, str(tmp_path / "scratch"))
+    assert _members(plan.model_uri) == {
+        "weights.json": b"{}",
+        "code/inference.py": b"def model_fn(d):\n    return 4\n",
+        "code/helpers/__init__.py": b"",
+    }
+    _model(archive, {"inference.py": b"def model_fn(d):\n    return 5\n"})
+    assert plan_serving(model, {}, code, lambda: REGION, store_factory(None)).model_uri != plan.model_uri
+
+
+@pytest.mark.parametrize("name", ["code.zip", "missing.tar.gz"])
+def test_a_source_dir_uri_that_is_no_archive_in_the_store_is_refused(tmp_path, name):
+    model = _model(tmp_path / "model.tar.gz", {"weights.json": b"{}"})
+    (tmp_path / "code.zip").write_bytes(b"zip")
+    with pytest.raises(SpecError, match=r"not a tar\.gz archive in the store"):
+        plan_serving(model, {}, SourceCode("i.py", f"file://{tmp_path}/{name}"), lambda: REGION, store_factory(None))

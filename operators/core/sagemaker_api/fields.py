@@ -140,3 +140,16 @@ def rules_table(rules: Sequence[FieldRule]) -> list[tuple[str, str]]:
     :param rules: a request's field table.
     """
     return [(rule.path, rule.effect) for rule in rules]
+
+
+def with_overrides(translated: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Return an operator's keyword arguments: the translated request's, then the caller's (which win), with the
+    keys of ``ec2_settings`` merged.
+
+    :param translated: what a request's translation gave.
+    :param overrides: the caller's own parameters (task_id, compute, ...).
+    """
+    merged = {**translated, **overrides}
+    if "ec2_settings" in translated and "ec2_settings" in overrides:
+        merged["ec2_settings"] = {**translated["ec2_settings"], **(overrides["ec2_settings"] or {})}
+    return merged
