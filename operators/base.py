@@ -117,6 +117,17 @@ class JobOperator(LifecycleOperator):
         :param spec: the job's spec.
         """
 
+    def resume_state(self) -> dict[str, Any]:
+        """Return what the spec was built from beyond the rendered parameters (kept in the deferral, so a resumed
+        task rebuilds the same spec without reading stores or folders before the job's cleanup is guarded)."""
+        return {}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take back what resume_state kept.
+
+        :param state: what resume_state returned when the task deferred.
+        """
+
     def backend_options(self) -> dict[str, Any]:
         """Return the parameters a backend may read beyond the spec (its own frozen options are built from them)."""
         return {"poll_interval_s": self.poll_interval_s, "registry_conn_id": self.registry_conn_id}
@@ -133,7 +144,6 @@ class JobOperator(LifecycleOperator):
 
         spec = self.build_spec()
         with fail_fast_unless_retryable():
-            self.stage_inputs(spec)
             outcome = run_job(
                 self.job_backend(),
                 spec,
@@ -142,18 +152,23 @@ class JobOperator(LifecycleOperator):
                 note_job=self.note_job,
                 wait=self.wait_for_completion,
                 defer=self.defer_wait if self.deferrable else None,
+                stage=lambda: self.stage_inputs(spec),
             )
         return outcome.to_xcom()
 
-    def execute_complete(self, context: Any, event: dict[str, Any], job_name: str) -> dict[str, Any]:
+    def execute_complete(
+        self, context: Any, event: dict[str, Any], job_name: str, state: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Resume after deferral: show the job's log, then return its outputs or fail (its resources removed).
 
         :param context: the Airflow context.
         :param event: the trigger's event.
         :param job_name: the job's name.
+        :param state: what resume_state kept when the task deferred.
         """
         from ml_lifecycle.compute.lifecycle import resume_job
 
+        self.restore_state(state or {})
         self.note_job(job_name)
         with fail_fast_unless_retryable():
             outcome = resume_job(self.job_backend(), self.build_spec(), job_name, event, self.log.info, self.defer_wait)
@@ -186,6 +201,6 @@ class JobOperator(LifecycleOperator):
         self.defer(
             trigger=JobRecordTrigger.waiting_for(wait),
             method_name="execute_complete",
-            kwargs={"job_name": wait.job_name},
+            kwargs={"job_name": wait.job_name, "state": self.resume_state()},
             timeout=timedelta(seconds=timeout_s),
         )

@@ -293,6 +293,22 @@ class BatchTransformOperator(ScriptModeServing, JobOperator):
         """Return the model and environment the containers get (in script mode, the repacked model)."""
         return self.serving_plan(lambda: backend_of(self.compute, self.aws_conn_id, self.backend_options()).region())
 
+    def resume_state(self) -> dict[str, Any]:
+        """Keep the model and environment the containers got (a resumed task does not plan them again)."""
+        plan = self.serving()
+        return {"serving": {"model_uri": plan.model_uri, "environment": plan.environment}}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take back the model and environment the job was started with.
+
+        :param state: what resume_state returned.
+        """
+        if "serving" in state:
+            from ml_lifecycle.source_code.serving import ServingPlan
+
+            serving = state["serving"]
+            self._serving_plan = ServingPlan(serving["model_uri"], dict(serving["environment"]), serving["model_uri"])
+
     def stage_inputs(self, spec: TransformSpec) -> None:
         """Repack the model with the script-mode code unless that was done before.
 

@@ -37,6 +37,7 @@ def run_job(
     note_job: Callable[[str], None],
     wait: bool = True,
     defer: Deferrer | None = None,
+    stage: Callable[[], None] | None = None,
 ) -> JobOutcome:
     """Run the task instance's job to its end (or start it, or defer its wait) and return its outcome.
 
@@ -47,8 +48,11 @@ def run_job(
     :param note_job: told the job's name as soon as it is chosen (so on_kill and the links know it).
     :param wait: wait for the job to end; False returns InProgress as soon as it runs.
     :param defer: hands the wait to the triggerer; None waits in this process.
+    :param stage: puts what only this machine has where the job reads it, once the backend's checks passed.
     """
     jobs.preflight(spec)
+    if stage is not None:
+        stage()
     title = jobs.kind.title
     attempt = choose_attempt(
         identity,

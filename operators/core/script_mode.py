@@ -120,7 +120,11 @@ def script_mode_code(hyperparameters: Mapping[str, str], inputs: Mapping[str, An
     program, channel = hyperparameters.get(PROGRAM), inputs.get(CODE_CHANNEL)
     if not program or not isinstance(channel, Mapping) or not channel.get("uri"):
         return None
-    return f"{str(channel['uri']).rstrip('/')}/{SOURCE_ARCHIVE}", str(json.loads(program))
+    try:
+        name = json.loads(program)  # the SDK's encoding
+    except ValueError:
+        name = program  # written by hand, unencoded
+    return f"{str(channel['uri']).rstrip('/')}/{SOURCE_ARCHIVE}", str(name)
 
 
 # Serving, as the SDK arranges a framework model with repacking (its form for network-isolated models, and the one

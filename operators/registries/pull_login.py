@@ -11,6 +11,9 @@ from ml_lifecycle.errors import RegistryError
 from ml_lifecycle.registries.ecr import ECR_HOST
 
 ECR_PERMISSIONS = "ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer"
+# What docker-py sends without a login of ours: the worker's ~/.docker/config.json (docker login, credential helpers).
+ENGINE_CONFIG = "no login from Airflow (only what this machine's Docker configuration holds: docker login, credential helpers)"
+DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "index.docker.io/v1"})
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class PullLogins:
             from ml_lifecycle.registries.credentials import credentials_from_connection
 
             credentials = credentials_from_connection(self.registry_conn_id)
-            if credentials.host and credentials.host != registry:
+            if credentials.host and _canonical(credentials.host) != _canonical(registry):
                 raise RegistryError(
                     f"The Airflow connection {self.registry_conn_id!r} holds the login of {credentials.host}, and "
                     f"{image_uri} is in {registry}: its password is not sent there. Give registry_conn_id a "
@@ -89,16 +92,16 @@ class PullLogins:
         )
         try:
             login = EcrRegistry(client_factory("ecr", self.aws_conn_id, region), registry_id=account).login()
-        except RegistryError as err:
-            raise RegistryError(
-                f"Pulling from {registry} needs {described}, and ECR refused it: {err}. Give the connection's "
-                f"identity {ECR_PERMISSIONS} (AWS's framework images are in AWS's accounts: pull them in their region)"
-            ) from err
-        except Exception as err:  # no credentials, no region, an unreachable endpoint: botocore's own errors
-            raise RegistryError(
-                f"Pulling from {registry} needs {described}, which could not be had ({type(err).__name__}: {err}). "
-                f"Check that the connection {self.aws_conn_id!r} has credentials"
-            ) from err
+        except Exception as err:  # ECR's refusal, or no credentials, no region, an unreachable endpoint
+            # The engine may still log in by itself (docker login, the ecr-login credential helper).
+            return PullLogin(
+                registry,
+                f"{ENGINE_CONFIG}, as {described} could not be had ({type(err).__name__}: {err})",
+                None,
+                f"Give the connection {self.aws_conn_id!r} credentials whose identity has {ECR_PERMISSIONS} (AWS's "
+                "framework images are in AWS's accounts: pull them in their own region), or log this machine's "
+                "Docker in to the registry",
+            )
         return PullLogin(
             registry,
             described,
@@ -114,8 +117,17 @@ def anonymous(registry: str) -> PullLogin:
     """
     return PullLogin(
         registry,
-        "no login (an anonymous pull)",
+        ENGINE_CONFIG,
         None,
         "If the registry needs a login, give registry_conn_id (an Airflow connection with its login and password); "
         "if the image is built here, build it first (BuildImageOperator) or fix image_uri",
     )
+
+
+def _canonical(host: str) -> str:
+    """Return a registry host with Docker Hub's aliases made one.
+
+    :param host: a registry host as a connection or an image reference names it.
+    """
+    bare = host.removeprefix("https://").removeprefix("http://").rstrip("/")
+    return "docker.io" if bare in DOCKER_HUB_ALIASES else bare

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ml_lifecycle.compute.local.serving.archive import extract_tar_gz
+from ml_lifecycle.compute.local.serving.archive import GZIP_LEVEL, extract_tar_gz
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.script_mode import (
     DEFAULT_LOG_LEVEL,
@@ -45,6 +45,8 @@ class ServingCode:
     :param archive_uri: a sourcedir.tar.gz in a store: the one a registry version keeps, or a source_dir given as
         the archive's URI (as the SDK takes ``source_dir="s3://.../sourcedir.tar.gz"``).
     :param archive_sha256: the sha256 the archive must have (a registry version's manifest records it), or None.
+    :param replaces_model_code: the model's own code/ is removed first (the SDK does so for a source_dir folder;
+        an entry point alone or an archive is added to it).
     """
 
     program: str
@@ -52,6 +54,7 @@ class ServingCode:
     files: tuple[tuple[str, Path], ...] = ()
     archive_uri: str | None = None
     archive_sha256: str | None = None
+    replaces_model_code: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,14 @@ class ServingPlan:
     :param environment: the containers' environment, script mode's variables included.
     :param source_model_uri: the model as given.
     :param code: the script-mode code, or None.
+    :param source_version: the given model's size and ETag when it was planned (``<bytes>:<etag>``).
     """
 
     model_uri: str
     environment: dict[str, str] = field(default_factory=dict)
     source_model_uri: str = ""
     code: ServingCode | None = None
+    source_version: str = ""
 
 
 def local_code(code: SourceCode, store_for: StoreFor) -> ServingCode:
@@ -90,7 +95,7 @@ def local_code(code: SourceCode, store_for: StoreFor) -> ServingCode:
             raise SpecError("dependencies", "cannot be added to an archive given by URI", "Pack them into it")
         return ServingCode(code.program(), f"{found[0].size_bytes}:{found[0].etag}", archive_uri=str(uri))
     files = code.members(MODEL_CODE_LIBRARIES)
-    return ServingCode(code.program(), digest_of(files), tuple(files))
+    return ServingCode(code.program(), digest_of(files), tuple(files), replaces_model_code=bool(code.source_dir))
 
 
 def published_code(model_uri: str, store_for: StoreFor) -> ServingCode | None:
@@ -129,6 +134,13 @@ def plan_serving(
     serving = local_code(code, store_for) if code is not None else published_code(model_uri, store_for)
     if serving is None:
         return ServingPlan(model_uri, dict(environment), model_uri)
+    if "/" in serving.program:
+        raise SpecError(
+            "entry_point" if code is not None else "model_uri",
+            f"the inference program {serving.program!r} is in a subfolder of the code",
+            "Put it at the top of source_dir (SageMaker's serving toolkits import it by its module name) and pass "
+            "entry_point and source_dir",
+        )
     uri = parse_uri(model_uri, "model_uri")
     if not uri.path.endswith((".tar.gz", ".tgz")):
         raise SpecError(
@@ -145,6 +157,7 @@ def plan_serving(
         {**environment, **serving_environment(serving.program, region(), log_level)},
         str(uri),
         serving,
+        version,
     )
 
 
@@ -169,12 +182,18 @@ def ensure_repacked(plan: ServingPlan, store_for: StoreFor, sink: Callable[[str]
         source = parse_uri(plan.source_model_uri)
         model = os.path.join(scratch, "model.tar.gz")
         store_for(source).download_file(source, model)
+        planned_bytes = int(plan.source_version.split(":", 1)[0] or -1)
+        if os.path.getsize(model) != planned_bytes:
+            raise StoreError(
+                f"{source} changed while it was repacked ({os.path.getsize(model)} bytes, {planned_bytes} when "
+                "planned): retry the task once whatever writes it is done"
+            )
         check_published(model, store_for(source), source)
         files = plan.code.files or _published_files(plan.code, store_for, scratch)
         repacked = os.path.join(scratch, "repacked.tar.gz")
-        replaced = _repack(model, files, repacked)
+        replaced = _repack(model, files, repacked, plan.code.replaces_model_code)
         store.upload_file(repacked, target)
-    note = f", replacing the {replaced} files of its own code/" if replaced else ""
+    note = f", replacing {replaced} files of its own code/" if replaced else ""
     sink(
         f"Script mode: {plan.source_model_uri} repacked with {len(files)} code files under code/{note}, "
         f"serving {plan.code.program}: {target}"
@@ -206,23 +225,27 @@ def _published_files(code: ServingCode, store_for: StoreFor, scratch: str) -> tu
     return tuple(sorted((p.relative_to(root).as_posix(), p) for p in root.rglob("*") if p.is_file()))
 
 
-def _repack(model: str, files: tuple[tuple[str, Path], ...], out: str) -> int:
-    """Write the model's members but its code/, then the code files under code/; return how many were replaced.
+def _repack(model: str, files: tuple[tuple[str, Path], ...], out: str, replace_code: bool) -> int:
+    """Write the model's members (without its code/ when replace_code, else without the files the code brings),
+    then the code files under code/; return how many of the model's files were left out.
 
     :param model: the model archive (checked).
     :param files: (name under code/, file).
     :param out: the archive to write.
+    :param replace_code: remove the model's own code/ first, as the SDK does for a source_dir folder.
     """
+    added = {f"{MODEL_CODE_FOLDER}/{name}" for name, _ in files}
     replaced = 0
     with (
         tarfile.open(model, "r:*") as source,
         open(out, "wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as zipped,
         tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         for member in source:
             name = os.path.normpath(member.name)
-            if name == MODEL_CODE_FOLDER or name.startswith(MODEL_CODE_FOLDER + "/"):
+            in_code = name == MODEL_CODE_FOLDER or name.startswith(MODEL_CODE_FOLDER + "/")
+            if (replace_code and in_code) or name in added:
                 replaced += member.isfile()
                 continue
             tar.addfile(member, source.extractfile(member) if member.isfile() else None)

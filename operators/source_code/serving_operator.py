@@ -20,7 +20,7 @@ class ScriptModeServing:
 
     entry_point: str | None
     source_dir: str | None
-    dependencies: Sequence[str]
+    dependencies: Sequence[str] | str | None
     container_log_level: int
     model_uri: str
     environment: Mapping[str, Any] | None
@@ -43,7 +43,7 @@ class ScriptModeServing:
         """
         self.entry_point = entry_point
         self.source_dir = source_dir
-        self.dependencies = list(dependencies or [])
+        self.dependencies = dependencies  # templated: normalised when the task runs
         self.container_log_level = container_log_level
 
     def serving_plan(self, region: Callable[[], str]) -> ServingPlan:
@@ -57,8 +57,9 @@ class ScriptModeServing:
             from ml_lifecycle.source_code.serving import plan_serving
             from ml_lifecycle.stores import store_factory
 
+            dependencies = (self.dependencies,) if isinstance(self.dependencies, str) else self.dependencies
             code = (
-                SourceCode(self.entry_point, self.source_dir or None, tuple(self.dependencies))
+                SourceCode(self.entry_point, self.source_dir or None, tuple(dependencies or ()))
                 if self.entry_point
                 else None
             )

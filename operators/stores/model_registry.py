@@ -144,7 +144,7 @@ def publish(
                 "lineage": lineage,
             }
             if code is not None:
-                manifest["code"] = _copy_code(store_for, code, root.join(str(version), SOURCE_OBJECT), scratch)
+                manifest["code"] = _copy_code(store_for, code, root, scratch)
             try:
                 store.write_bytes(
                     root.join(str(version), MANIFEST), json.dumps(manifest, indent=1).encode(), if_absent=True
@@ -164,18 +164,22 @@ def publish(
 
 
 def _copy_code(
-    store_for: Callable[[ArtifactUri], ArtifactStore], code: tuple[str, str], target: ArtifactUri, scratch: str
+    store_for: Callable[[ArtifactUri], ArtifactStore], code: tuple[str, str], model_root: ArtifactUri, scratch: str
 ) -> dict[str, Any]:
-    """Copy a script-mode model's sourcedir.tar.gz into its version, verified; return the manifest's ``code``.
+    """Copy a script-mode model's sourcedir.tar.gz into the registry, verified; return the manifest's ``code``.
+
+    The copy is kept by its content (``<model_root>/code/<sha256>/sourcedir.tar.gz``), so two publishers racing for
+    a version never overwrite the code the winner's manifest records.
 
     :param store_for: returns the store for a URI.
     :param code: (the source archive's URI, the entry point).
-    :param target: where the version keeps it.
+    :param model_root: ``<registry_uri>/<model_name>``.
     :param scratch: a local folder for the copy in transit.
     """
     archive_uri, entry_point = code
     source = parse_uri(archive_uri, "code")
     source_sha, size = sha256_of(store_for(source), source)
+    target = model_root.join("code", source_sha[:32], SOURCE_OBJECT)
     local = os.path.join(scratch, SOURCE_OBJECT)
     store_for(source).download_file(source, local)
     store_for(target).upload_file(local, target)

@@ -78,7 +78,8 @@ def test_a_source_folder_trains_is_published_with_its_code_and_serves_from_the_v
     published = ExportArtifactsOperator(
         task_id="export", model_uri=trained["model_uri"], model_name="churn", registry_uri=f"file://{tmp_path}/reg"
     ).execute(task_context(task_id="export"))
-    assert published["code_uri"] == published["model_uri"].replace("model.tar.gz", "sourcedir.tar.gz")
+    assert published["code_uri"].startswith(f"file://{tmp_path}/reg/churn/code/")
+    assert published["code_uri"].endswith("/sourcedir.tar.gz")
 
     # The version alone: its manifest names the code and the entry point.
     expected = [{"prediction": scale * 6.0, "tiny": "tiny-ok", "helper": 42}, {"prediction": scale * 15.0}]

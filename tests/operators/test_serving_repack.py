@@ -82,7 +82,7 @@ def test_the_model_is_repacked_with_code_as_the_sdk_does_and_the_environment_nam
         "code/requirements.txt": b"tinypkg\n",
         "code/lib/helpers/__init__.py": b"X = 1\n",  # the SDK's repack puts dependencies under code/lib/
     }
-    assert "replacing the 2 files of its own code/" in log[0]
+    assert "replacing 2 files of its own code/" in log[0]
     assert _members(model)["weights.json"] == b"{}"  # the model given is left as it was
 
 
@@ -140,7 +140,8 @@ def _published_with_code(tmp_path: Path) -> tuple[str, Path]:
 def test_a_published_version_serves_with_the_code_it_keeps(tmp_path):
     uri, _ = _published_with_code(tmp_path)
     manifest = json.loads(Path(uri.removeprefix("file://")).with_name("manifest.json").read_text())
-    assert manifest["code"]["uri"] == uri.replace("model.tar.gz", "sourcedir.tar.gz")
+    assert manifest["code"]["uri"].startswith(f"file://{tmp_path}/registry/churn/code/")  # kept by its content
+    assert manifest["code"]["uri"].endswith("/sourcedir.tar.gz")
     assert manifest["code"]["entry_point"] == "serve.py"
     plan = plan_serving(uri, {}, None, lambda: REGION, store_factory(None))
     assert plan.environment["SAGEMAKER_PROGRAM"] == "serve.py"
@@ -154,7 +155,8 @@ def test_a_published_version_serves_with_the_code_it_keeps(tmp_path):
 
 def test_code_changed_in_the_registry_after_publishing_is_refused(tmp_path):
     uri, _ = _published_with_code(tmp_path)
-    kept = Path(uri.removeprefix("file://")).with_name("sourcedir.tar.gz")
+    manifest = json.loads(Path(uri.removeprefix("file://")).with_name("manifest.json").read_text())
+    kept = Path(manifest["code"]["uri"].removeprefix("file://"))
     _model(kept, {"serve.py": b"tampered"})
     plan = plan_serving(uri, {}, None, lambda: REGION, store_factory(None))
     with pytest.raises(StoreError, match="changed after it was published"):
@@ -184,3 +186,33 @@ def test_a_source_dir_uri_that_is_no_archive_in_the_store_is_refused(tmp_path, n
     (tmp_path / "code.zip").write_bytes(b"zip")
     with pytest.raises(SpecError, match=r"not a tar\.gz archive in the store"):
         plan_serving(model, {}, SourceCode("i.py", f"file://{tmp_path}/{name}"), lambda: REGION, store_factory(None))
+
+
+def test_an_entry_point_alone_is_added_to_the_models_own_code_as_the_sdk_does(tmp_path):
+    model = _model(tmp_path / "job" / "model.tar.gz", {"weights.json": b"{}", "code/util.py": b"kept"})
+    (tmp_path / "serve.py").write_text("def model_fn(d):\n    return 1\n")
+    plan = plan_serving(model, {}, SourceCode(str(tmp_path / "serve.py")), lambda: REGION, store_factory(None))
+    ensure_repacked(plan, store_factory(None), lambda _: None, str(tmp_path / "scratch"))
+    assert _members(plan.model_uri) == {
+        "weights.json": b"{}",
+        "code/util.py": b"kept",
+        "code/serve.py": b"def model_fn(d):\n    return 1\n",
+    }
+    assert plan.environment["SAGEMAKER_PROGRAM"] == "serve.py"
+
+
+def test_an_inference_program_in_a_subfolder_is_refused_as_the_toolkits_could_not_import_it(tmp_path):
+    model = _model(tmp_path / "model.tar.gz", {"weights.json": b"{}"})
+    (tmp_path / "src" / "jobs").mkdir(parents=True)
+    (tmp_path / "src" / "jobs" / "serve.py").write_text("")
+    with pytest.raises(SpecError, match="top of source_dir"):
+        plan_serving(model, {}, SourceCode("jobs/serve.py", str(tmp_path / "src")), lambda: REGION, store_factory(None))
+
+
+def test_a_model_overwritten_between_plan_and_repack_is_not_stored_under_the_old_key(tmp_path):
+    model = _model(tmp_path / "job" / "model.tar.gz", {"weights.json": b"{}"})
+    plan = plan_serving(model, {}, _code(tmp_path), lambda: REGION, store_factory(None))
+    _model(tmp_path / "job" / "model.tar.gz", {"weights.json": b'{"retrained": true, "much": "longer now"}'})
+    with pytest.raises(StoreError, match="changed while it was repacked"):
+        ensure_repacked(plan, store_factory(None), lambda _: None, str(tmp_path / "scratch"))
+    assert not Path(plan.model_uri.removeprefix("file://")).exists()

@@ -116,9 +116,9 @@ def ecr_lookalike(registry: str, tmp_path_factory: pytest.TempPathFactory) -> It
          "-addext", "subjectAltName=" + ",".join(f"DNS:{h}" for h in hosts), "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
     )  # fmt: skip
-    etc_hosts = Path("/etc/hosts")
-    original = etc_hosts.read_text()
-    etc_hosts.write_text(original.rstrip("\n") + "\n" + "".join(f"{ECR_LOOKALIKE_IP} {h}\n" for h in hosts))
+    _unmap_hosts()  # lines a killed run left behind
+    with Path("/etc/hosts").open("a") as etc_hosts:
+        etc_hosts.write("".join(f"{ECR_LOOKALIKE_IP} {h} {HOSTS_MARK}\n" for h in hosts))
     try:
         process = serve_registry(folder, f"{ECR_LOOKALIKE_IP}:443", "AWS", f"{ECR_ACCOUNT}-auth-token", (cert, key))
         try:
@@ -126,7 +126,19 @@ def ecr_lookalike(registry: str, tmp_path_factory: pytest.TempPathFactory) -> It
         finally:
             stop(process)
     finally:
-        etc_hosts.write_text(original)
+        _unmap_hosts()
+
+
+HOSTS_MARK = "# ml-lifecycle-test ecr-lookalike"
+
+
+def _unmap_hosts() -> None:
+    """Remove the lookalike's lines (and only those) from /etc/hosts."""
+    etc_hosts = Path("/etc/hosts")
+    lines = etc_hosts.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if HOSTS_MARK not in line]
+    if kept != lines:
+        etc_hosts.write_text("".join(kept))
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,7 @@ def test_an_ecr_image_is_pulled_with_a_token_for_its_account_asked_through_the_a
         docker_client, tmp_path, f"{host}/sagemaker-scikit-learn", {"username": "AWS", "password": f"{ECR_ACCOUNT}-auth-token"}
     )  # fmt: skip
 
-    with pytest.raises(ImageNotFound, match=f"{host} refused .* no login \\(an anonymous pull\\)"):
+    with pytest.raises(ImageNotFound, match=f"{host} refused .* no login from Airflow"):
         DockerEngine().ensure_image(ref)  # as before: the engine alone has no login
     pulled = DockerEngine().ensure_image(ref, PullLogins(aws_conn_id=aws_conn))
 
@@ -68,13 +68,24 @@ def test_a_token_the_registry_refuses_names_the_registry_the_credentials_and_the
     assert "ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer" in message
 
 
-def test_an_ecr_token_that_cannot_be_had_says_which_connection_to_fix(monkeypatch):
+def test_an_ecr_token_that_cannot_be_had_leaves_the_engines_own_login_and_says_which_connection_to_fix(monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_NOWHERE",
         '{"conn_type": "aws", "login": "x", "password": "y", "extra": {"endpoint_url": "http://127.0.0.1:9"}}',
     )
-    with pytest.raises(RegistryError, match=r"could not be had .* connection 'nowhere' has credentials"):
-        PullLogins(aws_conn_id="nowhere").login_for(f"{ECR_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/m:1")
+    login = PullLogins(aws_conn_id="nowhere").login_for(f"{ECR_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/m:1")
+    assert login.auth_config is None  # docker login or the ecr-login credential helper may still log the engine in
+    assert f"an ECR authorization token for account {ECR_ACCOUNT} in eu-west-1" in login.described
+    assert "could not be had" in login.described and "connection 'nowhere'" in login.advice
+
+
+@pytest.mark.parametrize("host", ["index.docker.io", "https://index.docker.io/v1/", "registry-1.docker.io"])
+def test_a_connection_for_docker_hub_under_any_of_its_names_logs_in_to_docker_hub(monkeypatch, host):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HUB", f'{{"conn_type": "docker", "host": "{host}", "login": "me", "password": "pw"}}'
+    )
+    login = PullLogins(registry_conn_id="hub").login_for("team/model:1")
+    assert login.auth_config == {"username": "me", "password": "pw"} and "pw" not in repr(login)
 
 
 def test_a_registry_with_a_login_is_pulled_with_an_airflow_connection_in_a_training_job(
@@ -99,7 +110,7 @@ def test_a_registry_with_a_login_is_pulled_with_an_airflow_connection_in_a_train
             **extra,
         ).execute(task_context(task_id="train"))
 
-    with pytest.raises(Exception, match=r"no login \(an anonymous pull\).*give registry_conn_id"):
+    with pytest.raises(Exception, match=r"no login from Airflow.*give registry_conn_id"):
         train()
     result = train(registry_conn_id=registry_conn)
     assert result["status"] == "Completed"

@@ -83,7 +83,8 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
                 **resolve_secrets(spec.secrets, None, region=identity.region),  # with the instance's role
             },
             volumes={
-                m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in model_mounts(model_dir)
+                m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
+                for m in model_mounts(model_dir, name)
             },
             labels=labels.owned("endpoint", document.job_name, document.owner, host=identity.instance_id),
             ports={f"{SERVING_PORT}/tcp": port},

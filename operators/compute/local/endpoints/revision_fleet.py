@@ -69,12 +69,13 @@ def start_revision(
 
     def start(host_and_resources: tuple[str, ContainerResources]) -> ServingContainer:
         host, host_resources = host_and_resources
+        name = f"mlc-ep-{endpoint_name}-{revision}-{host}"
         container = engine.run_service(
-            name=f"mlc-ep-{endpoint_name}-{revision}-{host}",
+            name=name,
             image=image,
             command=["serve"],
             environment=environment,
-            mounts=model_mounts(model_dir),
+            mounts=model_mounts(model_dir, name),
             labels={**revision_labels, labels.HOST: host},
             network=network,
             hostname=host,

@@ -71,7 +71,7 @@ def start_serving(
         image=image,
         command=["serve"],
         environment=environment,
-        mounts=model_mounts(model_dir),
+        mounts=model_mounts(model_dir, name),
         labels=labels,
         publish_port=SERVING_PORT,
         resources=resources,

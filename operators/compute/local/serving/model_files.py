@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 from ml_lifecycle.compute.local.serving.archive import extract_tar_gz
 from ml_lifecycle.compute.records import StoreFor
@@ -39,14 +40,19 @@ def fetch_model(model_uri: str, target_dir: str, store_for: StoreFor) -> str:
     return model_dir
 
 
-def model_mounts(model_dir: str) -> list[Mount]:
-    """Return a serving container's mounts of its model: read-only, but its code/ folder writable when it has one,
-    as serving stacks need (AWS's scikit-learn container writes a setup.py there and pip-installs the user's code).
+def model_mounts(model_dir: str, container: str) -> list[Mount]:
+    """Return a serving container's mounts of its model: read-only, but a copy of its code/ folder of its own,
+    writable, when it has one, as serving stacks need (AWS's scikit-learn container writes a setup.py there and
+    pip-installs the user's code); containers sharing a model never see each other's writes.
 
     :param model_dir: the unpacked model folder.
+    :param container: the container's name (its copy of code/ is ``code-<name>`` beside the model folder).
     """
     mounts = [Mount(model_dir, MODEL_DIR, read_only=True)]
     code = os.path.join(model_dir, MODEL_CODE_FOLDER)
     if os.path.isdir(code):
-        mounts.append(Mount(code, f"{MODEL_DIR}/{MODEL_CODE_FOLDER}"))
+        private = os.path.join(os.path.dirname(os.path.abspath(model_dir)), f"{MODEL_CODE_FOLDER}-{container}")
+        if not os.path.isdir(private):  # a container started again under its name keeps its copy
+            shutil.copytree(code, private, symlinks=True)
+        mounts.append(Mount(private, f"{MODEL_DIR}/{MODEL_CODE_FOLDER}"))
     return mounts
