@@ -12,7 +12,9 @@ from ml_lifecycle.registries.ecr import ECR_HOST
 
 ECR_PERMISSIONS = "ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer"
 # What docker-py sends without a login of ours: the worker's ~/.docker/config.json (docker login, credential helpers).
-ENGINE_CONFIG = "no login from Airflow (only what this machine's Docker configuration holds: docker login, credential helpers)"
+ENGINE_CONFIG = (
+    "no login from Airflow (only what this machine's Docker configuration holds: docker login, credential helpers)"
+)
 DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "index.docker.io/v1"})
 
 
