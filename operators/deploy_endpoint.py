@@ -170,6 +170,22 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
             ),
         )
 
+    @classmethod
+    def from_sagemaker(cls, config: Mapping[str, Any], **kwargs: Any) -> DeployEndpointOperator:
+        """Build the operator from the Amazon provider's SageMakerEndpointOperator config: ``{"Model": ...,
+        "EndpointConfig": ..., "Endpoint": ...}`` (the SDK's ``deploy_config`` makes one). One production variant
+        runs; a blue/green DeploymentConfig becomes traffic_shift. A field that cannot be honoured here fails with
+        its name; the README's table says what each field does.
+
+        :param config: the config, as botocore's input shapes in JSON.
+        :param kwargs: more parameters (task_id, compute, ...); they win over the config's, and ``ec2_settings``
+            keys are merged over those the config sets.
+        """
+        from ml_lifecycle.core.sagemaker_api.endpoint import endpoint_kwargs
+        from ml_lifecycle.core.sagemaker_api.fields import with_overrides
+
+        return cls(**with_overrides(endpoint_kwargs(config), kwargs))
+
     def backend_options(self) -> dict[str, Any]:
         """Return what the backend reads beyond the spec: the serving limits, EC2's network, rollout and state."""
         return {

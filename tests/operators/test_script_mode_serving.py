@@ -127,3 +127,73 @@ def test_a_folder_serves_a_model_repacked_once_with_dependencies_under_lib(
     assert repacked.stat().st_mtime_ns == written  # the store saw no second write
     captured = capsys.readouterr()
     assert "the model repacked with this code is reused" in captured.out + captured.err
+
+
+def test_sagemaker_configs_of_a_framework_model_in_script_mode_transform_and_deploy_unchanged(
+    serving_framework_image, s3, tmp_path, ml_home
+):
+    from ml_lifecycle.source_code.archive import SourceCode, pack
+
+    source, helpers = lifecycle_sources(tmp_path)
+    pack(SourceCode("model.py", str(source)).members(), tmp_path / "sourcedir.tar.gz")
+    s3.upload_file(str(tmp_path / "sourcedir.tar.gz"), "ml-bucket", "churn/code/sourcedir.tar.gz")
+    (tmp_path / "weights.json").write_text('{"scale": 2}')
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "weights.json", arcname="weights.json")
+        tar.add(helpers, arcname="code/lib/helpers")  # the model may hold code/ already: the archive adds to it
+    s3.upload_file(str(tmp_path / "model.tar.gz"), "ml-bucket", "churn/model.tar.gz")
+    s3.put_object(Bucket="ml-bucket", Key="churn/in/rows.csv", Body="\n".join(ROWS).encode() + b"\n")
+    # CreateModel as the SDK's SKLearnModel makes it (not network-isolated: the container would fetch the code).
+    model = {
+        "ModelName": "churn",
+        "PrimaryContainer": {
+            "Image": serving_framework_image,
+            "ModelDataUrl": "s3://ml-bucket/churn/model.tar.gz",
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "model.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": "s3://ml-bucket/churn/code/sourcedir.tar.gz",
+                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                "SAGEMAKER_REGION": "us-east-1",
+            },
+        },
+    }
+    transform = {
+        "TransformJobName": "churn-scoring",
+        "ModelName": "churn",
+        "BatchStrategy": "SingleRecord",
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://ml-bucket/churn/in"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        "TransformOutput": {"S3OutputPath": "s3://ml-bucket/churn/out", "AssembleWith": "Line"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    }
+    BatchTransformOperator.from_sagemaker({"Model": model, "Transform": transform}, task_id="transform").execute(
+        task_context(task_id="transform")
+    )
+    body = s3.get_object(Bucket="ml-bucket", Key="churn/out/rows.csv.out")["Body"].read().decode()
+    assert [json.loads(line)["prediction"] for line in body.splitlines()] == [12.0, 30.0]
+
+    endpoint = f"ep-{uuid.uuid4().hex[:8]}"
+    config = {
+        "Model": model,
+        "EndpointConfig": {
+            "EndpointConfigName": "churn",
+            "ProductionVariants": [
+                {"VariantName": "AllTraffic", "ModelName": "churn", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+            ],
+        },
+        "Endpoint": {"EndpointName": endpoint, "EndpointConfigName": "churn"},
+    }  # fmt: skip
+    try:
+        deployed = DeployEndpointOperator.from_sagemaker(config, task_id="deploy").execute(
+            task_context(task_id="deploy")
+        )
+        request = urllib.request.Request(
+            f"{deployed['url']}/invocations", data=b"1,1,1", headers={"Content-Type": "text/csv"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read()) == {"prediction": 6.0, "tiny": "tiny-ok", "helper": 42}
+    finally:
+        DeleteEndpointOperator(task_id="delete", endpoint_name=endpoint).execute(task_context())

@@ -6,28 +6,12 @@ import io
 import json
 import tarfile
 
-import boto3
 import pytest
 from support.helpers import task_context
 
 from ml_lifecycle import TrainOnEC2Operator
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def s3(moto_server, monkeypatch):
-    """A boto3 S3 client on the moto server, with aws_default pointing there too."""
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": moto_server, "region_name": "us-east-1"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
-    client = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
-    client.create_bucket(Bucket="ml-bucket")
-    return client
 
 
 def test_trains_from_s3_to_s3_with_checkpoints(example_image, sample_data, s3, ml_home):
