@@ -55,15 +55,26 @@ ENDPOINT_CONFIG_RULES: tuple[FieldRule, ...] = (
     refused("CrossRegionTrafficConfig", "an endpoint serves in one region here"),
 )
 
+
+def _shift(path: str, key: str, effect: str) -> FieldRule:
+    """Return the rule of a blue/green routing field, gathered into traffic_shift once all are read.
+
+    :param path: the field's path.
+    :param key: where it is kept until then.
+    :param effect: the README's words.
+    """
+    return FieldRule(path, effect, maps_to(path, key).apply)
+
+
 ENDPOINT_RULES: tuple[FieldRule, ...] = (
     maps_to("EndpointName", "endpoint_name"),
     no_effect("EndpointConfigName", "accepted; the config's EndpointConfig is the one served"),
-    maps_to(f"{ROUTING}.Type", "_shift_type"),
-    maps_to(f"{ROUTING}.WaitIntervalInSeconds", "_shift_wait_s"),
+    _shift(f"{ROUTING}.Type", "_shift_type", "`traffic_shift` type: ALL_AT_ONCE, CANARY or LINEAR"),
+    _shift(f"{ROUTING}.WaitIntervalInSeconds", "_shift_wait_s", "`traffic_shift['wait_s']`"),
     refused(f"{ROUTING}.CanarySize.Type", "give the canary's size in percent of capacity", ("CAPACITY_PERCENT",)),
-    maps_to(f"{ROUTING}.CanarySize.Value", "_shift_canary"),
+    _shift(f"{ROUTING}.CanarySize.Value", "_shift_canary", "`traffic_shift['canary_percent']`"),
     refused(f"{ROUTING}.LinearStepSize.Type", "give the step's size in percent of capacity", ("CAPACITY_PERCENT",)),
-    maps_to(f"{ROUTING}.LinearStepSize.Value", "_shift_step"),
+    _shift(f"{ROUTING}.LinearStepSize.Value", "_shift_step", "`traffic_shift['step_percent']`"),
     maps_to(f"{SHIFT}.TerminationWaitInSeconds", "bake_s"),
     no_effect(f"{SHIFT}.MaximumExecutionTimeoutInSeconds", "accepted; each step is bounded by its wait"),
     refused("DeploymentConfig.RollingUpdatePolicy", "give a BlueGreenUpdatePolicy (canary, linear, all at once)"),
