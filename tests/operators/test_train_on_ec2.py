@@ -217,7 +217,10 @@ def test_missing_channel_fails_before_any_container_starts(example_image, tmp_pa
 
 
 def test_an_image_that_does_not_exist_says_so(sample_data, tmp_path, ml_home):
-    with pytest.raises(ImageNotFound, match="could not be pulled"):
+    with pytest.raises(
+        ImageNotFound,
+        match=r"not on the Docker engine, and pulling it from docker\.io with no login from Airflow .* failed",
+    ):
         _operator("ml-lifecycle-test/missing:nope", sample_data, tmp_path).execute(task_context())
 
 

@@ -114,6 +114,6 @@ class EngineImages:
             return self.client.images.pull(ref, auth_config=dict(login.auth_config) if login.auth_config else None)
         except docker.errors.APIError as err:
             raise ImageNotFound(
-                f"The image {ref} is not on the Docker engine, and {login.registry} refused to give it to a pull "
-                f"with {login.described}: {err.explanation}. {login.advice}"
+                f"The image {ref} is not on the Docker engine, and pulling it from {login.registry} with "
+                f"{login.described} failed: {err.explanation}. {login.advice}"
             ) from err
