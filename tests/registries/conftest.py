@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from support import moto
 from support.ecr_lookalike import ECR_ACCOUNT, ECR_LOOKALIKE_IP, OTHER_ACCOUNT
-from support.moto import answers, free_port, stop
+from support.moto import answers, aws_connection, free_port, stop
 
 moto_server = moto.moto_server  # the session's moto server fixture, shared with other test folders
 
@@ -168,13 +168,7 @@ def registry_conn(auth_registry: AuthRegistry, monkeypatch: pytest.MonkeyPatch) 
 @pytest.fixture
 def aws_conn(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """An Airflow AWS connection (environment variable) whose endpoint_url is the moto server."""
-    value = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": moto_server, "region_name": "us-east-1"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_MOTO_AWS", json.dumps(value))
+    monkeypatch.setenv("AIRFLOW_CONN_MOTO_AWS", aws_connection(moto_server))
     return "moto_aws"
 
 

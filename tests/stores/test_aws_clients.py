@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.moto import aws_connection
 
 from ml_lifecycle.aws_clients import client_factory
 from ml_lifecycle.stores import store_for
@@ -17,13 +17,7 @@ from ml_lifecycle.stores import store_for
 @pytest.fixture
 def aws_default_env(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """Point AIRFLOW_CONN_AWS_DEFAULT (JSON form, endpoint_url in extra) at the moto server."""
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": moto_server, "region_name": "us-east-1"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_connection(moto_server))
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))  # only matters if Airflow loads first here
     return moto_server
 

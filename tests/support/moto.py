@@ -105,3 +105,14 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield endpoint_url
         finally:
             stop(process)
+
+
+def aws_connection(endpoint: str) -> str:
+    """Return an Airflow AWS connection (JSON, for an AIRFLOW_CONN_* variable) whose endpoint is the moto server.
+
+    :param endpoint: the moto server's URL.
+    """
+    import json
+
+    extra = {"endpoint_url": endpoint, "region_name": "us-east-1"}
+    return json.dumps({"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra})
