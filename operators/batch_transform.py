@@ -94,6 +94,8 @@ class BatchTransformOperator(ScriptModeServing, JobOperator):
         container's toolkit). (templated)
     :param dependencies: script mode: more folders or files put under code/lib/. (templated)
     :param container_log_level: script mode: the toolkit's log level; default 20 (logging.INFO).
+    :param use_version_code: serve a registry version that keeps its code with that code (default); False serves the
+        model as it is.
     """
 
     template_fields: Sequence[str] = (
@@ -156,12 +158,13 @@ class BatchTransformOperator(ScriptModeServing, JobOperator):
         source_dir: str | None = None,
         dependencies: Sequence[str] | None = None,
         container_log_level: int = DEFAULT_LOG_LEVEL,
+        use_version_code: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(
             compute=compute, deferrable=deferrable, poll_interval_s=poll_interval_s, aws_conn_id=aws_conn_id, **kwargs
         )
-        self.init_script_mode(entry_point, source_dir, dependencies, container_log_level)
+        self.init_script_mode(entry_point, source_dir, dependencies, container_log_level, use_version_code)
         self.image_uri = image_uri
         self.model_uri = model_uri
         self.input_uri = input_uri

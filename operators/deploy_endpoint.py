@@ -71,6 +71,8 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
     :param source_dir: script mode: the folder put under code/ whole. (templated)
     :param dependencies: script mode: more folders or files put under code/lib/. (templated)
     :param container_log_level: script mode: the toolkit's log level; default 20 (logging.INFO).
+    :param use_version_code: serve a registry version that keeps its code with that code (default); False serves the
+        model as it is.
     :param registry_conn_id: local: an Airflow connection (host, login, password) for pulling the image from a
         registry that needs a login; ECR images are pulled with a token asked through aws_conn_id.
     """
@@ -122,12 +124,13 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         source_dir: str | None = None,
         dependencies: Sequence[str] | None = None,
         container_log_level: int = DEFAULT_LOG_LEVEL,
+        use_version_code: bool = True,
         registry_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.registry_conn_id = registry_conn_id
-        self.init_script_mode(entry_point, source_dir, dependencies, container_log_level)
+        self.init_script_mode(entry_point, source_dir, dependencies, container_log_level, use_version_code)
         self.endpoint_name = endpoint_name
         self.image_uri = image_uri
         self.model_uri = model_uri

@@ -120,6 +120,7 @@ def plan_serving(
     region: Callable[[], str],
     store_for: StoreFor,
     log_level: int = DEFAULT_LOG_LEVEL,
+    use_version_code: bool = True,
 ) -> ServingPlan:
     """Return what the containers get: the model and environment as given, or, in script mode, the repacked model
     and the SDK's environment (its variables win over the same names in environment, as in the SDK).
@@ -130,8 +131,13 @@ def plan_serving(
     :param region: returns the AWS region reported to the containers (asked only in script mode).
     :param store_for: returns the store for a URI.
     :param log_level: the toolkit's log level.
+    :param use_version_code: serve a registry version with the code it keeps when no code is given; False serves
+        the model as it is.
     """
-    serving = local_code(code, store_for) if code is not None else published_code(model_uri, store_for)
+    if code is not None:
+        serving: ServingCode | None = local_code(code, store_for)
+    else:
+        serving = published_code(model_uri, store_for) if use_version_code else None
     if serving is None:
         return ServingPlan(model_uri, dict(environment), model_uri)
     if "/" in serving.program:
@@ -243,6 +249,8 @@ def _repack(model: str, files: tuple[tuple[str, Path], ...], out: str, replace_c
         tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         for member in source:
+            if member.islnk():  # a hard link may point at a member left out: keep it as the file it names
+                member = _as_file(source, member)
             name = os.path.normpath(member.name)
             in_code = name == MODEL_CODE_FOLDER or name.startswith(MODEL_CODE_FOLDER + "/")
             if (replace_code and in_code) or name in added:
@@ -252,3 +260,17 @@ def _repack(model: str, files: tuple[tuple[str, Path], ...], out: str, replace_c
         for name, path in files:
             add_file(tar, f"{MODEL_CODE_FOLDER}/{name}", path)
     return replaced
+
+
+def _as_file(source: tarfile.TarFile, link: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Return a hard link's member as a regular file with its target's content (extractfile reads the target).
+
+    :param source: the archive.
+    :param link: the hard link member.
+    """
+    target = source.getmember(link.linkname)
+    member = tarfile.TarInfo(link.name)
+    member.size, member.mode, member.mtime = target.size, target.mode, target.mtime
+    member.uid, member.gid, member.uname, member.gname = target.uid, target.gid, target.uname, target.gname
+    member.offset_data = target.offset_data  # extractfile reads the target's bytes
+    return member

@@ -22,6 +22,7 @@ class ScriptModeServing:
     source_dir: str | None
     dependencies: Sequence[str] | str | None
     container_log_level: int
+    use_version_code: bool
     model_uri: str
     environment: Mapping[str, Any] | None
     aws_conn_id: str | None
@@ -33,6 +34,7 @@ class ScriptModeServing:
         source_dir: str | None,
         dependencies: Sequence[str] | None,
         container_log_level: int = DEFAULT_LOG_LEVEL,
+        use_version_code: bool = True,
     ) -> None:
         """Keep the script-mode parameters.
 
@@ -40,7 +42,9 @@ class ScriptModeServing:
         :param source_dir: the folder put under code/.
         :param dependencies: more folders or files put under code/lib/.
         :param container_log_level: the toolkit's log level.
+        :param use_version_code: serve a registry version with the code it keeps, when entry_point is not given.
         """
+        self.use_version_code = use_version_code
         self.entry_point = entry_point
         self.source_dir = source_dir
         self.dependencies = dependencies  # templated: normalised when the task runs
@@ -70,6 +74,7 @@ class ScriptModeServing:
                 region,
                 store_factory(self.aws_conn_id),
                 self.container_log_level,
+                self.use_version_code,
             )
         return self._serving_plan
 

@@ -216,3 +216,21 @@ def test_a_model_overwritten_between_plan_and_repack_is_not_stored_under_the_old
     with pytest.raises(StoreError, match="changed while it was repacked"):
         ensure_repacked(plan, store_factory(None), lambda _: None, str(tmp_path / "scratch"))
     assert not Path(plan.model_uri.removeprefix("file://")).exists()
+
+
+def test_a_version_served_without_its_code_when_asked_and_hard_links_in_a_model_survive_a_repack(tmp_path):
+    uri, _ = _published_with_code(tmp_path)
+    plain = plan_serving(uri, {"A": "1"}, None, lambda: REGION, store_factory(None), use_version_code=False)
+    assert (plain.model_uri, plain.environment, plain.code) == (uri, {"A": "1"}, None)
+
+    archive = tmp_path / "linked" / "model.tar.gz"
+    archive.parent.mkdir()
+    (tmp_path / "w.bin").write_bytes(b"weights")
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "w.bin", arcname="code/w.bin")
+        link = tarfile.TarInfo("weights.bin")
+        link.type, link.linkname = tarfile.LNKTYPE, "code/w.bin"
+        tar.addfile(link)  # a hard link to a member the repack leaves out (code/ is replaced)
+    plan = plan_serving(f"file://{archive}", {}, _code(tmp_path), lambda: REGION, store_factory(None))
+    ensure_repacked(plan, store_factory(None), lambda _: None, str(tmp_path / "scratch"))
+    assert _members(plan.model_uri)["weights.bin"] == b"weights"
