@@ -1,0 +1,133 @@
+"""DescribeTrainingJob's response, from the CreateTrainingJob request a job was made with and the job's record.
+
+Values are the job's own: what the request asked for is echoed as SageMaker echoes it, states and times come from
+the record, and what we do not know (billable time, warm pools, debugger statuses) is left out rather than made up.
+Timestamps are epoch seconds, as the AWS JSON 1.1 protocol sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus
+
+# Request fields a description repeats as they were sent.
+ECHOED = (
+    "HyperParameters",
+    "AlgorithmSpecification",
+    "RoleArn",
+    "InputDataConfig",
+    "OutputDataConfig",
+    "ResourceConfig",
+    "VpcConfig",
+    "StoppingCondition",
+    "EnableNetworkIsolation",
+    "EnableInterContainerTrafficEncryption",
+    "EnableManagedSpotTraining",
+    "CheckpointConfig",
+    "Environment",
+    "ExperimentConfig",
+    "DebugHookConfig",
+    "TensorBoardOutputConfig",
+    "ProfilerConfig",
+    "RetryStrategy",
+)
+RUNNING = (SecondaryStatus.DOWNLOADING, SecondaryStatus.TRAINING)
+
+
+def training_job_arn(name: str, region: str, account: str) -> str:
+    """Return the job's ARN, in SageMaker's form (names are lower-cased in ARNs).
+
+    :param name: the training job's name.
+    :param region: the API's region.
+    :param account: the API's account id.
+    """
+    return f"arn:aws:sagemaker:{region}:{account}:training-job/{name.lower()}"
+
+
+def describe_training_job(
+    request: Mapping[str, Any], record: JobRecord | None, created_epoch_s: float, region: str, account: str
+) -> dict[str, Any]:
+    """Return the DescribeTrainingJob response of a job.
+
+    :param request: the CreateTrainingJob request it was made with.
+    :param record: its record, or None before its agent wrote one.
+    :param created_epoch_s: when the API accepted the request.
+    :param region: the API's region.
+    :param account: the API's account id.
+    """
+    name = str(request["TrainingJobName"])
+    response: dict[str, Any] = {
+        "TrainingJobName": name,
+        "TrainingJobArn": training_job_arn(name, region, account),
+        "ModelArtifacts": {"S3ModelArtifacts": _model_artifacts(request, record)},
+        "TrainingJobStatus": str(record.status) if record else JobStatus.IN_PROGRESS.value,
+        "SecondaryStatus": str(record.secondary_status) if record else SecondaryStatus.STARTING.value,
+        "CreationTime": created_epoch_s,
+        **{field: request[field] for field in ECHOED if field in request},
+    }
+    response.setdefault("StoppingCondition", {})
+    if record is None:
+        return response
+    if record.failure_reason:
+        response["FailureReason"] = record.failure_reason
+    transitions = _transitions(record.transitions)
+    if transitions:
+        response["SecondaryStatusTransitions"] = transitions
+    started = next((t["StartTime"] for t in transitions if t["Status"] in RUNNING), None)
+    ended = _epoch_s(record.ended_at)
+    if started is not None:
+        response["TrainingStartTime"] = started
+    if ended is not None:
+        response["TrainingEndTime"] = ended
+        if started is not None:
+            response["TrainingTimeInSeconds"] = max(0, round(ended - started))
+    if record.updated_at:
+        response["LastModifiedTime"] = _epoch_s(record.updated_at)
+    if record.metrics:
+        at = ended or _epoch_s(record.updated_at) or created_epoch_s
+        response["FinalMetricDataList"] = [
+            {"MetricName": metric, "Value": float(value), "Timestamp": at} for metric, value in record.metrics.items()
+        ]
+    return response
+
+
+def _model_artifacts(request: Mapping[str, Any], record: JobRecord | None) -> str:
+    """Return where the model is (or will be): the record's, else SageMaker's ``<output>/<job>/output/model.tar.gz``.
+
+    :param request: the CreateTrainingJob request.
+    :param record: the job's record, or None.
+    """
+    if record is not None and record.artifacts.get("model"):
+        return record.artifacts["model"]
+    output = str(request.get("OutputDataConfig", {}).get("S3OutputPath", "")).rstrip("/")
+    compressed = request.get("OutputDataConfig", {}).get("CompressionType", "GZIP") != "NONE"
+    return f"{output}/{request['TrainingJobName']}/output/" + ("model.tar.gz" if compressed else "model/")
+
+
+def _transitions(transitions: list[list[str]]) -> list[dict[str, Any]]:
+    """Return SageMaker's SecondaryStatusTransitions from the record's [[status, ISO time], ...].
+
+    :param transitions: the record's transitions, in order.
+    """
+    out: list[dict[str, Any]] = []
+    for status, at in transitions:
+        start = _epoch_s(at)
+        if start is None:
+            continue
+        if out:
+            out[-1]["EndTime"] = start
+        out.append({"Status": status, "StartTime": start})
+    return out
+
+
+def _epoch_s(iso: str | None) -> float | None:
+    """Return an ISO-8601 UTC time in epoch seconds, or None.
+
+    :param iso: e.g. ``2026-12-07T12:00:00Z``.
+    """
+    if not iso:
+        return None
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
