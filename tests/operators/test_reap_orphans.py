@@ -152,7 +152,8 @@ def test_a_running_job_whose_dag_run_was_deleted_is_reaped(
         )
         < 2
     ):
-        assert time.monotonic() < deadline, "the jobs' containers never started"
+        if time.monotonic() > deadline:  # a readiness wait, not a speed check
+            pytest.fail("the jobs' containers never started")
         time.sleep(0.2)
 
     def get_dagrun_state(dag_id: str, run_id: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +13,7 @@ import pytest
 
 from support.ec2_emulator import EMULATOR_LABEL, Ec2Emulator
 from support.helpers import managed_containers
-from support.moto import moto_server  # noqa: F401
+from support.moto import aws_connection, moto_server  # noqa: F401
 
 REGION = "us-east-1"
 BUCKET = "ml-bucket"
@@ -27,22 +27,14 @@ def aws(
     monkeypatch: pytest.MonkeyPatch,
 ) -> SimpleNamespace:
     """boto3 clients on the moto server, aws_default pointing there, a bucket and an instance profile."""
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": moto_server, "region_name": REGION},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_connection(moto_server))
     clients = {
         name: boto3.client(name, endpoint_url=moto_server, region_name=REGION)
         for name in ("s3", "ec2", "iam", "logs", "ssm")
     }
     clients["s3"].create_bucket(Bucket=BUCKET)
-    try:
+    with contextlib.suppress(clients["iam"].exceptions.EntityAlreadyExistsException):  # the moto server outlives a test
         clients["iam"].create_instance_profile(InstanceProfileName=INSTANCE_PROFILE)
-    except clients["iam"].exceptions.EntityAlreadyExistsException:
-        pass
     return SimpleNamespace(endpoint=moto_server, **clients)
 
 

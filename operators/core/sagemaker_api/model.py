@@ -13,27 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
-from ml_lifecycle.core.sagemaker_api.fields import FieldRule, apply_rules, maps_to, no_effect, refused
+from ml_lifecycle.core.sagemaker_api.fields import FieldRule, apply_rules, maps_to, no_effect, refused, vpc_rule
 from ml_lifecycle.core.script_mode import LOG_LEVEL, PROGRAM, SUBMIT_DIRECTORY
 
 CONTAINER = "PrimaryContainer"
 S3_MODEL = f"{CONTAINER}.ModelDataSource.S3DataSource"
 REGISTRY_LOGIN = "images are pulled by the engine (ECR with a token; other registries with registry_conn_id)"
-
-
-def _vpc(parameter: str) -> FieldRule:
-    """Return the rule of VpcConfig.Subnets or SecurityGroupIds (the first subnet: a fleet shares one).
-
-    :param parameter: ``Subnets`` or ``SecurityGroupIds``.
-    """
-    key = "subnet_id" if parameter == "Subnets" else "security_group_ids"
-
-    def apply(kwargs: dict[str, Any], value: Any, _: tuple[int, ...]) -> None:
-        if not isinstance(value, list) or not value:
-            raise SpecError(f"VpcConfig.{parameter}", f"{value!r} is not a list of ids", "Give at least one id")
-        kwargs.setdefault("ec2_settings", {})[key] = value[0] if key == "subnet_id" else list(value)
-
-    return FieldRule(f"VpcConfig.{parameter}", f"`ec2_settings['{key}']`", apply)
 
 
 MODEL_RULES: tuple[FieldRule, ...] = (
@@ -61,8 +46,8 @@ MODEL_RULES: tuple[FieldRule, ...] = (
     no_effect("InferenceExecutionConfig", "accepted; one container runs"),
     maps_to("ExecutionRoleArn", "role_arn"),
     no_effect("Tags", "accepted; resources are labelled with the Airflow task instance instead"),
-    _vpc("Subnets"),
-    _vpc("SecurityGroupIds"),
+    vpc_rule("Subnets"),
+    vpc_rule("SecurityGroupIds"),
     refused("EnableNetworkIsolation", "serving containers here are not network-isolated", (False,)),
 )
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
-from ml_lifecycle.core.sagemaker_api.fields import FieldRule, apply_rules, into, maps_to, no_effect, refused
+from ml_lifecycle.core.sagemaker_api.fields import FieldRule, apply_rules, into, maps_to, no_effect, refused, vpc_rule
 from ml_lifecycle.core.script_mode import CODE_CHANNEL, CONTAINER_SOURCE_ARCHIVE, SOURCE_ARCHIVE, SUBMIT_DIRECTORY
 
 CHANNELS = "InputDataConfig[]"
@@ -50,26 +50,6 @@ def _spot(kwargs: dict[str, Any], value: Any, _: tuple[int, ...]) -> None:
     :param value: EnableManagedSpotTraining.
     """
     kwargs["use_spot"] = bool(value)
-
-
-def _subnets(kwargs: dict[str, Any], value: Any, _: tuple[int, ...]) -> None:
-    """Set ec2_settings' subnet from VpcConfig.Subnets (the first: the instances of a job share one subnet).
-
-    :param kwargs: the keyword arguments being built.
-    :param value: the subnet ids.
-    """
-    if not isinstance(value, list) or not value:
-        raise SpecError("VpcConfig.Subnets", f"{value!r} is not a list of subnet ids", "Give at least one subnet id")
-    kwargs.setdefault("ec2_settings", {})["subnet_id"] = value[0]
-
-
-def _security_groups(kwargs: dict[str, Any], value: Any, _: tuple[int, ...]) -> None:
-    """Set ec2_settings' security groups.
-
-    :param kwargs: the keyword arguments being built.
-    :param value: the group ids.
-    """
-    kwargs.setdefault("ec2_settings", {})["security_group_ids"] = list(value)
 
 
 def _checkpoint_path(kwargs: dict[str, Any], value: Any, _: tuple[int, ...]) -> None:
@@ -141,8 +121,8 @@ TRAINING_RULES: tuple[FieldRule, ...] = (
     refused("ResourceConfig.InstancePreferences", "give one InstanceType"),
     refused("ResourceConfig.SelectedInstanceType", "give InstanceType"),
     refused("ResourceConfig.SelectedInstanceCount", "give InstanceCount"),
-    FieldRule("VpcConfig.Subnets", "`ec2_settings['subnet_id']` (the first: a job's instances share one)", _subnets),
-    FieldRule("VpcConfig.SecurityGroupIds", "`ec2_settings['security_group_ids']`", _security_groups),
+    vpc_rule("Subnets"),
+    vpc_rule("SecurityGroupIds"),
     maps_to("StoppingCondition.MaxRuntimeInSeconds", "max_runtime_s"),
     maps_to("StoppingCondition.MaxWaitTimeInSeconds", "max_wait_s"),
     no_effect("StoppingCondition.MaxPendingTimeInSeconds", "accepted; nothing waits for SageMaker capacity here"),
