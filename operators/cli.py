@@ -133,6 +133,19 @@ def delete_endpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_api(args: argparse.Namespace) -> int:
+    """Serve the SageMaker-compatible API (the plugin mounts the same app on Airflow's API server).
+
+    :param args: host, port.
+    """
+    import uvicorn
+
+    from ml_lifecycle.api_server.app import create_app
+
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line.
 
@@ -159,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compute", default=DEFAULT_BACKEND, choices=backend_names(), help="where it runs")
     p.add_argument("--aws-conn-id", default=None, help="the Airflow AWS connection (default: boto3's chain)")
     p.set_defaults(func=delete_endpoint)
+    p = sub.add_parser("serve-api", help="serve the SageMaker-compatible API (see the README)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8090)
+    p.set_defaults(func=serve_api)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ml_lifecycle.base import LifecycleOperator, backend_of, identity_from_context
 from ml_lifecycle.compute import check_compute
@@ -15,6 +15,9 @@ from ml_lifecycle.core.script_mode import DEFAULT_LOG_LEVEL, check_entry_point
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import EndpointLink
 from ml_lifecycle.source_code.serving_operator import SCRIPT_MODE_TEMPLATE_FIELDS, ScriptModeServing
+
+if TYPE_CHECKING:
+    from ml_lifecycle.compute.base import EndpointView
 
 # The endpoint proxy's default request body limit (ml_lifecycle.compute.local.endpoints.proxy_config's; a test keeps them equal),
 # written here so that DAG files need not import the proxy's configuration module.
@@ -208,6 +211,14 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Deploy and return the endpoint's URL once every container answers GET /ping through it."""
+        return self.deploy(identity_from_context(context).labels(), self.log.info).to_xcom()
+
+    def deploy(self, owner: Mapping[str, str], sink: Callable[[str], None]) -> EndpointView:
+        """Deploy the endpoint (or update it) and return it once every container answers GET /ping through it.
+
+        :param owner: the labels of who deploys it (the Airflow task instance, or the SageMaker API's caller).
+        :param sink: where progress is told (the task log).
+        """
         from ml_lifecycle.core.container_resources import size_in_bytes
         from ml_lifecycle.core.gpus import canonical_gpus
         from ml_lifecycle.core.specs import EndpointSpec
@@ -228,8 +239,8 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
             role_arn=check_role_arn(self.role_arn),
         )
         checks.check_now(endpoint_option_checks(self.backend_options()))  # templated ones, now rendered
-        self.stage_serving_code(serving, self.log.info)
-        return backend.endpoints().deploy(spec, identity_from_context(context).labels(), self.log.info).to_xcom()
+        self.stage_serving_code(serving, sink)
+        return backend.endpoints().deploy(spec, owner, sink)
 
 
 def _check_max_payload_mb(value: Any) -> int:
