@@ -73,17 +73,33 @@ class Invoker:
             self.session = aiohttp.ClientSession(timeout=self.timeout, auto_decompress=False)
         forwarded = {h: headers[h] for h in FORWARDED if h in headers}
         try:
-            async with self.session.post(f"{url}/invocations", data=body, headers=forwarded) as answer:
-                payload = await answer.read()
-                status, answered = answer.status, {h: answer.headers[h] for h in ANSWERED if h in answer.headers}
+            status, answered, payload = await self._post(url, forwarded, body)
         except (aiohttp.ClientError, TimeoutError) as err:
+            # The endpoint may have moved (an update) or gone (deleted) since it was looked up: look again.
             self.where.pop(name, None)
-            raise ApiError(
-                "ModelError", f"Received no answer from the model of endpoint {name}: {err or type(err).__name__}", 424
-            ) from err
+            fresh, _ = await self._target(name)
+            if fresh == url:
+                raise ApiError(
+                    "ModelError",
+                    f"Received no answer from the model of endpoint {name}: {err or type(err).__name__}",
+                    424,
+                ) from err
+            status, answered, payload = await self._post(fresh, forwarded, body)
         if status >= 400:
             raise ModelError(name, status, payload)
         return 200, {**answered, VARIANT_HEADER: variant}, payload
+
+    async def _post(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """POST an invocation to an endpoint's URL; return (status, the headers passed back, body).
+
+        :param url: the endpoint's URL.
+        :param headers: the headers to send.
+        :param body: the body.
+        """
+        assert self.session is not None
+        async with self.session.post(f"{url}/invocations", data=body, headers=headers) as answer:
+            payload = await answer.read()
+            return answer.status, {h: answer.headers[h] for h in ANSWERED if h in answer.headers}, payload
 
     async def close(self) -> None:
         """Close the connection pool."""
