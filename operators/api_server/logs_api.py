@@ -11,6 +11,8 @@ from ml_lifecycle.api_server.errors import ApiError
 from ml_lifecycle.api_server.jobs import JobApi
 from ml_lifecycle.core.sagemaker_api import log_events
 
+ENDPOINT_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
+
 
 def _not_found(what: str) -> ApiError:
     """Return CloudWatch Logs' error for a group or stream that does not exist.
@@ -64,6 +66,16 @@ class LogsApi:
                     streams.append(stream_info)
         streams.sort(key=lambda s: s["logStreamName"], reverse=bool(request.get("descending")))
         return {"logStreams": streams[: int(request.get("limit") or 50)]}
+
+    def put_retention_policy(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Accept a retention for a SageMaker log group; it changes nothing (a job's log lives as long as its state).
+
+        :param request: the PutRetentionPolicy request.
+        """
+        group = str(request.get("logGroupName"))
+        if group not in log_events.GROUPS and not group.startswith(ENDPOINT_GROUP_PREFIX):
+            raise _not_found("group")
+        return {}
 
     def get_log_events(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Return a page of one stream's events.

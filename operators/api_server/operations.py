@@ -80,6 +80,7 @@ class Operations:
         logs: dict[str, Handler] = {
             "DescribeLogStreams": _ignoring_caller(self.logs.describe_log_streams),
             "GetLogEvents": _ignoring_caller(self.logs.get_log_events),
+            "PutRetentionPolicy": _ignoring_caller(self.logs.put_retention_policy),
         }
         return {"SageMaker": sagemaker, "Logs_20140328": logs}
 

@@ -8,10 +8,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import pytest
 from botocore.model import Shape
 from botocore.validate import ParamValidator
+
+from support.moto import free_port
 
 API_KEY, API_SECRET = "AKIDSAGEMAKERAPI", "secret-of-the-sagemaker-api"
 CREDENTIALS_CONNECTION = json.dumps({"conn_type": "generic", "login": API_KEY, "password": API_SECRET})
@@ -150,3 +154,23 @@ def training_request(name: str, image: str, **changes: Any) -> dict[str, Any]:
     }
     request.update(changes)
     return request
+
+
+@pytest.fixture
+def api_url(s3: Any, ml_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Our API on the local engine, its state in moto's S3, accepting the key of the ``sagemaker_api`` connection."""
+    from ml_lifecycle.api_server.app import create_app
+    from ml_lifecycle.api_server.config import ApiConfig
+
+    monkeypatch.setenv("AIRFLOW_CONN_SAGEMAKER_API", CREDENTIALS_CONNECTION)
+    config = ApiConfig(
+        compute="local",
+        aws_conn_id="aws_default",
+        credentials_conn_id="sagemaker_api",
+        state_root="s3://ml-bucket/sagemaker-api",
+        region="us-east-1",
+        account_id="000000000000",
+        backend_options={"poll_interval_s": 0.5},
+    )
+    with serving(create_app(config), free_port()) as url:
+        yield url

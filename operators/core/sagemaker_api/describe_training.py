@@ -7,6 +7,7 @@ Timestamps are epoch seconds, as the AWS JSON 1.1 protocol sends them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,18 @@ ECHOED = (
     "RetryStrategy",
 )
 RUNNING = (SecondaryStatus.DOWNLOADING, SecondaryStatus.TRAINING)
+# What SageMaker says of each secondary status in SecondaryStatusTransitions' StatusMessage (clients print it).
+STATUS_MESSAGES = {
+    SecondaryStatus.STARTING: "Preparing the instances for training",
+    SecondaryStatus.DOWNLOADING: "Downloading input data",
+    SecondaryStatus.TRAINING: "Training image download completed. Training in progress.",
+    SecondaryStatus.UPLOADING: "Uploading generated training model",
+    SecondaryStatus.COMPLETED: "Training job completed",
+    SecondaryStatus.FAILED: "Training job failed",
+    SecondaryStatus.STOPPED: "Training job stopped",
+    SecondaryStatus.MAX_RUNTIME_EXCEEDED: "Training job stopped: it ran longer than MaxRuntimeInSeconds",
+    SecondaryStatus.INTERRUPTED: "The spot instance was reclaimed; the job starts again on a new one",
+}
 
 
 def describe_training_job(
@@ -64,7 +77,7 @@ def describe_training_job(
         return response
     if record.failure_reason:
         response["FailureReason"] = record.failure_reason
-    transitions = transitions_of(record.transitions)
+    transitions = transitions_of(record.transitions, record.failure_reason)
     if transitions:
         response["SecondaryStatusTransitions"] = transitions
     started = next((t["StartTime"] for t in transitions if t["Status"] in RUNNING), None)
@@ -74,7 +87,7 @@ def describe_training_job(
     if ended is not None:
         response["TrainingEndTime"] = ended
         if started is not None:
-            response["TrainingTimeInSeconds"] = max(0, round(ended - started))
+            response["TrainingTimeInSeconds"] = max(1, math.ceil(ended - started))  # whole seconds, rounded up
     if record.updated_at:
         response["LastModifiedTime"] = epoch_s(record.updated_at)
     if record.metrics:
@@ -98,10 +111,11 @@ def _model_artifacts(request: Mapping[str, Any], record: JobRecord | None) -> st
     return f"{output}/{request['TrainingJobName']}/output/" + ("model.tar.gz" if compressed else "model/")
 
 
-def transitions_of(transitions: list[list[str]]) -> list[dict[str, Any]]:
+def transitions_of(transitions: list[list[str]], failure_reason: str = "") -> list[dict[str, Any]]:
     """Return SageMaker's SecondaryStatusTransitions from the record's [[status, ISO time], ...].
 
     :param transitions: the record's transitions, in order.
+    :param failure_reason: the job's failure reason, the message of a Failed transition when there is one.
     """
     out: list[dict[str, Any]] = []
     for status, at in transitions:
@@ -110,7 +124,10 @@ def transitions_of(transitions: list[list[str]]) -> list[dict[str, Any]]:
             continue
         if out:
             out[-1]["EndTime"] = start
-        out.append({"Status": status, "StartTime": start})
+        message = STATUS_MESSAGES.get(status, status)
+        if status == SecondaryStatus.FAILED and failure_reason:
+            message = failure_reason
+        out.append({"Status": status, "StartTime": start, "StatusMessage": message})
     return out
 
 
