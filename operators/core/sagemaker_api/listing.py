@@ -49,7 +49,7 @@ def select(
     field = {"Name": keys.name, "CreationTime": "CreationTime", "Status": keys.status}[sort_by]
     descending = str(request.get("SortOrder") or "Descending") == "Descending"
     chosen.sort(key=lambda s: (s.get(field) is None, s.get(field) or 0, s[keys.name]), reverse=descending)
-    size = int(request.get("MaxResults") or DEFAULT_PAGE)
+    size = int(request["MaxResults"]) if request.get("MaxResults") is not None else DEFAULT_PAGE
     if not 1 <= size <= MAX_PAGE:
         raise SpecError("MaxResults", f"{size} is not between 1 and {MAX_PAGE}", "Ask for a smaller page")
     start = _offset(request.get("NextToken"))
