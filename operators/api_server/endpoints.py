@@ -294,6 +294,22 @@ class EndpointApi:
         )
         return str(view.url), str(variant)
 
+    def log_streams(self, name: str) -> tuple[dict[str, list[str]], float] | None:
+        """Return an endpoint's log lines by stream (``<variant>/<container or instance>``, as SageMaker names
+        them) and when it was created, or None for an endpoint this API does not know.
+
+        :param name: the endpoint's name.
+        """
+        document = self.state.get(ENDPOINTS, name)
+        if document is None:
+            return None
+        config = self.state.get(ENDPOINT_CONFIG.state_kind, str(document["request"].get("EndpointConfigName")))
+        variant = (
+            config["request"]["ProductionVariants"][0].get("VariantName", "AllTraffic") if config else "AllTraffic"
+        )
+        by_writer = self._backend(document["compute"]).endpoints().logs(name)
+        return {f"{variant}/{writer}": lines for writer, lines in by_writer.items()}, float(document["created_epoch_s"])
+
     def _backend(self, compute: str) -> Any:
         """Return a backend.
 

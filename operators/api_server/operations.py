@@ -34,7 +34,7 @@ class Operations:
         }
         self.endpoints = EndpointApi(config, self.state)
         self.tags = TagsApi(self.state)
-        self.logs = LogsApi(self.jobs)
+        self.logs = LogsApi(self.jobs, self.endpoints)
         self.table = self._table()
 
     def _tagged(self, create: Handler, arn_field: str) -> Handler:

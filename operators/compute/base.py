@@ -330,6 +330,13 @@ class EndpointBackend(ABC):
         :param sink: the task log.
         """
 
+    @abstractmethod
+    def logs(self, endpoint_name: str) -> dict[str, list[str]]:
+        """Return the log lines of the endpoint's serving containers, by the container or instance that wrote them.
+
+        :param endpoint_name: the endpoint's name.
+        """
+
 
 class Backend(ABC):
     """A place where containers run; the registry in ``ml_lifecycle.compute`` builds it from its name.

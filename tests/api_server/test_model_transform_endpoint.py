@@ -101,6 +101,13 @@ def test_a_model_is_transformed_then_served_and_invoked_through_the_runtime(
     assert model_error.value.response["Error"]["Code"] == "ModelError"
     assert model_error.value.response["OriginalStatusCode"] >= 400
 
+    logs = api_client("logs", api_url)
+    group = f"/aws/sagemaker/Endpoints/{endpoint}"
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert [s["logStreamName"].split("/")[0] for s in streams] == ["AllTraffic"]
+    served = logs.get_log_events(logGroupName=group, logStreamName=streams[0]["logStreamName"], startFromHead=True)
+    assert served["events"], "the serving container's log is empty"
+
     sagemaker.delete_endpoint(EndpointName=endpoint)
     sagemaker.get_waiter("endpoint_deleted").wait(EndpointName=endpoint, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     assert not docker_client.containers.list(all=True, filters={"label": f"ml-lifecycle.endpoint={endpoint}"})

@@ -89,7 +89,7 @@ class Ec2Backend(Backend):
             clients.region,
             endpoint_network(self.options),
         )
-        return Ec2EndpointBackend(manager, self.options)
+        return Ec2EndpointBackend(manager, self.options, clients.client("logs"))
 
     def reap_orphans(self, request: ReapRequest) -> list[dict[str, Any]]:
         """End instances and security groups of jobs past their deadline or whose DAG run has ended.
