@@ -35,3 +35,26 @@ class LazyApp:
         if scope["type"] == "lifespan":
             return
         await self._built()(scope, receive, send)
+
+
+class PrefixWithoutSlash:
+    """Routes ``POST /sagemaker-api`` (no trailing slash) into the API: AWS clients given the endpoint URL
+    ``http://host:8080/sagemaker-api`` send their JSON operations to exactly that path, which the mount would miss.
+    Only the routing path changes; the raw path the client signed stays as it was.
+
+    :param app: the API server's app.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Pass one ASGI call on, with the prefix's own path routed to the mounted API.
+
+        :param scope: the ASGI scope.
+        :param receive: receives events.
+        :param send: sends events.
+        """
+        if scope["type"] == "http" and scope.get("path") == API_URL_PREFIX:
+            scope = {**scope, "path": API_URL_PREFIX + "/"}
+        await self.app(scope, receive, send)
