@@ -18,4 +18,5 @@ BENCHMARKS = (
     "ec2_emulated",
     "credentials",
     "script_mode",
+    "sagemaker_api",
 )

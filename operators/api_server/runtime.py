@@ -1,8 +1,8 @@
 """InvokeEndpoint (sagemaker-runtime): ``POST /endpoints/{EndpointName}/invocations`` forwarded to the endpoint's
 own URL with SageMaker's headers, its answer passed back as SageMaker passes it.
 
-The endpoint's URL is looked up at most once per LOOKUP_TTL_S per endpoint, and requests travel over a pool of
-kept-alive connections, so the hop adds little to what the container takes.
+The endpoint's URL is looked up again in the background once LOOKUP_TTL_S passed (no request waits for it), and
+requests travel over a pool of kept-alive connections, so the hop adds little to what the container takes.
 """
 
 from __future__ import annotations
@@ -41,19 +41,37 @@ class Invoker:
         self.locate = locate
         self.timeout = aiohttp.ClientTimeout(total=invocation_timeout_s)
         self.where: dict[str, tuple[float, str, str]] = {}
+        self.refreshing: set[str] = set()
         self.session: aiohttp.ClientSession | None = None
 
     async def _target(self, name: str) -> tuple[str, str]:
-        """Return (URL, variant) of an endpoint, looked up again once LOOKUP_TTL_S passed.
+        """Return (URL, variant) of an endpoint. A lookup older than LOOKUP_TTL_S is still used while a fresh one
+        runs in the background, so no request waits for it; only an endpoint never looked up waits.
 
         :param name: the endpoint's name.
         """
         cached = self.where.get(name)
-        if cached is not None and time.monotonic() - cached[0] < LOOKUP_TTL_S:
-            return cached[1], cached[2]
-        url, variant = await asyncio.to_thread(self.locate, name)
-        self.where[name] = (time.monotonic(), url, variant)
-        return url, variant
+        if cached is None:
+            url, variant = await asyncio.to_thread(self.locate, name)
+            self.where[name] = (time.monotonic(), url, variant)
+            return url, variant
+        if time.monotonic() - cached[0] >= LOOKUP_TTL_S and name not in self.refreshing:
+            self.refreshing.add(name)
+            asyncio.get_running_loop().create_task(self._refresh(name))
+        return cached[1], cached[2]
+
+    async def _refresh(self, name: str) -> None:
+        """Look an endpoint up again; forget it when it no longer serves (the next request then says so).
+
+        :param name: the endpoint's name.
+        """
+        try:
+            url, variant = await asyncio.to_thread(self.locate, name)
+            self.where[name] = (time.monotonic(), url, variant)
+        except Exception:
+            self.where.pop(name, None)
+        finally:
+            self.refreshing.discard(name)
 
     async def invoke(self, name: str, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         """Forward one invocation; return (status, headers, body) of the answer.
