@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from support.api_server import ShapeChecker, api_client, api_url  # noqa: F401
+from support.ec2_fixtures import aws, emulator, pushed_image  # noqa: F401
 from support.moto import moto_server, s3  # noqa: F401
 
 

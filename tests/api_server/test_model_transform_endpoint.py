@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from support.api_server import api_client, training_request
+from support.api_server import ShapeChecker, api_client, training_request
 
 pytestmark = pytest.mark.docker
 
@@ -87,6 +87,7 @@ def test_a_model_is_transformed_then_served_and_invoked_through_the_runtime(
     assert [e["EndpointName"] for e in sagemaker.list_endpoints(NameContains=suffix)["Endpoints"]] == [endpoint]
 
     runtime = api_client("sagemaker-runtime", api_url)
+    runtime_checker = ShapeChecker(runtime)
     row = (sample_data / "score").iterdir().__next__().read_text().splitlines()[0]
     answer = runtime.invoke_endpoint(
         EndpointName=endpoint, Body=row.encode(), ContentType="text/csv", Accept="text/csv", CustomAttributes="trace=1"
@@ -102,12 +103,15 @@ def test_a_model_is_transformed_then_served_and_invoked_through_the_runtime(
     assert model_error.value.response["OriginalStatusCode"] >= 400
 
     logs = api_client("logs", api_url)
+    log_checker = ShapeChecker(logs)
     group = f"/aws/sagemaker/Endpoints/{endpoint}"
     streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
     assert [s["logStreamName"].split("/")[0] for s in streams] == ["AllTraffic"]
     served = logs.get_log_events(logGroupName=group, logStreamName=streams[0]["logStreamName"], startFromHead=True)
     assert served["events"], "the serving container's log is empty"
+    assert not log_checker.problems, log_checker.problems
 
+    assert runtime_checker.checked and not runtime_checker.problems, runtime_checker.problems
     sagemaker.delete_endpoint(EndpointName=endpoint)
     sagemaker.get_waiter("endpoint_deleted").wait(EndpointName=endpoint, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     assert not docker_client.containers.list(all=True, filters={"label": f"ml-lifecycle.endpoint={endpoint}"})

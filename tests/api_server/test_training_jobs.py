@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
-from support.api_server import api_client, training_request
+from support.api_server import ShapeChecker, api_client, training_request
 
 pytestmark = pytest.mark.docker
 
@@ -52,6 +52,7 @@ def test_a_training_job_runs_to_completion_and_is_described_listed_tagged_and_lo
     assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
 
     logs = api_client("logs", api_url)
+    log_checker = ShapeChecker(logs)
     streams = logs.describe_log_streams(
         logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/", orderBy="LogStreamName"
     )["logStreams"]
@@ -67,6 +68,7 @@ def test_a_training_job_runs_to_completion_and_is_described_listed_tagged_and_lo
         nextToken=first["nextForwardToken"],
     )
     assert again["events"] == [] and again["nextForwardToken"] == first["nextForwardToken"]
+    assert {"DescribeLogStreams", "GetLogEvents"} <= set(log_checker.checked) and not log_checker.problems
     assert {"CreateTrainingJob", "DescribeTrainingJob", "ListTrainingJobs", "ListTags"} <= set(
         sagemaker.shape_checker.checked
     )
@@ -101,3 +103,28 @@ def test_a_taken_name_is_refused(sagemaker, s3, example_image, sample_data):
         TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
     )
     assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in {"Stopped", "Completed"}
+
+
+def test_a_job_runs_on_through_a_restart_of_the_api(s3, example_image, sample_data, monkeypatch, ml_home):
+    from support.api_server import CREDENTIALS_CONNECTION, serving
+    from support.moto import free_port
+
+    from ml_lifecycle.api_server.app import create_app
+    from ml_lifecycle.api_server.config import ApiConfig
+
+    monkeypatch.setenv("AIRFLOW_CONN_SAGEMAKER_API", CREDENTIALS_CONNECTION)
+    _upload_training_data(s3, sample_data)
+    config = ApiConfig("local", "aws_default", "sagemaker_api", "s3://ml-bucket/sagemaker-api", "us-east-1", "0" * 12)
+    name = f"api-restart-{uuid.uuid4().hex[:8]}"
+    request = training_request(name, example_image)
+    request["AlgorithmSpecification"]["ContainerEntrypoint"] = ["sh", "-c", "sleep 4 && train"]
+    with serving(create_app(config), free_port()) as first:
+        api_client("sagemaker", first).create_training_job(**request)
+    # The first server is gone; a new one (no memory of the first) reads the job from the state and its record.
+    with serving(create_app(config), free_port()) as second:
+        sagemaker = api_client("sagemaker", second)
+        assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "InProgress"
+        sagemaker.get_waiter("training_job_completed_or_stopped").wait(
+            TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+        assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Completed"
