@@ -67,9 +67,11 @@ class Ec2Backend(Backend):
     def endpoints(self) -> EndpointBackend:
         """Return the endpoint backend (a load balancer, revisions of instances, a health watch)."""
         from ml_lifecycle.compute.ec2.endpoint_backend import Ec2EndpointBackend
+        from ml_lifecycle.compute.ec2.endpoint_entry import EndpointEntry
         from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
         from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher
         from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints, endpoint_network
+        from ml_lifecycle.compute.ec2.iam_gateway import IamGateway
         from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer
         from ml_lifecycle.core.ec2.settings import Ec2Settings
 
@@ -88,6 +90,9 @@ class Ec2Backend(Backend):
             revisions,
             clients.region,
             endpoint_network(self.options),
+            EndpointEntry(
+                clients.fleet.ec2, clients.client("acm"), balancer, IamGateway(clients.client("apigatewayv2"))
+            ),
         )
         return Ec2EndpointBackend(manager, self.options, clients.client("logs"))
 
