@@ -10,9 +10,11 @@ An endpoint made before these defaults keeps its access only when the deploy ask
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ml_lifecycle.core.errors import SpecError
 
@@ -174,3 +176,12 @@ def check_certificate_arn(value: Any) -> str:
             "Write arn:aws:acm:<region>:<account>:certificate/<id>",
         )
     return value
+
+
+def execute_api_region(url: str) -> str | None:
+    """Return the region of an API Gateway address (``https://<id>.execute-api.<region>.amazonaws.com``), else None.
+
+    :param url: an endpoint's URL.
+    """
+    found = re.fullmatch(r"[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?", urlsplit(url).hostname or "")
+    return found.group(1) if found else None
