@@ -73,6 +73,11 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
     :param auth: ec2: ``none`` (default: callers in the VPC) or ``iam``: an API Gateway HTTP API with IAM authorization
         and TLS in front of the internal load balancer (through a VPC link) is the endpoint's URL, and only its VPC link
         reaches the load balancer; ``ml-lifecycle invoke`` signs requests to it.
+    :param min_instances: ec2: the fewest instances the endpoint's Auto Scaling group keeps; default instance_count.
+    :param max_instances: ec2: the most instances it scales out to; default instance_count (no scaling).
+    :param target_invocations_per_instance: ec2: requests per instance per minute the group scales to keep (a
+        target-tracking policy on ALBRequestCountPerTarget, as SageMakerVariantInvocationsPerInstance); required when
+        max_instances > min_instances.
     :param poll_interval_s: ec2: seconds between health checks; default 5.
     :param entry_point: script mode: the inference program, relative to source_dir; the model is repacked with the
         code under ``code/`` and the containers get SageMaker's SAGEMAKER_* variables, as BatchTransformOperator
@@ -130,6 +135,9 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         alb_scheme: str = "internal",
         certificate_arn: str | None = None,
         auth: str | None = None,
+        min_instances: int | None = None,
+        max_instances: int | None = None,
+        target_invocations_per_instance: int | None = None,
         poll_interval_s: float = 5.0,
         entry_point: str | None = None,
         source_dir: str | None = None,
@@ -166,6 +174,9 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         self.alb_scheme = alb_scheme
         self.certificate_arn = certificate_arn
         self.auth = auth
+        self.min_instances = min_instances
+        self.max_instances = max_instances
+        self.target_invocations_per_instance = target_invocations_per_instance
         self.poll_interval_s = poll_interval_s
         checks.check_all(
             lambda: checks.check_now(endpoint_option_checks(self.backend_options())),
@@ -217,6 +228,10 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
             "alb_scheme": self.alb_scheme,
             "certificate_arn": self.certificate_arn,
             "auth": self.auth,
+            "instance_count": self.instance_count,
+            "min_instances": self.min_instances,
+            "max_instances": self.max_instances,
+            "target_invocations_per_instance": self.target_invocations_per_instance,
             "poll_interval_s": self.poll_interval_s,
             "registry_conn_id": self.registry_conn_id,
         }

@@ -73,14 +73,25 @@ class Ec2Backend(Backend):
         from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints, endpoint_network
         from ml_lifecycle.compute.ec2.iam_gateway import IamGateway
         from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer
+        from ml_lifecycle.compute.ec2.revision_groups import RevisionGroups
         from ml_lifecycle.core.ec2.settings import Ec2Settings
 
         clients = self.clients
         balancer = LoadBalancer(clients.client("elbv2"))
-        health = HealthWatch(balancer, clients.client("cloudwatch"), clients.store_for, self._poll_interval_s())
+        groups = RevisionGroups(clients.client("autoscaling"), clients.fleet.ec2)
+        health = HealthWatch(
+            balancer, clients.client("cloudwatch"), clients.store_for, self._poll_interval_s(), groups.members
+        )
         settings = Ec2Settings.build(self.options.get("ec2_settings"))
         revisions = RevisionLauncher(
-            clients.store_for, clients.fleet, balancer, clients.region, settings, clients.jobs().bundle
+            clients.store_for,
+            clients.fleet,
+            balancer,
+            clients.region,
+            settings,
+            clients.jobs().bundle,
+            groups,
+            self.options,
         )
         manager = Ec2Endpoints(
             clients.store_for,

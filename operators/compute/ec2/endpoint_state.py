@@ -37,8 +37,13 @@ class Revision:
     :param weight: its share of the listener's requests, 0-100.
     :param model_uri: the model it serves.
     :param image_uri: the serving image.
-    :param instance_count: how many instances.
+    :param instance_count: how many instances it started with.
     :param created_at: when it was launched (ISO 8601).
+    :param group_name: its Auto Scaling group and launch template (empty for a revision launched before groups; then
+        instance_ids are its instances, else the instances it started with).
+    :param min_instances: the fewest instances its group keeps.
+    :param max_instances: the most instances its group scales to.
+    :param target_invocations_per_instance: the requests per instance per minute its group scales at, or None.
     """
 
     revision: str
@@ -50,6 +55,10 @@ class Revision:
     image_uri: str = ""
     instance_count: int = 1
     created_at: str = ""
+    group_name: str = ""
+    min_instances: int = 0
+    max_instances: int = 0
+    target_invocations_per_instance: int | None = None
 
 
 @dataclass

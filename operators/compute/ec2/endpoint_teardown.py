@@ -7,6 +7,7 @@ from ml_lifecycle.compute.ec2.endpoint_state import EndpointState
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
 from ml_lifecycle.compute.ec2.iam_gateway import IamGateway
 from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer
+from ml_lifecycle.compute.ec2.revision_groups import RevisionGroups
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 
@@ -14,13 +15,20 @@ STATE_TAG = "ml-lifecycle.state-uri"
 
 
 def remove_endpoint_resources(
-    fleet: Ec2Fleet, balancer: LoadBalancer, gateway: IamGateway, state: EndpointState | None, endpoint_name: str = ""
+    fleet: Ec2Fleet,
+    balancer: LoadBalancer,
+    gateway: IamGateway,
+    groups: RevisionGroups,
+    state: EndpointState | None,
+    endpoint_name: str = "",
 ) -> dict[str, int]:
-    """Delete an endpoint's IAM gateway, load balancer, instances, target groups and security groups (by state and tags).
+    """Delete an endpoint's IAM gateway, load balancer, Auto Scaling groups, instances, target groups and security
+    groups (by state and by tags).
 
     :param fleet: launches, finds and terminates instances.
     :param balancer: the ELBv2 calls.
     :param gateway: the API Gateway calls.
+    :param groups: the Auto Scaling calls.
     :param state: the endpoint's state, or None when it is lost (tags alone find the resources).
     :param endpoint_name: the endpoint's name (default the state's).
     """
@@ -32,16 +40,18 @@ def remove_endpoint_resources(
         balancers.add(state.load_balancer_arn)
     for arn in sorted(balancers):
         balancer.delete_load_balancer(arn)
-    instances = [str(i["InstanceId"]) for i in fleet.find({labels.ENDPOINT: name})]
     revisions = [r for r in ((state.live, state.pending) if state else ()) if r is not None]
+    scaling = sorted(set(groups.tagged(tag)) | {r.group_name for r in revisions if r.group_name})
+    instances = [i for group in scaling for i in groups.delete(group)]
+    instances += [str(i["InstanceId"]) for i in fleet.find({labels.ENDPOINT: name})]
     instances += [i for r in revisions for i in r.instance_ids]
     instances = sorted(set(instances))
     if instances:
         fleet.terminate(instances)
         fleet.wait_terminated(instances)
-    groups = set(balancer.tagged("target-group", tag))
-    groups |= {r.target_group_arn for r in revisions if r.target_group_arn}
-    for arn in sorted(groups):
+    target_groups = set(balancer.tagged("target-group", tag))
+    target_groups |= {r.target_group_arn for r in revisions if r.target_group_arn}
+    for arn in sorted(target_groups):
         balancer.delete_target_group(arn)
     security = tagged_groups(fleet.ec2, tag)
     if state:
@@ -51,8 +61,9 @@ def remove_endpoint_resources(
     return {
         "gateways": gateways,
         "load_balancers": len(balancers),
+        "auto_scaling_groups": len(scaling),
         "instances": len(instances),
-        "target_groups": len(groups),
+        "target_groups": len(target_groups),
         "security_groups": delete_groups(fleet.ec2, security),
     }
 

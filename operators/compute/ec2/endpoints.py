@@ -14,7 +14,12 @@ from ml_lifecycle.compute.ec2.endpoint_network import (
     create_endpoint_groups,
     load_balancer_subnets,
 )
-from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher, revision_job_name, watched
+from ml_lifecycle.compute.ec2.endpoint_revisions import (
+    BOOT_ALLOWANCE_S,
+    RevisionLauncher,
+    revision_job_name,
+    watched,
+)
 from ml_lifecycle.compute.ec2.endpoint_rollout import Rollout, RolloutPolicy
 from ml_lifecycle.compute.ec2.endpoint_state import (
     CREATING,
@@ -40,8 +45,6 @@ from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import SpecError
 
 log = logging.getLogger(__name__)
-
-BOOT_ALLOWANCE_S = 600  # an instance boots, fetches the agent, pulls the image and the model before /ping can answer
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,7 @@ class Ec2Endpoints:
             store.write(state)
             weights = {state.live.target_group_arn: 100, green.target_group_arn: 0}
             self.balancer.set_weights(state.listener_arn, weights)  # attached, so the load balancer checks it
+            self.revisions.scale_on_requests(state, green)  # its requests per target exist once it is attached
             startup_s = self.health.wait_healthy(
                 watched(green, prefix), BOOT_ALLOWANCE_S + spec.startup_timeout_s, sink
             )
@@ -251,6 +255,7 @@ class Ec2Endpoints:
             self.entry.open(state, {revision.target_group_arn: 100}, subnets, tags)
             revision.weight = 100
             store.write(state)
+            self.revisions.scale_on_requests(state, revision)
             startup_s = self.health.wait_healthy(
                 watched(revision, store.prefix), BOOT_ALLOWANCE_S + spec.startup_timeout_s, sink
             )
@@ -287,7 +292,9 @@ class Ec2Endpoints:
         :param state: the endpoint's state, or None when it is lost (tags alone find the resources).
         :param endpoint_name: the endpoint's name (default the state's).
         """
-        return remove_endpoint_resources(self.fleet, self.balancer, self.entry.gateway, state, endpoint_name)
+        return remove_endpoint_resources(
+            self.fleet, self.balancer, self.entry.gateway, self.revisions.groups, state, endpoint_name
+        )
 
     def locate(self, endpoint_name: str) -> ArtifactUri | None:
         """Find an endpoint's state prefix from the tag on its security groups, or None.

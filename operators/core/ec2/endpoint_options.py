@@ -69,8 +69,12 @@ def endpoint_option_checks(options: Mapping[str, Any]) -> dict[str, tuple[Any, A
     """Return the checks of an EC2 endpoint's options, for checks.check_now (templated values wait for execute).
 
     :param options: the operator's values of instance_type, ec2_settings, traffic_shift, bake_s, max_error_rate,
-        alb_subnet_ids, ingress_cidrs, alb_scheme, certificate_arn and auth.
+        alb_subnet_ids, ingress_cidrs, alb_scheme, certificate_arn, auth, instance_count, min_instances, max_instances
+        and target_invocations_per_instance.
     """
+    from ml_lifecycle.core.ec2.endpoint_scaling import ScalingBounds
+
+    scaling = tuple(options.get(k) for k in ("min_instances", "max_instances", "target_invocations_per_instance"))
     from ml_lifecycle.core.ec2.endpoint_access import check_auth, check_certificate_arn
 
     return {
@@ -84,4 +88,8 @@ def endpoint_option_checks(options: Mapping[str, Any]) -> dict[str, tuple[Any, A
         "alb_scheme": (options.get("alb_scheme"), lambda v: checks.check_choice("alb_scheme", v, SCHEMES)),
         "certificate_arn": (options.get("certificate_arn"), check_certificate_arn),
         "auth": (options.get("auth"), check_auth),
+        "min_instances": (
+            None if all(v is None for v in scaling) else (options.get("instance_count", 1), *scaling),
+            lambda v: ScalingBounds.build(*v),
+        ),
     }
