@@ -27,17 +27,23 @@ def cloud(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleN
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
     clients = {
         n: boto3.client(n, endpoint_url=moto_server, region_name=REGION)
-        for n in ("s3", "ec2", "elbv2", "cloudwatch", "acm", "apigatewayv2")
+        for n in ("s3", "ec2", "elbv2", "cloudwatch", "acm", "apigatewayv2", "autoscaling")
     }
     clients["s3"].create_bucket(Bucket=BUCKET)
     for version in ("v1", "v2"):
         clients["s3"].put_object(Bucket=BUCKET, Key=f"models/{version}/model.tar.gz", Body=b"model")
     cloud = SimpleNamespace(name=f"ep-{uuid.uuid4().hex[:8]}", **clients)
     yield cloud
+    mine = [{"Name": "tag:ml-lifecycle.endpoint", "Values": [cloud.name]}]
+    groups = cloud.autoscaling.describe_auto_scaling_groups(Filters=mine)["AutoScalingGroups"]
+    for group in groups:  # a failed test's groups would replace the instances terminated below
+        cloud.autoscaling.delete_auto_scaling_group(
+            AutoScalingGroupName=group["AutoScalingGroupName"], ForceDelete=True
+        )
     left = instances(cloud, ("pending", "running", "stopping", "stopped"))
     if left:
         cloud.ec2.terminate_instances(InstanceIds=left)
-    assert not left, f"instances left running: {left}"
+    assert not left and not groups, f"instances left running: {left}; Auto Scaling groups left: {len(groups)}"
 
 
 def instances(cloud: SimpleNamespace, states: tuple[str, ...] = ("pending", "running")) -> list[str]:
