@@ -172,6 +172,12 @@ def test_iam_auth_puts_an_http_api_with_iam_routes_before_the_internal_load_bala
     view = backend_for("ec2", "aws_default").endpoints().describe(cloud.name)
     assert view is not None and (view.url, view.details["auth"]) == (state["api_endpoint"], "iam")
 
+    updated = ep.deploy_task(cloud, "v2", auth="iam").execute(task_context())  # the same door for the new revision
+    assert updated["url"] == result["url"] and ep.read_state(cloud)["api_id"] == state["api_id"]
+    assert [a["ApiId"] for a in cloud.apigatewayv2.get_apis()["Items"] if a["Name"] == f"mlc-ep-{cloud.name}"] == [
+        state["api_id"]
+    ]
+
     removed = ep.delete_endpoint(cloud)
     assert removed["gateways"] == 2 and removed["security_groups"] == 3
     ep.nothing_left(cloud)

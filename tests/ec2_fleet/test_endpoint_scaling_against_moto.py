@@ -174,6 +174,24 @@ def test_during_a_rollout_neither_revision_scales_in_and_afterwards_the_new_one_
     ep.nothing_left(cloud)
 
 
+def test_a_launch_template_in_ec2_settings_is_the_base_the_revisions_template_overrides(cloud):
+    base = cloud.ec2.create_launch_template(
+        LaunchTemplateName=f"base-{cloud.name}",
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "KeyName": "ops", "InstanceType": "t3.nano"},
+    )["LaunchTemplate"]["LaunchTemplateName"]
+    try:
+        ep.deploy_task(cloud, ec2_settings={"launch_template": base}).execute(task_context())
+        live = ep.read_state(cloud)["live"]
+        versions = cloud.ec2.describe_launch_template_versions(LaunchTemplateName=live["group_name"])
+        data = versions["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        assert (data["ImageId"], data["KeyName"]) == ("ami-12c6146b", "ops")  # from the base
+        assert data["InstanceType"] == "m5.large"  # the endpoint's own wins
+        ep.delete_endpoint(cloud)
+        ep.nothing_left(cloud)
+    finally:
+        cloud.ec2.delete_launch_template(LaunchTemplateName=base)
+
+
 @pytest.mark.parametrize(
     ("extra", "parameter"),
     [
