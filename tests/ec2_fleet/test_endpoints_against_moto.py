@@ -64,8 +64,12 @@ def test_create_serves_from_healthy_targets_behind_a_tagged_load_balancer_then_d
 
 @pytest.mark.parametrize(
     ("shift", "expected_steps"),
-    [(None, [100]), ({"type": "canary", "canary_percent": 10, "wait_s": 1}, [10, 100])],
-    ids=["all_at_once", "canary"],
+    [
+        (None, [100]),
+        ({"type": "canary", "canary_percent": 10, "wait_s": 1}, [10, 100]),
+        ({"type": "linear", "step_percent": 40, "wait_s": 1}, [40, 80, 100]),
+    ],
+    ids=["all_at_once", "canary", "linear"],
 )
 def test_an_update_shifts_traffic_to_the_new_revision_and_ends_the_old(cloud, shift, expected_steps):
     ep.deploy_task(cloud).execute(task_context())
@@ -172,12 +176,18 @@ def test_a_green_revision_with_too_many_5xx_is_rolled_back(cloud):
 
 
 def _assert_rolled_back(cloud: SimpleNamespace, blue: dict[str, Any]) -> None:
-    """Assert blue takes every request again, green's instances and group are gone, the state says why."""
+    """Assert blue takes every request again, unprotected from scale-in; green's instances and groups are gone; the
+    state says why."""
     state = ep.read_state(cloud)
     assert state["status"] == "InService" and state["pending"] is None
     assert state["live"]["revision"] == blue["revision"]
     assert ep.listener_weights(cloud, state["listener_arn"]) == {blue["target_group_arn"]: 100}
     assert ep.instances(cloud) == sorted(blue["instance_ids"])
+    mine = cloud.autoscaling.describe_auto_scaling_groups(
+        Filters=[{"Name": "tag:ml-lifecycle.endpoint", "Values": [cloud.name]}]
+    )["AutoScalingGroups"]
+    assert [g["AutoScalingGroupName"] for g in mine] == [blue["group_name"]]
+    assert {i["ProtectedFromScaleIn"] for i in mine[0]["Instances"]} == {False}
     groups = [g["TargetGroupArn"] for g in cloud.elbv2.describe_target_groups()["TargetGroups"]]
     assert [g for g in groups if ep.elb_tags(cloud, g).get("ml-lifecycle.endpoint") == cloud.name] == [
         blue["target_group_arn"]
