@@ -183,6 +183,26 @@ def test_iam_auth_puts_an_http_api_with_iam_routes_before_the_internal_load_bala
     ep.nothing_left(cloud)
 
 
+def test_iam_auth_over_an_https_listener_verifies_the_certificates_name(cloud):
+    certificate = _issued_certificate(cloud)
+    ep.deploy_task(cloud, auth="iam", certificate_arn=certificate).execute(task_context())
+
+    state = ep.read_state(cloud)
+    assert _listeners(cloud, state["load_balancer_arn"]) == [("HTTPS", 443)]
+    (route, _) = cloud.apigatewayv2.get_routes(ApiId=state["api_id"])["Items"]
+    integration = cloud.apigatewayv2.get_integration(
+        ApiId=state["api_id"], IntegrationId=route["Target"].removeprefix("integrations/")
+    )
+    assert integration["TlsConfig"] == {"ServerNameToVerify": f"{cloud.name}.internal.example"}
+    (rule,) = _ingress(cloud, state["alb_security_group_id"])
+    assert (rule["FromPort"], [p["GroupId"] for p in rule["UserIdGroupPairs"]]) == (
+        443,
+        [state["link_security_group_id"]],
+    )
+    ep.delete_endpoint(cloud)
+    ep.nothing_left(cloud)
+
+
 def test_an_endpoint_made_with_the_old_open_default_refuses_the_new_one_until_asked_to_keep_it(cloud):
     ep.deploy_task(cloud).execute(task_context())
     key = f"ml-lifecycle/endpoints/{cloud.name}/state.json"
