@@ -20,7 +20,7 @@ def view_of(state: EndpointState, prefix: ArtifactUri | None, serving_problem: s
     :param serving_problem: why its live revision cannot serve now ("" when it serves).
     """
     live = state.live
-    details = {"load_balancer_arn": state.load_balancer_arn}
+    details = {"load_balancer_arn": state.load_balancer_arn, "auth": state.reached_by.auth, "region": state.region}
     if prefix is not None:
         details["state_uri"] = str(prefix)
     return EndpointView(
