@@ -134,7 +134,7 @@ def _provider_training(log: Path) -> float:
     """
     from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOperator
 
-    operator = SageMakerTrainingOperator(
+    train = SageMakerTrainingOperator(
         task_id="train",
         config=_training_config(f"bench-api-{uuid.uuid4().hex[:8]}"),
         check_interval=CHECK_INTERVAL_S,
@@ -142,7 +142,7 @@ def _provider_training(log: Path) -> float:
     )
     with output_to(log):
         started = time.perf_counter()
-        result = operator.execute(_context("train"))
+        result = train.execute(_context("train"))
         elapsed = time.perf_counter() - started
     if result["Training"]["TrainingJobStatus"] != "Completed":
         raise BenchError(f"the provider's training did not complete; see {log}")
