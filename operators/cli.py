@@ -165,9 +165,14 @@ def serve_api(args: argparse.Namespace) -> int:
 
     :param args: host, port.
     """
+    import os
+
     import uvicorn
 
     from ml_lifecycle.api_server.app import create_app
+
+    # A server process of Airflow's: connections are read from the metastore (and secrets backends) too.
+    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
 
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
     return 0

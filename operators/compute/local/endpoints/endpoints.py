@@ -120,11 +120,13 @@ class LocalEndpoints:
         proxy = self._proxy(name, limits, settings.proxy_network())
         old = read_endpoint(self.home, name)
         live = old if old is not None and old.status in (IN_SERVICE, UPDATING) and old.port and old.upstreams else None
-        self._set_status(old, UPDATING if live else CREATING, name, owner)
         revision = new_revision()
         revision_dir = endpoints_dir(self.home) / name / revision
         grace_s = spec.startup_timeout_s + ROLE_AGENT_GRACE_S
+        # A role that cannot be assumed fails here, before the endpoint's status changes (its agent ends itself
+        # once it sees no container of the revision, whatever happens next).
         role = serve_role_credentials(spec.role_arn, name, revision, revision_dir, self.aws_conn_id, grace_s, sink)
+        self._set_status(old, UPDATING if live else CREATING, name, owner)
         ep_labels = {**labels.owned("endpoint", name, owner, endpoint=name), HOME: str(self.home)}
         servers = []
         routed = False
