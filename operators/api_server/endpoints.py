@@ -334,6 +334,13 @@ class EndpointApi:
 
         return backend_for(compute, self.config.aws_conn_id, self.config.backend_options)
 
+    def arn_of(self, name: str) -> str:
+        """Return a resource's ARN (public: the tags are kept by it).
+
+        :param name: its name.
+        """
+        return self._arn(name)
+
     def _arn(self, name: str) -> str:
         """Return an endpoint's ARN.
 

@@ -101,6 +101,13 @@ class StoredApi:
         """
         return name_in(request, f"{self.kind.noun}Name")
 
+    def arn_of(self, name: str) -> str:
+        """Return a resource's ARN (public: the tags are kept by it).
+
+        :param name: its name.
+        """
+        return self._arn(name)
+
     def _arn(self, name: str) -> str:
         """Return a resource's ARN.
 
