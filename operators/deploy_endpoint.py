@@ -8,6 +8,7 @@ from typing import Any
 from ml_lifecycle.base import LifecycleOperator, backend_of, identity_from_context
 from ml_lifecycle.compute import check_compute
 from ml_lifecycle.core import checks
+from ml_lifecycle.core.data_capture import parse_data_capture
 from ml_lifecycle.core.ec2.endpoint_options import endpoint_option_checks
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.roles import check_role_arn
@@ -75,6 +76,10 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         model as it is.
     :param registry_conn_id: local: an Airflow connection (host, login, password) for pulling the image from a
         registry that needs a login; ECR images are pulled with a token asked through aws_conn_id.
+    :param data_capture: SageMaker's DataCaptureConfig (EnableCapture, InitialSamplingPercentage, DestinationS3Uri,
+        CaptureOptions, CaptureContentTypeHeader): the sampled requests and responses are written as SageMaker's
+        capture files under ``<destination>/<endpoint>/AllTraffic/yyyy/mm/dd/hh/``. Local endpoints write to a
+        ``file://`` destination (README "Data capture"); default None captures nothing.
     """
 
     template_fields: Sequence[str] = (
@@ -126,9 +131,11 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         container_log_level: int = DEFAULT_LOG_LEVEL,
         use_version_code: bool = True,
         registry_conn_id: str | None = None,
+        data_capture: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.data_capture = data_capture
         self.registry_conn_id = registry_conn_id
         self.init_script_mode(entry_point, source_dir, dependencies, container_log_level, use_version_code)
         self.endpoint_name = endpoint_name
@@ -169,6 +176,7 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
                     "secrets": (secrets, checks.check_secrets),
                     "role_arn": (role_arn, check_role_arn),
                     "entry_point": (entry_point, check_entry_point),
+                    "data_capture": (data_capture, parse_data_capture),
                 }
             ),
         )
@@ -226,10 +234,13 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
             shm_size_bytes=size_in_bytes(self.shm_size) if self.shm_size not in (None, "") else None,
             secrets=checks.check_secrets(self.secrets),
             role_arn=check_role_arn(self.role_arn),
+            data_capture=parse_data_capture(self.data_capture),
         )
         checks.check_now(endpoint_option_checks(self.backend_options()))  # templated ones, now rendered
+        endpoints = backend.endpoints()
+        endpoints.check_data_capture(spec.data_capture, spec.endpoint_name)
         self.stage_serving_code(serving, self.log.info)
-        return backend.endpoints().deploy(spec, identity_from_context(context).labels(), self.log.info).to_xcom()
+        return endpoints.deploy(spec, identity_from_context(context).labels(), self.log.info).to_xcom()
 
 
 def _check_max_payload_mb(value: Any) -> int:

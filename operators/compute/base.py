@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.job_kinds import JobKind
 from ml_lifecycle.core.lost_instances import LOST_GRACE_S
 from ml_lifecycle.core.status import EndpointStatus, JobRecord, JobStatus
@@ -314,6 +315,19 @@ class EndpointBackend(ABC):
 
         :param endpoint_name: the endpoint's name.
         """
+
+    def check_data_capture(self, capture: Any, endpoint_name: str) -> None:
+        """Refuse a data capture this backend cannot record, before anything starts; by default any capture.
+
+        :param capture: the spec's DataCapture, or None.
+        :param endpoint_name: the endpoint's name.
+        """
+        if capture is not None:
+            raise SpecError(
+                "data_capture",
+                f"is not recorded by {type(self).__name__} yet",
+                "Deploy with compute='local', or leave data_capture out",
+            )
 
     @abstractmethod
     def delete(self, endpoint_name: str, owner: Mapping[str, str], sink: LogSink) -> dict[str, int]:

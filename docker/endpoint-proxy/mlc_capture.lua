@@ -1,0 +1,251 @@
+-- mlc_capture: SageMaker data capture in the router nginx (ml_lifecycle.compute.local.endpoints.capture_config
+-- renders its settings into nginx.conf; docs: README "Data capture").
+--
+-- Per request (in the worker, after the response went out): a sampling draw, the response body kept as it streams
+-- (body filter), and in the log phase one JSON line in SageMaker's capture format appended to a table in memory.
+-- A timer writes the table every flush_interval_s to <root>/<yyyy>/<mm>/<dd>/<hh>/<mm-ss-mmm>-<worker id>.jsonl
+-- (the hour of each record's inferenceTime), so no request waits on a disk; a worker that exits (reload, stop)
+-- writes what it holds first. A write that fails, or a backlog over max_pending_bytes, loses those records: they
+-- are counted (shared dict, written to stats_file), never turned into a failed request.
+local ffi = require("ffi")
+
+ffi.cdef([[int mkdir(const char *pathname, unsigned int mode);]])
+
+local M = {}
+
+local settings = nil
+local pending = {} -- hour folder ("2026/12/07/14") -> array of lines
+local pending_lines = 0
+local pending_bytes = 0
+local files = {} -- hour folder -> this worker's file in it
+local made = {} -- folders known to exist
+local worker_tag = ""
+
+local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+for byte = 0, 31 do
+    local char = string.char(byte)
+    if ESCAPES[char] == nil then
+        ESCAPES[char] = string.format("\\u%04x", byte)
+    end
+end
+ESCAPES[string.char(127)] = "\\u007f"
+
+local function quoted(text)
+    return '"' .. (string.gsub(text, '[%c"\\]', ESCAPES)) .. '"'
+end
+
+local function encoding_of(content_type)
+    local media_type = string.match(content_type, "^%s*([^;%s]+)")
+    media_type = media_type and string.lower(media_type) or ""
+    if settings.csv[media_type] then
+        return "CSV"
+    end
+    if settings.json[media_type] then
+        return "JSON"
+    end
+    return "BASE64"
+end
+
+local function side(mode, content_type, data)
+    content_type = content_type or ""
+    local encoding = encoding_of(content_type)
+    if encoding == "BASE64" then
+        data = ngx.encode_base64(data)
+    end
+    return '{"observedContentType":' .. quoted(content_type) .. ',"mode":"' .. mode .. '","data":' .. quoted(data)
+        .. ',"encoding":"' .. encoding .. '"}'
+end
+
+local function request_body()
+    local data = ngx.req.get_body_data()
+    if data then
+        return data
+    end
+    local path = ngx.req.get_body_file()
+    if not path then
+        return ""
+    end
+    local file = io.open(path, "rb")
+    if not file then
+        return ""
+    end
+    data = file:read("*a") or ""
+    file:close()
+    return data
+end
+
+-- A version 4 UUID from nginx's $request_id (32 random hex digits per request).
+local VARIANT = { "8", "9", "a", "b" }
+local function event_id()
+    local id = ngx.var.request_id
+    local variant = VARIANT[(tonumber(string.sub(id, 17, 17), 16) % 4) + 1]
+    return string.sub(id, 1, 8) .. "-" .. string.sub(id, 9, 12) .. "-4" .. string.sub(id, 14, 16) .. "-" .. variant
+        .. string.sub(id, 18, 20) .. "-" .. string.sub(id, 21, 32)
+end
+
+local function lose(count, reason)
+    local stats = ngx.shared.mlc_capture
+    stats:incr("lost", count, 0)
+    stats:set("last_error", reason)
+end
+
+local function make_folders(folder)
+    if made[folder] then
+        return true
+    end
+    local path = ""
+    for part in string.gmatch(folder, "[^/]+") do
+        path = path .. "/" .. part
+        ffi.C.mkdir(path, 493) -- 0755; an existing folder is fine, a missing one shows when the file is opened
+    end
+    made[folder] = true
+end
+
+local function write_stats()
+    local stats = ngx.shared.mlc_capture
+    local text = string.format(
+        '{"captured": %d, "lost": %d, "last_error": %s}\n',
+        stats:get("captured") or 0,
+        stats:get("lost") or 0,
+        quoted(stats:get("last_error") or "")
+    )
+    local temp = settings.stats_file .. "." .. worker_tag
+    local file = io.open(temp, "w")
+    if not file then
+        return
+    end
+    file:write(text)
+    file:close()
+    os.rename(temp, settings.stats_file)
+end
+
+local function write_hour(hour, lines)
+    local folder = settings.root .. "/" .. hour
+    make_folders(folder)
+    local path = files[hour]
+    if not path then
+        local now = ngx.now()
+        path = string.format("%s/%s-%03d-%s.jsonl", folder, os.date("!%M-%S", math.floor(now)),
+            math.floor((now % 1) * 1000), worker_tag)
+        files[hour] = path
+    end
+    local file, err = io.open(path, "a")
+    if not file then
+        made[folder] = nil -- made again on the next flush (someone may have removed it)
+        return false, err
+    end
+    local ok, write_err = file:write(table.concat(lines))
+    local closed, close_err = file:close()
+    if not ok then
+        return false, write_err
+    end
+    if not closed then
+        return false, close_err
+    end
+    return true
+end
+
+-- Write every record this worker holds; count what is written and what is lost.
+function M.flush()
+    if pending_lines == 0 then
+        return
+    end
+    local batch = pending
+    pending, pending_lines, pending_bytes = {}, 0, 0
+    local stats = ngx.shared.mlc_capture
+    for hour, lines in pairs(batch) do
+        local ok, err = write_hour(hour, lines)
+        if ok then
+            stats:incr("captured", #lines, 0)
+        else
+            lose(#lines, "writing " .. settings.root .. "/" .. hour .. " failed: " .. tostring(err))
+        end
+    end
+    write_stats()
+end
+
+-- The timer runs once more, "premature", when the worker exits: that run writes what is left too.
+local function on_timer()
+    M.flush()
+end
+
+-- Called in init_worker_by_lua with the rendered settings.
+function M.init_worker(config)
+    settings = config
+    worker_tag = string.format("%s-%d", string.sub(ngx.md5(tostring(ngx.now()) .. ngx.worker.pid() .. math.random()),
+        1, 12), ngx.worker.pid())
+    math.randomseed(ngx.now() * 1000 + ngx.worker.pid())
+    local ok, err = ngx.timer.every(settings.flush_interval_s, on_timer)
+    if not ok then
+        ngx.log(ngx.ERR, "mlc_capture: no flush timer: ", err)
+    end
+end
+
+-- Body filter: draw whether this request is sampled; keep the response body of a sampled one.
+function M.body_filter()
+    local ctx = ngx.ctx
+    local sampled = ctx.mlc_sampled
+    if sampled == nil then
+        sampled = math.random() * 100 < settings.percent
+        ctx.mlc_sampled = sampled
+    end
+    if sampled and settings.output then
+        local chunk = ngx.arg[1]
+        if chunk ~= "" then
+            local kept = ctx.mlc_output
+            if kept == nil then
+                kept = {}
+                ctx.mlc_output = kept
+            end
+            kept[#kept + 1] = chunk
+        end
+    end
+end
+
+-- Log phase: the record of a sampled request the model answered with 2xx, queued for the next flush.
+function M.log()
+    local ctx = ngx.ctx
+    local sampled = ctx.mlc_sampled
+    if sampled == nil then
+        sampled = math.random() * 100 < settings.percent
+    end
+    if not sampled then
+        return
+    end
+    local status = ngx.status
+    if status < 200 or status > 299 then
+        return
+    end
+    local started = math.floor(ngx.req.start_time())
+    local data = {}
+    if settings.input then
+        data[#data + 1] = '"endpointInput":' .. side("INPUT", ngx.var.http_content_type, request_body())
+    end
+    if settings.output then
+        data[#data + 1] = '"endpointOutput":'
+            .. side("OUTPUT", ngx.var.sent_http_content_type, table.concat(ctx.mlc_output or {}))
+    end
+    local metadata = '"eventId":"' .. event_id() .. '"'
+    local inference_id = ngx.var.http_x_amzn_sagemaker_inference_id
+    if inference_id then
+        metadata = metadata .. ',"inferenceId":' .. quoted(inference_id)
+    end
+    metadata = metadata .. ',"inferenceTime":"' .. os.date("!%Y-%m-%dT%H:%M:%SZ", started) .. '"'
+    local line = '{"captureData":{' .. table.concat(data, ",") .. '},"eventMetadata":{' .. metadata
+        .. '},"eventVersion":"0"}\n'
+    if pending_bytes + #line > settings.max_pending_bytes then
+        lose(1, "more than " .. settings.max_pending_bytes .. " bytes waited to be written: the destination is too slow")
+        return
+    end
+    local hour = os.date("!%Y/%m/%d/%H", started)
+    local lines = pending[hour]
+    if lines == nil then
+        lines = {}
+        pending[hour] = lines
+    end
+    lines[#lines + 1] = line
+    pending_lines = pending_lines + 1
+    pending_bytes = pending_bytes + #line
+end
+
+return M
