@@ -9,7 +9,12 @@
 -- are counted (shared dict, written to stats_file), never turned into a failed request.
 local ffi = require("ffi")
 
-ffi.cdef([[int mkdir(const char *pathname, unsigned int mode);]])
+ffi.cdef([[
+int mkdir(const char *pathname, unsigned int mode);
+char *strerror(int errnum);
+]])
+local EEXIST = 17
+local FOLDER_MODE = 493 -- 0755
 
 local M = {}
 
@@ -89,16 +94,23 @@ local function lose(count, reason)
     stats:set("last_error", reason)
 end
 
+-- Make a folder and its parents; return nil, or what failed.
 local function make_folders(folder)
     if made[folder] then
-        return true
+        return nil
     end
     local path = ""
     for part in string.gmatch(folder, "[^/]+") do
         path = path .. "/" .. part
-        ffi.C.mkdir(path, 493) -- 0755; an existing folder is fine, a missing one shows when the file is opened
+        if ffi.C.mkdir(path, FOLDER_MODE) ~= 0 then
+            local errno = ffi.errno()
+            if errno ~= EEXIST then
+                return "cannot make " .. path .. ": " .. ffi.string(ffi.C.strerror(errno))
+            end
+        end
     end
     made[folder] = true
+    return nil
 end
 
 local function write_stats()
@@ -121,7 +133,10 @@ end
 
 local function write_hour(hour, lines)
     local folder = settings.root .. "/" .. hour
-    make_folders(folder)
+    local failed = make_folders(folder)
+    if failed then
+        return false, failed
+    end
     local path = files[hour]
     if not path then
         local now = ngx.now()
