@@ -52,6 +52,7 @@ ADDED_P99_GOAL_MS = 1.0
 THROUGHPUT_GOAL = 0.9  # ours / direct, 8 clients
 ROW = b"1,1,1,1,1,1,1,1"
 BLOCK = 250  # sequential requests per block, alternating paths
+WARM_UP_REQUESTS = 100  # sequential requests on each path before the timed blocks
 CLIENTS = 8
 CONCURRENT_S = 3.0
 # Rounds per side, alternating: single 3 s rounds on 2 cores scatter by +-15%, so the median needs several.
@@ -199,8 +200,8 @@ def _sequential(paths: dict[str, tuple[str, int]], blocks: int) -> dict[str, Any
     conns = {side: http.client.HTTPConnection(*path, timeout=30) for side, path in paths.items()}
     times: dict[str, list[float]] = {side: [] for side in paths}
     for conn in conns.values():
-        for _ in range(100):
-            _one(conn)  # warm-up
+        for _ in range(WARM_UP_REQUESTS):
+            _one(conn)
     for _ in range(blocks):
         for side, conn in conns.items():
             times[side].extend(_one(conn) for _ in range(BLOCK))
@@ -236,6 +237,31 @@ def _concurrent(path: tuple[str, int]) -> tuple[float, list[float]]:
     return len(merged) / (time.perf_counter() - started), merged
 
 
+def throughput(paths: dict[str, tuple[str, int]], goal: float) -> dict[str, Any]:
+    """Run CONCURRENT_ROUNDS rounds of CLIENTS clients on each path (host, port), alternately, after a warm-up of
+    "ours"; return requests per second and latencies per path, and the ratio ours / direct.
+
+    :param paths: side -> (host, port); "ours" and "direct" at least.
+    :param goal: the least ratio ours / direct asked for.
+    """
+    rates: dict[str, list[float]] = {side: [] for side in paths}
+    samples: dict[str, list[float]] = {side: [] for side in paths}
+    warm_up = len(_concurrent(paths["ours"])[1])  # warm-up: nginx opens its upstream connections
+    for _ in range(CONCURRENT_ROUNDS):
+        for side in sorted(paths):  # address, direct, ours
+            rate, latencies = _concurrent(paths[side])
+            rates[side].append(rate)
+            samples[side].extend(latencies)
+    concurrent: dict[str, Any] = {side: {"rps": summary(rates[side]), **_percentiles(samples[side])} for side in rates}
+    concurrent["clients"] = CLIENTS
+    concurrent["seconds_per_round"] = CONCURRENT_S
+    concurrent["rounds_per_side"] = CONCURRENT_ROUNDS
+    concurrent["throughput_ratio"] = statistics.median(rates["ours"]) / statistics.median(rates["direct"])
+    concurrent["goal_throughput_ratio"] = goal
+    concurrent["warm_up_requests"] = warm_up
+    return concurrent
+
+
 def _latency(runs: int, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """Deploy one endpoint and compare the two paths, sequential and with CLIENTS clients."""
     from ml_lifecycle import DeployEndpointOperator
@@ -263,27 +289,12 @@ def _latency(runs: int, work: Path, say: Callable[[str], None]) -> dict[str, Any
             f"  sequential p50/p99: ours {sequential['ours']['p50_ms']:.3f}/{sequential['ours']['p99_ms']:.3f} ms, "
             f"direct {sequential['direct']['p50_ms']:.3f}/{sequential['direct']['p99_ms']:.3f} ms"
         )
-        rates: dict[str, list[float]] = {side: [] for side in paths}
-        samples: dict[str, list[float]] = {side: [] for side in paths}
-        _concurrent(paths["ours"])  # warm-up: nginx opens its upstream connections
-        for _ in range(CONCURRENT_ROUNDS):
-            for side in ("direct", "ours", "address"):
-                rate, latencies = _concurrent(paths[side])
-                rates[side].append(rate)
-                samples[side].extend(latencies)
-        concurrent: dict[str, Any] = {
-            side: {"rps": summary(rates[side]), **_percentiles(samples[side])} for side in rates
-        }
-        concurrent["clients"] = CLIENTS
-        concurrent["seconds_per_round"] = CONCURRENT_S
-        concurrent["rounds_per_side"] = CONCURRENT_ROUNDS
-        concurrent["throughput_ratio"] = statistics.median(rates["ours"]) / statistics.median(rates["direct"])
-        concurrent["ratio_to_address"] = statistics.median(rates["ours"]) / statistics.median(rates["address"])
-        concurrent["goal_throughput_ratio"] = THROUGHPUT_GOAL
+        concurrent = throughput(paths, THROUGHPUT_GOAL)
+        concurrent["ratio_to_address"] = concurrent["ours"]["rps"]["median"] / concurrent["address"]["rps"]["median"]
         say(
-            f"  {CLIENTS} clients: ours {statistics.median(rates['ours']):.0f} req/s, direct "
-            f"{statistics.median(rates['direct']):.0f} req/s (ratio {concurrent['throughput_ratio']:.2f}), container "
-            f"address {statistics.median(rates['address']):.0f} req/s"
+            f"  {CLIENTS} clients: ours {concurrent['ours']['rps']['median']:.0f} req/s, direct "
+            f"{concurrent['direct']['rps']['median']:.0f} req/s (ratio {concurrent['throughput_ratio']:.2f}), "
+            f"container address {concurrent['address']['rps']['median']:.0f} req/s"
         )
         return {"sequential": sequential, "concurrent": concurrent}
     finally:

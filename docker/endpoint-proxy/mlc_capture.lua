@@ -196,15 +196,20 @@ function M.init_worker(config)
     end
 end
 
--- Body filter: draw whether this request is sampled; keep the response body of a sampled one.
+-- Whether this request is sampled: drawn once, at its first body chunk (or in the log phase if none came).
+local function sampled(ctx)
+    local drawn = ctx.mlc_sampled
+    if drawn == nil then
+        drawn = math.random() * 100 < settings.percent
+        ctx.mlc_sampled = drawn
+    end
+    return drawn
+end
+
+-- Body filter: keep the response body of a sampled request.
 function M.body_filter()
     local ctx = ngx.ctx
-    local sampled = ctx.mlc_sampled
-    if sampled == nil then
-        sampled = math.random() * 100 < settings.percent
-        ctx.mlc_sampled = sampled
-    end
-    if sampled and settings.output then
+    if sampled(ctx) and settings.output then
         local chunk = ngx.arg[1]
         if chunk ~= "" then
             local kept = ctx.mlc_output
@@ -220,11 +225,7 @@ end
 -- Log phase: the record of a sampled request the model answered with 2xx, queued for the next flush.
 function M.log()
     local ctx = ngx.ctx
-    local sampled = ctx.mlc_sampled
-    if sampled == nil then
-        sampled = math.random() * 100 < settings.percent
-    end
-    if not sampled then
+    if not sampled(ctx) then
         return
     end
     local status = ngx.status
