@@ -195,8 +195,12 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def _sequential(paths: dict[str, tuple[str, int]], blocks: int) -> dict[str, Any]:
-    """Alternate blocks of sequential requests on each path (host, port); return percentiles per path."""
+def sequential_blocks(paths: dict[str, tuple[str, int]], blocks: int) -> dict[str, Any]:
+    """Alternate blocks of sequential requests on each path (host, port) after a warm-up; return percentiles per path.
+
+    :param paths: side -> (host, port).
+    :param blocks: blocks of BLOCK requests per path.
+    """
     conns = {side: http.client.HTTPConnection(*path, timeout=30) for side, path in paths.items()}
     times: dict[str, list[float]] = {side: [] for side in paths}
     for conn in conns.values():
@@ -207,10 +211,27 @@ def _sequential(paths: dict[str, tuple[str, int]], blocks: int) -> dict[str, Any
             times[side].extend(_one(conn) for _ in range(BLOCK))
     for conn in conns.values():
         conn.close()
-    out: dict[str, Any] = {side: _percentiles(values) for side, values in times.items()}
-    out["added_p50_ms"] = out["ours"]["p50_ms"] - out["direct"]["p50_ms"]
-    out["added_p99_ms"] = out["ours"]["p99_ms"] - out["direct"]["p99_ms"]
-    out["goal_added_p99_ms"] = ADDED_P99_GOAL_MS
+    return {side: _percentiles(values) for side, values in times.items()}
+
+
+def added_latency(ours: dict[str, Any], direct: dict[str, Any], goal_ms: float) -> dict[str, Any]:
+    """Return the latency one path adds to another at p50 and p99, in ms, and the p99 goal.
+
+    :param ours: the percentiles through the proxy.
+    :param direct: the percentiles on the container's port.
+    :param goal_ms: the most added p99 asked for.
+    """
+    return {
+        "added_p50_ms": ours["p50_ms"] - direct["p50_ms"],
+        "added_p99_ms": ours["p99_ms"] - direct["p99_ms"],
+        "goal_added_p99_ms": goal_ms,
+    }
+
+
+def _sequential(paths: dict[str, tuple[str, int]], blocks: int) -> dict[str, Any]:
+    """Alternate blocks of sequential requests on each path (host, port); return percentiles per path."""
+    out = sequential_blocks(paths, blocks)
+    out.update(added_latency(out["ours"], out["direct"], ADDED_P99_GOAL_MS))
     if "address" in out:
         out["added_p99_vs_address_ms"] = out["ours"]["p99_ms"] - out["address"]["p99_ms"]
     return out
@@ -237,29 +258,42 @@ def _concurrent(path: tuple[str, int]) -> tuple[float, list[float]]:
     return len(merged) / (time.perf_counter() - started), merged
 
 
-def throughput(paths: dict[str, tuple[str, int]], goal: float) -> dict[str, Any]:
-    """Run CONCURRENT_ROUNDS rounds of CLIENTS clients on each path (host, port), alternately, after a warm-up of
-    "ours"; return requests per second and latencies per path, and the ratio ours / direct.
+def concurrent_rounds(paths: dict[str, tuple[str, int]], warm_up: list[str]) -> dict[str, Any]:
+    """Run CONCURRENT_ROUNDS rounds of CLIENTS clients on each path (host, port), alternately, after one untimed round
+    on each path named in warm_up; return requests per second and latencies per path.
 
-    :param paths: side -> (host, port); "ours" and "direct" at least.
-    :param goal: the least ratio ours / direct asked for.
+    :param paths: side -> (host, port).
+    :param warm_up: the sides warmed up first (nginx opens its upstream connections); their requests are in
+        ``warm_up_requests``.
     """
     rates: dict[str, list[float]] = {side: [] for side in paths}
     samples: dict[str, list[float]] = {side: [] for side in paths}
-    warm_up = len(_concurrent(paths["ours"])[1])  # warm-up: nginx opens its upstream connections
+    warmed = {side: len(_concurrent(paths[side])[1]) for side in warm_up}
     for _ in range(CONCURRENT_ROUNDS):
-        for side in sorted(paths):  # address, direct, ours
+        for side in sorted(paths):
             rate, latencies = _concurrent(paths[side])
             rates[side].append(rate)
             samples[side].extend(latencies)
-    concurrent: dict[str, Any] = {side: {"rps": summary(rates[side]), **_percentiles(samples[side])} for side in rates}
-    concurrent["clients"] = CLIENTS
-    concurrent["seconds_per_round"] = CONCURRENT_S
-    concurrent["rounds_per_side"] = CONCURRENT_ROUNDS
-    concurrent["throughput_ratio"] = statistics.median(rates["ours"]) / statistics.median(rates["direct"])
-    concurrent["goal_throughput_ratio"] = goal
-    concurrent["warm_up_requests"] = warm_up
-    return concurrent
+    out: dict[str, Any] = {side: {"rps": summary(rates[side]), **_percentiles(samples[side])} for side in rates}
+    for side, requests in warmed.items():
+        out[side]["warm_up_requests"] = requests
+    return out
+
+
+def throughput_ratio(ours: dict[str, Any], direct: dict[str, Any], goal: float) -> dict[str, Any]:
+    """Return the ratio of median requests per second, ours / direct, with how it was measured and its goal.
+
+    :param ours: concurrent_rounds' result for the path through the proxy.
+    :param direct: the same for the container's port.
+    :param goal: the least ratio asked for.
+    """
+    return {
+        "clients": CLIENTS,
+        "seconds_per_round": CONCURRENT_S,
+        "rounds_per_side": CONCURRENT_ROUNDS,
+        "throughput_ratio": ours["rps"]["median"] / direct["rps"]["median"],
+        "goal_throughput_ratio": goal,
+    }
 
 
 def _latency(runs: int, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
@@ -289,7 +323,8 @@ def _latency(runs: int, work: Path, say: Callable[[str], None]) -> dict[str, Any
             f"  sequential p50/p99: ours {sequential['ours']['p50_ms']:.3f}/{sequential['ours']['p99_ms']:.3f} ms, "
             f"direct {sequential['direct']['p50_ms']:.3f}/{sequential['direct']['p99_ms']:.3f} ms"
         )
-        concurrent = throughput(paths, THROUGHPUT_GOAL)
+        concurrent = concurrent_rounds(paths, ["ours"])
+        concurrent.update(throughput_ratio(concurrent["ours"], concurrent["direct"], THROUGHPUT_GOAL))
         concurrent["ratio_to_address"] = concurrent["ours"]["rps"]["median"] / concurrent["address"]["rps"]["median"]
         say(
             f"  {CLIENTS} clients: ours {concurrent['ours']['rps']['median']:.0f} req/s, direct "
