@@ -23,6 +23,7 @@ from support.models import linear_model_archive
 
 from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
 from ml_lifecycle.compute import backend_for
+from ml_lifecycle.compute.local.endpoints import capture_config
 from ml_lifecycle.core.data_capture import hour_folder
 from ml_lifecycle.errors import SpecError
 
@@ -79,13 +80,13 @@ def _capture(destination: Path, percent: int, *modes: str, **header: list[str]) 
     return config
 
 
-def _deploy(name: str, image: str, model: str, capture: dict[str, Any], instances: int = 1) -> dict[str, Any]:
+def _deploy(name: str, image: str, model: str, capture: dict[str, Any] | None, instances: int = 1) -> dict[str, Any]:
     """Deploy an endpoint with data capture and return the task's result.
 
     :param name: the endpoint name.
     :param image: the serving image.
     :param model: the model URI.
-    :param capture: the DataCaptureConfig.
+    :param capture: the DataCaptureConfig, or None.
     :param instances: instance_count.
     """
     return DeployEndpointOperator(
@@ -284,3 +285,45 @@ def test_a_wrong_config_fails_when_the_dag_is_parsed(example_image):
             model_uri="file:///m/model.tar.gz",
             data_capture={"DestinationS3Uri": "s3://b/p", "CaptureOptions": [{"CaptureMode": "Input"}]},
         )
+
+
+def test_records_a_worker_holds_are_written_when_it_exits_on_an_update_and_on_a_delete(
+    example_image, tmp_path, ml_home, endpoint_name, monkeypatch
+):
+    # Nothing is written on the timer within this test (a flush every 10 minutes): only the workers' exits write.
+    monkeypatch.setattr(capture_config, "FLUSH_INTERVAL_S", 600.0)
+    destination = tmp_path / "capture"
+    models = [linear_model_archive(tmp_path / v / "model.tar.gz", [1.0] * 8, version=v) for v in ("v1", "v2")]
+    url = _deploy(endpoint_name, example_image, models[0], _capture(destination, 100))["url"]
+
+    before_update = _send(url, "old", 50, keep_alive=True)
+    assert _records(destination, endpoint_name) == []
+    _deploy(endpoint_name, example_image, models[1], _capture(destination, 100))  # the router's old workers exit
+    written_by_the_update = {r["eventMetadata"]["inferenceId"] for _, r in _records(destination, endpoint_name)}
+    after_update = _send(url, "new", 50, keep_alive=True)
+    DeleteEndpointOperator(task_id="delete", endpoint_name=endpoint_name).execute(task_context())
+
+    assert written_by_the_update == {s.inference_id for s in before_update}
+    captured = sorted(r["eventMetadata"]["inferenceId"] for _, r in _records(destination, endpoint_name))
+    assert captured == sorted(s.inference_id for s in before_update + after_update)
+
+
+def test_an_update_can_turn_capture_on_move_it_and_turn_it_off_keeping_the_url(
+    example_image, tmp_path, ml_home, endpoint_name
+):
+    model = linear_model_archive(tmp_path / "m" / "model.tar.gz", [1.0] * 8)
+    first, second = tmp_path / "first", tmp_path / "second"
+    url = DeployEndpointOperator(
+        task_id="deploy", endpoint_name=endpoint_name, image_uri=example_image, model_uri=model
+    ).execute(task_context())["url"]
+    sent: dict[str, list[Sent]] = {"off": _send(url, "off", 20, keep_alive=False)}
+
+    for label, capture in (("first", _capture(first, 100)), ("second", _capture(second, 100)), ("none", None)):
+        assert _deploy(endpoint_name, example_image, model, capture)["url"] == url
+        sent[label] = _send(url, label, 20, keep_alive=False)
+    DeleteEndpointOperator(task_id="delete", endpoint_name=endpoint_name).execute(task_context())
+
+    for folder, label in ((first, "first"), (second, "second")):
+        captured = sorted(r["eventMetadata"]["inferenceId"] for _, r in _records(folder, endpoint_name))
+        assert captured == sorted(s.inference_id for s in sent[label]), label
+    assert all(s.status == 200 for batch in sent.values() for s in batch)
