@@ -51,13 +51,61 @@ local function encoding_of(content_type)
     return "BASE64"
 end
 
+-- Whether text is valid UTF-8 (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF).
+local function is_utf8(text)
+    if not string.find(text, "[\128-\255]") then
+        return true
+    end
+    local i, n = 1, #text
+    while i <= n do
+        local c = string.byte(text, i)
+        local width, low, high = 1, 0x80, 0xBF
+        if c < 0x80 then
+            width = 1
+        elseif c >= 0xC2 and c <= 0xDF then
+            width = 2
+        elseif c >= 0xE0 and c <= 0xEF then
+            width = 3
+            if c == 0xE0 then
+                low = 0xA0
+            elseif c == 0xED then
+                high = 0x9F
+            end
+        elseif c >= 0xF0 and c <= 0xF4 then
+            width = 4
+            if c == 0xF0 then
+                low = 0x90
+            elseif c == 0xF4 then
+                high = 0x8F
+            end
+        else
+            return false
+        end
+        for k = 1, width - 1 do
+            local next_byte = string.byte(text, i + k)
+            if next_byte == nil or next_byte < (k == 1 and low or 0x80) or next_byte > (k == 1 and high or 0xBF) then
+                return false
+            end
+        end
+        i = i + width
+    end
+    return true
+end
+
+-- The encoding of a captured body and its text: the listed CSV and JSON types as text when they are UTF-8 (a
+-- JSON line must be), anything else base64.
+function M.encoded(content_type, data)
+    local encoding = encoding_of(content_type)
+    if encoding == "BASE64" or not is_utf8(data) then
+        return "BASE64", ngx.encode_base64(data)
+    end
+    return encoding, data
+end
+
 local function side(mode, content_type, data)
     content_type = content_type or ""
-    local encoding = encoding_of(content_type)
-    if encoding == "BASE64" then
-        data = ngx.encode_base64(data)
-    end
-    return '{"observedContentType":' .. quoted(content_type) .. ',"mode":"' .. mode .. '","data":' .. quoted(data)
+    local encoding, text = M.encoded(content_type, data)
+    return '{"observedContentType":' .. quoted(content_type) .. ',"mode":"' .. mode .. '","data":' .. quoted(text)
         .. ',"encoding":"' .. encoding .. '"}'
 end
 
@@ -185,8 +233,13 @@ local function on_timer()
 end
 
 -- Called in init_worker_by_lua with the rendered settings.
-function M.init_worker(config)
+-- Take the rendered settings (init_worker does; a test of M.encoded may alone).
+function M.configure(config)
     settings = config
+end
+
+function M.init_worker(config)
+    M.configure(config)
     worker_tag = string.format("%s-%d", string.sub(ngx.md5(tostring(ngx.now()) .. ngx.worker.pid() .. math.random()),
         1, 12), ngx.worker.pid())
     math.randomseed(ngx.now() * 1000 + ngx.worker.pid())

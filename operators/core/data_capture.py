@@ -81,6 +81,21 @@ class DataCapture:
             return ENCODING_JSON
         return ENCODING_BASE64
 
+    def body_encoding(self, content_type: str, body: bytes) -> str:
+        """Return how this body is captured: as encoding_of says, but BASE64 for a text type that is not UTF-8
+        (a JSON line holds UTF-8 text only).
+
+        :param content_type: the observed Content-Type header ("" when there was none).
+        :param body: the body.
+        """
+        encoding = self.encoding_of(content_type)
+        if encoding != ENCODING_BASE64:
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                return ENCODING_BASE64
+        return encoding
+
 
 def hour_folder(inference_time: datetime) -> str:
     """Return the ``yyyy/mm/dd/hh`` folder (UTC) of a record's inference time.

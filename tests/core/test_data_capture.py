@@ -86,6 +86,20 @@ def test_listed_content_types_are_text_and_the_rest_base64(content_type, encodin
     assert CAPTURE.encoding_of(content_type) == encoding
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body", "encoding"),
+    [
+        ("text/csv", "1,2,é,✓,🙂".encode(), "CSV"),
+        ("text/csv", b"1,2,\xe9", "BASE64"),  # latin-1
+        ("application/json", b"\xc0\x80", "BASE64"),  # overlong
+        ("application/json", b"\xed\xa0\x80", "BASE64"),  # a surrogate
+        ("application/octet-stream", b"plain", "BASE64"),
+    ],
+)
+def test_a_text_type_that_is_not_utf8_is_base64(content_type, body, encoding):
+    assert CAPTURE.body_encoding(content_type, body) == encoding
+
+
 def test_without_a_content_type_header_every_body_is_base64():
     assert DataCapture(100, "file:///c").encoding_of("text/csv") == "BASE64"
 

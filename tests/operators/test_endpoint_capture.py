@@ -327,3 +327,33 @@ def test_an_update_can_turn_capture_on_move_it_and_turn_it_off_keeping_the_url(
         captured = sorted(r["eventMetadata"]["inferenceId"] for _, r in _records(folder, endpoint_name))
         assert captured == sorted(s.inference_id for s in sent[label]), label
     assert all(s.status == 200 for batch in sent.values() for s in batch)
+
+
+def test_json_text_is_captured_byte_for_byte(example_image, tmp_path, ml_home, endpoint_name):
+    destination = tmp_path / "capture"
+    model = linear_model_archive(tmp_path / "m" / "model.tar.gz", [1.0] * 8)
+    capture = _capture(destination, 100, JsonContentTypes=["application/json"])
+    url = _deploy(endpoint_name, example_image, model, capture)["url"]
+    address = urlsplit(url)
+    notes = ['tab\there, "quotes", back\\\\slash', "é ✓ 🙂 and \\u00e9", "new\nline between tokens"]
+    bodies = {
+        f"j{i}": f'{{"instances": [[1, 1, 1, 1, 1, 1, 1, {i}]],\n\t"note": {json.dumps(note, ensure_ascii=False)}}}'.encode()
+        for i, note in enumerate(notes)
+    }
+    conn = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    answers = {}
+    for inference_id, body in bodies.items():
+        headers = {"Content-Type": "application/json", "X-Amzn-SageMaker-Inference-Id": inference_id}
+        conn.request("POST", "/invocations", body=body, headers=headers)
+        response = conn.getresponse()
+        answers[inference_id] = (response.status, response.read())
+    conn.close()
+    DeleteEndpointOperator(task_id="delete", endpoint_name=endpoint_name).execute(task_context())
+
+    assert {status for status, _ in answers.values()} == {200}
+    records = {r["eventMetadata"]["inferenceId"]: r for _, r in _records(destination, endpoint_name)}
+    assert set(records) == set(bodies)
+    for inference_id, record in records.items():
+        inputs, outputs = record["captureData"]["endpointInput"], record["captureData"]["endpointOutput"]
+        assert (inputs["encoding"], inputs["data"].encode()) == ("JSON", bodies[inference_id])
+        assert (outputs["encoding"], outputs["data"].encode()) == ("JSON", answers[inference_id][1])
