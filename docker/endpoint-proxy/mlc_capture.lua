@@ -51,41 +51,50 @@ local function encoding_of(content_type)
     return "BASE64"
 end
 
--- Whether text is valid UTF-8 (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF).
+-- RFC 3629's well-formed sequences: lead bytes (first - last), the sequence's length, and the range of its second
+-- byte (which rules out overlongs, surrogates and anything past U+10FFFF); later bytes are 80-BF.
+local UTF8_LEADS = {
+    { 0xC2, 0xDF, 2, 0x80, 0xBF },
+    { 0xE0, 0xE0, 3, 0xA0, 0xBF },
+    { 0xE1, 0xEC, 3, 0x80, 0xBF },
+    { 0xED, 0xED, 3, 0x80, 0x9F },
+    { 0xEE, 0xEF, 3, 0x80, 0xBF },
+    { 0xF0, 0xF0, 4, 0x90, 0xBF },
+    { 0xF1, 0xF3, 4, 0x80, 0xBF },
+    { 0xF4, 0xF4, 4, 0x80, 0x8F },
+}
+
+-- The length of the well-formed sequence starting at i, or nil.
+local function sequence_at(text, i)
+    local c = string.byte(text, i)
+    if c < 0x80 then
+        return 1
+    end
+    for _, lead in ipairs(UTF8_LEADS) do
+        if c >= lead[1] and c <= lead[2] then
+            for k = 1, lead[3] - 1 do
+                local byte = string.byte(text, i + k)
+                local low, high = (k == 1) and lead[4] or 0x80, (k == 1) and lead[5] or 0xBF
+                if byte == nil or byte < low or byte > high then
+                    return nil
+                end
+            end
+            return lead[3]
+        end
+    end
+    return nil
+end
+
+-- Whether text is valid UTF-8 (ASCII text is seen at once).
 local function is_utf8(text)
     if not string.find(text, "[\128-\255]") then
         return true
     end
     local i, n = 1, #text
     while i <= n do
-        local c = string.byte(text, i)
-        local width, low, high = 1, 0x80, 0xBF
-        if c < 0x80 then
-            width = 1
-        elseif c >= 0xC2 and c <= 0xDF then
-            width = 2
-        elseif c >= 0xE0 and c <= 0xEF then
-            width = 3
-            if c == 0xE0 then
-                low = 0xA0
-            elseif c == 0xED then
-                high = 0x9F
-            end
-        elseif c >= 0xF0 and c <= 0xF4 then
-            width = 4
-            if c == 0xF0 then
-                low = 0x90
-            elseif c == 0xF4 then
-                high = 0x8F
-            end
-        else
+        local width = sequence_at(text, i)
+        if width == nil then
             return false
-        end
-        for k = 1, width - 1 do
-            local next_byte = string.byte(text, i + k)
-            if next_byte == nil or next_byte < (k == 1 and low or 0x80) or next_byte > (k == 1 and high or 0xBF) then
-                return false
-            end
         end
         i = i + width
     end

@@ -33,6 +33,9 @@ BODIES = [
     b"\xf4\x90\x80\x80",  # past U+10FFFF
     b"\xe2\x9c",  # cut short
     b"\xf0\x9f\x99\x82",  # U+1F642
+    b"\xe1\x80\x80\xee\x80\x80\xf1\x80\x80\x80",  # U+1000, U+E000, U+40000
+    b"a\xc2",  # cut short at the end
+    b"\x80",  # a continuation byte alone
     bytes(range(256)),
 ]
 CONTENT_TYPES = ["text/csv", "TEXT/CSV; charset=utf-8", "application/json", "application/jsonlines", ""]
