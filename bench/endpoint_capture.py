@@ -6,8 +6,10 @@ output, text/csv as text, into a file:// folder), at 0%, and none. For each, the
 nginx -> router nginx, whose Lua records each sampled request after its response -> container) and the container's
 published port (client -> docker-proxy -> container), the `docker run -p` way, are measured as bench/endpoint.py
 does, with all six paths alternating: sequential requests in blocks, then rounds of 8 client threads for a fixed
-time. Alternating all six spreads the load of the rest of the machine over every path alike. The capture files are
-counted at the end: every request through the 100% endpoint must be there once, and the 0% one writes none.
+time. Alternating all six spreads the load of the rest of the machine over every path alike. While the client rounds
+run, each proxy container's CPU time is read from its cgroup (cgroup v1 cpuacct, where the engine has it): CPU per
+request through each proxy is the cost of capture least disturbed by other work on the machine. The capture files
+are counted at the end: every request through the 100% endpoint must be there once, and the 0% one writes none.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.common import BENCH_IMAGE, RESULTS, BenchError, ensure_bench_image, env_vars, fresh_dir, require_engine
+from bench.common import (
+    BENCH_IMAGE,
+    RESULTS,
+    BenchError,
+    docker,
+    ensure_bench_image,
+    env_vars,
+    fresh_dir,
+    require_engine,
+)
 from bench.endpoint import (
     ADDED_P99_GOAL_MS,
     CLIENTS,
@@ -37,6 +48,7 @@ from bench.endpoint import (
 )
 
 NAME = "endpoint_capture"
+CPUACCT = Path("/sys/fs/cgroup/cpuacct/docker")
 TITLE = "Local endpoint data capture: latency and throughput at 100%, 0% and off, each vs the container's port"
 DEFAULT_RUNS = 7
 CAPTURE_P99_GOAL_MS = 2.0  # added p99 with capture at 100%
@@ -94,15 +106,29 @@ def _deploy(name: str, model: str, capture: dict[str, Any] | None) -> dict[str, 
     }
 
 
-def _measure(paths: dict[str, dict[str, tuple[str, int]]], runs: int) -> dict[str, Any]:
+def _cpu_ns(container_id: str) -> int | None:
+    """Return a container's CPU time so far in ns (cgroup v1 cpuacct), or None where the engine keeps it elsewhere.
+
+    :param container_id: the container's full id.
+    """
+    try:
+        return int((CPUACCT / container_id / "cpuacct.usage").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _measure(paths: dict[str, dict[str, tuple[str, int]]], runs: int, proxies: dict[str, str]) -> dict[str, Any]:
     """Measure every phase's two paths, all six alternating; return each phase's results.
 
     :param paths: phase -> its paths (``ours``, ``direct``).
     :param runs: blocks of sequential requests per path.
+    :param proxies: phase -> its proxy container's full id.
     """
     flat = {f"{phase}/{side}": path for phase, sides in paths.items() for side, path in sides.items()}
     sequential = sequential_blocks(flat, runs)
+    cpu_before = {phase: _cpu_ns(proxy) for phase, proxy in proxies.items()}
     concurrent = concurrent_rounds(flat, [f"{phase}/ours" for phase in paths])
+    cpu_after = {phase: _cpu_ns(proxy) for phase, proxy in proxies.items()}
     measured = {}
     for phase, _percent, p99_goal, ratio_goal in PHASES:
         seq = {side: sequential[f"{phase}/{side}"] for side in ("ours", "direct")}
@@ -116,6 +142,10 @@ def _measure(paths: dict[str, dict[str, tuple[str, int]]], runs: int) -> dict[st
             + con["ours"]["warm_up_requests"]
             + con["ours"]["requests"],
         }
+        before, after = cpu_before[phase], cpu_after[phase]
+        if before is not None and after is not None:
+            in_rounds = con["ours"]["warm_up_requests"] + con["ours"]["requests"]
+            measured[phase]["proxy_cpu_us_per_request"] = (after - before) / 1000 / in_rounds
     return measured
 
 
@@ -133,6 +163,8 @@ def run(runs: int | None, say: Callable[[str], None] = print) -> dict[str, Any]:
     :param runs: blocks of sequential requests per path; default DEFAULT_RUNS.
     :param say: receives progress lines.
     """
+    from ml_lifecycle.compute.local.endpoints.proxy import proxy_name
+
     runs = runs or DEFAULT_RUNS
     require_engine()
     image_id = ensure_bench_image()
@@ -148,7 +180,11 @@ def run(runs: int | None, say: Callable[[str], None] = print) -> dict[str, Any]:
                     say(f"  deploying the endpoint with {PHASE_LABELS[phase]}")
                     paths[phase] = _deploy(names[phase], model, _capture_config(destination, percent))
                 say(f"  measuring 6 paths alternately: {runs} sequential blocks each, then rounds of {CLIENTS} clients")
-                phases = _measure(paths, runs)
+                proxies = {
+                    phase: docker("inspect", "-f", "{{.Id}}", proxy_name(names[phase])).stdout.strip()
+                    for phase in names
+                }
+                phases = _measure(paths, runs, proxies)
             finally:
                 for name in names.values():
                     _delete(name)  # the proxy's workers write what they hold as they stop
@@ -171,9 +207,18 @@ def _line(label: str, measured: dict[str, Any]) -> str:
     return (
         f"  {label}: added p99 {seq['added_p99_ms']:+.3f} ms (p50 {seq['added_p50_ms']:+.3f} ms); {CLIENTS} clients "
         f"{con['ours']['rps']['median']:.0f} vs {con['direct']['rps']['median']:.0f} req/s, "
-        f"ratio {con['throughput_ratio']:.3f}; {measured['records']:,} records for "
-        f"{measured['requests_through_url']:,} requests through the URL"
+        f"ratio {con['throughput_ratio']:.3f}; proxy CPU {_cpu_text(measured)} per request; "
+        f"{measured['records']:,} records for {measured['requests_through_url']:,} requests through the URL"
     )
+
+
+def _cpu_text(measured: dict[str, Any]) -> str:
+    """The proxy's CPU time per request of a phase, or a dash where the engine's cgroups could not be read.
+
+    :param measured: the phase's results.
+    """
+    cpu = measured.get("proxy_cpu_us_per_request")
+    return f"{cpu:.1f} µs" if cpu is not None else "—"
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -215,15 +260,17 @@ def report_lines(doc: dict[str, Any], charts: dict[str, str]) -> list[str]:
         f"Image `{r.get('image', BENCH_IMAGE)}`, one container; {r.get('runs_per_side', '?')} blocks of sequential "
         "requests per path, then rounds of 8 clients alternating between the paths.",
         "",
-        "| phase | path | sequential p50 | sequential p99 | 8 clients: req/s (median of rounds) | p99 under load |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| phase | path | sequential p50 | sequential p99 | 8 clients: req/s (median of rounds) | p99 under load "
+        "| proxy CPU per request |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for label, measured in (r.get("phases") or {}).items():
         seq, con = measured["sequential"], measured["concurrent"]
         for side, path in (("ours", "endpoint URL"), ("direct", "container's published port")):
             lines.append(
                 f"| {PHASE_LABELS.get(label, label)} | {path} | {seq[side]['p50_ms']:.3f} ms | "
-                f"{seq[side]['p99_ms']:.3f} ms | {con[side]['rps']['median']:,.0f} | {con[side]['p99_ms']:.3f} ms |"
+                f"{seq[side]['p99_ms']:.3f} ms | {con[side]['rps']['median']:,.0f} | {con[side]['p99_ms']:.3f} ms | "
+                f"{_cpu_text(measured) if side == 'ours' else '—'} |"
             )
     lines += ["", "Capture files after the run (written by the proxies as they stopped, counted line by line):", ""]
     for label, measured in (r.get("phases") or {}).items():

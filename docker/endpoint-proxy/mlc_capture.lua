@@ -36,7 +36,21 @@ end
 ESCAPES[string.char(127)] = "\\u007f"
 
 local function quoted(text)
+    if not string.find(text, '[%c"\\]') then
+        return '"' .. text .. '"' -- most bodies: nothing to escape, no copy made by gsub
+    end
     return '"' .. (string.gsub(text, '[%c"\\]', ESCAPES)) .. '"'
+end
+
+-- inferenceTime and the hour folder of the second a request came in, formatted once per second.
+local time_second, time_text, time_hour = -1, "", ""
+local function times_of(second)
+    if second ~= time_second then
+        time_second = second
+        time_text = os.date("!%Y-%m-%dT%H:%M:%SZ", second)
+        time_hour = os.date("!%Y/%m/%d/%H", second)
+    end
+    return time_text, time_hour
 end
 
 local function encoding_of(content_type)
@@ -294,7 +308,7 @@ function M.log()
     if status < 200 or status > 299 then
         return
     end
-    local started = math.floor(ngx.req.start_time())
+    local inference_time, hour = times_of(math.floor(ngx.req.start_time()))
     local data = {}
     if settings.input then
         data[#data + 1] = '"endpointInput":' .. side("INPUT", ngx.var.http_content_type, request_body())
@@ -308,14 +322,13 @@ function M.log()
     if inference_id then
         metadata = metadata .. ',"inferenceId":' .. quoted(inference_id)
     end
-    metadata = metadata .. ',"inferenceTime":"' .. os.date("!%Y-%m-%dT%H:%M:%SZ", started) .. '"'
+    metadata = metadata .. ',"inferenceTime":"' .. inference_time .. '"'
     local line = '{"captureData":{' .. table.concat(data, ",") .. '},"eventMetadata":{' .. metadata
         .. '},"eventVersion":"0"}\n'
     if pending_bytes + #line > settings.max_pending_bytes then
         lose(1, "more than " .. settings.max_pending_bytes .. " bytes waited to be written: the destination is too slow")
         return
     end
-    local hour = os.date("!%Y/%m/%d/%H", started)
     local lines = pending[hour]
     if lines == nil then
         lines = {}
