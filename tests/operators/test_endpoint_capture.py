@@ -8,6 +8,8 @@ import http.client
 import json
 import os
 import re
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 from support.helpers import task_context
 from support.models import linear_model_archive
@@ -265,6 +266,8 @@ def test_a_destination_that_fails_fails_no_request_and_the_loss_is_counted(
     assert (view.details["capture_records"], view.details["capture_lost"]) == ("0", "200")
     assert "Permission denied" in view.details["capture_last_error"]
     assert _records(destination, endpoint_name) == []
+    listed = subprocess.run([sys.executable, "-m", "ml_lifecycle.cli", "endpoints"], capture_output=True, text=True)
+    assert f"{endpoint_name} InService" in listed.stdout and "capture=0 capture_lost=200" in listed.stdout
 
 
 def test_an_s3_destination_is_refused_before_anything_starts(example_image, tmp_path, ml_home, endpoint_name):
@@ -358,38 +361,3 @@ def test_json_text_is_captured_byte_for_byte(example_image, tmp_path, ml_home, e
         inputs, outputs = record["captureData"]["endpointInput"], record["captureData"]["endpointOutput"]
         assert (inputs["encoding"], inputs["data"].encode()) == ("JSON", bodies[inference_id])
         assert (outputs["encoding"], outputs["data"].encode()) == ("JSON", answers[inference_id][1])
-
-
-def test_an_ec2_endpoint_refuses_data_capture_before_it_creates_anything(s3, moto_server):
-    ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name="us-east-1")
-    capture = {**_capture(Path("/capture"), 100), "DestinationS3Uri": "s3://ml-bucket/capture"}
-    s3.put_object(Bucket="ml-bucket", Key="model/model.tar.gz", Body=b"not read")
-    before = (_instance_ids(ec2), _keys(s3))
-
-    with pytest.raises(SpecError, match="data_capture: is not recorded by Ec2EndpointBackend yet"):
-        DeployEndpointOperator(
-            task_id="deploy",
-            endpoint_name=f"cap-{uuid.uuid4().hex[:8]}",
-            image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/model:1",
-            model_uri="s3://ml-bucket/model/model.tar.gz",
-            compute="ec2",
-            data_capture=capture,
-        ).execute(task_context())
-
-    assert (_instance_ids(ec2), _keys(s3)) == before
-
-
-def _instance_ids(ec2: Any) -> set[str]:
-    """Return the ids of every instance moto holds.
-
-    :param ec2: an EC2 client on moto.
-    """
-    return {i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
-
-
-def _keys(s3: Any) -> set[str]:
-    """Return the keys in ml-bucket.
-
-    :param s3: an S3 client on moto.
-    """
-    return {o["Key"] for o in s3.list_objects_v2(Bucket="ml-bucket").get("Contents", [])}
