@@ -195,11 +195,12 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def sequential_blocks(paths: dict[str, tuple[str, int]], blocks: int) -> dict[str, Any]:
+def sequential_blocks(paths: dict[str, tuple[str, int]], blocks: int, block: int = BLOCK) -> dict[str, Any]:
     """Alternate blocks of sequential requests on each path (host, port) after a warm-up; return percentiles per path.
 
     :param paths: side -> (host, port).
-    :param blocks: blocks of BLOCK requests per path.
+    :param blocks: blocks per path.
+    :param block: requests per block; default BLOCK.
     """
     conns = {side: http.client.HTTPConnection(*path, timeout=30) for side, path in paths.items()}
     times: dict[str, list[float]] = {side: [] for side in paths}
@@ -208,7 +209,7 @@ def sequential_blocks(paths: dict[str, tuple[str, int]], blocks: int) -> dict[st
             _one(conn)
     for _ in range(blocks):
         for side, conn in conns.items():
-            times[side].extend(_one(conn) for _ in range(BLOCK))
+            times[side].extend(_one(conn) for _ in range(block))
     for conn in conns.values():
         conn.close()
     return {side: _percentiles(values) for side, values in times.items()}
@@ -237,9 +238,10 @@ def _sequential(paths: dict[str, tuple[str, int]], blocks: int) -> dict[str, Any
     return out
 
 
-def _concurrent(path: tuple[str, int]) -> tuple[float, list[float]]:
-    """Run CLIENTS threads for CONCURRENT_S on one path (host, port); return (requests per second, latencies)."""
-    stop = time.perf_counter() + CONCURRENT_S
+def _concurrent(path: tuple[str, int], seconds: float = CONCURRENT_S) -> tuple[float, list[float]]:
+    """Run CLIENTS threads for seconds (default CONCURRENT_S) on one path (host, port); return (requests per second,
+    latencies)."""
+    stop = time.perf_counter() + seconds
     latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
 
     def client(index: int) -> None:
@@ -258,20 +260,27 @@ def _concurrent(path: tuple[str, int]) -> tuple[float, list[float]]:
     return len(merged) / (time.perf_counter() - started), merged
 
 
-def concurrent_rounds(paths: dict[str, tuple[str, int]], warm_up: list[str]) -> dict[str, Any]:
-    """Run CONCURRENT_ROUNDS rounds of CLIENTS clients on each path (host, port), alternately, after one untimed round
-    on each path named in warm_up; return requests per second and latencies per path.
+def concurrent_rounds(
+    paths: dict[str, tuple[str, int]],
+    warm_up: list[str],
+    rounds: int = CONCURRENT_ROUNDS,
+    seconds: float = CONCURRENT_S,
+) -> dict[str, Any]:
+    """Run rounds of CLIENTS clients on each path (host, port), alternately, after one untimed round on each path
+    named in warm_up; return requests per second (each round's in ``rps.values``, in order) and latencies per path.
 
     :param paths: side -> (host, port).
     :param warm_up: the sides warmed up first (nginx opens its upstream connections); their requests are in
         ``warm_up_requests``.
+    :param rounds: rounds per path; default CONCURRENT_ROUNDS.
+    :param seconds: the length of a round; default CONCURRENT_S.
     """
     rates: dict[str, list[float]] = {side: [] for side in paths}
     samples: dict[str, list[float]] = {side: [] for side in paths}
-    warmed = {side: len(_concurrent(paths[side])[1]) for side in warm_up}
-    for _ in range(CONCURRENT_ROUNDS):
+    warmed = {side: len(_concurrent(paths[side], seconds)[1]) for side in warm_up}
+    for _ in range(rounds):
         for side in sorted(paths):
-            rate, latencies = _concurrent(paths[side])
+            rate, latencies = _concurrent(paths[side], seconds)
             rates[side].append(rate)
             samples[side].extend(latencies)
     out: dict[str, Any] = {side: {"rps": summary(rates[side]), **_percentiles(samples[side])} for side in rates}
@@ -289,8 +298,7 @@ def throughput_ratio(ours: dict[str, Any], direct: dict[str, Any], goal: float) 
     """
     return {
         "clients": CLIENTS,
-        "seconds_per_round": CONCURRENT_S,
-        "rounds_per_side": CONCURRENT_ROUNDS,
+        "rounds_per_side": ours["rps"]["runs"],
         "throughput_ratio": ours["rps"]["median"] / direct["rps"]["median"],
         "goal_throughput_ratio": goal,
     }
@@ -325,6 +333,7 @@ def _latency(runs: int, work: Path, say: Callable[[str], None]) -> dict[str, Any
         )
         concurrent = concurrent_rounds(paths, ["ours"])
         concurrent.update(throughput_ratio(concurrent["ours"], concurrent["direct"], THROUGHPUT_GOAL))
+        concurrent["seconds_per_round"] = CONCURRENT_S
         concurrent["ratio_to_address"] = concurrent["ours"]["rps"]["median"] / concurrent["address"]["rps"]["median"]
         say(
             f"  {CLIENTS} clients: ours {concurrent['ours']['rps']['median']:.0f} req/s, direct "
