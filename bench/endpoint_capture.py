@@ -8,10 +8,10 @@ published port (client -> docker-proxy -> container), the `docker run -p` way, a
 clients, all six paths alternating: sequential requests in many small blocks, then 3 s rounds of 8 client threads
 (one kept-alive connection each). Alternating all six spreads the load of the rest of the machine over every path
 alike; the throughput figure is the ratio of the medians of requests per second (the median over cycles of six
-rounds of ours / direct in the same cycle is shown too). While the client rounds
-run, each proxy container's CPU time is read from its cgroup (cgroup v1 cpuacct, where the engine has it): CPU per
-request through each proxy is the cost of capture least disturbed by other work on the machine. The capture files
-are counted at the end: every request through the 100% endpoint must be there once, and the 0% one writes none.
+rounds of ours / direct in the same cycle is shown too). While the client rounds run, each proxy container's CPU
+time is read from its cgroup (cgroup v1 cpuacct, where the engine has it): CPU per request through each proxy is the
+cost of capture least disturbed by other work on the machine. The capture files are counted at the end: every
+request through the 100% endpoint must be there once, and the 0% one writes none.
 """
 
 from __future__ import annotations
