@@ -28,7 +28,8 @@ venv:
 stack:
 	bash scripts/bootstrap.sh all
 
-test-tools:  ## what only the tests drive: Debian's chromium and playwright, a compose CLI, redis and Celery
+test-tools:  ## what only the tests drive: Debian's chromium and playwright, a compose CLI, redis and Celery, the SageMaker SDK
 	bash scripts/setup-browser.sh
 	bash scripts/setup-compose.sh
 	bash scripts/setup-celery.sh
+	bash scripts/setup-sdk.sh

@@ -34,7 +34,11 @@ setup(
             "ruff>=0.6",
             "apache-airflow-providers-celery>=3.26",
             "celery[redis]>=5.5,<5.7",  # 5.7.0 dropped celery.backends.database.retry, which the provider imports
+            "apache-airflow-providers-openlineage>=2.0",  # the operators' OpenLineage datasets are tested through it
+            "uvicorn>=0.30",  # serves the SageMaker-compatible API in the tests (Airflow's API server has it too)
         ],
+        # OpenLineage events for our operators' runs (their datasets, as the Amazon provider reports SageMaker jobs).
+        "openlineage": ["apache-airflow-providers-openlineage>=2.0"],
     },
     entry_points={
         "apache_airflow_provider": [

@@ -19,4 +19,5 @@ BENCHMARKS = (
     "ec2_emulated",
     "credentials",
     "script_mode",
+    "sagemaker_api",
 )

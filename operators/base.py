@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from airflow.sdk import BaseOperator
 
 if TYPE_CHECKING:
-    from ml_lifecycle.compute.base import Backend, JobBackend, RecordWait
+    from ml_lifecycle.compute.base import Backend, JobBackend, JobOutcome, RecordWait
     from ml_lifecycle.core.naming import RunIdentity
 
 
@@ -105,6 +105,7 @@ class JobOperator(LifecycleOperator):
         self.poll_interval_s = poll_interval_s
         self.aws_conn_id = aws_conn_id
         self.current_job_name: str | None = None  # the job this task runs, once chosen (on_kill and links read it)
+        self.lineage: tuple[list[str], list[str]] | None = None  # what the completed job read and wrote
 
     def build_spec(self) -> Any:
         """Return the job's spec from the rendered parameters."""
@@ -154,7 +155,7 @@ class JobOperator(LifecycleOperator):
                 defer=self.defer_wait if self.deferrable else None,
                 stage=lambda: self.stage_inputs(spec),
             )
-        return outcome.to_xcom()
+        return self.completed(spec, outcome)
 
     def execute_complete(
         self, context: Any, event: dict[str, Any], job_name: str, state: dict[str, Any] | None = None
@@ -170,9 +171,34 @@ class JobOperator(LifecycleOperator):
 
         self.restore_state(state or {})
         self.note_job(job_name)
+        spec = self.build_spec()
         with fail_fast_unless_retryable():
-            outcome = resume_job(self.job_backend(), self.build_spec(), job_name, event, self.log.info, self.defer_wait)
+            outcome = resume_job(self.job_backend(), spec, job_name, event, self.log.info, self.defer_wait)
+        return self.completed(spec, outcome)
+
+    def completed(self, spec: Any, outcome: JobOutcome) -> dict[str, Any]:
+        """Keep what a completed job read and wrote (for OpenLineage) and return its XCom value.
+
+        :param spec: the job's spec.
+        :param outcome: its outcome.
+        """
+        from ml_lifecycle.core.job_kinds import KINDS
+        from ml_lifecycle.core.status import JobStatus
+
+        if outcome.status == JobStatus.COMPLETED:
+            self.lineage = KINDS[self.job_kind].lineage(spec, dict(outcome.outputs))
         return outcome.to_xcom()
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Return the job's inputs and outputs as OpenLineage datasets, as the Amazon provider's SageMaker operators
+        do (the OpenLineage provider calls this when it is installed).
+
+        :param task_instance: the task instance.
+        """
+        from ml_lifecycle.lineage.datasets import operator_lineage
+
+        inputs, outputs = self.lineage or ([], [])
+        return operator_lineage(inputs, outputs)
 
     def on_kill(self) -> None:
         """Stop the running job (what it saved is kept) and remove what it created, when the task is killed."""

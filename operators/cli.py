@@ -32,16 +32,43 @@ def _endpoint_url(target: str) -> str:
     return record.url
 
 
-def invoke(args: argparse.Namespace) -> int:
-    """POST standard input to an endpoint's /invocations and print the response body.
+def _invocation_target(args: argparse.Namespace) -> tuple[str, str | None]:
+    """Return the endpoint's base URL and the region its requests are signed for (None: sent unsigned).
 
-    :param args: target, content_type, accept.
+    An endpoint that requires IAM (auth="iam", found by name with --compute) or an API Gateway address is signed.
+
+    :param args: target, compute, aws_conn_id, sign_region.
     """
+    from ml_lifecycle.core.ec2.endpoint_access import AUTH_IAM, execute_api_region
+
+    if args.target.startswith(("http://", "https://")) or args.compute == DEFAULT_BACKEND:
+        base = _endpoint_url(args.target)
+        return base, args.sign_region or execute_api_region(base)
+    from ml_lifecycle.compute import backend_for
+
+    view = backend_for(args.compute, args.aws_conn_id).endpoints().describe(args.target)
+    if view is None or not view.url:
+        raise SystemExit(f"ml-lifecycle: no endpoint named {args.target!r} with a URL on {args.compute}")
+    required = view.details.get("region") if view.details.get("auth") == AUTH_IAM else None
+    return view.url, args.sign_region or required or execute_api_region(view.url)
+
+
+def invoke(args: argparse.Namespace) -> int:
+    """POST standard input to an endpoint's /invocations (SigV4-signed when it requires IAM) and print the answer.
+
+    :param args: target, content_type, accept, timeout_s, compute, aws_conn_id, sign_region.
+    """
+    base, sign_region = _invocation_target(args)
     body = sys.stdin.buffer.read()
     headers = {"Content-Type": args.content_type}
     if args.accept:
         headers["Accept"] = args.accept
-    request = urllib.request.Request(f"{_endpoint_url(args.target)}/invocations", data=body, headers=headers)
+    url = f"{base}/invocations"
+    if sign_region:
+        from ml_lifecycle.compute.ec2.request_signing import caller_credentials, signed_headers
+
+        headers = signed_headers("POST", url, body, headers, sign_region, caller_credentials(args.aws_conn_id))
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=args.timeout_s) as response:
             sys.stdout.buffer.write(response.read())
@@ -135,6 +162,19 @@ def delete_endpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_api(args: argparse.Namespace) -> int:
+    """Serve the SageMaker-compatible API (the plugin mounts the same app on Airflow's API server).
+
+    :param args: host, port.
+    """
+    import uvicorn
+
+    from ml_lifecycle.api_server.app import create_app
+
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line.
 
@@ -147,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--content-type", default="text/csv")
     p.add_argument("--accept", default=None)
     p.add_argument("--timeout-s", type=float, default=60.0)
+    p.add_argument("--compute", default=DEFAULT_BACKEND, choices=backend_names(), help="where a named endpoint runs")
+    p.add_argument("--aws-conn-id", default=None, help="the Airflow AWS connection (default: boto3's chain)")
+    p.add_argument(
+        "--sign-region", default=None, help="sign with SigV4 for execute-api in this region (automatic when required)"
+    )
     p.set_defaults(func=invoke)
     sub.add_parser("endpoints", help="list local endpoints").set_defaults(func=endpoints)
     p = sub.add_parser("url", help="print an endpoint's URL")
@@ -161,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compute", default=DEFAULT_BACKEND, choices=backend_names(), help="where it runs")
     p.add_argument("--aws-conn-id", default=None, help="the Airflow AWS connection (default: boto3's chain)")
     p.set_defaults(func=delete_endpoint)
+    p = sub.add_parser("serve-api", help="serve the SageMaker-compatible API (see the README)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8090)
+    p.set_defaults(func=serve_api)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ml_lifecycle.base import LifecycleOperator, backend_of, identity_from_context
 from ml_lifecycle.compute import check_compute
@@ -16,6 +16,9 @@ from ml_lifecycle.core.script_mode import DEFAULT_LOG_LEVEL, check_entry_point
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import EndpointLink
 from ml_lifecycle.source_code.serving_operator import SCRIPT_MODE_TEMPLATE_FIELDS, ScriptModeServing
+
+if TYPE_CHECKING:
+    from ml_lifecycle.compute.base import EndpointView
 
 # The endpoint proxy's default request body limit (ml_lifecycle.compute.local.endpoints.proxy_config's; a test keeps them equal),
 # written here so that DAG files need not import the proxy's configuration module.
@@ -63,8 +66,19 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
     :param bake_s: ec2: seconds the new revision is watched with every request before the old one ends; default 0.
     :param max_error_rate: ec2: the largest share of 5XX responses (CloudWatch) before an update rolls back; 0.01.
     :param alb_subnet_ids: ec2: the load balancer's subnets (two zones); default the VPC's default subnets.
-    :param ingress_cidrs: ec2: the IPv4 ranges that may call the load balancer on port 80; default 0.0.0.0/0.
-    :param alb_scheme: ec2: ``internet-facing`` (default) or ``internal``.
+    :param ingress_cidrs: ec2: the IPv4 ranges that may call the load balancer, all inside its VPC; default the VPC's
+        own ranges.
+    :param alb_scheme: ec2: ``internal`` (default). ``internet-facing`` is refused for a new endpoint (a load balancer
+        cannot check IAM signatures; use auth="iam") and kept only for an endpoint created with it.
+    :param certificate_arn: ec2: an issued ACM certificate; the listener then speaks HTTPS on 443 (no HTTP listener).
+    :param auth: ec2: ``none`` (default: callers in the VPC) or ``iam``: an API Gateway HTTP API with IAM authorization
+        and TLS in front of the internal load balancer (through a VPC link) is the endpoint's URL, and only its VPC link
+        reaches the load balancer; ``ml-lifecycle invoke`` signs requests to it.
+    :param min_instances: ec2: the fewest instances the endpoint's Auto Scaling group keeps; default instance_count.
+    :param max_instances: ec2: the most instances it scales out to; default instance_count (no scaling).
+    :param target_invocations_per_instance: ec2: requests per instance per minute the group scales to keep (a
+        target-tracking policy on ALBRequestCountPerTarget, as SageMakerVariantInvocationsPerInstance); required when
+        max_instances > min_instances.
     :param poll_interval_s: ec2: seconds between health checks; default 5.
     :param entry_point: script mode: the inference program, relative to source_dir; the model is repacked with the
         code under ``code/`` and the containers get SageMaker's SAGEMAKER_* variables, as BatchTransformOperator
@@ -123,7 +137,12 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         max_error_rate: float = 0.01,
         alb_subnet_ids: Sequence[str] | None = None,
         ingress_cidrs: Sequence[str] | None = None,
-        alb_scheme: str = "internet-facing",
+        alb_scheme: str = "internal",
+        certificate_arn: str | None = None,
+        auth: str | None = None,
+        min_instances: int | None = None,
+        max_instances: int | None = None,
+        target_invocations_per_instance: int | None = None,
         poll_interval_s: float = 5.0,
         entry_point: str | None = None,
         source_dir: str | None = None,
@@ -160,6 +179,11 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         self.alb_subnet_ids = alb_subnet_ids
         self.ingress_cidrs = ingress_cidrs
         self.alb_scheme = alb_scheme
+        self.certificate_arn = certificate_arn
+        self.auth = auth
+        self.min_instances = min_instances
+        self.max_instances = max_instances
+        self.target_invocations_per_instance = target_invocations_per_instance
         self.poll_interval_s = poll_interval_s
         checks.check_all(
             lambda: checks.check_now(endpoint_option_checks(self.backend_options())),
@@ -210,12 +234,26 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
             "alb_subnet_ids": self.alb_subnet_ids,
             "ingress_cidrs": self.ingress_cidrs,
             "alb_scheme": self.alb_scheme,
+            "certificate_arn": self.certificate_arn,
+            "auth": self.auth,
+            "instance_count": self.instance_count,
+            "min_instances": self.min_instances,
+            "max_instances": self.max_instances,
+            "target_invocations_per_instance": self.target_invocations_per_instance,
             "poll_interval_s": self.poll_interval_s,
             "registry_conn_id": self.registry_conn_id,
         }
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Deploy and return the endpoint's URL once every container answers GET /ping through it."""
+        return self.deploy(identity_from_context(context).labels(), self.log.info).to_xcom()
+
+    def deploy(self, owner: Mapping[str, str], sink: Callable[[str], None]) -> EndpointView:
+        """Deploy the endpoint (or update it) and return it once every container answers GET /ping through it.
+
+        :param owner: the labels of who deploys it (the Airflow task instance, or the SageMaker API's caller).
+        :param sink: where progress is told (the task log).
+        """
         from ml_lifecycle.core.container_resources import size_in_bytes
         from ml_lifecycle.core.gpus import canonical_gpus
         from ml_lifecycle.core.specs import EndpointSpec
@@ -239,8 +277,8 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         checks.check_now(endpoint_option_checks(self.backend_options()))  # templated ones, now rendered
         endpoints = backend.endpoints()
         endpoints.check_data_capture(spec.data_capture, spec.endpoint_name)
-        self.stage_serving_code(serving, self.log.info)
-        return endpoints.deploy(spec, identity_from_context(context).labels(), self.log.info).to_xcom()
+        self.stage_serving_code(serving, sink)
+        return endpoints.deploy(spec, owner, sink)
 
 
 def _check_max_payload_mb(value: Any) -> int:

@@ -284,6 +284,12 @@ class JobBackend(ABC):
             lost_grace_s=self.lost_grace_s,
         )
 
+    def release(self, job_name: str) -> None:  # noqa: B027  (only backends with child processes hold anything)
+        """Let a launched job run on without this process waiting for it (the SageMaker API starts jobs and answers).
+
+        :param job_name: the job's name.
+        """
+
     def resume(self, spec: Any, job_name: str, event: Mapping[str, Any], sink: LogSink) -> bool:
         """After a deferral, show the job's log; return True when it runs on and the task must defer again.
 
@@ -336,6 +342,13 @@ class EndpointBackend(ABC):
         :param endpoint_name: the endpoint's name.
         :param owner: the Airflow identity labels (a deploy of the same DAG run does not block the delete).
         :param sink: the task log.
+        """
+
+    @abstractmethod
+    def logs(self, endpoint_name: str) -> dict[str, list[str]]:
+        """Return the log lines of the endpoint's serving containers, by the container or instance that wrote them.
+
+        :param endpoint_name: the endpoint's name.
         """
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ml_lifecycle.core import contract
 from ml_lifecycle.core.errors import JobFailed, TransformFailed
+from ml_lifecycle.core.script_mode import CODE_CHANNEL
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 
@@ -93,6 +94,14 @@ class JobKind:
         """
         raise NotImplementedError
 
+    def lineage(self, spec: Any, outputs: dict[str, str]) -> tuple[list[str], list[str]]:
+        """Return (the URIs a completed job read, the URIs it wrote), as the Amazon provider reports its jobs'.
+
+        :param spec: the job's spec.
+        :param outputs: what the job reported (``outputs``).
+        """
+        raise NotImplementedError
+
     def max_runtime_s(self, spec: Any) -> int:
         """Return how long the job may run, stop grace included.
 
@@ -165,6 +174,15 @@ class TrainingKind(JobKind):
         found.update({f"channels[{name!r}]": channel.uri for name, channel in spec.channels.items()})
         return found
 
+    def lineage(self, spec: Any, outputs: dict[str, str]) -> tuple[list[str], list[str]]:
+        """Return the channels' data (not script mode's code) and the model.
+
+        :param spec: the TrainingSpec.
+        :param outputs: what the job reported.
+        """
+        channels = [channel.uri for name, channel in spec.channels.items() if name != CODE_CHANNEL]
+        return channels, [outputs["model_uri"]] if outputs.get("model_uri") else []
+
 
 @dataclass(frozen=True)
 class TransformKind(JobKind):
@@ -196,6 +214,14 @@ class TransformKind(JobKind):
         :param spec: the TransformSpec.
         """
         return {"model_uri": spec.model_uri, "input_uri": spec.input_uri, "output_uri": spec.output_uri}
+
+    def lineage(self, spec: Any, outputs: dict[str, str]) -> tuple[list[str], list[str]]:
+        """Return the input and the model, and the output prefix.
+
+        :param spec: the TransformSpec.
+        :param outputs: what the job reported.
+        """
+        return [spec.input_uri, spec.model_uri], [outputs["output_uri"]]
 
     def failure(self, job_name: str, record: JobRecord | None, unfinished: str, log_tail: str) -> Exception:
         """Return TransformFailed naming the inputs that failed (the record's reason) and the log's last lines.

@@ -14,6 +14,7 @@ from ml_lifecycle.plugin.macros import (
     latest_model_uri,
     latest_model_version,
 )
+from ml_lifecycle.plugin.sagemaker_api import API_URL_PREFIX, LazyApp, PrefixWithoutSlash
 
 __all__ = ["MlLifecyclePlugin", "latest_model_uri"]
 
@@ -23,7 +24,13 @@ class MlLifecyclePlugin(AirflowPlugin):
 
     name = "ml_lifecycle"
     macros = [latest_model_uri, latest_model_version, latest_model_manifest, default_registry_uri]
-    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "ML lifecycle"}]
+    fastapi_apps = [
+        {"app": create_app(), "url_prefix": URL_PREFIX, "name": "ML lifecycle"},
+        {"app": LazyApp(), "url_prefix": API_URL_PREFIX, "name": "SageMaker-compatible API"},
+    ]
+    fastapi_root_middlewares = [
+        {"middleware": PrefixWithoutSlash, "args": [], "kwargs": {}, "name": "SageMaker-compatible API prefix"}
+    ]
     external_views = [
         {
             "name": "ML lifecycle",

@@ -103,6 +103,8 @@ def test_the_required_fields_become_the_operators_parameters():
             {"ResourceConfig": {"VolumeKmsKeyId": "alias/ebs", "KeepAlivePeriodInSeconds": 600}},
             {"ec2_settings": {"volume_size_gb": 30, "kms_key_id": "alias/ebs"}},
         ),
+        # SageMaker takes a 1 GB storage volume; the EC2 root volume holding the data is never under 8 GB.
+        ({"ResourceConfig": {"VolumeSizeInGB": 1}}, {"ec2_settings": {"volume_size_gb": 8}}),
         (
             {"VpcConfig": {"Subnets": ["subnet-1", "subnet-2"], "SecurityGroupIds": ["sg-1"]}},
             {"ec2_settings": {"volume_size_gb": 30, "subnet_id": "subnet-1", "security_group_ids": ["sg-1"]}},

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
+from support.ec2_endpoints import cloud  # noqa: F401
 from support.moto import moto_server  # noqa: F401
 
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet

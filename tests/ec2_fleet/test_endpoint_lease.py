@@ -173,7 +173,16 @@ def test_a_delete_waits_for_another_runs_deploy_but_not_for_its_own_runs(s3, mot
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"endpoints/{name}/").get("KeyCount", 0) == 0
     assert lines == [
         f"Endpoint {name} deleted: "
-        + str({"load_balancers": 0, "instances": 0, "target_groups": 0, "security_groups": 0})
+        + str(
+            {
+                "gateways": 0,
+                "load_balancers": 0,
+                "auto_scaling_groups": 0,
+                "instances": 0,
+                "target_groups": 0,
+                "security_groups": 0,
+            }
+        )
     ]
 
 

@@ -8,128 +8,37 @@ is tested in tests/agent_instance/test_endpoint_host.py.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
+from support import ec2_endpoints as ep
 from support.helpers import task_context
 
-from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
 from ml_lifecycle.errors import SpecError
 from ml_lifecycle.sensors.endpoint_in_service import EndpointInServiceSensor
 
-BUCKET = "ec2-endpoints"
-REGION = "us-east-1"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serve@sha256:" + "b" * 64
-
-
-@pytest.fixture
-def cloud(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
-    """aws_default on moto, a bucket with two models, and clients; no endpoint instance is left running after."""
-    connection = {"conn_type": "aws", "extra": {"endpoint_url": moto_server, "region_name": REGION}}
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
-    clients = {
-        n: boto3.client(n, endpoint_url=moto_server, region_name=REGION) for n in ("s3", "ec2", "elbv2", "cloudwatch")
-    }
-    clients["s3"].create_bucket(Bucket=BUCKET)
-    for version in ("v1", "v2"):
-        clients["s3"].put_object(Bucket=BUCKET, Key=f"models/{version}/model.tar.gz", Body=b"model")
-    cloud = SimpleNamespace(name=f"ep-{uuid.uuid4().hex[:8]}", **clients)
-    yield cloud
-    left = _instances(cloud, ("pending", "running", "stopping", "stopped"))
-    if left:
-        cloud.ec2.terminate_instances(InstanceIds=left)
-    assert not left, f"instances left running: {left}"
-
-
-def _instances(cloud: SimpleNamespace, states: tuple[str, ...] = ("pending", "running")) -> list[str]:
-    """Return the ids of the endpoint's instances in the given states."""
-    pages = cloud.ec2.get_paginator("describe_instances").paginate(
-        Filters=[
-            {"Name": "tag:ml-lifecycle.endpoint", "Values": [cloud.name]},
-            {"Name": "instance-state-name", "Values": list(states)},
-        ]
-    )
-    return sorted(i["InstanceId"] for p in pages for r in p["Reservations"] for i in r["Instances"])
-
-
-def _deploy(cloud: SimpleNamespace, version: str = "v1", **extra: Any) -> DeployEndpointOperator:
-    """Build an EC2 deploy task of the test's endpoint."""
-    args: dict[str, Any] = {
-        "task_id": "deploy",
-        "endpoint_name": cloud.name,
-        "image_uri": IMAGE,
-        "model_uri": f"s3://{BUCKET}/models/{version}/model.tar.gz",
-        "compute": "ec2",
-        "instance_count": 2,
-        "poll_interval_s": 0.2,
-        **extra,
-    }
-    return DeployEndpointOperator(**args)
-
-
-def _state(cloud: SimpleNamespace) -> dict[str, Any]:
-    """Read the endpoint's state.json."""
-    key = f"ml-lifecycle/endpoints/{cloud.name}/state.json"
-    return json.loads(cloud.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
-
-
-def _weights(cloud: SimpleNamespace, listener_arn: str) -> dict[str, int]:
-    """Return the listener's target group weights."""
-    listener = cloud.elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]
-    groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-    return {g["TargetGroupArn"]: g["Weight"] for g in groups}
-
-
-def _tags(cloud: SimpleNamespace, arn: str) -> dict[str, str]:
-    """Return an ELBv2 resource's tags."""
-    described = cloud.elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]
-    return {t["Key"]: t["Value"] for t in described["Tags"]}
-
-
-def _delete(cloud: SimpleNamespace) -> dict[str, Any]:
-    """Delete the endpoint as a teardown task would."""
-    return DeleteEndpointOperator(task_id="delete", endpoint_name=cloud.name, compute="ec2").execute(task_context())
-
-
-def _nothing_left(cloud: SimpleNamespace) -> None:
-    """Assert no load balancer, target group, instance, security group or state of the endpoint remains."""
-    balancers = cloud.elbv2.describe_load_balancers()["LoadBalancers"]
-    assert [b for b in balancers if _tags(cloud, b["LoadBalancerArn"]).get("ml-lifecycle.endpoint") == cloud.name] == []
-    groups = cloud.elbv2.describe_target_groups()["TargetGroups"]
-    assert [g for g in groups if _tags(cloud, g["TargetGroupArn"]).get("ml-lifecycle.endpoint") == cloud.name] == []
-    assert _instances(cloud, ("pending", "running", "stopping", "stopped")) == []
-    security = cloud.ec2.describe_security_groups(
-        Filters=[{"Name": "tag:ml-lifecycle.endpoint", "Values": [cloud.name]}]
-    )
-    assert security["SecurityGroups"] == []
-    listed = cloud.s3.list_objects_v2(Bucket=BUCKET, Prefix=f"ml-lifecycle/endpoints/{cloud.name}/")
-    assert listed.get("KeyCount", 0) == 0
-
 
 def test_create_serves_from_healthy_targets_behind_a_tagged_load_balancer_then_delete_leaves_nothing(cloud):
-    result = _deploy(cloud).execute(task_context(dag_id="d", run_id="r1"))
+    result = ep.deploy_task(cloud).execute(task_context(dag_id="d", run_id="r1"))
 
-    state = _state(cloud)
+    state = ep.read_state(cloud)
     assert state["status"] == "InService" and state["pending"] is None
     live = state["live"]
     assert result["url"] == f"http://{state['dns_name']}" and result["revision"] == live["revision"]
     balancer = cloud.elbv2.describe_load_balancers(LoadBalancerArns=[state["load_balancer_arn"]])["LoadBalancers"][0]
-    assert balancer["Scheme"] == "internet-facing" and len(balancer["AvailabilityZones"]) >= 2
+    assert balancer["Scheme"] == "internal" and len(balancer["AvailabilityZones"]) >= 2
     assert balancer["SecurityGroups"] == [state["alb_security_group_id"]]
-    assert _tags(cloud, balancer["LoadBalancerArn"])["ml-lifecycle.kind"] == "endpoint"
-    assert _weights(cloud, state["listener_arn"]) == {live["target_group_arn"]: 100}
+    assert ep.elb_tags(cloud, balancer["LoadBalancerArn"])["ml-lifecycle.kind"] == "endpoint"
+    assert ep.listener_weights(cloud, state["listener_arn"]) == {live["target_group_arn"]: 100}
     group = cloud.elbv2.describe_target_groups(TargetGroupArns=[live["target_group_arn"]])["TargetGroups"][0]
     assert (group["Port"], group["HealthCheckPath"], group["HealthCheckIntervalSeconds"]) == (8080, "/ping", 5)
     assert (group["HealthyThresholdCount"], group["Matcher"]["HttpCode"]) == (2, "200")
     health = cloud.elbv2.describe_target_health(TargetGroupArn=live["target_group_arn"])["TargetHealthDescriptions"]
-    assert sorted(h["Target"]["Id"] for h in health) == sorted(live["instance_ids"]) == _instances(cloud)
+    assert sorted(h["Target"]["Id"] for h in health) == sorted(live["instance_ids"]) == ep.instances(cloud)
     assert {h["TargetHealth"]["State"] for h in health} == {"healthy"}
     reservations = cloud.ec2.describe_instances(InstanceIds=live["instance_ids"])["Reservations"]
     for instance in (i for r in reservations for i in r["Instances"]):
@@ -147,26 +56,30 @@ def test_create_serves_from_healthy_targets_behind_a_tagged_load_balancer_then_d
     sensed = EndpointInServiceSensor(task_id="sense", endpoint_name=cloud.name, compute="ec2").poke(task_context())
     assert sensed.is_done and sensed.xcom_value["revision"] == live["revision"]
 
-    removed = _delete(cloud)
+    removed = ep.delete_endpoint(cloud)
     assert removed["load_balancers"] == 1 and removed["instances"] == 2 and removed["security_groups"] == 2
-    _nothing_left(cloud)
-    assert _delete(cloud)["instances"] == 0  # deleting again is not an error
+    ep.nothing_left(cloud)
+    assert ep.delete_endpoint(cloud)["instances"] == 0  # deleting again is not an error
 
 
 @pytest.mark.parametrize(
     ("shift", "expected_steps"),
-    [(None, [100]), ({"type": "canary", "canary_percent": 10, "wait_s": 1}, [10, 100])],
-    ids=["all_at_once", "canary"],
+    [
+        (None, [100]),
+        ({"type": "canary", "canary_percent": 10, "wait_s": 1}, [10, 100]),
+        ({"type": "linear", "step_percent": 40, "wait_s": 1}, [40, 80, 100]),
+    ],
+    ids=["all_at_once", "canary", "linear"],
 )
 def test_an_update_shifts_traffic_to_the_new_revision_and_ends_the_old(cloud, shift, expected_steps):
-    _deploy(cloud).execute(task_context())
-    blue = _state(cloud)["live"]
+    ep.deploy_task(cloud).execute(task_context())
+    blue = ep.read_state(cloud)["live"]
     seen: list[int] = []
     stop = threading.Event()
 
     def record_weights() -> None:
         while not stop.is_set():
-            state = _state(cloud)
+            state = ep.read_state(cloud)
             if state.get("pending"):
                 share = state["pending"]["weight"]
                 if share and (not seen or seen[-1] != share):
@@ -176,33 +89,33 @@ def test_an_update_shifts_traffic_to_the_new_revision_and_ends_the_old(cloud, sh
     watcher = threading.Thread(target=record_weights)
     watcher.start()
     try:
-        result = _deploy(cloud, "v2", traffic_shift=shift, bake_s=1).execute(task_context())
+        result = ep.deploy_task(cloud, "v2", traffic_shift=shift, bake_s=1).execute(task_context())
     finally:
         stop.set()
         watcher.join()
 
-    state = _state(cloud)
+    state = ep.read_state(cloud)
     green = state["live"]
     assert green["revision"] == result["revision"] != blue["revision"]
     assert green["model_uri"].endswith("v2/model.tar.gz")
-    assert _weights(cloud, state["listener_arn"]) == {green["target_group_arn"]: 100}
-    assert _instances(cloud) == sorted(green["instance_ids"])
+    assert ep.listener_weights(cloud, state["listener_arn"]) == {green["target_group_arn"]: 100}
+    assert ep.instances(cloud) == sorted(green["instance_ids"])
     remaining = {g["TargetGroupArn"] for g in cloud.elbv2.describe_target_groups()["TargetGroups"]}
     assert blue["target_group_arn"] not in remaining
     assert [h["outcome"] for h in state["history"]] == ["created", "updated"]
     assert set(expected_steps[:-1]) <= set(seen)  # the canary's share was written while it was watched
-    _delete(cloud)
-    _nothing_left(cloud)
+    ep.delete_endpoint(cloud)
+    ep.nothing_left(cloud)
 
 
 def test_a_green_revision_whose_instances_stop_is_rolled_back(cloud):
-    _deploy(cloud).execute(task_context())
-    blue = _state(cloud)["live"]
+    ep.deploy_task(cloud).execute(task_context())
+    blue = ep.read_state(cloud)["live"]
 
     def stop_green() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            pending = _state(cloud).get("pending")
+            pending = ep.read_state(cloud).get("pending")
             if pending and pending["weight"] > 0:
                 cloud.ec2.stop_instances(InstanceIds=pending["instance_ids"])
                 return
@@ -212,7 +125,7 @@ def test_a_green_revision_whose_instances_stop_is_rolled_back(cloud):
     saboteur.start()
     try:
         with pytest.raises(Exception, match=r"rolled back.*Target.InvalidState") as info:
-            _deploy(cloud, "v2", traffic_shift={"type": "canary", "canary_percent": 20, "wait_s": 30}).execute(
+            ep.deploy_task(cloud, "v2", traffic_shift={"type": "canary", "canary_percent": 20, "wait_s": 30}).execute(
                 task_context()
             )
     finally:
@@ -222,15 +135,15 @@ def test_a_green_revision_whose_instances_stop_is_rolled_back(cloud):
 
 
 def test_a_green_revision_with_too_many_5xx_is_rolled_back(cloud):
-    _deploy(cloud).execute(task_context())
-    state = _state(cloud)
+    ep.deploy_task(cloud).execute(task_context())
+    state = ep.read_state(cloud)
     blue = state["live"]
     lb_dimension = state["load_balancer_arn"].split(":", 5)[-1].removeprefix("loadbalancer/")
 
     def inject_errors() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            pending = _state(cloud).get("pending")
+            pending = ep.read_state(cloud).get("pending")
             if pending and pending["weight"] > 0:
                 dimensions = [
                     {"Name": "TargetGroup", "Value": pending["target_group_arn"].split(":", 5)[-1]},
@@ -256,27 +169,33 @@ def test_a_green_revision_with_too_many_5xx_is_rolled_back(cloud):
     injector.start()
     try:
         with pytest.raises(Exception, match=r"rolled back.*5 of 100 requests answered 5XX"):
-            _deploy(cloud, "v2", bake_s=30, max_error_rate=0.01).execute(task_context())
+            ep.deploy_task(cloud, "v2", bake_s=30, max_error_rate=0.01).execute(task_context())
     finally:
         injector.join()
     _assert_rolled_back(cloud, blue)
 
 
 def _assert_rolled_back(cloud: SimpleNamespace, blue: dict[str, Any]) -> None:
-    """Assert blue takes every request again, green's instances and group are gone, the state says why."""
-    state = _state(cloud)
+    """Assert blue takes every request again, unprotected from scale-in; green's instances and groups are gone; the
+    state says why."""
+    state = ep.read_state(cloud)
     assert state["status"] == "InService" and state["pending"] is None
     assert state["live"]["revision"] == blue["revision"]
-    assert _weights(cloud, state["listener_arn"]) == {blue["target_group_arn"]: 100}
-    assert _instances(cloud) == sorted(blue["instance_ids"])
+    assert ep.listener_weights(cloud, state["listener_arn"]) == {blue["target_group_arn"]: 100}
+    assert ep.instances(cloud) == sorted(blue["instance_ids"])
+    mine = cloud.autoscaling.describe_auto_scaling_groups(
+        Filters=[{"Name": "tag:ml-lifecycle.endpoint", "Values": [cloud.name]}]
+    )["AutoScalingGroups"]
+    assert [g["AutoScalingGroupName"] for g in mine] == [blue["group_name"]]
+    assert {i["ProtectedFromScaleIn"] for i in mine[0]["Instances"]} == {False}
     groups = [g["TargetGroupArn"] for g in cloud.elbv2.describe_target_groups()["TargetGroups"]]
-    assert [g for g in groups if _tags(cloud, g).get("ml-lifecycle.endpoint") == cloud.name] == [
+    assert [g for g in groups if ep.elb_tags(cloud, g).get("ml-lifecycle.endpoint") == cloud.name] == [
         blue["target_group_arn"]
     ]
     assert state["history"][-1]["outcome"] == "rolled_back"
     assert "rolled back" in state["failure_reason"]
-    _delete(cloud)
-    _nothing_left(cloud)
+    ep.delete_endpoint(cloud)
+    ep.nothing_left(cloud)
 
 
 @pytest.mark.parametrize(
@@ -294,7 +213,7 @@ def _assert_rolled_back(cloud: SimpleNamespace, blue: dict[str, Any]) -> None:
 )
 def test_bad_input_fails_when_the_dag_is_parsed(cloud, extra, parameter):
     with pytest.raises(SpecError) as info:
-        _deploy(cloud, **extra)
+        ep.deploy_task(cloud, **extra)
     assert info.value.parameter == parameter
 
 
@@ -311,10 +230,10 @@ def test_a_failed_creation_leaves_nothing_but_a_failed_state(cloud):
     if second["AvailabilityZone"] != first["AvailabilityZone"]:
         pytest.skip("no two subnets share a zone here")
     with pytest.raises(Exception, match="two availability zones"):
-        _deploy(cloud, alb_subnet_ids=[first["SubnetId"], second["SubnetId"]]).execute(task_context())
-    state = _state(cloud)
+        ep.deploy_task(cloud, alb_subnet_ids=[first["SubnetId"], second["SubnetId"]]).execute(task_context())
+    state = ep.read_state(cloud)
     assert state["status"] == "Failed" and "two availability zones" in state["failure_reason"]
-    assert _instances(cloud) == []
+    assert ep.instances(cloud) == []
     security = cloud.ec2.describe_security_groups(
         Filters=[{"Name": "tag:ml-lifecycle.endpoint", "Values": [cloud.name]}]
     )
@@ -324,5 +243,5 @@ def test_a_failed_creation_leaves_nothing_but_a_failed_state(cloud):
             task_id="sense",
             endpoint_name=cloud.name,
             compute="ec2",
-            state_uri=f"s3://{BUCKET}/ml-lifecycle/endpoints/{cloud.name}",
+            state_uri=f"s3://{ep.BUCKET}/ml-lifecycle/endpoints/{cloud.name}",
         ).poke(task_context())

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import tarfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from support.moto import AWS_TEST_ENV, AWS_UNSET_ENV, start_moto, stop
 from ml_lifecycle import TrainOnEC2Operator
 from ml_lifecycle.compute.local.credentials.server import check_credentials_address
 from ml_lifecycle.core.errors import SpecError
+from ml_lifecycle.core.roles import CREDENTIALS_ENV, TOKEN_ENV
 
 pytestmark = pytest.mark.docker
 
@@ -42,6 +45,16 @@ frozen = credentials.get_frozen_credentials()
 with open("/opt/ml/model/seen.json", "w") as out:
     json.dump({"method": credentials.method, "access_key": frozen.access_key, "secret_key": frozen.secret_key,
                "endpoint": s3.meta.endpoint_url}, out)
+"""
+
+
+READ_CONTAINER_CREDENTIALS = """
+import os, urllib.request
+request = urllib.request.Request(
+    os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+    headers={"Authorization": os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]},
+)
+print(urllib.request.urlopen(request, timeout=10).read().decode())
 """
 
 
@@ -159,17 +172,41 @@ def test_a_role_that_cannot_be_assumed_fails_before_anything_starts(
     assert not (tmp_path / "out").exists()
 
 
-def test_a_local_endpoint_refuses_a_role_saying_what_to_do_instead(example_image, tmp_path, ml_home):
-    from ml_lifecycle import DeployEndpointOperator
+def test_a_local_endpoint_serves_the_role_to_its_containers_for_as_long_as_they_run(
+    role_connection, example_image, tmp_path, ml_home, docker_client
+):
+    from support.models import linear_model_archive
 
-    with pytest.raises(SpecError, match="role_arn: is not given to local endpoints yet"):
-        DeployEndpointOperator(
-            task_id="deploy",
-            endpoint_name="ep-role",
-            image_uri=example_image,
-            model_uri=f"file://{tmp_path}/model.tar.gz",
-            role_arn=ROLE_ARN,
-        ).execute(task_context())
+    from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
+
+    model = linear_model_archive(tmp_path / "model" / "model.tar.gz", [1.0] * 8)
+    DeployEndpointOperator(
+        task_id="deploy", endpoint_name="ep-role", image_uri=example_image, model_uri=model, role_arn=ROLE_ARN
+    ).execute(task_context())
+    try:
+        (container,) = docker_client.containers.list(
+            filters={"label": ["ml-lifecycle.endpoint=ep-role", "ml-lifecycle.revision"]}
+        )
+        environment = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"])
+        assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(environment)
+        # What any AWS SDK in the container does with AWS_CONTAINER_CREDENTIALS_FULL_URI: ask it, with the token.
+        code, out = container.exec_run(["python3", "-c", READ_CONTAINER_CREDENTIALS])
+        assert code == 0, out.decode()
+        credentials = json.loads(out)
+        assert credentials["AccessKeyId"].startswith("ASIA") and credentials["Expiration"]
+    finally:
+        DeleteEndpointOperator(task_id="delete", endpoint_name="ep-role").execute(task_context())
+    # Its revision gone, the credentials agent ends itself and nothing answers on its address any more.
+    request = urllib.request.Request(environment[CREDENTIALS_ENV], headers={"Authorization": environment[TOKEN_ENV]})
+    deadline_s = time.monotonic() + 60
+    while time.monotonic() < deadline_s:
+        try:
+            urllib.request.urlopen(request, timeout=2).read()
+        except OSError:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the credentials of the deleted endpoint are still served")
 
 
 def test_a_transform_container_is_given_the_credentials_endpoint_and_no_key(

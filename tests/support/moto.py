@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +117,14 @@ def aws_connection(endpoint: str) -> str:
 
     extra = {"endpoint_url": endpoint, "region_name": "us-east-1"}
     return json.dumps({"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra})
+
+
+@pytest.fixture
+def s3(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A boto3 S3 client on the moto server with a bucket ml-bucket, and aws_default pointing there too."""
+    import boto3
+
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_connection(moto_server))
+    client = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    client.create_bucket(Bucket="ml-bucket")
+    return client

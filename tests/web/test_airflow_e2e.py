@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from airflow_stack import REPO_ROOT, AirflowStack, start_airflow
+from support.api_server import CREDENTIALS_CONNECTION, api_client
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow_e2e]
 
@@ -70,7 +71,9 @@ def lifecycle_run(tmp_path_factory, example_image, registry):
         check=True,
         capture_output=True,
     )
-    stack = start_airflow(root / "airflow", {"ML_LIFECYCLE_HOME": str(ml_home)})
+    stack = start_airflow(
+        root / "airflow", {"ML_LIFECYCLE_HOME": str(ml_home), "AIRFLOW_CONN_SAGEMAKER_API": CREDENTIALS_CONNECTION}
+    )
     for name in ("ML_LIFECYCLE_ARTIFACT_ROOT", "ML_LIFECYCLE_WORK_DIR"):
         stack.env.pop(name, None)
     endpoint = f"e2e-{uuid.uuid4().hex[:8]}"
@@ -99,6 +102,28 @@ def lifecycle_run(tmp_path_factory, example_image, registry):
                 capture_output=True,
                 check=False,
             )
+
+
+def test_the_plugin_serves_the_sagemaker_api_on_the_api_server(lifecycle_run):
+    import urllib.error
+    import urllib.request
+
+    from botocore.exceptions import ClientError
+
+    url = lifecycle_run["stack"].url + "/sagemaker-api"
+    sagemaker = api_client("sagemaker", url)  # signed over the path under the API server's prefix
+    model = {"Image": "ml-lifecycle-test/linear:test", "ModelDataUrl": "s3://bucket/model.tar.gz"}
+    arn = sagemaker.create_model(ModelName="plugin-model", PrimaryContainer=model)["ModelArn"]
+    assert sagemaker.describe_model(ModelName="plugin-model")["ModelArn"] == arn
+    assert [m["ModelName"] for m in sagemaker.list_models()["Models"]] == ["plugin-model"]
+    sagemaker.delete_model(ModelName="plugin-model")
+    with pytest.raises(ClientError) as wrong:
+        api_client("sagemaker", url, secret="not-the-secret").list_models()
+    assert wrong.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    unsigned = urllib.request.Request(url + "/", data=b"{}", headers={"X-Amz-Target": "SageMaker.ListModels"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(unsigned, timeout=10)
+    assert refused.value.code == 403
 
 
 def test_no_dag_has_an_import_error(lifecycle_run):

@@ -67,18 +67,31 @@ class Ec2Backend(Backend):
     def endpoints(self) -> EndpointBackend:
         """Return the endpoint backend (a load balancer, revisions of instances, a health watch)."""
         from ml_lifecycle.compute.ec2.endpoint_backend import Ec2EndpointBackend
+        from ml_lifecycle.compute.ec2.endpoint_entry import EndpointEntry
         from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
         from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher
         from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints, endpoint_network
+        from ml_lifecycle.compute.ec2.iam_gateway import IamGateway
         from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer
+        from ml_lifecycle.compute.ec2.revision_groups import RevisionGroups
         from ml_lifecycle.core.ec2.settings import Ec2Settings
 
         clients = self.clients
         balancer = LoadBalancer(clients.client("elbv2"))
-        health = HealthWatch(balancer, clients.client("cloudwatch"), clients.store_for, self._poll_interval_s())
+        groups = RevisionGroups(clients.client("autoscaling"), clients.fleet.ec2)
+        health = HealthWatch(
+            balancer, clients.client("cloudwatch"), clients.store_for, self._poll_interval_s(), groups.members
+        )
         settings = Ec2Settings.build(self.options.get("ec2_settings"))
         revisions = RevisionLauncher(
-            clients.store_for, clients.fleet, balancer, clients.region, settings, clients.jobs().bundle
+            clients.store_for,
+            clients.fleet,
+            balancer,
+            clients.region,
+            settings,
+            clients.jobs().bundle,
+            groups,
+            self.options,
         )
         manager = Ec2Endpoints(
             clients.store_for,
@@ -88,8 +101,11 @@ class Ec2Backend(Backend):
             revisions,
             clients.region,
             endpoint_network(self.options),
+            EndpointEntry(
+                clients.fleet.ec2, clients.client("acm"), balancer, IamGateway(clients.client("apigatewayv2"))
+            ),
         )
-        return Ec2EndpointBackend(manager, self.options)
+        return Ec2EndpointBackend(manager, self.options, clients.client("logs"))
 
     def reap_orphans(self, request: ReapRequest) -> list[dict[str, Any]]:
         """End instances and security groups of jobs past their deadline or whose DAG run has ended.

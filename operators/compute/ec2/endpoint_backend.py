@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ml_lifecycle.compute.base import EndpointBackend, EndpointView, LogSink
@@ -20,7 +20,7 @@ def view_of(state: EndpointState, prefix: ArtifactUri | None, serving_problem: s
     :param serving_problem: why its live revision cannot serve now ("" when it serves).
     """
     live = state.live
-    details = {"load_balancer_arn": state.load_balancer_arn}
+    details = {"load_balancer_arn": state.load_balancer_arn, "auth": state.reached_by.auth, "region": state.region}
     if prefix is not None:
         details["state_uri"] = str(prefix)
     return EndpointView(
@@ -41,11 +41,13 @@ class Ec2EndpointBackend(EndpointBackend):
 
     :param endpoints: the EC2 endpoint manager.
     :param options: the operator's options (state_uri and the rollout policy).
+    :param logs: builds the CloudWatch Logs client (the instances ship their containers' logs there).
     """
 
-    def __init__(self, endpoints: Ec2Endpoints, options: Mapping[str, Any]) -> None:
+    def __init__(self, endpoints: Ec2Endpoints, options: Mapping[str, Any], logs: Callable[[], Any]) -> None:
         self.manager = endpoints
         self.options = options
+        self.logs_client = logs
 
     def _prefix(self) -> ArtifactUri | None:
         """Return the state prefix the state_uri option names, or None (then it is found by the endpoint's tags)."""
@@ -84,3 +86,46 @@ class Ec2EndpointBackend(EndpointBackend):
         :param sink: the task log.
         """
         return self.manager.delete(endpoint_name, self._prefix(), sink, dict(owner))
+
+    def logs(self, endpoint_name: str) -> dict[str, list[str]]:
+        """Return what each instance's serving container logged, from its stream ``<endpoint>/<instance id>``.
+
+        :param endpoint_name: the endpoint's name.
+        """
+        from botocore.exceptions import ClientError
+
+        from ml_lifecycle.core.ec2.spec_documents import LOG_GROUPS
+
+        client, group, prefix = self.logs_client(), LOG_GROUPS["endpoint"], f"{endpoint_name}/"
+        found: dict[str, list[str]] = {}
+        try:
+            for page in client.get_paginator("describe_log_streams").paginate(
+                logGroupName=group, logStreamNamePrefix=prefix
+            ):
+                for stream in page["logStreams"]:
+                    name = str(stream["logStreamName"])
+                    found[name[len(prefix) :]] = _stream_lines(client, group, name)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+        return found
+
+
+def _stream_lines(client: Any, group: str, stream: str) -> list[str]:
+    """Return every message of a log stream, oldest first.
+
+    :param client: the CloudWatch Logs client.
+    :param group: the log group.
+    :param stream: the stream.
+    """
+    lines: list[str] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+        if token:
+            kwargs["nextToken"] = token
+        page = client.get_log_events(**kwargs)
+        lines += [str(event["message"]) for event in page["events"]]
+        if not page["events"] or page["nextForwardToken"] == token:
+            return lines
+        token = page["nextForwardToken"]

@@ -37,12 +37,14 @@ class RevisionTargets:
     :param target_group_arn: its target group.
     :param instance_ids: its instances.
     :param staging: its staging prefix (host reports live below it).
+    :param group_name: its Auto Scaling group, whose instances now are the ones watched ("" for instance_ids).
     """
 
     revision: str
     target_group_arn: str
     instance_ids: Sequence[str]
     staging: ArtifactUri
+    group_name: str = ""
 
 
 class HealthWatch:
@@ -52,22 +54,39 @@ class HealthWatch:
     :param cloudwatch: builds the CloudWatch client.
     :param store_for: returns the store for a URI.
     :param poll_interval_s: seconds between checks.
+    :param members: returns an Auto Scaling group's instances and desired capacity (RevisionGroups.members).
     """
 
     def __init__(
-        self, balancer: LoadBalancer, cloudwatch: ClientFactory, store_for: StoreFor, poll_interval_s: float
+        self,
+        balancer: LoadBalancer,
+        cloudwatch: ClientFactory,
+        store_for: StoreFor,
+        poll_interval_s: float,
+        members: Callable[[str], tuple[list[str], int]],
     ) -> None:
         self.balancer = balancer
         self.cloudwatch = cloudwatch
         self.store_for = store_for
         self.poll_interval_s = poll_interval_s
+        self.members = members
 
-    def failed_host(self, targets: RevisionTargets) -> str | None:
-        """Return the first host failure a revision's instances reported, or None.
+    def instances(self, targets: RevisionTargets) -> tuple[list[str], int]:
+        """Return a revision's instances now and how many it should have (its group's, replacements included).
 
         :param targets: the revision.
         """
-        for instance_id in targets.instance_ids:
+        if targets.group_name:
+            return self.members(targets.group_name)
+        return list(targets.instance_ids), len(targets.instance_ids)
+
+    def failed_host(self, targets: RevisionTargets, instance_ids: Sequence[str]) -> str | None:
+        """Return the first host failure a revision's instances reported, or None.
+
+        :param targets: the revision.
+        :param instance_ids: its instances now.
+        """
+        for instance_id in instance_ids:
             uri = host_report_uri(targets.staging, instance_id)
             try:
                 report = json.loads(self.store_for(uri).read_bytes(uri))
@@ -83,16 +102,21 @@ class HealthWatch:
         :param targets: the revision.
         :param starting: the instances are still booting (initial and unhealthy targets may still turn healthy).
         """
-        failure = self.failed_host(targets)
+        instance_ids, expected = self.instances(targets)
+        failure = self.failed_host(targets, instance_ids)
         if failure:
             return f"revision {targets.revision}: {failure}", True
+        if len(instance_ids) < expected:
+            return f"revision {targets.revision}: {len(instance_ids)} of {expected} instances are running", not starting
         health = self.balancer.target_health(targets.target_group_arn)
-        for instance_id in targets.instance_ids:
+        for instance_id in instance_ids:
             state, reason = health.get(instance_id, ("unused", "Target.NotRegistered"))
             if state == "healthy":
                 continue
             why = f"revision {targets.revision}: target {instance_id} is {state} ({reason or 'no reason given'})"
-            return why, (state, reason) in HOPELESS or not starting
+            # A group registers a starting instance with the target group by itself, a moment after launching it.
+            joining = starting and bool(targets.group_name) and reason == "Target.NotRegistered"
+            return why, ((state, reason) in HOPELESS and not joining) or not starting
         return None, False
 
     def wait_healthy(self, targets: RevisionTargets, timeout_s: float, sink: Callable[[str], None]) -> float:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ml_lifecycle.compute.ec2.fleet import ClientFactory, ec2_errors
-from ml_lifecycle.compute.ec2.load_balancer import LISTENER_PORT
 from ml_lifecycle.compute.ec2.security_group import delete_security_group
 from ml_lifecycle.core.contract import SERVING_PORT
+from ml_lifecycle.core.ec2.endpoint_access import AUTH_IAM, EndpointAccess
 from ml_lifecycle.core.ec2.launch import as_tag_list
 from ml_lifecycle.errors import ComputeError
 
@@ -44,63 +44,87 @@ def load_balancer_subnets(ec2: ClientFactory, vpc_id: str, subnet_ids: Sequence[
     return list(subnet_ids) if subnet_ids else sorted(by_zone.values())
 
 
+def vpc_ranges(ec2: ClientFactory, vpc_id: str) -> list[str]:
+    """Return the VPC's associated IPv4 ranges (its own callers; the default ingress of its endpoints).
+
+    :param ec2: builds the EC2 client.
+    :param vpc_id: the VPC.
+    """
+    with ec2_errors(f"describing the VPC {vpc_id}"):
+        vpc = ec2().describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
+    associated = [
+        str(a["CidrBlock"])
+        for a in vpc.get("CidrBlockAssociationSet", [])
+        if a.get("CidrBlockState", {}).get("State", "associated") == "associated"
+    ]
+    return associated or [str(vpc["CidrBlock"])]
+
+
 def create_endpoint_groups(
-    ec2: ClientFactory, endpoint_name: str, vpc_id: str, ingress_cidrs: Sequence[str], tags: Mapping[str, str]
-) -> tuple[str, str]:
-    """Create the load balancer's group (port 80 from ingress_cidrs) and the instances' group (8080 from it only).
+    ec2: ClientFactory, endpoint_name: str, vpc_id: str, access: EndpointAccess, tags: Mapping[str, str]
+) -> tuple[str, str, str]:
+    """Create the endpoint's security groups; return the load balancer's, the instances' and the VPC link's ("" without).
+
+    The load balancer's group admits the listener's port from the access's ranges, or, behind an IAM gateway, from
+    the VPC link's group only; the instances' group admits 8080 from the load balancer's group only.
 
     :param ec2: builds the EC2 client.
     :param endpoint_name: the endpoint's name.
     :param vpc_id: the VPC.
-    :param ingress_cidrs: the IPv4 ranges that may call the endpoint.
+    :param access: who may call the load balancer (resolved: its ranges are final).
     :param tags: the endpoint's tags.
     """
-    client = ec2()
+    port = access.listener_port
+    link_group = ""
+    if access.auth == AUTH_IAM:
+        link_group = _create_group(ec2, f"mlc-ep-{endpoint_name}-link", "its API Gateway VPC link", vpc_id, tags)
+        callers: dict[str, list[dict[str, str]]] = {"UserIdGroupPairs": [{"GroupId": link_group}]}
+    else:
+        callers = {"IpRanges": [{"CidrIp": cidr} for cidr in access.ingress_cidrs]}
+    alb_group = _create_group(
+        ec2, f"mlc-ep-{endpoint_name}-alb", f"{access.listener_protocol} to its load balancer", vpc_id, tags
+    )
+    _admit(ec2, alb_group, port, callers)
+    instance_group = _create_group(
+        ec2, f"mlc-ep-{endpoint_name}", f"port {SERVING_PORT} from its load balancer only", vpc_id, tags
+    )
+    _admit(ec2, instance_group, SERVING_PORT, {"UserIdGroupPairs": [{"GroupId": alb_group}]})
+    return alb_group, instance_group, link_group
+
+
+def _create_group(ec2: ClientFactory, name: str, purpose: str, vpc_id: str, tags: Mapping[str, str]) -> str:
+    """Create one tagged security group and return its id.
+
+    :param ec2: builds the EC2 client.
+    :param name: the group's name.
+    :param purpose: what it admits, for its description.
+    :param vpc_id: the VPC.
+    :param tags: the endpoint's tags.
+    """
     spec = [{"ResourceType": "security-group", "Tags": as_tag_list(tags)}]
-    with ec2_errors("creating the endpoint's security groups"):
-        alb_group = str(
-            client.create_security_group(
-                GroupName=f"mlc-ep-{endpoint_name}-alb",
-                Description=f"ml-lifecycle endpoint {endpoint_name}: HTTP to its load balancer",
-                VpcId=vpc_id,
-                TagSpecifications=spec,
-            )["GroupId"]
+    description = f"ml-lifecycle endpoint {tags.get('Name', name)}: {purpose}"
+    with ec2_errors(f"creating the security group {name}"):
+        created = ec2().create_security_group(
+            GroupName=name, Description=description, VpcId=vpc_id, TagSpecifications=spec
         )
-        client.authorize_security_group_ingress(
-            GroupId=alb_group,
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": LISTENER_PORT,
-                    "ToPort": LISTENER_PORT,
-                    "IpRanges": [{"CidrIp": cidr} for cidr in ingress_cidrs],
-                }
-            ],
-        )
-        instance_group = str(
-            client.create_security_group(
-                GroupName=f"mlc-ep-{endpoint_name}",
-                Description=f"ml-lifecycle endpoint {endpoint_name}: port {SERVING_PORT} from its load balancer only",
-                VpcId=vpc_id,
-                TagSpecifications=spec,
-            )["GroupId"]
-        )
-        client.authorize_security_group_ingress(
-            GroupId=instance_group,
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": SERVING_PORT,
-                    "ToPort": SERVING_PORT,
-                    "UserIdGroupPairs": [{"GroupId": alb_group}],
-                }
-            ],
-        )
-    return alb_group, instance_group
+    return str(created["GroupId"])
+
+
+def _admit(ec2: ClientFactory, group_id: str, port: int, callers: Mapping[str, list[dict[str, str]]]) -> None:
+    """Let callers (IpRanges or UserIdGroupPairs) reach a TCP port of a group.
+
+    :param ec2: builds the EC2 client.
+    :param group_id: the group.
+    :param port: the TCP port.
+    :param callers: ``{"IpRanges": [...]}`` or ``{"UserIdGroupPairs": [...]}``.
+    """
+    rule = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **callers}
+    with ec2_errors(f"opening port {port} of {group_id}"):
+        ec2().authorize_security_group_ingress(GroupId=group_id, IpPermissions=[rule])
 
 
 def tagged_groups(ec2: ClientFactory, tags: Mapping[str, str]) -> list[str]:
-    """Return the ids of the security groups carrying every tag given, the load balancer's group last.
+    """Return the ids of the security groups carrying every tag given, each before the group it refers to.
 
     :param ec2: builds the EC2 client.
     :param tags: tag key -> value.
@@ -108,8 +132,16 @@ def tagged_groups(ec2: ClientFactory, tags: Mapping[str, str]) -> list[str]:
     filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
     with ec2_errors("listing security groups"):
         groups = ec2().describe_security_groups(Filters=filters)["SecurityGroups"]
-    # The instances' group refers to the load balancer's, so it goes first.
-    return [str(g["GroupId"]) for g in sorted(groups, key=lambda g: str(g["GroupName"]).endswith("-alb"))]
+    # The instances' group refers to the load balancer's, which refers to the VPC link's: delete in that order.
+    return [str(g["GroupId"]) for g in sorted(groups, key=lambda g: _deletion_rank(str(g["GroupName"])))]
+
+
+def _deletion_rank(group_name: str) -> int:
+    """Return when an endpoint's group may go: the instances' (0), the load balancer's (1), the VPC link's (2).
+
+    :param group_name: the group's name.
+    """
+    return 1 if group_name.endswith("-alb") else 2 if group_name.endswith("-link") else 0
 
 
 def delete_groups(ec2: ClientFactory, group_ids: Sequence[str]) -> int:

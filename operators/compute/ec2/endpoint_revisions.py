@@ -1,4 +1,4 @@
-"""Launch and remove one revision of an EC2 endpoint: its target group and its instances (kind ``endpoint``)."""
+"""Launch and remove one revision of an EC2 endpoint: its target group and its Auto Scaling group of instances."""
 
 from __future__ import annotations
 
@@ -6,25 +6,27 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from ml_lifecycle.compute.ec2.endpoint_health import RevisionTargets
+from ml_lifecycle.compute.ec2.endpoint_network import load_balancer_subnets
 from ml_lifecycle.compute.ec2.endpoint_state import EndpointState, Revision
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet, ec2_errors
 from ml_lifecycle.compute.ec2.launcher import JobLauncher, LaunchPlan
 from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer, resource_name
+from ml_lifecycle.compute.ec2.revision_groups import RevisionGroups
 from ml_lifecycle.compute.records import StoreFor
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.clock import utc_now_iso
-from ml_lifecycle.core.ec2.settings import Ec2Settings
+from ml_lifecycle.core.ec2.endpoint_scaling import ScalingBounds, launch_template_data, resource_label
+from ml_lifecycle.core.ec2.settings import Ec2Settings, is_launch_template_id
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.uris import ArtifactUri
-from ml_lifecycle.errors import ComputeError
 
 # Endpoints have no deadline: the launcher renders none for kind "endpoint" (user data: deadline_minutes=None) and the
 # reaper never ends endpoints; the tag still needs a number, so it says "in 10 years".
 NO_DEADLINE_S = 10 * 365 * 24 * 3600
-RUNNING_TIMEOUT_S = 600.0
-POLL_S = 2.0
+BOOT_ALLOWANCE_S = 600  # an instance boots, fetches the agent, pulls the image and the model before /ping can answer
 MAX_JOB_NAME = 63
 
 
@@ -54,7 +56,11 @@ def watched(revision: Revision, prefix: ArtifactUri) -> RevisionTargets:
     :param prefix: the endpoint's state prefix.
     """
     return RevisionTargets(
-        revision.revision, revision.target_group_arn, revision.instance_ids, revision_staging(prefix, revision.revision)
+        revision.revision,
+        revision.target_group_arn,
+        revision.instance_ids,
+        revision_staging(prefix, revision.revision),
+        revision.group_name,
     )
 
 
@@ -67,6 +73,8 @@ class RevisionLauncher:
     :param region: the region.
     :param settings: the instances' launch settings.
     :param bundle: returns the agent bundle's path.
+    :param groups: the Auto Scaling calls.
+    :param scaling: the operator's min_instances, max_instances and target_invocations_per_instance.
     """
 
     def __init__(
@@ -77,6 +85,8 @@ class RevisionLauncher:
         region: str,
         settings: Ec2Settings,
         bundle: Callable[[], Path],
+        groups: RevisionGroups,
+        scaling: Mapping[str, Any],
     ) -> None:
         self.store_for = store_for
         self.fleet = fleet
@@ -84,6 +94,21 @@ class RevisionLauncher:
         self.region = region
         self.settings = settings
         self.bundle = bundle
+        self.groups = groups
+        self.scaling = scaling
+
+    def bounds(self, instance_count: int) -> ScalingBounds:
+        """Return a revision's bounds from the operator's scaling options.
+
+        :param instance_count: the instances it starts with.
+        """
+        options = self.scaling
+        return ScalingBounds.build(
+            instance_count,
+            options.get("min_instances"),
+            options.get("max_instances"),
+            options.get("target_invocations_per_instance"),
+        )
 
     def launch(
         self,
@@ -95,7 +120,7 @@ class RevisionLauncher:
         tags: Mapping[str, str],
         sink: Callable[[str], None],
     ) -> None:
-        """Create the revision's target group, launch its instances and register them once running (fills revision).
+        """Create the revision's target group and its Auto Scaling group, which launches and registers the instances.
 
         :param spec: the endpoint spec.
         :param instance_type: the instance type.
@@ -127,42 +152,86 @@ class RevisionLauncher:
             ami_id=self.fleet.resolve_ami(settings, instance_type),
         )
         launcher = JobLauncher(self.store_for, self.fleet, self.region, settings, self.bundle)
-        revision.instance_ids = launcher.launch(plan, sink)
+        bounds = self.bounds(spec.instance_count)
+        template = launch_template_data(launcher.instance_request(plan, sink), self._template_base())
+        subnets = (
+            [settings.subnet_id] if settings.subnet_id else load_balancer_subnets(self.fleet.ec2, state.vpc_id, ())
+        )
+        revision.group_name = name  # recorded before it exists, so a cleanup finds it
+        revision.min_instances, revision.max_instances = bounds.min_instances, bounds.max_instances
+        revision.target_invocations_per_instance = bounds.target_invocations_per_instance
+        grace_s = BOOT_ALLOWANCE_S + spec.startup_timeout_s
+        group_tags = {**tags, labels.REVISION: revision.revision}
+        self.groups.create(name, template, subnets, revision.target_group_arn, bounds, grace_s, group_tags)
+        revision.instance_ids, _ = self.groups.members(name)
         revision.created_at = utc_now_iso()
-        self.wait_running(revision.instance_ids)
-        self.balancer.register(revision.target_group_arn, revision.instance_ids)
+        sink(
+            f"Endpoint {spec.endpoint_name}: revision {revision.revision} in Auto Scaling group {name} "
+            f"({bounds.min_instances}-{bounds.max_instances} instances): {', '.join(revision.instance_ids)}"
+        )
 
-    def wait_running(self, instance_ids: list[str], timeout_s: float = RUNNING_TIMEOUT_S) -> None:
-        """Wait until instances are running (only running instances can be registered).
+    def scale_on_requests(self, state: EndpointState, revision: Revision) -> None:
+        """Attach the revision's target-tracking policy (once its target group is attached to the listener).
 
-        :param instance_ids: the instances.
-        :param timeout_s: the most seconds to wait.
+        :param state: the endpoint's state (its load balancer).
+        :param revision: the revision.
         """
-        end_s = time.monotonic() + timeout_s
-        while True:
-            with ec2_errors("describing instances"):
-                pages = self.fleet.ec2().get_paginator("describe_instances").paginate(InstanceIds=instance_ids)
-                states = {
-                    i["InstanceId"]: i["State"]["Name"]
-                    for p in pages
-                    for r in p["Reservations"]
-                    for i in r["Instances"]
-                }
-            ended = sorted(i for i, s in states.items() if s not in ("pending", "running"))
-            if ended:
-                raise ComputeError(f"Instance(s) {', '.join(ended)} ended before they ran: {states}")
-            if all(states.get(i) == "running" for i in instance_ids):
-                return
-            if time.monotonic() > end_s:
-                raise ComputeError(f"Instances {instance_ids} were not running within {timeout_s:.0f} s")
-            time.sleep(POLL_S)
+        if revision.group_name:
+            bounds = ScalingBounds(
+                revision.min_instances,
+                revision.instance_count,
+                revision.max_instances,
+                revision.target_invocations_per_instance,
+            )
+            label = resource_label(state.load_balancer_arn, revision.target_group_arn)
+            self.groups.scale_on_requests(revision.group_name, bounds, label)
+
+    def current_instances(self, revision: Revision) -> list[str]:
+        """Return a revision's instances now: its group's (replacements included), else the ones it was launched with.
+
+        :param revision: the revision.
+        """
+        return self.groups.members(revision.group_name)[0] if revision.group_name else list(revision.instance_ids)
+
+    def detach(self, revision: Revision) -> None:
+        """Take a revision's instances out of its target group so the load balancer drains their requests.
+
+        :param revision: the revision.
+        """
+        if revision.group_name:
+            self.groups.detach(revision.group_name, revision.target_group_arn)
+        else:
+            self.balancer.deregister(revision.target_group_arn, revision.instance_ids)
+
+    def protect(self, revision: Revision, protected: bool) -> None:
+        """Protect a revision's instances from scale-in while a rollout moves traffic, or lift it.
+
+        :param revision: the revision.
+        :param protected: True to protect, False to lift.
+        """
+        if revision.group_name:
+            self.groups.protect(revision.group_name, protected)
+
+    def _template_base(self) -> dict[str, Any] | None:
+        """Return the LaunchTemplateData of the launch template ec2_settings names, or None without one."""
+        template = self.settings.launch_template
+        if template is None:
+            return None
+        selector = {"LaunchTemplateId" if is_launch_template_id(template) else "LaunchTemplateName": template}
+        with ec2_errors(f"reading the launch template {template}"):
+            versions = self.fleet.ec2().describe_launch_template_versions(
+                **selector, Versions=[self.settings.launch_template_version]
+            )["LaunchTemplateVersions"]
+        return dict(versions[0]["LaunchTemplateData"]) if versions else None
 
     def remove(self, revision: Revision, endpoint_name: str) -> None:
-        """Terminate a revision's instances (found by id and by tag), wait for them, delete its target group.
+        """Delete a revision's group, terminate any instance of it left (by id and tag), delete its target group.
 
         :param revision: the revision.
         :param endpoint_name: the endpoint's name.
         """
+        if revision.group_name:
+            self.groups.delete(revision.group_name)
         tagged = self.fleet.find({labels.ENDPOINT: endpoint_name, labels.REVISION: revision.revision})
         ids = sorted({*revision.instance_ids, *(str(i["InstanceId"]) for i in tagged)})
         if ids:

@@ -78,6 +78,8 @@ class Rollout:
         assert blue is not None
         since = dt.datetime.now(dt.UTC)
         try:
+            for revision in (blue, green):  # neither group scales in while traffic moves between them
+                self.revisions.protect(revision, True)
             for step in policy.traffic_shift.steps():
                 self._weigh(state, blue, green, step.green_percent)
                 sink(
@@ -118,6 +120,7 @@ class Rollout:
             self.balancer.set_weights(state.listener_arn, {blue.target_group_arn: 100})
             blue.weight, green.weight = 100, 0
             self.revisions.remove(green, state.endpoint_name)
+            self.revisions.protect(blue, False)
         except Exception as cleanup:
             log.warning("Endpoint %s: the rollback failed too: %s", state.endpoint_name, cleanup)
             state.failure_reason = (
@@ -156,7 +159,8 @@ class Rollout:
         state.live, state.pending, state.status, state.failure_reason = green, None, IN_SERVICE, ""
         state.note(green.revision, "updated")
         self.store.write(state)
-        self.balancer.deregister(blue.target_group_arn, blue.instance_ids)
+        self.revisions.protect(green, False)
+        self.revisions.detach(blue)
         self.health.wait_drained(blue.target_group_arn, DEREGISTRATION_DELAY_S + DRAIN_MARGIN_S)
         self.revisions.remove(blue, state.endpoint_name)
         sink(f"Endpoint {state.endpoint_name}: revision {blue.revision} drained and ended")

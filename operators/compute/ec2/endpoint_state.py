@@ -9,6 +9,7 @@ from typing import Any
 
 from ml_lifecycle.compute.records import StoreFor
 from ml_lifecycle.core.clock import utc_now_iso
+from ml_lifecycle.core.ec2.endpoint_access import EndpointAccess
 from ml_lifecycle.core.status import EndpointStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import ArtifactNotFound, SpecError
@@ -36,8 +37,13 @@ class Revision:
     :param weight: its share of the listener's requests, 0-100.
     :param model_uri: the model it serves.
     :param image_uri: the serving image.
-    :param instance_count: how many instances.
+    :param instance_count: how many instances it started with.
     :param created_at: when it was launched (ISO 8601).
+    :param group_name: its Auto Scaling group and launch template (empty for a revision launched before groups; then
+        instance_ids are its instances, else the instances it started with).
+    :param min_instances: the fewest instances its group keeps.
+    :param max_instances: the most instances its group scales to.
+    :param target_invocations_per_instance: the requests per instance per minute its group scales at, or None.
     """
 
     revision: str
@@ -49,6 +55,10 @@ class Revision:
     image_uri: str = ""
     instance_count: int = 1
     created_at: str = ""
+    group_name: str = ""
+    min_instances: int = 0
+    max_instances: int = 0
+    target_invocations_per_instance: int | None = None
 
 
 @dataclass
@@ -64,6 +74,12 @@ class EndpointState:
     :param vpc_id: the VPC of the load balancer and instances.
     :param alb_security_group_id: the load balancer's security group.
     :param instance_security_group_id: the instances' group (admits the load balancer's group on 8080 only).
+    :param link_security_group_id: the API Gateway VPC link's group (auth="iam"), or empty.
+    :param access: who may reach the endpoint and how (EndpointAccess.to_dict); None in a state written before it was
+        recorded, which means the old default (EndpointAccess.LEGACY).
+    :param api_id: the API Gateway HTTP API in front (auth="iam"), or empty.
+    :param api_endpoint: its ``https://...execute-api...`` address, or empty.
+    :param vpc_link_id: its VPC link to the load balancer, or empty.
     :param live: the revision serving requests, or None.
     :param pending: the revision being rolled out (an update in progress), or None.
     :param failure_reason: why the last deploy failed or was rolled back, or empty.
@@ -81,6 +97,11 @@ class EndpointState:
     vpc_id: str = ""
     alb_security_group_id: str = ""
     instance_security_group_id: str = ""
+    link_security_group_id: str = ""
+    access: dict[str, Any] | None = None
+    api_id: str = ""
+    api_endpoint: str = ""
+    vpc_link_id: str = ""
     live: Revision | None = None
     pending: Revision | None = None
     failure_reason: str = ""
@@ -89,9 +110,16 @@ class EndpointState:
     updated_at: str = ""
 
     @property
+    def reached_by(self) -> EndpointAccess:
+        """Who may reach the endpoint and how (the old default for a state that does not record it)."""
+        return EndpointAccess.from_dict(self.access)
+
+    @property
     def url(self) -> str:
-        """The endpoint's base URL (``http://<load balancer DNS name>``), or empty before the load balancer exists."""
-        return f"http://{self.dns_name}" if self.dns_name else ""
+        """The endpoint's base URL: its IAM-authenticated API, else ``http(s)://<load balancer DNS name>``, or empty."""
+        if self.api_endpoint:
+            return self.api_endpoint
+        return f"{self.reached_by.listener_protocol.lower()}://{self.dns_name}" if self.dns_name else ""
 
     def note(self, revision: str, outcome: str, reason: str = "") -> None:
         """Append a deploy's outcome to the history (the last MAX_HISTORY are kept).

@@ -1,19 +1,25 @@
-"""EC2 endpoints: instances behind an Application Load Balancer, created, updated blue/green and deleted."""
+"""EC2 endpoints: instances behind an internal Application Load Balancer, created, updated blue/green and deleted."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ml_lifecycle.compute.ec2.endpoint_entry import EndpointEntry
 from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
 from ml_lifecycle.compute.ec2.endpoint_lock import EndpointLease
 from ml_lifecycle.compute.ec2.endpoint_network import (
     create_endpoint_groups,
     load_balancer_subnets,
 )
-from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher, revision_job_name, watched
+from ml_lifecycle.compute.ec2.endpoint_revisions import (
+    BOOT_ALLOWANCE_S,
+    RevisionLauncher,
+    revision_job_name,
+    watched,
+)
 from ml_lifecycle.compute.ec2.endpoint_rollout import Rollout, RolloutPolicy
 from ml_lifecycle.compute.ec2.endpoint_state import (
     CREATING,
@@ -31,6 +37,7 @@ from ml_lifecycle.compute.ec2.launcher import check_launchable
 from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer, resource_name
 from ml_lifecycle.compute.records import StoreFor
 from ml_lifecycle.core import checks, labels
+from ml_lifecycle.core.ec2.endpoint_access import AUTH_NONE, EndpointAccess, check_auth, check_certificate_arn
 from ml_lifecycle.core.ec2.endpoint_options import SCHEMES, cidrs, subnets
 from ml_lifecycle.core.ec2.settings import MAX_TAG_VALUE_CHARS
 from ml_lifecycle.core.specs import EndpointSpec
@@ -39,35 +46,34 @@ from ml_lifecycle.errors import SpecError
 
 log = logging.getLogger(__name__)
 
-BOOT_ALLOWANCE_S = 600  # an instance boots, fetches the agent, pulls the image and the model before /ping can answer
-
 
 @dataclass(frozen=True)
 class EndpointNetwork:
     """Where the load balancer lives and who may call it.
 
     :param alb_subnet_ids: the load balancer's subnets (two zones at least); empty picks the VPC's default subnets.
-    :param ingress_cidrs: the IPv4 ranges allowed to call port 80; default everyone.
-    :param scheme: ``internet-facing`` or ``internal``.
+    :param access: its scheme, callers, TLS and authentication (default: internal, the VPC's own ranges, HTTP).
     """
 
     alb_subnet_ids: Sequence[str] = ()
-    ingress_cidrs: Sequence[str] = ("0.0.0.0/0",)
-    scheme: str = "internet-facing"
+    access: EndpointAccess = field(default_factory=EndpointAccess)
 
 
 def endpoint_network(options: Mapping[str, Any]) -> EndpointNetwork:
     """Build the load balancer's placement and callers from an operator's options.
 
-    :param options: alb_subnet_ids, ingress_cidrs and alb_scheme, as the operator was given them (rendered).
+    :param options: alb_subnet_ids, ingress_cidrs, alb_scheme, certificate_arn and auth, as given (rendered).
     """
     subnet_ids = options.get("alb_subnet_ids")
     ingress = options.get("ingress_cidrs")
-    return EndpointNetwork(
-        alb_subnet_ids=subnets(subnet_ids) if subnet_ids else (),
-        ingress_cidrs=cidrs(ingress) if ingress else ("0.0.0.0/0",),
+    certificate = options.get("certificate_arn")
+    access = EndpointAccess(
         scheme=checks.check_choice("alb_scheme", options.get("alb_scheme") or SCHEMES[0], SCHEMES),
+        ingress_cidrs=cidrs(ingress) if ingress else (),
+        certificate_arn=check_certificate_arn(certificate) if certificate else "",
+        auth=check_auth(options.get("auth") or AUTH_NONE),
     )
+    return EndpointNetwork(alb_subnet_ids=subnets(subnet_ids) if subnet_ids else (), access=access)
 
 
 def endpoint_tags(state: EndpointState, prefix: ArtifactUri) -> dict[str, str]:
@@ -90,6 +96,7 @@ class Ec2Endpoints:
     :param revisions: launches and removes revisions.
     :param region: the region.
     :param network: the load balancer's placement and callers.
+    :param entry: admits the access asked for and opens the listener and IAM gateway.
     """
 
     def __init__(
@@ -101,6 +108,7 @@ class Ec2Endpoints:
         revisions: RevisionLauncher,
         region: str,
         network: EndpointNetwork,
+        entry: EndpointEntry,
     ) -> None:
         self.store_for = store_for
         self.fleet = fleet
@@ -109,6 +117,7 @@ class Ec2Endpoints:
         self.revisions = revisions
         self.region = region
         self.network = network
+        self.entry = entry
 
     def deploy(
         self,
@@ -164,6 +173,10 @@ class Ec2Endpoints:
         """
         store = StateStore(self.store_for, prefix)
         state = store.read()
+        vpc_id = (
+            state.vpc_id if state is not None and state.live is not None else self.fleet.vpc_of(self.revisions.settings)
+        )
+        access = self.entry.admit(spec.endpoint_name, self.network.access, state, vpc_id)  # before anything is made
         if state is not None and state.pending is not None:  # a deploy that died midway (a retried task)
             sink(f"Endpoint {spec.endpoint_name}: removing revision {state.pending.revision} left by an earlier try")
             if state.live is None:  # a creation that never finished: start over
@@ -182,7 +195,7 @@ class Ec2Endpoints:
             instance_count=spec.instance_count,
         )
         if state is None or state.live is None:
-            return self._create(spec, instance_type, owner, store, green, sink)
+            return self._create(spec, instance_type, owner, store, green, access, sink)
         state.status, state.pending = UPDATING, green
         store.write(state)
         try:
@@ -190,6 +203,7 @@ class Ec2Endpoints:
             store.write(state)
             weights = {state.live.target_group_arn: 100, green.target_group_arn: 0}
             self.balancer.set_weights(state.listener_arn, weights)  # attached, so the load balancer checks it
+            self.revisions.scale_on_requests(state, green)  # its requests per target exist once it is attached
             startup_s = self.health.wait_healthy(
                 watched(green, prefix), BOOT_ALLOWANCE_S + spec.startup_timeout_s, sink
             )
@@ -208,40 +222,40 @@ class Ec2Endpoints:
         owner: dict[str, str],
         store: StateStore,
         revision: Revision,
+        access: EndpointAccess,
         sink: Callable[[str], None],
     ) -> EndpointState:
-        """Create the security groups, the load balancer, the first revision and the listener; undo all on a failure.
+        """Create the security groups, load balancer, first revision, listener and IAM gateway; undo all on a failure.
 
         :param spec: the endpoint spec.
         :param instance_type: the instances' type.
         :param owner: the Airflow identity labels.
         :param store: the endpoint's state store.
         :param revision: the first revision.
+        :param access: who may reach it, admitted and resolved.
         :param sink: the task log.
         """
         name = spec.endpoint_name
-        state = EndpointState(name, CREATING, self.region, owner=dict(owner))
+        state = EndpointState(name, CREATING, self.region, owner=dict(owner), access=access.to_dict())
         store.write(state)
         tags = endpoint_tags(state, store.prefix)
         try:
             state.vpc_id = self.fleet.vpc_of(self.revisions.settings)
             subnets = load_balancer_subnets(self.fleet.ec2, state.vpc_id, self.network.alb_subnet_ids)
-            state.alb_security_group_id, state.instance_security_group_id = create_endpoint_groups(
-                self.fleet.ec2, name, state.vpc_id, self.network.ingress_cidrs, tags
-            )
+            groups = create_endpoint_groups(self.fleet.ec2, name, state.vpc_id, access, tags)
+            state.alb_security_group_id, state.instance_security_group_id, state.link_security_group_id = groups
             store.write(state)
             state.load_balancer_arn, state.dns_name = self.balancer.create(
-                resource_name(name), subnets, state.alb_security_group_id, self.network.scheme, tags
+                resource_name(name), subnets, state.alb_security_group_id, access.scheme, tags
             )
             state.pending = revision
             store.write(state)
             self.revisions.launch(spec, instance_type, state, store.prefix, revision, tags, sink)
             store.write(state)
-            state.listener_arn = self.balancer.create_listener(
-                state.load_balancer_arn, {revision.target_group_arn: 100}, tags
-            )
+            self.entry.open(state, {revision.target_group_arn: 100}, subnets, tags)
             revision.weight = 100
             store.write(state)
+            self.revisions.scale_on_requests(state, revision)
             startup_s = self.health.wait_healthy(
                 watched(revision, store.prefix), BOOT_ALLOWANCE_S + spec.startup_timeout_s, sink
             )
@@ -278,7 +292,9 @@ class Ec2Endpoints:
         :param state: the endpoint's state, or None when it is lost (tags alone find the resources).
         :param endpoint_name: the endpoint's name (default the state's).
         """
-        return remove_endpoint_resources(self.fleet, self.balancer, state, endpoint_name)
+        return remove_endpoint_resources(
+            self.fleet, self.balancer, self.entry.gateway, self.revisions.groups, state, endpoint_name
+        )
 
     def locate(self, endpoint_name: str) -> ArtifactUri | None:
         """Find an endpoint's state prefix from the tag on its security groups, or None.

@@ -83,6 +83,17 @@ class JobLauncher:
         :param plan: what to launch.
         :param sink: the task log.
         """
+        instances = self.fleet.launch(self.instance_request(plan, sink), sink)
+        ids = [str(i["InstanceId"]) for i in instances]
+        sink(f"{plan.kind.capitalize()} job {plan.job_name}: launched {len(ids)} instance(s) {', '.join(ids)}")
+        return ids
+
+    def instance_request(self, plan: LaunchPlan, sink: Callable[[str], None]) -> dict[str, Any]:
+        """Upload the agent bundle and the job document; return the run_instances request that boots the instances.
+
+        :param plan: what to launch.
+        :param sink: the task log.
+        """
         refuse_airflow_secrets(plan.spec.secrets)
         settings = settings_for_role(self.fleet.iam(), self.settings, plan.spec.role_arn, sink)
         now_s = time.time()
@@ -121,7 +132,7 @@ class JobLauncher:
                 power_off_on_success=plan.kind != "endpoint",
             )
         )
-        request = run_instances_request(
+        return run_instances_request(
             settings,
             instance_type=plan.instance_type,
             count=plan.instance_count,
@@ -133,10 +144,6 @@ class JobLauncher:
             client_token=f"{plan.job_name}-{plan.attempt}-{int(now_s)}"[:64],
             root_device_name=self.fleet.root_device(plan.ami_id),
         )
-        instances = self.fleet.launch(request, sink)
-        ids = [str(i["InstanceId"]) for i in instances]
-        sink(f"{plan.kind.capitalize()} job {plan.job_name}: launched {len(ids)} instance(s) {', '.join(ids)}")
-        return ids
 
 
 def refuse_airflow_secrets(secrets: Mapping[str, str]) -> None:

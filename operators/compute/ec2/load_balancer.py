@@ -1,18 +1,20 @@
-"""An endpoint's Application Load Balancer: one HTTP listener forwarding to weighted target groups, one per revision."""
+"""An endpoint's Application Load Balancer: one listener (HTTP, or HTTPS with an ACM certificate) forwarding to weighted
+target groups, one per revision."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, suppress
 from typing import Any
 
+from ml_lifecycle.compute.ec2.aws_refusals import refusals_of
 from ml_lifecycle.compute.ec2.fleet import ClientFactory
 from ml_lifecycle.core.contract import SERVING_PORT
 from ml_lifecycle.core.ec2.launch import as_tag_list
 from ml_lifecycle.errors import ComputeError
 
-LISTENER_PORT = 80
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 only
 HEALTH_CHECK = {
     "HealthCheckProtocol": "HTTP",
     "HealthCheckPath": "/ping",
@@ -27,21 +29,15 @@ MAX_NAME_CHARS = 32
 TAG_BATCH = 20  # describe_tags takes at most 20 ARNs
 
 
-@contextmanager
-def elb_errors(what: str) -> Iterator[None]:
+ELB_RETRYABLE = frozenset({"Throttling", "ThrottlingException", "ResourceInUse", "ServiceUnavailable"})
+
+
+def elb_errors(what: str) -> AbstractContextManager[None]:
     """Translate a botocore ClientError raised inside the block into a ComputeError naming the action.
 
     :param what: the action, for the message (``creating the load balancer``).
     """
-    from botocore.exceptions import ClientError
-
-    try:
-        yield
-    except ClientError as err:
-        error = err.response.get("Error", {})
-        code, message = error.get("Code", ""), error.get("Message", "")
-        retryable = code in ("Throttling", "ThrottlingException", "ResourceInUse", "ServiceUnavailable")
-        raise ComputeError(f"Elastic Load Balancing refused {what}: {code}: {message}", retryable=retryable) from err
+    return refusals_of("Elastic Load Balancing", what, ELB_RETRYABLE)
 
 
 def resource_name(endpoint_name: str, suffix: str = "") -> str:
@@ -127,21 +123,36 @@ class LoadBalancer:
             )
         return arn
 
-    def create_listener(self, load_balancer_arn: str, weights: Mapping[str, int], tags: Mapping[str, str]) -> str:
-        """Create the HTTP listener on port 80 forwarding by weight, and return its ARN.
+    def create_listener(
+        self,
+        load_balancer_arn: str,
+        weights: Mapping[str, int],
+        tags: Mapping[str, str],
+        protocol: str = "HTTP",
+        port: int = 80,
+        certificate_arn: str = "",
+    ) -> str:
+        """Create the endpoint's one listener forwarding by weight, and return its ARN.
 
         :param load_balancer_arn: the load balancer.
         :param weights: target group ARN -> weight.
         :param tags: ownership tags.
+        :param protocol: ``HTTP`` or ``HTTPS``.
+        :param port: the listener's port (80 for HTTP, 443 for HTTPS).
+        :param certificate_arn: the ACM certificate of an HTTPS listener.
         """
-        with elb_errors("creating the listener"):
+        tls = (
+            {"Certificates": [{"CertificateArn": certificate_arn}], "SslPolicy": TLS_POLICY} if certificate_arn else {}
+        )
+        with elb_errors(f"creating the {protocol} listener on port {port}"):
             return str(
                 self.elbv2().create_listener(
                     LoadBalancerArn=load_balancer_arn,
-                    Protocol="HTTP",
-                    Port=LISTENER_PORT,
+                    Protocol=protocol,
+                    Port=port,
                     DefaultActions=forward_action(weights),
                     Tags=as_tag_list(tags),
+                    **tls,
                 )["Listeners"][0]["ListenerArn"]
             )
 

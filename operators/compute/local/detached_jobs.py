@@ -6,9 +6,11 @@ same host) finds the agent by the pid its record names, and the reaper finds lef
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import threading
 import time
 from abc import abstractmethod
 from collections.abc import Mapping
@@ -264,6 +266,16 @@ class DetachedJobs(JobBackend):
                 self._reap(job_name)
             time.sleep(0.1)
 
+    def release(self, job_name: str) -> None:
+        """Collect the job's agent in the background once it exits, so no zombie is left by a process that does not
+        wait for it.
+
+        :param job_name: the job's name.
+        """
+        pid = self.children.pop(job_name, None)
+        if pid is not None:
+            threading.Thread(target=_collect, args=(pid,), name=f"collect-{job_name}", daemon=True).start()
+
     def _reap(self, job_name: str) -> None:
         """Collect an agent this process forked once it exited, so no zombie is left.
 
@@ -298,3 +310,12 @@ class DetachedJobs(JobBackend):
         record = self.find(spec, job_name)
         created_s = (record.created_epoch_s() if record is not None else None) or time.time()
         return created_s + self.kind.max_runtime_s(spec) + DEADLINE_MARGIN_S
+
+
+def _collect(pid: int) -> None:
+    """Wait for a child process to exit.
+
+    :param pid: its pid.
+    """
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)

@@ -15,6 +15,7 @@ from ml_lifecycle.compute.local.endpoints.health import Health, endpoint_health
 from ml_lifecycle.compute.local.endpoints.proxy_config import ServingLimits
 from ml_lifecycle.compute.local.endpoints.record import EndpointRecord, read_endpoint
 from ml_lifecycle.compute.local.serving.http_client import ContainerClient
+from ml_lifecycle.core import labels
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.status import EndpointStatus
 
@@ -111,6 +112,18 @@ class LocalEndpointBackend(EndpointBackend):
         removed = self.manager.delete(endpoint_name)
         sink(f"Endpoint {endpoint_name}: {removed} container(s) removed")
         return {"containers_removed": removed}
+
+    def logs(self, endpoint_name: str) -> dict[str, list[str]]:
+        """Return what each serving container of the endpoint logged (the proxy's own log is not the model's).
+
+        :param endpoint_name: the endpoint's name.
+        """
+        containers = self.engine.containers({labels.ENDPOINT: endpoint_name})
+        return {
+            str(c.name): c.logs().decode(errors="replace").splitlines()
+            for c in containers
+            if labels.REVISION in (c.labels or {})
+        }
 
 
 def serving_limits(options: Mapping[str, Any]) -> ServingLimits:

@@ -1,4 +1,4 @@
-"""What an EC2 endpoint takes beyond the spec: its load balancer's subnets, callers and scheme, and its rollout."""
+"""What an EC2 endpoint takes beyond the spec: its load balancer's subnets, callers, scheme, TLS and auth, and rollout."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import check_error_rate, ec2_instance_type
 from ml_lifecycle.core.errors import SpecError
 
-SCHEMES = ("internet-facing", "internal")
+SCHEMES = ("internal", "internet-facing")  # the first is the default
 
 
 def cidrs(value: Any) -> tuple[str, ...]:
@@ -69,8 +69,14 @@ def endpoint_option_checks(options: Mapping[str, Any]) -> dict[str, tuple[Any, A
     """Return the checks of an EC2 endpoint's options, for checks.check_now (templated values wait for execute).
 
     :param options: the operator's values of instance_type, ec2_settings, traffic_shift, bake_s, max_error_rate,
-        alb_subnet_ids, ingress_cidrs and alb_scheme.
+        alb_subnet_ids, ingress_cidrs, alb_scheme, certificate_arn, auth, instance_count, min_instances, max_instances
+        and target_invocations_per_instance.
     """
+    from ml_lifecycle.core.ec2.endpoint_scaling import ScalingBounds
+
+    scaling = tuple(options.get(k) for k in ("min_instances", "max_instances", "target_invocations_per_instance"))
+    from ml_lifecycle.core.ec2.endpoint_access import check_auth, check_certificate_arn
+
     return {
         "instance_type": (options.get("instance_type"), ec2_instance_type),
         "ec2_settings": (options.get("ec2_settings"), _check_ec2_settings),
@@ -80,4 +86,10 @@ def endpoint_option_checks(options: Mapping[str, Any]) -> dict[str, tuple[Any, A
         "alb_subnet_ids": (options.get("alb_subnet_ids"), subnets),
         "ingress_cidrs": (options.get("ingress_cidrs"), cidrs),
         "alb_scheme": (options.get("alb_scheme"), lambda v: checks.check_choice("alb_scheme", v, SCHEMES)),
+        "certificate_arn": (options.get("certificate_arn"), check_certificate_arn),
+        "auth": (options.get("auth"), check_auth),
+        "min_instances": (
+            None if all(v is None for v in scaling) else (options.get("instance_count", 1), *scaling),
+            lambda v: ScalingBounds.build(*v),
+        ),
     }

@@ -7,10 +7,12 @@ Timestamps are epoch seconds, as the AWS JSON 1.1 protocol sends them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ml_lifecycle.core.sagemaker_api.arns import resource_arn
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus
 
 # Request fields a description repeats as they were sent.
@@ -35,16 +37,18 @@ ECHOED = (
     "RetryStrategy",
 )
 RUNNING = (SecondaryStatus.DOWNLOADING, SecondaryStatus.TRAINING)
-
-
-def training_job_arn(name: str, region: str, account: str) -> str:
-    """Return the job's ARN, in SageMaker's form (names are lower-cased in ARNs).
-
-    :param name: the training job's name.
-    :param region: the API's region.
-    :param account: the API's account id.
-    """
-    return f"arn:aws:sagemaker:{region}:{account}:training-job/{name.lower()}"
+# What SageMaker says of each secondary status in SecondaryStatusTransitions' StatusMessage (clients print it).
+STATUS_MESSAGES = {
+    SecondaryStatus.STARTING: "Preparing the instances for training",
+    SecondaryStatus.DOWNLOADING: "Downloading input data",
+    SecondaryStatus.TRAINING: "Training image download completed. Training in progress.",
+    SecondaryStatus.UPLOADING: "Uploading generated training model",
+    SecondaryStatus.COMPLETED: "Training job completed",
+    SecondaryStatus.FAILED: "Training job failed",
+    SecondaryStatus.STOPPED: "Training job stopped",
+    SecondaryStatus.MAX_RUNTIME_EXCEEDED: "Training job stopped: it ran longer than MaxRuntimeInSeconds",
+    SecondaryStatus.INTERRUPTED: "The spot instance was reclaimed; the job starts again on a new one",
+}
 
 
 def describe_training_job(
@@ -61,7 +65,7 @@ def describe_training_job(
     name = str(request["TrainingJobName"])
     response: dict[str, Any] = {
         "TrainingJobName": name,
-        "TrainingJobArn": training_job_arn(name, region, account),
+        "TrainingJobArn": resource_arn("training-job", name, region, account),
         "ModelArtifacts": {"S3ModelArtifacts": _model_artifacts(request, record)},
         "TrainingJobStatus": str(record.status) if record else JobStatus.IN_PROGRESS.value,
         "SecondaryStatus": str(record.secondary_status) if record else SecondaryStatus.STARTING.value,
@@ -73,21 +77,21 @@ def describe_training_job(
         return response
     if record.failure_reason:
         response["FailureReason"] = record.failure_reason
-    transitions = _transitions(record.transitions)
+    transitions = transitions_of(record.transitions, record.failure_reason)
     if transitions:
         response["SecondaryStatusTransitions"] = transitions
     started = next((t["StartTime"] for t in transitions if t["Status"] in RUNNING), None)
-    ended = _epoch_s(record.ended_at)
+    ended = epoch_s(record.ended_at)
     if started is not None:
         response["TrainingStartTime"] = started
     if ended is not None:
         response["TrainingEndTime"] = ended
         if started is not None:
-            response["TrainingTimeInSeconds"] = max(0, round(ended - started))
+            response["TrainingTimeInSeconds"] = max(1, math.ceil(ended - started))  # whole seconds, rounded up
     if record.updated_at:
-        response["LastModifiedTime"] = _epoch_s(record.updated_at)
+        response["LastModifiedTime"] = epoch_s(record.updated_at)
     if record.metrics:
-        at = ended or _epoch_s(record.updated_at) or created_epoch_s
+        at = ended or epoch_s(record.updated_at) or created_epoch_s
         response["FinalMetricDataList"] = [
             {"MetricName": metric, "Value": float(value), "Timestamp": at} for metric, value in record.metrics.items()
         ]
@@ -107,23 +111,27 @@ def _model_artifacts(request: Mapping[str, Any], record: JobRecord | None) -> st
     return f"{output}/{request['TrainingJobName']}/output/" + ("model.tar.gz" if compressed else "model/")
 
 
-def _transitions(transitions: list[list[str]]) -> list[dict[str, Any]]:
+def transitions_of(transitions: list[list[str]], failure_reason: str = "") -> list[dict[str, Any]]:
     """Return SageMaker's SecondaryStatusTransitions from the record's [[status, ISO time], ...].
 
     :param transitions: the record's transitions, in order.
+    :param failure_reason: the job's failure reason, the message of a Failed transition when there is one.
     """
     out: list[dict[str, Any]] = []
     for status, at in transitions:
-        start = _epoch_s(at)
+        start = epoch_s(at)
         if start is None:
             continue
         if out:
             out[-1]["EndTime"] = start
-        out.append({"Status": status, "StartTime": start})
+        message = STATUS_MESSAGES.get(status, status)
+        if status == SecondaryStatus.FAILED and failure_reason:
+            message = failure_reason
+        out.append({"Status": status, "StartTime": start, "StatusMessage": message})
     return out
 
 
-def _epoch_s(iso: str | None) -> float | None:
+def epoch_s(iso: str | None) -> float | None:
     """Return an ISO-8601 UTC time in epoch seconds, or None.
 
     :param iso: e.g. ``2026-12-07T12:00:00Z``.

@@ -9,7 +9,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
-from ml_lifecycle.core.sagemaker_api.fields import FieldRule, apply_rules, into, maps_to, no_effect, refused
+from ml_lifecycle.core.sagemaker_api.fields import (
+    FieldRule,
+    apply_rules,
+    into,
+    maps_to,
+    no_effect,
+    refused,
+    volume_rule,
+)
 from ml_lifecycle.core.sagemaker_api.model import model_kwargs
 
 VARIANT = "ProductionVariants[]"
@@ -25,7 +33,7 @@ ENDPOINT_CONFIG_RULES: tuple[FieldRule, ...] = (
     maps_to(f"{VARIANT}.InitialInstanceCount", "instance_count"),
     maps_to(f"{VARIANT}.InstanceType", "instance_type"),
     no_effect(f"{VARIANT}.InitialVariantWeight", "accepted; the one variant takes every request"),
-    into(f"{VARIANT}.VolumeSizeInGB", "ec2_settings", "volume_size_gb"),
+    volume_rule(f"{VARIANT}.VolumeSizeInGB"),
     no_effect(
         f"{VARIANT}.ModelDataDownloadTimeoutInSeconds", "accepted; the model is fetched before the container starts"
     ),

@@ -66,6 +66,22 @@ def into(path: str, parameter: str, key: str, effect: str | None = None) -> Fiel
     return FieldRule(path, effect or f"`{parameter}['{key}']`", apply)
 
 
+def volume_rule(path: str) -> FieldRule:
+    """Return the rule of a VolumeSizeInGB field: SageMaker's storage volume, at least that much on the EC2
+    instance's root volume, which is never under EC2's minimum (SageMaker accepts 1 GB).
+
+    :param path: the field's path.
+    """
+    from ml_lifecycle.core.ec2.settings import MIN_VOLUME_GB
+
+    def apply(kwargs: dict[str, Any], value: Any, _: tuple[int, ...]) -> None:
+        kwargs.setdefault("ec2_settings", {})["volume_size_gb"] = max(int(value), MIN_VOLUME_GB)
+
+    return FieldRule(
+        path, f"`ec2_settings['volume_size_gb']`, at least {MIN_VOLUME_GB} (EC2's smallest root volume)", apply
+    )
+
+
 def no_effect(path: str, why: str = NO_EFFECT) -> FieldRule:
     """Return a rule for a field that is accepted and changes nothing here.
 

@@ -15,7 +15,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
-from ml_lifecycle.core.sagemaker_api.fields import FieldRule, apply_rules, into, maps_to, no_effect, refused, vpc_rule
+from ml_lifecycle.core.sagemaker_api.fields import (
+    FieldRule,
+    apply_rules,
+    into,
+    maps_to,
+    no_effect,
+    refused,
+    volume_rule,
+    vpc_rule,
+)
 from ml_lifecycle.core.script_mode import CODE_CHANNEL, CONTAINER_SOURCE_ARCHIVE, SOURCE_ARCHIVE, SUBMIT_DIRECTORY
 
 CHANNELS = "InputDataConfig[]"
@@ -112,7 +121,7 @@ TRAINING_RULES: tuple[FieldRule, ...] = (
     ),
     maps_to("ResourceConfig.InstanceType", "instance_type"),
     maps_to("ResourceConfig.InstanceCount", "instance_count"),
-    into("ResourceConfig.VolumeSizeInGB", "ec2_settings", "volume_size_gb"),
+    volume_rule("ResourceConfig.VolumeSizeInGB"),
     into("ResourceConfig.VolumeKmsKeyId", "ec2_settings", "kms_key_id"),
     no_effect("ResourceConfig.KeepAlivePeriodInSeconds", "accepted; instances are not kept warm between jobs"),
     refused("ResourceConfig.InstanceGroups", "heterogeneous clusters (instance groups) do not run here"),

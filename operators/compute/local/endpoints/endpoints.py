@@ -33,18 +33,20 @@ from ml_lifecycle.compute.local.endpoints.record import (
     save_endpoint,
 )
 from ml_lifecycle.compute.local.endpoints.revision_fleet import retire, start_revision, upstreams, wait_healthy
+from ml_lifecycle.compute.local.endpoints.role_credentials import serve_role_credentials
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.serving.model_files import fetch_model
 from ml_lifecycle.compute.local.training.host_watch import LogSink
 from ml_lifecycle.compute.records import StoreFor
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.clock import utc_now_iso
-from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.registries.pull_login import PullLogins
 from ml_lifecycle.secret_sources.values import resolve_secrets
 
 log = logging.getLogger(__name__)
+
+ROLE_AGENT_GRACE_S = 300.0  # beyond the startup timeout: the image pull and the model fetch come first
 
 # Kept importable from here: the CLI and older callers read records through this module.
 __all__ = ["EndpointRecord", "LocalEndpoints", "endpoints_dir", "list_endpoints", "read_endpoint"]
@@ -115,14 +117,6 @@ class LocalEndpoints:
         :param limits: the serving limits.
         """
         name = spec.endpoint_name
-        if spec.role_arn:
-            raise SpecError(
-                "role_arn",
-                "is not given to local endpoints yet: their containers outlive the task, and nothing here would renew "
-                "the role's credentials",
-                "Deploy without role_arn (hand the serving code what it needs with secrets=), or use compute='ec2', "
-                "whose instances run with an instance profile of the role",
-            )
         secret_environment = resolve_secrets(spec.secrets, self.aws_conn_id)  # before anything starts
         # Where nginx is to listen is read before anything starts: a wrong ML_LIFECYCLE_PROXY_NETWORK stops here.
         proxy = self._proxy(name, limits, settings.proxy_network(), capture_setup(spec.data_capture, name, self.home))
@@ -131,6 +125,8 @@ class LocalEndpoints:
         self._set_status(old, UPDATING if live else CREATING, name, owner)
         revision = new_revision()
         revision_dir = endpoints_dir(self.home) / name / revision
+        grace_s = spec.startup_timeout_s + ROLE_AGENT_GRACE_S
+        role = serve_role_credentials(spec.role_arn, name, revision, revision_dir, self.aws_conn_id, grace_s, sink)
         ep_labels = {**labels.owned("endpoint", name, owner, endpoint=name), HOME: str(self.home)}
         servers = []
         routed = False
@@ -162,7 +158,7 @@ class LocalEndpoints:
                     revision=revision,
                     image=image.image_id,
                     model_dir=model_dir,
-                    environment={**spec.environment, **secret_environment},
+                    environment={**role, **spec.environment, **secret_environment},
                     revision_labels={**ep_labels, labels.REVISION: revision},
                     network=proxy.network,
                     serving_host=self.serving_host,

@@ -1,0 +1,131 @@
+"""The SageMaker-compatible API as an ASGI app: SageMaker's and CloudWatch Logs' JSON 1.1 operations on ``POST /``
+(chosen by ``X-Amz-Target``) and sagemaker-runtime's ``POST /endpoints/{name}/invocations``, on one address, so one
+endpoint URL serves the ``sagemaker``, ``sagemaker-runtime`` and ``logs`` clients. Every request is checked for a
+valid SigV4 signature before anything else happens.
+
+The Airflow plugin mounts it on the API server (``/sagemaker-api``); ``ml-lifecycle serve-api`` runs it alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ml_lifecycle.api_server.config import ApiConfig
+from ml_lifecycle.api_server.errors import ApiError, api_error_of
+from ml_lifecycle.api_server.operations import Operations
+from ml_lifecycle.api_server.runtime import Invoker, ModelError
+from ml_lifecycle.api_server.sigv4 import AuthError, IncomingRequest, verify
+
+log = logging.getLogger(__name__)
+
+URL_PREFIX = "/sagemaker-api"
+JSON_1_1 = "application/x-amz-json-1.1"
+# X-Amz-Target's prefix -> the signing name its client uses.
+TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs"}
+RUNTIME_SIGNING_NAME = "sagemaker"
+
+
+def _incoming(request: Request, body: bytes) -> IncomingRequest:
+    """Return the request as its client signed it: the path as sent, with the Host header.
+
+    :param request: the request.
+    :param body: its body.
+    """
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string", b"").decode()
+    url = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}{raw_path.decode()}"
+    return IncomingRequest(request.method, url + (f"?{query}" if query else ""), dict(request.headers), body)
+
+
+def _error(err: ApiError, content_type: str = JSON_1_1) -> Response:
+    """Return an error as AWS's JSON protocols send one (botocore reads ``__type`` and ``message``).
+
+    :param err: the error.
+    :param content_type: the protocol's content type.
+    """
+    body: dict[str, Any] = {"__type": err.code, "message": err.message}
+    body.update(getattr(err, "extra", {}))
+    headers = {"x-amzn-errortype": err.code}
+    return Response(json.dumps(body), err.status, headers=headers, media_type=content_type)
+
+
+def create_app(config: ApiConfig | None = None, secret_for: Callable[[str], str | None] | None = None) -> Starlette:
+    """Build the app.
+
+    :param config: the API's settings; read from the environment by default.
+    :param secret_for: access key id -> its secret; by default the connection the settings name.
+    """
+    from ml_lifecycle.api_server.credentials import ConnectionCredentials
+
+    settings = config or ApiConfig.from_environment()
+    operations = Operations(settings)
+    lookup = secret_for or ConnectionCredentials(settings.credentials_conn_id).secret_for
+    invoker = Invoker(operations.endpoints.target_of)
+
+    def authenticate(request: Request, body: bytes, service: str) -> str:
+        caller = verify(_incoming(request, body), lookup, (service,))
+        if caller.region != settings.region:
+            raise AuthError("InvalidSignatureException", f"Signed for {caller.region}; this API is {settings.region}")
+        return caller.access_key_id
+
+    async def json_operation(request: Request) -> Response:
+        body = await request.body()
+        target = request.headers.get("x-amz-target", "")
+        prefix, _, operation = target.partition(".")
+        try:
+            if prefix not in TARGETS:
+                raise ApiError("UnknownOperationException", f"X-Amz-Target {target!r} is not an operation here")
+            caller = authenticate(request, body, TARGETS[prefix])
+            handler = operations.handler(prefix, operation)
+            payload = json.loads(body) if body.strip() else {}
+            if not isinstance(payload, dict):
+                raise ApiError("SerializationException", "The request body is not a JSON object")
+            answer = await run_in_threadpool(handler, payload, caller)
+        except AuthError as err:
+            return _error(ApiError(err.code, str(err), err.status))
+        except json.JSONDecodeError as err:
+            return _error(ApiError("SerializationException", f"The request body is not JSON: {err}"))
+        except Exception as err:
+            failure = api_error_of(err)
+            if failure.status >= 500:
+                log.exception("SageMaker API: %s failed", target)
+            return _error(failure)
+        return Response(json.dumps(answer), 200, media_type=JSON_1_1)
+
+    async def invocations(request: Request) -> Response:
+        body = await request.body()
+        try:
+            authenticate(request, body, RUNTIME_SIGNING_NAME)
+            status, headers, payload = await invoker.invoke(
+                request.path_params["name"], {k.lower(): v for k, v in request.headers.items()}, body
+            )
+        except AuthError as err:
+            return _error(ApiError(err.code, str(err), err.status), "application/json")
+        except ModelError as err:
+            return _error(err, "application/json")
+        except Exception as err:
+            return _error(api_error_of(err), "application/json")
+        return Response(payload, status, headers=headers)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await invoker.close()
+
+    return Starlette(
+        routes=[
+            Route("/", json_operation, methods=["POST"]),
+            Route("/endpoints/{name}/invocations", invocations, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )

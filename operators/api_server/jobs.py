@@ -1,0 +1,294 @@
+"""Create, Describe, Stop and List for a kind of job (training, transform), run through the compute seam.
+
+A job is named by the caller (``TrainingJobName``): the name is the job's own on the backend, its containers and
+instances carry it. Its request is stored before it launches, so any API process describes it, and a restart loses
+nothing: the job's progress is its record, written by its agent. A Describe of a job that ended removes what it
+left (as the operators' lifecycle does once a job ends); one past its deadline is stopped there and reported as
+SageMaker reports it; one whose runner vanished without a final record is reported Failed with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ml_lifecycle.api_server.config import ApiConfig
+from ml_lifecycle.api_server.errors import in_use, not_found, validation
+from ml_lifecycle.api_server.names import name_in
+from ml_lifecycle.api_server.state import ApiState
+from ml_lifecycle.core.sagemaker_api.arns import resource_arn
+from ml_lifecycle.core.sagemaker_api.listing import SummaryKeys, select
+from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_terminal
+
+log = logging.getLogger(__name__)
+
+OWNER_LABEL = "ml-lifecycle.sagemaker-api"
+# A job with no record and no sign of its runner this long after it was accepted never started.
+NEVER_STARTED_S = 120.0
+
+# describe(request, record, created_epoch_s, region, account) -> the Describe response
+Describe = Callable[[Mapping[str, Any], JobRecord | None, float, str, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class JobKindApi:
+    """What the API calls one kind of job.
+
+    :param state_kind: its folder in the API's state (``training-jobs``).
+    :param title: how messages name one (``Training job``).
+    :param noun: the operation names' noun (``TrainingJob``).
+    :param arn_type: its type in ARNs (``training-job``).
+    :param operator: builds the native operator that runs the job from its stored document.
+    :param describe: builds the Describe response.
+    :param prepare: adds to the stored document what its request refers to (a transform's model), or None.
+    """
+
+    state_kind: str
+    title: str
+    noun: str
+    arn_type: str
+    operator: Callable[[dict[str, Any], ApiConfig], Any]
+    describe: Describe
+    prepare: Callable[[dict[str, Any], ApiState], None] | None = None
+
+    @property
+    def name_field(self) -> str:
+        """The request field naming a job (``TrainingJobName``)."""
+        return f"{self.noun}Name"
+
+
+class JobApi:
+    """The operations of one kind of job.
+
+    :param kind: the kind.
+    :param config: the API's settings.
+    :param state: the API's stored resources.
+    """
+
+    def __init__(self, kind: JobKindApi, config: ApiConfig, state: ApiState) -> None:
+        self.kind, self.config, self.state = kind, config, state
+
+    def _name(self, request: Mapping[str, Any]) -> str:
+        """Return the job name a request gives.
+
+        :param request: the request.
+        """
+        return name_in(request, self.kind.name_field)
+
+    def _document(self, name: str) -> dict[str, Any]:
+        """Return a job's stored document, or raise SageMaker's not-found error.
+
+        :param name: the job's name.
+        """
+        document = self.state.get(self.kind.state_kind, name)
+        if document is None:
+            raise not_found(self.kind.title, name)
+        return document
+
+    def _runner(self, document: dict[str, Any]) -> tuple[Any, Any, Any]:
+        """Return (operator, spec, job backend) of a stored job, as they were when it started.
+
+        :param document: the job's stored document.
+        """
+        operator = self.kind.operator(document, self.config)
+        operator.restore_state(document.get("resume") or {})
+        return operator, operator.build_spec(), operator.job_backend()
+
+    def create(self, request: dict[str, Any], caller: str) -> dict[str, Any]:
+        """Start a job; refuse a taken name or a field that cannot be honoured before anything starts.
+
+        :param request: the Create request.
+        :param caller: the access key id that signed it.
+        """
+        name = self._name(request)
+        if self.state.get(self.kind.state_kind, name) is not None:
+            raise in_use(self.kind.title, name)
+        document: dict[str, Any] = {
+            "request": request,
+            "compute": self.config.compute_for(request),
+            "created_epoch_s": time.time(),
+            "caller": caller,
+        }
+        if self.kind.prepare is not None:
+            self.kind.prepare(document, self.state)
+        operator, spec, jobs = self._runner(document)
+        jobs.preflight(spec)
+        operator.stage_inputs(spec)
+        document["resume"] = operator.resume_state()
+        if not self.state.create(self.kind.state_kind, name, document):
+            raise in_use(self.kind.title, name)
+        try:
+            jobs.launch(spec, name, {OWNER_LABEL: caller}, log.info)
+        except BaseException:
+            _keeping_error(lambda: jobs.clean_up(spec, name), f"Cleanup of {name}")
+            self.state.delete(self.kind.state_kind, name)
+            raise
+        jobs.release(name)
+        return {f"{self.kind.noun}Arn": self._arn(name)}
+
+    def describe(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Describe a job from its request and its record; a job that ended has what it left removed.
+
+        :param request: the Describe request.
+        """
+        name = self._name(request)
+        document = self._document(name)
+        record = self._settled_record(name, document)
+        return self.kind.describe(
+            document["request"], record, float(document["created_epoch_s"]), self.config.region, self.config.account_id
+        )
+
+    def _settled_record(self, name: str, document: dict[str, Any]) -> JobRecord | None:
+        """Return the job's record as SageMaker would report it, settling a job that ended, overran or was lost.
+
+        :param name: the job's name.
+        :param document: its stored document.
+        """
+        if document.get("settled"):
+            return JobRecord.from_dict(document["settled"])
+        _, spec, jobs = self._runner(document)
+        record = jobs.find(spec, name)
+        if record is not None and is_terminal(record.status):
+            return self._settle(name, document, record, lambda: jobs.clean_up(spec, name))
+        if time.time() > jobs.deadline_epoch_s(spec, name):
+            overdue = _ended(name, record, JobStatus.FAILED, SecondaryStatus.MAX_RUNTIME_EXCEEDED, "MaxRuntimeExceeded")
+            return self._settle(name, document, overdue, lambda: _stop_then_clean(jobs, spec, name))
+        age_s = time.time() - float(document["created_epoch_s"])
+        if (record is not None or age_s > NEVER_STARTED_S) and not jobs.is_alive(name, record):
+            lost = _ended(name, record, JobStatus.FAILED, SecondaryStatus.FAILED, jobs.lost_reason)
+            return self._settle(name, document, lost, lambda: jobs.clean_up(spec, name))
+        if record is not None and document.get("stop_requested"):
+            return dataclasses.replace(record, status=JobStatus.STOPPING)
+        return record
+
+    def _settle(self, name: str, document: dict[str, Any], record: JobRecord, release: Callable[[], None]) -> JobRecord:
+        """Remove what an ended job left and keep its final record, so later Describes read only the document.
+
+        :param name: the job's name.
+        :param document: its stored document.
+        :param record: its final record.
+        :param release: stops it, if needed, and removes what it created.
+        """
+        _keeping_error(release, f"Cleanup of {name}")
+        self.state.put(self.kind.state_kind, name, {**document, "settled": record.to_dict()})
+        return record
+
+    def stop(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Ask a running job to stop (it reports Stopping, then Stopped once its agent saved what it had).
+
+        :param request: the Stop request.
+        """
+        name = self._name(request)
+        document = self._document(name)
+        record = self._settled_record(name, document)
+        if record is not None and is_terminal(record.status):
+            raise validation(f"{self.kind.title} {name!r} has already ended ({record.status}): nothing to stop")
+        self.state.put(self.kind.state_kind, name, {**document, "stop_requested": True})
+        _, spec, jobs = self._runner(document)
+        threading.Thread(target=jobs.stop, args=(spec, name), name=f"stop-{name}", daemon=True).start()
+        return {}
+
+    def list(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """List the jobs the request's filters select, a page at a time.
+
+        :param request: the List request.
+        """
+        summaries = [self._summary(name) for name in self.state.names(self.kind.state_kind)]
+        keys = SummaryKeys(self.kind.name_field, f"{self.kind.noun}Status", "LastModifiedTime")
+        page, token = select([s for s in summaries if s], request, keys)
+        response: dict[str, Any] = {f"{self.kind.noun}Summaries": page}
+        if token is not None:
+            response["NextToken"] = token
+        return response
+
+    def _summary(self, name: str) -> dict[str, Any]:
+        """Return a job's summary for List, or {} when it was deleted meanwhile.
+
+        :param name: the job's name.
+        """
+        document = self.state.get(self.kind.state_kind, name)
+        if document is None:
+            return {}
+        description = self.describe({self.kind.name_field: name})
+        summary = {
+            self.kind.name_field: name,
+            f"{self.kind.noun}Arn": self._arn(name),
+            "CreationTime": description["CreationTime"],
+            f"{self.kind.noun}Status": description[f"{self.kind.noun}Status"],
+        }
+        for field in ("LastModifiedTime", "TrainingEndTime", "TransformEndTime", "FailureReason"):
+            if field in description:
+                summary[field] = description[field]
+        return summary
+
+    def log_lines(self, name: str) -> tuple[list[str], float] | None:
+        """Return a job's log lines and when it was accepted, or None for a job this API does not know.
+
+        :param name: the job's name.
+        """
+        document = self.state.get(self.kind.state_kind, name)
+        if document is None:
+            return None
+        _, spec, jobs = self._runner(document)
+        return jobs.logs(spec, name), float(document["created_epoch_s"])
+
+    def _arn(self, name: str) -> str:
+        """Return a job's ARN.
+
+        :param name: the job's name.
+        """
+        return resource_arn(self.kind.arn_type, name, self.config.region, self.config.account_id)
+
+
+def _ended(name: str, record: JobRecord | None, status: str, secondary: str, reason: str) -> JobRecord:
+    """Return the final record of a job that ended without writing one itself.
+
+    :param name: the job's name.
+    :param record: its last record, or None.
+    :param status: its final status.
+    :param secondary: its final secondary status.
+    :param reason: why it ended.
+    """
+    from ml_lifecycle.core.clock import utc_now_iso
+
+    now = utc_now_iso()
+    base = record if record is not None else JobRecord(job_name=name, kind="", created_at=now, updated_at=now)
+    return dataclasses.replace(
+        base,
+        status=status,
+        secondary_status=secondary,
+        failure_reason=reason,
+        ended_at=now,
+        updated_at=now,
+        transitions=[*base.transitions, [secondary, now]],
+    )
+
+
+def _stop_then_clean(jobs: Any, spec: Any, name: str) -> None:
+    """Stop a job, then remove what it created, even when the stop fails.
+
+    :param jobs: the job backend.
+    :param spec: the job's spec.
+    :param name: the job's name.
+    """
+    try:
+        jobs.stop(spec, name)
+    finally:
+        jobs.clean_up(spec, name)
+
+
+def _keeping_error(call: Callable[[], Any], what: str) -> None:
+    """Run call; log its failure instead of raising it (the reaper removes what it leaves).
+
+    :param call: the work.
+    :param what: what it is, for the log.
+    """
+    try:
+        call()
+    except Exception:
+        log.exception("%s failed; the orphan reaper removes what is left", what)

@@ -1,0 +1,144 @@
+"""InvokeEndpoint (sagemaker-runtime): ``POST /endpoints/{EndpointName}/invocations`` forwarded to the endpoint's
+own URL with SageMaker's headers, its answer passed back as SageMaker passes it.
+
+The endpoint's URL is looked up again in the background once LOOKUP_TTL_S passed (no request waits for it), and
+requests travel over a pool of kept-alive connections, so the hop adds little to what the container takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiohttp
+
+from ml_lifecycle.api_server.errors import ApiError
+
+LOOKUP_TTL_S = 2.0
+# Request headers SageMaker passes to the container, and the answer's it passes back.
+FORWARDED = ("content-type", "accept", "x-amzn-sagemaker-custom-attributes", "x-amzn-sagemaker-inference-id")
+ANSWERED = ("content-type", "x-amzn-sagemaker-custom-attributes")
+VARIANT_HEADER = "x-amzn-invoked-production-variant"
+TARGET_VARIANT = "x-amzn-sagemaker-target-variant"
+UNSUPPORTED = {
+    "x-amzn-sagemaker-target-model": "multi-model endpoints do not run here",
+    "x-amzn-sagemaker-target-container-hostname": "multi-container endpoints do not run here",
+    "x-amzn-sagemaker-inference-component": "inference components do not run here",
+    "x-amzn-sagemaker-enable-explanations": "SageMaker Clarify's explainer does not run here",
+}
+
+
+class Invoker:
+    """Forwards invocations to endpoints.
+
+    :param locate: endpoint name -> (its URL, its variant's name); raises ApiError for one that does not serve.
+    :param invocation_timeout_s: how long a container may take to answer (SageMaker's limit is 60 s).
+    """
+
+    def __init__(self, locate: Callable[[str], tuple[str, str]], invocation_timeout_s: float = 60.0) -> None:
+        self.locate = locate
+        self.timeout = aiohttp.ClientTimeout(total=invocation_timeout_s)
+        self.where: dict[str, tuple[float, str, str]] = {}
+        self.refreshing: set[str] = set()
+        self.session: aiohttp.ClientSession | None = None
+
+    async def _target(self, name: str) -> tuple[str, str]:
+        """Return (URL, variant) of an endpoint. A lookup older than LOOKUP_TTL_S is still used while a fresh one
+        runs in the background, so no request waits for it; only an endpoint never looked up waits.
+
+        :param name: the endpoint's name.
+        """
+        cached = self.where.get(name)
+        if cached is None:
+            url, variant = await asyncio.to_thread(self.locate, name)
+            self.where[name] = (time.monotonic(), url, variant)
+            return url, variant
+        if time.monotonic() - cached[0] >= LOOKUP_TTL_S and name not in self.refreshing:
+            self.refreshing.add(name)
+            asyncio.get_running_loop().create_task(self._refresh(name))
+        return cached[1], cached[2]
+
+    async def _refresh(self, name: str) -> None:
+        """Look an endpoint up again; forget it when it no longer serves (the next request then says so).
+
+        :param name: the endpoint's name.
+        """
+        try:
+            url, variant = await asyncio.to_thread(self.locate, name)
+            self.where[name] = (time.monotonic(), url, variant)
+        except Exception:
+            self.where.pop(name, None)
+        finally:
+            self.refreshing.discard(name)
+
+    async def invoke(self, name: str, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Forward one invocation; return (status, headers, body) of the answer.
+
+        :param name: the endpoint's name.
+        :param headers: the request's headers, lower-cased.
+        :param body: its body.
+        """
+        for header, why in UNSUPPORTED.items():
+            if header in headers:
+                raise ApiError("ValidationError", f"{header} is not supported here: {why}")
+        url, variant = await self._target(name)
+        wanted = headers.get(TARGET_VARIANT)
+        if wanted and wanted != variant:
+            raise ApiError("ValidationError", f"Endpoint {name} has no variant {wanted!r}; it serves {variant!r}")
+        if self.session is None:
+            self.session = aiohttp.ClientSession(timeout=self.timeout, auto_decompress=False)
+        forwarded = {h: headers[h] for h in FORWARDED if h in headers}
+        try:
+            status, answered, payload = await self._post(url, forwarded, body)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            # The endpoint may have moved (an update) or gone (deleted) since it was looked up: look again.
+            self.where.pop(name, None)
+            fresh, _ = await self._target(name)
+            if fresh == url:
+                raise ApiError(
+                    "ModelError",
+                    f"Received no answer from the model of endpoint {name}: {err or type(err).__name__}",
+                    424,
+                ) from err
+            status, answered, payload = await self._post(fresh, forwarded, body)
+        if status >= 400:
+            raise ModelError(name, status, payload)
+        return 200, {**answered, VARIANT_HEADER: variant}, payload
+
+    async def _post(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """POST an invocation to an endpoint's URL; return (status, the headers passed back, body).
+
+        :param url: the endpoint's URL.
+        :param headers: the headers to send.
+        :param body: the body.
+        """
+        assert self.session is not None
+        async with self.session.post(f"{url}/invocations", data=body, headers=headers) as answer:
+            payload = await answer.read()
+            return answer.status, {h: answer.headers[h] for h in ANSWERED if h in answer.headers}, payload
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+
+class ModelError(ApiError):
+    """The container answered with an error: SageMaker's ModelError, with the container's status and message.
+
+    :param name: the endpoint's name.
+    :param status: the container's HTTP status.
+    :param payload: its answer.
+    """
+
+    def __init__(self, name: str, status: int, payload: bytes) -> None:
+        original = payload.decode("utf-8", errors="replace")
+        super().__init__(
+            "ModelError",
+            f'Received {"client" if status < 500 else "server"} error ({status}) from primary with message "{original}". See the endpoint\'s log.',
+            424,
+        )
+        self.extra: dict[str, Any] = {"OriginalStatusCode": status, "OriginalMessage": original}

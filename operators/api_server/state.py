@@ -1,0 +1,88 @@
+"""What the API has been asked to create, kept in the artifact store: one JSON document per resource.
+
+The server keeps nothing in memory that a restart would lose: a job's request and what it was started with are
+stored before it launches, its progress is its own record (written by its agent), so any server process, or the
+next one, describes it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+from ml_lifecycle.errors import ArtifactExists
+from ml_lifecycle.stores.base import ArtifactStore
+
+DOCUMENT = "resource.json"
+
+
+class ApiState:
+    """The stored resources of one API, by kind (``training-jobs``, ``models``...) and name.
+
+    :param root: the URI under which the documents live (``file://...`` or ``s3://...``).
+    :param store_for: returns the store of a URI.
+    """
+
+    def __init__(self, root: str, store_for: Callable[[ArtifactUri], ArtifactStore]) -> None:
+        self.root = parse_uri(root.rstrip("/"), "the API's state root")
+        self.store = store_for(self.root)
+
+    def _uri(self, kind: str, name: str) -> ArtifactUri:
+        """Return where a resource's document is.
+
+        :param kind: the kind of resource.
+        :param name: its name.
+        """
+        return self.root.join(kind, name, DOCUMENT)
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        """Return a resource's document, or None when there is none.
+
+        :param kind: the kind of resource.
+        :param name: its name.
+        """
+        uri = self._uri(kind, name)
+        if not self.store.exists(uri):
+            return None
+        return dict(json.loads(self.store.read_bytes(uri)))
+
+    def create(self, kind: str, name: str, document: dict[str, Any]) -> bool:
+        """Store a new resource's document; False when the name is taken (the document is then left as it was).
+
+        :param kind: the kind of resource.
+        :param name: its name.
+        :param document: what to keep.
+        """
+        try:
+            self.store.write_bytes(self._uri(kind, name), json.dumps(document, sort_keys=True).encode(), if_absent=True)
+        except ArtifactExists:
+            return False
+        return True
+
+    def put(self, kind: str, name: str, document: dict[str, Any]) -> None:
+        """Replace a resource's document.
+
+        :param kind: the kind of resource.
+        :param name: its name.
+        :param document: what to keep.
+        """
+        self.store.write_bytes(self._uri(kind, name), json.dumps(document, sort_keys=True).encode())
+
+    def delete(self, kind: str, name: str) -> None:
+        """Forget a resource.
+
+        :param kind: the kind of resource.
+        :param name: its name.
+        """
+        self.store.delete_prefix(self.root.join(kind, name))
+
+    def names(self, kind: str) -> list[str]:
+        """Return the names of a kind's resources, sorted.
+
+        :param kind: the kind of resource.
+        """
+        suffix = "/" + DOCUMENT
+        objects = self.store.list_objects(self.root.join(kind))
+        return sorted(o.relative_key[: -len(suffix)] for o in objects if o.relative_key.endswith(suffix))

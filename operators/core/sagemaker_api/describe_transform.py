@@ -1,0 +1,59 @@
+"""DescribeTransformJob's response, from the CreateTransformJob request a job was made with and the job's record.
+
+As for training: the request is echoed, states and times come from the record, nothing unknown is made up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ml_lifecycle.core.sagemaker_api.arns import resource_arn
+from ml_lifecycle.core.sagemaker_api.describe_training import epoch_s
+from ml_lifecycle.core.status import JobRecord, JobStatus
+
+ECHOED = (
+    "ModelName",
+    "MaxConcurrentTransforms",
+    "ModelClientConfig",
+    "MaxPayloadInMB",
+    "BatchStrategy",
+    "Environment",
+    "TransformInput",
+    "TransformOutput",
+    "DataCaptureConfig",
+    "TransformResources",
+    "DataProcessing",
+    "ExperimentConfig",
+)
+
+
+def describe_transform_job(
+    request: Mapping[str, Any], record: JobRecord | None, created_epoch_s: float, region: str, account: str
+) -> dict[str, Any]:
+    """Return the DescribeTransformJob response of a job.
+
+    :param request: the CreateTransformJob request it was made with.
+    :param record: its record, or None before its agent wrote one.
+    :param created_epoch_s: when the API accepted the request.
+    :param region: the API's region.
+    :param account: the API's account id.
+    """
+    name = str(request["TransformJobName"])
+    response: dict[str, Any] = {
+        "TransformJobName": name,
+        "TransformJobArn": resource_arn("transform-job", name, region, account),
+        "TransformJobStatus": str(record.status) if record else JobStatus.IN_PROGRESS.value,
+        "CreationTime": created_epoch_s,
+        **{field: request[field] for field in ECHOED if field in request},
+    }
+    if record is None:
+        return response
+    if record.failure_reason:
+        response["FailureReason"] = record.failure_reason
+    started, ended = epoch_s(record.created_at), epoch_s(record.ended_at)
+    if started is not None:
+        response["TransformStartTime"] = started
+    if ended is not None:
+        response["TransformEndTime"] = ended
+    return response

@@ -1,0 +1,142 @@
+"""SageMaker Python SDK v2 code as a notebook writes it, run in the SDK's own virtualenv against our API (the
+environment names it: AWS_ENDPOINT_URL_SAGEMAKER and friends). ``python sdk_scenarios.py <scenario> <args.json>``
+prints one JSON object: what the scenario saw."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import boto3
+import sagemaker
+from sagemaker.deserializers import CSVDeserializer
+from sagemaker.estimator import Estimator
+from sagemaker.serializers import CSVSerializer
+
+
+def session() -> sagemaker.Session:
+    """Return a SageMaker session whose clients read their endpoints from the environment."""
+    return sagemaker.Session(boto_session=boto3.Session(region_name="us-east-1"))
+
+
+def bring_your_own(args: dict) -> dict:
+    """Estimator.fit with a bring-your-own image, then Transformer.transform, deploy and Predictor.predict.
+
+    :param args: image, role, data URIs, names.
+    """
+    estimator = Estimator(
+        image_uri=args["image"],
+        role=args["role"],
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=args["output_path"],
+        hyperparameters={"l2": 0.1},
+        sagemaker_session=session(),
+    )
+    estimator.fit({"train": args["train_uri"]}, job_name=args["job_name"], logs=True)
+    seen: dict = {
+        "model_data": estimator.model_data,
+        "status": estimator.latest_training_job.describe()["TrainingJobStatus"],
+    }
+    transformer = estimator.transformer(1, "ml.m5.large", output_path=args["transform_output"], assemble_with="Line")
+    transformer.transform(args["score_uri"], content_type="text/csv", split_type="Line", wait=True, logs=False)
+    seen["transform_status"] = transformer.sagemaker_session.describe_transform_job(
+        transformer.latest_transform_job.name
+    )["TransformJobStatus"]
+    predictor = estimator.deploy(
+        1,
+        "ml.m5.large",
+        endpoint_name=args["endpoint_name"],
+        serializer=CSVSerializer(),
+        deserializer=CSVDeserializer(),
+    )
+    try:
+        seen["prediction"] = predictor.predict(args["row"])
+    finally:
+        predictor.delete_model()  # it reads the endpoint config to find the model, so it goes first
+        predictor.delete_endpoint(delete_endpoint_config=True)
+    return seen
+
+
+def script_mode(args: dict) -> dict:
+    """A framework estimator in script mode: the SDK packs and uploads the code, the image's toolkit runs it.
+
+    :param args: image, role, source folder, dependency, data URI, names.
+    """
+    from sagemaker.sklearn import SKLearn
+
+    estimator = SKLearn(
+        entry_point="train.py",
+        source_dir=args["source_dir"],
+        dependencies=[args["dependency"]],
+        image_uri=args["image"],
+        role=args["role"],
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=args["output_path"],
+        code_location=args["code_location"],
+        hyperparameters={"epochs": 4, "name": "from the sdk"},
+        sagemaker_session=session(),
+    )
+    estimator.fit({"train": args["train_uri"]}, job_name=args["job_name"], logs=True)
+    return {"model_data": estimator.model_data, "status": estimator.latest_training_job.describe()["TrainingJobStatus"]}
+
+
+def airflow_configs(args: dict) -> dict:
+    """The configs the SDK's sagemaker.workflow.airflow functions make for the provider's operators.
+
+    :param args: image, role, data URIs, names.
+    """
+    from sagemaker.workflow.airflow import (
+        deploy_config_from_estimator,
+        training_config,
+        transform_config_from_estimator,
+    )
+
+    estimator = Estimator(
+        image_uri=args["image"],
+        role=args["role"],
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=args["output_path"],
+        hyperparameters={"l2": 0.1},
+        sagemaker_session=session(),
+    )
+    training = training_config(estimator, inputs={"train": args["train_uri"]}, job_name=args["job_name"])
+    transform = transform_config_from_estimator(
+        estimator,
+        task_id="train",
+        task_type="training",
+        instance_count=1,
+        instance_type="ml.m5.large",
+        data=args["score_uri"],
+        content_type="text/csv",
+        split_type="Line",
+        output_path=args["transform_output"],
+        job_name=args["transform_job_name"],
+        model_name=args["model_name"],
+    )
+    deploy = deploy_config_from_estimator(
+        estimator,
+        task_id="train",
+        task_type="training",
+        initial_instance_count=1,
+        instance_type="ml.m5.large",
+        model_name=args["endpoint_model_name"],
+        endpoint_name=args["endpoint_name"],
+    )
+    return {"training": training, "transform": transform, "deploy": deploy}
+
+
+if __name__ == "__main__":
+    with open(sys.argv[2]) as arguments_file:
+        scenario, arguments = sys.argv[1], json.load(arguments_file)
+    print(
+        "SDK-RESULT "
+        + json.dumps(
+            {"bring_your_own": bring_your_own, "script_mode": script_mode, "airflow_configs": airflow_configs}[
+                scenario
+            ](arguments),
+            default=str,
+        )
+    )

@@ -1,0 +1,95 @@
+"""The SageMaker Python SDK v2, unchanged, against our API on the local engine: Estimator.fit with a
+bring-your-own image, Transformer.transform, deploy and Predictor.predict; a framework estimator in script mode."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import uuid
+
+import pytest
+from support.sdk import run_scenario
+
+pytestmark = pytest.mark.docker
+ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
+
+
+def _upload(s3, folder, prefix: str) -> str:
+    """Upload a folder's files under s3://ml-bucket/<prefix>/ and return that URI.
+
+    :param s3: the S3 client.
+    :param folder: the folder.
+    :param prefix: the key prefix.
+    """
+    for path in sorted(folder.iterdir()):
+        s3.upload_file(str(path), "ml-bucket", f"{prefix}/{path.name}")
+    return f"s3://ml-bucket/{prefix}"
+
+
+def test_an_estimator_fits_transforms_deploys_and_predicts(
+    api_url, moto_server, s3, example_image, sample_data, tmp_path, docker_client
+):
+    suffix = uuid.uuid4().hex[:8]
+    row = (sample_data / "score" / "score.csv").read_text().splitlines()[0]
+    seen = run_scenario(
+        "bring_your_own",
+        {
+            "image": example_image,
+            "role": ROLE,
+            "output_path": "s3://ml-bucket/sdk-output",
+            "train_uri": _upload(s3, sample_data / "train", "data/train"),
+            "score_uri": _upload(s3, sample_data / "score", "data/score"),
+            "transform_output": f"s3://ml-bucket/sdk-predictions/{suffix}",
+            "job_name": f"sdk-byo-{suffix}",
+            "endpoint_name": f"sdk-endpoint-{suffix}",
+            "row": row,
+        },
+        api_url,
+        moto_server,
+        tmp_path,
+    )
+
+    assert seen["status"] == "Completed" and seen["transform_status"] == "Completed"
+    assert seen["model_data"] == f"s3://ml-bucket/sdk-output/sdk-byo-{suffix}/output/model.tar.gz"
+    scored = s3.get_object(Bucket="ml-bucket", Key=f"sdk-predictions/{suffix}/score.csv.out")["Body"].read().decode()
+    assert float(seen["prediction"][0][0]) == float(scored.splitlines()[0])
+    assert not docker_client.containers.list(
+        all=True, filters={"label": f"ml-lifecycle.endpoint=sdk-endpoint-{suffix}"}
+    )
+
+
+def test_a_framework_estimator_runs_its_script_in_script_mode(
+    api_url, moto_server, s3, docker_client, toolkit_image, sample_data, tmp_path
+):
+    from support.framework_image import framework_image, script_mode_sources
+
+    suffix = uuid.uuid4().hex[:8]
+    source, helpers = script_mode_sources(tmp_path)
+    seen = run_scenario(
+        "script_mode",
+        {
+            "image": framework_image(docker_client, toolkit_image),
+            "role": ROLE,
+            "source_dir": str(source),
+            "dependency": str(helpers),
+            "output_path": "s3://ml-bucket/sdk-output",
+            "code_location": "s3://ml-bucket/sdk-code",
+            "train_uri": _upload(s3, sample_data / "train", "data/train"),
+            "job_name": f"sdk-script-{suffix}",
+        },
+        api_url,
+        moto_server,
+        tmp_path,
+    )
+
+    assert seen["status"] == "Completed"
+    body = s3.get_object(Bucket="ml-bucket", Key=seen["model_data"][len("s3://ml-bucket/") :])["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        trained = json.loads(tar.extractfile("result.json").read())  # type: ignore[union-attr]
+    assert (trained["epochs"], trained["name"], trained["tiny"], trained["helper"]) == (
+        4,
+        "from the sdk",
+        "tiny-ok",
+        42,
+    )
