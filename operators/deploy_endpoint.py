@@ -10,6 +10,7 @@ from ml_lifecycle.compute import check_compute
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.data_capture import parse_data_capture
 from ml_lifecycle.core.ec2.endpoint_options import endpoint_option_checks
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.roles import check_role_arn
 from ml_lifecycle.core.script_mode import DEFAULT_LOG_LEVEL, check_entry_point
@@ -276,7 +277,12 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         )
         checks.check_now(endpoint_option_checks(self.backend_options()))  # templated ones, now rendered
         endpoints = backend.endpoints()
-        endpoints.check_data_capture(spec.data_capture, spec.endpoint_name)
+        if spec.data_capture is not None and not endpoints.records_data_capture:
+            raise SpecError(
+                "data_capture",
+                f"is not recorded by compute={self.compute!r} endpoints yet",
+                "Deploy with compute='local', or leave data_capture out",
+            )
         self.stage_serving_code(serving, sink)
         return endpoints.deploy(spec, owner, sink)
 

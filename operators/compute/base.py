@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.job_kinds import JobKind
 from ml_lifecycle.core.lost_instances import LOST_GRACE_S
 from ml_lifecycle.core.status import EndpointStatus, JobRecord, JobStatus
@@ -306,6 +305,8 @@ class JobBackend(ABC):
 class EndpointBackend(ABC):
     """Live endpoints on one backend: deploy (create or update in place), describe, delete."""
 
+    records_data_capture: ClassVar[bool] = False  # deploy honours a spec's data_capture; if not, it is refused
+
     @abstractmethod
     def deploy(self, spec: Any, owner: Mapping[str, str], sink: LogSink) -> EndpointView:
         """Create the endpoint, or update it without downtime; return it once it serves the new revision.
@@ -321,19 +322,6 @@ class EndpointBackend(ABC):
 
         :param endpoint_name: the endpoint's name.
         """
-
-    def check_data_capture(self, capture: Any, endpoint_name: str) -> None:
-        """Refuse a data capture this backend cannot record, before anything starts; by default any capture.
-
-        :param capture: the spec's DataCapture, or None.
-        :param endpoint_name: the endpoint's name.
-        """
-        if capture is not None:
-            raise SpecError(
-                "data_capture",
-                f"is not recorded by {type(self).__name__} yet",
-                "Deploy with compute='local', or leave data_capture out",
-            )
 
     @abstractmethod
     def delete(self, endpoint_name: str, owner: Mapping[str, str], sink: LogSink) -> dict[str, int]:

@@ -25,7 +25,7 @@ def test_an_ec2_endpoint_refuses_data_capture_before_it_creates_anything(s3, mot
     s3.put_object(Bucket="ml-bucket", Key="model/model.tar.gz", Body=b"not read")
     before = (_instance_ids(ec2), _keys(s3))
 
-    with pytest.raises(SpecError, match="data_capture: is not recorded by Ec2EndpointBackend yet"):
+    with pytest.raises(SpecError, match="data_capture: is not recorded by compute='ec2' endpoints yet"):
         DeployEndpointOperator(
             task_id="deploy",
             endpoint_name=f"cap-{uuid.uuid4().hex[:8]}",

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ml_lifecycle.compute.base import EndpointBackend, EndpointView, LogSink
-from ml_lifecycle.compute.local.endpoints.capture_config import capture_setup, capture_stats
+from ml_lifecycle.compute.local.endpoints.capture_config import capture_stats
 from ml_lifecycle.compute.local.endpoints.endpoints import LocalEndpoints
 from ml_lifecycle.compute.local.endpoints.health import Health, endpoint_health
 from ml_lifecycle.compute.local.endpoints.proxy_config import ServingLimits
@@ -50,6 +50,8 @@ class LocalEndpointBackend(EndpointBackend):
     :param ping_timeout_s: how long GET /ping through the URL may take when an endpoint is described.
     """
 
+    records_data_capture = True  # the proxy's router records it (capture_config)
+
     def __init__(self, endpoints: LocalEndpoints, home: Path, limits: ServingLimits, ping_timeout_s: float) -> None:
         self.manager = endpoints
         self.engine = endpoints.engine
@@ -65,14 +67,6 @@ class LocalEndpointBackend(EndpointBackend):
         :param sink: the task log.
         """
         return view_of(self.manager.deploy(spec, dict(owner), sink, self.limits))
-
-    def check_data_capture(self, capture: Any, endpoint_name: str) -> None:
-        """Refuse a capture destination local endpoints cannot write (S3, for now), before anything starts.
-
-        :param capture: the spec's DataCapture, or None.
-        :param endpoint_name: the endpoint's name.
-        """
-        capture_setup(capture, endpoint_name, self.home)
 
     def describe(self, endpoint_name: str) -> EndpointView | None:
         """Return the endpoint as it is, with what its data capture wrote and lost (``capture_*`` details).
