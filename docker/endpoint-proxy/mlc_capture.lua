@@ -270,6 +270,7 @@ function M.init_worker(config)
     if not ok then
         ngx.log(ngx.ERR, "mlc_capture: no flush timer: ", err)
     end
+    write_stats() -- the counters show from the start, even when nothing is sampled
 end
 
 -- Whether this request is sampled: drawn once, at its first body chunk (or in the log phase if none came).

@@ -214,10 +214,12 @@ def test_at_zero_percent_nothing_is_written(example_image, tmp_path, ml_home, en
     url = _deploy(endpoint_name, example_image, model, _capture(destination, 0))["url"]
 
     sent = _send(url, "zero", 300, keep_alive=True)
+    view = backend_for("local").endpoints().describe(endpoint_name)
     DeleteEndpointOperator(task_id="delete", endpoint_name=endpoint_name).execute(task_context())
 
     assert {s.status for s in sent} == {200}
     assert [p for p in destination.rglob("*") if p.is_file()] == []
+    assert view is not None and (view.details["capture_records"], view.details["capture_lost"]) == ("0", "0")
 
 
 def test_a_sample_is_captured_once_and_unlisted_types_as_base64(example_image, tmp_path, ml_home, endpoint_name):
