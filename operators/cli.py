@@ -101,6 +101,8 @@ def endpoints(args: argparse.Namespace) -> int:
         line += f" model={view.model_uri or '-'}"
         if view.serving_problem:
             line += f" problem={view.serving_problem!r}"
+        if "capture_records" in view.details:
+            line += f" capture={view.details['capture_records']} capture_lost={view.details['capture_lost']}"
         if view.failure_reason:
             line += f" failure={view.failure_reason!r}"
         print(line)

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from ml_lifecycle.base import LifecycleOperator, backend_of, identity_from_context
 from ml_lifecycle.compute import check_compute
 from ml_lifecycle.core import checks
+from ml_lifecycle.core.data_capture import parse_data_capture
 from ml_lifecycle.core.ec2.endpoint_options import endpoint_option_checks
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.roles import check_role_arn
 from ml_lifecycle.core.script_mode import DEFAULT_LOG_LEVEL, check_entry_point
@@ -89,6 +91,10 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         model as it is.
     :param registry_conn_id: local: an Airflow connection (host, login, password) for pulling the image from a
         registry that needs a login; ECR images are pulled with a token asked through aws_conn_id.
+    :param data_capture: SageMaker's DataCaptureConfig (EnableCapture, InitialSamplingPercentage, DestinationS3Uri,
+        CaptureOptions, CaptureContentTypeHeader): the sampled requests and responses are written as SageMaker's
+        capture files under ``<destination>/<endpoint>/AllTraffic/yyyy/mm/dd/hh/``. Local endpoints write to a
+        ``file://`` destination (README "Data capture"); default None captures nothing.
     """
 
     template_fields: Sequence[str] = (
@@ -145,9 +151,11 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         container_log_level: int = DEFAULT_LOG_LEVEL,
         use_version_code: bool = True,
         registry_conn_id: str | None = None,
+        data_capture: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.data_capture = data_capture
         self.registry_conn_id = registry_conn_id
         self.init_script_mode(entry_point, source_dir, dependencies, container_log_level, use_version_code)
         self.endpoint_name = endpoint_name
@@ -193,6 +201,7 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
                     "secrets": (secrets, checks.check_secrets),
                     "role_arn": (role_arn, check_role_arn),
                     "entry_point": (entry_point, check_entry_point),
+                    "data_capture": (data_capture, parse_data_capture),
                 }
             ),
         )
@@ -264,10 +273,18 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
             shm_size_bytes=size_in_bytes(self.shm_size) if self.shm_size not in (None, "") else None,
             secrets=checks.check_secrets(self.secrets),
             role_arn=check_role_arn(self.role_arn),
+            data_capture=parse_data_capture(self.data_capture),
         )
         checks.check_now(endpoint_option_checks(self.backend_options()))  # templated ones, now rendered
+        endpoints = backend.endpoints()
+        if spec.data_capture is not None and not endpoints.records_data_capture:
+            raise SpecError(
+                "data_capture",
+                f"is not recorded by compute={self.compute!r} endpoints yet",
+                "Deploy with compute='local', or leave data_capture out",
+            )
         self.stage_serving_code(serving, sink)
-        return backend.endpoints().deploy(spec, owner, sink)
+        return endpoints.deploy(spec, owner, sink)
 
 
 def _check_max_payload_mb(value: Any) -> int:

@@ -305,6 +305,8 @@ class JobBackend(ABC):
 class EndpointBackend(ABC):
     """Live endpoints on one backend: deploy (create or update in place), describe, delete."""
 
+    records_data_capture: ClassVar[bool] = False  # deploy honours a spec's data_capture; if not, it is refused
+
     @abstractmethod
     def deploy(self, spec: Any, owner: Mapping[str, str], sink: LogSink) -> EndpointView:
         """Create the endpoint, or update it without downtime; return it once it serves the new revision.
