@@ -114,8 +114,14 @@ class Ec2Emulator:
             instance.metadata.stop()
         # A removal another thread started may still be in progress: wait until the engine lists none.
         deadline = time.monotonic() + 30
-        while self.docker.containers.list(all=True, filters={"label": EMULATOR_LABEL}) and time.monotonic() < deadline:
+        # sparse: listed without inspecting each, so a container removed meanwhile (by any emulator) is no error.
+        while self._left() and time.monotonic() < deadline:
             time.sleep(POLL_S)
+
+    def _left(self) -> list[Any]:
+        """Return the containers of this emulator's instances the engine still lists (without inspecting them)."""
+        listed = self.docker.containers.list(all=True, sparse=True, filters={"label": EMULATOR_LABEL})
+        return [c for c in listed if (c.attrs.get("Labels") or {}).get(EMULATOR_LABEL) in self.instances]
 
     def instance(self, instance_id: str) -> EmulatedInstance:
         """Return a booted instance by id.
