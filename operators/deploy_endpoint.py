@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from ml_lifecycle.base import LifecycleOperator, backend_of, identity_from_context
 from ml_lifecycle.compute import check_compute
-from ml_lifecycle.core import checks
+from ml_lifecycle.core import checks, labels
 from ml_lifecycle.core.ec2.endpoint_options import endpoint_option_checks
+from ml_lifecycle.core.endpoint_idleness import check_idle_delete_after_h
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.roles import check_role_arn
 from ml_lifecycle.core.script_mode import DEFAULT_LOG_LEVEL, check_entry_point
@@ -17,7 +18,7 @@ from ml_lifecycle.links import EndpointLink
 from ml_lifecycle.source_code.serving_operator import SCRIPT_MODE_TEMPLATE_FIELDS, ScriptModeServing
 
 if TYPE_CHECKING:
-    from ml_lifecycle.compute.base import EndpointView
+    from ml_lifecycle.compute.endpoint_interface import EndpointView
 
 # The endpoint proxy's default request body limit (ml_lifecycle.compute.local.endpoints.proxy_config's; a test keeps them equal),
 # written here so that DAG files need not import the proxy's configuration module.
@@ -79,6 +80,9 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         target-tracking policy on ALBRequestCountPerTarget, as SageMakerVariantInvocationsPerInstance); required when
         max_instances > min_instances.
     :param poll_interval_s: ec2: seconds between health checks; default 5.
+    :param idle_delete_after_h: opt-in: the reaper (ReapOrphansOperator) deletes the endpoint once it has served no
+        request for this many hours, as its front counts them (the local proxy's log of POST /invocations, the load
+        balancer's RequestCount in CloudWatch); a deploy restarts the clock. Default None: never.
     :param entry_point: script mode: the inference program, relative to source_dir; the model is repacked with the
         code under ``code/`` and the containers get SageMaker's SAGEMAKER_* variables, as BatchTransformOperator
         describes. Without it, a registry version that keeps its code serves with that code. (templated)
@@ -139,6 +143,7 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         max_instances: int | None = None,
         target_invocations_per_instance: int | None = None,
         poll_interval_s: float = 5.0,
+        idle_delete_after_h: float | None = None,
         entry_point: str | None = None,
         source_dir: str | None = None,
         dependencies: Sequence[str] | None = None,
@@ -178,6 +183,7 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         self.max_instances = max_instances
         self.target_invocations_per_instance = target_invocations_per_instance
         self.poll_interval_s = poll_interval_s
+        self.idle_delete_after_h = idle_delete_after_h
         checks.check_all(
             lambda: checks.check_now(endpoint_option_checks(self.backend_options())),
             lambda: checks.check_now(
@@ -193,6 +199,7 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
                     "secrets": (secrets, checks.check_secrets),
                     "role_arn": (role_arn, check_role_arn),
                     "entry_point": (entry_point, check_entry_point),
+                    "idle_delete_after_h": (idle_delete_after_h, check_idle_delete_after_h),
                 }
             ),
         )
@@ -267,7 +274,9 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         )
         checks.check_now(endpoint_option_checks(self.backend_options()))  # templated ones, now rendered
         self.stage_serving_code(serving, sink)
-        return backend.endpoints().deploy(spec, owner, sink)
+        idle_limit_h = check_idle_delete_after_h(self.idle_delete_after_h)
+        owned = {**owner, **labels.endpoint_labels(self.instance_type, idle_limit_h)}
+        return backend.endpoints().deploy(spec, owned, sink)
 
 
 def _check_max_payload_mb(value: Any) -> int:

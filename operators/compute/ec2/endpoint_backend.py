@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ml_lifecycle.compute.base import EndpointBackend, EndpointView, LogSink
+from ml_lifecycle.compute.ec2.endpoint_activity import Ec2EndpointActivity
 from ml_lifecycle.compute.ec2.endpoint_state import EndpointState, state_prefix
 from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints
+from ml_lifecycle.compute.endpoint_interface import EndpointBackend, EndpointView, LogSink
+from ml_lifecycle.core.endpoint_idleness import EndpointActivity
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 
@@ -42,12 +44,20 @@ class Ec2EndpointBackend(EndpointBackend):
     :param endpoints: the EC2 endpoint manager.
     :param options: the operator's options (state_uri and the rollout policy).
     :param logs: builds the CloudWatch Logs client (the instances ship their containers' logs there).
+    :param activity: reads the endpoints' instances and requests (the reaper's idle limit and the page's cost).
     """
 
-    def __init__(self, endpoints: Ec2Endpoints, options: Mapping[str, Any], logs: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        endpoints: Ec2Endpoints,
+        options: Mapping[str, Any],
+        logs: Callable[[], Any],
+        activity: Ec2EndpointActivity,
+    ) -> None:
         self.manager = endpoints
         self.options = options
         self.logs_client = logs
+        self.activity_source = activity
 
     def _prefix(self) -> ArtifactUri | None:
         """Return the state prefix the state_uri option names, or None (then it is found by the endpoint's tags)."""
@@ -86,6 +96,13 @@ class Ec2EndpointBackend(EndpointBackend):
         :param sink: the task log.
         """
         return self.manager.delete(endpoint_name, self._prefix(), sink, dict(owner))
+
+    def activity(self, match_labels: Mapping[str, str]) -> list[EndpointActivity]:
+        """Return each endpoint's running instances, age and last request (its load balancer's RequestCount).
+
+        :param match_labels: only endpoints whose security groups carry these tags too.
+        """
+        return self.activity_source.all(match_labels)
 
     def logs(self, endpoint_name: str) -> dict[str, list[str]]:
         """Return what each instance's serving container logged, from its stream ``<endpoint>/<instance id>``.

@@ -153,8 +153,8 @@ class HealthWatch:
         :param since: the start of the window (UTC).
         """
         dimensions = [
-            {"Name": "TargetGroup", "Value": _arn_suffix(targets.target_group_arn)},
-            {"Name": "LoadBalancer", "Value": _arn_suffix(load_balancer_arn)},
+            {"Name": "TargetGroup", "Value": arn_suffix(targets.target_group_arn)},
+            {"Name": "LoadBalancer", "Value": arn_suffix(load_balancer_arn)},
         ]
         end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=METRIC_PERIOD_S)
         start = min(since, end - dt.timedelta(seconds=METRIC_PERIOD_S)) - dt.timedelta(seconds=METRIC_PERIOD_S)
@@ -220,7 +220,7 @@ class HealthWatch:
             time.sleep(self.poll_interval_s)
 
 
-def _arn_suffix(arn: str) -> str:
+def arn_suffix(arn: str) -> str:
     """Return the part of a load balancer or target group ARN that CloudWatch dimensions use.
 
     :param arn: ``arn:aws:elasticloadbalancing:...:loadbalancer/app/x/123`` or ``...:targetgroup/x/123``.
