@@ -71,8 +71,9 @@ class Ec2Backend(Backend):
         from ml_lifecycle.compute.ec2.endpoint_backend import Ec2EndpointBackend
         from ml_lifecycle.compute.ec2.endpoint_entry import EndpointEntry
         from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
+        from ml_lifecycle.compute.ec2.endpoint_network import endpoint_network
         from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher
-        from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints, endpoint_network
+        from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints
         from ml_lifecycle.compute.ec2.iam_gateway import IamGateway
         from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer
         from ml_lifecycle.compute.ec2.revision_groups import RevisionGroups
