@@ -18,7 +18,8 @@ from ml_lifecycle.links import EndpointLink
 from ml_lifecycle.source_code.serving_operator import SCRIPT_MODE_TEMPLATE_FIELDS, ScriptModeServing
 
 if TYPE_CHECKING:
-    from ml_lifecycle.compute.endpoint_interface import EndpointView
+    from ml_lifecycle.compute.endpoint_interface import DeployWait, EndpointBackend, EndpointView
+    from ml_lifecycle.core.specs import EndpointSpec
 
 # The endpoint proxy's default request body limit (ml_lifecycle.compute.local.endpoints.proxy_config's; a test keeps them equal),
 # written here so that DAG files need not import the proxy's configuration module.
@@ -80,6 +81,9 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         target-tracking policy on ALBRequestCountPerTarget, as SageMakerVariantInvocationsPerInstance); required when
         max_instances > min_instances.
     :param poll_interval_s: ec2: seconds between health checks; default 5.
+    :param deferrable: ec2: wait for the new revision's health, the traffic steps and the bake in the triggerer instead
+        of a worker slot; the task resumes after each wait to take the next step, finish or roll back. A local deploy
+        has no such wait and deploys at once. Default False.
     :param idle_delete_after_h: opt-in: the reaper (ReapOrphansOperator) deletes the endpoint once it has served no
         request for this many hours, as its front counts them (the local proxy's log of POST /invocations, the load
         balancer's RequestCount in CloudWatch); a deploy restarts the clock. Default None: never.
@@ -144,6 +148,7 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         target_invocations_per_instance: int | None = None,
         poll_interval_s: float = 5.0,
         idle_delete_after_h: float | None = None,
+        deferrable: bool = False,
         entry_point: str | None = None,
         source_dir: str | None = None,
         dependencies: Sequence[str] | None = None,
@@ -184,6 +189,7 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         self.target_invocations_per_instance = target_invocations_per_instance
         self.poll_interval_s = poll_interval_s
         self.idle_delete_after_h = idle_delete_after_h
+        self.deferrable = deferrable
         checks.check_all(
             lambda: checks.check_now(endpoint_option_checks(self.backend_options())),
             lambda: checks.check_now(
@@ -244,13 +250,68 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         }
 
     def execute(self, context: Any) -> dict[str, Any]:
-        """Deploy and return the endpoint's URL once every container answers GET /ping through it."""
-        return self.deploy(identity_from_context(context).labels(), self.log.info).to_xcom()
+        """Deploy and return the endpoint's URL once every container answers GET /ping through it (or defer)."""
+        owner = identity_from_context(context).labels()
+        if not self.deferrable:
+            return self.deploy(owner, self.log.info).to_xcom()
+        return self._defer_or_return(self.begin_deploy(owner, self.log.info))
+
+    def execute_complete(self, context: Any, event: dict[str, Any], wait: dict[str, Any]) -> dict[str, Any]:
+        """Resume after a wait: take the next step (and defer again), finish, or roll back (the task fails).
+
+        :param context: the Airflow context.
+        :param event: the trigger's event (``status``, ``reason``).
+        :param wait: the DeployWait the task deferred on, as data.
+        """
+        from ml_lifecycle.compute.endpoint_interface import DeployWait
+
+        endpoints = backend_of(self.compute, self.aws_conn_id, self.backend_options()).endpoints()
+        owner = identity_from_context(context).labels()
+        after = endpoints.resume_deploy(DeployWait(**wait), event, owner, self.log.info)
+        return self._defer_or_return(after)
+
+    def _defer_or_return(self, result: EndpointView | DeployWait) -> dict[str, Any]:
+        """Return the endpoint's XCom value, or hand the next wait to the triggerer.
+
+        :param result: what the backend answered.
+        """
+        from ml_lifecycle.compute.endpoint_interface import DeployWait
+        from ml_lifecycle.triggers.endpoint_deploy import EndpointDeployTrigger
+
+        if not isinstance(result, DeployWait):
+            return result.to_xcom()
+        self.log.info("Deferring: waiting for %s in the triggerer", result.what)
+        trigger = EndpointDeployTrigger.waiting_for(
+            result, self.compute, self.aws_conn_id, self.backend_options(), float(self.poll_interval_s)
+        )
+        self.defer(
+            trigger=trigger, method_name="execute_complete", kwargs=trigger.resume_kwargs(), timeout=trigger.timeout()
+        )
 
     def deploy(self, owner: Mapping[str, str], sink: Callable[[str], None]) -> EndpointView:
         """Deploy the endpoint (or update it) and return it once every container answers GET /ping through it.
 
         :param owner: the labels of who deploys it (the Airflow task instance, or the SageMaker API's caller).
+        :param sink: where progress is told (the task log).
+        """
+        endpoints, spec, owned = self._prepare(owner, sink)
+        return endpoints.deploy(spec, owned, sink)
+
+    def begin_deploy(self, owner: Mapping[str, str], sink: Callable[[str], None]) -> EndpointView | DeployWait:
+        """Deploy the endpoint up to its first long wait, which the triggerer takes (``deferrable``).
+
+        :param owner: the labels of who deploys it.
+        :param sink: where progress is told (the task log).
+        """
+        endpoints, spec, owned = self._prepare(owner, sink)
+        return endpoints.begin_deploy(spec, owned, sink)
+
+    def _prepare(
+        self, owner: Mapping[str, str], sink: Callable[[str], None]
+    ) -> tuple[EndpointBackend, EndpointSpec, dict[str, str]]:
+        """Build the spec, check the rendered options, stage the serving code; return the endpoints and the labels.
+
+        :param owner: the labels of who deploys it.
         :param sink: where progress is told (the task log).
         """
         from ml_lifecycle.core.container_resources import size_in_bytes
@@ -276,7 +337,7 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         self.stage_serving_code(serving, sink)
         idle_limit_h = check_idle_delete_after_h(self.idle_delete_after_h)
         owned = {**owner, **labels.endpoint_labels(self.instance_type, idle_limit_h)}
-        return backend.endpoints().deploy(spec, owned, sink)
+        return backend.endpoints(), spec, owned
 
 
 def _check_max_payload_mb(value: Any) -> int:

@@ -62,6 +62,25 @@ class EndpointView:
         return value
 
 
+@dataclass(frozen=True)
+class DeployWait:
+    """What a deferred deploy waits for in the triggerer: the backend's own record of where its rollout stands.
+
+    The Airflow glue turns it into an EndpointDeployTrigger (``ml_lifecycle.triggers.endpoint_deploy``); the trigger asks
+    the backend's ``check_deploy`` until it answers ``ok`` or ``failed``, and the task resumes with ``resume_deploy``.
+
+    :param endpoint_name: the endpoint's name.
+    :param what: what is awaited, for the task log.
+    :param progress: where the rollout stands, as the backend records it (JSON-safe).
+    :param deadline_epoch_s: when the trigger gives up (the event is then ``failed``).
+    """
+
+    endpoint_name: str
+    what: str
+    progress: Mapping[str, Any]
+    deadline_epoch_s: float
+
+
 class EndpointBackend(ABC):
     """Live endpoints on one backend: deploy (create or update in place), describe, delete, and their activity."""
 
@@ -96,6 +115,36 @@ class EndpointBackend(ABC):
 
         :param endpoint_name: the endpoint's name.
         """
+
+    def begin_deploy(self, spec: Any, owner: Mapping[str, str], sink: LogSink) -> EndpointView | DeployWait:
+        """Deploy, handing the long waits (health, traffic steps, bake) to the triggerer where the backend has any.
+
+        A backend whose deploy has no long wait deploys at once (the default).
+
+        :param spec: the EndpointSpec.
+        :param owner: the Airflow identity labels.
+        :param sink: the task log.
+        """
+        return self.deploy(spec, owner, sink)
+
+    def check_deploy(self, wait: DeployWait) -> tuple[str, str]:
+        """Check a deferred deploy's wait once: (``ok``, ``failed`` or ``waiting``; why or how it goes).
+
+        :param wait: what begin_deploy or resume_deploy returned.
+        """
+        raise NotImplementedError(f"{type(self).__name__} never defers a deploy, so it has no wait to check")
+
+    def resume_deploy(
+        self, wait: DeployWait, event: Mapping[str, Any], owner: Mapping[str, str], sink: LogSink
+    ) -> EndpointView | DeployWait:
+        """Go on with a deferred deploy after its wait: the next step, the end, or a rollback (raised).
+
+        :param wait: what the task waited for.
+        :param event: the trigger's event (``status``: ``ok`` or ``failed``; ``reason``).
+        :param owner: the Airflow identity labels.
+        :param sink: the task log.
+        """
+        raise NotImplementedError(f"{type(self).__name__} never defers a deploy, so it has none to resume")
 
     @abstractmethod
     def activity(self, match_labels: Mapping[str, str]) -> list[EndpointActivity]:

@@ -110,12 +110,21 @@ class Ec2Endpoints:
         :param policy: how an update shifts traffic and what rolls it back.
         :param sink: the task log.
         """
+        self.check_deployable(spec, instance_type, prefix)
+        with self.lease(prefix, spec.endpoint_name, owner):
+            return self._deploy(spec, instance_type, owner, prefix, policy, sink)
+
+    def check_deployable(self, spec: EndpointSpec, instance_type: str, prefix: ArtifactUri) -> None:
+        """Refuse, before anything is made, what cannot be launched (state prefix, image, AMI, permissions).
+
+        :param spec: the endpoint spec.
+        :param instance_type: the instances' type.
+        :param prefix: the endpoint's state prefix.
+        """
         if len(str(prefix)) > MAX_TAG_VALUE_CHARS:
             raise SpecError("state_uri", f"is over {MAX_TAG_VALUE_CHARS} characters", "Use a shorter prefix")
         check_launchable(spec, self.fleet, self.revisions.settings)
         self.fleet.preflight(self.revisions.settings, self.fleet.resolve_ami(self.revisions.settings, instance_type))
-        with self.lease(prefix, spec.endpoint_name, owner):
-            return self._deploy(spec, instance_type, owner, prefix, policy, sink)
 
     def lease(self, prefix: ArtifactUri, endpoint_name: str, holder: dict[str, str]) -> EndpointLease:
         """Return the endpoint's lease (use it as a context manager): one deploy or delete at a time.
