@@ -9,6 +9,7 @@ from typing import Any
 
 from ml_lifecycle.compute.endpoint_interface import EndpointBackend
 from ml_lifecycle.core.endpoint_idleness import ENDPOINT_KIND, idle_reason
+from ml_lifecycle.errors import EndpointBusy
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,11 @@ def reap_idle_endpoints(
             continue
         name = activity.endpoint_name
         log.info("%s idle endpoint %s: %s", "Would delete" if dry_run else "Deleting", name, reason)
-        removed = {} if dry_run else endpoints.delete(name, {}, log.info)
+        try:
+            removed = {} if dry_run else endpoints.delete(name, {}, log.info)
+        except EndpointBusy as err:  # a deploy holds it (and will restart its idle clock): the next run judges again
+            log.warning("Idle endpoint %s is kept for now: %s", name, err)
+            continue
         reaped.append(
             {
                 "job": name,
