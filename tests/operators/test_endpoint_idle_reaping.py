@@ -18,8 +18,10 @@ from support.models import linear_model_archive
 
 from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
 from ml_lifecycle.compute import backend_for
-from ml_lifecycle.compute.local.endpoint_activity import INVOCATION_LOG
+from ml_lifecycle.compute.local.endpoint_activity import INVOCATION_LOG, ROTATED_LOG, local_activity
+from ml_lifecycle.compute.local.endpoints.proxy import proxy_name
 from ml_lifecycle.compute.local.endpoints.proxy_config import ServingLimits, render_config
+from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.reaper import ReapOrphansOperator
 
 LIMIT_H = 4 / 3600  # 4 seconds: the test waits for the idle one to pass it, polling what its proxy says
@@ -125,3 +127,38 @@ def test_an_idle_endpoint_is_deleted_by_the_reaper_and_a_busy_one_is_kept(
         stop.set()
         for name in (idle, busy):
             DeleteEndpointOperator(task_id="delete", endpoint_name=name).execute(task_context())
+
+
+@pytest.mark.docker
+def test_the_invocation_log_is_rotated_once_read_and_keeps_the_last_request(
+    example_image: str, tmp_path: Path, ml_home: Path
+) -> None:
+    scope = f"idle-log-{uuid.uuid4().hex[:8]}"
+    name = f"log-{uuid.uuid4().hex[:6]}"
+    model = linear_model_archive(tmp_path / "model.tar.gz", [1.0] * 8, version="v1")
+    engine = DockerEngine()
+    try:
+        url = DeployEndpointOperator(
+            task_id="deploy", endpoint_name=name, image_uri=example_image, model_uri=model
+        ).execute(task_context(dag_id=scope))["url"]
+        for _ in range(10):
+            _invoke(url)
+        proxy = engine.client.containers.get(proxy_name(name))
+        assert engine.exec(proxy, ["stat", "-c", "%s", INVOCATION_LOG])[1].strip() == "150"  # 15 bytes a request
+
+        (before,) = local_activity(engine, {"ml-lifecycle.dag-id": scope}, rotate_above_bytes=100)
+        assert before.last_request_epoch_s is not None and before.idle_delete_after_h is None
+        assert engine.exec(proxy, ["stat", "-c", "%s", ROTATED_LOG])[1].strip() == "150"
+        (after,) = local_activity(engine, {"ml-lifecycle.dag-id": scope}, rotate_above_bytes=100)
+        assert after.last_request_epoch_s == before.last_request_epoch_s  # the rotated log still tells it
+
+        deadline = time.monotonic() + WAIT_LIMIT_S
+        while engine.exec(proxy, ["test", "-e", INVOCATION_LOG])[0] != 0:  # nginx reopens its log on USR1
+            assert time.monotonic() < deadline, "the router never reopened its invocation log"
+            time.sleep(0.1)
+        _invoke(url)
+        assert engine.exec(proxy, ["stat", "-c", "%s", INVOCATION_LOG])[1].strip() == "15"
+        (latest,) = local_activity(engine, {"ml-lifecycle.dag-id": scope}, rotate_above_bytes=100)
+        assert latest.last_request_epoch_s is not None and latest.last_request_epoch_s > before.last_request_epoch_s
+    finally:
+        DeleteEndpointOperator(task_id="delete", endpoint_name=name).execute(task_context())
