@@ -41,6 +41,7 @@ def render(overview: Overview) -> str:
         body.append(_model_section(name, manifests, served))
     body.append('<h2 id="endpoints">Endpoints</h2>')
     body.append(_endpoints(overview.endpoints))
+    body.append(_other_endpoints(overview.other_endpoints))
     body.append(_deleted(overview.deleted_endpoints))
     body.append('<h2 id="running">Running jobs</h2>')
     body.append(_running(overview.running))
@@ -171,6 +172,25 @@ def _cost_cells(e: dict[str, Any]) -> str:
     limit = e.get("idle_delete_after_h")
     limit_text = "never deleted" if limit is None else f"deleted after {float(limit):g} h idle"
     return f'<td class="cost">{cost_text}</td><td class="last-request">{last}</td><td>{limit_text}</td>'
+
+
+def _other_endpoints(endpoints: list[dict[str, Any]]) -> str:
+    """Render the endpoints on other backends (ML_LIFECYCLE_PAGE_COMPUTE).
+
+    :param endpoints: each with its compute and what endpoint_costs.cost_columns says.
+    """
+    if not endpoints:
+        return ""
+    rows = "".join(
+        f'<tr class="other-endpoint"><td>{escape(str(e["endpoint_name"]))}</td><td>{escape(str(e["compute"]))}</td>'
+        f"<td>{escape(str(e.get('running_instances', '')))}</td>{_cost_cells(e)}</tr>"
+        for e in endpoints
+    )
+    header = (
+        "<tr><th>endpoint</th><th>compute</th><th>running instances</th><th>running cost (EC2 on-demand)</th>"
+        "<th>last request</th><th>idle limit</th></tr>"
+    )
+    return f'<h3>Endpoints on other backends</h3><table class="other-endpoints">{header}{rows}</table>'
 
 
 def _deleted(notes: list[dict[str, Any]]) -> str:
