@@ -13,6 +13,7 @@ BENCHMARKS = (
     "build_push",
     "transform",
     "endpoint",
+    "endpoint_capture",
     "export_model",
     "train_peer",
     "ec2_emulated",

@@ -52,6 +52,7 @@ ADDED_P99_GOAL_MS = 1.0
 THROUGHPUT_GOAL = 0.9  # ours / direct, 8 clients
 ROW = b"1,1,1,1,1,1,1,1"
 BLOCK = 250  # sequential requests per block, alternating paths
+WARM_UP_REQUESTS = 100  # sequential requests on each path before the timed blocks
 CLIENTS = 8
 CONCURRENT_S = 3.0
 # Rounds per side, alternating: single 3 s rounds on 2 cores scatter by +-15%, so the median needs several.
@@ -194,30 +195,53 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def _sequential(paths: dict[str, tuple[str, int]], blocks: int) -> dict[str, Any]:
-    """Alternate blocks of sequential requests on each path (host, port); return percentiles per path."""
+def sequential_blocks(paths: dict[str, tuple[str, int]], blocks: int, block: int = BLOCK) -> dict[str, Any]:
+    """Alternate blocks of sequential requests on each path (host, port) after a warm-up; return percentiles per path.
+
+    :param paths: side -> (host, port).
+    :param blocks: blocks per path.
+    :param block: requests per block; default BLOCK.
+    """
     conns = {side: http.client.HTTPConnection(*path, timeout=30) for side, path in paths.items()}
     times: dict[str, list[float]] = {side: [] for side in paths}
     for conn in conns.values():
-        for _ in range(100):
-            _one(conn)  # warm-up
+        for _ in range(WARM_UP_REQUESTS):
+            _one(conn)
     for _ in range(blocks):
         for side, conn in conns.items():
-            times[side].extend(_one(conn) for _ in range(BLOCK))
+            times[side].extend(_one(conn) for _ in range(block))
     for conn in conns.values():
         conn.close()
-    out: dict[str, Any] = {side: _percentiles(values) for side, values in times.items()}
-    out["added_p50_ms"] = out["ours"]["p50_ms"] - out["direct"]["p50_ms"]
-    out["added_p99_ms"] = out["ours"]["p99_ms"] - out["direct"]["p99_ms"]
-    out["goal_added_p99_ms"] = ADDED_P99_GOAL_MS
+    return {side: _percentiles(values) for side, values in times.items()}
+
+
+def added_latency(ours: dict[str, Any], direct: dict[str, Any], goal_ms: float) -> dict[str, Any]:
+    """Return the latency one path adds to another at p50 and p99, in ms, and the p99 goal.
+
+    :param ours: the percentiles through the proxy.
+    :param direct: the percentiles on the container's port.
+    :param goal_ms: the most added p99 asked for.
+    """
+    return {
+        "added_p50_ms": ours["p50_ms"] - direct["p50_ms"],
+        "added_p99_ms": ours["p99_ms"] - direct["p99_ms"],
+        "goal_added_p99_ms": goal_ms,
+    }
+
+
+def _sequential(paths: dict[str, tuple[str, int]], blocks: int) -> dict[str, Any]:
+    """Alternate blocks of sequential requests on each path (host, port); return percentiles per path."""
+    out = sequential_blocks(paths, blocks)
+    out.update(added_latency(out["ours"], out["direct"], ADDED_P99_GOAL_MS))
     if "address" in out:
         out["added_p99_vs_address_ms"] = out["ours"]["p99_ms"] - out["address"]["p99_ms"]
     return out
 
 
-def _concurrent(path: tuple[str, int]) -> tuple[float, list[float]]:
-    """Run CLIENTS threads for CONCURRENT_S on one path (host, port); return (requests per second, latencies)."""
-    stop = time.perf_counter() + CONCURRENT_S
+def _concurrent(path: tuple[str, int], seconds: float = CONCURRENT_S) -> tuple[float, list[float]]:
+    """Run CLIENTS threads for seconds (default CONCURRENT_S) on one path (host, port); return (requests per second,
+    latencies)."""
+    stop = time.perf_counter() + seconds
     latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
 
     def client(index: int) -> None:
@@ -234,6 +258,50 @@ def _concurrent(path: tuple[str, int]) -> tuple[float, list[float]]:
         thread.join()
     merged = [t for values in latencies for t in values]
     return len(merged) / (time.perf_counter() - started), merged
+
+
+def concurrent_rounds(
+    paths: dict[str, tuple[str, int]],
+    warm_up: list[str],
+    rounds: int = CONCURRENT_ROUNDS,
+    seconds: float = CONCURRENT_S,
+) -> dict[str, Any]:
+    """Run rounds of CLIENTS clients on each path (host, port), alternately, after one untimed round on each path
+    named in warm_up; return requests per second (each round's in ``rps.values``, in order) and latencies per path.
+
+    :param paths: side -> (host, port).
+    :param warm_up: the sides warmed up first (nginx opens its upstream connections); their requests are in
+        ``warm_up_requests``.
+    :param rounds: rounds per path; default CONCURRENT_ROUNDS.
+    :param seconds: the length of a round; default CONCURRENT_S.
+    """
+    rates: dict[str, list[float]] = {side: [] for side in paths}
+    samples: dict[str, list[float]] = {side: [] for side in paths}
+    warmed = {side: len(_concurrent(paths[side], seconds)[1]) for side in warm_up}
+    for _ in range(rounds):
+        for side in sorted(paths):
+            rate, latencies = _concurrent(paths[side], seconds)
+            rates[side].append(rate)
+            samples[side].extend(latencies)
+    out: dict[str, Any] = {side: {"rps": summary(rates[side]), **_percentiles(samples[side])} for side in rates}
+    for side, requests in warmed.items():
+        out[side]["warm_up_requests"] = requests
+    return out
+
+
+def throughput_ratio(ours: dict[str, Any], direct: dict[str, Any], goal: float) -> dict[str, Any]:
+    """Return the ratio of median requests per second, ours / direct, with how it was measured and its goal.
+
+    :param ours: concurrent_rounds' result for the path through the proxy.
+    :param direct: the same for the container's port.
+    :param goal: the least ratio asked for.
+    """
+    return {
+        "clients": CLIENTS,
+        "rounds_per_side": ours["rps"]["runs"],
+        "throughput_ratio": ours["rps"]["median"] / direct["rps"]["median"],
+        "goal_throughput_ratio": goal,
+    }
 
 
 def _latency(runs: int, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
@@ -263,27 +331,14 @@ def _latency(runs: int, work: Path, say: Callable[[str], None]) -> dict[str, Any
             f"  sequential p50/p99: ours {sequential['ours']['p50_ms']:.3f}/{sequential['ours']['p99_ms']:.3f} ms, "
             f"direct {sequential['direct']['p50_ms']:.3f}/{sequential['direct']['p99_ms']:.3f} ms"
         )
-        rates: dict[str, list[float]] = {side: [] for side in paths}
-        samples: dict[str, list[float]] = {side: [] for side in paths}
-        _concurrent(paths["ours"])  # warm-up: nginx opens its upstream connections
-        for _ in range(CONCURRENT_ROUNDS):
-            for side in ("direct", "ours", "address"):
-                rate, latencies = _concurrent(paths[side])
-                rates[side].append(rate)
-                samples[side].extend(latencies)
-        concurrent: dict[str, Any] = {
-            side: {"rps": summary(rates[side]), **_percentiles(samples[side])} for side in rates
-        }
-        concurrent["clients"] = CLIENTS
+        concurrent = concurrent_rounds(paths, ["ours"])
+        concurrent.update(throughput_ratio(concurrent["ours"], concurrent["direct"], THROUGHPUT_GOAL))
         concurrent["seconds_per_round"] = CONCURRENT_S
-        concurrent["rounds_per_side"] = CONCURRENT_ROUNDS
-        concurrent["throughput_ratio"] = statistics.median(rates["ours"]) / statistics.median(rates["direct"])
-        concurrent["ratio_to_address"] = statistics.median(rates["ours"]) / statistics.median(rates["address"])
-        concurrent["goal_throughput_ratio"] = THROUGHPUT_GOAL
+        concurrent["ratio_to_address"] = concurrent["ours"]["rps"]["median"] / concurrent["address"]["rps"]["median"]
         say(
-            f"  {CLIENTS} clients: ours {statistics.median(rates['ours']):.0f} req/s, direct "
-            f"{statistics.median(rates['direct']):.0f} req/s (ratio {concurrent['throughput_ratio']:.2f}), container "
-            f"address {statistics.median(rates['address']):.0f} req/s"
+            f"  {CLIENTS} clients: ours {concurrent['ours']['rps']['median']:.0f} req/s, direct "
+            f"{concurrent['direct']['rps']['median']:.0f} req/s (ratio {concurrent['throughput_ratio']:.2f}), "
+            f"container address {concurrent['address']['rps']['median']:.0f} req/s"
         )
         return {"sequential": sequential, "concurrent": concurrent}
     finally:

@@ -50,6 +50,7 @@ ADDED_P99_GOAL_MS = 1.0
 BLOCK, BLOCKS = 200, 10
 KEY, SECRET = "AKIDBENCHAPI", "bench-api-secret"
 ROW = b"1,1,1,1,1,1,1,1\n"
+ROLE_ARN = "arn:aws:iam::000000000000:role/SageMakerRole"
 
 
 def _moto(work: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -109,7 +110,7 @@ def _training_config(name: str) -> dict[str, Any]:
     return {
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": BENCH_IMAGE, "TrainingInputMode": "File"},
-        "RoleArn": "arn:aws:iam::000000000000:role/SageMakerRole",
+        "RoleArn": ROLE_ARN,
         "HyperParameters": {"l2": "0.1"},
         "InputDataConfig": [{"ChannelName": "train", "DataSource": channel}],
         "OutputDataConfig": {"S3OutputPath": "s3://bench/out"},
@@ -305,6 +306,7 @@ def run(runs: int | None, say: Callable[[str], None] = print) -> dict[str, Any]:
             "AWS_DEFAULT_REGION": "us-east-1",
             "ML_LIFECYCLE_HOME": home,
             "ML_LIFECYCLE_API_STATE_ROOT": "s3://bench/sagemaker-api",
+            "ML_LIFECYCLE_API_ROLE_ARNS": ROLE_ARN,
         }
         api, api_url = _serve_api(work, {**os.environ, **env, **_connections(moto_url, "http://unused")})
         with env_vars(**env, **_connections(moto_url, api_url)):

@@ -101,6 +101,8 @@ def endpoints(args: argparse.Namespace) -> int:
         line += f" model={view.model_uri or '-'}"
         if view.serving_problem:
             line += f" problem={view.serving_problem!r}"
+        if "capture_records" in view.details:
+            line += f" capture={view.details['capture_records']} capture_lost={view.details['capture_lost']}"
         if view.failure_reason:
             line += f" failure={view.failure_reason!r}"
         print(line)
@@ -165,9 +167,14 @@ def serve_api(args: argparse.Namespace) -> int:
 
     :param args: host, port.
     """
+    import os
+
     import uvicorn
 
     from ml_lifecycle.api_server.app import create_app
+
+    # A server process of Airflow's: connections are read from the metastore (and secrets backends) too.
+    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
 
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
     return 0

@@ -8,14 +8,17 @@ from typing import TYPE_CHECKING, Any
 from ml_lifecycle.base import LifecycleOperator, backend_of, identity_from_context
 from ml_lifecycle.compute import check_compute
 from ml_lifecycle.core import checks, labels
+from ml_lifecycle.core.data_capture import parse_data_capture
 from ml_lifecycle.core.ec2.endpoint_options import endpoint_option_checks
 from ml_lifecycle.core.endpoint_idleness import check_idle_delete_after_h
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.roles import check_role_arn
 from ml_lifecycle.core.script_mode import DEFAULT_LOG_LEVEL, check_entry_point
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import EndpointLink
 from ml_lifecycle.source_code.serving_operator import SCRIPT_MODE_TEMPLATE_FIELDS, ScriptModeServing
+from ml_lifecycle.triggers.endpoint_deferral import DeferrableDeploy
 
 if TYPE_CHECKING:
     from ml_lifecycle.compute.endpoint_interface import DeployWait, EndpointBackend, EndpointView
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_PAYLOAD_MB = 6
 
 
-class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
+class DeployEndpointOperator(ScriptModeServing, DeferrableDeploy, LifecycleOperator):
     """Serve a model behind a load balancer at a fixed URL; deploying the same name again swaps the model in place.
 
     Local endpoints put nginx in front of the serving containers: the URL stays the same across updates, an update
@@ -97,6 +100,10 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         model as it is.
     :param registry_conn_id: local: an Airflow connection (host, login, password) for pulling the image from a
         registry that needs a login; ECR images are pulled with a token asked through aws_conn_id.
+    :param data_capture: SageMaker's DataCaptureConfig (EnableCapture, InitialSamplingPercentage, DestinationS3Uri,
+        CaptureOptions, CaptureContentTypeHeader): the sampled requests and responses are written as SageMaker's
+        capture files under ``<destination>/<endpoint>/AllTraffic/yyyy/mm/dd/hh/``. Local endpoints write to a
+        ``file://`` destination (README "Data capture"); default None captures nothing.
     """
 
     template_fields: Sequence[str] = (
@@ -155,9 +162,11 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         container_log_level: int = DEFAULT_LOG_LEVEL,
         use_version_code: bool = True,
         registry_conn_id: str | None = None,
+        data_capture: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.data_capture = data_capture
         self.registry_conn_id = registry_conn_id
         self.init_script_mode(entry_point, source_dir, dependencies, container_log_level, use_version_code)
         self.endpoint_name = endpoint_name
@@ -206,6 +215,7 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
                     "role_arn": (role_arn, check_role_arn),
                     "entry_point": (entry_point, check_entry_point),
                     "idle_delete_after_h": (idle_delete_after_h, check_idle_delete_after_h),
+                    "data_capture": (data_capture, parse_data_capture),
                 }
             ),
         )
@@ -254,39 +264,7 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         owner = identity_from_context(context).labels()
         if not self.deferrable:
             return self.deploy(owner, self.log.info).to_xcom()
-        return self._defer_or_return(self.begin_deploy(owner, self.log.info))
-
-    def execute_complete(self, context: Any, event: dict[str, Any], wait: dict[str, Any]) -> dict[str, Any]:
-        """Resume after a wait: take the next step (and defer again), finish, or roll back (the task fails).
-
-        :param context: the Airflow context.
-        :param event: the trigger's event (``status``, ``reason``).
-        :param wait: the DeployWait the task deferred on, as data.
-        """
-        from ml_lifecycle.compute.endpoint_interface import DeployWait
-
-        endpoints = backend_of(self.compute, self.aws_conn_id, self.backend_options()).endpoints()
-        owner = identity_from_context(context).labels()
-        after = endpoints.resume_deploy(DeployWait(**wait), event, owner, self.log.info)
-        return self._defer_or_return(after)
-
-    def _defer_or_return(self, result: EndpointView | DeployWait) -> dict[str, Any]:
-        """Return the endpoint's XCom value, or hand the next wait to the triggerer.
-
-        :param result: what the backend answered.
-        """
-        from ml_lifecycle.compute.endpoint_interface import DeployWait
-        from ml_lifecycle.triggers.endpoint_deploy import EndpointDeployTrigger
-
-        if not isinstance(result, DeployWait):
-            return result.to_xcom()
-        self.log.info("Deferring: waiting for %s in the triggerer", result.what)
-        trigger = EndpointDeployTrigger.waiting_for(
-            result, self.compute, self.aws_conn_id, self.backend_options(), float(self.poll_interval_s)
-        )
-        self.defer(
-            trigger=trigger, method_name="execute_complete", kwargs=trigger.resume_kwargs(), timeout=trigger.timeout()
-        )
+        return self.defer_or_return(self.begin_deploy(owner, self.log.info))
 
     def deploy(self, owner: Mapping[str, str], sink: Callable[[str], None]) -> EndpointView:
         """Deploy the endpoint (or update it) and return it once every container answers GET /ping through it.
@@ -332,12 +310,20 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
             shm_size_bytes=size_in_bytes(self.shm_size) if self.shm_size not in (None, "") else None,
             secrets=checks.check_secrets(self.secrets),
             role_arn=check_role_arn(self.role_arn),
+            data_capture=parse_data_capture(self.data_capture),
         )
         checks.check_now(endpoint_option_checks(self.backend_options()))  # templated ones, now rendered
+        endpoints = backend.endpoints()
+        if spec.data_capture is not None and not endpoints.records_data_capture:
+            raise SpecError(
+                "data_capture",
+                f"is not recorded by compute={self.compute!r} endpoints yet",
+                "Deploy with compute='local', or leave data_capture out",
+            )
         self.stage_serving_code(serving, sink)
         idle_limit_h = check_idle_delete_after_h(self.idle_delete_after_h)
         owned = {**owner, **labels.endpoint_labels(self.instance_type, idle_limit_h)}
-        return backend.endpoints(), spec, owned
+        return endpoints, spec, owned
 
 
 def _check_max_payload_mb(value: Any) -> int:

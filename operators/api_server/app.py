@@ -33,6 +33,31 @@ JSON_1_1 = "application/x-amz-json-1.1"
 # X-Amz-Target's prefix -> the signing name its client uses.
 TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs"}
 RUNTIME_SIGNING_NAME = "sagemaker"
+# Headers that choose what a request does: when present they must be signed (every AWS SDK signs them), so a captured
+# request cannot be replayed as another operation.
+MUST_SIGN = ("x-amz-target", "content-type")
+MAX_JSON_BYTES = 2 * 1024 * 1024  # a SageMaker request is far smaller; the body is read only up to this
+MAX_INVOCATION_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint payload limit
+
+
+async def _body(request: Request, limit_bytes: int) -> bytes:
+    """Read a request's body once its Authorization header looks like a signature, at most limit_bytes of it.
+
+    :param request: the request.
+    :param limit_bytes: the largest body accepted.
+    """
+    if not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
+        raise AuthError("MissingAuthenticationToken", "Missing Authentication Token: sign the request (SigV4)")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit_bytes):
+        raise ApiError("ValidationException", f"The request body is over {limit_bytes} bytes", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit_bytes:
+            raise ApiError("ValidationException", f"The request body is over {limit_bytes} bytes", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _incoming(request: Request, body: bytes) -> IncomingRequest:
@@ -73,16 +98,16 @@ def create_app(config: ApiConfig | None = None, secret_for: Callable[[str], str 
     invoker = Invoker(operations.endpoints.target_of)
 
     def authenticate(request: Request, body: bytes, service: str) -> str:
-        caller = verify(_incoming(request, body), lookup, (service,))
+        caller = verify(_incoming(request, body), lookup, (service,), must_sign=MUST_SIGN)
         if caller.region != settings.region:
             raise AuthError("InvalidSignatureException", f"Signed for {caller.region}; this API is {settings.region}")
         return caller.access_key_id
 
     async def json_operation(request: Request) -> Response:
-        body = await request.body()
         target = request.headers.get("x-amz-target", "")
         prefix, _, operation = target.partition(".")
         try:
+            body = await _body(request, MAX_JSON_BYTES)
             if prefix not in TARGETS:
                 raise ApiError("UnknownOperationException", f"X-Amz-Target {target!r} is not an operation here")
             caller = authenticate(request, body, TARGETS[prefix])
@@ -103,15 +128,15 @@ def create_app(config: ApiConfig | None = None, secret_for: Callable[[str], str 
         return Response(json.dumps(answer), 200, media_type=JSON_1_1)
 
     async def invocations(request: Request) -> Response:
-        body = await request.body()
         try:
+            body = await _body(request, MAX_INVOCATION_BYTES)
             authenticate(request, body, RUNTIME_SIGNING_NAME)
             status, headers, payload = await invoker.invoke(
                 request.path_params["name"], {k.lower(): v for k, v in request.headers.items()}, body
             )
         except AuthError as err:
             return _error(ApiError(err.code, str(err), err.status), "application/json")
-        except ModelError as err:
+        except (ModelError, ApiError) as err:
             return _error(err, "application/json")
         except Exception as err:
             return _error(api_error_of(err), "application/json")

@@ -9,6 +9,11 @@ Read from the environment (the plugin and ``ml-lifecycle serve-api`` alike):
   and secret that callers sign with (``sagemaker_api``).
 - ``ML_LIFECYCLE_API_STATE_ROOT``: where the API keeps what it was asked (``<artifact root>/sagemaker-api``).
 - ``ML_LIFECYCLE_API_ACCOUNT_ID``: the account id in the ARNs it returns (``000000000000``).
+- ``ML_LIFECYCLE_API_ROLE_ARNS``: the execution roles callers may pass (comma-separated; ``*`` for any the AWS
+  connection can assume). SageMaker checks ``iam:PassRole``; here a role not listed is refused, as no caller may
+  borrow a role Airflow can assume. None by default.
+- ``ML_LIFECYCLE_API_LOCAL_ROOT``: a folder under which ``file://`` locations are accepted (none by default: only
+  ``s3://``), so that no caller can mount or write the server's own files.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class ApiConfig:
     :param region: the region in ARNs and the one requests must be signed for.
     :param account_id: the account id in ARNs.
     :param backend_options: extra options given to every backend (tests shorten poll intervals with it).
+    :param allowed_role_arns: the execution roles callers may pass (``*`` for any).
+    :param local_root: the folder under which ``file://`` locations are accepted, or None for s3:// only.
     """
 
     compute: str
@@ -41,6 +48,8 @@ class ApiConfig:
     region: str
     account_id: str
     backend_options: dict[str, Any] = field(default_factory=dict)
+    allowed_role_arns: tuple[str, ...] = ()
+    local_root: str | None = None
 
     @classmethod
     def from_environment(cls) -> ApiConfig:
@@ -56,6 +65,10 @@ class ApiConfig:
             or settings.default_artifact_root().rstrip("/") + "/sagemaker-api",
             region=settings.region(),
             account_id=os.environ.get("ML_LIFECYCLE_API_ACCOUNT_ID") or "000000000000",
+            allowed_role_arns=tuple(
+                arn.strip() for arn in (os.environ.get("ML_LIFECYCLE_API_ROLE_ARNS") or "").split(",") if arn.strip()
+            ),
+            local_root=os.environ.get("ML_LIFECYCLE_API_LOCAL_ROOT") or None,
         )
 
     def compute_for(self, request: dict[str, Any]) -> str:

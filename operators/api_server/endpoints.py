@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from ml_lifecycle.api_server.config import ApiConfig
-from ml_lifecycle.api_server.errors import in_use, not_found, validation
+from ml_lifecycle.api_server.errors import ApiError, in_use, not_found, validation
 from ml_lifecycle.api_server.jobs import OWNER_LABEL
 from ml_lifecycle.api_server.models import ENDPOINT_CONFIG, MODEL, StoredApi
-from ml_lifecycle.api_server.names import name_in
+from ml_lifecycle.api_server.names import key_of, name_in
+from ml_lifecycle.api_server.process_owner import still_working, this_process
 from ml_lifecycle.api_server.state import ApiState
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
 from ml_lifecycle.core.sagemaker_api.listing import SummaryKeys, select
@@ -33,6 +33,7 @@ ENDPOINTS = "endpoints"
 INTERRUPTED = "the API server stopped during this deploy: update the endpoint again, or delete it and create it again"
 # UpdateEndpoint fields about keeping variant properties: one variant runs here, its config is the one given.
 RETAIN_FIELDS = ("RetainAllVariantProperties", "ExcludeRetainedVariantProperties", "RetainDeploymentConfig")
+DEPLOY_MARGIN_S = 900.0  # beyond the startup timeout: the image pull and the model fetch come first
 
 
 class EndpointApi:
@@ -60,7 +61,7 @@ class EndpointApi:
 
         :param name: the endpoint's name.
         """
-        document = self.state.get(ENDPOINTS, name)
+        document = self.state.get(ENDPOINTS, key_of(name))
         if document is None:
             raise validation(f"Could not find endpoint {name!r}")
         return document
@@ -93,6 +94,10 @@ class EndpointApi:
         name = self._name(request)
         compute = self.config.compute_for(request)
         operator = self._operator(request, compute)
+        if self.state.get(ENDPOINTS, key_of(name)) is None and self._backend(compute).endpoints().describe(name):
+            raise ApiError(
+                "ResourceInUse", f"Endpoint {name!r} exists on {compute} but was not created here: choose another name"
+            )
         now = time.time()
         document = {
             "request": request,
@@ -101,9 +106,9 @@ class EndpointApi:
             "created_epoch_s": now,
             "modified_epoch_s": now,
             "operation": EndpointStatus.CREATING.value,
-            "deployer": _this_process(),
+            "deployer": this_process(self._deploy_deadline_s(operator)),
         }
-        if not self.state.create(ENDPOINTS, name, document):
+        if not self.state.create(ENDPOINTS, key_of(name), document):
             raise in_use("Endpoint", name)
         self._deploy_in_background(name, operator, caller)
         return {"EndpointArn": self._arn(name)}
@@ -118,17 +123,26 @@ class EndpointApi:
         document = self._document(name)
         if document.get("operation") and self._deploying(name, document.get("deployer") or {}):
             raise validation(f"Endpoint {name!r} is being deployed: update it once it is InService")
-        operator = self._operator({**document["request"], **request}, document["compute"])
+        wanted = {"EndpointName": name, **{k: v for k, v in request.items() if k not in RETAIN_FIELDS}}
+        operator = self._operator(wanted, document["compute"])
         document.update(
-            request={**document["request"], **request},
+            pending=wanted,  # becomes the endpoint's request once its deploy succeeds
             modified_epoch_s=time.time(),
             operation=EndpointStatus.UPDATING.value,
             failure="",
-            deployer=_this_process(),
+            deployer=this_process(self._deploy_deadline_s(operator)),
         )
-        self.state.put(ENDPOINTS, name, document)
+        self.state.put(ENDPOINTS, key_of(name), document)
         self._deploy_in_background(name, operator, caller)
         return {"EndpointArn": self._arn(name)}
+
+    @staticmethod
+    def _deploy_deadline_s(operator: Any) -> float:
+        """Return how long a deploy may take before another process counts it as interrupted.
+
+        :param operator: the operator that deploys.
+        """
+        return float(operator.startup_timeout_s) + DEPLOY_MARGIN_S
 
     def _deploy_in_background(self, name: str, operator: Any, caller: str) -> None:
         """Deploy in a thread; when it ends, keep its outcome (the failure, if any) in the endpoint's document.
@@ -145,10 +159,13 @@ class EndpointApi:
             except Exception as err:
                 log.exception("Deploying endpoint %s failed", name)
                 failure = f"{type(err).__name__}: {err}"
-            document = self.state.get(ENDPOINTS, name)
+            document = self.state.get(ENDPOINTS, key_of(name))
             if document is not None:
+                pending = document.pop("pending", None)
+                if pending is not None and not failure:
+                    document["request"] = pending
                 document.update(operation="", failure=failure, modified_epoch_s=time.time())
-                self.state.put(ENDPOINTS, name, document)
+                self.state.put(ENDPOINTS, key_of(name), document)
 
         thread = threading.Thread(target=deploy, name=f"deploy-{name}", daemon=True)
         self.deploys[name] = thread
@@ -201,25 +218,15 @@ class EndpointApi:
         return EndpointStatus.FAILED.value, problem, view
 
     def _deploying(self, name: str, deployer: Mapping[str, Any]) -> bool:
-        """Say whether the process that started an endpoint's deploy still runs it (this one, or another API server
-        process on this host).
+        """Say whether the process that started an endpoint's deploy still runs it (within its deadline).
 
         :param name: the endpoint's name.
-        :param deployer: the host and pid of the process that started it.
+        :param deployer: who started it (process_owner.this_process).
         """
-        if deployer == _this_process():
-            running = self.deploys.get(name)
-            return running is not None and running.is_alive()
-        if deployer.get("host") != socket.gethostname():
-            return True  # another host's server: its deploy is bounded by the endpoint's startup timeout
-        try:
-            pid = int(deployer.get("pid", 0))
-            if pid > 0:
-                os.kill(pid, 0)
-                return True
-        except (OSError, ValueError):
-            pass
-        return False
+        running = self.deploys.get(name)
+        if running is not None and running.is_alive():
+            return True
+        return deployer.get("pid") != os.getpid() and still_working(deployer)
 
     def _variant(self, stored: Mapping[str, Any], view: Any) -> dict[str, Any]:
         """Return the DescribeEndpoint summary of the variant that serves.
@@ -227,12 +234,10 @@ class EndpointApi:
         :param stored: the endpoint's request.
         :param view: its backend's view.
         """
-        config = self.state.get(ENDPOINT_CONFIG.state_kind, str(stored.get("EndpointConfigName")))
-        variant = config["request"]["ProductionVariants"][0] if config else {}
         image: dict[str, Any] = {"SpecifiedImage": view.image_uri}
         if view.image_digest:
             image["ResolvedImage"] = f"{view.image_uri.split('@')[0].rsplit(':', 1)[0]}@{view.image_digest}"
-        return {"VariantName": variant.get("VariantName", "AllTraffic"), "DeployedImages": [image]}
+        return {"VariantName": self._variant_name(stored), "DeployedImages": [image]}
 
     def delete(self, request: Mapping[str, Any], caller: str) -> dict[str, Any]:
         """Remove an endpoint and everything it runs.
@@ -241,13 +246,13 @@ class EndpointApi:
         :param caller: the access key id that signed it.
         """
         name = self._name(request)
-        document = self.state.get(ENDPOINTS, name)
+        document = self.state.get(ENDPOINTS, key_of(name))
         if document is None:
             raise not_found("Endpoint", name)
         if document.get("operation") and self._deploying(name, document.get("deployer") or {}):
             raise validation(f"Endpoint {name!r} is being deployed: delete it once the deploy ended")
         self._backend(document["compute"]).endpoints().delete(name, {OWNER_LABEL: caller}, log.info)
-        self.state.delete(ENDPOINTS, name)
+        self.state.delete(ENDPOINTS, key_of(name))
         return {}
 
     def list(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -260,6 +265,7 @@ class EndpointApi:
             document = self.state.get(ENDPOINTS, name)
             if document is None:
                 continue
+            name = str(document["request"]["EndpointName"])
             status, _, _ = self._status(name, document)
             summaries.append(
                 {
@@ -282,7 +288,6 @@ class EndpointApi:
 
         :param name: the endpoint's name.
         """
-        from ml_lifecycle.api_server.errors import ApiError
 
         document = self.state.get(ENDPOINTS, name)
         view = self._backend(document["compute"]).endpoints().describe(name) if document else None
@@ -310,6 +315,16 @@ class EndpointApi:
         by_writer = self._backend(document["compute"]).endpoints().logs(name)
         return {f"{variant}/{writer}": lines for writer, lines in by_writer.items()}, float(document["created_epoch_s"])
 
+    def _variant_name(self, stored: Mapping[str, Any]) -> str:
+        """Return the name of the variant an endpoint request's config serves (AllTraffic when the config is gone).
+
+        :param stored: the endpoint's request.
+        """
+        config = self.state.get(ENDPOINT_CONFIG.state_kind, key_of(str(stored.get("EndpointConfigName"))))
+        return (
+            str(config["request"]["ProductionVariants"][0].get("VariantName", "AllTraffic")) if config else "AllTraffic"
+        )
+
     def _backend(self, compute: str) -> Any:
         """Return a backend.
 
@@ -319,14 +334,16 @@ class EndpointApi:
 
         return backend_for(compute, self.config.aws_conn_id, self.config.backend_options)
 
+    def arn_of(self, name: str) -> str:
+        """Return a resource's ARN (public: the tags are kept by it).
+
+        :param name: its name.
+        """
+        return self._arn(name)
+
     def _arn(self, name: str) -> str:
         """Return an endpoint's ARN.
 
         :param name: its name.
         """
         return resource_arn("endpoint", name, self.config.region, self.config.account_id)
-
-
-def _this_process() -> dict[str, Any]:
-    """Return who deploys: this host and process."""
-    return {"host": socket.gethostname(), "pid": os.getpid()}

@@ -55,5 +55,5 @@ def api_error_of(err: Exception) -> ApiError:
     if isinstance(err, SpecError | ImageNotFound | RegistryError | ArtifactNotFound):
         return validation(str(err))
     if isinstance(err, ComputeError) and not err.retryable:
-        return ApiError("ResourceLimitExceeded", str(err))
-    return ApiError("InternalFailure", f"{type(err).__name__}: {err}", 500)
+        return validation(str(err))  # a bad AMI, subnet or quota: the caller's to fix, not to retry
+    return ApiError("InternalFailure", "The request failed on the server; its log says why", 500)

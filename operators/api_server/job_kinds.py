@@ -8,6 +8,7 @@ from typing import Any
 from ml_lifecycle.api_server.config import ApiConfig
 from ml_lifecycle.api_server.errors import validation
 from ml_lifecycle.api_server.jobs import JobKindApi
+from ml_lifecycle.api_server.names import key_of, name_in
 from ml_lifecycle.api_server.state import ApiState
 from ml_lifecycle.core.sagemaker_api.describe_training import describe_training_job
 from ml_lifecycle.core.sagemaker_api.describe_transform import describe_transform_job
@@ -61,8 +62,8 @@ def attach_model(document: dict[str, Any], state: ApiState) -> None:
     :param document: the job's document being built.
     :param state: the API's stored resources.
     """
-    name = document["request"].get("ModelName")
-    model = state.get(MODELS, str(name)) if isinstance(name, str) else None
+    name = name_in(document["request"], "ModelName")
+    model = state.get(MODELS, key_of(name))
     if model is None:
         raise validation(f"Could not find model {name!r}: create it with CreateModel first")
     document["model"] = model["request"]
@@ -79,4 +80,6 @@ TRANSFORM = JobKindApi(
     transform_operator,
     describe_transform_job,
     prepare=attach_model,
+    role_field="ExecutionRoleArn",
+    backend_prefix="transform-",
 )

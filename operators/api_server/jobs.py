@@ -18,8 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml_lifecycle.api_server.config import ApiConfig
-from ml_lifecycle.api_server.errors import in_use, not_found, validation
-from ml_lifecycle.api_server.names import name_in
+from ml_lifecycle.api_server.errors import ApiError, in_use, not_found, validation
+from ml_lifecycle.api_server.guards import check_locations, check_role
+from ml_lifecycle.api_server.names import backend_job_name, key_of, name_in
+from ml_lifecycle.api_server.process_owner import still_working, this_process
+from ml_lifecycle.api_server.shapes import summary_fields
 from ml_lifecycle.api_server.state import ApiState
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
 from ml_lifecycle.core.sagemaker_api.listing import SummaryKeys, select
@@ -28,8 +31,12 @@ from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_t
 log = logging.getLogger(__name__)
 
 OWNER_LABEL = "ml-lifecycle.sagemaker-api"
-# A job with no record and no sign of its runner this long after it was accepted never started.
+# A launched job with no record and no sign of its runner after this long never started.
 NEVER_STARTED_S = 120.0
+# How long a launch (the image pulled, the inputs listed) may take before another process gives up on it.
+LAUNCH_DEADLINE_S = 3600.0
+NOT_LAUNCHED = "The API server that accepted the job stopped before it started it: create it again under a new name"
+OVERDUE = "MaxRuntimeExceeded: the job ran past StoppingCondition.MaxRuntimeInSeconds and was stopped"
 
 # describe(request, record, created_epoch_s, region, account) -> the Describe response
 Describe = Callable[[Mapping[str, Any], JobRecord | None, float, str, str], dict[str, Any]]
@@ -46,6 +53,8 @@ class JobKindApi:
     :param operator: builds the native operator that runs the job from its stored document.
     :param describe: builds the Describe response.
     :param prepare: adds to the stored document what its request refers to (a transform's model), or None.
+    :param role_field: the request field naming the execution role.
+    :param backend_prefix: put before a job's name on the backend, so kinds of job never share a name there.
     """
 
     state_kind: str
@@ -55,11 +64,20 @@ class JobKindApi:
     operator: Callable[[dict[str, Any], ApiConfig], Any]
     describe: Describe
     prepare: Callable[[dict[str, Any], ApiState], None] | None = None
+    role_field: str = "RoleArn"
+    backend_prefix: str = ""
 
     @property
     def name_field(self) -> str:
         """The request field naming a job (``TrainingJobName``)."""
         return f"{self.noun}Name"
+
+    def backend_name(self, name: str) -> str:
+        """Return the job's name on the backend (a training job keeps its own: its outputs are found by it).
+
+        :param name: the job's name in the API.
+        """
+        return backend_job_name(self.backend_prefix, name)
 
 
 class JobApi:
@@ -72,6 +90,7 @@ class JobApi:
 
     def __init__(self, kind: JobKindApi, config: ApiConfig, state: ApiState) -> None:
         self.kind, self.config, self.state = kind, config, state
+        self.busy: set[str] = set()  # jobs this process is stopping or cleaning up
 
     def _name(self, request: Mapping[str, Any]) -> str:
         """Return the job name a request gives.
@@ -85,7 +104,7 @@ class JobApi:
 
         :param name: the job's name.
         """
-        document = self.state.get(self.kind.state_kind, name)
+        document = self.state.get(self.kind.state_kind, key_of(name))
         if document is None:
             raise not_found(self.kind.title, name)
         return document
@@ -100,13 +119,14 @@ class JobApi:
         return operator, operator.build_spec(), operator.job_backend()
 
     def create(self, request: dict[str, Any], caller: str) -> dict[str, Any]:
-        """Start a job; refuse a taken name or a field that cannot be honoured before anything starts.
+        """Accept a job and start it in the background (as SageMaker answers before the instances exist); refuse a
+        taken name, a location outside S3, a role callers may not pass or a field that cannot be honoured first.
 
         :param request: the Create request.
         :param caller: the access key id that signed it.
         """
         name = self._name(request)
-        if self.state.get(self.kind.state_kind, name) is not None:
+        if self.state.get(self.kind.state_kind, key_of(name)) is not None:
             raise in_use(self.kind.title, name)
         document: dict[str, Any] = {
             "request": request,
@@ -117,19 +137,54 @@ class JobApi:
         if self.kind.prepare is not None:
             self.kind.prepare(document, self.state)
         operator, spec, jobs = self._runner(document)
+        check_locations(jobs.kind.locations(spec), self.config)
+        check_role(spec.role_arn, self.config, self.kind.role_field)
+        job = self.kind.backend_name(name)
         jobs.preflight(spec)
+        if jobs.find(spec, job) is not None or jobs.is_alive(job, None):
+            raise ApiError("ResourceInUse", f"A job named {job!r} already ran here (its outputs are kept): rename it")
         operator.stage_inputs(spec)
-        document["resume"] = operator.resume_state()
-        if not self.state.create(self.kind.state_kind, name, document):
+        document.update(resume=operator.resume_state(), launcher=this_process(LAUNCH_DEADLINE_S))
+        if not self.state.create(self.kind.state_kind, key_of(name), document):
             raise in_use(self.kind.title, name)
-        try:
-            jobs.launch(spec, name, {OWNER_LABEL: caller}, log.info)
-        except BaseException:
-            _keeping_error(lambda: jobs.clean_up(spec, name), f"Cleanup of {name}")
-            self.state.delete(self.kind.state_kind, name)
-            raise
-        jobs.release(name)
+        threading.Thread(
+            target=self._launch, args=(name, spec, jobs, caller), name=f"launch-{job}", daemon=True
+        ).start()
         return {f"{self.kind.noun}Arn": self._arn(name)}
+
+    def _launch(self, name: str, spec: Any, jobs: Any, caller: str) -> None:
+        """Launch an accepted job (the image pulled, the inputs listed); a launch that fails ends the job Failed with
+        why, and what it made is removed.
+
+        :param name: the job's name.
+        :param spec: its spec.
+        :param jobs: its job backend.
+        :param caller: the access key id that asked.
+        """
+        job = self.kind.backend_name(name)
+        try:
+            jobs.launch(spec, job, {OWNER_LABEL: caller}, log.info)
+            jobs.release(job)
+        except Exception as err:
+            log.exception("%s %s could not start", self.kind.title, name)
+            failed = _ended(job, None, JobStatus.FAILED, SecondaryStatus.FAILED, f"The job could not start: {err}")
+            self._update(name, settled=failed.to_dict())
+            _keeping_error(lambda: jobs.clean_up(spec, job), f"Cleanup of {job}")
+            return
+        self._update(name, launched_epoch_s=time.time())
+
+    def _update(self, name: str, **changes: Any) -> dict[str, Any] | None:
+        """Change some fields of a job's stored document (re-read just before, so others' changes are kept).
+
+        :param name: the job's name.
+        :param changes: the fields to set.
+        """
+        document = self.state.get(self.kind.state_kind, key_of(name))
+        if document is None:
+            return None
+        document.update(changes)
+        self.state.put(self.kind.state_kind, key_of(name), document)
+        return document
 
     def describe(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Describe a job from its request and its record; a job that ended has what it left removed.
@@ -151,31 +206,58 @@ class JobApi:
         """
         if document.get("settled"):
             return JobRecord.from_dict(document["settled"])
+        job = self.kind.backend_name(name)
+        if "launched_epoch_s" not in document:
+            if still_working(document.get("launcher") or {}):
+                return None  # being launched: InProgress, Starting
+            lost = _ended(job, None, JobStatus.FAILED, SecondaryStatus.FAILED, NOT_LAUNCHED)
+            return self._settle(name, lost, lambda: None)
         _, spec, jobs = self._runner(document)
-        record = jobs.find(spec, name)
+        record = jobs.find(spec, job)
         if record is not None and is_terminal(record.status):
-            return self._settle(name, document, record, lambda: jobs.clean_up(spec, name))
-        if time.time() > jobs.deadline_epoch_s(spec, name):
-            overdue = _ended(name, record, JobStatus.FAILED, SecondaryStatus.MAX_RUNTIME_EXCEEDED, "MaxRuntimeExceeded")
-            return self._settle(name, document, overdue, lambda: _stop_then_clean(jobs, spec, name))
-        age_s = time.time() - float(document["created_epoch_s"])
-        if (record is not None or age_s > NEVER_STARTED_S) and not jobs.is_alive(name, record):
-            lost = _ended(name, record, JobStatus.FAILED, SecondaryStatus.FAILED, jobs.lost_reason)
-            return self._settle(name, document, lost, lambda: jobs.clean_up(spec, name))
-        if record is not None and document.get("stop_requested"):
-            return dataclasses.replace(record, status=JobStatus.STOPPING)
+            return self._settle(name, record, lambda: jobs.clean_up(spec, job))
+        if time.time() > jobs.deadline_epoch_s(spec, job):
+            overdue = _ended(job, record, JobStatus.STOPPED, SecondaryStatus.MAX_RUNTIME_EXCEEDED, OVERDUE)
+            return self._settle(name, overdue, lambda: self._in_background(job, _stop_then_clean, jobs, spec, job))
+        started_s = float(document["launched_epoch_s"])
+        if (record is not None or time.time() - started_s > NEVER_STARTED_S) and not jobs.is_alive(job, record):
+            lost = _ended(job, record, JobStatus.FAILED, SecondaryStatus.FAILED, jobs.lost_reason)
+            return self._settle(name, lost, lambda: jobs.clean_up(spec, job))
+        if document.get("stop_requested"):
+            self._in_background(job, jobs.stop, spec, job)  # again: an agent may not have had its pid recorded yet
+            return dataclasses.replace(record, status=JobStatus.STOPPING) if record is not None else None
         return record
 
-    def _settle(self, name: str, document: dict[str, Any], record: JobRecord, release: Callable[[], None]) -> JobRecord:
+    def _in_background(self, job: str, work: Callable[..., Any], *args: Any) -> None:
+        """Run a stop or cleanup in a thread, one at a time per job in this process (it may wait for the job).
+
+        :param job: the backend job name.
+        :param work: the work.
+        :param args: its arguments.
+        """
+        if job in self.busy:
+            return
+        self.busy.add(job)
+
+        def run() -> None:
+            try:
+                work(*args)
+            except Exception:
+                log.exception("Stopping or removing %s failed; the orphan reaper removes what is left", job)
+            finally:
+                self.busy.discard(job)
+
+        threading.Thread(target=run, name=f"settle-{job}", daemon=True).start()
+
+    def _settle(self, name: str, record: JobRecord, release: Callable[[], None]) -> JobRecord:
         """Remove what an ended job left and keep its final record, so later Describes read only the document.
 
         :param name: the job's name.
-        :param document: its stored document.
         :param record: its final record.
         :param release: stops it, if needed, and removes what it created.
         """
         _keeping_error(release, f"Cleanup of {name}")
-        self.state.put(self.kind.state_kind, name, {**document, "settled": record.to_dict()})
+        self._update(name, settled=record.to_dict())
         return record
 
     def stop(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,9 +270,11 @@ class JobApi:
         record = self._settled_record(name, document)
         if record is not None and is_terminal(record.status):
             raise validation(f"{self.kind.title} {name!r} has already ended ({record.status}): nothing to stop")
-        self.state.put(self.kind.state_kind, name, {**document, "stop_requested": True})
-        _, spec, jobs = self._runner(document)
-        threading.Thread(target=jobs.stop, args=(spec, name), name=f"stop-{name}", daemon=True).start()
+        self._update(name, stop_requested=True)
+        if "launched_epoch_s" in document:
+            _, spec, jobs = self._runner(document)
+            job = self.kind.backend_name(name)
+            self._in_background(job, jobs.stop, spec, job)
         return {}
 
     def list(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -214,6 +298,7 @@ class JobApi:
         document = self.state.get(self.kind.state_kind, name)
         if document is None:
             return {}
+        name = str(document["request"][self.kind.name_field])
         description = self.describe({self.kind.name_field: name})
         summary = {
             self.kind.name_field: name,
@@ -221,21 +306,23 @@ class JobApi:
             "CreationTime": description["CreationTime"],
             f"{self.kind.noun}Status": description[f"{self.kind.noun}Status"],
         }
-        for field in ("LastModifiedTime", "TrainingEndTime", "TransformEndTime", "FailureReason"):
-            if field in description:
+        for field in summary_fields(f"{self.kind.noun}Summary"):
+            if field in description and field not in summary:
                 summary[field] = description[field]
         return summary
 
-    def log_lines(self, name: str) -> tuple[list[str], float] | None:
-        """Return a job's log lines and when it was accepted, or None for a job this API does not know.
+    def log_lines(self, name: str) -> tuple[str, list[str], float] | None:
+        """Return a job's name as it was given, its log lines and when it was accepted, or None for a job this API
+        does not know.
 
-        :param name: the job's name.
+        :param name: the job's name, in any case.
         """
-        document = self.state.get(self.kind.state_kind, name)
+        document = self.state.get(self.kind.state_kind, key_of(name))
         if document is None:
             return None
+        original = str(document["request"][self.kind.name_field])
         _, spec, jobs = self._runner(document)
-        return jobs.logs(spec, name), float(document["created_epoch_s"])
+        return original, jobs.logs(spec, self.kind.backend_name(original)), float(document["created_epoch_s"])
 
     def _arn(self, name: str) -> str:
         """Return a job's ARN.

@@ -11,6 +11,7 @@ from typing import Any
 from ml_lifecycle.api_server.endpoints import EndpointApi
 from ml_lifecycle.api_server.errors import ApiError
 from ml_lifecycle.api_server.jobs import JobApi
+from ml_lifecycle.api_server.names import NAME
 from ml_lifecycle.core.sagemaker_api import log_events
 
 ENDPOINT_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
@@ -43,7 +44,8 @@ class LogsApi:
         :param prefix: the stream name prefix.
         """
         if group.startswith(ENDPOINT_GROUP_PREFIX):
-            found = self.endpoints.log_streams(group[len(ENDPOINT_GROUP_PREFIX) :])
+            endpoint = group[len(ENDPOINT_GROUP_PREFIX) :]
+            found = self.endpoints.log_streams(endpoint) if NAME.match(endpoint) and len(endpoint) <= 63 else None
             if found is None:
                 raise _not_found("group")
             by_stream, created_s = found
@@ -54,13 +56,16 @@ class LogsApi:
         api = self.jobs[kind]
         job = prefix.split("/", 1)[0]
         streams: Streams = {}
-        for name in [job] if job else api.state.names(api.kind.state_kind):
+        chosen = (
+            [job] if "/" in prefix else [n for n in api.state.names(api.kind.state_kind) if n.startswith(job.lower())]
+        )
+        for name in chosen if NAME.match(job) or not job else []:
             job_log = api.log_lines(name)
             if job_log is None:
                 continue
-            lines, started_s = job_log
+            original, lines, started_s = job_log
             for host, messages in log_events.split_by_host(lines).items():
-                stream = log_events.stream_name(name, host, started_s)
+                stream = log_events.stream_name(original, host, started_s)
                 if stream.startswith(prefix):
                     streams[stream] = (messages, int(started_s * 1000))
         return streams

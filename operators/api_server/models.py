@@ -10,26 +10,35 @@ from typing import Any
 
 from ml_lifecycle.api_server.config import ApiConfig
 from ml_lifecycle.api_server.errors import in_use, not_found, validation
-from ml_lifecycle.api_server.names import name_in
+from ml_lifecycle.api_server.guards import check_locations, check_role
+from ml_lifecycle.api_server.names import key_of, name_in
 from ml_lifecycle.api_server.state import ApiState
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
 from ml_lifecycle.core.sagemaker_api.listing import SummaryKeys, select
 
 
-def _check_model(request: Mapping[str, Any]) -> None:
-    """Refuse a CreateModel request with a field that cannot be honoured.
+def _check_model(request: Mapping[str, Any], config: ApiConfig) -> None:
+    """Refuse a CreateModel request with a field that cannot be honoured, a model outside S3 or a role callers may
+    not pass.
 
     :param request: the request.
+    :param config: the API's settings.
     """
     from ml_lifecycle.core.sagemaker_api.model import model_kwargs
 
-    model_kwargs(request)
+    kwargs = model_kwargs(request)
+    locations = {"ModelDataUrl": kwargs["model_uri"]}
+    if kwargs.get("source_dir"):
+        locations["Environment.SAGEMAKER_SUBMIT_DIRECTORY"] = kwargs["source_dir"]
+    check_locations(locations, config)
+    check_role(kwargs.get("role_arn"), config, "ExecutionRoleArn")
 
 
-def _check_endpoint_config(request: Mapping[str, Any]) -> None:
+def _check_endpoint_config(request: Mapping[str, Any], config: ApiConfig) -> None:
     """Refuse a CreateEndpointConfig request with a field that cannot be honoured, or other than one variant.
 
     :param request: the request.
+    :param config: the API's settings.
     """
     from ml_lifecycle.core.sagemaker_api.endpoint import ENDPOINT_CONFIG_RULES
     from ml_lifecycle.core.sagemaker_api.fields import apply_rules
@@ -37,7 +46,10 @@ def _check_endpoint_config(request: Mapping[str, Any]) -> None:
     variants = request.get("ProductionVariants")
     if not isinstance(variants, list) or len(variants) != 1:
         raise validation("ProductionVariants must hold exactly one variant: one production variant runs here")
-    apply_rules(request, ENDPOINT_CONFIG_RULES, "CreateEndpointConfig")
+    name_in(variants[0], "ModelName")
+    check_role(
+        apply_rules(request, ENDPOINT_CONFIG_RULES, "CreateEndpointConfig").get("role_arn"), config, "ExecutionRoleArn"
+    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,7 @@ class StoredKind:
     title: str
     noun: str
     arn_type: str
-    check: Callable[[Mapping[str, Any]], None]
+    check: Callable[[Mapping[str, Any], ApiConfig], None]
     summaries_field: str
 
 
@@ -89,6 +101,13 @@ class StoredApi:
         """
         return name_in(request, f"{self.kind.noun}Name")
 
+    def arn_of(self, name: str) -> str:
+        """Return a resource's ARN (public: the tags are kept by it).
+
+        :param name: its name.
+        """
+        return self._arn(name)
+
     def _arn(self, name: str) -> str:
         """Return a resource's ARN.
 
@@ -102,8 +121,9 @@ class StoredApi:
         :param request: the Create request.
         """
         name = self._name(request)
-        self.kind.check(request)
-        if not self.state.create(self.kind.state_kind, name, {"request": request, "created_epoch_s": time.time()}):
+        self.kind.check(request, self.config)
+        document = {"request": request, "created_epoch_s": time.time()}
+        if not self.state.create(self.kind.state_kind, key_of(name), document):
             raise in_use(self.kind.title, name)
         return {f"{self.kind.noun}Arn": self._arn(name)}
 
@@ -112,7 +132,7 @@ class StoredApi:
 
         :param name: its name.
         """
-        document = self.state.get(self.kind.state_kind, name)
+        document = self.state.get(self.kind.state_kind, key_of(name_in({"name": name}, "name")))
         if document is None:
             raise validation(f"Could not find {self.kind.title.lower()} {name!r}")
         return document
@@ -133,9 +153,9 @@ class StoredApi:
         :param request: the Delete request.
         """
         name = self._name(request)
-        if self.state.get(self.kind.state_kind, name) is None:
+        if self.state.get(self.kind.state_kind, key_of(name)) is None:
             raise not_found(self.kind.title, name)
-        self.state.delete(self.kind.state_kind, name)
+        self.state.delete(self.kind.state_kind, key_of(name))
         return {}
 
     def list(self, request: Mapping[str, Any]) -> dict[str, Any]:

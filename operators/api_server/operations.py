@@ -45,9 +45,25 @@ class Operations:
         """
 
         def handler(request: dict[str, Any], caller: str) -> dict[str, Any]:
+            self.tags.check(request.get("Tags"))
             response = create(request, caller)
             if request.get("Tags"):
                 self.tags.add({"ResourceArn": response[arn_field], "Tags": request["Tags"]})
+            return response
+
+        return handler
+
+    def _untagging(self, delete: Handler, arn_of: Callable[[str], str], name_field: str) -> Handler:
+        """Return a Delete handler that also forgets the resource's tags.
+
+        :param delete: the Delete handler.
+        :param arn_of: name -> the resource's ARN.
+        :param name_field: the request field naming it.
+        """
+
+        def handler(request: dict[str, Any], caller: str) -> dict[str, Any]:
+            response = delete(request, caller)
+            self.tags.forget(arn_of(str(request[name_field])))
             return response
 
         return handler
@@ -65,13 +81,13 @@ class Operations:
             noun = stored.kind.noun
             sagemaker[f"Create{noun}"] = self._tagged(_ignoring_caller(stored.create), f"{noun}Arn")
             sagemaker[f"Describe{noun}"] = _ignoring_caller(stored.describe)
-            sagemaker[f"Delete{noun}"] = _ignoring_caller(stored.delete)
+            sagemaker[f"Delete{noun}"] = self._untagging(_ignoring_caller(stored.delete), stored.arn_of, f"{noun}Name")
             sagemaker[f"List{noun}s"] = _ignoring_caller(stored.list)
         sagemaker.update(
             CreateEndpoint=self._tagged(self.endpoints.create, "EndpointArn"),
             UpdateEndpoint=self.endpoints.update,
             DescribeEndpoint=_ignoring_caller(self.endpoints.describe),
-            DeleteEndpoint=self.endpoints.delete,
+            DeleteEndpoint=self._untagging(self.endpoints.delete, self.endpoints.arn_of, "EndpointName"),
             ListEndpoints=_ignoring_caller(self.endpoints.list),
             AddTags=_ignoring_caller(self.tags.add),
             ListTags=_ignoring_caller(self.tags.list),

@@ -92,8 +92,8 @@ class Invoker:
         forwarded = {h: headers[h] for h in FORWARDED if h in headers}
         try:
             status, answered, payload = await self._post(url, forwarded, body)
-        except (aiohttp.ClientError, TimeoutError) as err:
-            # The endpoint may have moved (an update) or gone (deleted) since it was looked up: look again.
+        except aiohttp.ClientConnectorError as err:
+            # Nothing was sent: the endpoint may have moved (an update) or gone (deleted) since it was looked up.
             self.where.pop(name, None)
             fresh, _ = await self._target(name)
             if fresh == url:
@@ -103,6 +103,12 @@ class Invoker:
                     424,
                 ) from err
             status, answered, payload = await self._post(fresh, forwarded, body)
+        except (aiohttp.ClientError, TimeoutError) as err:  # sent, maybe run: an invocation is never sent twice
+            self.where.pop(name, None)
+            await self._target(name)  # an endpoint deleted meanwhile says so; one that lives answered badly
+            raise ApiError(
+                "ModelError", f"The model of endpoint {name} did not answer: {err or type(err).__name__}", 424
+            ) from err
         if status >= 400:
             raise ModelError(name, status, payload)
         return 200, {**answered, VARIANT_HEADER: variant}, payload

@@ -71,6 +71,7 @@ def verify(
     secret_for: Callable[[str], str | None],
     services: tuple[str, ...],
     now: datetime | None = None,
+    must_sign: tuple[str, ...] = (),
 ) -> Caller:
     """Return who signed the request; raise AuthError (never anything else) when it is not properly signed.
 
@@ -78,6 +79,7 @@ def verify(
     :param secret_for: the secret of an access key id, or None for a key this server does not know.
     :param services: the signing names accepted (``sagemaker``, ``sagemaker-runtime``...).
     :param now: the server's time (for tests); now by default.
+    :param must_sign: headers that, when present, must be among those signed.
     """
     headers = {name.lower(): value for name, value in request.headers.items()}
     authorization = headers.get("authorization", "")
@@ -91,6 +93,9 @@ def verify(
     signed = match["signed"].split(";")
     if "host" not in signed or any(name not in headers for name in signed if name != "host"):
         raise AuthError("IncompleteSignature", "SignedHeaders must include host and name only headers present")
+    unsigned = [name for name in must_sign if name in headers and name not in signed]
+    if unsigned:
+        raise AuthError("IncompleteSignature", f"SignedHeaders must include {', '.join(unsigned)}")
     amz_date = headers.get("x-amz-date", "")
     _check_clock(amz_date, match["date"], now or datetime.now(UTC))
     secret = secret_for(match["key"])

@@ -8,6 +8,7 @@ next one, describes it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from ml_lifecycle.errors import ArtifactExists
 from ml_lifecycle.stores.base import ArtifactStore
 
 DOCUMENT = "resource.json"
+SAFE_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")  # what SageMaker's names (and our digests) are: never a path
 
 
 class ApiState:
@@ -35,7 +37,7 @@ class ApiState:
         :param kind: the kind of resource.
         :param name: its name.
         """
-        return self.root.join(kind, name, DOCUMENT)
+        return self.root.join(kind, _safe(name), DOCUMENT)
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         """Return a resource's document, or None when there is none.
@@ -76,7 +78,7 @@ class ApiState:
         :param kind: the kind of resource.
         :param name: its name.
         """
-        self.store.delete_prefix(self.root.join(kind, name))
+        self.store.delete_prefix(self.root.join(kind, _safe(name)))
 
     def names(self, kind: str) -> list[str]:
         """Return the names of a kind's resources, sorted.
@@ -86,3 +88,13 @@ class ApiState:
         suffix = "/" + DOCUMENT
         objects = self.store.list_objects(self.root.join(kind))
         return sorted(o.relative_key[: -len(suffix)] for o in objects if o.relative_key.endswith(suffix))
+
+
+def _safe(name: str) -> str:
+    """Return a name that is safe as one path segment, or raise.
+
+    :param name: the name.
+    """
+    if not SAFE_NAME.match(name):
+        raise ValueError(f"{name!r} is not a resource name (letters, digits and hyphens)")
+    return name

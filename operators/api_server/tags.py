@@ -49,6 +49,26 @@ class TagsApi:
         document = self.state.get(TAGS, _key(arn))
         return dict(document["tags"]) if document else {}
 
+    def check(self, tags: Any) -> None:
+        """Refuse a Create's tags before anything is created: a list of at most MAX_TAGS {Key, Value}.
+
+        :param tags: the request's Tags.
+        """
+        if tags is None:
+            return
+        if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+            raise validation(f"Tags must be a list of at most {MAX_TAGS} tags")
+        for tag in tags:
+            if not isinstance(tag, Mapping) or not tag.get("Key"):
+                raise validation(f"Tag {tag!r} has no Key")
+
+    def forget(self, arn: str) -> None:
+        """Remove a deleted resource's tags (a new resource of the same name starts without them).
+
+        :param arn: the resource's ARN.
+        """
+        self.state.delete(TAGS, _key(arn))
+
     def add(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Add (or replace) tags.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ml_lifecycle.core.endpoint_idleness import EndpointActivity
 from ml_lifecycle.core.status import EndpointStatus
@@ -83,6 +83,8 @@ class DeployWait:
 
 class EndpointBackend(ABC):
     """Live endpoints on one backend: deploy (create or update in place), describe, delete, and their activity."""
+
+    records_data_capture: ClassVar[bool] = False  # deploy honours a spec's data_capture; if not, it is refused
 
     @abstractmethod
     def deploy(self, spec: Any, owner: Mapping[str, str], sink: LogSink) -> EndpointView:

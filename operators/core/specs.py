@@ -9,6 +9,7 @@ from typing import Any, Literal
 from ml_lifecycle.core import checks
 from ml_lifecycle.core.checks import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUNTIME_S, SUPPORTED_SPLIT_TYPES
 from ml_lifecycle.core.container_resources import size_in_bytes
+from ml_lifecycle.core.data_capture import DataCapture
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.gpus import canonical_gpus
 from ml_lifecycle.core.image_ref import parse_image_ref
@@ -268,6 +269,7 @@ class EndpointSpec:
     :param shm_size_bytes: the size of each container's /dev/shm; None for half the instance's memory.
     :param secrets: environment variable -> reference (core.secret_refs), read when a container starts; never a value.
     :param role_arn: the execution role whose credentials the containers get (SageMaker's RoleArn), or None.
+    :param data_capture: what the endpoint records of its requests and responses (core.data_capture), or None.
     """
 
     endpoint_name: str
@@ -281,12 +283,15 @@ class EndpointSpec:
     shm_size_bytes: int | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
     role_arn: str | None = None
+    data_capture: DataCapture | None = None
 
     def __post_init__(self) -> None:
         """Validate every field."""
         check_role_arn(self.role_arn)
         check_role_environment(self.role_arn, self.environment, self.secrets)
         checks.check_endpoint_name(self.endpoint_name)
+        if self.data_capture is not None and not isinstance(self.data_capture, DataCapture):
+            raise SpecError("data_capture", f"{self.data_capture!r} is not a DataCapture", "Use parse_data_capture")
         parse_secrets(self.secrets, self.environment)
         parse_image_ref(self.image_uri, "image_uri")
         parse_uri(self.model_uri, "model_uri")

@@ -140,6 +140,7 @@ def _endpoints(endpoints: list[dict[str, Any]]) -> str:
         )
         why = e.get("serving_problem") or (e.get("failure_reason") if e.get("status") == EndpointStatus.FAILED else "")
         reason = f'<div class="bad">{escape(str(why))}</div>' if why else ""
+        reason += _capture(e)
         rows.append(
             f'<tr class="endpoint"><td>{escape(str(e.get("endpoint_name", "")))}</td>'
             f'<td>{escape(str(e.get("status", "")))} {health}{reason}</td><td><a href="{url}">{url}</a></td>'
@@ -208,6 +209,20 @@ def _deleted(notes: list[dict[str, Any]]) -> str:
     )
     header = "<tr><th>endpoint</th><th>compute</th><th>deleted at</th><th>why</th></tr>"
     return f'<h3>Deleted by the reaper for idleness</h3><table class="deleted-endpoints">{header}{rows}</table>'
+
+
+def _capture(endpoint: dict[str, Any]) -> str:
+    """Render what an endpoint's data capture wrote and lost (the loss and its reason stand out), or nothing.
+
+    :param endpoint: an endpoint record with the ``capture_*`` counters its description gave.
+    """
+    if "capture_records" not in endpoint:
+        return ""
+    lost = str(endpoint.get("capture_lost", "0"))
+    text = f"data capture: {endpoint['capture_records']} records written, {lost} lost"
+    if lost != "0":
+        text += f" ({endpoint.get('capture_last_error', '')})"
+    return f'<div class="{"bad" if lost != "0" else "muted"}">{escape(text)}</div>'
 
 
 def _running(jobs: list[dict[str, Any]]) -> str:

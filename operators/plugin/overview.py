@@ -191,6 +191,7 @@ def _as_it_is(endpoint_name: str, overview: Overview) -> dict[str, Any]:
     found: dict[str, Any] = {"status": view.status, "failure_reason": view.failure_reason}
     if view.serving_problem:
         found["serving_problem"] = view.serving_problem
+    found.update({key: value for key, value in view.details.items() if key.startswith("capture_")})
     return found
 
 

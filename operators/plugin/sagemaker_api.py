@@ -55,6 +55,9 @@ class PrefixWithoutSlash:
         :param receive: receives events.
         :param send: sends events.
         """
-        if scope["type"] == "http" and scope.get("path") == API_URL_PREFIX:
-            scope = {**scope, "path": API_URL_PREFIX + "/"}
+        if scope["type"] == "http":
+            root = scope.get("root_path", "")  # Airflow's base_url path, when it has one
+            path = scope.get("path", "")
+            if path.removeprefix(root) == API_URL_PREFIX:
+                scope = {**scope, "path": path + "/"}
         await self.app(scope, receive, send)

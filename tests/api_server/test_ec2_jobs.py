@@ -38,6 +38,7 @@ def test_a_training_job_tagged_for_ec2_runs_on_emulated_instances(
         region="us-east-1",
         account_id="000000000000",
         backend_options={"poll_interval_s": 0.5},
+        allowed_role_arns=("*",),
     )
     name = f"{prefix}-train"
     request = training_request(

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from support.api_server import ShapeChecker, api_client, training_request
+from support.api_server import ROLE_ARN, ShapeChecker, api_client, training_request
 
 pytestmark = pytest.mark.docker
 
@@ -39,7 +39,7 @@ def test_a_model_is_transformed_then_served_and_invoked_through_the_runtime(
     sagemaker.create_model(
         ModelName=model,
         PrimaryContainer={"Image": example_image, "ModelDataUrl": model_uri},
-        ExecutionRoleArn="arn:aws:iam::000000000000:role/SageMakerRole",
+        ExecutionRoleArn=ROLE_ARN,
     )
     assert sagemaker.describe_model(ModelName=model)["PrimaryContainer"]["ModelDataUrl"] == model_uri
 

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
-from support.api_server import ShapeChecker, api_client, training_request
+from support.api_server import ROLE_ARN, ShapeChecker, api_client, training_request
 
 pytestmark = pytest.mark.docker
 
@@ -89,20 +89,22 @@ def test_a_field_that_cannot_be_honoured_is_refused_by_name_and_nothing_starts(s
     assert missing.value.response["Error"]["Code"] == "ValidationException"
 
 
-def test_a_taken_name_is_refused(sagemaker, s3, example_image, sample_data):
+def test_a_taken_name_is_refused_and_a_job_stopped_at_once_ends_stopped(sagemaker, s3, example_image, sample_data):
     from botocore.exceptions import ClientError
 
     _upload_training_data(s3, sample_data)
     name = f"api-twice-{uuid.uuid4().hex[:8]}"
-    sagemaker.create_training_job(**training_request(name, example_image))
+    slow = training_request(name, example_image)
+    slow["AlgorithmSpecification"]["ContainerEntrypoint"] = ["sh", "-c", "sleep 60 && train"]
+    sagemaker.create_training_job(**slow)
     with pytest.raises(ClientError) as raised:
-        sagemaker.create_training_job(**training_request(name, example_image))
+        sagemaker.create_training_job(**training_request(name.upper(), example_image))  # names differ by more than case
     assert raised.value.response["Error"]["Code"] == "ResourceInUse"
-    sagemaker.stop_training_job(TrainingJobName=name)
+    sagemaker.stop_training_job(TrainingJobName=name)  # at once: before its agent wrote anything, maybe
     sagemaker.get_waiter("training_job_completed_or_stopped").wait(
         TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
     )
-    assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in {"Stopped", "Completed"}
+    assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"
 
 
 def test_a_job_runs_on_through_a_restart_of_the_api(s3, example_image, sample_data, monkeypatch, ml_home):
@@ -114,7 +116,9 @@ def test_a_job_runs_on_through_a_restart_of_the_api(s3, example_image, sample_da
 
     monkeypatch.setenv("AIRFLOW_CONN_SAGEMAKER_API", CREDENTIALS_CONNECTION)
     _upload_training_data(s3, sample_data)
-    config = ApiConfig("local", "aws_default", "sagemaker_api", "s3://ml-bucket/sagemaker-api", "us-east-1", "0" * 12)
+    config = ApiConfig(
+        "local", "aws_default", "sagemaker_api", "s3://ml-bucket/sagemaker-api", "us-east-1", "0" * 12, {}, (ROLE_ARN,)
+    )
     name = f"api-restart-{uuid.uuid4().hex[:8]}"
     request = training_request(name, example_image)
     request["AlgorithmSpecification"]["ContainerEntrypoint"] = ["sh", "-c", "sleep 4 && train"]
@@ -128,3 +132,25 @@ def test_a_job_runs_on_through_a_restart_of_the_api(s3, example_image, sample_da
             TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
         )
         assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Completed"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"OutputDataConfig": {"S3OutputPath": "file:///opt/airflow/dags"}}, "output_path"),
+        ({"CheckpointConfig": {"S3Uri": "/etc"}}, "checkpoint_uri"),
+        ({"RoleArn": "arn:aws:iam::000000000000:role/Admin"}, "RoleArn"),
+    ],
+)
+def test_the_servers_files_and_roles_callers_may_not_pass_are_refused_before_anything_starts(
+    sagemaker, example_image, s3, docker_client, change, field
+):
+    from botocore.exceptions import ClientError
+
+    name = f"api-guard-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ClientError) as refused:
+        sagemaker.create_training_job(**training_request(name, example_image, **change))
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert field in refused.value.response["Error"]["Message"]
+    assert sagemaker.list_training_jobs(NameContains=name)["TrainingJobSummaries"] == []
+    assert not docker_client.containers.list(all=True, filters={"label": f"ml-lifecycle.job={name}"})

@@ -77,12 +77,19 @@ def test_a_blue_green_deployment_config_becomes_the_traffic_shift_of_an_update(r
     assert endpoint_kwargs(_routing(routing, 120)) == {**KWARGS, "traffic_shift": expected, "bake_s": 120}
 
 
+def test_data_capture_config_is_the_operators_data_capture():
+    capture = {"EnableCapture": True, "InitialSamplingPercentage": 50, "DestinationS3Uri": "s3://b/capture",
+               "CaptureOptions": [{"CaptureMode": "Input"}]}  # fmt: skip
+    config = {**CONFIG, "EndpointConfig": {**CONFIG["EndpointConfig"], "DataCaptureConfig": capture}}
+    assert endpoint_kwargs(config)["data_capture"] == capture
+
+
 @pytest.mark.parametrize(
     ("config", "field", "advice"),
     [
         (_routing({"Type": "CANARY", "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}}), "CanarySize.Type", "percent"),
         (_routing({"Type": "CANARY"}), "TrafficRoutingConfiguration", "CanarySize"),
-        ({**CONFIG, "EndpointConfig": {**CONFIG["EndpointConfig"], "DataCaptureConfig": {}}}, "DataCaptureConfig", "not built"),
+        ({**CONFIG, "EndpointConfig": {**CONFIG["EndpointConfig"], "TracingConfig": {}}}, "TracingConfig", "not built"),
         (
             {**CONFIG, "EndpointConfig": {"ProductionVariants": CONFIG["EndpointConfig"]["ProductionVariants"] * 2}},
             "ProductionVariants",

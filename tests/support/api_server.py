@@ -18,6 +18,7 @@ from botocore.validate import ParamValidator
 from support.moto import free_port
 
 API_KEY, API_SECRET = "AKIDSAGEMAKERAPI", "secret-of-the-sagemaker-api"
+ROLE_ARN = "arn:aws:iam::000000000000:role/SageMakerRole"  # the execution role the tests' API lets callers pass
 CREDENTIALS_CONNECTION = json.dumps({"conn_type": "generic", "login": API_KEY, "password": API_SECRET})
 
 
@@ -132,7 +133,7 @@ def training_request(name: str, image: str, **changes: Any) -> dict[str, Any]:
     request = {
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
-        "RoleArn": "arn:aws:iam::000000000000:role/SageMakerRole",
+        "RoleArn": ROLE_ARN,
         "HyperParameters": {"l2": "0.1"},
         "InputDataConfig": [
             {
@@ -171,6 +172,7 @@ def api_url(s3: Any, ml_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         region="us-east-1",
         account_id="000000000000",
         backend_options={"poll_interval_s": 0.5},
+        allowed_role_arns=(ROLE_ARN,),
     )
     with serving(create_app(config), free_port()) as url:
         yield url

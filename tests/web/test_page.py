@@ -100,6 +100,29 @@ def test_the_page_shows_versions_metrics_lineage_charts_endpoints_and_running_jo
     assert re.search(r"\$0\.7[67]\d\d", html)  # 2 hosts x 2 h x $0.192
 
 
+def test_the_page_shows_what_an_endpoints_data_capture_wrote_and_lost(page_env, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from ml_lifecycle.compute.local.endpoints.record import EndpointRecord, save_endpoint
+    from ml_lifecycle.plugin.app import create_app
+
+    home = tmp_path / "home"
+    record = EndpointRecord("linear", "Creating", "", [], "r1", "img", "", "file:///m.tar.gz", 1, "", 0.0, {})
+    save_endpoint(home, record)  # a record the backend describes (Creating: no engine asked)
+    # What the endpoint's proxy writes at each flush (docker/endpoint-proxy/mlc_capture.lua).
+    state = home / "endpoints" / "linear" / "proxy" / "capture-state"
+    state.mkdir(parents=True)
+    lost = {"captured": 120, "lost": 7, "last_error": "cannot make /x/2026/12/07/14: No space left on device"}
+    (state / "stats.json").write_text(json.dumps(lost))
+
+    html = TestClient(create_app()).get("/").text
+
+    assert (
+        '<div class="bad">data capture: 120 records written, 7 lost '
+        "(cannot make /x/2026/12/07/14: No space left on device)</div>" in html
+    )
+
+
 def test_the_overview_api_returns_the_same_data(page_env):
     from fastapi.testclient import TestClient
 

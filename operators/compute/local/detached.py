@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -37,6 +38,9 @@ def launch_detached(run: Callable[[Callable[[str], None]], int], log_path: Path,
     code = 1
     try:
         os.setsid()
+        # The parent's handlers (an API server's, a task runner's) are not the agent's: it installs its own.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_DFL)
         _detach_descriptors(log_path)
         _reset_logging(log_path)
         if heartbeat is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from urllib.parse import urlsplit
 
 from ml_lifecycle.compute.endpoint_interface import EndpointBackend, EndpointView, LogSink
 from ml_lifecycle.compute.local.endpoint_activity import local_activity
+from ml_lifecycle.compute.local.endpoints.capture_config import capture_stats
 from ml_lifecycle.compute.local.endpoints.endpoints import LocalEndpoints
 from ml_lifecycle.compute.local.endpoints.health import Health, endpoint_health
 from ml_lifecycle.compute.local.endpoints.proxy_config import ServingLimits
@@ -50,6 +52,8 @@ class LocalEndpointBackend(EndpointBackend):
     :param ping_timeout_s: how long GET /ping through the URL may take when an endpoint is described.
     """
 
+    records_data_capture = True  # the proxy's router records it (capture_config)
+
     def __init__(self, endpoints: LocalEndpoints, home: Path, limits: ServingLimits, ping_timeout_s: float) -> None:
         self.manager = endpoints
         self.engine = endpoints.engine
@@ -67,6 +71,15 @@ class LocalEndpointBackend(EndpointBackend):
         return view_of(self.manager.deploy(spec, dict(owner), sink, self.limits))
 
     def describe(self, endpoint_name: str) -> EndpointView | None:
+        """Return the endpoint as it is, with what its data capture wrote and lost (``capture_*`` details).
+
+        :param endpoint_name: the endpoint's name.
+        """
+        view = self._describe(endpoint_name)
+        stats = capture_stats(self.home, endpoint_name) if view is not None else {}
+        return dataclasses.replace(view, details={**view.details, **stats}) if view is not None and stats else view
+
+    def _describe(self, endpoint_name: str) -> EndpointView | None:
         """Return the endpoint as it is: its record, what the engine says of its containers, and GET /ping.
 
         :param endpoint_name: the endpoint's name.

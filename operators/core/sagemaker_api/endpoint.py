@@ -24,7 +24,7 @@ VARIANT = "ProductionVariants[]"
 SHIFT = "DeploymentConfig.BlueGreenUpdatePolicy"
 ROUTING = f"{SHIFT}.TrafficRoutingConfiguration"
 ONE_VARIANT = "one production variant runs per endpoint here"
-NOT_YET = "endpoint data capture, autoscaling and monitoring are not built yet"
+NOT_YET = "SageMaker's managed instance scaling and tracing are not built here (EC2 endpoints scale with min_instances, max_instances and target_invocations_per_instance)"
 
 ENDPOINT_CONFIG_RULES: tuple[FieldRule, ...] = (
     no_effect("EndpointConfigName", "accepted; the config's own variant is the one served"),
@@ -49,7 +49,7 @@ ENDPOINT_CONFIG_RULES: tuple[FieldRule, ...] = (
     refused(f"{VARIANT}.VariantInstanceProvisionTimeoutInSeconds", "give one InstanceType"),
     refused(f"{VARIANT}.CapacityReservationConfig", "SageMaker capacity reservations are SageMaker's"),
     refused(f"{VARIANT}.AcceleratorPartitionLayouts", "give whole GPUs with the operator's gpus"),
-    refused("DataCaptureConfig", NOT_YET),
+    maps_to("DataCaptureConfig", "data_capture", dict),
     no_effect("Tags", "accepted; resources are labelled with the Airflow task instance instead"),
     into("KmsKeyId", "ec2_settings", "kms_key_id", "`ec2_settings['kms_key_id']` (the instances' volumes)"),
     refused("AsyncInferenceConfig", "asynchronous endpoints do not run here"),

@@ -12,6 +12,7 @@ from typing import Any
 
 from ml_lifecycle import settings
 from ml_lifecycle.compute.local.container_sizing import container_resources, plan_gpus
+from ml_lifecycle.compute.local.endpoints.capture_config import CaptureSetup, capture_setup
 from ml_lifecycle.compute.local.endpoints.ownership import HOME, claim
 from ml_lifecycle.compute.local.endpoints.proxy import ROLE, ROLE_PROXY, EndpointProxy, ensure_proxy_image
 from ml_lifecycle.compute.local.endpoints.proxy_config import INVOCATION_TIMEOUT_S, ServingLimits
@@ -20,11 +21,13 @@ from ml_lifecycle.compute.local.endpoints.record import (
     DELETING,
     FAILED,
     IN_SERVICE,
+    PROXY_DIR,
     UPDATING,
     EndpointRecord,
     endpoint_lock,
     endpoints_dir,
     list_endpoints,
+    proxy_dir,
     read_endpoint,
     remove_endpoint_record,
     save_endpoint,
@@ -43,7 +46,6 @@ from ml_lifecycle.secret_sources.values import resolve_secrets
 
 log = logging.getLogger(__name__)
 
-PROXY_DIR = "proxy"
 ROLE_AGENT_GRACE_S = 300.0  # beyond the startup timeout: the image pull and the model fetch come first
 
 # Kept importable from here: the CLI and older callers read records through this module.
@@ -117,14 +119,16 @@ class LocalEndpoints:
         name = spec.endpoint_name
         secret_environment = resolve_secrets(spec.secrets, self.aws_conn_id)  # before anything starts
         # Where nginx is to listen is read before anything starts: a wrong ML_LIFECYCLE_PROXY_NETWORK stops here.
-        proxy = self._proxy(name, limits, settings.proxy_network())
+        proxy = self._proxy(name, limits, settings.proxy_network(), capture_setup(spec.data_capture, name, self.home))
         old = read_endpoint(self.home, name)
         live = old if old is not None and old.status in (IN_SERVICE, UPDATING) and old.port and old.upstreams else None
-        self._set_status(old, UPDATING if live else CREATING, name, owner)
         revision = new_revision()
         revision_dir = endpoints_dir(self.home) / name / revision
         grace_s = spec.startup_timeout_s + ROLE_AGENT_GRACE_S
+        # A role that cannot be assumed fails here, before the endpoint's status changes (its agent ends itself
+        # once it sees no container of the revision, whatever happens next).
         role = serve_role_credentials(spec.role_arn, name, revision, revision_dir, self.aws_conn_id, grace_s, sink)
+        self._set_status(old, UPDATING if live else CREATING, name, owner)
         ep_labels = {**labels.owned("endpoint", name, owner, endpoint=name), HOME: str(self.home)}
         servers = []
         routed = False
@@ -226,15 +230,18 @@ class LocalEndpoints:
             remove_endpoint_record(self.home, name)
             return removed
 
-    def _proxy(self, name: str, limits: ServingLimits, network_mode: str | None = None) -> EndpointProxy:
+    def _proxy(
+        self, name: str, limits: ServingLimits, network_mode: str | None = None, capture: CaptureSetup | None = None
+    ) -> EndpointProxy:
         """Return the endpoint's proxy; its nginx.conf lives in the endpoint's folder.
 
         :param name: the endpoint name.
         :param limits: the serving limits.
         :param network_mode: ``host`` or ``bridge``; None reads the setting when the proxy starts.
+        :param capture: the endpoint's data capture, or None.
         """
-        folder = endpoints_dir(self.home) / name / PROXY_DIR
-        return EndpointProxy(self.engine, name, limits, self.serving_host, folder, network_mode)
+        folder = proxy_dir(self.home, name)
+        return EndpointProxy(self.engine, name, limits, self.serving_host, folder, network_mode, capture)
 
     def _ensure_proxy(
         self,

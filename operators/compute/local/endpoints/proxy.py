@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ml_lifecycle import settings
+from ml_lifecycle.compute.local.endpoints import capture_config
+from ml_lifecycle.compute.local.endpoints.capture_config import CaptureSetup
 from ml_lifecycle.compute.local.endpoints.proxy_config import (
     PROXY_PORT,
     ServingLimits,
@@ -95,6 +97,7 @@ class EndpointProxy:
         serving_host: str,
         config_dir: Path,
         network_mode: str | None = None,
+        capture: CaptureSetup | None = None,
     ) -> None:
         """Name the endpoint's proxy resources.
 
@@ -105,7 +108,9 @@ class EndpointProxy:
         :param config_dir: the folder on the engine's host holding nginx.conf and edge.conf, mounted read-only.
         :param network_mode: ``host`` (nginx on the host's network, listening on 127.0.0.1) or ``bridge`` (on the
             endpoint's network, its port published by Docker); default settings.proxy_network().
+        :param capture: the data capture its router records, or None.
         """
+        self.capture = capture
         self.config_dir = config_dir
         self.engine = engine
         self.endpoint_name = endpoint_name
@@ -151,6 +156,13 @@ class EndpointProxy:
         :param port: the endpoint's port, or None to take a free one (a new endpoint).
         """
         self.config_dir.mkdir(parents=True, exist_ok=True)
+        mounts = [Mount(str(self.config_dir), CONFIG_FOLDER, read_only=True)]
+        if self.capture is not None:
+            capture_config.prepare_folders(self.capture)
+            mounts += [
+                Mount(str(self.capture.records_dir), capture_config.CAPTURE_ROOT),
+                Mount(str(self.capture.state_dir), capture_config.STATE_ROOT),
+            ]
         if self.on_host:
             placement: dict[str, Any] = {"network": HOST_NETWORK, "container_port": None}
             environment = {"MLC_PROXY_BIND": LOOPBACK, "MLC_PROXY_PORT": str(port or 0)}
@@ -160,8 +172,13 @@ class EndpointProxy:
         container = self.engine.run_service(
             name=self.name,
             image=image,
-            labels={**container_labels, ROLE: ROLE_PROXY, LAYOUT_LABEL: LAYOUT},
-            mounts=[Mount(str(self.config_dir), CONFIG_FOLDER, read_only=True)],
+            labels={
+                **container_labels,
+                ROLE: ROLE_PROXY,
+                LAYOUT_LABEL: LAYOUT,
+                capture_config.LABEL: self.capture.label if self.capture else "",
+            },
+            mounts=mounts,
             environment=environment,
             user=PROXY_USER,
             no_capabilities=True,
@@ -177,13 +194,14 @@ class EndpointProxy:
             self.engine.remove(container)
             raise
 
-    @staticmethod
-    def is_current(container: Any) -> bool:
-        """Say whether a running proxy has this version's layout (an edge and a router nginx, mlc-proxy-start).
+    def is_current(self, container: Any) -> bool:
+        """Say whether a running proxy has this version's layout (an edge and a router nginx, mlc-proxy-start) and
+        mounts the capture folder this deploy writes to (a proxy that mounts one no longer used may stay).
 
         :param container: the proxy container.
         """
-        return bool(container.labels.get(LAYOUT_LABEL) == LAYOUT)
+        mounted = container.labels.get(capture_config.LABEL, "")
+        return container.labels.get(LAYOUT_LABEL) == LAYOUT and (self.capture is None or mounted == self.capture.label)
 
     def port_of(self, container: Any) -> int:
         """Return the endpoint port a running proxy listens on (where it runs decides, not the current setting).
@@ -214,7 +232,7 @@ class EndpointProxy:
         started = time.monotonic()
         if not (self.config_dir / EDGE_CONFIG_NAME).is_file():
             self._write_edge(port)  # a proxy still on standby: this reload starts it
-        self._write(CONFIG_NAME, render_config(self.endpoint_name, revision, servers, self.limits))
+        self._write(CONFIG_NAME, self._config(revision, servers))
         timeout_s = router_drain_s(self.limits) + 5
         code, output = self.engine.exec(container, [RELOAD_COMMAND, str(timeout_s)])
         if code != 0:
@@ -242,7 +260,7 @@ class EndpointProxy:
         started = time.monotonic()
         if not (self.config_dir / EDGE_CONFIG_NAME).is_file():
             self._write_edge(port)
-        self._write(CONFIG_NAME, render_config(self.endpoint_name, revision, servers, self.limits))
+        self._write(CONFIG_NAME, self._config(revision, servers))
         self.engine.signal(container, "SIGHUP")
         self.wait_ready(port, container)
         return time.monotonic() - started
@@ -323,6 +341,15 @@ class EndpointProxy:
             self.engine.stop(container, self.limits.invocation_timeout_s)
             self.engine.remove(container)
         return len(found)
+
+    def _config(self, revision: str, servers: Sequence[str]) -> str:
+        """Render the router's nginx.conf, with the data capture when the endpoint captures.
+
+        :param revision: the revision the servers belong to.
+        :param servers: ``address:port`` of each model container.
+        """
+        lua = capture_config.lua_settings(self.capture) if self.capture is not None else None
+        return render_config(self.endpoint_name, revision, servers, self.limits, capture_settings=lua)
 
     def _write_edge(self, port: int) -> None:
         """Write edge.conf: the edge listens where mlc-proxy-start did, and never changes afterwards.

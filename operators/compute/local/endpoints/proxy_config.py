@@ -122,7 +122,12 @@ def _environment_for(folder: str) -> Any:
 
 
 def render_config(
-    endpoint_name: str, revision: str, servers: Sequence[str], limits: ServingLimits, context: Path | None = None
+    endpoint_name: str,
+    revision: str,
+    servers: Sequence[str],
+    limits: ServingLimits,
+    context: Path | None = None,
+    capture_settings: str | None = None,
 ) -> str:
     """Render the router's nginx.conf for an endpoint (reloaded on each update).
 
@@ -131,6 +136,7 @@ def render_config(
     :param servers: ``address:port`` of each model container on the endpoint's network (at least one).
     :param limits: the serving limits.
     :param context: the folder holding nginx.conf.j2; default proxy_context().
+    :param capture_settings: the data capture's Lua settings (capture_config.lua_settings), or None: no capture.
     """
     if not servers:
         raise EngineError(f"The proxy of endpoint {endpoint_name} needs at least one model container to route to")
@@ -151,6 +157,7 @@ def render_config(
             connect_timeout_s=CONNECT_TIMEOUT_S,
             variant_name=VARIANT_NAME,
             forwarded_headers=FORWARDED_HEADERS,
+            capture_settings=capture_settings,
         )
     )
 

@@ -23,6 +23,8 @@ CREATING, UPDATING, IN_SERVICE, FAILED, DELETING = (
     EndpointStatus.DELETING,
 )
 
+PROXY_DIR = "proxy"
+
 
 @dataclass
 class EndpointRecord:
@@ -74,6 +76,15 @@ def endpoints_dir(home: Path) -> Path:
     :param home: ML_LIFECYCLE_HOME.
     """
     return home / "endpoints"
+
+
+def proxy_dir(home: Path, name: str) -> Path:
+    """Return the folder of an endpoint's proxy files (its nginx configurations, its capture counters).
+
+    :param home: ML_LIFECYCLE_HOME.
+    :param name: the endpoint name.
+    """
+    return endpoints_dir(home) / name / PROXY_DIR
 
 
 def read_endpoint(home: Path, name: str) -> EndpointRecord | None:

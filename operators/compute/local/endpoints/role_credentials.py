@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -65,6 +66,9 @@ def serve_role_credentials(
     while not handover.is_file():
         finished, _ = os.waitpid(pid, os.WNOHANG)
         if finished or time.monotonic() > deadline_s:
+            if not finished:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
             log_text = (revision_dir / "credentials-agent.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"The credentials agent of endpoint {endpoint_name} did not start: {log_text}")
         time.sleep(0.05)
