@@ -82,7 +82,7 @@ class DeferredDeploy:
             if why is None:
                 return OK, f"revision {wait.revision} is healthy"
             if hopeless or time.time() > wait.until_epoch_s:
-                return FAILED, f"{why} (gave up after {boot_timeout_s_note(wait)})"
+                return FAILED, f"{why} (gave up after {_boot_given(wait)})"
             return WAITING, why
         since = dt.datetime.fromtimestamp(wait.since_epoch_s, dt.UTC)
         why, progress = self.endpoints.health.serving_problem(
@@ -179,7 +179,7 @@ def _pending(store: StateStore, wait: RolloutWait) -> tuple[EndpointState, Revis
     return state, pending if pending is not None and pending.revision == wait.revision else None
 
 
-def boot_timeout_s_note(wait: RolloutWait) -> str:
+def _boot_given(wait: RolloutWait) -> str:
     """Say how long the boot was given.
 
     :param wait: the boot's wait.
