@@ -17,6 +17,7 @@ from support import ec2_endpoints as ep
 from support.helpers import task_context
 
 from ml_lifecycle.compute.ec2.endpoint_rollout import UpdateRolledBack
+from ml_lifecycle.core.ec2.endpoint_hosts import HOST_REPORT
 from ml_lifecycle.errors import EndpointBusy
 from ml_lifecycle.triggers.endpoint_deploy import EndpointDeployTrigger
 
@@ -68,6 +69,27 @@ def test_a_deferred_creation_waits_for_health_in_the_triggerer_then_serves(cloud
     assert result["revision"] == state["live"]["revision"] == waits[0]["revision"]
     assert result["url"] == f"http://{state['dns_name']}"
     assert [h["outcome"] for h in state["history"]] == ["created"]
+    ep.delete_endpoint(cloud)
+    ep.nothing_left(cloud)
+
+
+def test_a_deferred_creation_whose_host_fails_is_undone_when_the_task_resumes(cloud):
+    from ml_lifecycle.compute.ec2.endpoint_health import RevisionUnhealthy
+
+    def the_host_fails(progress: dict[str, Any]) -> None:
+        # What the instance's agent writes when its model cannot start (no agent runs on moto's instances).
+        (instance_id,) = ep.read_state(cloud)["pending"]["instance_ids"][:1]
+        key = f"ml-lifecycle/endpoints/{cloud.name}/revisions/{progress['revision']}/staging/hosts/{instance_id}"
+        report = '{"status": "Failed", "failure_reason": "the model did not load"}'
+        cloud.s3.put_object(Bucket=ep.BUCKET, Key=f"{key}/{HOST_REPORT}", Body=report.encode())
+
+    with pytest.raises(RevisionUnhealthy, match="the model did not load"):
+        _drive(ep.deploy_task(cloud, deferrable=True), task_context(), the_host_fails)
+
+    state = ep.read_state(cloud)
+    assert state["status"] == "Failed" and "the model did not load" in state["failure_reason"]
+    assert ep.instances(cloud) == []
+    ep.deploy_task(cloud).execute(task_context(dag_id="other"))  # the lease was given back
     ep.delete_endpoint(cloud)
     ep.nothing_left(cloud)
 
