@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from ml_lifecycle.base import LifecycleOperator, backend_of, identity_from_context
 from ml_lifecycle.compute import check_compute
-from ml_lifecycle.core import checks
+from ml_lifecycle.core import checks, labels
 from ml_lifecycle.core.data_capture import parse_data_capture
 from ml_lifecycle.core.ec2.endpoint_options import endpoint_option_checks
+from ml_lifecycle.core.endpoint_idleness import check_idle_delete_after_h
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.image_ref import parse_image_ref
 from ml_lifecycle.core.roles import check_role_arn
@@ -17,16 +18,18 @@ from ml_lifecycle.core.script_mode import DEFAULT_LOG_LEVEL, check_entry_point
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.links import EndpointLink
 from ml_lifecycle.source_code.serving_operator import SCRIPT_MODE_TEMPLATE_FIELDS, ScriptModeServing
+from ml_lifecycle.triggers.endpoint_deferral import DeferrableDeploy
 
 if TYPE_CHECKING:
-    from ml_lifecycle.compute.base import EndpointView
+    from ml_lifecycle.compute.endpoint_interface import DeployWait, EndpointBackend, EndpointView
+    from ml_lifecycle.core.specs import EndpointSpec
 
 # The endpoint proxy's default request body limit (ml_lifecycle.compute.local.endpoints.proxy_config's; a test keeps them equal),
 # written here so that DAG files need not import the proxy's configuration module.
 DEFAULT_MAX_PAYLOAD_MB = 6
 
 
-class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
+class DeployEndpointOperator(ScriptModeServing, DeferrableDeploy, LifecycleOperator):
     """Serve a model behind a load balancer at a fixed URL; deploying the same name again swaps the model in place.
 
     Local endpoints put nginx in front of the serving containers: the URL stays the same across updates, an update
@@ -81,6 +84,12 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         target-tracking policy on ALBRequestCountPerTarget, as SageMakerVariantInvocationsPerInstance); required when
         max_instances > min_instances.
     :param poll_interval_s: ec2: seconds between health checks; default 5.
+    :param deferrable: ec2: wait for the new revision's health, the traffic steps and the bake in the triggerer instead
+        of a worker slot; the task resumes after each wait to take the next step, finish or roll back. A local deploy
+        has no such wait and deploys at once. Default False.
+    :param idle_delete_after_h: opt-in: the reaper (ReapOrphansOperator) deletes the endpoint once it has served no
+        request for this many hours, as its front counts them (the local proxy's log of POST /invocations, the load
+        balancer's RequestCount in CloudWatch); a deploy restarts the clock. Default None: never.
     :param entry_point: script mode: the inference program, relative to source_dir; the model is repacked with the
         code under ``code/`` and the containers get SageMaker's SAGEMAKER_* variables, as BatchTransformOperator
         describes. Without it, a registry version that keeps its code serves with that code. (templated)
@@ -145,6 +154,8 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         max_instances: int | None = None,
         target_invocations_per_instance: int | None = None,
         poll_interval_s: float = 5.0,
+        idle_delete_after_h: float | None = None,
+        deferrable: bool = False,
         entry_point: str | None = None,
         source_dir: str | None = None,
         dependencies: Sequence[str] | None = None,
@@ -186,6 +197,8 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         self.max_instances = max_instances
         self.target_invocations_per_instance = target_invocations_per_instance
         self.poll_interval_s = poll_interval_s
+        self.idle_delete_after_h = idle_delete_after_h
+        self.deferrable = deferrable
         checks.check_all(
             lambda: checks.check_now(endpoint_option_checks(self.backend_options())),
             lambda: checks.check_now(
@@ -201,6 +214,7 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
                     "secrets": (secrets, checks.check_secrets),
                     "role_arn": (role_arn, check_role_arn),
                     "entry_point": (entry_point, check_entry_point),
+                    "idle_delete_after_h": (idle_delete_after_h, check_idle_delete_after_h),
                     "data_capture": (data_capture, parse_data_capture),
                 }
             ),
@@ -246,13 +260,36 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
         }
 
     def execute(self, context: Any) -> dict[str, Any]:
-        """Deploy and return the endpoint's URL once every container answers GET /ping through it."""
-        return self.deploy(identity_from_context(context).labels(), self.log.info).to_xcom()
+        """Deploy and return the endpoint's URL once every container answers GET /ping through it (or defer)."""
+        owner = identity_from_context(context).labels()
+        if not self.deferrable:
+            return self.deploy(owner, self.log.info).to_xcom()
+        return self.defer_or_return(self.begin_deploy(owner, self.log.info))
 
     def deploy(self, owner: Mapping[str, str], sink: Callable[[str], None]) -> EndpointView:
         """Deploy the endpoint (or update it) and return it once every container answers GET /ping through it.
 
         :param owner: the labels of who deploys it (the Airflow task instance, or the SageMaker API's caller).
+        :param sink: where progress is told (the task log).
+        """
+        endpoints, spec, owned = self._prepare(owner, sink)
+        return endpoints.deploy(spec, owned, sink)
+
+    def begin_deploy(self, owner: Mapping[str, str], sink: Callable[[str], None]) -> EndpointView | DeployWait:
+        """Deploy the endpoint up to its first long wait, which the triggerer takes (``deferrable``).
+
+        :param owner: the labels of who deploys it.
+        :param sink: where progress is told (the task log).
+        """
+        endpoints, spec, owned = self._prepare(owner, sink)
+        return endpoints.begin_deploy(spec, owned, sink)
+
+    def _prepare(
+        self, owner: Mapping[str, str], sink: Callable[[str], None]
+    ) -> tuple[EndpointBackend, EndpointSpec, dict[str, str]]:
+        """Build the spec, check the rendered options, stage the serving code; return the endpoints and the labels.
+
+        :param owner: the labels of who deploys it.
         :param sink: where progress is told (the task log).
         """
         from ml_lifecycle.core.container_resources import size_in_bytes
@@ -284,7 +321,9 @@ class DeployEndpointOperator(ScriptModeServing, LifecycleOperator):
                 "Deploy with compute='local', or leave data_capture out",
             )
         self.stage_serving_code(serving, sink)
-        return endpoints.deploy(spec, owner, sink)
+        idle_limit_h = check_idle_delete_after_h(self.idle_delete_after_h)
+        owned = {**owner, **labels.endpoint_labels(self.instance_type, idle_limit_h)}
+        return endpoints, spec, owned
 
 
 def _check_max_payload_mb(value: Any) -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ml_lifecycle.base import LifecycleOperator
 from ml_lifecycle.compute import check_compute
+from ml_lifecycle.core.endpoint_idleness import ENDPOINT_KIND, REAPED_ENDPOINTS
 from ml_lifecycle.core.templating import is_template
 from ml_lifecycle.core.uris import parse_uri
 
@@ -14,13 +17,16 @@ DEFAULT_MAX_JOB_AGE_S = 26 * 3600
 
 
 class ReapOrphansOperator(LifecycleOperator):
-    """Remove what orphaned jobs left on the engine (endpoints never); run it on a schedule, e.g. hourly.
+    """Remove what orphaned jobs left on the engine, and idle endpoints; run it on a schedule, e.g. hourly.
 
     A job's containers, networks and working folder are removed when the DAG run that started it no longer exists
     (asked of the Airflow API), when it is past its deadline (the
     ``ml-lifecycle.deadline`` label, else its creation plus max_job_age_s), or when its record is terminal and its
     agent on this host is gone. With ``compute="ec2"``, instances and security groups carrying our tags are ended when
-    they are past their ``ml-lifecycle.deadline`` tag or when the DAG run that launched them has ended.
+    they are past their ``ml-lifecycle.deadline`` tag or when the DAG run that launched them has ended. An endpoint is
+    deleted only when it was deployed with ``idle_delete_after_h`` and has served no request for that long (as its
+    proxy or load balancer counts them); each deletion is logged and noted under ``<artifact root>/reaper/endpoints/``,
+    where the ML lifecycle page shows it.
 
     :param record_roots: where job records live: training output paths (``<root>/<job>/status.json``) and
         transform records (``<output_uri>/.ml-lifecycle``). (templated)
@@ -75,8 +81,27 @@ class ReapOrphansOperator(LifecycleOperator):
         reaped = backend_of(self.compute, self.aws_conn_id).reap_orphans(request)
         verb = "Would reap" if self.dry_run else "Reaped"
         jobs = ", ".join(str(r["job"]) for r in reaped) or "none"
-        self.log.info("%s %d orphaned job(s) on %s: %s", verb, len(reaped), self.compute, jobs)
+        self.log.info("%s %d orphaned job(s) or idle endpoint(s) on %s: %s", verb, len(reaped), self.compute, jobs)
+        if not self.dry_run:
+            self._note_deleted_endpoints([r for r in reaped if r.get("kind") == ENDPOINT_KIND])
         return {"reaped": reaped, "dry_run": self.dry_run}
+
+    def _note_deleted_endpoints(self, deleted: list[dict[str, Any]]) -> None:
+        """Note each endpoint deleted for idleness under the artifact root, where the page shows it.
+
+        :param deleted: what reap_orphans said of each deleted endpoint.
+        """
+        from ml_lifecycle import settings
+        from ml_lifecycle.stores import store_factory
+
+        if not deleted:
+            return
+        folder = parse_uri(settings.default_artifact_root(), "ML_LIFECYCLE_ARTIFACT_ROOT").join(*REAPED_ENDPOINTS)
+        store = store_factory(self.aws_conn_id)(folder)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        for endpoint in deleted:
+            note = {**endpoint, "compute": self.compute, "deleted_at": stamp}
+            store.write_bytes(folder.join(f"{endpoint['job']}-{stamp}.json"), json.dumps(note).encode())
 
     def _run_state(self, context: Any) -> Any:
         """Return (dag_id, run_id) -> the DAG run's state, asked of the API server, or None when it cannot tell.

@@ -51,3 +51,14 @@ def proxy_network() -> str:
             "Unset it (host, the default) or set bridge where the engine's host network is not this machine's",
         )
     return value
+
+
+def page_computes() -> tuple[str, ...]:
+    """The backends besides the local engine whose endpoints the ML lifecycle page lists; ML_LIFECYCLE_PAGE_COMPUTE.
+
+    A comma-separated list, e.g. ``ec2`` (asked with the API server's ``aws_default`` connection); default none.
+    """
+    from ml_lifecycle.compute import check_compute
+
+    names = (os.environ.get("ML_LIFECYCLE_PAGE_COMPUTE") or "").split(",")
+    return tuple(check_compute(name.strip()) for name in names if name.strip())

@@ -2,7 +2,7 @@
 
 A backend (the local Docker engine, EC2 instances, later Kubernetes or AWS Batch) gives the shared job lifecycle
 (compute/lifecycle.py) one JobBackend per kind of job and one EndpointBackend. Shared code talks to these
-interfaces only; it never asks which backend it runs on.
+interfaces only; it never asks which backend it runs on. The endpoint interface is in ``endpoint_interface``.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ml_lifecycle.compute.endpoint_interface import EndpointBackend, LogSink
 from ml_lifecycle.core.job_kinds import JobKind
 from ml_lifecycle.core.lost_instances import LOST_GRACE_S
-from ml_lifecycle.core.status import EndpointStatus, JobRecord, JobStatus
-
-LogSink = Callable[[str], None]
+from ml_lifecycle.core.status import JobRecord, JobStatus
 
 
 @dataclass(frozen=True)
@@ -44,55 +43,6 @@ class JobOutcome:
             return value
         value.update(self.outputs)
         value["metrics"] = dict(self.metrics)
-        return value
-
-
-@dataclass(frozen=True)
-class EndpointView:
-    """An endpoint as its backend sees it now; ``to_xcom`` renders the deploy's and the sensor's XCom value.
-
-    :param endpoint_name: the endpoint's name.
-    :param status: SageMaker's EndpointStatus (Creating, Updating, InService, Failed, Deleting).
-    :param url: its base URL (POST ``<url>/invocations``), "" before it has one.
-    :param revision: the revision that serves.
-    :param model_uri: the model that revision serves.
-    :param image_uri: the image that revision runs.
-    :param image_digest: that image's digest, when known.
-    :param failure_reason: why the last deploy or update failed ("" when it did not).
-    :param serving_problem: why it cannot serve now although its status says InService ("" when it serves), as
-        found by checking the thing itself (a container's state, a health check, GET /ping).
-    :param details: backend-specific values the task also reports (e.g. ``state_uri``, ``load_balancer_arn``).
-    """
-
-    endpoint_name: str
-    status: str
-    url: str = ""
-    revision: str = ""
-    model_uri: str = ""
-    image_uri: str = ""
-    image_digest: str = ""
-    failure_reason: str = ""
-    serving_problem: str = ""
-    details: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def is_serving(self) -> bool:
-        """Say whether the endpoint is InService and was found answering."""
-        return self.status == EndpointStatus.IN_SERVICE and not self.serving_problem
-
-    def to_xcom(self) -> dict[str, Any]:
-        """Return the task's XCom value: where to invoke the endpoint and what it serves."""
-        value: dict[str, Any] = {
-            "endpoint_name": self.endpoint_name,
-            "url": self.url,
-            "invocations_url": f"{self.url}/invocations" if self.url else "",
-            "revision": self.revision,
-            "model_uri": self.model_uri,
-            "image_uri": self.image_uri,
-        }
-        if self.image_digest:
-            value["image_digest"] = self.image_digest
-        value.update(self.details)
         return value
 
 
@@ -300,44 +250,6 @@ class JobBackend(ABC):
         for line in self.logs(spec, job_name):
             sink(line)
         return False
-
-
-class EndpointBackend(ABC):
-    """Live endpoints on one backend: deploy (create or update in place), describe, delete."""
-
-    records_data_capture: ClassVar[bool] = False  # deploy honours a spec's data_capture; if not, it is refused
-
-    @abstractmethod
-    def deploy(self, spec: Any, owner: Mapping[str, str], sink: LogSink) -> EndpointView:
-        """Create the endpoint, or update it without downtime; return it once it serves the new revision.
-
-        :param spec: the EndpointSpec.
-        :param owner: the Airflow identity labels.
-        :param sink: the task log.
-        """
-
-    @abstractmethod
-    def describe(self, endpoint_name: str) -> EndpointView | None:
-        """Return the endpoint as it is now (its status checked against the thing itself), or None.
-
-        :param endpoint_name: the endpoint's name.
-        """
-
-    @abstractmethod
-    def delete(self, endpoint_name: str, owner: Mapping[str, str], sink: LogSink) -> dict[str, int]:
-        """Remove the endpoint and everything it runs; return what was removed, by kind.
-
-        :param endpoint_name: the endpoint's name.
-        :param owner: the Airflow identity labels (a deploy of the same DAG run does not block the delete).
-        :param sink: the task log.
-        """
-
-    @abstractmethod
-    def logs(self, endpoint_name: str) -> dict[str, list[str]]:
-        """Return the log lines of the endpoint's serving containers, by the container or instance that wrote them.
-
-        :param endpoint_name: the endpoint's name.
-        """
 
 
 class Backend(ABC):

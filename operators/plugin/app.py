@@ -28,6 +28,7 @@ def current_overview(*, ping: bool = True) -> Overview:
         settings.work_dir(),
         store_factory("aws_default"),
         ping=ping,
+        computes=settings.page_computes(),
     )
 
 

@@ -41,6 +41,8 @@ def render(overview: Overview) -> str:
         body.append(_model_section(name, manifests, served))
     body.append('<h2 id="endpoints">Endpoints</h2>')
     body.append(_endpoints(overview.endpoints))
+    body.append(_other_endpoints(overview.other_endpoints))
+    body.append(_deleted(overview.deleted_endpoints))
     body.append('<h2 id="running">Running jobs</h2>')
     body.append(_running(overview.running))
     return (
@@ -143,10 +145,70 @@ def _endpoints(endpoints: list[dict[str, Any]]) -> str:
             f'<tr class="endpoint"><td>{escape(str(e.get("endpoint_name", "")))}</td>'
             f'<td>{escape(str(e.get("status", "")))} {health}{reason}</td><td><a href="{url}">{url}</a></td>'
             f"<td><code>{escape(str(e.get('model_uri', '')))}</code></td><td>{escape(str(e.get('instance_count', '')))}</td>"
-            f"<td>{escape(str(e.get('updated_at', '')))}</td></tr>"
+            f"<td>{escape(str(e.get('updated_at', '')))}</td>{_cost_cells(e)}</tr>"
         )
-    header = "<tr><th>endpoint</th><th>status</th><th>URL</th><th>model</th><th>instances</th><th>updated</th></tr>"
+    header = (
+        "<tr><th>endpoint</th><th>status</th><th>URL</th><th>model</th><th>instances</th><th>updated</th>"
+        "<th>running cost (EC2 on-demand)</th><th>last request</th><th>idle limit</th></tr>"
+    )
     return f'<table class="endpoints">{header}{"".join(rows)}</table>'
+
+
+def _cost_cells(e: dict[str, Any]) -> str:
+    """Render an endpoint's cost, last request and idle limit cells.
+
+    :param e: the endpoint's record with what endpoint_costs.cost_columns added.
+    """
+    cost = e.get("estimated_usd")
+    hours = e.get("instance_hours")
+    cost_text = "—" if cost is None else f"${cost:.4f}"
+    if hours is not None:
+        cost_text += (
+            f' <span class="muted">({hours:.2f} instance-h of {escape(str(e.get("instance_type") or "?"))})</span>'
+        )
+    idle_h = e.get("idle_h")
+    last = escape(str(e.get("last_request_at") or "none counted"))
+    if idle_h is not None:
+        last += f' <span class="muted">(idle {idle_h:.2f} h)</span>'
+    limit = e.get("idle_delete_after_h")
+    limit_text = "never deleted" if limit is None else f"deleted after {float(limit):g} h idle"
+    return f'<td class="cost">{cost_text}</td><td class="last-request">{last}</td><td>{limit_text}</td>'
+
+
+def _other_endpoints(endpoints: list[dict[str, Any]]) -> str:
+    """Render the endpoints on other backends (ML_LIFECYCLE_PAGE_COMPUTE).
+
+    :param endpoints: each with its compute and what endpoint_costs.cost_columns says.
+    """
+    if not endpoints:
+        return ""
+    rows = "".join(
+        f'<tr class="other-endpoint"><td>{escape(str(e["endpoint_name"]))}</td><td>{escape(str(e["compute"]))}</td>'
+        f"<td>{escape(str(e.get('running_instances', '')))}</td>{_cost_cells(e)}</tr>"
+        for e in endpoints
+    )
+    header = (
+        "<tr><th>endpoint</th><th>compute</th><th>running instances</th><th>running cost (EC2 on-demand)</th>"
+        "<th>last request</th><th>idle limit</th></tr>"
+    )
+    return f'<h3>Endpoints on other backends</h3><table class="other-endpoints">{header}{rows}</table>'
+
+
+def _deleted(notes: list[dict[str, Any]]) -> str:
+    """Render the endpoints the reaper deleted for idleness.
+
+    :param notes: the reaper's notes, newest first.
+    """
+    if not notes:
+        return ""
+    rows = "".join(
+        f'<tr class="deleted-endpoint"><td>{escape(str(n.get("job", "")))}</td>'
+        f"<td>{escape(str(n.get('compute', '')))}</td><td>{escape(str(n.get('deleted_at', '')))}</td>"
+        f"<td>{escape(str(n.get('reason', '')))}</td></tr>"
+        for n in notes
+    )
+    header = "<tr><th>endpoint</th><th>compute</th><th>deleted at</th><th>why</th></tr>"
+    return f'<h3>Deleted by the reaper for idleness</h3><table class="deleted-endpoints">{header}{rows}</table>'
 
 
 def _capture(endpoint: dict[str, Any]) -> str:

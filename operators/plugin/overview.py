@@ -6,7 +6,7 @@ import json
 import logging
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 from ml_lifecycle.core.job_kinds import RECORDS_FOLDER
 from ml_lifecycle.core.status import JobStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
+from ml_lifecycle.plugin.endpoint_costs import cost_columns, deleted_endpoints
 from ml_lifecycle.plugin.prices import estimate_usd
 from ml_lifecycle.stores.base import ArtifactStore
 
@@ -31,7 +32,9 @@ class Overview:
 
     :param artifact_root: where the data came from.
     :param models: model name -> its version manifests, oldest first (each with ``training_curves`` added).
-    :param endpoints: endpoint records (with ``answers_ping`` added).
+    :param endpoints: endpoint records (with ``answers_ping`` added, and what endpoint_costs.cost_columns says).
+    :param other_endpoints: the endpoints on other backends (ML_LIFECYCLE_PAGE_COMPUTE), as their fronts count them.
+    :param deleted_endpoints: the reaper's notes of endpoints it deleted for idleness, newest first.
     :param running: InProgress job records (with ``age_s``, ``instance_type`` and ``estimated_usd`` added).
     :param problems: what could not be read, one line each.
     """
@@ -39,11 +42,21 @@ class Overview:
     artifact_root: str
     models: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     endpoints: list[dict[str, Any]] = field(default_factory=list)
+    other_endpoints: list[dict[str, Any]] = field(default_factory=list)
+    deleted_endpoints: list[dict[str, Any]] = field(default_factory=list)
     running: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
-def collect(artifact_root: str, home: Path, work_root: Path, store_for: StoreFor, *, ping: bool = True) -> Overview:
+def collect(
+    artifact_root: str,
+    home: Path,
+    work_root: Path,
+    store_for: StoreFor,
+    *,
+    ping: bool = True,
+    computes: Sequence[str] = (),
+) -> Overview:
     """Read everything the page shows; a source that fails is reported in ``problems`` and the rest still shows.
 
     :param artifact_root: the artifact root (models under ``registry/``, training records under ``training/``).
@@ -51,13 +64,17 @@ def collect(artifact_root: str, home: Path, work_root: Path, store_for: StoreFor
     :param work_root: where local jobs lay out /opt/ml (their resourceconfig.json names the instance type).
     :param store_for: returns the store for a URI.
     :param ping: ask each endpoint's ``/ping`` whether it answers.
+    :param computes: other backends whose endpoints are listed too (e.g. ``ec2``).
     """
     overview = Overview(artifact_root=artifact_root)
     root = parse_uri(artifact_root, "ML_LIFECYCLE_ARTIFACT_ROOT")
     for what, step in (
         ("model versions", lambda: _models(root.join("registry"), store_for, overview)),
         ("endpoints", lambda: _endpoints(home / "endpoints", overview, ping)),
+        ("endpoints' costs and requests", lambda: _costs(overview)),
+        ("endpoints the reaper deleted", lambda: overview.deleted_endpoints.extend(deleted_endpoints(root, store_for))),
         ("running jobs", lambda: _running(root, store_for, work_root, overview)),
+        *((f"endpoints on {c}", lambda c=c: _other_endpoints(c, overview)) for c in computes),
     ):
         try:
             step()
@@ -127,6 +144,33 @@ def _endpoints(folder: Path, overview: Overview, ping: bool) -> None:
         if ping:
             record.update(_as_it_is(str(record.get("endpoint_name", path.stem)), overview))
         overview.endpoints.append(record)
+
+
+def _costs(overview: Overview) -> None:
+    """Add each local endpoint's running cost, last request and idle limit, as its containers and proxy say.
+
+    :param overview: holds the endpoints.
+    """
+    from ml_lifecycle.compute import DEFAULT_BACKEND, backend_for
+
+    if not overview.endpoints:
+        return
+    activity = backend_for(DEFAULT_BACKEND, None).endpoints().activity({})
+    found = cost_columns(activity, time.time())
+    for record in overview.endpoints:
+        record.update(found.get(str(record.get("endpoint_name", "")), {}))
+
+
+def _other_endpoints(compute: str, overview: Overview) -> None:
+    """List a backend's endpoints with their running cost, last request and idle limit, as their fronts count them.
+
+    :param compute: the backend (e.g. ``ec2``, asked with the ``aws_default`` connection).
+    :param overview: receives the endpoints.
+    """
+    from ml_lifecycle.compute import backend_for
+
+    found = cost_columns(backend_for(compute, "aws_default").endpoints().activity({}), time.time())
+    overview.other_endpoints.extend({"endpoint_name": name, "compute": compute, **row} for name, row in found.items())
 
 
 def _as_it_is(endpoint_name: str, overview: Overview) -> dict[str, Any]:

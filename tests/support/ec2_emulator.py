@@ -4,7 +4,8 @@ moto records instances but runs nothing. This emulator plays the hypervisor: it 
 carrying our tags, and for each one starts a container of the offline base image with the user data as its
 command, the Docker socket (the instance's engine), host networking (so it reaches moto, the registry and its
 metadata service), its own IMDSv2 (tests/support/imds.py) and a ``shutdown`` command that asks the emulator to
-end the instance. ``shutdown -h now`` terminates the instance in moto; ``shutdown -h +N`` arms a deadline that
+end the instance. Each instance shares the host's network, so each gets its own serving port (ML_LIFECYCLE_SERVING_PORT,
+where an endpoint host publishes its model's 8080): two instances at once, or another test's, never collide on 8080. ``shutdown -h now`` terminates the instance in moto; ``shutdown -h +N`` arms a deadline that
 terminates it (and kills its container) N minutes later, scaled by ``seconds_per_minute`` so tests can wait
 for it; an instance that moto shows terminated (the operator ended it) has its container killed, as EC2 would.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from support.imds import ROLE_NAME, InstanceIdentity, MetadataService
+from support.moto import free_port
 
 INSTANCE_IMAGE = "python:3.11-slim"
 EMULATOR_LABEL = "ml-lifecycle-test.emulated-instance"
@@ -47,6 +49,7 @@ class EmulatedInstance:
     :param terminated_by: ``shutdown``, ``deadline`` or ``ec2`` once it ended.
     :param shutdowns: the arguments of each shutdown call, in order.
     :param console: the container's output (the user data's log), kept when the instance ends.
+    :param serving_port: the host port an endpoint host on it publishes its model's 8080 on.
     """
 
     instance_id: str
@@ -58,6 +61,7 @@ class EmulatedInstance:
     terminated_by: str | None = None
     shutdowns: list[str] = field(default_factory=list)
     console: str = ""
+    serving_port: int = 0
 
 
 class Ec2Emulator:
@@ -220,6 +224,7 @@ class Ec2Emulator:
         metadata = MetadataService(identity)
         # Registered before its container starts: the user data calls shutdown (the deadline) at once.
         instance = EmulatedInstance(instance_id, metadata, None, time.time(), tags.get("ml-lifecycle.job", ""))
+        instance.serving_port = free_port()
         metadata.on_shutdown = lambda body: self._on_shutdown(instance, body)
         with self._lock:
             self.instances[instance_id] = instance
@@ -233,6 +238,7 @@ class Ec2Emulator:
                 "AWS_ENDPOINT_URL": self.moto_endpoint,
                 "AWS_EC2_METADATA_SERVICE_ENDPOINT": metadata.endpoint,
                 "ML_LIFECYCLE_WORK_ROOT": str(self.work_root / "instances" / instance_id),
+                "ML_LIFECYCLE_SERVING_PORT": str(instance.serving_port),
                 "PATH": f"{self._shim_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             },
             volumes={
@@ -285,8 +291,24 @@ class Ec2Emulator:
         if instance.job_name:
             started = self.docker.containers.list(all=True, filters={"label": f"ml-lifecycle.job={instance.job_name}"})
             for container in started:
-                if container.labels.get("ml-lifecycle.instance-id", instance.instance_id) == instance.instance_id:
+                if _started_by(container.labels) in (None, instance.instance_id):
                     try:
                         container.remove(force=True)
                     except Exception as err:
                         self.errors.append(repr(err))
+
+
+def _started_by(container_labels: dict[str, str]) -> str | None:
+    """Return the instance a container on the shared engine belongs to, or None when its labels do not say.
+
+    A job's containers name it in ``ml-lifecycle.instance-id``; an endpoint host's serving container in
+    ``ml-lifecycle.host`` (a training container's host label is ``algo-N``, not an instance): killing one instance of
+    a revision must not kill the serving container of another instance of the same revision.
+
+    :param container_labels: the container's labels.
+    """
+    if "ml-lifecycle.instance-id" in container_labels:
+        return container_labels["ml-lifecycle.instance-id"]
+    if container_labels.get("ml-lifecycle.kind") == "endpoint":
+        return container_labels.get("ml-lifecycle.host")
+    return None

@@ -47,6 +47,25 @@ def container_name(job_name: str) -> str:
     return f"mlc-ep-{job_name}"
 
 
+def _run_serving(engine: InstanceEngine, resources: Any, **run: Any) -> Any:
+    """Start the serving container with the instance type's resources; where the engine refuses to raise the
+    containers' limits (rlimits), start it again with the engine's own, as job containers are.
+
+    :param engine: the instance's Docker engine.
+    :param resources: the container's resources (memory, CPUs, GPUs, /dev/shm, limits).
+    :param run: the docker SDK's ``containers.run`` arguments besides the resources.
+    """
+    import docker
+
+    try:
+        return engine.client.containers.run(**run, **engine.host_resources(resources))
+    except docker.errors.APIError as err:
+        if not engine.limits_refused(str(err.explanation or err)):
+            raise
+        engine.remove_by_name(str(run["name"]))
+    return engine.client.containers.run(**run, **engine.host_resources(resources))  # now without the limits
+
+
 def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None = None) -> int:
     """Start this instance's serving container, report it, and ship its log until a stop request; return the exit code.
 
@@ -72,8 +91,10 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
         image = engine.ensure_image(spec.image_uri)
         gpus = plan_gpus(engine, image.image_id, spec.instance_type, spec.gpus, 1, sink)  # the instance's own
         resources = container_resources(engine, spec.instance_type, gpus, spec.shm_size_bytes, limit_to_instance=False)
-        container = engine.client.containers.run(
-            image.image_id,
+        container = _run_serving(
+            engine,
+            resources[0],
+            image=image.image_id,
             command=["serve"],
             name=name,
             detach=True,
@@ -89,7 +110,6 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
             labels=labels.owned("endpoint", document.job_name, document.owner, host=identity.instance_id),
             ports={f"{SERVING_PORT}/tcp": port},
             restart_policy={"Name": "on-failure"},
-            **engine.host_resources(resources[0]),
         )
         _wait_ping(ContainerClient("127.0.0.1", port, 2.0), container, spec.startup_timeout_s)
     except Exception as err:

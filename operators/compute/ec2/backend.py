@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, ClassVar
 
-from ml_lifecycle.compute.base import Backend, EndpointBackend, JobBackend, JobLinks, ReapRequest
+from ml_lifecycle.compute.base import Backend, JobBackend, JobLinks, ReapRequest
+from ml_lifecycle.compute.endpoint_interface import EndpointBackend
 from ml_lifecycle.core.job_kinds import JobKind
 from ml_lifecycle.core.lost_instances import LOST_GRACE_S
 
@@ -66,11 +67,13 @@ class Ec2Backend(Backend):
 
     def endpoints(self) -> EndpointBackend:
         """Return the endpoint backend (a load balancer, revisions of instances, a health watch)."""
+        from ml_lifecycle.compute.ec2.endpoint_activity import Ec2EndpointActivity
         from ml_lifecycle.compute.ec2.endpoint_backend import Ec2EndpointBackend
         from ml_lifecycle.compute.ec2.endpoint_entry import EndpointEntry
         from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
+        from ml_lifecycle.compute.ec2.endpoint_network import endpoint_network
         from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher
-        from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints, endpoint_network
+        from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints
         from ml_lifecycle.compute.ec2.iam_gateway import IamGateway
         from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer
         from ml_lifecycle.compute.ec2.revision_groups import RevisionGroups
@@ -105,19 +108,24 @@ class Ec2Backend(Backend):
                 clients.fleet.ec2, clients.client("acm"), balancer, IamGateway(clients.client("apigatewayv2"))
             ),
         )
-        return Ec2EndpointBackend(manager, self.options, clients.client("logs"))
+        activity = Ec2EndpointActivity(
+            clients.fleet, clients.client("elbv2"), clients.client("cloudwatch"), clients.store_for
+        )
+        return Ec2EndpointBackend(manager, self.options, clients.client("logs"), activity)
 
     def reap_orphans(self, request: ReapRequest) -> list[dict[str, Any]]:
-        """End instances and security groups of jobs past their deadline or whose DAG run has ended.
+        """End instances and security groups of jobs past their deadline or whose DAG run has ended; idle endpoints.
 
         :param request: what to reap and how.
         """
         from ml_lifecycle.compute.ec2.reaper import reap_ec2
+        from ml_lifecycle.compute.idle_endpoints import reap_idle_endpoints
 
         reaped = reap_ec2(
             self.clients.fleet, request.run_state, match_tags=request.match_labels, dry_run=request.dry_run
         )
-        return [asdict(r) for r in reaped]
+        idle = reap_idle_endpoints(self.endpoints(), request.match_labels, request.dry_run)
+        return [asdict(r) for r in reaped] + idle
 
     def remove_run(self, dag_id: str, run_id: str, keep_kinds: tuple[str, ...]) -> list[str]:
         """End a DAG run's instances and security groups (never kinds to keep); return their ids.

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ml_lifecycle.compute.base import EndpointBackend, EndpointView, LogSink
+from ml_lifecycle.compute.ec2.deferred_deploy import DeferredDeploy
+from ml_lifecycle.compute.ec2.endpoint_activity import Ec2EndpointActivity
 from ml_lifecycle.compute.ec2.endpoint_state import EndpointState, state_prefix
 from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints
+from ml_lifecycle.compute.endpoint_interface import DeployWait, EndpointBackend, EndpointView, LogSink
+from ml_lifecycle.core.ec2.rollout_wait import RolloutWait
+from ml_lifecycle.core.endpoint_idleness import EndpointActivity
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 
@@ -42,12 +46,20 @@ class Ec2EndpointBackend(EndpointBackend):
     :param endpoints: the EC2 endpoint manager.
     :param options: the operator's options (state_uri and the rollout policy).
     :param logs: builds the CloudWatch Logs client (the instances ship their containers' logs there).
+    :param activity: reads the endpoints' instances and requests (the reaper's idle limit and the page's cost).
     """
 
-    def __init__(self, endpoints: Ec2Endpoints, options: Mapping[str, Any], logs: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        endpoints: Ec2Endpoints,
+        options: Mapping[str, Any],
+        logs: Callable[[], Any],
+        activity: Ec2EndpointActivity,
+    ) -> None:
         self.manager = endpoints
         self.options = options
         self.logs_client = logs
+        self.activity_source = activity
 
     def _prefix(self) -> ArtifactUri | None:
         """Return the state prefix the state_uri option names, or None (then it is found by the endpoint's tags)."""
@@ -69,6 +81,49 @@ class Ec2EndpointBackend(EndpointBackend):
         state = self.manager.deploy(spec, spec.instance_type, dict(owner), prefix, rollout_policy(self.options), sink)
         return view_of(state, prefix)
 
+    def begin_deploy(self, spec: EndpointSpec, owner: Mapping[str, str], sink: LogSink) -> EndpointView | DeployWait:
+        """Launch the new revision and hand its boot to the triggerer (see DeferredDeploy).
+
+        :param spec: the endpoint spec.
+        :param owner: the Airflow identity labels.
+        :param sink: the task log.
+        """
+        from ml_lifecycle.compute.ec2.launcher import check_registry_login
+
+        check_registry_login(spec.image_uri, self.options.get("registry_conn_id") or None)
+        prefix = state_prefix(self.options.get("state_uri"), spec.model_uri, spec.endpoint_name)
+        return _deploy_wait(self._deferred().begin(spec, spec.instance_type, dict(owner), prefix, sink))
+
+    def check_deploy(self, wait: DeployWait) -> tuple[str, str]:
+        """Check the boot or the traffic step a deferred deploy waits for, once.
+
+        :param wait: what the task waits for.
+        """
+        return self._deferred().check(RolloutWait.from_dict(dict(wait.progress)))
+
+    def resume_deploy(
+        self, wait: DeployWait, event: Mapping[str, Any], owner: Mapping[str, str], sink: LogSink
+    ) -> EndpointView | DeployWait:
+        """Take the next traffic step, finish, or roll back (raised) after a wait.
+
+        :param wait: what the task waited for.
+        :param event: the trigger's event (``status``, ``reason``).
+        :param owner: the Airflow identity labels (the same DAG run takes its lease over).
+        :param sink: the task log.
+        """
+        progress = RolloutWait.from_dict(dict(wait.progress))
+        status, reason = str(event.get("status", "")), str(event.get("reason", ""))
+        after = self._deferred().resume(progress, status, reason, dict(owner), sink)
+        if isinstance(after, RolloutWait):
+            return _deploy_wait(after)
+        return view_of(after, parse_uri(progress.state_uri, "state_uri"))
+
+    def _deferred(self) -> DeferredDeploy:
+        """Return the deferred deploy of this backend's endpoints, with the operator's rollout policy."""
+        from ml_lifecycle.compute.ec2.endpoint_rollout import rollout_policy
+
+        return DeferredDeploy(self.manager, rollout_policy(self.options))
+
     def describe(self, endpoint_name: str) -> EndpointView | None:
         """Return the endpoint's state, with why its live revision's targets are unhealthy (when they are).
 
@@ -86,6 +141,13 @@ class Ec2EndpointBackend(EndpointBackend):
         :param sink: the task log.
         """
         return self.manager.delete(endpoint_name, self._prefix(), sink, dict(owner))
+
+    def activity(self, match_labels: Mapping[str, str]) -> list[EndpointActivity]:
+        """Return each endpoint's running instances, age and last request (its load balancer's RequestCount).
+
+        :param match_labels: only endpoints whose security groups carry these tags too.
+        """
+        return self.activity_source.all(match_labels)
 
     def logs(self, endpoint_name: str) -> dict[str, list[str]]:
         """Return what each instance's serving container logged, from its stream ``<endpoint>/<instance id>``.
@@ -109,6 +171,14 @@ class Ec2EndpointBackend(EndpointBackend):
             if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                 raise
         return found
+
+
+def _deploy_wait(progress: RolloutWait) -> DeployWait:
+    """Return what the triggerer waits for: the rollout's progress, given up a minute after its own end.
+
+    :param progress: where the rollout stands.
+    """
+    return DeployWait(progress.endpoint_name, progress.describe(), progress.to_dict(), progress.until_epoch_s + 60)
 
 
 def _stream_lines(client: Any, group: str, stream: str) -> list[str]:

@@ -153,8 +153,8 @@ class HealthWatch:
         :param since: the start of the window (UTC).
         """
         dimensions = [
-            {"Name": "TargetGroup", "Value": _arn_suffix(targets.target_group_arn)},
-            {"Name": "LoadBalancer", "Value": _arn_suffix(load_balancer_arn)},
+            {"Name": "TargetGroup", "Value": arn_suffix(targets.target_group_arn)},
+            {"Name": "LoadBalancer", "Value": arn_suffix(load_balancer_arn)},
         ]
         end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=METRIC_PERIOD_S)
         start = min(since, end - dt.timedelta(seconds=METRIC_PERIOD_S)) - dt.timedelta(seconds=METRIC_PERIOD_S)
@@ -192,19 +192,34 @@ class HealthWatch:
         """
         end_s = time.monotonic() + duration_s
         while True:
-            why, _ = self.unhealthy(targets, starting=False)
+            why, progress = self.serving_problem(targets, load_balancer_arn, max_error_rate, since)
             if why:
                 raise RevisionUnhealthy(why)
-            errors, requests = self.error_rate(targets, load_balancer_arn, since)
-            if requests and errors / requests > max_error_rate:
-                raise RevisionUnhealthy(
-                    f"revision {targets.revision}: {errors:.0f} of {requests:.0f} requests answered 5XX "
-                    f"({errors / requests:.1%}), above max_error_rate {max_error_rate:.1%}"
-                )
             if time.monotonic() >= end_s:
                 return
-            sink(f"Revision {targets.revision}: healthy, {errors:.0f} 5XX of {requests:.0f} requests so far")
+            sink(progress)
             time.sleep(min(self.poll_interval_s, max(0.0, end_s - time.monotonic())))
+
+    def serving_problem(
+        self, targets: RevisionTargets, load_balancer_arn: str, max_error_rate: float, since: dt.datetime
+    ) -> tuple[str | None, str]:
+        """Check a serving revision once: return (why it fails, or None; how it does so far).
+
+        :param targets: the revision.
+        :param load_balancer_arn: the load balancer.
+        :param max_error_rate: the largest share of 5XX responses allowed.
+        :param since: when the revision started taking requests (the error rate's window).
+        """
+        why, _ = self.unhealthy(targets, starting=False)
+        if why:
+            return why, ""
+        errors, requests = self.error_rate(targets, load_balancer_arn, since)
+        if requests and errors / requests > max_error_rate:
+            return (
+                f"revision {targets.revision}: {errors:.0f} of {requests:.0f} requests answered 5XX "
+                f"({errors / requests:.1%}), above max_error_rate {max_error_rate:.1%}"
+            ), ""
+        return None, f"Revision {targets.revision}: healthy, {errors:.0f} 5XX of {requests:.0f} requests so far"
 
     def wait_drained(self, target_group_arn: str, timeout_s: float) -> None:
         """Wait until a deregistered target group has no draining targets left (requests in flight finished).
@@ -220,7 +235,7 @@ class HealthWatch:
             time.sleep(self.poll_interval_s)
 
 
-def _arn_suffix(arn: str) -> str:
+def arn_suffix(arn: str) -> str:
     """Return the part of a load balancer or target group ARN that CloudWatch dimensions use.
 
     :param arn: ``arn:aws:elasticloadbalancing:...:loadbalancer/app/x/123`` or ``...:targetgroup/x/123``.

@@ -3,16 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from ml_lifecycle.compute.ec2.fleet import ClientFactory, ec2_errors
 from ml_lifecycle.compute.ec2.security_group import delete_security_group
+from ml_lifecycle.core import checks
 from ml_lifecycle.core.contract import SERVING_PORT
-from ml_lifecycle.core.ec2.endpoint_access import AUTH_IAM, EndpointAccess
+from ml_lifecycle.core.ec2.endpoint_access import AUTH_IAM, AUTH_NONE, EndpointAccess, check_auth, check_certificate_arn
+from ml_lifecycle.core.ec2.endpoint_options import SCHEMES, cidrs, subnets
 from ml_lifecycle.core.ec2.launch import as_tag_list
 from ml_lifecycle.errors import ComputeError
 
 DELETE_ATTEMPTS = 24
 DELETE_RETRY_S = 5.0  # a deleted load balancer's network interfaces take a while to go
+
+
+@dataclass(frozen=True)
+class EndpointNetwork:
+    """Where the load balancer lives and who may call it.
+
+    :param alb_subnet_ids: the load balancer's subnets (two zones at least); empty picks the VPC's default subnets.
+    :param access: its scheme, callers, TLS and authentication (default: internal, the VPC's own ranges, HTTP).
+    """
+
+    alb_subnet_ids: Sequence[str] = ()
+    access: EndpointAccess = field(default_factory=EndpointAccess)
+
+
+def endpoint_network(options: Mapping[str, Any]) -> EndpointNetwork:
+    """Build the load balancer's placement and callers from an operator's options.
+
+    :param options: alb_subnet_ids, ingress_cidrs, alb_scheme, certificate_arn and auth, as given (rendered).
+    """
+    subnet_ids = options.get("alb_subnet_ids")
+    ingress = options.get("ingress_cidrs")
+    certificate = options.get("certificate_arn")
+    access = EndpointAccess(
+        scheme=checks.check_choice("alb_scheme", options.get("alb_scheme") or SCHEMES[0], SCHEMES),
+        ingress_cidrs=cidrs(ingress) if ingress else (),
+        certificate_arn=check_certificate_arn(certificate) if certificate else "",
+        auth=check_auth(options.get("auth") or AUTH_NONE),
+    )
+    return EndpointNetwork(alb_subnet_ids=subnets(subnet_ids) if subnet_ids else (), access=access)
 
 
 def load_balancer_subnets(ec2: ClientFactory, vpc_id: str, subnet_ids: Sequence[str]) -> list[str]:

@@ -69,23 +69,17 @@ class Rollout:
     def shift(self, state: EndpointState, green: Revision, policy: RolloutPolicy, sink: Callable[[str], None]) -> None:
         """Shift traffic to the healthy green revision per the policy, then retire blue; roll back on any failure.
 
+        A deferred deploy takes the same steps one at a time (take_step), its watches in the triggerer.
+
         :param state: the endpoint's state (live is blue, pending is green; attached to the listener at weight 0).
         :param green: the new revision, its targets healthy.
         :param policy: the rollout policy.
         :param sink: the task log.
         """
-        blue = state.live
-        assert blue is not None
         since = dt.datetime.now(dt.UTC)
         try:
-            for revision in (blue, green):  # neither group scales in while traffic moves between them
-                self.revisions.protect(revision, True)
-            for step in policy.traffic_shift.steps():
-                self._weigh(state, blue, green, step.green_percent)
-                sink(
-                    f"Endpoint {state.endpoint_name}: revision {green.revision} takes {step.green_percent} % of requests"
-                )
-                duration_s = step.wait_s if step.green_percent < 100 else policy.bake_s
+            for index in range(len(policy.traffic_shift.steps())):
+                duration_s = self.take_step(state, green, policy, index, sink)
                 self.health.watch(
                     watched(green, self.store.prefix),
                     state.load_balancer_arn,
@@ -95,13 +89,60 @@ class Rollout:
                     sink,
                 )
         except BaseException as err:
-            self.roll_back(state, green, err, sink)
             if not isinstance(err, Exception):
+                self.roll_back(state, green, err, sink)
                 raise
-            raise UpdateRolledBack(
-                f"Endpoint {state.endpoint_name}: the update to revision {green.revision} was rolled back, revision "
-                f"{blue.revision} serves every request again: {err}. Fix the model or image and deploy again"
-            ) from err
+            raise self.rolled_back(state, green, err, sink) from err
+        self.finish(state, green, sink)
+
+    def take_step(
+        self, state: EndpointState, green: Revision, policy: RolloutPolicy, index: int, sink: Callable[[str], None]
+    ) -> float:
+        """Give green its share of step ``index``; return how long to watch it (the step's wait, or the bake).
+
+        :param state: the endpoint's state (live is blue, pending is green).
+        :param green: the new revision.
+        :param policy: the rollout policy.
+        :param index: the step, from 0.
+        :param sink: the task log.
+        """
+        blue = state.live
+        assert blue is not None
+        if index == 0:
+            for revision in (blue, green):  # neither group scales in while traffic moves between them
+                self.revisions.protect(revision, True)
+        step = policy.traffic_shift.steps()[index]
+        self._weigh(state, blue, green, step.green_percent)
+        sink(f"Endpoint {state.endpoint_name}: revision {green.revision} takes {step.green_percent} % of requests")
+        return float(step.wait_s if step.green_percent < 100 else policy.bake_s)
+
+    def rolled_back(
+        self, state: EndpointState, green: Revision, err: Exception, sink: Callable[[str], None]
+    ) -> UpdateRolledBack:
+        """Roll green back and return the error the task fails with.
+
+        :param state: the endpoint's state.
+        :param green: the failed revision.
+        :param err: why.
+        :param sink: the task log.
+        """
+        blue = state.live
+        assert blue is not None
+        self.roll_back(state, green, err, sink)
+        return UpdateRolledBack(
+            f"Endpoint {state.endpoint_name}: the update to revision {green.revision} was rolled back, revision "
+            f"{blue.revision} serves every request again: {err}. Fix the model or image and deploy again"
+        )
+
+    def finish(self, state: EndpointState, green: Revision, sink: Callable[[str], None]) -> None:
+        """Make green the live revision and retire blue (its requests drain first).
+
+        :param state: the endpoint's state.
+        :param green: the new revision, watched through every step.
+        :param sink: the task log.
+        """
+        blue = state.live
+        assert blue is not None
         self._retire_blue(state, blue, green, sink)
 
     def roll_back(self, state: EndpointState, green: Revision, err: BaseException, sink: Callable[[str], None]) -> None:

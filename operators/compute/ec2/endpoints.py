@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 
 from ml_lifecycle.compute.ec2.endpoint_entry import EndpointEntry
 from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
 from ml_lifecycle.compute.ec2.endpoint_lock import EndpointLease
-from ml_lifecycle.compute.ec2.endpoint_network import (
-    create_endpoint_groups,
-    load_balancer_subnets,
-)
+from ml_lifecycle.compute.ec2.endpoint_network import EndpointNetwork, create_endpoint_groups, load_balancer_subnets
 from ml_lifecycle.compute.ec2.endpoint_revisions import (
     BOOT_ALLOWANCE_S,
     RevisionLauncher,
@@ -36,44 +31,14 @@ from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
 from ml_lifecycle.compute.ec2.launcher import check_launchable
 from ml_lifecycle.compute.ec2.load_balancer import LoadBalancer, resource_name
 from ml_lifecycle.compute.records import StoreFor
-from ml_lifecycle.core import checks, labels
-from ml_lifecycle.core.ec2.endpoint_access import AUTH_NONE, EndpointAccess, check_auth, check_certificate_arn
-from ml_lifecycle.core.ec2.endpoint_options import SCHEMES, cidrs, subnets
+from ml_lifecycle.core import labels
+from ml_lifecycle.core.ec2.endpoint_access import EndpointAccess
 from ml_lifecycle.core.ec2.settings import MAX_TAG_VALUE_CHARS
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import SpecError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EndpointNetwork:
-    """Where the load balancer lives and who may call it.
-
-    :param alb_subnet_ids: the load balancer's subnets (two zones at least); empty picks the VPC's default subnets.
-    :param access: its scheme, callers, TLS and authentication (default: internal, the VPC's own ranges, HTTP).
-    """
-
-    alb_subnet_ids: Sequence[str] = ()
-    access: EndpointAccess = field(default_factory=EndpointAccess)
-
-
-def endpoint_network(options: Mapping[str, Any]) -> EndpointNetwork:
-    """Build the load balancer's placement and callers from an operator's options.
-
-    :param options: alb_subnet_ids, ingress_cidrs, alb_scheme, certificate_arn and auth, as given (rendered).
-    """
-    subnet_ids = options.get("alb_subnet_ids")
-    ingress = options.get("ingress_cidrs")
-    certificate = options.get("certificate_arn")
-    access = EndpointAccess(
-        scheme=checks.check_choice("alb_scheme", options.get("alb_scheme") or SCHEMES[0], SCHEMES),
-        ingress_cidrs=cidrs(ingress) if ingress else (),
-        certificate_arn=check_certificate_arn(certificate) if certificate else "",
-        auth=check_auth(options.get("auth") or AUTH_NONE),
-    )
-    return EndpointNetwork(alb_subnet_ids=subnets(subnet_ids) if subnet_ids else (), access=access)
 
 
 def endpoint_tags(state: EndpointState, prefix: ArtifactUri) -> dict[str, str]:
@@ -84,6 +49,14 @@ def endpoint_tags(state: EndpointState, prefix: ArtifactUri) -> dict[str, str]:
     """
     owned = labels.owned("endpoint", state.endpoint_name, state.owner, endpoint=state.endpoint_name)
     return {**owned, STATE_TAG: str(prefix), "Name": state.endpoint_name}
+
+
+def boot_timeout_s(spec: EndpointSpec) -> float:
+    """Return how long a new revision may take to become healthy: the instances' boot, then the model's startup.
+
+    :param spec: the endpoint spec.
+    """
+    return float(BOOT_ALLOWANCE_S + spec.startup_timeout_s)
 
 
 class Ec2Endpoints:
@@ -137,12 +110,21 @@ class Ec2Endpoints:
         :param policy: how an update shifts traffic and what rolls it back.
         :param sink: the task log.
         """
+        self.check_deployable(spec, instance_type, prefix)
+        with self.lease(prefix, spec.endpoint_name, owner):
+            return self._deploy(spec, instance_type, owner, prefix, policy, sink)
+
+    def check_deployable(self, spec: EndpointSpec, instance_type: str, prefix: ArtifactUri) -> None:
+        """Refuse, before anything is made, what cannot be launched (state prefix, image, AMI, permissions).
+
+        :param spec: the endpoint spec.
+        :param instance_type: the instances' type.
+        :param prefix: the endpoint's state prefix.
+        """
         if len(str(prefix)) > MAX_TAG_VALUE_CHARS:
             raise SpecError("state_uri", f"is over {MAX_TAG_VALUE_CHARS} characters", "Use a shorter prefix")
         check_launchable(spec, self.fleet, self.revisions.settings)
         self.fleet.preflight(self.revisions.settings, self.fleet.resolve_ami(self.revisions.settings, instance_type))
-        with self.lease(prefix, spec.endpoint_name, owner):
-            return self._deploy(spec, instance_type, owner, prefix, policy, sink)
 
     def lease(self, prefix: ArtifactUri, endpoint_name: str, holder: dict[str, str]) -> EndpointLease:
         """Return the endpoint's lease (use it as a context manager): one deploy or delete at a time.
@@ -162,13 +144,51 @@ class Ec2Endpoints:
         policy: RolloutPolicy,
         sink: Callable[[str], None],
     ) -> EndpointState:
-        """Deploy while holding the endpoint's lease (see deploy).
+        """Deploy while holding the endpoint's lease (see deploy): launch, wait until healthy, then shift traffic.
 
         :param spec: the endpoint spec.
         :param instance_type: the instances' type.
         :param owner: the Airflow identity labels.
         :param prefix: the endpoint's state prefix.
         :param policy: how an update shifts traffic and what rolls it back.
+        :param sink: the task log.
+        """
+        store, state, green = self.launch(spec, instance_type, owner, prefix, sink)
+        try:
+            startup_s = self.health.wait_healthy(watched(green, prefix), boot_timeout_s(spec), sink)
+        except BaseException as err:
+            self.abandon(store, state, green, err, sink)
+            raise
+        sink(f"Endpoint {spec.endpoint_name}: revision {green.revision} is healthy after {startup_s:.0f} s")
+        if state.live is None:
+            return self.created(store, state, green, sink)
+        self.rollout(store).shift(state, green, policy, sink)
+        sink(f"Endpoint {spec.endpoint_name} InService at {state.url}: revision {green.revision}")
+        return state
+
+    def rollout(self, store: StateStore) -> Rollout:
+        """Return the traffic shift of an endpoint.
+
+        :param store: the endpoint's state store.
+        """
+        return Rollout(self.balancer, self.health, self.revisions, store)
+
+    def launch(
+        self,
+        spec: EndpointSpec,
+        instance_type: str,
+        owner: dict[str, str],
+        prefix: ArtifactUri,
+        sink: Callable[[str], None],
+    ) -> tuple[StateStore, EndpointState, Revision]:
+        """Launch the new revision (creating the endpoint's resources first when it has none) without waiting for it.
+
+        An update's revision is attached at weight 0, a creation's at 100; a failure undoes what was made.
+
+        :param spec: the endpoint spec.
+        :param instance_type: the instances' type.
+        :param owner: the Airflow identity labels.
+        :param prefix: the endpoint's state prefix.
         :param sink: the task log.
         """
         store = StateStore(self.store_for, prefix)
@@ -183,7 +203,7 @@ class Ec2Endpoints:
                 self.remove_resources(state)
                 state = None
             else:
-                Rollout(self.balancer, self.health, self.revisions, store).roll_back(
+                self.rollout(store).roll_back(
                     state, state.pending, RuntimeError("the task that deployed it ended"), sink
                 )
         revision_id = new_revision_id()
@@ -195,7 +215,7 @@ class Ec2Endpoints:
             instance_count=spec.instance_count,
         )
         if state is None or state.live is None:
-            return self._create(spec, instance_type, owner, store, green, access, sink)
+            return store, self._create(spec, instance_type, owner, store, green, access, sink), green
         state.status, state.pending = UPDATING, green
         store.write(state)
         try:
@@ -204,15 +224,42 @@ class Ec2Endpoints:
             weights = {state.live.target_group_arn: 100, green.target_group_arn: 0}
             self.balancer.set_weights(state.listener_arn, weights)  # attached, so the load balancer checks it
             self.revisions.scale_on_requests(state, green)  # its requests per target exist once it is attached
-            startup_s = self.health.wait_healthy(
-                watched(green, prefix), BOOT_ALLOWANCE_S + spec.startup_timeout_s, sink
-            )
-            sink(f"Endpoint {spec.endpoint_name}: revision {revision_id} is healthy after {startup_s:.0f} s")
         except BaseException as err:
-            Rollout(self.balancer, self.health, self.revisions, store).roll_back(state, green, err, sink)
+            self.rollout(store).roll_back(state, green, err, sink)
             raise
-        Rollout(self.balancer, self.health, self.revisions, store).shift(state, green, policy, sink)
-        sink(f"Endpoint {spec.endpoint_name} InService at {state.url}: revision {revision_id}")
+        return store, state, green
+
+    def abandon(
+        self, store: StateStore, state: EndpointState, green: Revision, err: BaseException, sink: Callable[[str], None]
+    ) -> None:
+        """Give up a revision that did not become healthy: undo a creation, or roll an update back.
+
+        :param store: the endpoint's state store.
+        :param state: the endpoint's state.
+        :param green: the revision.
+        :param err: why.
+        :param sink: the task log.
+        """
+        if state.live is None:
+            self._undo_create(state, err)
+            store.write(state)
+        else:
+            self.rollout(store).roll_back(state, green, err, sink)
+
+    def created(
+        self, store: StateStore, state: EndpointState, revision: Revision, sink: Callable[[str], None]
+    ) -> EndpointState:
+        """Make a new endpoint's healthy first revision live.
+
+        :param store: the endpoint's state store.
+        :param state: the endpoint's state.
+        :param revision: its first revision.
+        :param sink: the task log.
+        """
+        state.live, state.pending, state.status = revision, None, IN_SERVICE
+        state.note(revision.revision, "created")
+        store.write(state)
+        sink(f"Endpoint {state.endpoint_name} InService at {state.url}: revision {revision.revision}")
         return state
 
     def _create(
@@ -256,17 +303,10 @@ class Ec2Endpoints:
             revision.weight = 100
             store.write(state)
             self.revisions.scale_on_requests(state, revision)
-            startup_s = self.health.wait_healthy(
-                watched(revision, store.prefix), BOOT_ALLOWANCE_S + spec.startup_timeout_s, sink
-            )
         except BaseException as err:
             self._undo_create(state, err)
             store.write(state)
             raise
-        state.live, state.pending, state.status = revision, None, IN_SERVICE
-        state.note(revision.revision, "created")
-        store.write(state)
-        sink(f"Endpoint {name} InService at {state.url}: revision {revision.revision}, healthy after {startup_s:.0f} s")
         return state
 
     def _undo_create(self, state: EndpointState, err: BaseException) -> None:

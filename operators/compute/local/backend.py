@@ -6,7 +6,8 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ml_lifecycle import settings
-from ml_lifecycle.compute.base import Backend, EndpointBackend, JobBackend, JobLinks, ReapRequest
+from ml_lifecycle.compute.base import Backend, JobBackend, JobLinks, ReapRequest
+from ml_lifecycle.compute.endpoint_interface import EndpointBackend
 from ml_lifecycle.core.job_kinds import JobKind
 from ml_lifecycle.core.lost_instances import LOST_GRACE_S
 
@@ -80,10 +81,11 @@ class LocalBackend(Backend):
         return LocalEndpointBackend(manager, home, serving_limits(self.options), ping_timeout_s)
 
     def reap_orphans(self, request: ReapRequest) -> list[dict[str, Any]]:
-        """Remove the containers, networks and work folders of jobs nobody owns any more (endpoints never).
+        """Remove the containers, networks and work folders of jobs nobody owns any more, and idle endpoints.
 
         :param request: what to reap and how.
         """
+        from ml_lifecycle.compute.idle_endpoints import reap_idle_endpoints
         from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
         from ml_lifecycle.compute.local.reaper import reap
 
@@ -96,7 +98,8 @@ class LocalBackend(Backend):
             dry_run=request.dry_run,
             run_state=request.run_state,
         )
-        return [asdict(r) for r in reaped]
+        idle = reap_idle_endpoints(self.endpoints(), request.match_labels, request.dry_run)
+        return [asdict(r) for r in reaped] + idle
 
     def remove_run(self, dag_id: str, run_id: str, keep_kinds: tuple[str, ...]) -> list[str]:
         """Remove the containers, networks and work folders a DAG run left on the engine.

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ml_lifecycle.compute.base import EndpointBackend, EndpointView, LogSink
+from ml_lifecycle.compute.endpoint_interface import EndpointBackend, EndpointView, LogSink
+from ml_lifecycle.compute.local.endpoint_activity import local_activity
 from ml_lifecycle.compute.local.endpoints.capture_config import capture_stats
 from ml_lifecycle.compute.local.endpoints.endpoints import LocalEndpoints
 from ml_lifecycle.compute.local.endpoints.health import Health, endpoint_health
@@ -16,6 +17,7 @@ from ml_lifecycle.compute.local.endpoints.proxy_config import ServingLimits
 from ml_lifecycle.compute.local.endpoints.record import EndpointRecord, read_endpoint
 from ml_lifecycle.compute.local.serving.http_client import ContainerClient
 from ml_lifecycle.core import labels
+from ml_lifecycle.core.endpoint_idleness import EndpointActivity
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.status import EndpointStatus
 
@@ -106,6 +108,13 @@ class LocalEndpointBackend(EndpointBackend):
         removed = self.manager.delete(endpoint_name)
         sink(f"Endpoint {endpoint_name}: {removed} container(s) removed")
         return {"containers_removed": removed}
+
+    def activity(self, match_labels: Mapping[str, str]) -> list[EndpointActivity]:
+        """Return each local endpoint's size, age and last POST /invocations, as its containers and proxy say.
+
+        :param match_labels: only endpoints whose containers carry these labels too.
+        """
+        return local_activity(self.engine, match_labels)
 
     def logs(self, endpoint_name: str) -> dict[str, list[str]]:
         """Return what each serving container of the endpoint logged (the proxy's own log is not the model's).

@@ -79,8 +79,8 @@ def reap(
         record = find_record(job)
         leftovers = JobLeftovers(
             job=job,
-            kinds=frozenset(_labels(r).get(labels.KIND, "") for r in owned),
-            created_epoch_s=min(_created(r) for r in owned),
+            kinds=frozenset(resource_labels(r).get(labels.KIND, "") for r in owned),
+            created_epoch_s=min(created_epoch_s(r) for r in owned),
             deadline_epoch_s=_deadline(owned),
             record_status=record.status if record else None,
             agent_alive=agent_alive(record, is_alive),
@@ -115,7 +115,7 @@ def _run_of(
     if run_state is None:
         return None
     for resource in owned:
-        found = _labels(resource)
+        found = resource_labels(resource)
         run = (found.get(labels.DAG_ID, ""), found.get(labels.RUN_ID, ""))
         if all(run):
             if run not in states:
@@ -124,7 +124,7 @@ def _run_of(
     return None
 
 
-def _labels(resource: Any) -> dict[str, str]:
+def resource_labels(resource: Any) -> dict[str, str]:
     """Return a container's or network's labels.
 
     :param resource: a docker SDK container or network.
@@ -140,13 +140,13 @@ def _by_job(resources: Sequence[Any]) -> dict[str, list[Any]]:
     """
     grouped: dict[str, list[Any]] = {}
     for resource in resources:
-        job = _labels(resource).get(labels.JOB)
+        job = resource_labels(resource).get(labels.JOB)
         if job:
             grouped.setdefault(job, []).append(resource)
     return grouped
 
 
-def _created(resource: Any) -> float:
+def created_epoch_s(resource: Any) -> float:
     """Return when a container or network was created, in seconds since the epoch.
 
     :param resource: a docker SDK container or network.
@@ -167,7 +167,7 @@ def _deadline(resources: Sequence[Any]) -> float | None:
     """
     found = []
     for resource in resources:
-        value = _labels(resource).get(DEADLINE)
+        value = resource_labels(resource).get(DEADLINE)
         if not value:
             continue
         try:

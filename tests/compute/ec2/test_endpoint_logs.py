@@ -24,7 +24,7 @@ def test_each_instances_lines_come_back_under_its_id_and_other_endpoints_stay_ou
             logStreamName=stream,
             logEvents=[{"timestamp": int(time.time() * 1000) + i, "message": line} for i, line in enumerate(lines)],
         )
-    backend = Ec2EndpointBackend(None, {}, lambda: logs)  # type: ignore[arg-type]  (logs needs no manager)
+    backend = Ec2EndpointBackend(None, {}, lambda: logs, None)  # type: ignore[arg-type]  (logs needs no manager)
 
     assert backend.logs("ep") == {"i-0a": ["started", "GET /ping 200"], "i-0b": ["started"]}
     assert backend.logs("never-deployed") == {}
@@ -34,4 +34,4 @@ def test_a_group_not_created_yet_means_no_lines(moto_server):
     logs = boto3.client("logs", endpoint_url=moto_server, region_name="us-east-1")
     with contextlib.suppress(logs.exceptions.ResourceNotFoundException):
         logs.delete_log_group(logGroupName=LOG_GROUPS["endpoint"])
-    assert Ec2EndpointBackend(None, {}, lambda: logs).logs("ep") == {}  # type: ignore[arg-type]
+    assert Ec2EndpointBackend(None, {}, lambda: logs, None).logs("ep") == {}  # type: ignore[arg-type]
