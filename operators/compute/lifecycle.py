@@ -143,7 +143,7 @@ def finish(jobs: JobBackend, spec: Any, job_name: str, record: JobRecord | None,
         return outcome_of(jobs, spec, job_name, record)
     final = record is not None and is_terminal(record.status)
     if not final:
-        _keeping_error(lambda: jobs.stop(spec, job_name), f"Stopping {job_name}")
+        keeping_error(lambda: jobs.stop(spec, job_name), f"Stopping {job_name}")
     tail = _log_tail(jobs, spec, job_name)
     clean_up_keeping_error(jobs, spec, job_name)
     if final or lost:
@@ -192,10 +192,10 @@ def clean_up_keeping_error(jobs: JobBackend, spec: Any, job_name: str) -> None:
     :param spec: the job's spec.
     :param job_name: the job's name.
     """
-    _keeping_error(lambda: jobs.clean_up(spec, job_name), f"Cleanup of {job_name}")
+    keeping_error(lambda: jobs.clean_up(spec, job_name), f"Cleanup of {job_name}")
 
 
-def _keeping_error(call: Callable[[], Any], what: str) -> None:
+def keeping_error(call: Callable[[], Any], what: str) -> None:
     """Run call; log its failure instead of raising it (the orphan reaper ends what it leaves).
 
     :param call: the cleanup step.
