@@ -140,12 +140,14 @@ class Search:
         for trial in seeded:
             params = params_of(config, trial.hyperparameters)
             if params is not None and trial.objective is not None and trial.status == TrialStatus.COMPLETED:
+                curve = curve_of(trial.series, running_average=self.running_average)
                 self.study.add_trial(
                     optuna.trial.create_trial(
                         state=TrialState.COMPLETE,
                         value=trial.objective,
                         params=params,
                         distributions=self.distributions,
+                        intermediate_values=dict(enumerate(curve, start=1)),
                     )
                 )
         self._ids: dict[int, int] = {}  # our trial number -> its index in the study
@@ -159,10 +161,10 @@ class Search:
         :param number: the number of the trial it proposes.
         """
         base = self.config.random_seed if self.config.random_seed is not None else self.study_name
-        seed = int.from_bytes(hashlib.sha256(f"{base}\0{number}".encode()).digest()[:4], "big")
-        if self.config.strategy == "Grid":
+        if self.config.strategy == "Grid":  # one seed for all: it orders the grid, which must not change
             space = {c.name: list(c.values) for c in self.config.ranges.categorical}
-            return optuna.samplers.GridSampler(space, seed=seed)
+            return optuna.samplers.GridSampler(space, seed=_seed(f"{base}"))
+        seed = _seed(f"{base}\0{number}")
         if self.config.strategy == "Bayesian":
             return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
         return optuna.samplers.RandomSampler(seed=seed)
@@ -222,8 +224,16 @@ class Search:
         frozen = self.study.trials[self._ids[trial.number]]
         if not frozen.intermediate_values:
             return False, dict(trial.search_attrs)
-        stop = self.study.pruner.prune(self.study, frozen)
+        stop = bool(self.study.pruner.prune(self.study, frozen))
         return stop, _json_safe(self.study.trials[self._ids[trial.number]].system_attrs)
+
+
+def _seed(text: str) -> int:
+    """Return a 32-bit seed derived from text.
+
+    :param text: what the seed stands for.
+    """
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
 
 
 def _json_safe(attrs: dict[str, Any]) -> dict[str, Any]:
