@@ -138,18 +138,20 @@ class Search:
             pruner=self._pruner(),
         )
         for trial in seeded:
-            params = params_of(config, trial.hyperparameters)
-            if params is not None and trial.objective is not None and trial.status == TrialStatus.COMPLETED:
-                curve = curve_of(trial.series, running_average=self.running_average)
-                self.study.add_trial(
-                    optuna.trial.create_trial(
-                        state=TrialState.COMPLETE,
-                        value=trial.objective,
-                        params=params,
-                        distributions=self.distributions,
-                        intermediate_values=dict(enumerate(curve, start=1)),
-                    )
+            if trial.objective is None or trial.status != TrialStatus.COMPLETED:
+                continue
+            # A parent's trial outside these ranges still shows early stopping what a curve can reach.
+            params = params_of(config, trial.hyperparameters) or {}
+            curve = curve_of(trial.series, running_average=self.running_average)
+            self.study.add_trial(
+                optuna.trial.create_trial(
+                    state=TrialState.COMPLETE,
+                    value=trial.objective,
+                    params=params,
+                    distributions={name: self.distributions[name] for name in params},
+                    intermediate_values=dict(enumerate(curve, start=1)),
                 )
+            )
         self._ids: dict[int, int] = {}  # our trial number -> its index in the study
         for trial in trials:
             self._ids[trial.number] = len(self.study.trials)
