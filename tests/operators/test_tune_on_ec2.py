@@ -266,14 +266,14 @@ def test_bayesian_and_hyperband_run_deferred_through_the_triggerer(
             break
         except TaskDeferred as deferred:
             wakes += 1
-            classpath, kwargs = deferred.value.trigger.serialize()
+            classpath, kwargs = deferred.trigger.serialize()
             assert classpath == "ml_lifecycle.triggers.tuning_trials.TuningTrialsTrigger"
 
             async def first_event(kwargs: dict[str, Any] = kwargs) -> Any:
                 return await TuningTrialsTrigger(**kwargs).run().__anext__()
 
             event = asyncio.run(first_event())
-            resume = deferred.value.kwargs or {}
+            resume = deferred.kwargs or {}
             call = lambda event=event, resume=resume: TuneOnEC2Operator(  # noqa: E731
                 task_id="tune", **args
             ).execute_complete(context, event.payload, **resume)

@@ -108,3 +108,23 @@ def test_early_stopping_stops_a_curve_worse_than_the_median_of_completed_ones():
     search = Search(config, "tj", trials)
     assert search.should_stop(good)[0] is False
     assert search.should_stop(bad)[0] is True
+
+
+def test_hyperband_stops_trials_at_its_rungs_and_only_worse_ones():
+    config = _config(
+        "Hyperband",
+        SCALED,
+        jobs=12,
+        strategy_config={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}},
+    )
+    trials: list[Trial] = []
+    for number in range(1, 13):
+        trial = _propose(config, trials)
+        level = (number * 7) % 12  # a fixed spread of good and bad curves
+        trial.series = [[step, level + 1.0 / step] for step in range(1, 10)]
+        stop, trial.search_attrs = Search(config, "tj", trials).should_stop(trial)
+        trial.status, trial.early_stopped = (TrialStatus.STOPPED, True) if stop else (TrialStatus.COMPLETED, False)
+        trial.objective = trial.series[-1][1]
+    stopped = [t.objective for t in trials if t.early_stopped]
+    kept = [t.objective for t in trials if not t.early_stopped]
+    assert stopped and kept and statistics.median(stopped) > statistics.median(kept)
