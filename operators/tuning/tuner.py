@@ -63,6 +63,7 @@ class Tuner:
         self.state = self._open(identity)
         self.uri = state_uri(base_spec.output_path, self.state.tuning_job_name)
         self.seeded = self._warm_start_trials()
+        self._saved: dict[str, Any] | None = None
 
     def _open(self, identity: RunIdentity) -> TuningState:
         """Return the task instance's tuning state: the first attempt that did not fail, or a new one.
@@ -129,7 +130,7 @@ class Tuner:
             return Progress(result=self._finish())
         self._stop_hopeless()
         self._start_next()
-        write_state(self.store_for, self.uri, self.state)
+        self._save()
         running = self.state.running()
         if not running and len(self.state.trials) >= self.config.max_training_jobs:
             return Progress(result=self._finish())
@@ -142,7 +143,7 @@ class Tuner:
         """
         for trial in self.state.running():
             self.trials.stop(trial, why, early=False)
-        write_state(self.store_for, self.uri, self.state)
+        self._save()
 
     def record_uris(self, trials: list[Trial]) -> dict[str, str]:
         """Return trial name -> its record's URI (what a deferred task waits on).
@@ -191,7 +192,7 @@ class Tuner:
             name = trial_name(self.state.tuning_job_name, number)
             trial = Trial(number, name, hyperparameters_of(self.config, params), params, search_attrs=attrs)
             self.state.trials.append(trial)
-            write_state(self.store_for, self.uri, self.state)  # noted before it starts: a retry finds it by name
+            self._save()  # noted before it starts: a retry finds it by name
             self.trials.start(trial)
 
     def _finish(self) -> dict[str, Any]:
@@ -200,14 +201,14 @@ class Tuner:
         counts = self.state.counts()
         if best is None:
             self.state.status = "Failed"
-            write_state(self.store_for, self.uri, self.state)
+            self._save()
             reasons = sorted({t.failure_reason for t in self.state.trials if t.failure_reason})[:3]
             raise JobFailed(
                 self.state.tuning_job_name, "Failed", f"none of its trials completed ({counts}); reasons: {reasons}"
             )
         if self.state.status != "Completed":
             self.state.status = "Completed"
-            write_state(self.store_for, self.uri, self.state)
+            self._save()
         spec = self.trials.spec_of(best)
         record = self.trials.jobs.find(spec, best.name)
         outputs = dict(outcome_of(self.trials.jobs, spec, best.name, record).outputs) if record is not None else {}
@@ -227,6 +228,13 @@ class Tuner:
             "trials": counts,
             **outputs,
         }
+
+    def _save(self) -> None:
+        """Write the state when it changed since it was last written (a poll that saw nothing new writes nothing)."""
+        document = self.state.to_dict()
+        if document != self._saved:
+            write_state(self.store_for, self.uri, self.state)
+            self._saved = document
 
     def _objective(self, trial: Trial) -> str:
         """Return a trial's objective for the log.
