@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -121,14 +122,14 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
             strategy=self.strategy,
             objective_metric_name=self.objective_metric_name,
             objective_type=self.objective_type,
-            parameter_ranges=self.parameter_ranges,
+            parameter_ranges=_from_json(self.parameter_ranges),
             metric_names=[name for name, _ in definitions],
             static_hyperparameters=checks.hyperparameters_as_strings(self.hyperparameters),
             max_training_jobs=self.max_training_jobs,
             max_parallel_training_jobs=self.max_parallel_training_jobs,
             max_runtime_s=self.max_tuning_runtime_s,
             early_stopping_type=self.early_stopping_type,
-            warm_start_config=self.warm_start_config,
+            warm_start_config=_from_json(self.warm_start_config),
             strategy_config=self.strategy_config,
             random_seed=self.random_seed,
         )
@@ -218,3 +219,16 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
         """Stop the running trials (what they saved is kept) when the task is killed; a retry starts the next ones."""
         if self._tuner is not None:
             self._tuner.stop_all("the tuning task was killed")
+
+
+def _from_json(value: Any) -> Any:
+    """Read a setting rendered from a template as JSON text (Jinja renders strings); other values pass as they are.
+
+    :param value: a mapping, or its JSON text.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value  # the check that follows names the parameter and what to write

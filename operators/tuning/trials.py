@@ -14,6 +14,7 @@ from ml_lifecycle.compute.base import JobBackend, LogSink
 from ml_lifecycle.compute.lifecycle import clean_up_keeping_error, start_named_job, stop_job
 from ml_lifecycle.core.lost_instances import track_gone
 from ml_lifecycle.core.status import JobRecord, JobStatus, is_terminal
+from ml_lifecycle.core.tuning.config import OBJECTIVE_HYPERPARAMETER
 from ml_lifecycle.core.tuning.state import Trial, TrialStatus
 
 
@@ -38,11 +39,16 @@ class TrialJobs:
         self._gone_since_s: dict[str, float | None] = {}
 
     def spec_of(self, trial: Trial) -> Any:
-        """Return a trial's training spec: the definition with the trial's hyperparameters over the static ones.
+        """Return a trial's training spec: the definition with the trial's hyperparameters over the static ones, and
+        ``_tuning_objective_metric`` naming the objective, as SageMaker adds it to every trial.
 
         :param trial: the trial.
         """
-        hyperparameters = {**self.base_spec.hyperparameters, **trial.hyperparameters}
+        hyperparameters = {
+            **self.base_spec.hyperparameters,
+            **trial.hyperparameters,
+            OBJECTIVE_HYPERPARAMETER: self.objective_metric,
+        }
         return dataclasses.replace(self.base_spec, hyperparameters=hyperparameters)
 
     def start(self, trial: Trial) -> None:

@@ -61,6 +61,11 @@ def _build(**changes: Any) -> TuningConfig:
         ),
         ({"strategy_config": {"HyperbandStrategyConfig": {}}}, "strategy_config", "is given for Bayesian"),
         ({"static_hyperparameters": {"lr": "0.1"}}, "hyperparameters", "also searched"),
+        (
+            {"static_hyperparameters": {f"s{i}": "1" for i in range(99)}},
+            "hyperparameters",
+            "make 101 with _tuning_objective_metric",
+        ),
         ({"warm_start_config": {"WarmStartType": "TransferLearning"}}, "warm_start_config", "not a WarmStartConfig"),
         (
             {"warm_start_config": {"ParentHyperParameterTuningJobs": [], "WarmStartType": "TransferLearning"}},

@@ -132,6 +132,7 @@ def test_grid_enumerates_its_grid_never_above_max_parallel_and_exports_the_best(
     manifest = json.loads(Path(published["manifest_uri"].removeprefix("file://")).read_text())
     assert manifest["lineage"]["training_job"] == result["best_training_job_name"]
     assert manifest["lineage"]["hyperparameters"]["opt"] == "a"
+    assert manifest["lineage"]["hyperparameters"]["_tuning_objective_metric"] == "loss"  # as SageMaker adds it
 
 
 def test_a_retried_task_resumes_without_running_a_finished_trial_again(

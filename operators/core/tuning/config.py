@@ -24,6 +24,8 @@ MAX_TUNING_RUNTIME_S = 15_768_000
 # Hyperband infers MaxResource from these static hyperparameters when StrategyConfig does not give it.
 EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
 MAX_HYPERBAND_RESOURCE = 20_000
+# SageMaker adds this hyperparameter to every trial, naming the objective metric (it counts against the 100).
+OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
 
 
 @dataclass(frozen=True)
@@ -166,9 +168,13 @@ def _check_static(ranges: ParameterRanges, static: Mapping[str, str]) -> None:
     both = sorted(set(ranges.names()) & set(static))
     if both:
         raise SpecError("hyperparameters", f"{both} are also searched in parameter_ranges", "Keep each in one place")
-    total = len(ranges.names()) + len(static)
+    total = len(ranges.names()) + len(static) + 1  # and _tuning_objective_metric
     if total > MAX_HYPERPARAMETERS:
-        raise SpecError("hyperparameters", f"static and searched make {total}", f"Keep at most {MAX_HYPERPARAMETERS}")
+        raise SpecError(
+            "hyperparameters",
+            f"static and searched make {total} with {OBJECTIVE_HYPERPARAMETER}",
+            f"Keep at most {MAX_HYPERPARAMETERS}",
+        )
 
 
 def _max_training_jobs(strategy: str, ranges: ParameterRanges, value: Any) -> int:
