@@ -176,6 +176,7 @@ def test_a_retried_task_resumes_without_running_a_finished_trial_again(
     assert [t["name"] for t in after["trials"]][: len(before["trials"])] == [t["name"] for t in before["trials"]]
     assert len(after["trials"]) == 5 and all(t["status"] == "Completed" for t in after["trials"])
     assert watch.created == 5  # one container per trial: none ran twice
+    assert watch.most_at_once <= 2  # MaxParallelTrainingJobs across the kill and the retry too
     assert {t["name"] for t in after["trials"]} >= finished_before
     best = min(after["trials"], key=lambda t: t["objective"])
     assert result["best_training_job_name"] == best["name"]
