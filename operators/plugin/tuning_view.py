@@ -46,13 +46,14 @@ def _job(state: TuningState) -> str:
     best = state.best()
     curves = {t.name.rsplit("-", 2)[-2]: t.series for t in state.trials if t.series}
     chart = line_chart(f"{state.tuning_job_name}: {state.objective_metric}", curves, x_label="s", y_label="value")
-    header = "<tr><th>trial</th><th>status</th><th>objective</th><th>hyperparameters</th></tr>"
+    header = "<tr><th>trial</th><th>status</th><th>objective</th><th>hyperparameters</th><th>final metrics</th></tr>"
     rows = "".join(
         f'<tr class="trial" data-trial="{escape(t.name)}"><td>{escape(t.name)}'
         f"{' <span class=badge>best</span>' if best is not None and t.name == best.name else ''}</td>"
         f"<td>{escape(t.status)}{' (early stopping)' if t.early_stopped else ''}</td>"
         f"<td>{'' if t.objective is None else f'{t.objective:.6g}'}</td>"
-        f"<td>{escape(', '.join(f'{k}={v}' for k, v in t.hyperparameters.items()))}</td></tr>"
+        f"<td>{escape(', '.join(f'{k}={v}' for k, v in t.hyperparameters.items()))}</td>"
+        f"<td>{escape(', '.join(f'{k}={v:.6g}' for k, v in t.metrics.items()))}</td></tr>"
         for t in state.trials
     )
     counts = ", ".join(f"{n} {status}" for status, n in state.counts().items() if n)

@@ -190,7 +190,16 @@ def test_the_page_shows_tuning_jobs_with_their_trials_and_the_best(page_env):
     state = TuningState("tune-1", "Bayesian", "loss", "Minimize", 1.0, status="Completed")
     state.trials = [
         Trial(1, "tune-1-001-aaaaaaaa", {"x": "0.5"}, {}, TrialStatus.COMPLETED, 0.25, [[1.0, 1.0], [2.0, 0.25]]),
-        Trial(2, "tune-1-002-bbbbbbbb", {"x": "<b>"}, {}, TrialStatus.COMPLETED, 0.125, [[1.0, 0.5], [2.0, 0.125]]),
+        Trial(
+            2,
+            "tune-1-002-bbbbbbbb",
+            {"x": "<b>"},
+            {},
+            TrialStatus.COMPLETED,
+            0.125,
+            [[1.0, 0.5], [2.0, 0.125]],
+            metrics={"loss": 0.125, "accuracy": 0.9},
+        ),
         Trial(3, "tune-1-003-cccccccc", {"x": "0.9"}, {}, TrialStatus.STOPPED, 4.0, [[1.0, 4.0]], early_stopped=True),
     ]
     (page_env / "training" / "tune-1").mkdir(parents=True)
@@ -203,3 +212,4 @@ def test_the_page_shows_tuning_jobs_with_their_trials_and_the_best(page_env):
     assert re.search(r"tune-1-002-bbbbbbbb <span class=badge>best</span>", tuning)
     assert "x=&lt;b&gt;" in tuning and "Stopped (early stopping)" in tuning and "2 Completed, 1 Stopped" in tuning
     assert tuning.count("<svg") == 1
+    assert "loss=0.125, accuracy=0.9" in tuning
