@@ -64,6 +64,7 @@ class Tuner:
         self.uri = state_uri(base_spec.output_path, self.state.tuning_job_name)
         self.seeded = self._warm_start_trials()
         self._saved: dict[str, Any] | None = None
+        self._judged: dict[str, int] = {}  # trial name -> the steps of its curve already judged
 
     def _open(self, identity: RunIdentity) -> TuningState:
         """Return the task instance's tuning state: the first attempt that did not fail, or a new one.
@@ -172,8 +173,12 @@ class Tuner:
         """Stop the running trials the pruner gives up on (early stopping Auto, or Hyperband)."""
         if self.config.early_stopping != "Auto" and self.config.strategy != "Hyperband":
             return
+        grown = [t for t in self.state.running() if len(t.series) > self._judged.get(t.name, 0)]
+        if not grown:
+            return  # no curve has a new step since the last judgement: nothing to decide
         search = Search(self.config, self.state.tuning_job_name, self.state.trials, self.seeded)
-        for trial in self.state.running():
+        for trial in grown:
+            self._judged[trial.name] = len(trial.series)
             stop, trial.search_attrs = search.should_stop(trial)
             if stop:
                 step = len(trial.series)
