@@ -86,6 +86,33 @@ def run_job(
     return finish(jobs, spec, name, record)
 
 
+def start_named_job(
+    jobs: JobBackend, spec: Any, job_name: str, owner: Mapping[str, str], sink: LogSink
+) -> JobRecord | None:
+    """Start a job whose name its caller chose (a tuning trial), unless that name ran or runs already.
+
+    A job with a record, or whose runner lives without one yet, is left as it is (its caller reads or follows it);
+    only a name nothing knows is launched, and its launch is left to run on without this process. A failed launch
+    removes what it made.
+
+    :param jobs: the backend's job runner for the job's kind.
+    :param spec: the job's spec.
+    :param job_name: the job's name.
+    :param owner: the Airflow identity labels.
+    :param sink: the task log.
+    """
+    record = jobs.find(spec, job_name)
+    if record is not None or jobs.is_alive(job_name, None):
+        return record
+    try:
+        jobs.launch(spec, job_name, owner, sink)
+    except BaseException:
+        clean_up_keeping_error(jobs, spec, job_name)
+        raise
+    jobs.release(job_name)
+    return None
+
+
 def defer_wait(jobs: JobBackend, spec: Any, job_name: str, sink: LogSink, defer: Deferrer) -> NoReturn:
     """Hand the wait for the job to the triggerer, until the backend's deadline for it.
 
