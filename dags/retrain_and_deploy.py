@@ -1,5 +1,7 @@
 """Retrain and deploy: build the image, push it, train, publish the model if it passes the gate, batch-score, serve.
 
+Optional, from the trigger form: tune before training (the best trial's model is the one published).
+
 Runs on the embedded default (the local Docker engine, a registry on 127.0.0.1:5000 and file:// artifacts) with
 no AWS account. It runs every Monday at 03:00 UTC, and whenever the training-data Asset is updated (an asset event
 from a producer DAG or the REST API). Trigger it from the UI with the form, or run it once with ``make demo``.
@@ -10,9 +12,10 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, task
 
 from ml_lifecycle import (
     BatchTransformOperator,
@@ -22,6 +25,7 @@ from ml_lifecycle import (
     PushToECROperator,
     TeardownOperator,
     TrainOnEC2Operator,
+    TuneOnEC2Operator,
 )
 from ml_lifecycle.compute import DEFAULT_BACKEND, backend_names
 from ml_lifecycle.settings import default_artifact_root
@@ -37,6 +41,20 @@ MODEL_ASSET = Asset(name="linear-model", uri=f"{ARTIFACT_ROOT}/registry/{MODEL_N
 TRAINING_DATA = Asset(name="linear-training-data", uri=f"{ARTIFACT_ROOT}/data/train")
 INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge", "ml.g5.xlarge"]
 RUN_FOLDER = "{{ run_id | replace(':', '-') | replace('+', '-') }}"
+METRIC_DEFINITIONS = [
+    {"Name": "train_rmse", "Regex": r"train_rmse=([0-9.eE+-]+);"},
+    {"Name": "validation_rmse", "Regex": r"validation_rmse=([0-9.eE+-]+);"},
+]
+
+
+def without(hyperparameters: dict[str, Any], *names: str) -> dict[str, Any]:
+    """Return the hyperparameters without those named (a Jinja filter: when tuning, the search sets them).
+
+    :param hyperparameters: the form's hyperparameters.
+    :param names: the names to drop.
+    """
+    return {name: value for name, value in hyperparameters.items() if name not in names}
+
 
 with DAG(
     dag_id="retrain_and_deploy",
@@ -49,6 +67,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     render_template_as_native_obj=True,
+    user_defined_filters={"without": without},
     default_args={
         "retries": 2,
         "retry_delay": timedelta(seconds=20),
@@ -103,6 +122,27 @@ with DAG(
         "train_data_uri": Param(f"{ARTIFACT_ROOT}/data/train", type="string", section="Data"),
         "validation_data_uri": Param(f"{ARTIFACT_ROOT}/data/validation", type="string", section="Data"),
         "score_data_uri": Param(f"{ARTIFACT_ROOT}/data/score", type="string", section="Data"),
+        "tune": Param(
+            False,
+            type="boolean",
+            title="Tune l2 first",
+            description="Search l2 with a tuning job and publish its best trial's model instead of training once",
+            section="Tuning",
+        ),
+        "l2_min": Param(0.0001, type="number", exclusiveMinimum=0, title="Smallest l2", section="Tuning"),
+        "l2_max": Param(10.0, type="number", exclusiveMinimum=0, title="Largest l2", section="Tuning"),
+        "max_trials": Param(
+            4,
+            type="integer",
+            minimum=1,
+            maximum=50,
+            title="Trials",
+            description="Training jobs in all",
+            section="Tuning",
+        ),
+        "max_parallel_trials": Param(
+            2, type="integer", minimum=1, maximum=10, title="Trials at once", section="Tuning"
+        ),
     },
     tags=["ml-lifecycle", "sagemaker-contract"],
 ) as dag:
@@ -116,6 +156,10 @@ with DAG(
         from ml_lifecycle.stores import store_factory
 
         params = context["params"]
+        if params["tune"] and params["l2_min"] > params["l2_max"]:
+            raise SpecError(
+                "params.l2_min", f"{params['l2_min']} is above l2_max {params['l2_max']}", "Swap the two in the form"
+            )
         DockerEngine().client.ping()
         uri = parse_uri(params["train_data_uri"], "params.train_data_uri")
         if not store_factory("aws_default")(uri).list_objects(uri):
@@ -138,24 +182,57 @@ with DAG(
         repository="ml-lifecycle/linear",
         registry="{{ params.registry }}",
     )
-    train = TrainOnEC2Operator(
-        task_id="train",
-        image_uri=push.output["image_uri"],
-        channels={"train": "{{ params.train_data_uri }}", "validation": "{{ params.validation_data_uri }}"},
-        hyperparameters="{{ params.hyperparameters }}",
-        output_path=f"{ARTIFACT_ROOT}/training",
-        compute="{{ params.compute }}",
-        instance_type="{{ params.instance_type }}",
-        instance_count="{{ params.instance_count }}",
-        max_runtime_s=3600,
-        metric_definitions=[
-            {"Name": "train_rmse", "Regex": r"train_rmse=([0-9.eE+-]+);"},
-            {"Name": "validation_rmse", "Regex": r"validation_rmse=([0-9.eE+-]+);"},
-        ],
+    # What every training job of this run gets, the one training or each tuning trial.
+    training_definition: dict[str, Any] = {
+        "image_uri": push.output["image_uri"],
+        "channels": {"train": "{{ params.train_data_uri }}", "validation": "{{ params.validation_data_uri }}"},
+        "output_path": f"{ARTIFACT_ROOT}/training",
+        "compute": "{{ params.compute }}",
+        "instance_type": "{{ params.instance_type }}",
+        "instance_count": "{{ params.instance_count }}",
+        "max_runtime_s": 3600,
+        "metric_definitions": METRIC_DEFINITIONS,
+    }
+
+    @task.branch
+    def train_or_tune(**context) -> str:
+        """Tune when the form asks for it, else train once with the form's hyperparameters."""
+        return "tune" if context["params"]["tune"] else "train"
+
+    train = TrainOnEC2Operator(task_id="train", hyperparameters="{{ params.hyperparameters }}", **training_definition)
+    tune = TuneOnEC2Operator(
+        task_id="tune",
+        hyperparameters="{{ params.hyperparameters | without('l2') }}",  # the static ones: the search sets l2
+        parameter_ranges={
+            "ContinuousParameterRanges": [
+                {
+                    "Name": "l2",
+                    "MinValue": "{{ params.l2_min }}",
+                    "MaxValue": "{{ params.l2_max }}",
+                    "ScalingType": "Logarithmic",
+                }
+            ]
+        },
+        objective_metric_name="validation_rmse",
+        objective_type="Minimize",
+        max_training_jobs="{{ params.max_trials }}",
+        max_parallel_training_jobs="{{ params.max_parallel_trials }}",
+        **training_definition,
     )
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+    def model_to_publish(trained: dict[str, Any] | None, tuned: dict[str, Any] | None) -> str:
+        """Return the model to publish: the training's, or the best tuning trial's (a skipped task's XCom is None).
+
+        :param trained: the train task's result, None when tuning ran instead.
+        :param tuned: the tune task's result, None when it was skipped.
+        """
+        return (tuned or trained)["model_uri"]
+
+    published = model_to_publish(train.output, tune.output)
     export = ExportArtifactsOperator(
         task_id="export_model",
-        model_uri=train.output["model_uri"],
+        model_uri=published,
         model_name=MODEL_NAME,
         registry_uri=f"{ARTIFACT_ROOT}/registry",
         quality_gate={
@@ -209,6 +286,7 @@ with DAG(
     checked = preflight()
     gate = should_deploy()
     checked >> build
+    push >> train_or_tune() >> [train, tune]
     export >> [transform, gate]
     gate >> deploy
     tested = smoke_test(deploy.output)

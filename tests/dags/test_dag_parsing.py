@@ -71,6 +71,11 @@ def test_every_task_retries_and_cleanup_is_a_teardown(dagbag):
         ("quality_threshold", -1),
         ("quality_threshold", "good"),
         ("deploy", "yes"),
+        ("tune", "yes"),
+        ("l2_min", 0),
+        ("l2_max", -1.0),
+        ("max_trials", 0),
+        ("max_parallel_trials", 11),
     ],
 )
 def test_the_form_refuses_bad_values(dagbag, name, value):
@@ -89,7 +94,45 @@ def test_the_form_accepts_its_defaults_and_good_values(dagbag):
     params["hyperparameters"] = {"l2": "0.5"}
     params["quality_threshold"] = 0.25
     params["beat_in_service"] = True
+    params["tune"] = True
+    params["l2_min"] = 0.001
+    params["max_trials"] = 6
     assert params.validate()["instance_count"] == 3
+
+
+def test_the_optional_steps_are_off_by_default(dagbag):
+    params = dagbag.dags["retrain_and_deploy"].params.validate()
+    assert params["tune"] is False
+
+
+def test_every_job_of_the_run_is_cleaned_up_by_the_teardown_whatever_happens(dagbag):
+    dag = dagbag.dags["retrain_and_deploy"]
+    teardown = dag.get_task("teardown")
+    before_teardown = {t.task_id for t in teardown.get_flat_relatives(upstream=True)}
+    assert {"train", "tune", "batch_transform", "deploy_endpoint"} <= before_teardown
+    assert teardown.trigger_rule == "all_done_setup_success"
+
+
+def test_either_training_or_tuning_feeds_the_export(dagbag):
+    dag = dagbag.dags["retrain_and_deploy"]
+    branch = dag.get_task("train_or_tune")
+    assert branch.downstream_task_ids == {"train", "tune"}
+    join = dag.get_task("model_to_publish")
+    assert join.upstream_task_ids == {"train", "tune"}
+    assert join.trigger_rule == "none_failed_min_one_success"
+    assert dag.get_task("export_model").upstream_task_ids == {"model_to_publish"}
+
+
+def test_tuning_searches_l2_and_keeps_the_other_hyperparameters_static(dagbag):
+    from airflow.sdk import Context
+
+    dag = dagbag.dags["retrain_and_deploy"]
+    tune = dag.get_task("tune")
+    assert tune.objective_metric_name == "validation_rmse" and tune.objective_type == "Minimize"
+    params = {**dag.params.validate(), "hyperparameters": {"l2": "0.5", "target_column": "0"}}
+    environment = dag.get_template_env()
+    static = environment.from_string(tune.hyperparameters).render(Context(params=params))
+    assert static == {"target_column": "0"}
 
 
 def test_the_export_gate_reads_the_threshold_from_the_form(dagbag):
