@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -29,7 +30,12 @@ def _airflow(args: list[str], env: dict[str, str], log: Path) -> subprocess.Comp
         return subprocess.run([airflow, *args], env=env, stdout=out, stderr=subprocess.STDOUT, timeout=900)
 
 
-def test_retrain_and_deploy_runs_end_to_end(tmp_path, example_image, registry, docker_client):
+def _airflow_env(tmp_path: Path, *data_args: str) -> dict[str, str]:
+    """Return the environment of an Airflow on SQLite whose artifact root holds the generated sample data.
+
+    :param tmp_path: the test's folder (Airflow's home and the artifact root go there).
+    :param data_args: arguments for examples/data/generate.py beyond --out.
+    """
     home = tmp_path / "ml-home"
     env = {
         **os.environ,
@@ -39,18 +45,28 @@ def test_retrain_and_deploy_runs_end_to_end(tmp_path, example_image, registry, d
         "ML_LIFECYCLE_HOME": str(home),
     }
     env.pop("ML_LIFECYCLE_ARTIFACT_ROOT", None)
-    subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "examples" / "data" / "generate.py"),
-            "--out",
-            str(home / "artifacts" / "data"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    generate = REPO_ROOT / "examples" / "data" / "generate.py"
+    out = str(home / "artifacts" / "data")
+    subprocess.run([sys.executable, str(generate), "--out", out, *data_args], check=True, capture_output=True)
     log = tmp_path / "airflow.log"
     assert _airflow(["db", "migrate"], env, log).returncode == 0, log.read_text()[-3000:]
+    return env
+
+
+def _run_containers_left(docker_client) -> list[str]:
+    """Return the job containers of the lifecycle DAG still on the engine (endpoints are meant to stay).
+
+    :param docker_client: a docker SDK client of the engine.
+    """
+    labels = ["ml-lifecycle.managed=true", "ml-lifecycle.dag-id=retrain_and_deploy"]
+    left = docker_client.containers.list(all=True, filters={"label": labels})
+    return [c.name for c in left if c.labels.get("ml-lifecycle.kind") != "endpoint"]
+
+
+def test_retrain_and_deploy_runs_end_to_end(tmp_path, example_image, registry, docker_client):
+    env = _airflow_env(tmp_path)
+    home = tmp_path / "ml-home"
+    log = tmp_path / "airflow.log"
     endpoint = f"e2e-{uuid.uuid4().hex[:8]}"
     conf = json.dumps({"endpoint_name": endpoint, "hyperparameters": {"l2": "0.1"}})
     try:
@@ -77,9 +93,7 @@ def test_retrain_and_deploy_runs_end_to_end(tmp_path, example_image, registry, d
         with urllib.request.urlopen(request, timeout=10) as response:
             float(response.read().decode().strip())
 
-        left = docker_client.containers.list(all=True, filters={"label": "ml-lifecycle.managed=true"})
-        run_left = [c.name for c in left if c.labels.get("ml-lifecycle.kind") != "endpoint"]
-        assert [c for c in run_left if "retrain-and-deploy" in c] == []
+        assert _run_containers_left(docker_client) == []
     finally:
         subprocess.run(
             [str(Path(sys.executable).with_name("ml-lifecycle")), "delete-endpoint", endpoint],
@@ -87,3 +101,45 @@ def test_retrain_and_deploy_runs_end_to_end(tmp_path, example_image, registry, d
             check=False,
             capture_output=True,
         )
+
+
+def _task_states(run_id: str, env: dict[str, str], log: Path) -> dict[str, str]:
+    """Return the state of each task of a run of the lifecycle DAG, read through the airflow CLI.
+
+    :param run_id: the DAG run.
+    :param env: the environment.
+    :param log: where the CLI's errors go.
+    """
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    out = subprocess.run(
+        [airflow, "tasks", "states-for-dag-run", "retrain_and_deploy", run_id, "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {row["task_id"]: row["state"] for row in json.loads(out[out.index("[") :])}
+
+
+def test_tuning_publishes_the_best_trial(tmp_path, example_image, registry, docker_client):
+    env = _airflow_env(tmp_path, "--rows", "200", "--score-rows", "10", "--files", "1")
+    artifacts = tmp_path / "ml-home" / "artifacts"
+    log = tmp_path / "airflow.log"
+    conf = {"tune": True, "max_trials": 2, "max_parallel_trials": 2, "deploy": False, "hyperparameters": {"l2": "5"}}
+    run = _airflow(["dags", "test", "retrain_and_deploy", "-c", json.dumps(conf)], env, log)
+    output = log.read_text()
+    assert run.returncode == 0 and "state=success" in output, output[-5000:]
+
+    (state_file,) = artifacts.glob("training/*/tuning-state.json")
+    state = json.loads(state_file.read_text())
+    assert state["status"] == "Completed" and len(state["trials"]) == 2
+    best = min(state["trials"], key=lambda t: t["objective"])
+    manifest = json.loads((artifacts / "registry" / "linear" / "1" / "manifest.json").read_text())
+    assert manifest["lineage"]["training_job"] == best["name"]
+    assert manifest["lineage"]["hyperparameters"]["l2"] == best["hyperparameters"]["l2"] != "5"
+
+    run_id = re.search(r"run_id=(\S+?)[,\s]", output[output.index("DagRun Finished") :]).group(1)
+    states = _task_states(run_id, env, log)
+    assert (states["tune"], states["train"], states["export_model"]) == ("success", "skipped", "success")
+    assert states["batch_transform"] == "success" and states["teardown"] == "success"
+    assert _run_containers_left(docker_client) == []
