@@ -7,7 +7,7 @@ bash "$ML_REPO_ROOT/scripts/setup-venv.sh"
 bash "$ML_REPO_ROOT/scripts/bootstrap.sh" all
 bash "$ML_REPO_ROOT/scripts/setup-airflow.sh"
 data="$ML_LIFECYCLE_HOME/artifacts/data"
-if [ ! -d "$data/train" ]; then
+if [ ! -d "$data/raw" ]; then  # raw/ came last: older sample data is regenerated (the same bytes, plus raw/)
   python "$ML_REPO_ROOT/examples/data/generate.py" --out "$data"
 else
   echo "demo: sample data already in $data"

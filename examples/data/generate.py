@@ -11,6 +11,8 @@ Writes, from one fixed linear model ``y = intercept + sum(w_j * x_j) + noise``:
     DIR/train/part-0000.csv ... part-0003.csv   ``--rows`` rows split into ``--files`` files of
                                                 ~rows/files each; first column y, then the features
     DIR/validation/part-0000.csv                 ``--validation-rows`` rows (default rows/5), same layout
+    DIR/raw/part-0000.csv                        the training and validation rows in one file, unsplit: the
+                                                 input of the lifecycle DAG's optional processing step
     DIR/score/score.csv                          ``--score-rows`` rows of features only (no target),
                                                  input for batch transform / /invocations
     DIR/truth.json                               the true weights, intercept and noise level
@@ -85,10 +87,9 @@ def generate(
         part = train[index * per_file : (index + 1) * per_file]
         write_lines(os.path.join(out, "train", f"part-{index:04d}.csv"), part)
     n_validation = max(1, n_rows // 5) if validation_rows is None else validation_rows
-    write_lines(
-        os.path.join(out, "validation", "part-0000.csv"),
-        rows(rng, n_validation, weights, intercept, noise, with_target=True),
-    )
+    validation = rows(rng, n_validation, weights, intercept, noise, with_target=True)
+    write_lines(os.path.join(out, "validation", "part-0000.csv"), validation)
+    write_lines(os.path.join(out, "raw", "part-0000.csv"), train + validation)
     write_lines(
         os.path.join(out, "score", "score.csv"),
         rows(rng, score_rows, weights, intercept, noise, with_target=False),
@@ -102,6 +103,7 @@ def generate(
         "train_rows": n_rows,
         "train_files": files,
         "validation_rows": n_validation,
+        "raw_rows": n_rows + n_validation,
         "score_rows": score_rows,
     }
     with open(os.path.join(out, "truth.json"), "w", encoding="ascii") as f:
@@ -136,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     print(
         f"wrote {truth['train_rows']} training rows in {truth['train_files']} file(s), "
-        f"{truth['validation_rows']} validation rows, {truth['score_rows']} score rows to {args.out}"
+        f"{truth['validation_rows']} validation rows, {truth['raw_rows']} raw rows, {truth['score_rows']} score rows "
+        f"to {args.out}"
     )
     return 0
 
