@@ -32,7 +32,7 @@ def main() -> int:
         print(f"compose-init: created bucket {root.bucket}")
     data = root.join("data")
     store = store_factory("aws_default")(data)
-    if store.list_objects(data.join("train")):
+    if store.list_objects(data.join("raw")):  # raw/ came last: older sample data gets it (the rest is the same)
         print(f"compose-init: sample data already in {data}")
         return 0
     with tempfile.TemporaryDirectory() as folder:
