@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -48,6 +49,8 @@ class Ec2EndpointBackend(EndpointBackend):
     :param logs: builds the CloudWatch Logs client (the instances ship their containers' logs there).
     :param activity: reads the endpoints' instances and requests (the reaper's idle limit and the page's cost).
     """
+
+    records_data_capture = True  # each host runs the capturing proxy and uploads its files (agent.instance)
 
     def __init__(
         self,
@@ -129,9 +132,17 @@ class Ec2EndpointBackend(EndpointBackend):
 
         :param endpoint_name: the endpoint's name.
         """
+        from ml_lifecycle.compute.ec2.endpoint_capture_counts import capture_details
+
         prefix = self._prefix() or self.manager.locate(endpoint_name)
         state, unhealthy = self.manager.describe(endpoint_name, prefix)
-        return view_of(state, prefix, unhealthy or "") if state is not None else None
+        if state is None:
+            return None
+        view = view_of(state, prefix, unhealthy or "")
+        if prefix is None or state.live is None:
+            return view
+        counters = capture_details(self.manager.store_for, prefix, state.live.revision)
+        return dataclasses.replace(view, details={**view.details, **counters})
 
     def delete(self, endpoint_name: str, owner: Mapping[str, str], sink: LogSink) -> dict[str, int]:
         """Delete the listener, load balancer, instances, target groups, security groups and state.
