@@ -144,7 +144,7 @@ def test_a_capturing_host_records_each_request_once_to_s3_through_the_proxy_and_
         check_format(PurePosixPath(key), record, PurePosixPath("capture"), spec.endpoint_name)
         assert decoded(record["captureData"]["endpointInput"]) == by_id[record["eventMetadata"]["inferenceId"]].body
     counters = json.loads(harness.object(f"{harness.out_prefix}/staging/hosts/{instance_id}/capture.json"))
-    assert counters == {"capture_records": "40", "capture_lost": "0", "capture_last_error": ""}
+    assert counters == {"capture_records": "40", "capture_lost": "0", "capture_last_error": "", "stopped": True}
     assert _job_containers(docker_client, harness.job_name) == []
 
 

@@ -4,8 +4,9 @@ The host runs what a local endpoint runs: the same proxy image and nginx configu
 sampled request after its response went out) listening on the port the load balancer calls, routing to the model
 container on a loopback port of its own. Its files go to a spool; a thread uploads the sealed ones with the same
 passes as a local endpoint's uploader (instance role credentials), and writes the counters to the revision's
-staging (``hosts/<instance>/capture.json``), where the endpoint's description adds them up. A stop (or SIGTERM)
-stops nginx first, which seals what its workers held, then makes the last pass.
+staging (``hosts/<instance>/capture.json``), where the endpoint's description adds them up. A stop (the revision's
+stop request, written before its instances end, or SIGTERM) stops nginx first, which seals what its workers held,
+then makes the last pass and reports ``stopped``.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class HostCapture:
         image = ensure_proxy_image(self.engine, sink)
         listening = self.proxy.start(image, container_labels, port)
         self.proxy.first_route(self.job_name, [f"{LOOPBACK}:{model_port}"], listening, container=self.proxy.started)
+        self.report()  # a capturing host is known from the start: a delete waits for its last upload
         if self.setup.upload_uri is not None:
             self._uploader = threading.Thread(target=self._upload_until_stopped, name="capture-upload", daemon=True)
             self._uploader.start()
@@ -107,7 +109,7 @@ class HostCapture:
         self._stopped.set()
         if self._uploader is not None:
             self._uploader.join()
-        counters = self.report()
+        counters = self.report(stopped=True)
         sink(
             f"Data capture: {counters.get('capture_records', '0')} records written, {counters.get('capture_lost', '0')} lost"
         )
@@ -116,9 +118,12 @@ class HostCapture:
         """Remove the proxy container, if any (a host that cannot serve)."""
         self.engine.remove_by_name(self.proxy.name)
 
-    def report(self) -> dict[str, str]:
-        """Write the counters to the revision's staging and return them."""
-        counters = capture_stats_in(self.setup.state_dir)
+    def report(self, stopped: bool = False) -> dict[str, Any]:
+        """Write the counters to the revision's staging and return them.
+
+        :param stopped: whether this is the last report (the last upload made): the teardown waits for it.
+        """
+        counters: dict[str, Any] = {**capture_stats_in(self.setup.state_dir), "stopped": stopped}
         self.store_for(self.stats_uri).write_bytes(self.stats_uri, json.dumps(counters).encode())
         return counters
 

@@ -25,7 +25,7 @@ from ml_lifecycle.compute.local.serving.model_files import fetch_model, model_mo
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.contract import SERVING_PORT
-from ml_lifecycle.core.ec2.endpoint_hosts import host_capture_uri, host_report_uri
+from ml_lifecycle.core.ec2.endpoint_hosts import STOP_REQUEST, host_capture_uri, host_report_uri
 from ml_lifecycle.core.status import EndpointStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.secret_sources.values import resolve_secrets
@@ -33,7 +33,6 @@ from ml_lifecycle.stores.base import ArtifactStore
 
 log = logging.getLogger(__name__)
 
-STOP_REQUEST_NAME = "stop-requested"
 SERVING_PORT_ENV = "ML_LIFECYCLE_SERVING_PORT"  # the host port 8080 is published on (tests run many hosts)
 POLL_S = 5.0
 PING_EVERY_S = 0.5
@@ -143,7 +142,7 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
     _report(store_for, report, EndpointStatus.IN_SERVICE, "", image_digest=image.digest or image.image_id)
     sink(f"Endpoint {spec.endpoint_name}: serving on port {port} ({image.digest or image.image_id})")
     stream = f"{spec.endpoint_name}/{identity.instance_id}"
-    stop_uri = staging.join(STOP_REQUEST_NAME)
+    stop_uri = staging.join(STOP_REQUEST)
     ship = CloudWatchShipper(client_factory("logs", None, identity.region), document.log_group, stream)
 
     def container_sink(line: str) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ml_lifecycle.compute.ec2.endpoint_capture_drain import drain_capture
 from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
 from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher, watched
 from ml_lifecycle.compute.ec2.endpoint_state import IN_SERVICE, EndpointState, Revision, StateStore
@@ -203,5 +204,6 @@ class Rollout:
         self.revisions.protect(green, False)
         self.revisions.detach(blue)
         self.health.wait_drained(blue.target_group_arn, DEREGISTRATION_DELAY_S + DRAIN_MARGIN_S)
+        drain_capture(self.store.store_for, self.store.prefix, [blue.revision], sink)
         self.revisions.remove(blue, state.endpoint_name)
         sink(f"Endpoint {state.endpoint_name}: revision {blue.revision} drained and ended")

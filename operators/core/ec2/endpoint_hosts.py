@@ -7,6 +7,8 @@ from ml_lifecycle.core.uris import ArtifactUri
 
 HOST_REPORT = "endpoint-host.json"
 HOST_CAPTURE = "capture.json"
+# Below a revision's staging: written when its hosts are to stop (before their instances end).
+STOP_REQUEST = "stop-requested"
 
 
 def host_report_uri(staging: ArtifactUri, instance_id: str) -> ArtifactUri:
