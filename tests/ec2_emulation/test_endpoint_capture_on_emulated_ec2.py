@@ -17,12 +17,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
-from support.capture_traffic import Sent, check_format, decoded, send
-from support.ec2_fixtures import BUCKET, INSTANCE_PROFILE
+from support.capture_traffic import Sent, check_record, send
+from support.ec2_fixtures import BUCKET, emulated_deploy
 from support.helpers import task_context
-from support.models import linear_model_archive
 
-from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
+from ml_lifecycle import DeleteEndpointOperator
 from ml_lifecycle.compute import backend_for
 
 pytestmark = pytest.mark.docker
@@ -71,17 +70,11 @@ def test_every_sampled_request_lands_in_s3_exactly_once_and_zero_percent_writes_
     aws: Any, emulator: Any, pushed_image: str, tmp_path: Path, ml_home: Path, percent: int
 ) -> None:
     name = f"capec2-{uuid.uuid4().hex[:8]}"
-    archive = linear_model_archive(tmp_path / "model.tar.gz", [1.0] * 8)
-    aws.s3.upload_file(archive.removeprefix("file://"), BUCKET, f"{name}/model.tar.gz")
-    deploy = DeployEndpointOperator(
-        task_id="deploy",
-        endpoint_name=name,
-        image_uri=pushed_image,
-        model_uri=f"s3://{BUCKET}/{name}/model.tar.gz",
-        compute="ec2",
-        instance_count=1,
-        ec2_settings={"instance_profile": INSTANCE_PROFILE},
-        poll_interval_s=0.5,
+    deploy = emulated_deploy(
+        aws,
+        name,
+        pushed_image,
+        tmp_path,
         data_capture={
             "EnableCapture": True,
             "InitialSamplingPercentage": percent,
@@ -122,8 +115,4 @@ def test_every_sampled_request_lands_in_s3_exactly_once_and_zero_percent_writes_
         return
     assert sorted(r["eventMetadata"]["inferenceId"] for _, r in records) == sorted(sent), "each request once"
     for key, record in records:
-        check_format(PurePosixPath(key), record, PurePosixPath("capture"), name)
-        request = sent[record["eventMetadata"]["inferenceId"]]
-        inputs, outputs = record["captureData"]["endpointInput"], record["captureData"]["endpointOutput"]
-        assert (inputs["encoding"], decoded(inputs)) == ("CSV", request.body)
-        assert decoded(outputs) == request.answer
+        check_record(PurePosixPath(key), record, PurePosixPath("capture"), name, sent)

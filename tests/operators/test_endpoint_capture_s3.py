@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
-from support.capture_traffic import check_format, decoded, send
+from support.capture_traffic import check_record, send
 from support.helpers import task_context
 from support.models import linear_model_archive
 
@@ -129,11 +129,7 @@ def test_every_request_lands_in_s3_exactly_once_while_serving_and_at_the_delete(
     assert sorted(r["eventMetadata"]["inferenceId"] for _, r in records) == sorted(sent), "each request once"
     assert all(key.endswith(".jsonl") for key in _objects(s3, "capture/")), "no unsealed file was uploaded"
     for key, record in records:
-        check_format(PurePosixPath(key), record, PurePosixPath("capture"), endpoint_name)
-        request = sent[record["eventMetadata"]["inferenceId"]]
-        inputs, outputs = record["captureData"]["endpointInput"], record["captureData"]["endpointOutput"]
-        assert (inputs["encoding"], decoded(inputs)) == ("CSV", request.body)
-        assert decoded(outputs) == request.answer
+        check_record(PurePosixPath(key), record, PurePosixPath("capture"), endpoint_name, sent)
 
 
 def test_at_zero_percent_nothing_is_written_to_s3(example_image, tmp_path, s3, endpoint_name):

@@ -91,3 +91,21 @@ def decoded(side: dict[str, Any]) -> bytes:
     :param side: endpointInput or endpointOutput.
     """
     return base64.b64decode(side["data"]) if side["encoding"] == "BASE64" else side["data"].encode()
+
+
+def check_record(
+    path: PurePath, record: dict[str, Any], destination: PurePath, name: str, sent: dict[str, Sent]
+) -> None:
+    """Assert a record of a CSV request captured with input and output is SageMaker's format and holds what went.
+
+    :param path: the file (a local path, or an S3 key as a PurePosixPath).
+    :param record: one line, parsed.
+    :param destination: the capture folder (or the destination's key prefix).
+    :param name: the endpoint name.
+    :param sent: the requests sent, by inference id.
+    """
+    check_format(path, record, destination, name)
+    request = sent[record["eventMetadata"]["inferenceId"]]
+    inputs, outputs = record["captureData"]["endpointInput"], record["captureData"]["endpointOutput"]
+    assert (inputs["encoding"], decoded(inputs)) == ("CSV", request.body)
+    assert decoded(outputs) == request.answer

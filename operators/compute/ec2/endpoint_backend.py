@@ -13,6 +13,7 @@ from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints
 from ml_lifecycle.compute.endpoint_interface import DeployWait, EndpointBackend, EndpointView, LogSink
 from ml_lifecycle.core.ec2.rollout_wait import RolloutWait
 from ml_lifecycle.core.endpoint_idleness import EndpointActivity
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 
@@ -80,6 +81,7 @@ class Ec2EndpointBackend(EndpointBackend):
         from ml_lifecycle.compute.ec2.launcher import check_registry_login
 
         check_registry_login(spec.image_uri, self.options.get("registry_conn_id") or None)
+        _check_capture_destination(spec)
         prefix = state_prefix(self.options.get("state_uri"), spec.model_uri, spec.endpoint_name)
         state = self.manager.deploy(spec, spec.instance_type, dict(owner), prefix, rollout_policy(self.options), sink)
         return view_of(state, prefix)
@@ -94,6 +96,7 @@ class Ec2EndpointBackend(EndpointBackend):
         from ml_lifecycle.compute.ec2.launcher import check_registry_login
 
         check_registry_login(spec.image_uri, self.options.get("registry_conn_id") or None)
+        _check_capture_destination(spec)
         prefix = state_prefix(self.options.get("state_uri"), spec.model_uri, spec.endpoint_name)
         return _deploy_wait(self._deferred().begin(spec, spec.instance_type, dict(owner), prefix, sink))
 
@@ -182,6 +185,19 @@ class Ec2EndpointBackend(EndpointBackend):
             if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                 raise
         return found
+
+
+def _check_capture_destination(spec: EndpointSpec) -> None:
+    """Refuse a data capture destination the instances cannot reach (a folder of this machine) before anything starts.
+
+    :param spec: the endpoint spec.
+    """
+    if spec.data_capture is not None and not spec.data_capture.destination_uri.startswith("s3://"):
+        raise SpecError(
+            "data_capture.DestinationS3Uri",
+            f"{spec.data_capture.destination_uri} is a folder of this machine, which EC2 instances cannot write to",
+            "Give an s3:// destination (the instance role needs s3:PutObject there)",
+        )
 
 
 def _deploy_wait(progress: RolloutWait) -> DeployWait:
