@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 from support.capture_traffic import Sent, check_record, send
 from support.ec2_fixtures import BUCKET, emulated_deploy
-from support.helpers import task_context
+from support.helpers import task_context, wait_until
 
 from ml_lifecycle import DeleteEndpointOperator
 from ml_lifecycle.compute import backend_for
@@ -31,23 +30,18 @@ CLIENTS = 4
 REQUESTS_PER_CLIENT = 50
 
 
-def _until_answering(port: int) -> None:
-    """Wait until the instance's serving port answers GET /ping (moto calls every instance healthy at once).
+def _answers_ping(port: int) -> bool:
+    """Say whether the instance's serving port answers GET /ping with 200 (moto calls every instance healthy at once).
 
     :param port: the instance's serving port on this host.
     """
     import urllib.request
 
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"the instance's port {port} did not answer /ping within {WAIT_S:.0f} s")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
 
 
 def _records(s3: Any, prefix: str) -> list[tuple[str, dict[str, Any]]]:
@@ -87,7 +81,7 @@ def test_every_sampled_request_lands_in_s3_exactly_once_and_zero_percent_writes_
     try:
         deploy.execute(task_context())
         (instance,) = emulator.wait_booted(1)
-        _until_answering(instance.serving_port)
+        wait_until(lambda: _answers_ping(instance.serving_port), "the instance's model answering /ping", WAIT_S)
         url = f"http://127.0.0.1:{instance.serving_port}"
         results: list[list[Sent]] = [[] for _ in range(CLIENTS)]
 

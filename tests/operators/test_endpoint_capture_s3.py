@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 from support.capture_traffic import check_record, send
-from support.helpers import task_context
+from support.helpers import task_context, wait_until
 from support.models import linear_model_archive
 
 from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
@@ -88,21 +87,19 @@ def _records(s3: Any, prefix: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _details_when(name: str, check: Any) -> dict[str, str]:
-    """Return the endpoint's capture counters once check accepts them; fail saying what they were.
+    """Return the endpoint's capture counters once check accepts them (a wait that fails naming what it saw).
 
     :param name: the endpoint name.
     :param check: details -> bool.
     """
     endpoints = backend_for("local").endpoints()
-    deadline = time.monotonic() + WAIT_S
-    details: dict[str, str] = {}
-    while time.monotonic() < deadline:
+
+    def details() -> dict[str, str]:
         view = endpoints.describe(name)
-        details = dict(view.details) if view is not None else {}
-        if check(details):
-            return details
-        time.sleep(0.2)
-    raise AssertionError(f"the capture counters never became what was awaited within {WAIT_S:.0f} s: {details}")
+        found = dict(view.details) if view is not None else {}
+        return found if check(found) else {}
+
+    return wait_until(details, f"endpoint {name}'s capture counters as awaited", WAIT_S)
 
 
 def test_every_request_lands_in_s3_exactly_once_while_serving_and_at_the_delete(
@@ -137,9 +134,8 @@ def test_at_zero_percent_nothing_is_written_to_s3(example_image, tmp_path, s3, e
     url = _deploy(endpoint_name, example_image, model, f"s3://{BUCKET}/zero", 0)
 
     sent = send(url, "zero", 200, keep_alive=True)
-    time.sleep(3 * SEAL_AFTER_S)  # not a readiness wait: time for files that must not exist to be sealed, if any
     details = _details_when(endpoint_name, lambda d: "capture_records" in d)
-    DeleteEndpointOperator(task_id="delete", endpoint_name=endpoint_name).execute(task_context())
+    DeleteEndpointOperator(task_id="delete", endpoint_name=endpoint_name).execute(task_context())  # last pass
 
     assert {s.status for s in sent} == {200}
     assert _objects(s3, "zero/") == []
