@@ -61,7 +61,8 @@ class HostCapture:
         stats_uri: ArtifactUri,
     ) -> None:
         setup = capture_setup_in(spec.data_capture, spec.endpoint_name, folder)
-        assert setup is not None, "HostCapture needs a spec that captures"
+        if setup is None:
+            raise ValueError(f"Endpoint {spec.endpoint_name} captures nothing: build a HostCapture only when it does")
         self.setup, self.engine, self.store_for, self.stats_uri = setup, engine, store_for, stats_uri
         self.job_name = job_name
         self.proxy = EndpointProxy(
