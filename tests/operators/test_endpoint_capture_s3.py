@@ -155,3 +155,18 @@ def test_a_destination_that_refuses_fails_no_request_and_the_loss_is_counted(
     details = _details_when(endpoint_name, lambda d: d.get("capture_lost") == "120")
     assert details["capture_records"] == "0"
     assert "NoSuchBucket" in details["capture_last_error"] and "no-such-bucket-here" in details["capture_last_error"]
+
+
+def test_an_update_that_moves_the_destination_sends_what_follows_it_there(example_image, tmp_path, s3, endpoint_name):
+    model = linear_model_archive(tmp_path / "m" / "model.tar.gz", [1.0] * 8)
+    url = _deploy(endpoint_name, example_image, model, f"s3://{BUCKET}/before", 100)
+    first = send(url, "first", 30, keep_alive=True)
+    assert _deploy(endpoint_name, example_image, model, f"s3://{BUCKET}/after", 100) == url
+    second = send(url, "second", 30, keep_alive=True)
+    DeleteEndpointOperator(task_id="delete", endpoint_name=endpoint_name).execute(task_context())
+
+    before = [r["eventMetadata"]["inferenceId"] for _, r in _records(s3, f"before/{endpoint_name}/")]
+    after = [r["eventMetadata"]["inferenceId"] for _, r in _records(s3, f"after/{endpoint_name}/")]
+    # What the first proxy workers held when the update reloaded them may land on either side; nothing twice.
+    assert sorted(before + after) == sorted(s.inference_id for s in first + second)
+    assert {s.inference_id for s in second} <= set(after)

@@ -43,7 +43,6 @@ def ensure_uploader(setup: CaptureSetup | None, endpoint_name: str, aws_conn_id:
     pid_file = setup.state_dir / PID_NAME
     if _alive(pid_file):
         return
-    target = UploadTarget.of(setup.records_dir, setup.upload_uri, setup.state_dir)
     store_for = detached_store_factory(aws_conn_id, [setup.upload_uri])  # the connection is read before the fork
     wanted = {labels.ENDPOINT: endpoint_name, ROLE: ROLE_PROXY}
 
@@ -53,9 +52,14 @@ def ensure_uploader(setup: CaptureSetup | None, endpoint_name: str, aws_conn_id:
         engine = DockerEngine()
         out(f"uploading endpoint {endpoint_name}'s capture files to {setup.upload_uri}")
         while engine.containers(wanted, running_only=True):
+            target = _saved_target(setup.state_dir)  # read at each pass: an update may have moved the destination
+            if target is None:
+                break
             upload_pass(target, store_for)
             time.sleep(UPLOAD_INTERVAL_S)
-        upload_pass(target, store_for, final=True)
+        target = _saved_target(setup.state_dir)
+        if target is not None:  # else the endpoint was deleted, and its delete made the last pass
+            upload_pass(target, store_for, final=True)
         out("the proxy has stopped: last pass done")
         return 0
 
@@ -72,12 +76,22 @@ def last_upload(home: Path, endpoint_name: str) -> None:
     :param endpoint_name: the endpoint's name.
     """
     state_dir = proxy_dir(home, endpoint_name) / STATE_DIR
+    target = _saved_target(state_dir)
+    if target is not None:
+        connection = json.loads((state_dir / TARGET_NAME).read_text()).get("conn")
+        upload_pass(target, store_factory(connection), final=True)
+
+
+def _saved_target(state_dir: Path) -> UploadTarget | None:
+    """Return the upload target the last deploy saved (its spool and destination), or None when there is none.
+
+    :param state_dir: the endpoint's counters folder, which holds TARGET_NAME.
+    """
     try:
         saved = json.loads((state_dir / TARGET_NAME).read_text())
     except (OSError, ValueError):
-        return
-    target = UploadTarget.of(Path(saved["spool"]), saved["destination"], state_dir)
-    upload_pass(target, store_factory(saved.get("conn")), final=True)
+        return None
+    return UploadTarget.of(Path(saved["spool"]), saved["destination"], state_dir)
 
 
 def _alive(pid_file: Path) -> bool:
