@@ -5,10 +5,12 @@ How the calls are found, honestly and with its limits: the EC2 backend's sources
 and every attribute call or string (a paginator's or waiter's name) that is the Python name of an operation of a
 service the backend makes a client of (``client("elbv2")`` and friends, found in the same sources) counts as a call of
 that operation. A name several of those services share is resolved by SHARED below, and a new shared name fails until
-it is listed there. This reads code, not behaviour: a call whose method name is built at run time would be missed
-(there is none today; the test fails if a paginator or waiter name is not a literal it can see only by missing the
-permission in AWS, which no test here can reach). API Gateway's HTTP API actions are its HTTP methods
-(``apigateway:POST``), taken from botocore's model. moto checks no IAM policy at all: this is the only check.
+it is listed there. This reads code, not behaviour: a call whose method name is built at run time from pieces
+would be missed (there is none today: paginator and waiter names are whole string literals, which the scan reads).
+API Gateway's HTTP API actions are its HTTP methods (``apigateway:POST``), taken from botocore's model. Permissions
+AWS checks besides the called operation are listed in IMPLIED with why. The other statements (S3 by the stores, ECR
+by the registries, STS and secrets) are not checked here. moto checks no IAM policy at all: this is the only check of
+the policy here.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import botocore.session
 from botocore import xform_name
+from botocore.exceptions import DataNotFoundError
 
 ROOT = Path(__file__).resolve().parents[3]
 README = ROOT / "README.md"
@@ -131,7 +134,7 @@ def _has_waiters(session: botocore.session.Session, service: str) -> bool:
     """
     try:
         session.get_waiter_model(service)
-    except Exception:  # botocore raises DataNotFoundError for a service without waiters
+    except DataNotFoundError:  # a service without waiters
         return False
     return True
 
