@@ -1,10 +1,10 @@
 """Before an EC2 endpoint revision's instances are terminated: its capturing hosts stop and make their last upload.
 
-Terminating an instance kills its agent with what its proxy still held (up to SEAL_AFTER_S of records, sealed or
-not). So a delete, or the retirement of the old revision after an update, first writes the revision's stop request:
-each host stops nginx (which writes and seals what it holds), uploads the rest, and reports ``stopped`` in its
-counters; the instances are terminated once every capturing host has, or after CAPTURE_DRAIN_S (then the task log
-says which hosts did not finish). Revisions that do not capture are not waited for.
+Terminating an instance kills its agent with what its proxy still held (up to SEAL_AFTER_S of records, sealed or not).
+So a delete, the retirement of the old revision after an update, and the rollback of a failed new one first write the
+revision's stop request: each host stops nginx (which writes and seals what it holds), uploads the rest, and reports
+``stopped`` in its counters; the instances are terminated once every capturing host has, or after CAPTURE_DRAIN_S
+(then the task log says which hosts did not finish). Revisions that do not capture are not waited for.
 """
 
 from __future__ import annotations

@@ -161,6 +161,7 @@ class Rollout:
         try:
             self.balancer.set_weights(state.listener_arn, {blue.target_group_arn: 100})
             blue.weight, green.weight = 100, 0
+            drain_capture(self.store.store_for, self.store.prefix, [green.revision], sink)  # what green was asked
             self.revisions.remove(green, state.endpoint_name)
             self.revisions.protect(blue, False)
         except Exception as cleanup:
