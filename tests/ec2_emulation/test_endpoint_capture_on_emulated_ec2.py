@@ -1,6 +1,7 @@
 """Data capture of an EC2 endpoint on emulated instances: the host runs the capturing proxy in front of its model,
 and every sampled request lands exactly once in moto's S3 in SageMaker's layout, flushed when the endpoint is
-deleted (its hosts stop and upload before their instances end); at 0% nothing is written.
+deleted and when an update retires the old revision (its hosts stop and upload before their instances end; without
+that the update test fails); at 0% nothing is written.
 
 What moto does not do here: its load balancer routes no request, so the requests go to the instance's own serving
 port (published by the emulator), which is the port the load balancer's target group calls; moto's S3 takes any
@@ -107,6 +108,39 @@ def test_every_sampled_request_lands_in_s3_exactly_once_and_zero_percent_writes_
     if percent == 0:
         assert records == []
         return
+    assert sorted(r["eventMetadata"]["inferenceId"] for _, r in records) == sorted(sent), "each request once"
+    for key, record in records:
+        check_record(PurePosixPath(key), record, PurePosixPath("capture"), name, sent)
+
+
+def test_an_update_flushes_the_old_revisions_capture_before_its_instance_ends(
+    aws: Any, emulator: Any, pushed_image: str, tmp_path: Path, ml_home: Path
+) -> None:
+    name = f"capupd-{uuid.uuid4().hex[:8]}"
+    capture = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": f"s3://{BUCKET}/capture",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+    }
+    try:
+        emulated_deploy(aws, name, pushed_image, tmp_path, data_capture=capture).execute(task_context())
+        (old,) = emulator.wait_booted(1)
+        wait_until(lambda: _answers_ping(old.serving_port), "the first revision's model answering /ping", WAIT_S)
+        before = send(f"http://127.0.0.1:{old.serving_port}", "before", 60, keep_alive=True)
+        emulated_deploy(aws, name, pushed_image, tmp_path, data_capture=capture).execute(task_context())  # blue/green
+        assert old.terminated_by == "ec2" or emulator.wait_ended(old) == "ec2"
+        (new,) = [i for i in emulator.wait_booted(2) if i.instance_id != old.instance_id]
+        wait_until(lambda: _answers_ping(new.serving_port), "the second revision's model answering /ping", WAIT_S)
+        after = send(f"http://127.0.0.1:{new.serving_port}", "after", 60, keep_alive=True)
+    finally:
+        DeleteEndpointOperator(task_id="delete", endpoint_name=name, compute="ec2").execute(task_context())
+
+    sent = {s.inference_id: s for s in before + after}
+    assert {s.status for s in sent.values()} == {200}
+    records = _records(aws.s3, f"capture/{name}/")
+    # The old revision's records were held by its proxy (sealed only every 30 s) when the update ended it.
     assert sorted(r["eventMetadata"]["inferenceId"] for _, r in records) == sorted(sent), "each request once"
     for key, record in records:
         check_record(PurePosixPath(key), record, PurePosixPath("capture"), name, sent)
