@@ -1,4 +1,4 @@
-"""A processing container's /opt/ml/config: processingjobconfig.json and resourceconfig.json, as SageMaker writes them.
+"""A processing host's /opt/ml: its layout, and processingjobconfig.json and resourceconfig.json as SageMaker writes them.
 
 SageMaker writes the job's request (with its name and ARN) to processingjobconfig.json, and the same
 resourceconfig.json as for training (one homogeneous group).
@@ -7,10 +7,12 @@ resourceconfig.json as for training (one homogeneous group).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ml_lifecycle.core.contract import resource_config
+from ml_lifecycle.core.contract import OUTPUT_DIR, Mount, resource_config
 from ml_lifecycle.core.processing_spec import ProcessingSpec
 
 CONFIG_DIR = "/opt/ml/config"
@@ -106,3 +108,64 @@ def processing_config_files(
         JOB_CONFIG_NAME: json.dumps(processing_job_config(spec, job_name, region), sort_keys=True),
         RESOURCE_CONFIG_NAME: json.dumps(resource_config(hosts, current_host, spec.instance_type), sort_keys=True),
     }
+
+
+@dataclass(frozen=True)
+class ProcessingLayout:
+    """Where one processing host's /opt/ml lives on the engine's host: config, output (failure), inputs and outputs.
+
+    :param root: the host's working folder.
+    :param inputs: input name -> its LocalPath in the container.
+    :param outputs: output name -> its LocalPath in the container.
+    """
+
+    root: str
+    inputs: Mapping[str, str]
+    outputs: Mapping[str, str]
+
+    @property
+    def config_dir(self) -> str:
+        """Folder mounted at /opt/ml/config."""
+        return posixpath.join(self.root, "config")
+
+    @property
+    def output_dir(self) -> str:
+        """Folder mounted at /opt/ml/output (where a failing container may explain itself in ``failure``)."""
+        return posixpath.join(self.root, "output")
+
+    @property
+    def failure_file(self) -> str:
+        """The file seen as /opt/ml/output/failure."""
+        return posixpath.join(self.output_dir, "failure")
+
+    def output_folder(self, name: str) -> str:
+        """Folder mounted at an output's LocalPath.
+
+        :param name: the output's name.
+        """
+        return posixpath.join(self.root, "outputs", name)
+
+    def staged_channel_dir(self, name: str) -> str:
+        """Folder an input is staged into when it cannot be mounted in place.
+
+        :param name: the input's name.
+        """
+        return posixpath.join(self.root, "inputs", name)
+
+    def host_outputs(self) -> dict[str, str]:
+        """Return output name -> its folder (what this host hands in)."""
+        return {name: self.output_folder(name) for name in sorted(self.outputs)}
+
+    def folders(self) -> tuple[str, ...]:
+        """Return the folders made before a host starts: its config, output and every output's folder."""
+        return (self.config_dir, self.output_dir, *self.host_outputs().values())
+
+    def mounts(self, input_sources: Mapping[str, str]) -> list[Mount]:
+        """Return the bind mounts: config (read-only), output, each input (read-only) and each output at its LocalPath.
+
+        :param input_sources: input name -> folder on the host holding its data.
+        """
+        mounts = [Mount(self.config_dir, CONFIG_DIR, read_only=True), Mount(self.output_dir, OUTPUT_DIR)]
+        mounts += [Mount(source, self.inputs[name], read_only=True) for name, source in sorted(input_sources.items())]
+        mounts += [Mount(self.output_folder(name), path) for name, path in sorted(self.outputs.items())]
+        return mounts
