@@ -9,7 +9,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from ml_lifecycle.compute.inputs import list_channels
 from ml_lifecycle.compute.local.container_sizing import container_resources, plan_gpus
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine, ImageInfo
 from ml_lifecycle.compute.local.training.checkpoints import DEFAULT_SYNC_INTERVAL_S, CheckpointSync
+from ml_lifecycle.compute.local.training.engine_calls import in_background, in_parallel, succeeded
 from ml_lifecycle.compute.local.training.export import TrainingExport
 from ml_lifecycle.compute.local.training.failure import failure_reason_of
 from ml_lifecycle.compute.local.training.host_contract import TRAINING_CONTRACT, HostContract
@@ -265,7 +266,7 @@ class TrainingRunner:
             self._watcher.stop()
         watched = self._watcher.watch(spec.max_runtime_s)
         if network:  # the hosts here have exited: their network goes while the outputs are exported
-            self._network_removal = _in_background(lambda: self.engine.remove_network(network))
+            self._network_removal = in_background(lambda: self.engine.remove_network(network))
         if checkpoints is not None:
             checkpoints.stop()
         remote_reasons = {} if self._interrupted.is_set() else self.export.collect(watched, job_dir)
@@ -355,56 +356,10 @@ class TrainingRunner:
             lambda: self._remove_all(
                 c for c in self.engine.containers({labels.JOB: job_name}) if (c.labels or {}).get(labels.HOST) in hosts
             ),
-            lambda: network and not _succeeded(self._network_removal) and self.engine.remove_network(network),
+            lambda: network and not succeeded(self._network_removal) and self.engine.remove_network(network),
             lambda: shutil.rmtree(job_dir, ignore_errors=True),
         ):
             try:
                 action()
             except Exception as err:
                 log.warning("Cleanup of %s: %s", job_name, err)
-
-
-def in_parallel(calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    """Run calls in threads and return key -> result once all ended; raises the first error in the calls' order.
-
-    :param calls: key -> a call without arguments.
-    """
-    if len(calls) <= 1:
-        return {key: call() for key, call in calls.items()}
-    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="engine") as pool:
-        futures = {key: pool.submit(call) for key, call in calls.items()}
-    for future in futures.values():
-        error = future.exception()
-        if error is not None:
-            raise error
-    return {key: future.result() for key, future in futures.items()}
-
-
-def _in_background(call: Callable[[], Any]) -> Future[Any]:
-    """Start a call in a thread of its own and return its future (errors stay in it, to be looked at or not).
-
-    :param call: a call without arguments.
-    """
-    future: Future[Any] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(call())
-        except BaseException as err:  # kept for the caller, which decides whether it matters
-            future.set_exception(err)
-
-    threading.Thread(target=run, name="engine-background", daemon=True).start()
-    return future
-
-
-def _succeeded(future: Future[Any] | None) -> bool:
-    """Wait for a background call and say whether it ended without error (False when there was none).
-
-    :param future: the call's future, or None.
-    """
-    if future is None:
-        return False
-    if future.exception() is not None:
-        log.debug("A background engine call failed (it is done again): %s", future.exception())
-        return False
-    return True
