@@ -20,4 +20,5 @@ BENCHMARKS = (
     "credentials",
     "script_mode",
     "sagemaker_api",
+    "process",
 )

@@ -33,6 +33,22 @@ def _engine_or_skip() -> Any:
     return client
 
 
+def _build_on_base(docker_client: Any, context: Path, tag: str) -> str:
+    """Build an example image on BASE_IMAGE (bootstrapped offline when missing) and return its tag.
+
+    :param docker_client: the docker SDK client.
+    :param context: the image's build context.
+    :param tag: the tag to give it.
+    """
+    base = os.environ.get("BASE_IMAGE", "python:3.11-slim")
+    try:
+        docker_client.images.get(base)
+    except Exception:
+        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "bootstrap.sh"), "base-image"], check=True)
+    docker_client.images.build(path=str(context), tag=tag, buildargs={"BASE_IMAGE": base}, rm=True)
+    return tag
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> Any:
     """A docker SDK client for the engine the tests run on."""
@@ -42,27 +58,13 @@ def docker_client() -> Any:
 @pytest.fixture(scope="session")
 def example_image(docker_client: Any) -> str:
     """The example SageMaker-compatible image (train and serve), built once per session."""
-    base = os.environ.get("BASE_IMAGE", "python:3.11-slim")
-    try:
-        docker_client.images.get(base)
-    except Exception:
-        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "bootstrap.sh"), "base-image"], check=True)
-    docker_client.images.build(path=str(EXAMPLE_CONTEXT), tag=EXAMPLE_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True)
-    return EXAMPLE_IMAGE
+    return _build_on_base(docker_client, EXAMPLE_CONTEXT, EXAMPLE_IMAGE)
 
 
 @pytest.fixture(scope="session")
 def processing_image(docker_client: Any) -> str:
     """The example SageMaker Processing image (a train/validation split), built offline once per session."""
-    base = os.environ.get("BASE_IMAGE", "python:3.11-slim")
-    try:
-        docker_client.images.get(base)
-    except Exception:
-        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "bootstrap.sh"), "base-image"], check=True)
-    docker_client.images.build(
-        path=str(PROCESSING_CONTEXT), tag=PROCESSING_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True
-    )
-    return PROCESSING_IMAGE
+    return _build_on_base(docker_client, PROCESSING_CONTEXT, PROCESSING_IMAGE)
 
 
 @pytest.fixture(scope="session")
