@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,9 @@ from ml_lifecycle.core.processing_spec import ProcessingSpec
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 
 log = logging.getLogger(__name__)
+
+# The file store's in-flight prefix: a reader or a delete never takes a half-placed file for an output.
+LINK_PREFIX = ".tmp-link-"
 
 
 class ProcessingExport(HostsHereExport):
@@ -41,8 +46,30 @@ class ProcessingExport(HostsHereExport):
             for host in sorted(folders):
                 root = Path(folders[host][output.name])
                 for path in sorted(p for p in root.rglob("*") if p.is_file()):
-                    store.upload_file(str(path), destination.join(path.relative_to(root).as_posix()))
+                    place_file(store, path, destination.join(path.relative_to(root).as_posix()))
                     count, size_bytes = count + 1, size_bytes + path.stat().st_size
             log.info("Output %s: uploaded %d files (%d bytes) to %s", output.name, count, size_bytes, destination)
             uploaded[output.name] = output.destination
         return uploaded
+
+
+def place_file(store: Any, path: Path, target: ArtifactUri) -> None:
+    """Put one output file at target: hard-linked into a local folder (no copy: the job's folder is removed next),
+    else uploaded; the name appears atomically either way.
+
+    :param store: the destination's store.
+    :param path: the file the container wrote.
+    :param target: where it goes.
+    """
+    local = store.local_path(target)
+    if local is None:
+        store.upload_file(str(path), target)
+        return
+    os.makedirs(os.path.dirname(local), exist_ok=True)
+    temp = os.path.join(os.path.dirname(local), f"{LINK_PREFIX}{os.getpid()}-{threading.get_ident()}")
+    try:
+        os.link(path, temp)
+    except OSError:  # another filesystem (or links refused): a copy, as any upload
+        store.upload_file(str(path), target)
+        return
+    os.replace(temp, local)
