@@ -18,8 +18,9 @@ from support.helpers import task_context
 from ml_lifecycle.base import identity_from_context
 from ml_lifecycle.compute.lifecycle import run_job
 from ml_lifecycle.core.job_kinds import PROCESSING
+from ml_lifecycle.core.naming import RunIdentity, job_name
 from ml_lifecycle.core.status import JobStatus, SecondaryStatus
-from ml_lifecycle.errors import JobFailed
+from ml_lifecycle.errors import JobFailed, SpecError
 
 pytestmark = pytest.mark.docker
 
@@ -51,14 +52,16 @@ def _code_input(place: Any, script: str = REPORT) -> dict[str, str]:
     return {"name": "code", "source": f"{place.root}/pin/code", "local_path": "/opt/ml/processing/input/code"}
 
 
-def _run(place: Any, spec: Any) -> Any:
+def _run(place: Any, spec: Any, identity: RunIdentity | None = None) -> Any:
     """Run a processing job of the place through the shared lifecycle; return its outcome.
 
     :param place: the Place.
     :param spec: the ProcessingSpec.
+    :param identity: the task instance; None makes a fresh one.
     """
     jobs = place.backend.jobs(PROCESSING)
-    return run_job(jobs, spec, identity_from_context(task_context()), lambda line: None, note_job=lambda name: None)
+    identity = identity or identity_from_context(task_context())
+    return run_job(jobs, spec, identity, lambda line: None, note_job=lambda name: None)
 
 
 def _text(place: Any, uri: str) -> str:
@@ -214,3 +217,15 @@ def test_network_isolation_is_told_to_the_container_and_one_local_host_gets_no_n
     assert config["NetworkConfig"]["EnableNetworkIsolation"] is True
     if place.name == "local":  # on an EC2 instance the host runs on the instance's network (see the README)
         assert _text(place, f"{place.root}/isolated/algo-1/interfaces.txt").split() == ["lo"]
+
+
+def test_an_empty_input_fails_before_anything_starts_naming_the_input(place) -> None:
+    spec = place.processing(
+        inputs=[{"name": "raw", "source": f"{place.root}/nothing-here", "local_path": "/opt/ml/processing/input"}]
+    )
+
+    identity = identity_from_context(task_context())
+    with pytest.raises(SpecError, match=r"^inputs\['raw'\]: .* holds no objects"):
+        _run(place, spec, identity)
+
+    assert place.created(job_name(identity)) == 0

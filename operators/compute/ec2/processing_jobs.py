@@ -35,4 +35,4 @@ class Ec2ProcessingJobs(Ec2TrainingJobs):
 
         :param spec: the processing spec.
         """
-        list_channels(dict(PROCESSING_CONTRACT.channels(spec)), self.store_for)
+        list_channels(dict(PROCESSING_CONTRACT.channels(spec)), self.store_for, PROCESSING_CONTRACT.inputs_parameter)

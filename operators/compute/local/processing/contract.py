@@ -22,6 +22,7 @@ class ProcessingContract:
     """What a processing job puts in its hosts and takes out of them (SageMaker Processing's contract)."""
 
     kind: JobKind = PROCESSING
+    inputs_parameter: str = "inputs"
 
     def job_uri(self, spec: ProcessingSpec, job_name: str) -> ArtifactUri:
         """Return ``<records_uri>/<job>``, where the record (and on EC2 the staging) lives.

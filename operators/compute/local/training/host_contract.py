@@ -27,6 +27,8 @@ class HostContract(Protocol):
     """The kind-specific part of a container job, as the runner asks for it."""
 
     kind: JobKind
+    # What the user calls the staged inputs, in error messages (``channels``, ``inputs``).
+    inputs_parameter: str
 
     def job_uri(self, spec: Any, job_name: str) -> ArtifactUri:
         """Return the folder of the job's record (and, for training, its ``output/``).
@@ -114,6 +116,7 @@ class TrainingContract:
     """Training: channels under /opt/ml/input/data, ``train``, hyperparameters, model.tar.gz and output.tar.gz."""
 
     kind: JobKind = TRAINING
+    inputs_parameter: str = "channels"
 
     def job_uri(self, spec: Any, job_name: str) -> ArtifactUri:
         """Return ``<output_path>/<job>``.

@@ -44,7 +44,8 @@ class LocalTrainingJobs(DetachedJobs):
         engine = DockerEngine()
         image = engine.ensure_image(spec.image_uri, self.logins)
         gpus = plan_gpus(engine, image.image_id, spec.instance_type, spec.gpus, spec.instance_count, sink)
-        return image, gpus, list_channels(dict(self.host_contract.channels(spec)), store_for)
+        contract = self.host_contract
+        return image, gpus, list_channels(dict(contract.channels(spec)), store_for, contract.inputs_parameter)
 
     def run_agent(
         self,

@@ -134,7 +134,9 @@ class TrainingRunner:
         self._network_removal = None
         try:
             if listings is None:
-                listings = list_channels(dict(self.contract.channels(spec)), self.store_for)
+                listings = list_channels(
+                    dict(self.contract.channels(spec)), self.store_for, self.contract.inputs_parameter
+                )
             result = self._run(spec, job_name, owner, hosts, job_dir, network, writer, sink, listings, image, gpus)
         except BaseException as err:
             self._fail(writer, err)
