@@ -117,11 +117,13 @@ class ProcessingLayout:
     :param root: the host's working folder.
     :param inputs: input name -> its LocalPath in the container.
     :param outputs: output name -> its LocalPath in the container.
+    :param continuous: the outputs uploaded while the job runs (each host syncs its own; none is handed in).
     """
 
     root: str
     inputs: Mapping[str, str]
     outputs: Mapping[str, str]
+    continuous: frozenset[str] = frozenset()
 
     @property
     def config_dir(self) -> str:
@@ -153,12 +155,12 @@ class ProcessingLayout:
         return posixpath.join(self.root, "inputs", name)
 
     def host_outputs(self) -> dict[str, str]:
-        """Return output name -> its folder (what this host hands in)."""
-        return {name: self.output_folder(name) for name in sorted(self.outputs)}
+        """Return output name -> its folder, for the outputs uploaded at the end (what this host hands in)."""
+        return {name: self.output_folder(name) for name in sorted(self.outputs) if name not in self.continuous}
 
     def folders(self) -> tuple[str, ...]:
         """Return the folders made before a host starts: its config, output and every output's folder."""
-        return (self.config_dir, self.output_dir, *self.host_outputs().values())
+        return (self.config_dir, self.output_dir, *(self.output_folder(name) for name in sorted(self.outputs)))
 
     def mounts(self, input_sources: Mapping[str, str]) -> list[Mount]:
         """Return the bind mounts: config (read-only), output, each input (read-only) and each output at its LocalPath.

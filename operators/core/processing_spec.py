@@ -33,7 +33,7 @@ S3DataType = Literal["S3Prefix", "ManifestFile"]
 S3DataDistributionType = Literal["FullyReplicated", "ShardedByS3Key"]
 S3CompressionType = Literal["None", "Gzip"]
 S3InputMode = Literal["File"]
-S3UploadMode = Literal["EndOfJob"]
+S3UploadMode = Literal["EndOfJob", "Continuous"]
 
 
 def check_local_path(parameter: str, value: Any) -> str:
@@ -105,7 +105,8 @@ class ProcessingOutput:
     :param name: OutputName, unique among the job's outputs.
     :param local_path: LocalPath, a folder below /opt/ml/processing/.
     :param destination: S3Uri: ``s3://bucket/prefix`` or ``file:///abs/path``; files keep their relative paths.
-    :param upload_mode: S3UploadMode: ``EndOfJob`` (uploaded once, when the job completed).
+    :param upload_mode: S3UploadMode: ``EndOfJob`` (uploaded once, when the job completed) or ``Continuous``
+        (new and changed files uploaded while the job runs, and once more when it ends, whatever the outcome).
     """
 
     name: str
@@ -121,7 +122,7 @@ class ProcessingOutput:
             raise SpecError(f"{where}.name", "is a key the task's XCom uses already", "Choose another name")
         object.__setattr__(self, "local_path", check_local_path(f"{where}.local_path", self.local_path))
         parse_uri(self.destination, f"{where}.destination")
-        checks.check_choice(f"{where}.upload_mode", self.upload_mode, ("EndOfJob",))
+        checks.check_choice(f"{where}.upload_mode", self.upload_mode, ("EndOfJob", "Continuous"))
 
 
 def to_inputs(values: Any) -> tuple[ProcessingInput, ...]:

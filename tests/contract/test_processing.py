@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from typing import Any
 
 import pytest
@@ -229,3 +230,31 @@ def test_an_empty_input_fails_before_anything_starts_naming_the_input(place) -> 
         _run(place, spec, identity)
 
     assert place.created(job_name(identity)) == 0
+
+
+def test_a_continuous_output_is_uploaded_while_the_job_runs(place) -> None:
+    outputs = [
+        {
+            "name": "live",
+            "local_path": "/opt/ml/processing/live",
+            "destination": f"{place.root}/live",
+            "upload_mode": "Continuous",
+        },
+        {"name": "out", "local_path": "/opt/ml/processing/output", "destination": f"{place.root}/processed"},
+    ]
+    script = "echo early > /opt/ml/processing/live/early.txt; echo done > /opt/ml/processing/output/done.txt; sleep 25"
+    spec = place.processing(script, outputs=outputs)
+    jobs = place.backend.jobs(PROCESSING)
+    identity = identity_from_context(task_context())
+    started = run_job(jobs, spec, identity, lambda line: None, note_job=lambda name: None, wait=False)
+
+    deadline = time.monotonic() + 20  # the sync runs every 10 s
+    while place.get(f"{place.root}/live/early.txt") is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+    assert place.get(f"{place.root}/live/early.txt") == b"early\n", "the Continuous output was not uploaded in time"
+    assert jobs.find(spec, started.job_name).status == JobStatus.IN_PROGRESS
+    assert place.get(f"{place.root}/processed/done.txt") is None  # EndOfJob waits for the end
+    done = _run(place, spec, identity)  # a retry reattaches and waits
+    assert done.status == JobStatus.COMPLETED
+    assert place.get(f"{place.root}/processed/done.txt") == b"done\n"

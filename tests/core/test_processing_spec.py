@@ -52,7 +52,7 @@ def _build(**changes: Any) -> ProcessingSpec:
         ({"outputs": [{**TRAIN, "local_path": "/opt/ml/processing/input/x"}]}, "local_path of 'raw' and 'train'", ""),
         ({"outputs": [{**TRAIN, "local_path": "/opt/ml/processing/input"}]}, "local_path of 'raw' and 'train'", ""),
         ({"outputs": [{**TRAIN, "destination": "gs://b/p"}]}, "outputs['train'].destination", ""),
-        ({"outputs": [{**TRAIN, "upload_mode": "Continuous"}]}, "outputs['train'].upload_mode", ""),
+        ({"outputs": [{**TRAIN, "upload_mode": "Streaming"}]}, "outputs['train'].upload_mode", ""),
         ({"outputs": [{**TRAIN, "name": "status"}]}, "outputs['status'].name", "a key the task's XCom uses"),
         ({"outputs": [TRAIN] * 11}, "inputs/outputs", "more than 10"),
         ({"entrypoint": "python3 run.py"}, "entrypoint", "is not a list of strings"),

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from ml_lifecycle.core.job_kinds import PROCESSING, JobKind, job_output_uri
 from ml_lifecycle.core.processing_config import ProcessingLayout, processing_config_files
-from ml_lifecycle.core.processing_spec import ProcessingSpec
+from ml_lifecycle.core.processing_spec import ProcessingOutput, ProcessingSpec
 from ml_lifecycle.core.specs import Channel
 from ml_lifecycle.core.status import JobStatus
-from ml_lifecycle.core.uris import ArtifactUri
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 
 if TYPE_CHECKING:
     from ml_lifecycle.compute.local.processing.export import ProcessingExport
+    from ml_lifecycle.compute.local.training.checkpoints import CheckpointSync
     from ml_lifecycle.compute.local.training.host_watch import WatchResult
     from ml_lifecycle.compute.records import StoreFor
 
@@ -53,7 +54,8 @@ class ProcessingContract:
         :param root: the host's working folder.
         """
         inputs = {item.name: item.local_path for item in spec.inputs}
-        return ProcessingLayout(root, inputs, {item.name: item.local_path for item in spec.outputs})
+        outputs = {item.name: item.local_path for item in spec.outputs}
+        return ProcessingLayout(root, inputs, outputs, frozenset(_continuous(spec)))
 
     def config_files(
         self, spec: ProcessingSpec, job_name: str, region: str, hosts: Sequence[str], host: str
@@ -96,6 +98,28 @@ class ProcessingContract:
         """
         return {}
 
+    def live_syncs(
+        self, spec: ProcessingSpec, layouts: Mapping[str, ProcessingLayout], store_for: StoreFor, interval_s: float
+    ) -> list[CheckpointSync]:
+        """Return one sync per Continuous output: every host here's folder kept in step with the destination.
+
+        :param spec: the processing spec.
+        :param layouts: host -> layout, for the hosts here.
+        :param store_for: returns the store for a URI.
+        :param interval_s: seconds between syncs.
+        """
+        from ml_lifecycle.compute.local.training.checkpoints import CheckpointSync
+
+        return [
+            CheckpointSync(
+                parse_uri(output.destination, f"outputs[{output.name!r}].destination"),
+                {host: layout.output_folder(output.name) for host, layout in layouts.items()},
+                store_for,
+                interval_s,
+            )
+            for output in _continuous(spec).values()
+        ]
+
     def uploads(self, status: str, watched: WatchResult) -> bool:
         """Say yes only for a completed job: SageMaker uploads EndOfJob outputs when the job succeeds.
 
@@ -112,6 +136,14 @@ class ProcessingContract:
         from ml_lifecycle.compute.local.processing.export import ProcessingExport
 
         return ProcessingExport(store_for)
+
+
+def _continuous(spec: ProcessingSpec) -> dict[str, ProcessingOutput]:
+    """Return name -> output of the outputs uploaded while the job runs.
+
+    :param spec: the processing spec.
+    """
+    return {output.name: output for output in spec.outputs if output.upload_mode == "Continuous"}
 
 
 PROCESSING_CONTRACT = ProcessingContract()

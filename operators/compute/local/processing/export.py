@@ -39,7 +39,7 @@ class ProcessingExport(HostsHereExport):
         folders = {host: layout.host_outputs() for host, layout in layouts.items()}
         folders.update(self.remote_dirs)
         uploaded: dict[str, str] = {}
-        for output in spec.outputs:
+        for output in (o for o in spec.outputs if o.upload_mode == "EndOfJob"):  # Continuous ones are synced already
             destination = parse_uri(output.destination, f"outputs[{output.name!r}].destination")
             store = self.store_for(destination)
             count = size_bytes = 0

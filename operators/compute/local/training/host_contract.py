@@ -15,9 +15,10 @@ from ml_lifecycle.core.job_kinds import TRAINING, JobKind, job_output_uri
 from ml_lifecycle.core.script_mode import job_hyperparameters
 from ml_lifecycle.core.specs import Channel
 from ml_lifecycle.core.status import JobStatus
-from ml_lifecycle.core.uris import ArtifactUri
+from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 
 if TYPE_CHECKING:
+    from ml_lifecycle.compute.local.training.checkpoints import CheckpointSync
     from ml_lifecycle.compute.local.training.export import MergedExport
     from ml_lifecycle.compute.local.training.host_watch import WatchResult
     from ml_lifecycle.compute.records import StoreFor
@@ -93,6 +94,18 @@ class HostContract(Protocol):
         :param spec: the job's spec.
         :param job_name: the job's name.
         :param region: the AWS region reported to the containers.
+        """
+        ...
+
+    def live_syncs(
+        self, spec: Any, layouts: Mapping[str, Any], store_for: StoreFor, interval_s: float
+    ) -> list[CheckpointSync]:
+        """Return the folders kept in step with a prefix while the hosts run, restored already where they restore.
+
+        :param spec: the job's spec.
+        :param layouts: host -> layout, for the hosts here.
+        :param store_for: returns the store for a URI.
+        :param interval_s: seconds between syncs.
         """
         ...
 
@@ -184,6 +197,25 @@ class TrainingContract:
         :param region: the AWS region.
         """
         return job_hyperparameters(spec, job_name, region)
+
+    def live_syncs(
+        self, spec: Any, layouts: Mapping[str, Any], store_for: StoreFor, interval_s: float
+    ) -> list[CheckpointSync]:
+        """Return the checkpoint sync when checkpoint_uri is set, its checkpoints restored into every host here.
+
+        :param spec: the training spec.
+        :param layouts: host -> layout, for the hosts here.
+        :param store_for: returns the store for a URI.
+        :param interval_s: seconds between syncs.
+        """
+        if not spec.checkpoint_uri:
+            return []
+        from ml_lifecycle.compute.local.training.checkpoints import CheckpointSync
+
+        folders = {host: layout.checkpoint_dir for host, layout in layouts.items()}
+        sync = CheckpointSync(parse_uri(spec.checkpoint_uri, "checkpoint_uri"), folders, store_for, interval_s)
+        sync.restore()
+        return [sync]
 
     def uploads(self, status: str, watched: WatchResult) -> bool:
         """Say yes for a completed job, and for one stopped or out of time (SageMaker keeps what it saved).

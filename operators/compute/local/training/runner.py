@@ -16,7 +16,7 @@ from typing import Any
 from ml_lifecycle.compute.inputs import list_channels
 from ml_lifecycle.compute.local.container_sizing import container_resources, plan_gpus
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine, ImageInfo
-from ml_lifecycle.compute.local.training.checkpoints import DEFAULT_SYNC_INTERVAL_S, CheckpointSync
+from ml_lifecycle.compute.local.training.checkpoints import DEFAULT_SYNC_INTERVAL_S
 from ml_lifecycle.compute.local.training.engine_calls import in_background, in_parallel, succeeded
 from ml_lifecycle.compute.local.training.export import TrainingExport
 from ml_lifecycle.compute.local.training.failure import failure_reason_of
@@ -39,7 +39,6 @@ from ml_lifecycle.core.status import (
     is_failed,
     status_for_exit,
 )
-from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import JobFailed, MlLifecycleError
 
 log = logging.getLogger(__name__)
@@ -213,15 +212,10 @@ class TrainingRunner:
             files = self.contract.config_files(spec, job_name, self.region, hosts, host)
             for name, content in files.items():
                 Path(layouts[host].config_dir, name).write_text(content)
-        checkpoints = None
-        if getattr(spec, "checkpoint_uri", None):  # a training option
-            checkpoints = CheckpointSync(
-                parse_uri(spec.checkpoint_uri, "checkpoint_uri"),
-                {host: layouts[host].checkpoint_dir for host in here},
-                self.store_for,
-                self.checkpoint_interval_s,
-            )
-            checkpoints.restore()
+        # What is kept in step with a prefix while the hosts run (training's checkpoints, Continuous outputs).
+        syncs = self.contract.live_syncs(
+            spec, {h: layouts[h] for h in here}, self.store_for, self.checkpoint_interval_s
+        )
         # The reaper removes a job's containers past this time, even if its agent and Airflow are gone.
         deadline_epoch_s = time.time() + spec.max_runtime_s + contract.STOP_GRACE_TRAINING_S + DEADLINE_MARGIN_S
         run_labels = labels.owned(self.contract.kind.name, job_name, owner, deadline=str(int(deadline_epoch_s)))
@@ -260,8 +254,8 @@ class TrainingRunner:
         # The hosts start together (the engine serves round trips in parallel); a failed start fails the job.
         containers = in_parallel(runs)
         sink(f"{title} {job_name}: {len(here)} of {len(hosts)} host(s) started here from {spec.image_uri}")
-        if checkpoints is not None:
-            checkpoints.start()
+        for sync in syncs:
+            sync.start()
         scanner = MetricScanner(getattr(spec, "metric_definitions", ()))  # a training option
         self._watcher = HostWatcher(self.engine, containers, scanner, sink)
         if self._stop_requested.is_set():
@@ -269,8 +263,8 @@ class TrainingRunner:
         watched = self._watcher.watch(spec.max_runtime_s)
         if network:  # the hosts here have exited: their network goes while the outputs are exported
             self._network_removal = in_background(lambda: self.engine.remove_network(network))
-        if checkpoints is not None:
-            checkpoints.stop()
+        for sync in syncs:
+            sync.stop()
         remote_reasons = {} if self._interrupted.is_set() else self.export.collect(watched, job_dir)
         if self._interrupted.is_set():  # here, or (collect found) on another host
             return self._interrupted_end(writer, containers, sink)
