@@ -34,8 +34,8 @@ class ProcessOnEC2Operator(JobOperator):
         container starts; read-only in it. (templated)
     :param outputs: ProcessingOutputs: a list of ``ml_lifecycle.ProcessingOutput`` or dicts of its fields: ``name``,
         ``local_path`` (below /opt/ml/processing/), ``destination`` (``s3://`` or ``file://``), ``upload_mode``
-        (``EndOfJob``). Every host's files are uploaded there when the job completed (not when it failed or was
-        stopped, as SageMaker). (templated)
+        (``EndOfJob``: every host's files are uploaded there when the job completed, not when it failed or was
+        stopped, as SageMaker; ``Continuous``: uploaded while the job runs and when it ends). (templated)
     :param entrypoint: ContainerEntrypoint, or None for the image's ENTRYPOINT. (templated)
     :param arguments: ContainerArguments, or None for the image's CMD (there is no ``train`` argument). (templated)
     :param compute: ``local`` (the Docker engine) or ``ec2``. (templated)
