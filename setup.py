@@ -24,6 +24,7 @@ setup(
         "boto3>=1.34",
         "docker>=7.1",
         "jinja2>=3.1",
+        "optuna>=5.0,<6",  # the search strategies and pruners of TuneOnEC2Operator
     ],
     extras_require={
         "test": [

@@ -21,4 +21,5 @@ BENCHMARKS = (
     "script_mode",
     "sagemaker_api",
     "process",
+    "tuning",
 )

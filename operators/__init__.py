@@ -19,6 +19,7 @@ _EXPORTS = {
     "PushToECROperator": "ml_lifecycle.push_to_ecr",
     "TrainOnEC2Operator": "ml_lifecycle.train_on_ec2",
     "ProcessOnEC2Operator": "ml_lifecycle.process_on_ec2",
+    "TuneOnEC2Operator": "ml_lifecycle.tune_on_ec2",
     "ExportArtifactsOperator": "ml_lifecycle.export_artifacts",
     "BatchTransformOperator": "ml_lifecycle.batch_transform",
     "DeployEndpointOperator": "ml_lifecycle.deploy_endpoint",
@@ -58,6 +59,7 @@ __all__ = [
     "TrainingJobSensor",
     "TrainingSpec",
     "TransformSpec",
+    "TuneOnEC2Operator",
 ]
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
     from ml_lifecycle.sensors.training_job import TrainingJobSensor
     from ml_lifecycle.teardown import TeardownOperator
     from ml_lifecycle.train_on_ec2 import TrainOnEC2Operator
+    from ml_lifecycle.tune_on_ec2 import TuneOnEC2Operator
 
 
 # Modules that moved; their old paths stay importable, because serialized DAGs name operator classes by them.

@@ -21,6 +21,7 @@ def get_provider_info() -> dict[str, Any]:
                     "ml_lifecycle.push_to_ecr",
                     "ml_lifecycle.train_on_ec2",
                     "ml_lifecycle.process_on_ec2",
+                    "ml_lifecycle.tune_on_ec2",
                     "ml_lifecycle.export_artifacts",
                     "ml_lifecycle.batch_transform",
                     "ml_lifecycle.deploy_endpoint",
@@ -39,7 +40,12 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
-        "triggers": [{"integration-name": "ML lifecycle", "python-modules": ["ml_lifecycle.triggers.job_record"]}],
+        "triggers": [
+            {
+                "integration-name": "ML lifecycle",
+                "python-modules": ["ml_lifecycle.triggers.job_record", "ml_lifecycle.triggers.tuning_trials"],
+            }
+        ],
         "extra-links": [
             "ml_lifecycle.links.artifacts.ImageLink",
             "ml_lifecycle.links.jobs.InstancesLink",

@@ -17,6 +17,8 @@ TOOLKIT_CONTEXT = REPO_ROOT / "examples" / "containers" / "toolkit"
 PROCESSING_CONTEXT = REPO_ROOT / "examples" / "containers" / "processing"
 PROCESSING_IMAGE = "ml-lifecycle-test/split:test"
 TOOLKIT_IMAGE = "ml-lifecycle-test/toolkit:test"
+CURVE_CONTEXT = REPO_ROOT / "examples" / "containers" / "curve"
+CURVE_IMAGE = "ml-lifecycle-test/curve:test"
 
 
 def _engine_or_skip() -> Any:
@@ -33,20 +35,17 @@ def _engine_or_skip() -> Any:
     return client
 
 
-def _build_on_base(docker_client: Any, context: Path, tag: str) -> str:
-    """Build an example image on BASE_IMAGE (bootstrapped offline when missing) and return its tag.
+def _base_image(docker_client: Any) -> str:
+    """Return the base image the example Dockerfiles build on, built offline by the bootstrap when it is missing.
 
-    :param docker_client: the docker SDK client.
-    :param context: the image's build context.
-    :param tag: the tag to give it.
+    :param docker_client: a docker SDK client.
     """
     base = os.environ.get("BASE_IMAGE", "python:3.11-slim")
     try:
         docker_client.images.get(base)
     except Exception:
         subprocess.run(["bash", str(REPO_ROOT / "scripts" / "bootstrap.sh"), "base-image"], check=True)
-    docker_client.images.build(path=str(context), tag=tag, buildargs={"BASE_IMAGE": base}, rm=True)
-    return tag
+    return base
 
 
 @pytest.fixture(scope="session")
@@ -58,13 +57,27 @@ def docker_client() -> Any:
 @pytest.fixture(scope="session")
 def example_image(docker_client: Any) -> str:
     """The example SageMaker-compatible image (train and serve), built once per session."""
-    return _build_on_base(docker_client, EXAMPLE_CONTEXT, EXAMPLE_IMAGE)
+    base = _base_image(docker_client)
+    docker_client.images.build(path=str(EXAMPLE_CONTEXT), tag=EXAMPLE_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True)
+    return EXAMPLE_IMAGE
 
 
 @pytest.fixture(scope="session")
 def processing_image(docker_client: Any) -> str:
     """The example SageMaker Processing image (a train/validation split), built offline once per session."""
-    return _build_on_base(docker_client, PROCESSING_CONTEXT, PROCESSING_IMAGE)
+    base = _base_image(docker_client)
+    docker_client.images.build(
+        path=str(PROCESSING_CONTEXT), tag=PROCESSING_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True
+    )
+    return PROCESSING_IMAGE
+
+
+@pytest.fixture(scope="session")
+def curve_image(docker_client: Any) -> str:
+    """The tuning example image: a loss curve that is a known function of its hyperparameters, built once."""
+    base = _base_image(docker_client)
+    docker_client.images.build(path=str(CURVE_CONTEXT), tag=CURVE_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True)
+    return CURVE_IMAGE
 
 
 @pytest.fixture(scope="session")
@@ -103,11 +116,7 @@ def ml_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def toolkit_image(docker_client: Any) -> str:
     """The sagemaker-training toolkit image: wheels fetched on the host (the build is offline), built once."""
-    base = os.environ.get("BASE_IMAGE", "python:3.11-slim")
-    try:
-        docker_client.images.get(base)
-    except Exception:
-        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "bootstrap.sh"), "base-image"], check=True)
+    base = _base_image(docker_client)
     subprocess.run(["bash", str(REPO_ROOT / "scripts" / "fetch-toolkit-wheels.sh")], check=True)
     docker_client.images.build(path=str(TOOLKIT_CONTEXT), tag=TOOLKIT_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True)
     return TOOLKIT_IMAGE

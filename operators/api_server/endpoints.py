@@ -48,6 +48,7 @@ class EndpointApi:
         self.models = StoredApi(MODEL, config, state)
         self.configs = StoredApi(ENDPOINT_CONFIG, config, state)
         self.deploys: dict[str, threading.Thread] = {}
+        self.backends: dict[str, Any] = {}  # compute name -> its backend, built once (with its clients)
 
     def _name(self, request: Mapping[str, Any]) -> str:
         """Return the endpoint name a request gives.
@@ -326,13 +327,15 @@ class EndpointApi:
         )
 
     def _backend(self, compute: str) -> Any:
-        """Return a backend.
+        """Return a backend, built on first use and kept (the runtime path looks endpoints up every few seconds).
 
         :param compute: its name.
         """
         from ml_lifecycle.compute import backend_for
 
-        return backend_for(compute, self.config.aws_conn_id, self.config.backend_options)
+        if compute not in self.backends:
+            self.backends[compute] = backend_for(compute, self.config.aws_conn_id, self.config.backend_options)
+        return self.backends[compute]
 
     def arn_of(self, name: str) -> str:
         """Return a resource's ARN (public: the tags are kept by it).

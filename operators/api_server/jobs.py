@@ -20,10 +20,13 @@ from typing import Any
 from ml_lifecycle.api_server.config import ApiConfig
 from ml_lifecycle.api_server.errors import ApiError, in_use, not_found, validation
 from ml_lifecycle.api_server.guards import check_locations, check_role
+from ml_lifecycle.api_server.job_endings import ended_record, stop_then_clean
+from ml_lifecycle.api_server.job_runners import RunnerCache
 from ml_lifecycle.api_server.names import backend_job_name, key_of, name_in
 from ml_lifecycle.api_server.process_owner import still_working, this_process
 from ml_lifecycle.api_server.shapes import summary_fields
 from ml_lifecycle.api_server.state import ApiState
+from ml_lifecycle.compute.lifecycle import keeping_error
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
 from ml_lifecycle.core.sagemaker_api.listing import SummaryKeys, select
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_terminal
@@ -91,6 +94,7 @@ class JobApi:
     def __init__(self, kind: JobKindApi, config: ApiConfig, state: ApiState) -> None:
         self.kind, self.config, self.state = kind, config, state
         self.busy: set[str] = set()  # jobs this process is stopping or cleaning up
+        self.runners = RunnerCache(self._build_runner)
 
     def _name(self, request: Mapping[str, Any]) -> str:
         """Return the job name a request gives.
@@ -109,7 +113,7 @@ class JobApi:
             raise not_found(self.kind.title, name)
         return document
 
-    def _runner(self, document: dict[str, Any]) -> tuple[Any, Any, Any]:
+    def _build_runner(self, document: dict[str, Any]) -> tuple[Any, Any, Any]:
         """Return (operator, spec, job backend) of a stored job, as they were when it started.
 
         :param document: the job's stored document.
@@ -136,7 +140,7 @@ class JobApi:
         }
         if self.kind.prepare is not None:
             self.kind.prepare(document, self.state)
-        operator, spec, jobs = self._runner(document)
+        operator, spec, jobs = self._build_runner(document)
         check_locations(jobs.kind.locations(spec), self.config)
         check_role(spec.role_arn, self.config, self.kind.role_field)
         job = self.kind.backend_name(name)
@@ -147,6 +151,7 @@ class JobApi:
         document.update(resume=operator.resume_state(), launcher=this_process(LAUNCH_DEADLINE_S))
         if not self.state.create(self.kind.state_kind, key_of(name), document):
             raise in_use(self.kind.title, name)
+        self.runners.keep(key_of(name), document, (operator, spec, jobs))
         threading.Thread(
             target=self._launch, args=(name, spec, jobs, caller), name=f"launch-{job}", daemon=True
         ).start()
@@ -167,9 +172,11 @@ class JobApi:
             jobs.release(job)
         except Exception as err:
             log.exception("%s %s could not start", self.kind.title, name)
-            failed = _ended(job, None, JobStatus.FAILED, SecondaryStatus.FAILED, f"The job could not start: {err}")
+            failed = ended_record(
+                job, None, JobStatus.FAILED, SecondaryStatus.FAILED, f"The job could not start: {err}"
+            )
             self._update(name, settled=failed.to_dict())
-            _keeping_error(lambda: jobs.clean_up(spec, job), f"Cleanup of {job}")
+            keeping_error(lambda: jobs.clean_up(spec, job), f"Cleanup of {job}")
             return
         self._update(name, launched_epoch_s=time.time())
 
@@ -210,18 +217,18 @@ class JobApi:
         if "launched_epoch_s" not in document:
             if still_working(document.get("launcher") or {}):
                 return None  # being launched: InProgress, Starting
-            lost = _ended(job, None, JobStatus.FAILED, SecondaryStatus.FAILED, NOT_LAUNCHED)
+            lost = ended_record(job, None, JobStatus.FAILED, SecondaryStatus.FAILED, NOT_LAUNCHED)
             return self._settle(name, lost, lambda: None)
-        _, spec, jobs = self._runner(document)
+        _, spec, jobs = self.runners.get(key_of(name), document)
         record = jobs.find(spec, job)
         if record is not None and is_terminal(record.status):
             return self._settle(name, record, lambda: jobs.clean_up(spec, job))
         if time.time() > jobs.deadline_epoch_s(spec, job):
-            overdue = _ended(job, record, JobStatus.STOPPED, SecondaryStatus.MAX_RUNTIME_EXCEEDED, OVERDUE)
-            return self._settle(name, overdue, lambda: self._in_background(job, _stop_then_clean, jobs, spec, job))
+            overdue = ended_record(job, record, JobStatus.STOPPED, SecondaryStatus.MAX_RUNTIME_EXCEEDED, OVERDUE)
+            return self._settle(name, overdue, lambda: self._in_background(job, stop_then_clean, jobs, spec, job))
         started_s = float(document["launched_epoch_s"])
         if (record is not None or time.time() - started_s > NEVER_STARTED_S) and not jobs.is_alive(job, record):
-            lost = _ended(job, record, JobStatus.FAILED, SecondaryStatus.FAILED, jobs.lost_reason)
+            lost = ended_record(job, record, JobStatus.FAILED, SecondaryStatus.FAILED, jobs.lost_reason)
             return self._settle(name, lost, lambda: jobs.clean_up(spec, job))
         if document.get("stop_requested"):
             self._in_background(job, jobs.stop, spec, job)  # again: an agent may not have had its pid recorded yet
@@ -256,7 +263,7 @@ class JobApi:
         :param record: its final record.
         :param release: stops it, if needed, and removes what it created.
         """
-        _keeping_error(release, f"Cleanup of {name}")
+        keeping_error(release, f"Cleanup of {name}")
         self._update(name, settled=record.to_dict())
         return record
 
@@ -272,7 +279,7 @@ class JobApi:
             raise validation(f"{self.kind.title} {name!r} has already ended ({record.status}): nothing to stop")
         self._update(name, stop_requested=True)
         if "launched_epoch_s" in document:
-            _, spec, jobs = self._runner(document)
+            _, spec, jobs = self.runners.get(key_of(name), document)
             job = self.kind.backend_name(name)
             self._in_background(job, jobs.stop, spec, job)
         return {}
@@ -321,7 +328,7 @@ class JobApi:
         if document is None:
             return None
         original = str(document["request"][self.kind.name_field])
-        _, spec, jobs = self._runner(document)
+        _, spec, jobs = self.runners.get(key_of(name), document)
         return original, jobs.logs(spec, self.kind.backend_name(original)), float(document["created_epoch_s"])
 
     def _arn(self, name: str) -> str:
@@ -330,52 +337,3 @@ class JobApi:
         :param name: the job's name.
         """
         return resource_arn(self.kind.arn_type, name, self.config.region, self.config.account_id)
-
-
-def _ended(name: str, record: JobRecord | None, status: str, secondary: str, reason: str) -> JobRecord:
-    """Return the final record of a job that ended without writing one itself.
-
-    :param name: the job's name.
-    :param record: its last record, or None.
-    :param status: its final status.
-    :param secondary: its final secondary status.
-    :param reason: why it ended.
-    """
-    from ml_lifecycle.core.clock import utc_now_iso
-
-    now = utc_now_iso()
-    base = record if record is not None else JobRecord(job_name=name, kind="", created_at=now, updated_at=now)
-    return dataclasses.replace(
-        base,
-        status=status,
-        secondary_status=secondary,
-        failure_reason=reason,
-        ended_at=now,
-        updated_at=now,
-        transitions=[*base.transitions, [secondary, now]],
-    )
-
-
-def _stop_then_clean(jobs: Any, spec: Any, name: str) -> None:
-    """Stop a job, then remove what it created, even when the stop fails.
-
-    :param jobs: the job backend.
-    :param spec: the job's spec.
-    :param name: the job's name.
-    """
-    try:
-        jobs.stop(spec, name)
-    finally:
-        jobs.clean_up(spec, name)
-
-
-def _keeping_error(call: Callable[[], Any], what: str) -> None:
-    """Run call; log its failure instead of raising it (the reaper removes what it leaves).
-
-    :param call: the work.
-    :param what: what it is, for the log.
-    """
-    try:
-        call()
-    except Exception:
-        log.exception("%s failed; the orphan reaper removes what is left", what)

@@ -86,6 +86,33 @@ def run_job(
     return finish(jobs, spec, name, record)
 
 
+def start_named_job(
+    jobs: JobBackend, spec: Any, job_name: str, owner: Mapping[str, str], sink: LogSink
+) -> JobRecord | None:
+    """Start a job whose name its caller chose (a tuning trial), unless that name ran or runs already.
+
+    A job with a record, or whose runner lives without one yet, is left as it is (its caller reads or follows it);
+    only a name nothing knows is launched, and its launch is left to run on without this process. A failed launch
+    removes what it made.
+
+    :param jobs: the backend's job runner for the job's kind.
+    :param spec: the job's spec.
+    :param job_name: the job's name.
+    :param owner: the Airflow identity labels.
+    :param sink: the task log.
+    """
+    record = jobs.find(spec, job_name)
+    if record is not None or jobs.is_alive(job_name, None):
+        return record
+    try:
+        jobs.launch(spec, job_name, owner, sink)
+    except BaseException:
+        clean_up_keeping_error(jobs, spec, job_name)
+        raise
+    jobs.release(job_name)
+    return None
+
+
 def defer_wait(jobs: JobBackend, spec: Any, job_name: str, sink: LogSink, defer: Deferrer) -> NoReturn:
     """Hand the wait for the job to the triggerer, until the backend's deadline for it.
 
@@ -143,7 +170,7 @@ def finish(jobs: JobBackend, spec: Any, job_name: str, record: JobRecord | None,
         return outcome_of(jobs, spec, job_name, record)
     final = record is not None and is_terminal(record.status)
     if not final:
-        _keeping_error(lambda: jobs.stop(spec, job_name), f"Stopping {job_name}")
+        keeping_error(lambda: jobs.stop(spec, job_name), f"Stopping {job_name}")
     tail = _log_tail(jobs, spec, job_name)
     clean_up_keeping_error(jobs, spec, job_name)
     if final or lost:
@@ -192,10 +219,10 @@ def clean_up_keeping_error(jobs: JobBackend, spec: Any, job_name: str) -> None:
     :param spec: the job's spec.
     :param job_name: the job's name.
     """
-    _keeping_error(lambda: jobs.clean_up(spec, job_name), f"Cleanup of {job_name}")
+    keeping_error(lambda: jobs.clean_up(spec, job_name), f"Cleanup of {job_name}")
 
 
-def _keeping_error(call: Callable[[], Any], what: str) -> None:
+def keeping_error(call: Callable[[], Any], what: str) -> None:
     """Run call; log its failure instead of raising it (the orphan reaper ends what it leaves).
 
     :param call: the cleanup step.

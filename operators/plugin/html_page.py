@@ -8,6 +8,7 @@ from typing import Any
 from ml_lifecycle.core.status import EndpointStatus
 from ml_lifecycle.plugin.overview import Overview
 from ml_lifecycle.plugin.svg_chart import line_chart
+from ml_lifecycle.plugin.tuning_view import render_tuning
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:16px 24px;color:#1d2733}
@@ -45,6 +46,8 @@ def render(overview: Overview) -> str:
     body.append(_deleted(overview.deleted_endpoints))
     body.append('<h2 id="running">Running jobs</h2>')
     body.append(_running(overview.running))
+    body.append('<h2 id="tuning">Tuning jobs</h2>')
+    body.append(render_tuning(overview.tuning))
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ML lifecycle</title>'
         f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>"

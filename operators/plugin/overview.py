@@ -17,6 +17,7 @@ from ml_lifecycle.core.status import JobStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.plugin.endpoint_costs import cost_columns, deleted_endpoints
 from ml_lifecycle.plugin.prices import estimate_usd
+from ml_lifecycle.plugin.tuning_view import tuning_jobs
 from ml_lifecycle.stores.base import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class Overview:
     :param other_endpoints: the endpoints on other backends (ML_LIFECYCLE_PAGE_COMPUTE), as their fronts count them.
     :param deleted_endpoints: the reaper's notes of endpoints it deleted for idleness, newest first.
     :param running: InProgress job records (with ``age_s``, ``instance_type`` and ``estimated_usd`` added).
+    :param tuning: tuning states under ``training/``, newest first.
     :param problems: what could not be read, one line each.
     """
 
@@ -45,6 +47,7 @@ class Overview:
     other_endpoints: list[dict[str, Any]] = field(default_factory=list)
     deleted_endpoints: list[dict[str, Any]] = field(default_factory=list)
     running: list[dict[str, Any]] = field(default_factory=list)
+    tuning: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -74,6 +77,7 @@ def collect(
         ("endpoints' costs and requests", lambda: _costs(overview)),
         ("endpoints the reaper deleted", lambda: overview.deleted_endpoints.extend(deleted_endpoints(root, store_for))),
         ("running jobs", lambda: _running(root, store_for, work_root, overview)),
+        ("tuning jobs", lambda: overview.tuning.extend(tuning_jobs(root, store_for))),
         *((f"endpoints on {c}", lambda c=c: _other_endpoints(c, overview)) for c in computes),
     ):
         try:

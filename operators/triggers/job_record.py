@@ -131,30 +131,37 @@ class JobRecordTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield exactly one event: the terminal status, ``lost`` (watching instances), or ``timeout``."""
+        gone_since_s: float | None = None
+        while True:
+            event, _, gone_since_s = await self.check(gone_since_s)
+            if event is not None:
+                yield TriggerEvent(event)
+                return
+            await asyncio.sleep(self.poll_interval_s)
+
+    async def check(self, gone_since_s: float | None) -> tuple[dict[str, Any] | None, Any, float | None]:
+        """Read the record once; return (the event that ends the wait or None, the record read, since when nothing
+        runs the job).
+
+        :param gone_since_s: what the previous check returned (monotonic seconds), or None.
+        """
         from ml_lifecycle.compute.records import written_after
         from ml_lifecycle.core.status import WaitOutcome, is_terminal
 
-        gone_since_s: float | None = None
-        while True:
-            record = await asyncio.to_thread(self._read_record)
-            status = record.status if record is not None else WaitOutcome.MISSING
-            secondary = ""
-            if record is not None and written_after(record, self.wake_after_epoch_s):
-                secondary = record.secondary_status
-            if is_terminal(status) or (secondary and secondary in self.wake_on_secondary):
-                event = {"status": status, "secondary_status": secondary, "job_name": self.job_name}
-                yield TriggerEvent({**event, "failure_reason": record.failure_reason if record else ""})
-                return
-            if self.compute:
-                alive = await asyncio.to_thread(self._is_alive, record)
-                gone_since_s, lost = track_gone(alive, gone_since_s, time.monotonic(), self.lost_grace_s)
-                if lost:
-                    event = {"status": WaitOutcome.LOST.value, "job_name": self.job_name}
-                    yield TriggerEvent({**event, "failure_reason": self._job_backend().lost_reason})
-                    return
-            if self.deadline_epoch_s is not None and time.time() > self.deadline_epoch_s:
-                yield TriggerEvent(
-                    {"status": WaitOutcome.TIMEOUT.value, "job_name": self.job_name, "failure_reason": ""}
-                )
-                return
-            await asyncio.sleep(self.poll_interval_s)
+        record = await asyncio.to_thread(self._read_record)
+        status = record.status if record is not None else WaitOutcome.MISSING
+        secondary = ""
+        if record is not None and written_after(record, self.wake_after_epoch_s):
+            secondary = record.secondary_status
+        if is_terminal(status) or (secondary and secondary in self.wake_on_secondary):
+            event = {"status": status, "secondary_status": secondary, "job_name": self.job_name}
+            return {**event, "failure_reason": record.failure_reason if record else ""}, record, gone_since_s
+        if self.compute:
+            alive = await asyncio.to_thread(self._is_alive, record)
+            gone_since_s, lost = track_gone(alive, gone_since_s, time.monotonic(), self.lost_grace_s)
+            if lost:
+                event = {"status": WaitOutcome.LOST.value, "job_name": self.job_name}
+                return {**event, "failure_reason": self._job_backend().lost_reason}, record, gone_since_s
+        if self.deadline_epoch_s is not None and time.time() > self.deadline_epoch_s:
+            return {"status": WaitOutcome.TIMEOUT.value, "job_name": self.job_name, "failure_reason": ""}, record, None
+        return None, record, gone_since_s

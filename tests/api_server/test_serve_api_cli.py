@@ -7,10 +7,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from support.api_server import API_KEY, API_SECRET, api_client
+from support.helpers import wait_until
 from support.moto import answers, free_port
 
 
@@ -31,10 +31,12 @@ def test_serve_api_answers_signed_requests_and_keeps_its_state_under_the_artifac
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline_s = time.monotonic() + 60
-        while not answers(url + "/"):
-            assert server.poll() is None and time.monotonic() < deadline_s, (tmp_path / "api.log").read_text()
-            time.sleep(0.1)
+
+        def up() -> bool:
+            assert server.poll() is None, (tmp_path / "api.log").read_text()
+            return answers(url + "/")
+
+        wait_until(up, f"the API to answer on {url}", 60, interval_s=0.1)
         sagemaker = api_client("sagemaker", url)
         model = {"Image": "ml-lifecycle-test/linear:test", "ModelDataUrl": "s3://bucket/model.tar.gz"}
         sagemaker.create_model(ModelName="cli-model", PrimaryContainer=model)

@@ -12,9 +12,10 @@ import datetime as dt
 import time
 import uuid
 from types import SimpleNamespace
+from typing import Any
 
 from support import ec2_endpoints as ep
-from support.helpers import task_context
+from support.helpers import task_context, wait_until
 
 from ml_lifecycle.compute import backend_for
 from ml_lifecycle.reaper import ReapOrphansOperator
@@ -54,15 +55,15 @@ def test_an_idle_endpoint_is_deleted_by_the_reaper_and_a_busy_one_is_kept(cloud,
         busy_arn = ep.read_state(busy)["load_balancer_arn"]
         _publish_requests(cloud, idle_arn, 0)  # a minute without requests is not a request
         endpoints = backend_for("ec2", "aws_default").endpoints()
-        deadline = time.monotonic() + WAIT_LIMIT_S
-        while True:
+
+        def idle_long_enough() -> dict[str, Any] | None:
             _publish_requests(cloud, busy_arn, 25)
             found = {a.endpoint_name: a for a in endpoints.activity({"ml-lifecycle.dag-id": scope})}
             assert set(found) == {cloud.name, busy.name}
-            if time.time() - (found[cloud.name].idle_since_epoch_s() or time.time()) > 2 * LIMIT_H * 3600:
-                break
-            assert time.monotonic() < deadline, f"{cloud.name} never became idle: {found[cloud.name]}"
-            time.sleep(0.5)
+            idle_s = time.time() - (found[cloud.name].idle_since_epoch_s() or time.time())
+            return found if idle_s > 2 * LIMIT_H * 3600 else None
+
+        found = wait_until(idle_long_enough, f"{cloud.name} idle past its limit", WAIT_LIMIT_S, interval_s=0.5)
         assert found[cloud.name].last_request_epoch_s is None and found[busy.name].last_request_epoch_s is not None
         assert (found[busy.name].instance_count, found[busy.name].idle_delete_after_h) == (1, LIMIT_H)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.helpers import managed_containers, task_context
+from support.helpers import managed_containers, task_context, wait_until
 from support.models import linear_model_archive
 
 from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
@@ -85,17 +85,16 @@ def test_an_idle_endpoint_is_deleted_by_the_reaper_and_a_busy_one_is_kept(
         worker = threading.Thread(target=keep_busy, daemon=True)
         worker.start()
         endpoints = backend_for("local", None).endpoints()
-        deadline = time.monotonic() + WAIT_LIMIT_S
-        while True:
+
+        def idle_long_enough() -> dict[str, Any] | None:
             assert _ping(urls[idle]) == 200  # pings do not count as requests
             found = {a.endpoint_name: a for a in endpoints.activity({"ml-lifecycle.dag-id": scope})}
             assert set(found) == {idle, busy}
             idle_since = found[idle].idle_since_epoch_s()
             assert idle_since is not None, "the proxy keeps no request log"
-            if time.time() - idle_since > 2 * LIMIT_H * 3600:
-                break
-            assert time.monotonic() < deadline, f"{idle} never became idle: {found[idle]}"
-            time.sleep(0.5)
+            return found if time.time() - idle_since > 2 * LIMIT_H * 3600 else None
+
+        found = wait_until(idle_long_enough, f"{idle} idle past its limit", WAIT_LIMIT_S, interval_s=0.5)
         assert found[idle].last_request_epoch_s is None
         assert found[busy].last_request_epoch_s is not None
         assert (found[busy].instance_type, found[busy].instance_count) == ("ml.m5.large", 1)
@@ -152,10 +151,8 @@ def test_the_invocation_log_is_rotated_once_read_and_keeps_the_last_request(
         (after,) = local_activity(engine, {"ml-lifecycle.dag-id": scope}, rotate_above_bytes=100)
         assert after.last_request_epoch_s == before.last_request_epoch_s  # the rotated log still tells it
 
-        deadline = time.monotonic() + WAIT_LIMIT_S
-        while engine.exec(proxy, ["test", "-e", INVOCATION_LOG])[0] != 0:  # nginx reopens its log on USR1
-            assert time.monotonic() < deadline, "the router never reopened its invocation log"
-            time.sleep(0.1)
+        reopened = lambda: engine.exec(proxy, ["test", "-e", INVOCATION_LOG])[0] == 0  # noqa: E731  (nginx on USR1)
+        wait_until(reopened, "the router to reopen its invocation log", WAIT_LIMIT_S, interval_s=0.1)
         _invoke(url)
         assert engine.exec(proxy, ["stat", "-c", "%s", INVOCATION_LOG])[1].strip() == "15"
         (latest,) = local_activity(engine, {"ml-lifecycle.dag-id": scope}, rotate_above_bytes=100)

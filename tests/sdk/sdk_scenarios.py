@@ -19,12 +19,12 @@ def session() -> sagemaker.Session:
     return sagemaker.Session(boto_session=boto3.Session(region_name="us-east-1"))
 
 
-def bring_your_own(args: dict) -> dict:
-    """Estimator.fit with a bring-your-own image, then Transformer.transform, deploy and Predictor.predict.
+def byo_estimator(args: dict) -> Estimator:
+    """Return the bring-your-own-image Estimator both scenarios train with.
 
-    :param args: image, role, data URIs, names.
+    :param args: image, role, output path.
     """
-    estimator = Estimator(
+    return Estimator(
         image_uri=args["image"],
         role=args["role"],
         instance_count=1,
@@ -33,6 +33,14 @@ def bring_your_own(args: dict) -> dict:
         hyperparameters={"l2": 0.1},
         sagemaker_session=session(),
     )
+
+
+def bring_your_own(args: dict) -> dict:
+    """Estimator.fit with a bring-your-own image, then Transformer.transform, deploy and Predictor.predict.
+
+    :param args: image, role, data URIs, names.
+    """
+    estimator = byo_estimator(args)
     estimator.fit({"train": args["train_uri"]}, job_name=args["job_name"], logs=True)
     seen: dict = {
         "model_data": estimator.model_data,
@@ -93,15 +101,7 @@ def airflow_configs(args: dict) -> dict:
         transform_config_from_estimator,
     )
 
-    estimator = Estimator(
-        image_uri=args["image"],
-        role=args["role"],
-        instance_count=1,
-        instance_type="ml.m5.large",
-        output_path=args["output_path"],
-        hyperparameters={"l2": 0.1},
-        sagemaker_session=session(),
-    )
+    estimator = byo_estimator(args)
     training = training_config(estimator, inputs={"train": args["train_uri"]}, job_name=args["job_name"])
     transform = transform_config_from_estimator(
         estimator,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
@@ -65,3 +65,21 @@ def inspected_on_start(client: Any, **labels: str) -> Iterator[list[dict[str, An
     finally:
         time.sleep(0.5)  # the last start's event
         events.close()
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout_s: float, interval_s: float = 0.2) -> Any:
+    """Call check until it returns something truthy and return that; fail the test as a wait that timed out.
+
+    :param check: returns a truthy value once the awaited state is reached (it may assert on what it sees meanwhile).
+    :param what: the awaited state, as the failure names it ("the endpoint idle").
+    :param timeout_s: how long to wait.
+    :param interval_s: seconds between calls.
+    """
+    deadline_s = time.monotonic() + timeout_s
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() >= deadline_s:
+            raise TimeoutError(f"waited {timeout_s:g} s for {what}; the last check saw {found!r}")
+        time.sleep(interval_s)

@@ -189,3 +189,37 @@ def test_a_chart_without_points_says_so_and_escapes_names():
 def test_cost_estimates():
     assert estimate_usd("ml.m5.large", 2, 3600) == pytest.approx(0.192)
     assert estimate_usd("ml.unknown.type", 1, 3600) is None
+
+
+def test_the_page_shows_tuning_jobs_with_their_trials_and_the_best(page_env):
+    from fastapi.testclient import TestClient
+
+    from ml_lifecycle.core.tuning.state import Trial, TrialStatus, TuningState
+    from ml_lifecycle.plugin.app import create_app
+
+    state = TuningState("tune-1", "Bayesian", "loss", "Minimize", 1.0, status="Completed")
+    state.trials = [
+        Trial(1, "tune-1-001-aaaaaaaa", {"x": "0.5"}, {}, TrialStatus.COMPLETED, 0.25, [[1.0, 1.0], [2.0, 0.25]]),
+        Trial(
+            2,
+            "tune-1-002-bbbbbbbb",
+            {"x": "<b>"},
+            {},
+            TrialStatus.COMPLETED,
+            0.125,
+            [[1.0, 0.5], [2.0, 0.125]],
+            metrics={"loss": 0.125, "accuracy": 0.9},
+        ),
+        Trial(3, "tune-1-003-cccccccc", {"x": "0.9"}, {}, TrialStatus.STOPPED, 4.0, [[1.0, 4.0]], early_stopped=True),
+    ]
+    (page_env / "training" / "tune-1").mkdir(parents=True)
+    (page_env / "training" / "tune-1" / "tuning-state.json").write_text(json.dumps(state.to_dict()))
+
+    html = TestClient(create_app()).get("/").text
+    tuning = html.split('<h2 id="tuning">', 1)[1]
+    trials = re.findall(r'<tr class="trial" data-trial="([^"]+)">', tuning)
+    assert trials == ["tune-1-001-aaaaaaaa", "tune-1-002-bbbbbbbb", "tune-1-003-cccccccc"]
+    assert re.search(r"tune-1-002-bbbbbbbb <span class=badge>best</span>", tuning)
+    assert "x=&lt;b&gt;" in tuning and "Stopped (early stopping)" in tuning and "2 Completed, 1 Stopped" in tuning
+    assert tuning.count("<svg") == 1
+    assert "loss=0.125, accuracy=0.9" in tuning

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from ml_lifecycle.core.sagemaker_api.arns import resource_arn
-from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus
+from ml_lifecycle.core.sagemaker_api.describe_job import epoch_s, job_description
+from ml_lifecycle.core.status import JobRecord, SecondaryStatus
 
 # Request fields a description repeats as they were sent.
 ECHOED = (
@@ -62,21 +61,12 @@ def describe_training_job(
     :param region: the API's region.
     :param account: the API's account id.
     """
-    name = str(request["TrainingJobName"])
-    response: dict[str, Any] = {
-        "TrainingJobName": name,
-        "TrainingJobArn": resource_arn("training-job", name, region, account),
-        "ModelArtifacts": {"S3ModelArtifacts": _model_artifacts(request, record)},
-        "TrainingJobStatus": str(record.status) if record else JobStatus.IN_PROGRESS.value,
-        "SecondaryStatus": str(record.secondary_status) if record else SecondaryStatus.STARTING.value,
-        "CreationTime": created_epoch_s,
-        **{field: request[field] for field in ECHOED if field in request},
-    }
+    response = job_description("TrainingJob", "training-job", ECHOED, request, record, created_epoch_s, region, account)
+    response["ModelArtifacts"] = {"S3ModelArtifacts": _model_artifacts(request, record)}
+    response["SecondaryStatus"] = str(record.secondary_status) if record else SecondaryStatus.STARTING.value
     response.setdefault("StoppingCondition", {})
     if record is None:
         return response
-    if record.failure_reason:
-        response["FailureReason"] = record.failure_reason
     transitions = transitions_of(record.transitions, record.failure_reason)
     if transitions:
         response["SecondaryStatusTransitions"] = transitions
@@ -129,13 +119,3 @@ def transitions_of(transitions: list[list[str]], failure_reason: str = "") -> li
             message = failure_reason
         out.append({"Status": status, "StartTime": start, "StatusMessage": message})
     return out
-
-
-def epoch_s(iso: str | None) -> float | None:
-    """Return an ISO-8601 UTC time in epoch seconds, or None.
-
-    :param iso: e.g. ``2026-12-07T12:00:00Z``.
-    """
-    if not iso:
-        return None
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

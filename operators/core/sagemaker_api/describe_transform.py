@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ml_lifecycle.core.sagemaker_api.arns import resource_arn
-from ml_lifecycle.core.sagemaker_api.describe_training import epoch_s
-from ml_lifecycle.core.status import JobRecord, JobStatus
+from ml_lifecycle.core.sagemaker_api.describe_job import epoch_s, job_description
+from ml_lifecycle.core.status import JobRecord
 
 ECHOED = (
     "ModelName",
@@ -39,18 +38,11 @@ def describe_transform_job(
     :param region: the API's region.
     :param account: the API's account id.
     """
-    name = str(request["TransformJobName"])
-    response: dict[str, Any] = {
-        "TransformJobName": name,
-        "TransformJobArn": resource_arn("transform-job", name, region, account),
-        "TransformJobStatus": str(record.status) if record else JobStatus.IN_PROGRESS.value,
-        "CreationTime": created_epoch_s,
-        **{field: request[field] for field in ECHOED if field in request},
-    }
+    response = job_description(
+        "TransformJob", "transform-job", ECHOED, request, record, created_epoch_s, region, account
+    )
     if record is None:
         return response
-    if record.failure_reason:
-        response["FailureReason"] = record.failure_reason
     started, ended = epoch_s(record.created_at), epoch_s(record.ended_at)
     if started is not None:
         response["TransformStartTime"] = started

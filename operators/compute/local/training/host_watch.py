@@ -110,6 +110,11 @@ class HostWatcher:
                 thread.join()
         return self.result
 
+    def metric_series(self) -> dict[str, list[list[float]]]:
+        """Return a copy of the metric series seen so far (the hosts' log threads add to them meanwhile)."""
+        with self._lock:
+            return {name: [list(point) for point in points] for name, points in self.scanner.series.items()}
+
     def stop(self) -> None:
         """Stop the job on request (on_kill, teardown): SIGTERM, then SIGKILL after the grace."""
         self.result.stopped = True

@@ -23,6 +23,7 @@ from ml_lifecycle.compute.local.training.failure import failure_reason_of
 from ml_lifecycle.compute.local.training.host_contract import TRAINING_CONTRACT, HostContract
 from ml_lifecycle.compute.local.training.host_watch import HostWatcher, LogSink
 from ml_lifecycle.compute.local.training.interruption import INTERRUPT_GRACE_S, INTERRUPTED, JobInterrupted
+from ml_lifecycle.compute.local.training.live_metrics import LIVE_METRICS_INTERVAL_S, LiveMetrics
 from ml_lifecycle.compute.local.training.placement import HostPlacement
 from ml_lifecycle.compute.local.training.staging import stage_channels
 from ml_lifecycle.compute.records import RecordWriter, StoreFor
@@ -32,13 +33,7 @@ from ml_lifecycle.core.gpus import GpuRequest
 from ml_lifecycle.core.job_kinds import DEADLINE_MARGIN_S, RECORD_NAME
 from ml_lifecycle.core.metrics import MetricScanner
 from ml_lifecycle.core.naming import container_name
-from ml_lifecycle.core.status import (
-    JobRecord,
-    JobStatus,
-    SecondaryStatus,
-    is_failed,
-    status_for_exit,
-)
+from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_failed, status_for_exit
 from ml_lifecycle.errors import JobFailed, MlLifecycleError
 
 log = logging.getLogger(__name__)
@@ -260,7 +255,8 @@ class TrainingRunner:
         self._watcher = HostWatcher(self.engine, containers, scanner, sink)
         if self._stop_requested.is_set():
             self._watcher.stop()
-        watched = self._watcher.watch(spec.max_runtime_s)
+        with LiveMetrics(writer, self._watcher.metric_series, LIVE_METRICS_INTERVAL_S):  # the curve so far
+            watched = self._watcher.watch(spec.max_runtime_s)
         if network:  # the hosts here have exited: their network goes while the outputs are exported
             self._network_removal = in_background(lambda: self.engine.remove_network(network))
         for sync in syncs:

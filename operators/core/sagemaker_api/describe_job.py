@@ -1,0 +1,55 @@
+"""What every Describe<Kind>Job response starts with: its name, ARN, status, creation time, the request's echoed
+fields and the failure reason, from the request the job was made with and its record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ml_lifecycle.core.sagemaker_api.arns import resource_arn
+from ml_lifecycle.core.status import JobRecord, JobStatus
+
+
+def job_description(
+    noun: str,
+    arn_type: str,
+    echoed: tuple[str, ...],
+    request: Mapping[str, Any],
+    record: JobRecord | None,
+    created_epoch_s: float,
+    region: str,
+    account: str,
+) -> dict[str, Any]:
+    """Return the fields every kind of job's description has (InProgress before its agent wrote a record).
+
+    :param noun: the operations' noun (``TrainingJob``, ``TransformJob``).
+    :param arn_type: the job's type in ARNs (``training-job``).
+    :param echoed: the request fields the description repeats as they were sent.
+    :param request: the Create request the job was made with.
+    :param record: its record, or None.
+    :param created_epoch_s: when the API accepted the request.
+    :param region: the API's region.
+    :param account: the API's account id.
+    """
+    name = str(request[f"{noun}Name"])
+    response: dict[str, Any] = {
+        f"{noun}Name": name,
+        f"{noun}Arn": resource_arn(arn_type, name, region, account),
+        f"{noun}Status": str(record.status) if record else JobStatus.IN_PROGRESS.value,
+        "CreationTime": created_epoch_s,
+        **{field: request[field] for field in echoed if field in request},
+    }
+    if record is not None and record.failure_reason:
+        response["FailureReason"] = record.failure_reason
+    return response
+
+
+def epoch_s(iso: str | None) -> float | None:
+    """Return an ISO-8601 UTC time in epoch seconds, or None.
+
+    :param iso: e.g. ``2026-12-07T12:00:00Z``.
+    """
+    if not iso:
+        return None
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

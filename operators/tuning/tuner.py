@@ -1,0 +1,249 @@
+"""A tuning job's loop, one step at a time: follow the running trials, stop the hopeless, start the next ones.
+
+Every step starts from the state in the artifact store and ends by writing it back, so the step after a retry or a
+deferral is the step that would have come next. At most MaxParallelTrainingJobs trials run at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ml_lifecycle.compute.base import JobBackend, LogSink
+from ml_lifecycle.compute.lifecycle import outcome_of
+from ml_lifecycle.core.attempts import MAX_ATTEMPTS
+from ml_lifecycle.core.naming import RunIdentity, job_name
+from ml_lifecycle.core.tuning.config import TuningConfig
+from ml_lifecycle.core.tuning.state import Trial, TrialStatus, TuningState, trial_name
+from ml_lifecycle.errors import JobFailed, SpecError
+from ml_lifecycle.stores import StoreFor
+from ml_lifecycle.tuning.search import Search, hyperparameters_of
+from ml_lifecycle.tuning.state_store import read_state, state_uri, write_state
+from ml_lifecycle.tuning.trials import TrialJobs
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a tuning job stands after a step.
+
+    :param running: the trials running now (empty once the tuning job ended).
+    :param result: the tuning job's XCom value once it ended, else None.
+    """
+
+    running: list[Trial] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+
+
+class Tuner:
+    """Drives one tuning job of a task instance.
+
+    :param jobs: the backend's training jobs.
+    :param base_spec: the training definition (its hyperparameters are the static ones).
+    :param config: the tuning settings.
+    :param identity: the task instance (the tuning job's name and every trial's owner labels come from it).
+    :param store_for: returns the store for a URI.
+    :param sink: the task log.
+    """
+
+    def __init__(
+        self,
+        jobs: JobBackend,
+        base_spec: Any,
+        config: TuningConfig,
+        identity: RunIdentity,
+        store_for: StoreFor,
+        sink: LogSink,
+    ) -> None:
+        self.config = config
+        self.base_spec = base_spec
+        self.store_for = store_for
+        self.sink = sink
+        self.trials = TrialJobs(jobs, base_spec, config.objective.metric_name, identity.labels(), sink)
+        self.state = self._open(identity)
+        self.uri = state_uri(base_spec.output_path, self.state.tuning_job_name)
+        self.seeded = self._warm_start_trials()
+        self._saved: dict[str, Any] | None = None
+        self._judged: dict[str, int] = {}  # trial name -> the steps of its curve already judged
+
+    def _open(self, identity: RunIdentity) -> TuningState:
+        """Return the task instance's tuning state: the first attempt that did not fail, or a new one.
+
+        :param identity: the task instance.
+        """
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            name = job_name(identity, attempt)
+            state = read_state(self.store_for, state_uri(self.base_spec.output_path, name))
+            if state is None:
+                self.sink(f"Tuning job {name}: {self.config.strategy} search of {self.config.ranges.names()}")
+                return TuningState(
+                    name,
+                    self.config.strategy,
+                    self.config.objective.metric_name,
+                    self.config.objective.type,
+                    time.time(),
+                )
+            if state.status != "Failed":
+                self.sink(f"Tuning job {name} resumes with {len(state.trials)} trial(s) started ({state.counts()})")
+                return state
+        raise RuntimeError(f"{MAX_ATTEMPTS} failed tuning jobs of {identity} exist; clear them under output_path")
+
+    def _warm_start_trials(self) -> list[Trial]:
+        """Return the completed trials of the warm start's parents (tuning jobs under the same output_path)."""
+        warm = self.config.warm_start
+        if warm is None:
+            return []
+        seeded: list[Trial] = []
+        for parent in warm.parents:
+            state = read_state(self.store_for, state_uri(self.base_spec.output_path, parent))
+            where = "warm_start_config.ParentHyperParameterTuningJobs"
+            if state is None:
+                raise SpecError(
+                    where,
+                    f"no tuning job {parent!r} is under {self.base_spec.output_path}",
+                    "Name a tuning job of the same output_path (a tuning task's tuning_job_name)",
+                )
+            if state.objective_metric != self.config.objective.metric_name:
+                raise SpecError(
+                    where,
+                    f"{parent!r} optimized {state.objective_metric!r}, not {self.config.objective.metric_name!r}",
+                    "Warm start from tuning jobs with the same objective metric",
+                )
+            seeded += [t for t in state.trials if t.status == TrialStatus.COMPLETED]
+        self.sink(f"Warm start ({warm.type}): {len(seeded)} completed trial(s) of {list(warm.parents)}")
+        return seeded
+
+    def resume_running(self) -> None:
+        """Start or find again the trials the state holds as running (a retry follows them; a trial noted but never
+        started, when the task died in between, starts now)."""
+        for trial in self.state.running():
+            self.trials.start(trial)
+
+    def step(self) -> Progress:
+        """Follow the running trials, stop the hopeless ones, start new ones; return where the tuning job stands."""
+        if self.state.status != "InProgress":
+            return Progress(result=self._finish())
+        for trial in self.state.running():
+            self.trials.observe(trial)
+        if self._past_runtime():
+            for trial in self.state.running():
+                self.trials.stop(trial, "the tuning job reached its MaxRuntimeInSeconds", early=False)
+            return Progress(result=self._finish())
+        self._stop_hopeless()
+        self._start_next()
+        self._save()
+        running = self.state.running()
+        if not running and len(self.state.trials) >= self.config.max_training_jobs:
+            return Progress(result=self._finish())
+        return Progress(running=running)
+
+    def stop_all(self, why: str) -> None:
+        """Stop every running trial and keep the state (a killed task: its retry starts the next trials).
+
+        :param why: why, for the state and the log.
+        """
+        for trial in self.state.running():
+            self.trials.stop(trial, why, early=False)
+        self._save()
+
+    def record_uris(self, trials: list[Trial]) -> dict[str, str]:
+        """Return trial name -> its record's URI (what a deferred task waits on).
+
+        :param trials: the trials.
+        """
+        return {t.name: self.trials.jobs.record_uri(self.trials.spec_of(t), t.name) for t in trials}
+
+    def deadline_epoch_s(self, trials: list[Trial]) -> float:
+        """Return when a wait for the running trials must end: the tuning job's runtime limit, or the last trial's.
+
+        :param trials: the running trials.
+        """
+        jobs = self.trials.jobs
+        latest = max(jobs.deadline_epoch_s(self.trials.spec_of(t), t.name) for t in trials)
+        if self.config.max_runtime_s is None:
+            return latest
+        return min(latest, self.state.started_epoch_s + self.config.max_runtime_s)
+
+    def _past_runtime(self) -> bool:
+        """Say whether the tuning job has run past its MaxRuntimeInSeconds."""
+        limit_s = self.config.max_runtime_s
+        return limit_s is not None and time.time() > self.state.started_epoch_s + limit_s
+
+    def _stop_hopeless(self) -> None:
+        """Stop the running trials the pruner gives up on (early stopping Auto, or Hyperband)."""
+        if self.config.early_stopping != "Auto" and self.config.strategy != "Hyperband":
+            return
+        grown = [t for t in self.state.running() if len(t.series) > self._judged.get(t.name, 0)]
+        if not grown:
+            return  # no curve has a new step since the last judgement: nothing to decide
+        search = Search(self.config, self.state.tuning_job_name, self.state.trials, self.seeded)
+        for trial in grown:
+            self._judged[trial.name] = len(trial.series)
+            stop, trial.search_attrs = search.should_stop(trial)
+            if stop:
+                step = len(trial.series)
+                self.trials.stop(trial, f"early stopping: its curve at step {step} cannot catch up", early=True)
+
+    def _start_next(self) -> None:
+        """Start trials until MaxParallelTrainingJobs run or MaxNumberOfTrainingJobs have started."""
+        search: Search | None = None
+        while (
+            len(self.state.running()) < self.config.max_parallel_training_jobs
+            and len(self.state.trials) < self.config.max_training_jobs
+        ):
+            search = search or Search(self.config, self.state.tuning_job_name, self.state.trials, self.seeded)
+            number = len(self.state.trials) + 1
+            params, attrs = search.propose(number)
+            name = trial_name(self.state.tuning_job_name, number)
+            trial = Trial(number, name, hyperparameters_of(self.config, params), params, search_attrs=attrs)
+            self.state.trials.append(trial)
+            self._save()  # noted before it starts: a retry finds it by name
+            self.trials.start(trial)
+
+    def _finish(self) -> dict[str, Any]:
+        """End the tuning job: return the best trial's result, or fail when no trial completed."""
+        best = self.state.best(self.seeded)
+        counts = self.state.counts()
+        if best is None:
+            self.state.status = "Failed"
+            self._save()
+            reasons = sorted({t.failure_reason for t in self.state.trials if t.failure_reason})[:3]
+            raise JobFailed(
+                self.state.tuning_job_name, "Failed", f"none of its trials completed ({counts}); reasons: {reasons}"
+            )
+        if self.state.status != "Completed":
+            self.state.status = "Completed"
+            self._save()
+        spec = self.trials.spec_of(best)
+        record = self.trials.jobs.find(spec, best.name)
+        outputs = dict(outcome_of(self.trials.jobs, spec, best.name, record).outputs) if record is not None else {}
+        self.sink(f"Tuning job {self.state.tuning_job_name} ended: best {best.name} {self._objective(best)} {counts}")
+        return {
+            "tuning_job_name": self.state.tuning_job_name,
+            "status": "Completed",
+            "state_uri": str(self.uri),
+            "best_training_job_name": best.name,
+            "best_hyperparameters": dict(best.hyperparameters),
+            "objective": {
+                "metric_name": self.config.objective.metric_name,
+                "type": self.config.objective.type,
+                "value": best.objective,
+            },
+            "metrics": dict(best.metrics),
+            "trials": counts,
+            **outputs,
+        }
+
+    def _save(self) -> None:
+        """Write the state when it changed since it was last written (a poll that saw nothing new writes nothing)."""
+        document = self.state.to_dict()
+        if document != self._saved:
+            write_state(self.store_for, self.uri, self.state)
+            self._saved = document
+
+    def _objective(self, trial: Trial) -> str:
+        """Return a trial's objective for the log.
+
+        :param trial: the trial.
+        """
+        return f"{self.config.objective.metric_name}={trial.objective}"
