@@ -1,6 +1,7 @@
 """Retrain and deploy: build the image, push it, train, publish the model if it passes the gate, batch-score, serve.
 
-Optional, from the trigger form: tune before training (the best trial's model is the one published).
+Optional, from the trigger form: split raw data into train/validation with a processing job first, and tune
+instead of training once (the best trial's model is the one published).
 
 Runs on the embedded default (the local Docker engine, a registry on 127.0.0.1:5000 and file:// artifacts) with
 no AWS account. It runs every Monday at 03:00 UTC, and whenever the training-data Asset is updated (an asset event
@@ -22,6 +23,7 @@ from ml_lifecycle import (
     BuildImageOperator,
     DeployEndpointOperator,
     ExportArtifactsOperator,
+    ProcessOnEC2Operator,
     PushToECROperator,
     TeardownOperator,
     TrainOnEC2Operator,
@@ -35,12 +37,14 @@ EXAMPLE_CONTEXT = os.environ.get(
     "ML_LIFECYCLE_EXAMPLE_CONTEXT",
     str(Path(__file__).resolve().parent.parent / "examples" / "containers" / "linear"),
 )
+PROCESSING_CONTEXT = str(Path(EXAMPLE_CONTEXT).parent / "processing")
 BASE_IMAGE = os.environ.get("BASE_IMAGE", "python:3.11-slim")
 MODEL_NAME = "linear"
 MODEL_ASSET = Asset(name="linear-model", uri=f"{ARTIFACT_ROOT}/registry/{MODEL_NAME}")
 TRAINING_DATA = Asset(name="linear-training-data", uri=f"{ARTIFACT_ROOT}/data/train")
 INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge", "ml.g5.xlarge"]
 RUN_FOLDER = "{{ run_id | replace(':', '-') | replace('+', '-') }}"
+PROCESSED = f"{ARTIFACT_ROOT}/processed/{RUN_FOLDER}"
 METRIC_DEFINITIONS = [
     {"Name": "train_rmse", "Regex": r"train_rmse=([0-9.eE+-]+);"},
     {"Name": "validation_rmse", "Regex": r"validation_rmse=([0-9.eE+-]+);"},
@@ -122,6 +126,23 @@ with DAG(
         "train_data_uri": Param(f"{ARTIFACT_ROOT}/data/train", type="string", section="Data"),
         "validation_data_uri": Param(f"{ARTIFACT_ROOT}/data/validation", type="string", section="Data"),
         "score_data_uri": Param(f"{ARTIFACT_ROOT}/data/score", type="string", section="Data"),
+        "process_raw_data": Param(
+            False,
+            type="boolean",
+            title="Split raw data first",
+            description="Run a processing job that splits the raw data into the train and validation channels",
+            section="Data",
+        ),
+        "raw_data_uri": Param(f"{ARTIFACT_ROOT}/data/raw", type="string", title="Raw data", section="Data"),
+        "validation_fraction": Param(
+            0.2,
+            type="number",
+            exclusiveMinimum=0,
+            exclusiveMaximum=1,
+            title="Validation fraction",
+            description="The share of the raw rows held out for validation",
+            section="Data",
+        ),
         "tune": Param(
             False,
             type="boolean",
@@ -149,7 +170,7 @@ with DAG(
 
     @task
     def preflight(**context) -> dict[str, str]:
-        """Fail fast, before anything is built or started, when the engine or the training data is missing."""
+        """Fail fast, before anything is built or started, when the engine or the data to read is missing."""
         from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
         from ml_lifecycle.core.uris import parse_uri
         from ml_lifecycle.errors import SpecError
@@ -161,14 +182,16 @@ with DAG(
                 "params.l2_min", f"{params['l2_min']} is above l2_max {params['l2_max']}", "Swap the two in the form"
             )
         DockerEngine().client.ping()
-        uri = parse_uri(params["train_data_uri"], "params.train_data_uri")
+        name = "raw_data_uri" if params["process_raw_data"] else "train_data_uri"
+        uri = parse_uri(params[name], f"params.{name}")
         if not store_factory("aws_default")(uri).list_objects(uri):
             raise SpecError(
-                "params.train_data_uri",
+                f"params.{name}",
                 f"{uri} holds no data",
-                "Generate the sample (make demo-data) or point the form at your training data",
+                "Generate the sample (make demo does it, or python examples/data/generate.py --out <artifact root>/data) "
+                "or point the form at your data",
             )
-        return {"train_data_uri": str(uri)}
+        return {name: str(uri)}
 
     build = BuildImageOperator(
         task_id="build_image",
@@ -182,10 +205,53 @@ with DAG(
         repository="ml-lifecycle/linear",
         registry="{{ params.registry }}",
     )
+
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def process_raw_data(**context) -> bool:
+        """Run the processing step only when the form asks for it (skipping it skips nothing after it)."""
+        return bool(context["params"]["process_raw_data"])
+
+    build_processing = BuildImageOperator(
+        task_id="build_processing_image",
+        context_path=PROCESSING_CONTEXT,
+        repository="ml-lifecycle/split",
+        build_args={"BASE_IMAGE": BASE_IMAGE},
+    )
+    push_processing = PushToECROperator(
+        task_id="push_processing_image",
+        image=build_processing.output["image"],
+        repository="ml-lifecycle/split",
+        registry="{{ params.registry }}",
+    )
+    split = ProcessOnEC2Operator(
+        task_id="split_raw_data",
+        image_uri=push_processing.output["image_uri"],
+        inputs=[{"name": "raw", "source": "{{ params.raw_data_uri }}", "local_path": "/opt/ml/processing/input"}],
+        outputs=[
+            {"name": name, "local_path": f"/opt/ml/processing/{name}", "destination": f"{PROCESSED}/{name}"}
+            for name in ("train", "validation")
+        ],
+        arguments=["--validation-fraction={{ params.validation_fraction }}"],
+        compute="{{ params.compute }}",
+        instance_type="{{ params.instance_type }}",
+        max_runtime_s=3600,
+    )
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    def training_data(processed: dict[str, Any] | None, **context) -> dict[str, str]:
+        """Return the training channels: the processing outputs when it ran, else the form's data locations.
+
+        :param processed: the processing step's result (each output's name -> its URI), None when it was skipped.
+        """
+        if processed:
+            return {"train": processed["train"], "validation": processed["validation"]}
+        params = context["params"]
+        return {"train": params["train_data_uri"], "validation": params["validation_data_uri"]}
+
     # What every training job of this run gets, the one training or each tuning trial.
     training_definition: dict[str, Any] = {
         "image_uri": push.output["image_uri"],
-        "channels": {"train": "{{ params.train_data_uri }}", "validation": "{{ params.validation_data_uri }}"},
+        "channels": training_data(split.output),
         "output_path": f"{ARTIFACT_ROOT}/training",
         "compute": "{{ params.compute }}",
         "instance_type": "{{ params.instance_type }}",
@@ -286,6 +352,7 @@ with DAG(
     checked = preflight()
     gate = should_deploy()
     checked >> build
+    checked >> process_raw_data() >> build_processing
     push >> train_or_tune() >> [train, tune]
     export >> [transform, gate]
     gate >> deploy

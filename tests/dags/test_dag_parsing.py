@@ -76,6 +76,9 @@ def test_every_task_retries_and_cleanup_is_a_teardown(dagbag):
         ("l2_max", -1.0),
         ("max_trials", 0),
         ("max_parallel_trials", 11),
+        ("process_raw_data", "yes"),
+        ("validation_fraction", 0),
+        ("validation_fraction", 1),
     ],
 )
 def test_the_form_refuses_bad_values(dagbag, name, value):
@@ -95,6 +98,8 @@ def test_the_form_accepts_its_defaults_and_good_values(dagbag):
     params["quality_threshold"] = 0.25
     params["beat_in_service"] = True
     params["tune"] = True
+    params["process_raw_data"] = True
+    params["validation_fraction"] = 0.3
     params["l2_min"] = 0.001
     params["max_trials"] = 6
     assert params.validate()["instance_count"] == 3
@@ -102,15 +107,25 @@ def test_the_form_accepts_its_defaults_and_good_values(dagbag):
 
 def test_the_optional_steps_are_off_by_default(dagbag):
     params = dagbag.dags["retrain_and_deploy"].params.validate()
-    assert params["tune"] is False
+    assert params["tune"] is False and params["process_raw_data"] is False
 
 
 def test_every_job_of_the_run_is_cleaned_up_by_the_teardown_whatever_happens(dagbag):
     dag = dagbag.dags["retrain_and_deploy"]
     teardown = dag.get_task("teardown")
     before_teardown = {t.task_id for t in teardown.get_flat_relatives(upstream=True)}
-    assert {"train", "tune", "batch_transform", "deploy_endpoint"} <= before_teardown
+    assert {"split_raw_data", "train", "tune", "batch_transform", "deploy_endpoint"} <= before_teardown
     assert teardown.trigger_rule == "all_done_setup_success"
+
+
+def test_skipping_the_processing_step_skips_only_its_own_tasks(dagbag):
+    dag = dagbag.dags["retrain_and_deploy"]
+    short_circuit = dag.get_task("process_raw_data")
+    assert short_circuit.ignore_downstream_trigger_rules is False
+    assert short_circuit.downstream_task_ids == {"build_processing_image"}
+    join = dag.get_task("training_data")
+    assert join.upstream_task_ids == {"split_raw_data"} and join.trigger_rule == "none_failed"
+    assert {"training_data", "push_image", "train_or_tune"} == dag.get_task("train").upstream_task_ids
 
 
 def test_either_training_or_tuning_feeds_the_export(dagbag):
