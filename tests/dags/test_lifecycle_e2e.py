@@ -10,6 +10,7 @@ import sys
 import urllib.request
 import uuid
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -121,25 +122,53 @@ def _task_states(run_id: str, env: dict[str, str], log: Path) -> dict[str, str]:
     return {row["task_id"]: row["state"] for row in json.loads(out[out.index("[") :])}
 
 
-def test_tuning_publishes_the_best_trial(tmp_path, example_image, registry, docker_client):
+def test_processing_then_tuning_publish_the_best_trial_trained_on_the_split(
+    tmp_path, example_image, registry, docker_client
+):
     env = _airflow_env(tmp_path, "--rows", "200", "--score-rows", "10", "--files", "1")
     artifacts = tmp_path / "ml-home" / "artifacts"
     log = tmp_path / "airflow.log"
-    conf = {"tune": True, "max_trials": 2, "max_parallel_trials": 2, "deploy": False, "hyperparameters": {"l2": "5"}}
+    conf = {
+        "process_raw_data": True,
+        "validation_fraction": 0.25,
+        "tune": True,
+        "max_trials": 2,
+        "max_parallel_trials": 2,
+        "hyperparameters": {"l2": "5"},
+        "deploy": False,
+    }
     run = _airflow(["dags", "test", "retrain_and_deploy", "-c", json.dumps(conf)], env, log)
     output = log.read_text()
     assert run.returncode == 0 and "state=success" in output, output[-5000:]
+    run_id = re.search(r"run_id=(\S+?)[,\s]", output[output.index("DagRun Finished") :]).group(1)
+    states = _task_states(run_id, env, log)
+    assert (states["split_raw_data"], states["tune"], states["train"]) == ("success", "success", "skipped")
+    assert (states["export_model"], states["batch_transform"], states["teardown"]) == ("success",) * 3
 
+    # The split: every raw row went to exactly one of the two outputs.
+    (processed,) = (artifacts / "processed").iterdir()
+    split_rows = {name: _rows(processed / name) for name in ("train", "validation")}
+    assert sorted(split_rows["train"] + split_rows["validation"]) == sorted(_rows(artifacts / "data" / "raw"))
+    assert split_rows["train"] and split_rows["validation"]
+
+    # The tuning: its best trial trained on the split, and is the model published, with the searched l2.
     (state_file,) = artifacts.glob("training/*/tuning-state.json")
     state = json.loads(state_file.read_text())
     assert state["status"] == "Completed" and len(state["trials"]) == 2
     best = min(state["trials"], key=lambda t: t["objective"])
-    manifest = json.loads((artifacts / "registry" / "linear" / "1" / "manifest.json").read_text())
-    assert manifest["lineage"]["training_job"] == best["name"]
-    assert manifest["lineage"]["hyperparameters"]["l2"] == best["hyperparameters"]["l2"] != "5"
-
-    run_id = re.search(r"run_id=(\S+?)[,\s]", output[output.index("DagRun Finished") :]).group(1)
-    states = _task_states(run_id, env, log)
-    assert (states["tune"], states["train"], states["export_model"]) == ("success", "skipped", "success")
-    assert states["batch_transform"] == "success" and states["teardown"] == "success"
+    lineage = json.loads((artifacts / "registry" / "linear" / "1" / "manifest.json").read_text())["lineage"]
+    assert lineage["training_job"] == best["name"]
+    assert lineage["hyperparameters"]["l2"] == best["hyperparameters"]["l2"] != "5"
+    assert {name: Path(urlparse(c["uri"]).path) for name, c in lineage["inputs"].items()} == {
+        "train": processed / "train",
+        "validation": processed / "validation",
+    }
     assert _run_containers_left(docker_client) == []
+
+
+def _rows(folder: Path) -> list[str]:
+    """Return the non-empty lines of every file below a folder.
+
+    :param folder: the folder.
+    """
+    return [line for path in folder.rglob("*") if path.is_file() for line in path.read_text().splitlines() if line]
