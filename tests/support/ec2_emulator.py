@@ -13,9 +13,11 @@ for it; an instance that moto shows terminated (the operator ended it) has its c
 from __future__ import annotations
 
 import base64
+import os
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,9 @@ from support.moto import free_port
 
 INSTANCE_IMAGE = "python:3.11-slim"
 EMULATOR_LABEL = "ml-lifecycle-test.emulated-instance"
+# Which pytest session booted an instance: sessions sharing an engine (a developer's and CI's) check only their own.
+SESSION_LABEL = "ml-lifecycle-test.session"
+SESSION_ID = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 POLL_S = 0.2
 SHUTDOWN_SHIM = """#!/bin/sh
 # The emulated instance's shutdown: ask the hypervisor (the test's emulator) through the metadata service.
@@ -233,7 +238,7 @@ class Ec2Emulator:
             ["/bin/bash", str(script)],
             detach=True,
             network_mode="host",
-            labels={EMULATOR_LABEL: instance_id},
+            labels={EMULATOR_LABEL: instance_id, SESSION_LABEL: SESSION_ID},
             environment={
                 "AWS_ENDPOINT_URL": self.moto_endpoint,
                 "AWS_EC2_METADATA_SERVICE_ENDPOINT": metadata.endpoint,

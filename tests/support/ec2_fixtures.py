@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from support.ec2_emulator import EMULATOR_LABEL, Ec2Emulator
+from support.ec2_emulator import EMULATOR_LABEL, SESSION_ID, SESSION_LABEL, Ec2Emulator
 from support.helpers import managed_containers
 from support.moto import aws_connection, moto_server  # noqa: F401
 
@@ -84,9 +84,9 @@ def push_to_registry(docker_client: Any, image_ref: str, repository: str) -> str
 
 @pytest.fixture(scope="session", autouse=True)
 def no_emulated_instance_left(docker_client: Any) -> Iterator[None]:
-    """After the session, no emulated instance's container is left on the engine (each test checks its own)."""
+    """After the session, no instance it emulated has a container left on the engine (each test checks its own)."""
     yield
-    left = docker_client.containers.list(all=True, filters={"label": EMULATOR_LABEL})
+    left = docker_client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={SESSION_ID}"})
     assert left == [], f"emulated instances were left on the engine: {[c.name for c in left]}"
 
 
