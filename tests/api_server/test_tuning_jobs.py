@@ -11,46 +11,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from support.api_server import ROLE_ARN, api_client
+from support.api_server import ROLE_ARN, api_client, tuning_request
 
 pytestmark = pytest.mark.docker
-
-LOSS = [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}]
-
-
-def tuning_request(name: str, image: str, **config: Any) -> dict[str, Any]:
-    """Return a CreateHyperParameterTuningJob request as the provider's tuning config or the SDK writes it.
-
-    :param name: the tuning job's name.
-    :param image: the curve image.
-    :param config: HyperParameterTuningJobConfig fields to replace.
-    """
-    return {
-        "HyperParameterTuningJobName": name,
-        "HyperParameterTuningJobConfig": {
-            "Strategy": "Grid",
-            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
-            "ParameterRanges": {"CategoricalParameterRanges": [{"Name": "opt", "Values": ["a", "b", "c"]}]},
-            "TrainingJobEarlyStoppingType": "Off",
-            **config,
-        },
-        "TrainingJobDefinition": {
-            "StaticHyperParameters": {"epochs": "3", "step_s": "0.2"},
-            "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File", "MetricDefinitions": LOSS},
-            "RoleArn": ROLE_ARN,
-            "InputDataConfig": [
-                {
-                    "ChannelName": "train",
-                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://ml-bucket/data/curve"}},
-                }
-            ],
-            "OutputDataConfig": {"S3OutputPath": "s3://ml-bucket/tuning"},
-            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-        },
-        "Tags": [{"Key": "team", "Value": "ml"}],
-    }
 
 
 def _wait(sagemaker: Any, name: str, until: tuple[str, ...] = ("Completed", "Failed", "Stopped")) -> dict[str, Any]:
