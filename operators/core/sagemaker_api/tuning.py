@@ -77,7 +77,11 @@ def _definition_rules() -> tuple[FieldRule, ...]:
 
 
 TUNING_RULES: tuple[FieldRule, ...] = (
-    no_effect("HyperParameterTuningJobName", "the tuning job's name; its trials are `<name>-<NNN>-<8 hex>`"),
+    no_effect(
+        "HyperParameterTuningJobName",
+        "accepted; the tuning job is named from the Airflow task instance (through the API, by this name); its trials "
+        "are `<tuning job>-<NNN>-<8 hex>`",
+    ),
     maps_to(f"{CONFIG}.Strategy", "strategy"),
     maps_to(f"{CONFIG}.StrategyConfig", "strategy_config", dict),
     maps_to(f"{CONFIG}.HyperParameterTuningJobObjective.Type", "objective_type"),
