@@ -106,6 +106,16 @@ def test_the_settings_and_the_training_definition_become_the_operators_parameter
         ("TrainingJobDefinition.Environment", {"A": "1"}, {"environment": {"A": "1"}}),
         ("TrainingJobDefinition.CheckpointConfig", {"S3Uri": "s3://b/ck"}, {"checkpoint_uri": "s3://b/ck"}),
         ("TrainingJobDefinition.DefinitionName", "d", {}),
+        (
+            "TrainingJobDefinition.HyperParameterTuningResourceConfig",
+            {
+                "InstanceType": "ml.c5.xlarge",
+                "InstanceCount": 2,
+                "VolumeSizeInGB": 50,
+                "AllocationStrategy": "Prioritized",
+            },
+            {"instance_type": "ml.c5.xlarge", "instance_count": 2, "ec2_settings": {"volume_size_gb": 50}},
+        ),
         ("Tags", [{"Key": "k", "Value": "v"}], {}),
         ("HyperParameterTuningJobConfig.ParameterRanges.AutoParameters", [], {}),
     ],
@@ -123,7 +133,10 @@ def test_each_field_sets_its_parameter_or_nothing(path, value, expected):
         ("HyperParameterTuningJobConfig.ParameterRanges.AutoParameters", [{"Name": "x", "ValueHint": "1"}]),
         ("TrainingJobDefinition.TuningObjective", {"Type": "Minimize", "MetricName": "loss"}),
         ("TrainingJobDefinition.HyperParameterRanges", {}),
-        ("TrainingJobDefinition.HyperParameterTuningResourceConfig", {"InstanceCount": 1}),
+        (
+            "TrainingJobDefinition.HyperParameterTuningResourceConfig.InstanceConfigs",
+            [{"InstanceType": "ml.c5.xlarge"}],
+        ),
         ("TrainingJobDefinition.AlgorithmSpecification.AlgorithmName", "xgboost"),
         ("TrainingJobDefinition.AlgorithmSpecification.TrainingInputMode", "Pipe"),
         ("TrainingJobDefinition.RetryStrategy", {"MaximumRetryAttempts": 2}),

@@ -128,15 +128,58 @@ def airflow_configs(args: dict) -> dict:
     return {"training": training, "transform": transform, "deploy": deploy}
 
 
+def tuner(args: dict) -> dict:
+    """HyperparameterTuner.fit() over a bring-your-own image whose loss is a known function of its hyperparameters,
+    then the best trial attached as an estimator (best_estimator()) and the trials read (analytics()).
+
+    :param args: image, role, output path, data URI, name.
+    """
+    from sagemaker.tuner import CategoricalParameter, ContinuousParameter, HyperparameterTuner
+
+    estimator = Estimator(
+        image_uri=args["image"],
+        role=args["role"],
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=args["output_path"],
+        hyperparameters={"epochs": 3, "step_s": 0.2},
+        sagemaker_session=session(),
+    )
+    tuning = HyperparameterTuner(
+        estimator,
+        objective_metric_name="loss",
+        objective_type="Minimize",
+        metric_definitions=[{"Name": "loss", "Regex": "loss=([0-9.]+)"}],
+        hyperparameter_ranges={"opt": CategoricalParameter(["a", "c"]), "x": ContinuousParameter(0.0, 1.0)},
+        strategy="Random",
+        max_jobs=3,
+        max_parallel_jobs=2,
+    )
+    tuning.fit({"train": args["train_uri"]}, job_name=args["job_name"], wait=True)
+    best = tuning.best_estimator()
+    trials = tuning.analytics().dataframe()
+    return {
+        "status": tuning.describe()["HyperParameterTuningJobStatus"],
+        "best_training_job": tuning.best_training_job(),
+        "best_model_data": best.model_data,
+        "best_hyperparameters": best.hyperparameters(),
+        "trials": sorted(trials["TrainingJobName"]),
+        "objective_values": sorted(float(v) for v in trials["FinalObjectiveValue"]),
+    }
+
+
 if __name__ == "__main__":
     with open(sys.argv[2]) as arguments_file:
         scenario, arguments = sys.argv[1], json.load(arguments_file)
     print(
         "SDK-RESULT "
         + json.dumps(
-            {"bring_your_own": bring_your_own, "script_mode": script_mode, "airflow_configs": airflow_configs}[
-                scenario
-            ](arguments),
+            {
+                "bring_your_own": bring_your_own,
+                "script_mode": script_mode,
+                "airflow_configs": airflow_configs,
+                "tuner": tuner,
+            }[scenario](arguments),
             default=str,
         )
     )

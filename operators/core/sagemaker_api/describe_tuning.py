@@ -33,6 +33,8 @@ TRIAL_FIELDS = (
     "Environment",
 )
 
+POOL_AS_RESOURCES = ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId")
+
 
 def trial_training_request(request: Mapping[str, Any], trial: Trial) -> dict[str, Any]:
     """Return the CreateTrainingJob request a trial runs: the training definition with the trial's hyperparameters
@@ -49,6 +51,10 @@ def trial_training_request(request: Mapping[str, Any], trial: Trial) -> dict[str
         OBJECTIVE_HYPERPARAMETER: objective,
     }
     fields = {field: definition[field] for field in TRIAL_FIELDS if field in definition}
+    pool = definition.get("HyperParameterTuningResourceConfig")
+    if pool is not None and "ResourceConfig" not in fields:
+        # The SDK gives the instances this way; a trial runs on them as on a ResourceConfig.
+        fields["ResourceConfig"] = {k: v for k, v in pool.items() if k in POOL_AS_RESOURCES}
     return {"TrainingJobName": trial.name, "HyperParameters": hyperparameters, **fields}
 
 

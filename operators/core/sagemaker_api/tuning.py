@@ -18,6 +18,7 @@ from ml_lifecycle.core.sagemaker_api.training import TRAINING_RULES, channels_an
 CONFIG = "HyperParameterTuningJobConfig"
 DEFINITION = "TrainingJobDefinition"
 RANGES = f"{CONFIG}.ParameterRanges"
+POOL = f"{DEFINITION}.HyperParameterTuningResourceConfig"
 # CreateTrainingJob's fields that a tuning job's training definition (HyperParameterTrainingJobDefinition) has.
 DEFINITION_FIELDS = (
     "AlgorithmSpecification.TrainingImage",
@@ -69,10 +70,25 @@ def _definition_rules() -> tuple[FieldRule, ...]:
             f"give the objective in {CONFIG}.HyperParameterTuningJobObjective (one training definition runs here)",
         ),
         refused(f"{DEFINITION}.HyperParameterRanges", f"give the ranges in {RANGES}"),
-        refused(
-            f"{DEFINITION}.HyperParameterTuningResourceConfig",
-            "instance pools are not chosen from here: give ResourceConfig",
+        *_pool_rules(kept),
+    )
+
+
+def _pool_rules(kept: list[FieldRule]) -> tuple[FieldRule, ...]:
+    """Return the rules of HyperParameterTuningResourceConfig (the SDK sends it instead of ResourceConfig): its
+    instance type, count and volume as ResourceConfig's; no pool of alternatives to choose from.
+
+    :param kept: CreateTrainingJob's rules of a training definition's fields.
+    """
+    same = ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId")
+    resource = {r.path: r for r in kept if r.path.startswith("ResourceConfig.")}
+    return (
+        *(
+            FieldRule(f"{POOL}.{f}", resource[f"ResourceConfig.{f}"].effect, resource[f"ResourceConfig.{f}"].apply)
+            for f in same
         ),
+        no_effect(f"{POOL}.AllocationStrategy", "accepted; one instance type is used"),
+        refused(f"{POOL}.InstanceConfigs", "alternative instance types are not chosen from here: give InstanceType"),
     )
 
 
