@@ -128,11 +128,11 @@ def airflow_configs(args: dict) -> dict:
     return {"training": training, "transform": transform, "deploy": deploy}
 
 
-def tuner(args: dict) -> dict:
-    """HyperparameterTuner.fit() over a bring-your-own image whose loss is a known function of its hyperparameters,
-    then the best trial attached as an estimator (best_estimator()) and the trials read (analytics()).
+def curve_tuner(args: dict, strategy: str = "Random"):
+    """Return a HyperparameterTuner over the curve image (its loss is a known function of opt and x).
 
-    :param args: image, role, output path, data URI, name.
+    :param args: image, role, output path.
+    :param strategy: the search strategy.
     """
     from sagemaker.tuner import CategoricalParameter, ContinuousParameter, HyperparameterTuner
 
@@ -145,16 +145,35 @@ def tuner(args: dict) -> dict:
         hyperparameters={"epochs": 3, "step_s": 0.2},
         sagemaker_session=session(),
     )
-    tuning = HyperparameterTuner(
+    return HyperparameterTuner(
         estimator,
         objective_metric_name="loss",
         objective_type="Minimize",
         metric_definitions=[{"Name": "loss", "Regex": "loss=([0-9.]+)"}],
         hyperparameter_ranges={"opt": CategoricalParameter(["a", "c"]), "x": ContinuousParameter(0.0, 1.0)},
-        strategy="Random",
+        strategy=strategy,
         max_jobs=3,
         max_parallel_jobs=2,
     )
+
+
+def tuning_config(args: dict) -> dict:
+    """The tuning config the SDK's sagemaker.workflow.airflow.tuning_config makes for SageMakerTuningOperator.
+
+    :param args: image, role, output path, data URI, name.
+    """
+    from sagemaker.workflow.airflow import tuning_config as make_tuning_config
+
+    return make_tuning_config(curve_tuner(args), inputs={"train": args["train_uri"]}, job_name=args["job_name"])
+
+
+def tuner(args: dict) -> dict:
+    """HyperparameterTuner.fit() over a bring-your-own image whose loss is a known function of its hyperparameters,
+    then the best trial attached as an estimator (best_estimator()) and the trials read (analytics()).
+
+    :param args: image, role, output path, data URI, name.
+    """
+    tuning = curve_tuner(args)
     tuning.fit({"train": args["train_uri"]}, job_name=args["job_name"], wait=True)
     best = tuning.best_estimator()
     trials = tuning.analytics().dataframe()
@@ -179,6 +198,7 @@ if __name__ == "__main__":
                 "script_mode": script_mode,
                 "airflow_configs": airflow_configs,
                 "tuner": tuner,
+                "tuning_config": tuning_config,
             }[scenario](arguments),
             default=str,
         )
