@@ -102,19 +102,21 @@ def refused(path: str, why: str, allowed: tuple[Any, ...] = ()) -> FieldRule:
     return FieldRule(path, shown + why, refused=why, allowed=allowed)
 
 
-def vpc_rule(parameter: str) -> FieldRule:
+def vpc_rule(parameter: str, prefix: str = "") -> FieldRule:
     """Return the rule of VpcConfig.Subnets or SecurityGroupIds (the first subnet: the instances of a job or fleet share one).
 
     :param parameter: ``Subnets`` or ``SecurityGroupIds``.
+    :param prefix: the path of VpcConfig's parent, with its dot (``NetworkConfig.``), or "" at the top.
     """
     key = "subnet_id" if parameter == "Subnets" else "security_group_ids"
+    path = f"{prefix}VpcConfig.{parameter}"
 
     def apply(kwargs: dict[str, Any], value: Any, _: tuple[int, ...]) -> None:
         if not isinstance(value, list) or not value:
-            raise SpecError(f"VpcConfig.{parameter}", f"{value!r} is not a list of ids", "Give at least one id")
+            raise SpecError(path, f"{value!r} is not a list of ids", "Give at least one id")
         kwargs.setdefault("ec2_settings", {})[key] = value[0] if key == "subnet_id" else list(value)
 
-    return FieldRule(f"VpcConfig.{parameter}", f"`ec2_settings['{key}']`", apply)
+    return FieldRule(path, f"`ec2_settings['{key}']`", apply)
 
 
 def apply_rules(request: Mapping[str, Any], rules: Sequence[FieldRule], what: str) -> dict[str, Any]:
