@@ -114,7 +114,6 @@ class TuningJobApi:
         spec, jobs = operator.build_spec(), operator.job_backend()
         check_locations(jobs.kind.locations(spec), self.config)
         check_role(spec.role_arn, self.config, "TrainingJobDefinition.RoleArn")
-        operator.tuning_config()
         jobs.preflight(spec)
         if self._tuning_state(request) is not None:
             raise ApiError("ResourceInUse", f"A tuning job named {name!r} already ran under its output path: rename it")

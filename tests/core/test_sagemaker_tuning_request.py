@@ -6,11 +6,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import botocore.session
 import pytest
+from support.field_tables import unruled_and_foreign
 
 from ml_lifecycle.core.errors import SpecError
-from ml_lifecycle.core.sagemaker_api.fields import rules_table
 from ml_lifecycle.core.sagemaker_api.tuning import TUNING_RULES, tuning_kwargs
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/curve:1"
@@ -163,36 +162,6 @@ def test_a_channel_without_its_uri_names_the_training_definition():
         tuning_kwargs(request)
 
 
-def _paths(shape: Any, prefix: str = "", depth: int = 0) -> list[str]:
-    """List the field paths of a botocore shape, lists of structures as ``[]``.
-
-    :param shape: a botocore shape.
-    :param prefix: the path so far.
-    :param depth: how deep.
-    """
-    paths = []
-    for name, member in shape.members.items():
-        path = f"{prefix}.{name}" if prefix else name
-        paths.append(path)
-        if member.type_name == "structure" and depth < 4:
-            paths += _paths(member, path, depth + 1)
-        elif member.type_name == "list" and member.member.type_name == "structure" and depth < 4:
-            paths += _paths(member.member, path + "[]", depth + 1)
-    return paths
-
-
 def test_every_field_of_botocores_input_shape_has_a_rule_or_an_ancestor_with_one_and_no_rule_is_of_another_shape():
-    operation = (
-        botocore.session.get_session().get_service_model("sagemaker").operation_model("CreateHyperParameterTuningJob")
-    )
-    ruled = {path for path, _ in rules_table(TUNING_RULES)}
-    shaped = set(_paths(operation.input_shape))
-    missing = []
-    for path in shaped:
-        parts = path.split(".")
-        ancestors = {".".join(parts[:i]).removesuffix("[]") for i in range(1, len(parts) + 1)}
-        descendants = {p for p in ruled if p.startswith((path + ".", path + "[]."))}
-        if not (ancestors & ruled or descendants):
-            missing.append(path)
-    assert sorted(missing) == []
-    assert sorted(ruled - shaped) == []
+    unruled, foreign = unruled_and_foreign("CreateHyperParameterTuningJob", TUNING_RULES)
+    assert unruled == [] and foreign == []

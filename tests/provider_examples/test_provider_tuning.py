@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import airflow, airflow_environment
+from conftest import airflow_environment, dag_test
 from support.api_server import api_client, tuning_request
 from support.sdk import run_scenario
 
@@ -43,13 +43,9 @@ def test_the_providers_tuning_operator_and_sensor_run_tuning_jobs_to_completion(
         **airflow_environment(tmp_path, dags, api_url, moto_server),
         "TUNING_CONFIGS": str(tmp_path / "configs.json"),
     }
-    log = tmp_path / "airflow.log"
-    assert airflow(["db", "migrate"], env, log) == 0, log.read_text()[-3000:]
 
-    code = airflow(["dags", "test", "provider_tuning"], env, log)
+    dag_test("provider_tuning", env, tmp_path / "airflow.log")
 
-    output = log.read_text()
-    assert code == 0 and "state=success" in output, output[-8000:]
     sagemaker = api_client("sagemaker", api_url)
     for name, trials in ((f"prov-sdk-tune-{suffix}", 3), (f"prov-tune-{suffix}", 3)):
         described = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
+from ml_lifecycle.core.sagemaker_api.tuning import DEFINITION_FIELDS
 from ml_lifecycle.core.tuning.config import OBJECTIVE_HYPERPARAMETER
 from ml_lifecycle.core.tuning.state import Trial, TrialStatus, TuningState
 
@@ -18,20 +19,7 @@ NOUN = "HyperParameterTuningJob"
 ARN_TYPE = "hyper-parameter-tuning-job"
 ECHOED = ("HyperParameterTuningJobConfig", "TrainingJobDefinition", "WarmStartConfig")
 # The training definition's fields a trial's CreateTrainingJob request repeats as they were sent.
-TRIAL_FIELDS = (
-    "AlgorithmSpecification",
-    "RoleArn",
-    "InputDataConfig",
-    "VpcConfig",
-    "OutputDataConfig",
-    "ResourceConfig",
-    "StoppingCondition",
-    "EnableNetworkIsolation",
-    "EnableInterContainerTrafficEncryption",
-    "EnableManagedSpotTraining",
-    "CheckpointConfig",
-    "Environment",
-)
+TRIAL_FIELDS = tuple(dict.fromkeys(path.split(".")[0] for path in DEFINITION_FIELDS))
 
 POOL_AS_RESOURCES = ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId")
 

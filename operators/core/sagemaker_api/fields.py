@@ -17,6 +17,9 @@ from ml_lifecycle.core.errors import SpecError
 # apply(kwargs being built, the field's value, the indexes of the lists it is in)
 Apply = Callable[[dict[str, Any], Any, tuple[int, ...]], None]
 NO_EFFECT = "accepted; changes nothing here"
+# Why an output KMS key or encrypted traffic between hosts is refused (the same for every kind of job).
+BUCKET_ENCRYPTION = "uploads here use the bucket's default encryption: set a KMS key as the bucket's default instead"
+PLAIN_TRAFFIC = "traffic between a job's hosts is not encrypted here: keep the job in a private subnet"
 
 
 @dataclass(frozen=True)

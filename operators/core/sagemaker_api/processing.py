@@ -9,6 +9,8 @@ from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.sagemaker_api.fields import (
+    BUCKET_ENCRYPTION,
+    PLAIN_TRAFFIC,
     FieldRule,
     apply_rules,
     into,
@@ -63,7 +65,7 @@ PROCESSING_RULES: tuple[FieldRule, ...] = (
     refused(f"{OUTPUTS}.FeatureStoreOutput", "Feature Store is not written here: give an S3Output"),
     refused(
         "ProcessingOutputConfig.KmsKeyId",
-        "uploads here use the bucket's default encryption: set a KMS key as the bucket's default instead",
+        BUCKET_ENCRYPTION,
     ),
     maps_to(f"{CLUSTER}.InstanceType", "instance_type"),
     maps_to(f"{CLUSTER}.InstanceCount", "instance_count"),
@@ -79,7 +81,7 @@ PROCESSING_RULES: tuple[FieldRule, ...] = (
     maps_to("Environment", "environment", dict),
     refused(
         "NetworkConfig.EnableInterContainerTrafficEncryption",
-        "traffic between a job's hosts is not encrypted here: keep the job in a private subnet",
+        PLAIN_TRAFFIC,
         (False,),
     ),
     maps_to("NetworkConfig.EnableNetworkIsolation", "enable_network_isolation", bool),

@@ -16,6 +16,8 @@ from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.sagemaker_api.fields import (
+    BUCKET_ENCRYPTION,
+    PLAIN_TRAFFIC,
     FieldRule,
     apply_rules,
     into,
@@ -117,7 +119,7 @@ TRAINING_RULES: tuple[FieldRule, ...] = (
     maps_to("OutputDataConfig.CompressionType", "compression"),
     refused(
         "OutputDataConfig.KmsKeyId",
-        "uploads here use the bucket's default encryption: set a KMS key as the bucket's default instead",
+        BUCKET_ENCRYPTION,
     ),
     maps_to("ResourceConfig.InstanceType", "instance_type"),
     maps_to("ResourceConfig.InstanceCount", "instance_count"),
@@ -139,7 +141,7 @@ TRAINING_RULES: tuple[FieldRule, ...] = (
     maps_to("EnableNetworkIsolation", "enable_network_isolation", bool),
     refused(
         "EnableInterContainerTrafficEncryption",
-        "traffic between a job's hosts is not encrypted here: keep the job in a private subnet",
+        PLAIN_TRAFFIC,
         (False,),
     ),
     maps_to("CheckpointConfig.S3Uri", "checkpoint_uri"),
