@@ -45,6 +45,17 @@ def job_description(
     return response
 
 
+def run_times(record: JobRecord, noun: str) -> dict[str, float]:
+    """Return a job's ``<noun>StartTime`` and ``<noun>EndTime`` as its record knows them (its start is when its agent
+    created the record).
+
+    :param record: the job's record.
+    :param noun: the fields' prefix (``Transform``, ``Processing``).
+    """
+    times = {f"{noun}StartTime": epoch_s(record.created_at), f"{noun}EndTime": epoch_s(record.ended_at)}
+    return {field: value for field, value in times.items() if value is not None}
+
+
 def epoch_s(iso: str | None) -> float | None:
     """Return an ISO-8601 UTC time in epoch seconds, or None.
 

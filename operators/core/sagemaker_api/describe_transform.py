@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ml_lifecycle.core.sagemaker_api.describe_job import epoch_s, job_description
+from ml_lifecycle.core.sagemaker_api.describe_job import job_description, run_times
 from ml_lifecycle.core.status import JobRecord
 
 ECHOED = (
@@ -41,11 +41,6 @@ def describe_transform_job(
     response = job_description(
         "TransformJob", "transform-job", ECHOED, request, record, created_epoch_s, region, account
     )
-    if record is None:
-        return response
-    started, ended = epoch_s(record.created_at), epoch_s(record.ended_at)
-    if started is not None:
-        response["TransformStartTime"] = started
-    if ended is not None:
-        response["TransformEndTime"] = ended
+    if record is not None:
+        response.update(run_times(record, "Transform"))
     return response
