@@ -24,6 +24,7 @@ from ml_lifecycle.api_server.jobs import OWNER_LABEL
 from ml_lifecycle.api_server.names import key_of, name_in
 from ml_lifecycle.api_server.process_owner import still_working, this_process
 from ml_lifecycle.api_server.state import ApiState
+from ml_lifecycle.compute.lifecycle import keeping_error
 from ml_lifecycle.core.errors import JobFailed
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
 from ml_lifecycle.core.sagemaker_api.describe_tuning import (
@@ -187,6 +188,7 @@ class TuningJobApi:
             except Exception:
                 errors += 1
                 if errors >= MAX_STEP_ERRORS:
+                    keeping_error(lambda: tuner.stop_all("the tuning job could not go on"), f"Stopping {name}'s trials")
                     raise
                 log.exception("Tuning job %s: a step failed (%d in a row); the next one retries", name, errors)
                 progress = None
