@@ -39,7 +39,7 @@ def _invocation_target(args: argparse.Namespace) -> tuple[str, str | None]:
 
     :param args: target, compute, aws_conn_id, sign_region.
     """
-    from ml_lifecycle.core.ec2.endpoint_access import AUTH_IAM, execute_api_region
+    from ml_lifecycle.core.ec2.endpoint_access import execute_api_region, signing_region
 
     if args.target.startswith(("http://", "https://")) or args.compute == DEFAULT_BACKEND:
         base = _endpoint_url(args.target)
@@ -49,8 +49,7 @@ def _invocation_target(args: argparse.Namespace) -> tuple[str, str | None]:
     view = backend_for(args.compute, args.aws_conn_id).endpoints().describe(args.target)
     if view is None or not view.url:
         raise SystemExit(f"ml-lifecycle: no endpoint named {args.target!r} with a URL on {args.compute}")
-    required = view.details.get("region") if view.details.get("auth") == AUTH_IAM else None
-    return view.url, args.sign_region or required or execute_api_region(view.url)
+    return view.url, args.sign_region or signing_region(view.details) or execute_api_region(view.url)
 
 
 def invoke(args: argparse.Namespace) -> int:

@@ -102,8 +102,8 @@ class DeployEndpointOperator(ScriptModeServing, DeferrableDeploy, LifecycleOpera
         registry that needs a login; ECR images are pulled with a token asked through aws_conn_id.
     :param data_capture: SageMaker's DataCaptureConfig (EnableCapture, InitialSamplingPercentage, DestinationS3Uri,
         CaptureOptions, CaptureContentTypeHeader): the sampled requests and responses are written as SageMaker's
-        capture files under ``<destination>/<endpoint>/AllTraffic/yyyy/mm/dd/hh/``. Local endpoints write to a
-        ``file://`` destination (README "Data capture"); default None captures nothing.
+        capture files under ``<destination>/<endpoint>/AllTraffic/yyyy/mm/dd/hh/``, ``s3://`` or (local endpoints)
+        ``file://`` (README "Data capture"); default None captures nothing.
     """
 
     template_fields: Sequence[str] = (

@@ -7,14 +7,20 @@
 -- (the hour of each record's inferenceTime), so no request waits on a disk; a worker that exits (reload, stop)
 -- writes what it holds first. A write that fails, or a backlog over max_pending_bytes, loses those records: they
 -- are counted (shared dict, written to stats_file), never turned into a failed request.
+--
+-- With seal_after_s set (a destination an uploader moves the files to, e.g. S3), a file is written as
+-- <name>.jsonl.part and renamed <name>.jsonl once it is seal_after_s old or its worker exits: a sealed file is never
+-- written again, so the uploader takes those only and each record reaches the destination once.
 local ffi = require("ffi")
 
 ffi.cdef([[
 int mkdir(const char *pathname, unsigned int mode);
+int chmod(const char *pathname, unsigned int mode);
 char *strerror(int errnum);
 ]])
 local EEXIST = 17
 local FOLDER_MODE = 493 -- 0755
+local SHARED_FOLDER_MODE = 511 -- 0777: in seal mode the uploader, another user, removes the files it uploaded
 
 local M = {}
 
@@ -23,6 +29,8 @@ local pending = {} -- hour folder ("2026/12/07/14") -> array of lines
 local pending_lines = 0
 local pending_bytes = 0
 local files = {} -- hour folder -> this worker's file in it
+local opened_at = {} -- hour folder -> when this worker started its file there (seal mode)
+local PART = ".part"
 local made = {} -- folders known to exist
 local worker_tag = ""
 
@@ -178,6 +186,8 @@ local function make_folders(folder)
             if errno ~= EEXIST then
                 return "cannot make " .. path .. ": " .. ffi.string(ffi.C.strerror(errno))
             end
+        elseif settings.seal_after_s then
+            ffi.C.chmod(path, SHARED_FOLDER_MODE)
         end
     end
     made[folder] = true
@@ -211,9 +221,10 @@ local function write_hour(hour, lines)
     local path = files[hour]
     if not path then
         local now = ngx.now()
-        path = string.format("%s/%s-%03d-%s.jsonl", folder, os.date("!%M-%S", math.floor(now)),
-            math.floor((now % 1) * 1000), worker_tag)
+        path = string.format("%s/%s-%03d-%s.jsonl%s", folder, os.date("!%M-%S", math.floor(now)),
+            math.floor((now % 1) * 1000), worker_tag, settings.seal_after_s and PART or "")
         files[hour] = path
+        opened_at[hour] = now
     end
     local file, err = io.open(path, "a")
     if not file then
@@ -231,8 +242,28 @@ local function write_hour(hour, lines)
     return true
 end
 
+-- Seal mode: rename a finished file to its final name; the next record of its hour starts a new file.
+local function seal(hour)
+    local path = files[hour]
+    files[hour], opened_at[hour] = nil, nil
+    local ok, err = os.rename(path, string.sub(path, 1, -#PART - 1))
+    if not ok then
+        ngx.shared.mlc_capture:set("last_error", "sealing " .. path .. " failed: " .. tostring(err))
+    end
+end
+
+-- Seal mode: seal the files that are old enough, or every one when the worker exits.
+local function seal_files(final)
+    local now = ngx.now()
+    for hour, started in pairs(opened_at) do
+        if final or now - started >= settings.seal_after_s then
+            seal(hour)
+        end
+    end
+end
+
 -- Write every record this worker holds; count what is written and what is lost.
-function M.flush()
+local function write_pending()
     if pending_lines == 0 then
         return
     end
@@ -250,9 +281,17 @@ function M.flush()
     write_stats()
 end
 
--- The timer runs once more, "premature", when the worker exits: that run writes what is left too.
-local function on_timer()
-    M.flush()
+-- Write what is pending, and in seal mode seal the files that are due (final: the worker exits, every file is).
+function M.flush(final)
+    write_pending()
+    if settings.seal_after_s then
+        seal_files(final)
+    end
+end
+
+-- The timer runs once more, "premature", when the worker exits: that run writes and seals what is left too.
+local function on_timer(premature)
+    M.flush(premature)
 end
 
 -- Called in init_worker_by_lua with the rendered settings.

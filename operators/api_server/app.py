@@ -25,6 +25,7 @@ from ml_lifecycle.api_server.errors import ApiError, api_error_of
 from ml_lifecycle.api_server.operations import Operations
 from ml_lifecycle.api_server.runtime import Invoker, ModelError
 from ml_lifecycle.api_server.sigv4 import AuthError, IncomingRequest, verify
+from ml_lifecycle.compute.ec2.request_signing import signing_credentials
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def create_app(config: ApiConfig | None = None, secret_for: Callable[[str], str 
     settings = config or ApiConfig.from_environment()
     operations = Operations(settings)
     lookup = secret_for or ConnectionCredentials(settings.credentials_conn_id).secret_for
-    invoker = Invoker(operations.endpoints.target_of)
+    invoker = Invoker(operations.endpoints.target_of, credentials=signing_credentials(settings.aws_conn_id))
 
     def authenticate(request: Request, body: bytes, service: str) -> str:
         caller = verify(_incoming(request, body), lookup, (service,), must_sign=MUST_SIGN)

@@ -23,6 +23,7 @@ from ml_lifecycle.api_server.models import ENDPOINT_CONFIG, MODEL, StoredApi
 from ml_lifecycle.api_server.names import key_of, name_in
 from ml_lifecycle.api_server.process_owner import still_working, this_process
 from ml_lifecycle.api_server.state import ApiState
+from ml_lifecycle.core.ec2.endpoint_access import signing_region
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
 from ml_lifecycle.core.sagemaker_api.listing import SummaryKeys, select
 from ml_lifecycle.core.status import EndpointStatus
@@ -283,9 +284,9 @@ class EndpointApi:
             response["NextToken"] = token
         return response
 
-    def target_of(self, name: str) -> tuple[str, str]:
-        """Return (the URL an endpoint serves at, its variant's name), or raise SageMaker runtime's error for an
-        endpoint that does not serve.
+    def target_of(self, name: str) -> tuple[str, str, str | None]:
+        """Return (the URL an endpoint serves at, its variant's name, the region its requests are signed for or None),
+        or raise SageMaker runtime's error for an endpoint that does not serve.
 
         :param name: the endpoint's name.
         """
@@ -298,7 +299,7 @@ class EndpointApi:
         variant = (
             config["request"]["ProductionVariants"][0].get("VariantName", "AllTraffic") if config else "AllTraffic"
         )
-        return str(view.url), str(variant)
+        return str(view.url), str(variant), signing_region(view.details)
 
     def log_streams(self, name: str) -> tuple[dict[str, list[str]], float] | None:
         """Return an endpoint's log lines by stream (``<variant>/<container or instance>``, as SageMaker names

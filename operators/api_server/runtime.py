@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from ml_lifecycle.api_server.errors import ApiError
+from ml_lifecycle.compute.ec2.request_signing import signed_headers
 
 LOOKUP_TTL_S = 2.0
 # Request headers SageMaker passes to the container, and the answer's it passes back.
@@ -30,35 +31,47 @@ UNSUPPORTED = {
 }
 
 
-class Invoker:
-    """Forwards invocations to endpoints.
+Target = tuple[str, str, str | None]  # the endpoint's URL, its variant, the region its requests are signed for
 
-    :param locate: endpoint name -> (its URL, its variant's name); raises ApiError for one that does not serve.
+
+class Invoker:
+    """Forwards invocations to endpoints, SigV4-signed (execute-api) for those that require IAM (auth="iam").
+
+    :param locate: endpoint name -> (its URL, its variant's name, the region to sign for or None); raises ApiError
+        for one that does not serve.
     :param invocation_timeout_s: how long a container may take to answer (SageMaker's limit is 60 s).
+    :param credentials: returns the credentials requests to IAM endpoints are signed with (the API's AWS
+        connection's); None: such requests go unsigned (and the endpoint refuses them).
     """
 
-    def __init__(self, locate: Callable[[str], tuple[str, str]], invocation_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        locate: Callable[[str], Target],
+        invocation_timeout_s: float = 60.0,
+        credentials: Callable[[], Any] | None = None,
+    ) -> None:
         self.locate = locate
+        self.credentials = credentials
         self.timeout = aiohttp.ClientTimeout(total=invocation_timeout_s)
-        self.where: dict[str, tuple[float, str, str]] = {}
+        self.where: dict[str, tuple[float, Target]] = {}
         self.refreshing: set[str] = set()
         self.session: aiohttp.ClientSession | None = None
 
-    async def _target(self, name: str) -> tuple[str, str]:
-        """Return (URL, variant) of an endpoint. A lookup older than LOOKUP_TTL_S is still used while a fresh one
-        runs in the background, so no request waits for it; only an endpoint never looked up waits.
+    async def _target(self, name: str) -> Target:
+        """Return (URL, variant, signing region) of an endpoint. A lookup older than LOOKUP_TTL_S is still used while
+        a fresh one runs in the background, so no request waits for it; only an endpoint never looked up waits.
 
         :param name: the endpoint's name.
         """
         cached = self.where.get(name)
         if cached is None:
-            url, variant = await asyncio.to_thread(self.locate, name)
-            self.where[name] = (time.monotonic(), url, variant)
-            return url, variant
+            target = await asyncio.to_thread(self.locate, name)
+            self.where[name] = (time.monotonic(), target)
+            return target
         if time.monotonic() - cached[0] >= LOOKUP_TTL_S and name not in self.refreshing:
             self.refreshing.add(name)
             asyncio.get_running_loop().create_task(self._refresh(name))
-        return cached[1], cached[2]
+        return cached[1]
 
     async def _refresh(self, name: str) -> None:
         """Look an endpoint up again; forget it when it no longer serves (the next request then says so).
@@ -66,8 +79,7 @@ class Invoker:
         :param name: the endpoint's name.
         """
         try:
-            url, variant = await asyncio.to_thread(self.locate, name)
-            self.where[name] = (time.monotonic(), url, variant)
+            self.where[name] = (time.monotonic(), await asyncio.to_thread(self.locate, name))
         except Exception:
             self.where.pop(name, None)
         finally:
@@ -83,7 +95,7 @@ class Invoker:
         for header, why in UNSUPPORTED.items():
             if header in headers:
                 raise ApiError("ValidationError", f"{header} is not supported here: {why}")
-        url, variant = await self._target(name)
+        url, variant, region = await self._target(name)
         wanted = headers.get(TARGET_VARIANT)
         if wanted and wanted != variant:
             raise ApiError("ValidationError", f"Endpoint {name} has no variant {wanted!r}; it serves {variant!r}")
@@ -91,18 +103,18 @@ class Invoker:
             self.session = aiohttp.ClientSession(timeout=self.timeout, auto_decompress=False)
         forwarded = {h: headers[h] for h in FORWARDED if h in headers}
         try:
-            status, answered, payload = await self._post(url, forwarded, body)
+            status, answered, payload = await self._post(url, forwarded, body, region)
         except aiohttp.ClientConnectorError as err:
             # Nothing was sent: the endpoint may have moved (an update) or gone (deleted) since it was looked up.
             self.where.pop(name, None)
-            fresh, _ = await self._target(name)
+            fresh, _, region = await self._target(name)
             if fresh == url:
                 raise ApiError(
                     "ModelError",
                     f"Received no answer from the model of endpoint {name}: {err or type(err).__name__}",
                     424,
                 ) from err
-            status, answered, payload = await self._post(fresh, forwarded, body)
+            status, answered, payload = await self._post(fresh, forwarded, body, region)
         except (aiohttp.ClientError, TimeoutError) as err:  # sent, maybe run: an invocation is never sent twice
             self.where.pop(name, None)
             await self._target(name)  # an endpoint deleted meanwhile says so; one that lives answered badly
@@ -113,14 +125,19 @@ class Invoker:
             raise ModelError(name, status, payload)
         return 200, {**answered, VARIANT_HEADER: variant}, payload
 
-    async def _post(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    async def _post(
+        self, url: str, headers: dict[str, str], body: bytes, region: str | None
+    ) -> tuple[int, dict[str, str], bytes]:
         """POST an invocation to an endpoint's URL; return (status, the headers passed back, body).
 
         :param url: the endpoint's URL.
         :param headers: the headers to send.
         :param body: the body.
+        :param region: the region to sign the request for (execute-api), or None to send it unsigned.
         """
         assert self.session is not None
+        if region is not None and self.credentials is not None:
+            headers = signed_headers("POST", f"{url}/invocations", body, headers, region, self.credentials())
         async with self.session.post(f"{url}/invocations", data=body, headers=headers) as answer:
             payload = await answer.read()
             return answer.status, {h: answer.headers[h] for h in ANSWERED if h in answer.headers}, payload

@@ -7,12 +7,15 @@ import http.client
 import json
 import tarfile
 import time
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
+from support.capture_traffic import check_format, decoded, send
 from support.models import linear_model_archive
 from support.moto import free_port
 
+from ml_lifecycle.core.data_capture import DataCapture
 from ml_lifecycle.core.ec2.spec_documents import JobDocument
 from ml_lifecycle.core.specs import EndpointSpec
 
@@ -22,7 +25,11 @@ BUCKET = "agent-bucket"
 
 
 def _document(
-    harness: Any, model_uri: str, image: str, environment: dict[str, str] | None = None
+    harness: Any,
+    model_uri: str,
+    image: str,
+    environment: dict[str, str] | None = None,
+    data_capture: DataCapture | None = None,
 ) -> tuple[str, EndpointSpec]:
     """Write an endpoint job document into the harness's staging prefix; return its URI and the spec."""
     spec = EndpointSpec(
@@ -31,6 +38,7 @@ def _document(
         model_uri=model_uri,
         environment=environment or {},
         startup_timeout_s=120,
+        data_capture=data_capture,
     )
     now_s = time.time()
     document = JobDocument(
@@ -101,6 +109,52 @@ def test_the_host_serves_on_its_port_until_a_stop_request(harness, pushed_image,
         startFromHead=True,
     )["events"]
     assert events, "the container's log reached CloudWatch"
+
+
+def test_a_capturing_host_records_each_request_once_to_s3_through_the_proxy_and_flushes_on_stop(
+    harness, pushed_image, tmp_path, monkeypatch, docker_client
+):
+    port = free_port()
+    monkeypatch.setenv("ML_LIFECYCLE_SERVING_PORT", str(port))
+    archive = tmp_path / "model.tar.gz"
+    linear_model_archive(archive, [1.0] * 8)  # send() posts 8 features
+    harness.aws.s3.put_object(Bucket=BUCKET, Key=f"models/{harness.job_name}.tar.gz", Body=archive.read_bytes())
+    capture = DataCapture(100, f"s3://{BUCKET}/capture", csv_content_types=("text/csv",))
+    document, spec = _document(harness, f"s3://{BUCKET}/models/{harness.job_name}.tar.gz", pushed_image, None, capture)
+    (instance,) = harness.launch(1)
+    instance_id = instance.identity.instance_id
+
+    agent = harness.start_agent(document, instance)
+    report = harness.wait_until(lambda: _report(harness, instance_id), "the host's report")
+    assert report["status"] == "InService", harness.log(agent)
+    sent = send(f"http://127.0.0.1:{port}", "host", 40, keep_alive=True)
+    roles = {c.labels.get("ml-lifecycle.role", "model") for c in _job_containers(docker_client, harness.job_name)}
+    harness.aws.s3.put_object(Bucket=BUCKET, Key=f"{harness.out_prefix}/staging/stop-requested", Body=b"stop")
+    assert harness.wait(agent, 120) == 0, harness.log(agent)
+
+    assert {s.status for s in sent} == {200} and roles == {"model", "proxy"}
+    prefix = f"capture/{spec.endpoint_name}/"
+    keys = [o["Key"] for o in harness.aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+    records = [
+        (key, json.loads(line)) for key in keys for line in harness.object(key).decode().splitlines()
+    ]  # fmt: skip
+    by_id = {s.inference_id: s for s in sent}
+    assert sorted(r["eventMetadata"]["inferenceId"] for _, r in records) == sorted(by_id), "each request once"
+    for key, record in records:
+        check_format(PurePosixPath(key), record, PurePosixPath("capture"), spec.endpoint_name)
+        assert decoded(record["captureData"]["endpointInput"]) == by_id[record["eventMetadata"]["inferenceId"]].body
+    counters = json.loads(harness.object(f"{harness.out_prefix}/staging/hosts/{instance_id}/capture.json"))
+    assert counters == {"capture_records": "40", "capture_lost": "0", "capture_last_error": "", "stopped": True}
+    assert _job_containers(docker_client, harness.job_name) == []
+
+
+def _job_containers(docker_client: Any, job_name: str) -> list[Any]:
+    """Return the containers of a job on the engine (the model's and, when it captures, the proxy's).
+
+    :param docker_client: the docker SDK client.
+    :param job_name: the job.
+    """
+    return docker_client.containers.list(all=True, filters={"label": f"ml-lifecycle.job={job_name}"})
 
 
 def test_a_host_that_cannot_serve_reports_why_and_fails(harness, pushed_image):

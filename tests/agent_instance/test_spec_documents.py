@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
+from ml_lifecycle.core.data_capture import DataCapture
 from ml_lifecycle.core.ec2.spec_documents import (
     LOG_GROUPS,
     JobDocument,
@@ -124,8 +126,13 @@ ENDPOINT = EndpointSpec(
     environment={"B": "2"},
 )
 
+CAPTURING = dataclasses.replace(
+    ENDPOINT,
+    data_capture=DataCapture(40, "s3://b/capture", capture_output=False, csv_content_types=("text/csv",)),
+)
 
-@pytest.mark.parametrize(("kind", "spec"), [("transform", TRANSFORM), ("endpoint", ENDPOINT)])
+
+@pytest.mark.parametrize(("kind", "spec"), [("transform", TRANSFORM), ("endpoint", ENDPOINT), ("endpoint", CAPTURING)])
 def test_transform_and_endpoint_documents_survive_json_exactly(kind, spec):
     document = JobDocument(
         job_name="j",

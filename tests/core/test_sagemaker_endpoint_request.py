@@ -1,5 +1,6 @@
 """CreateEndpointConfig and CreateEndpoint field by field: the provider's endpoint config in DeployEndpointOperator's
-terms, blue/green deployment configs as traffic shifts, and every field of botocore's input shapes with a rule."""
+terms, blue/green deployment configs as traffic shifts, the ``ml-lifecycle:`` access tags, and every field of
+botocore's input shapes with a rule."""
 
 from __future__ import annotations
 
@@ -121,3 +122,81 @@ def test_every_top_level_field_and_variant_field_of_botocores_input_shape_has_a_
             f"ProductionVariants[].{name}" for name in variant.members if not covered(f"ProductionVariants[].{name}")
         ]
     assert missing == []
+
+
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0b1e5d0c-8a4f-4b33-9a57-1f0a2c7d9e11"
+
+
+def _tagged(config_tags: list[dict[str, str]] | None = None, endpoint_tags: list[dict[str, str]] | None = None) -> Any:
+    """Return CONFIG with Tags on its EndpointConfig and Endpoint.
+
+    :param config_tags: the EndpointConfig's tags, or None.
+    :param endpoint_tags: the Endpoint's tags, or None.
+    """
+    config = copy.deepcopy(CONFIG)
+    if config_tags is not None:
+        config["EndpointConfig"]["Tags"] = config_tags
+    if endpoint_tags is not None:
+        config["Endpoint"]["Tags"] = endpoint_tags
+    return config
+
+
+def _tag(key: str, value: str) -> dict[str, str]:
+    """Return one tag.
+
+    :param key: its key.
+    :param value: its value.
+    """
+    return {"Key": key, "Value": value}
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ([_tag("ml-lifecycle:auth", "iam")], {"auth": "iam"}),
+        ([_tag("ml-lifecycle:certificate-arn", CERTIFICATE)], {"certificate_arn": CERTIFICATE}),
+        ([_tag("ml-lifecycle:alb-scheme", "internet-facing")], {"alb_scheme": "internet-facing"}),
+        ([_tag("ml-lifecycle:ingress-cidrs", "10.1.0.0/16  10.2.0.0/16")], {"ingress_cidrs": ["10.1.0.0/16", "10.2.0.0/16"]}),
+        ([_tag("ml-lifecycle:alb-subnet-ids", "subnet-1 subnet-2")], {"alb_subnet_ids": ["subnet-1", "subnet-2"]}),
+        (
+            [_tag("ml-lifecycle:auth", "iam"), _tag("ml-lifecycle:certificate-arn", CERTIFICATE), _tag("team", "risk")],
+            {"auth": "iam", "certificate_arn": CERTIFICATE},
+        ),
+        ([_tag("team", "risk"), _tag("ml-lifecycle:compute", "ec2")], {}),  # compute: read by the API server
+        ([], {}),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("on", ["EndpointConfig", "Endpoint", "both"])
+def test_access_tags_become_the_operators_access_parameters(tags, expected, on):
+    config = _tagged(tags if on in ("EndpointConfig", "both") else None, tags if on in ("Endpoint", "both") else None)
+    assert endpoint_kwargs(config) == {**KWARGS, **expected}
+
+
+def test_the_endpoint_config_and_the_endpoint_may_each_give_some_of_the_options():
+    config = _tagged([_tag("ml-lifecycle:certificate-arn", CERTIFICATE)], [_tag("ml-lifecycle:auth", "iam")])
+    assert endpoint_kwargs(config) == {**KWARGS, "certificate_arn": CERTIFICATE, "auth": "iam"}
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "advice"),
+    [
+        (_tagged([_tag("ml-lifecycle:authentication", "iam")]), "Tags[ml-lifecycle:authentication]", "ml-lifecycle:auth"),
+        (_tagged(None, [_tag("ml-lifecycle:auth", " ")]), "Tags[ml-lifecycle:auth]", "value"),
+        (_tagged([{"Value": "iam"}]), "Tags", "list of tags"),
+        (_tagged([_tag("ml-lifecycle:auth", "iam")], [_tag("ml-lifecycle:auth", "none")]), "Tags", "same value"),
+    ],
+)  # fmt: skip
+def test_an_unknown_access_tag_an_empty_value_or_two_values_are_refused_by_name(config, field, advice):
+    with pytest.raises(SpecError) as refused:
+        endpoint_kwargs(config)
+    assert refused.value.parameter == field and advice in str(refused.value)
+
+
+def test_the_operator_checks_the_options_the_tags_give_when_the_dag_is_parsed():
+    from ml_lifecycle import DeployEndpointOperator
+
+    with pytest.raises(SpecError) as refused:
+        DeployEndpointOperator.from_sagemaker(
+            _tagged([_tag("ml-lifecycle:auth", "kerberos")]), task_id="deploy", compute="ec2"
+        )
+    assert "auth" in refused.value.parameter

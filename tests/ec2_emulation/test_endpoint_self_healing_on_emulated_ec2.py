@@ -23,11 +23,10 @@ from typing import Any
 
 import boto3
 import pytest
-from support.ec2_fixtures import BUCKET, INSTANCE_PROFILE
+from support.ec2_fixtures import BUCKET, emulated_deploy
 from support.helpers import task_context
-from support.models import linear_model_archive
 
-from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
+from ml_lifecycle import DeleteEndpointOperator
 from ml_lifecycle.compute import backend_for
 
 pytestmark = pytest.mark.docker
@@ -76,18 +75,7 @@ def test_a_terminated_serving_instance_is_replaced_and_the_replacement_serves_at
         boto3.client(n, endpoint_url=aws.endpoint, region_name=REGION) for n in ("elbv2", "autoscaling")
     )
     name = f"heal-{uuid.uuid4().hex[:8]}"
-    archive = linear_model_archive(tmp_path / "model.tar.gz", [1.0] * 8)
-    aws.s3.upload_file(archive.removeprefix("file://"), BUCKET, f"{name}/model.tar.gz")
-    deploy = DeployEndpointOperator(
-        task_id="deploy",
-        endpoint_name=name,
-        image_uri=pushed_image,
-        model_uri=f"s3://{BUCKET}/{name}/model.tar.gz",
-        compute="ec2",
-        instance_count=1,
-        ec2_settings={"instance_profile": INSTANCE_PROFILE},
-        poll_interval_s=0.5,
-    )
+    deploy = emulated_deploy(aws, name, pushed_image, tmp_path)
     endpoints = backend_for("ec2", "aws_default").endpoints()
     try:
         deployed = deploy.execute(task_context())

@@ -245,3 +245,16 @@ def test_a_failed_creation_leaves_nothing_but_a_failed_state(cloud):
             compute="ec2",
             state_uri=f"s3://{ep.BUCKET}/ml-lifecycle/endpoints/{cloud.name}",
         ).poke(task_context())
+
+
+def test_a_capture_destination_the_instances_cannot_reach_is_refused_before_anything_is_made(cloud, tmp_path):
+    capture = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": f"file://{tmp_path}/capture",
+        "CaptureOptions": [{"CaptureMode": "Input"}],
+    }
+    with pytest.raises(SpecError, match="s3:// destination") as info:
+        ep.deploy_task(cloud, data_capture=capture).execute(task_context())
+    assert info.value.parameter == "data_capture.DestinationS3Uri"
+    ep.nothing_left(cloud)

@@ -104,6 +104,31 @@ def test_an_unsigned_request_is_rejected_and_a_signed_one_answers(iam_endpoint, 
     assert (code, out, err) == (0, b"scored:1,2", "")
 
 
+def test_the_sagemaker_apis_runtime_signs_what_it_forwards_to_an_iam_endpoint(iam_endpoint):
+    # InvokeEndpoint through the API forwards to the endpoint's URL; for an auth="iam" endpoint its lookup names the
+    # region (test_invoke_by_name... checks that lookup from the endpoint's description), and it signs with the API's
+    # AWS connection. Without the region the same forward goes unsigned and the gateway refuses it.
+    import asyncio
+
+    from ml_lifecycle.api_server.runtime import Invoker, ModelError
+    from ml_lifecycle.compute.ec2.request_signing import signing_credentials
+
+    async def forward(region: str | None) -> tuple[int, dict[str, str], bytes]:
+        invoker = Invoker(
+            lambda _: (iam_endpoint, "AllTraffic", region), credentials=signing_credentials("aws_default")
+        )
+        try:
+            return await invoker.invoke("churn", {"content-type": "text/csv"}, b"1,2")
+        finally:
+            await invoker.close()
+
+    status, _headers, body = asyncio.run(forward(REGION))
+    assert (status, body) == (200, b"scored:1,2")
+    with pytest.raises(ModelError) as refused:
+        asyncio.run(forward(None))
+    assert refused.value.extra["OriginalStatusCode"] == 403
+
+
 def test_invoke_by_name_signs_for_an_iam_endpoint_and_not_for_a_vpc_one(cloud):
     from argparse import Namespace
 

@@ -3,56 +3,31 @@ and across an update; nothing at 0%; a destination that fails fails no request a
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from support.capture_traffic import Sent, check_format, decoded, send
 from support.helpers import task_context
 from support.models import linear_model_archive
 
 from ml_lifecycle import DeleteEndpointOperator, DeployEndpointOperator
 from ml_lifecycle.compute import backend_for
 from ml_lifecycle.compute.local.endpoints import capture_config
-from ml_lifecycle.core.data_capture import hour_folder
 from ml_lifecycle.errors import SpecError
 
 pytestmark = pytest.mark.docker
 
-UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 REQUESTS_PER_CLIENT = 150
-
-
-@dataclass(frozen=True)
-class Sent:
-    """One answered request: what went, what came back.
-
-    :param inference_id: its X-Amzn-SageMaker-Inference-Id (unique).
-    :param body: the request body.
-    :param content_type: the request's Content-Type.
-    :param status: the HTTP status.
-    :param answer: the response body.
-    :param answer_type: the response's Content-Type.
-    """
-
-    inference_id: str
-    body: bytes
-    content_type: str
-    status: int
-    answer: bytes
-    answer_type: str
 
 
 @pytest.fixture
@@ -101,35 +76,6 @@ def _deploy(name: str, image: str, model: str, capture: dict[str, Any] | None, i
     ).execute(task_context())
 
 
-def _send(url: str, client: str, count: int, keep_alive: bool, content_type: str = "text/csv") -> list[Sent]:
-    """Send count requests with unique bodies and inference ids; return them with their answers.
-
-    :param url: the endpoint's URL.
-    :param client: a prefix making the ids unique.
-    :param count: how many.
-    :param keep_alive: one connection for all, or one per request.
-    :param content_type: the requests' Content-Type.
-    """
-    address = urlsplit(url)
-    sent = []
-    conn = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
-    for number in range(count):
-        inference_id = f"{client}-{number}"
-        body = f"{number},{len(client)},1,1,1,1,1,1".encode()
-        headers = {"Content-Type": content_type, "X-Amzn-SageMaker-Inference-Id": inference_id}
-        if not keep_alive:
-            headers["Connection"] = "close"
-        conn.request("POST", "/invocations", body=body, headers=headers)
-        response = conn.getresponse()
-        answer = response.read()
-        sent.append(Sent(inference_id, body, content_type, response.status, answer, response.getheader("Content-Type")))
-        if not keep_alive:
-            conn.close()
-            conn = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
-    conn.close()
-    return sent
-
-
 def _records(destination: Path, name: str) -> list[tuple[Path, dict[str, Any]]]:
     """Return every capture record of an endpoint with the file it is in.
 
@@ -143,33 +89,6 @@ def _records(destination: Path, name: str) -> list[tuple[Path, dict[str, Any]]]:
     return found
 
 
-def _check_format(path: Path, record: dict[str, Any], destination: Path, name: str) -> None:
-    """Assert a record and its file are SageMaker's capture format.
-
-    :param path: the file.
-    :param record: one line, parsed.
-    :param destination: the capture folder.
-    :param name: the endpoint name.
-    """
-    assert set(record) == {"captureData", "eventMetadata", "eventVersion"} and record["eventVersion"] == "0"
-    metadata = record["eventMetadata"]
-    assert set(metadata) <= {"eventId", "inferenceId", "inferenceTime"} and UUID4.fullmatch(metadata["eventId"])
-    when = datetime.strptime(metadata["inferenceTime"], "%Y-%m-%dT%H:%M:%S%z")
-    assert path.parent == destination / name / "AllTraffic" / hour_folder(when)
-    for key, mode in (("endpointInput", "INPUT"), ("endpointOutput", "OUTPUT")):
-        if key in record["captureData"]:
-            side = record["captureData"][key]
-            assert set(side) == {"observedContentType", "mode", "data", "encoding"} and side["mode"] == mode
-
-
-def _decoded(side: dict[str, Any]) -> bytes:
-    """Return the bytes a captured side holds.
-
-    :param side: endpointInput or endpointOutput.
-    """
-    return base64.b64decode(side["data"]) if side["encoding"] == "BASE64" else side["data"].encode()
-
-
 def test_under_load_and_across_an_update_every_request_is_captured_exactly_once(
     example_image, tmp_path, ml_home, endpoint_name
 ):
@@ -180,7 +99,7 @@ def test_under_load_and_across_an_update_every_request_is_captured_exactly_once(
     results: list[list[Sent]] = [[] for _ in range(6)]
 
     def client(index: int) -> None:
-        results[index] = _send(url, f"c{index}", REQUESTS_PER_CLIENT, keep_alive=index < 4)
+        results[index] = send(url, f"c{index}", REQUESTS_PER_CLIENT, keep_alive=index < 4)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
     for thread in threads:
@@ -197,15 +116,15 @@ def test_under_load_and_across_an_update_every_request_is_captured_exactly_once(
     assert sorted(captured) == sorted(sent), "each request once, no other"
     assert len({r["eventMetadata"]["eventId"] for _, r in records}) == len(records)
     for path, record in records:
-        _check_format(path, record, destination, endpoint_name)
+        check_format(path, record, destination, endpoint_name)
         request = sent[record["eventMetadata"]["inferenceId"]]
         inputs, outputs = record["captureData"]["endpointInput"], record["captureData"]["endpointOutput"]
-        assert (inputs["observedContentType"], inputs["encoding"], _decoded(inputs)) == (
+        assert (inputs["observedContentType"], inputs["encoding"], decoded(inputs)) == (
             "text/csv",
             "CSV",
             request.body,
         )
-        assert (outputs["observedContentType"], _decoded(outputs)) == (request.answer_type, request.answer)
+        assert (outputs["observedContentType"], decoded(outputs)) == (request.answer_type, request.answer)
 
 
 def test_at_zero_percent_nothing_is_written(example_image, tmp_path, ml_home, endpoint_name):
@@ -213,7 +132,7 @@ def test_at_zero_percent_nothing_is_written(example_image, tmp_path, ml_home, en
     model = linear_model_archive(tmp_path / "m" / "model.tar.gz", [1.0] * 8)
     url = _deploy(endpoint_name, example_image, model, _capture(destination, 0))["url"]
 
-    sent = _send(url, "zero", 300, keep_alive=True)
+    sent = send(url, "zero", 300, keep_alive=True)
     view = backend_for("local").endpoints().describe(endpoint_name)
     DeleteEndpointOperator(task_id="delete", endpoint_name=endpoint_name).execute(task_context())
 
@@ -228,7 +147,7 @@ def test_a_sample_is_captured_once_and_unlisted_types_as_base64(example_image, t
     capture = _capture(destination, 50, "Input", JsonContentTypes=["application/json"])
     url = _deploy(endpoint_name, example_image, model, capture)["url"]
 
-    sent = _send(url, "a", 400, keep_alive=True) + _send(url, "b", 400, keep_alive=False)
+    sent = send(url, "a", 400, keep_alive=True) + send(url, "b", 400, keep_alive=False)
     DeleteEndpointOperator(task_id="delete", endpoint_name=endpoint_name).execute(task_context())
 
     assert {s.status for s in sent} == {200}
@@ -239,11 +158,11 @@ def test_a_sample_is_captured_once_and_unlisted_types_as_base64(example_image, t
     # 50% of 800: outside 250-550 only with a probability below 1e-20.
     assert 250 < len(captured) < 550, len(captured)
     for path, record in records:
-        _check_format(path, record, destination, endpoint_name)
+        check_format(path, record, destination, endpoint_name)
         assert set(record["captureData"]) == {"endpointInput"}
         request, inputs = by_id[record["eventMetadata"]["inferenceId"]], record["captureData"]["endpointInput"]
         assert (inputs["observedContentType"], inputs["encoding"]) == ("text/csv", "BASE64")
-        assert _decoded(inputs) == request.body
+        assert decoded(inputs) == request.body
 
 
 def test_a_destination_that_fails_fails_no_request_and_the_loss_is_counted(
@@ -254,7 +173,7 @@ def test_a_destination_that_fails_fails_no_request_and_the_loss_is_counted(
     url = _deploy(endpoint_name, example_image, model, _capture(destination, 100))["url"]
     os.chmod(destination / endpoint_name, 0o555)  # nginx's user may no longer write there
 
-    sent = _send(url, "lost", 200, keep_alive=True)
+    sent = send(url, "lost", 200, keep_alive=True)
 
     assert {s.status for s in sent} == {200}
     endpoints = backend_for("local").endpoints()
@@ -270,16 +189,6 @@ def test_a_destination_that_fails_fails_no_request_and_the_loss_is_counted(
     assert _records(destination, endpoint_name) == []
     listed = subprocess.run([sys.executable, "-m", "ml_lifecycle.cli", "endpoints"], capture_output=True, text=True)
     assert f"{endpoint_name} InService" in listed.stdout and "capture=0 capture_lost=200" in listed.stdout
-
-
-def test_an_s3_destination_is_refused_before_anything_starts(example_image, tmp_path, ml_home, endpoint_name):
-    model = linear_model_archive(tmp_path / "m" / "model.tar.gz", [1.0] * 8)
-    capture = {**_capture(tmp_path, 100), "DestinationS3Uri": "s3://bucket/capture"}
-
-    with pytest.raises(SpecError, match="file:///abs/path"):
-        _deploy(endpoint_name, example_image, model, capture)
-
-    assert backend_for("local").endpoints().describe(endpoint_name) is None
 
 
 def test_a_wrong_config_fails_when_the_dag_is_parsed(example_image):
@@ -302,11 +211,11 @@ def test_records_a_worker_holds_are_written_when_it_exits_on_an_update_and_on_a_
     models = [linear_model_archive(tmp_path / v / "model.tar.gz", [1.0] * 8, version=v) for v in ("v1", "v2")]
     url = _deploy(endpoint_name, example_image, models[0], _capture(destination, 100))["url"]
 
-    before_update = _send(url, "old", 50, keep_alive=True)
+    before_update = send(url, "old", 50, keep_alive=True)
     assert _records(destination, endpoint_name) == []
     _deploy(endpoint_name, example_image, models[1], _capture(destination, 100))  # the router's old workers exit
     written_by_the_update = {r["eventMetadata"]["inferenceId"] for _, r in _records(destination, endpoint_name)}
-    after_update = _send(url, "new", 50, keep_alive=True)
+    after_update = send(url, "new", 50, keep_alive=True)
     DeleteEndpointOperator(task_id="delete", endpoint_name=endpoint_name).execute(task_context())
 
     assert written_by_the_update == {s.inference_id for s in before_update}
@@ -322,11 +231,11 @@ def test_an_update_can_turn_capture_on_move_it_and_turn_it_off_keeping_the_url(
     url = DeployEndpointOperator(
         task_id="deploy", endpoint_name=endpoint_name, image_uri=example_image, model_uri=model
     ).execute(task_context())["url"]
-    sent: dict[str, list[Sent]] = {"off": _send(url, "off", 20, keep_alive=False)}
+    sent: dict[str, list[Sent]] = {"off": send(url, "off", 20, keep_alive=False)}
 
     for label, capture in (("first", _capture(first, 100)), ("second", _capture(second, 100)), ("none", None)):
         assert _deploy(endpoint_name, example_image, model, capture)["url"] == url
-        sent[label] = _send(url, label, 20, keep_alive=False)
+        sent[label] = send(url, label, 20, keep_alive=False)
     DeleteEndpointOperator(task_id="delete", endpoint_name=endpoint_name).execute(task_context())
 
     for folder, label in ((first, "first"), (second, "second")):

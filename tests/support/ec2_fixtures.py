@@ -116,3 +116,30 @@ def emulator(
     for instance_id in emulator.instances:
         left = docker_client.containers.list(all=True, filters={"label": f"{EMULATOR_LABEL}={instance_id}"})
         assert left == [], f"the container of emulated instance {instance_id} was left on the engine"
+
+
+def emulated_deploy(aws: SimpleNamespace, name: str, image: str, folder: Path, **extra: Any) -> Any:
+    """Return a DeployEndpointOperator of one emulated EC2 instance serving a linear model of 8 ones uploaded to S3.
+
+    :param aws: the clients (the aws fixture).
+    :param name: the endpoint's name.
+    :param image: the serving image, pushed to the local registry.
+    :param folder: a scratch folder for the model archive.
+    :param extra: more operator parameters (e.g. data_capture).
+    """
+    from ml_lifecycle import DeployEndpointOperator
+    from support.models import linear_model_archive
+
+    archive = linear_model_archive(folder / "model.tar.gz", [1.0] * 8)
+    aws.s3.upload_file(archive.removeprefix("file://"), BUCKET, f"{name}/model.tar.gz")
+    return DeployEndpointOperator(
+        task_id="deploy",
+        endpoint_name=name,
+        image_uri=image,
+        model_uri=f"s3://{BUCKET}/{name}/model.tar.gz",
+        compute="ec2",
+        instance_count=1,
+        ec2_settings={"instance_profile": INSTANCE_PROFILE},
+        poll_interval_s=0.5,
+        **extra,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 
 from ml_lifecycle.agent.instance.aws_environment import instance_aws_environment
 from ml_lifecycle.agent.instance.cloudwatch import CloudWatchShipper
+from ml_lifecycle.agent.instance.endpoint_capture import HostCapture, loopback_port
 from ml_lifecycle.agent.instance.host_context import open_host
 from ml_lifecycle.agent.instance.host_engine import InstanceEngine
 from ml_lifecycle.agent.instance.imds import MetadataClient
@@ -23,7 +25,7 @@ from ml_lifecycle.compute.local.serving.model_files import fetch_model, model_mo
 from ml_lifecycle.core import labels
 from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.contract import SERVING_PORT
-from ml_lifecycle.core.ec2.endpoint_hosts import host_report_uri
+from ml_lifecycle.core.ec2.endpoint_hosts import STOP_REQUEST, host_capture_uri, host_report_uri
 from ml_lifecycle.core.status import EndpointStatus
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.secret_sources.values import resolve_secrets
@@ -31,7 +33,6 @@ from ml_lifecycle.stores.base import ArtifactStore
 
 log = logging.getLogger(__name__)
 
-STOP_REQUEST_NAME = "stop-requested"
 SERVING_PORT_ENV = "ML_LIFECYCLE_SERVING_PORT"  # the host port 8080 is published on (tests run many hosts)
 POLL_S = 5.0
 PING_EVERY_S = 0.5
@@ -85,6 +86,22 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
     port = int(os.environ.get(SERVING_PORT_ENV) or SERVING_PORT)
     engine = InstanceEngine(lambda region: client_factory("ecr", None, region))
     name = container_name(document.job_name)
+    owned = labels.owned("endpoint", document.job_name, document.owner, host=identity.instance_id)
+    capture = (
+        HostCapture(
+            engine,
+            spec,
+            document.job_name,
+            work_root() / "endpoints" / document.job_name / "proxy",
+            store_for,
+            host_capture_uri(staging, identity.instance_id),
+        )
+        if spec.data_capture is not None
+        else None
+    )
+    # With capture, the proxy holds the serving port and the model answers it on a loopback port of its own.
+    model_port = port if capture is None else loopback_port()
+    published = {f"{SERVING_PORT}/tcp": port if capture is None else ("127.0.0.1", model_port)}
     try:
         sink(f"Endpoint {spec.endpoint_name}: {document.job_name} on {identity.instance_id}; fetching {spec.model_uri}")
         model_dir = fetch_model(spec.model_uri, str(work_root() / "endpoints" / document.job_name), store_for)
@@ -107,28 +124,41 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
                 m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
                 for m in model_mounts(model_dir, name)
             },
-            labels=labels.owned("endpoint", document.job_name, document.owner, host=identity.instance_id),
-            ports={f"{SERVING_PORT}/tcp": port},
+            labels=owned,
+            ports=published,
             restart_policy={"Name": "on-failure"},
         )
-        _wait_ping(ContainerClient("127.0.0.1", port, 2.0), container, spec.startup_timeout_s)
+        _wait_ping(ContainerClient("127.0.0.1", model_port, 2.0), container, spec.startup_timeout_s)
+        if capture is not None:
+            capture.start(port, model_port, owned, sink)
     except Exception as err:
         reason = f"{type(err).__name__}: {err}"[:1024]
         sink(f"Endpoint {spec.endpoint_name}: this host cannot serve: {reason}")
         _report(store_for, report, EndpointStatus.FAILED, reason)
+        if capture is not None:
+            capture.remove()
         engine.remove_by_name(name)
         return EXIT_FAILED
     _report(store_for, report, EndpointStatus.IN_SERVICE, "", image_digest=image.digest or image.image_id)
     sink(f"Endpoint {spec.endpoint_name}: serving on port {port} ({image.digest or image.image_id})")
     stream = f"{spec.endpoint_name}/{identity.instance_id}"
+    stop_uri = staging.join(STOP_REQUEST)
     ship = CloudWatchShipper(client_factory("logs", None, identity.region), document.log_group, stream)
 
     def container_sink(line: str) -> None:
         print(line, flush=True)
         ship(line)
 
+    terminated = threading.Event()  # the instance shuts down (an Auto Scaling scale-in): stop as on a request
+    signal.signal(signal.SIGTERM, lambda *_: terminated.set())
     try:
-        _ship_until_stopped(engine, container, store_for, staging.join(STOP_REQUEST_NAME), container_sink)
+        _ship_until_stopped(
+            engine,
+            container,
+            lambda: terminated.is_set() or store_for(stop_uri).exists(stop_uri),
+            (lambda: capture.stop(sink)) if capture is not None else (lambda: None),
+            container_sink,
+        )
     finally:
         ship.close()
     return EXIT_COMPLETED
@@ -168,16 +198,16 @@ def _report(
 def _ship_until_stopped(
     engine: InstanceEngine,
     container: Any,
-    store_for: Callable[[ArtifactUri], ArtifactStore],
-    stop_uri: ArtifactUri,
+    stop_requested: Callable[[], bool],
+    before_removal: Callable[[], None],
     sink: Sink,
 ) -> None:
     """Send the container's log to sink (across restarts) until a stop request; then remove the container.
 
     :param engine: the instance's engine.
     :param container: the serving container.
-    :param store_for: returns the store for a URI.
-    :param stop_uri: the stop request object.
+    :param stop_requested: says whether a stop was asked for (the stop request object, or SIGTERM).
+    :param before_removal: runs once the stop is asked for, before the container goes (the capture's proxy stops).
     :param sink: the log.
     """
     stopped = threading.Event()
@@ -197,9 +227,12 @@ def _ship_until_stopped(
 
     follower = threading.Thread(target=follow, name="container-log", daemon=True)
     follower.start()
-    while not store_for(stop_uri).exists(stop_uri):
+    while not stop_requested():
         time.sleep(POLL_S)
     sink("A stop was requested: removing the serving container")
-    stopped.set()
-    engine.remove_by_name(container.name)
-    follower.join(10)
+    try:
+        before_removal()
+    finally:  # the serving container goes even when the capture's last pass failed (that error is raised)
+        stopped.set()
+        engine.remove_by_name(container.name)
+        follower.join(10)

@@ -2,7 +2,9 @@
 
 It holds ``ml_lifecycle`` without its Airflow glue, and the pure Python parts of boto3, botocore (its service
 data pruned to the services the agent calls), s3transfer, jmespath, dateutil, six, urllib3, docker, requests, idna,
-certifi and charset_normalizer. Nothing is downloaded; compiled extensions are left out (every library listed has a
+certifi, charset_normalizer, jinja2 and markupsafe, and the endpoint proxy's build context
+(``docker/endpoint-proxy``, where proxy_config finds it beside the package: an endpoint that captures data runs the
+local endpoints' proxy in front of its model). Nothing is downloaded; compiled extensions are left out (every library listed has a
 pure Python path), so the bundle runs on any CPython >= 3.11 of any architecture.
 """
 
@@ -37,6 +39,8 @@ LIBRARIES = (
     "idna",
     "certifi",
     "charset-normalizer",
+    "jinja2",  # the endpoint proxy's nginx configuration
+    "markupsafe",
 )
 # The AWS services the agent calls; the service models of every other one stay out of the bundle.
 SERVICES = frozenset({"s3", "ec2", "ecr", "logs", "sts", "ssm", "secretsmanager"})
@@ -46,6 +50,7 @@ BOTOCORE_DATA_FILES = frozenset({"endpoints.json", "partitions.json", "sdk-defau
 PACKAGE_MODULES = frozenset({"__init__.py", "errors.py", "aws_clients.py", "settings.py", "py.typed"})
 PACKAGE_FOLDERS = frozenset({"core", "agent", "compute", "stores", "registries", "secret_sources"})
 EXCLUDED_PACKAGE_FOLDERS = frozenset({"compute/ec2"})  # the launch side runs on the Airflow worker only
+PROXY_FOLDER = "docker/endpoint-proxy"  # in the bundle: proxy_config's parents[4] is the bundle's root
 COMPILED_SUFFIXES = (".so", ".pyd", ".dylib", ".dll", ".pyc", ".pyo")
 KEPT_DIST_INFO = frozenset({"METADATA", "top_level.txt"})
 
@@ -103,6 +108,7 @@ def write_bundle(members: dict[str, Path], out: io.BufferedIOBase | object) -> N
 def bundle_members() -> dict[str, Path]:
     """Return name in the bundle -> installed source file, for ml_lifecycle and every library."""
     members = dict(_package_members())
+    members.update(_proxy_members())
     for library in LIBRARIES:
         members.update(_library_members(library))
     return members
@@ -123,6 +129,16 @@ def _package_members() -> Iterator[tuple[str, Path]]:
             continue
         if (relative in PACKAGE_MODULES) or (top in PACKAGE_FOLDERS and "/" in relative):
             yield f"ml_lifecycle/{relative}", path
+
+
+def _proxy_members() -> Iterator[tuple[str, Path]]:
+    """Yield the endpoint proxy's build context as ``docker/endpoint-proxy/<file>`` (proxy_context's place for it)."""
+    from ml_lifecycle.compute.local.endpoints.proxy_config import proxy_context
+
+    context = proxy_context()
+    for path in sorted(context.iterdir()):
+        if path.is_file():
+            yield f"{PROXY_FOLDER}/{path.name}", path
 
 
 def _library_members(library: str) -> Iterator[tuple[str, Path]]:

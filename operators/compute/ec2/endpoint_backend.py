@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,6 +13,7 @@ from ml_lifecycle.compute.ec2.endpoints import Ec2Endpoints
 from ml_lifecycle.compute.endpoint_interface import DeployWait, EndpointBackend, EndpointView, LogSink
 from ml_lifecycle.core.ec2.rollout_wait import RolloutWait
 from ml_lifecycle.core.endpoint_idleness import EndpointActivity
+from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.specs import EndpointSpec
 from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 
@@ -49,6 +51,8 @@ class Ec2EndpointBackend(EndpointBackend):
     :param activity: reads the endpoints' instances and requests (the reaper's idle limit and the page's cost).
     """
 
+    records_data_capture = True  # each host runs the capturing proxy and uploads its files (agent.instance)
+
     def __init__(
         self,
         endpoints: Ec2Endpoints,
@@ -77,6 +81,7 @@ class Ec2EndpointBackend(EndpointBackend):
         from ml_lifecycle.compute.ec2.launcher import check_registry_login
 
         check_registry_login(spec.image_uri, self.options.get("registry_conn_id") or None)
+        _check_capture_destination(spec)
         prefix = state_prefix(self.options.get("state_uri"), spec.model_uri, spec.endpoint_name)
         state = self.manager.deploy(spec, spec.instance_type, dict(owner), prefix, rollout_policy(self.options), sink)
         return view_of(state, prefix)
@@ -91,6 +96,7 @@ class Ec2EndpointBackend(EndpointBackend):
         from ml_lifecycle.compute.ec2.launcher import check_registry_login
 
         check_registry_login(spec.image_uri, self.options.get("registry_conn_id") or None)
+        _check_capture_destination(spec)
         prefix = state_prefix(self.options.get("state_uri"), spec.model_uri, spec.endpoint_name)
         return _deploy_wait(self._deferred().begin(spec, spec.instance_type, dict(owner), prefix, sink))
 
@@ -129,9 +135,17 @@ class Ec2EndpointBackend(EndpointBackend):
 
         :param endpoint_name: the endpoint's name.
         """
+        from ml_lifecycle.compute.ec2.endpoint_capture_counts import capture_details
+
         prefix = self._prefix() or self.manager.locate(endpoint_name)
         state, unhealthy = self.manager.describe(endpoint_name, prefix)
-        return view_of(state, prefix, unhealthy or "") if state is not None else None
+        if state is None:
+            return None
+        view = view_of(state, prefix, unhealthy or "")
+        if prefix is None or state.live is None:
+            return view
+        counters = capture_details(self.manager.store_for, prefix, state.live.revision)
+        return dataclasses.replace(view, details={**view.details, **counters})
 
     def delete(self, endpoint_name: str, owner: Mapping[str, str], sink: LogSink) -> dict[str, int]:
         """Delete the listener, load balancer, instances, target groups, security groups and state.
@@ -171,6 +185,19 @@ class Ec2EndpointBackend(EndpointBackend):
             if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                 raise
         return found
+
+
+def _check_capture_destination(spec: EndpointSpec) -> None:
+    """Refuse a data capture destination the instances cannot reach (a folder of this machine) before anything starts.
+
+    :param spec: the endpoint spec.
+    """
+    if spec.data_capture is not None and not spec.data_capture.destination_uri.startswith("s3://"):
+        raise SpecError(
+            "data_capture.DestinationS3Uri",
+            f"{spec.data_capture.destination_uri} is a folder of this machine, which EC2 instances cannot write to",
+            "Give an s3:// destination (the instance role needs s3:PutObject there)",
+        )
 
 
 def _deploy_wait(progress: RolloutWait) -> DeployWait:

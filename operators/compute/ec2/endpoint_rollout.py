@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ml_lifecycle.compute.ec2.endpoint_capture_drain import drain_capture
 from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
 from ml_lifecycle.compute.ec2.endpoint_revisions import RevisionLauncher, watched
 from ml_lifecycle.compute.ec2.endpoint_state import IN_SERVICE, EndpointState, Revision, StateStore
@@ -160,6 +161,7 @@ class Rollout:
         try:
             self.balancer.set_weights(state.listener_arn, {blue.target_group_arn: 100})
             blue.weight, green.weight = 100, 0
+            drain_capture(self.store.store_for, self.store.prefix, [green.revision], sink)  # what green was asked
             self.revisions.remove(green, state.endpoint_name)
             self.revisions.protect(blue, False)
         except Exception as cleanup:
@@ -203,5 +205,6 @@ class Rollout:
         self.revisions.protect(green, False)
         self.revisions.detach(blue)
         self.health.wait_drained(blue.target_group_arn, DEREGISTRATION_DELAY_S + DRAIN_MARGIN_S)
+        drain_capture(self.store.store_for, self.store.prefix, [blue.revision], sink)
         self.revisions.remove(blue, state.endpoint_name)
         sink(f"Endpoint {state.endpoint_name}: revision {blue.revision} drained and ended")

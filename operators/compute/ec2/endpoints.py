@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from ml_lifecycle.compute.ec2.endpoint_capture_drain import drain_capture
 from ml_lifecycle.compute.ec2.endpoint_entry import EndpointEntry
 from ml_lifecycle.compute.ec2.endpoint_health import HealthWatch
 from ml_lifecycle.compute.ec2.endpoint_lock import EndpointLease
@@ -365,7 +366,10 @@ class Ec2Endpoints:
         else:
             with self.lease(prefix, endpoint_name, holder or {}) as lease:
                 store = StateStore(self.store_for, prefix)
-                removed = self.remove_resources(store.read(), endpoint_name)
+                state = store.read()
+                revisions = [r.revision for r in ((state.live, state.pending) if state else ()) if r is not None]
+                drain_capture(self.store_for, prefix, revisions, sink)
+                removed = self.remove_resources(state, endpoint_name)
                 store.delete()
                 lease.forget()  # lock.json went with the prefix; a newcomer's lease must not be touched
         sink(f"Endpoint {endpoint_name} deleted: {removed}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ml_lifecycle.errors import ComputeError
@@ -11,7 +11,31 @@ SERVICE = "execute-api"
 
 
 def caller_credentials(aws_conn_id: str | None) -> Any:
-    """Return the credentials to sign with: the Airflow AWS connection's, or boto3's default chain for None.
+    """Return the credentials to sign with, frozen: the Airflow AWS connection's, or boto3's default chain for None.
+
+    :param aws_conn_id: the Airflow AWS connection, or None.
+    """
+    return _credentials(aws_conn_id).get_frozen_credentials()
+
+
+def signing_credentials(aws_conn_id: str | None) -> Callable[[], Any]:
+    """Return a source of frozen credentials to sign with, resolved at its first call and kept (botocore renews
+    temporary ones before they expire), for a server that signs many requests.
+
+    :param aws_conn_id: the Airflow AWS connection, or None for boto3's default chain.
+    """
+    kept: list[Any] = []
+
+    def frozen() -> Any:
+        if not kept:
+            kept.append(_credentials(aws_conn_id))
+        return kept[0].get_frozen_credentials()
+
+    return frozen
+
+
+def _credentials(aws_conn_id: str | None) -> Any:
+    """Return the session credentials of the Airflow AWS connection, or of boto3's default chain for None.
 
     :param aws_conn_id: the Airflow AWS connection, or None.
     """
@@ -28,7 +52,7 @@ def caller_credentials(aws_conn_id: str | None) -> Any:
             "The endpoint requires IAM-signed requests and no AWS credentials were found to sign with. Set "
             "AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or give --aws-conn-id"
         )
-    return credentials.get_frozen_credentials()
+    return credentials
 
 
 def signed_headers(

@@ -107,3 +107,16 @@ def _beat(path: Path) -> None:
             time.sleep(HEARTBEAT_S)
 
     threading.Thread(target=loop, name="heartbeat", daemon=True).start()
+
+
+def collect_later(pid: int) -> None:
+    """Collect a detached agent when it exits, so no zombie is left.
+
+    :param pid: its pid.
+    """
+
+    def collect() -> None:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+    threading.Thread(target=collect, name=f"collect-{pid}", daemon=True).start()

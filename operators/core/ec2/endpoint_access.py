@@ -185,3 +185,11 @@ def execute_api_region(url: str) -> str | None:
     """
     found = re.fullmatch(r"[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?", urlsplit(url).hostname or "")
     return found.group(1) if found else None
+
+
+def signing_region(details: Mapping[str, str]) -> str | None:
+    """Return the region an endpoint's requests are SigV4-signed for (execute-api), or None when it takes them unsigned.
+
+    :param details: the endpoint's description details (``auth`` and ``region``, as the EC2 backend reports them).
+    """
+    return details.get("region") or None if details.get("auth") == AUTH_IAM else None

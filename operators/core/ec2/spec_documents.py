@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ml_lifecycle.core.data_capture import DataCapture
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.specs import Channel, EndpointSpec, TrainingSpec, TransformSpec
 
@@ -77,10 +78,18 @@ def flat_spec_to_dict(spec: TransformSpec | EndpointSpec) -> dict[str, Any]:
     :param spec: the spec.
     """
     return {
-        f.name: dict(value) if f.name in MAPPING_FIELDS else value
+        f.name: dict(value) if f.name in MAPPING_FIELDS else _nested_to_dict(value)
         for f in fields(spec)
         for value in [getattr(spec, f.name)]
     }
+
+
+def _nested_to_dict(value: Any) -> Any:
+    """Return a spec field's value as JSON-safe data: a nested dataclass (an endpoint's DataCapture) as a dict.
+
+    :param value: the field's value.
+    """
+    return asdict(value) if isinstance(value, DataCapture) else value
 
 
 def flat_spec_from_dict(cls: type[Any], data: dict[str, Any]) -> Any:
@@ -92,8 +101,14 @@ def flat_spec_from_dict(cls: type[Any], data: dict[str, Any]) -> Any:
     unknown = sorted(set(data) - set(cls.__dataclass_fields__))
     if unknown:
         raise SpecError("spec", f"has unknown fields {unknown}", "Write the spec with flat_spec_to_dict")
+    values = {**data, **{name: dict(data.get(name) or {}) for name in MAPPING_FIELDS}}
+    if isinstance(values.get("data_capture"), dict):
+        capture = values["data_capture"]
+        values["data_capture"] = DataCapture(
+            **{**capture, **{k: tuple(capture.get(k) or ()) for k in ("csv_content_types", "json_content_types")}}
+        )
     try:
-        return cls(**{**data, **{name: dict(data.get(name) or {}) for name in MAPPING_FIELDS}})
+        return cls(**values)
     except TypeError as err:
         raise SpecError("spec", str(err), "Write the spec with flat_spec_to_dict") from err
 

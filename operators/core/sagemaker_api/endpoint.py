@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
+from ml_lifecycle.core.sagemaker_api.endpoint_tags import ACCESS_TAGS, merged_access, tags_rule
 from ml_lifecycle.core.sagemaker_api.fields import (
     FieldRule,
     apply_rules,
@@ -50,7 +51,7 @@ ENDPOINT_CONFIG_RULES: tuple[FieldRule, ...] = (
     refused(f"{VARIANT}.CapacityReservationConfig", "SageMaker capacity reservations are SageMaker's"),
     refused(f"{VARIANT}.AcceleratorPartitionLayouts", "give whole GPUs with the operator's gpus"),
     maps_to("DataCaptureConfig", "data_capture", dict),
-    no_effect("Tags", "accepted; resources are labelled with the Airflow task instance instead"),
+    tags_rule("Tags"),
     into("KmsKeyId", "ec2_settings", "kms_key_id", "`ec2_settings['kms_key_id']` (the instances' volumes)"),
     refused("AsyncInferenceConfig", "asynchronous endpoints do not run here"),
     refused("ExplainerConfig", "SageMaker Clarify's explainer does not run here"),
@@ -90,8 +91,9 @@ ENDPOINT_RULES: tuple[FieldRule, ...] = (
         "DeploymentConfig.AutoRollbackConfiguration",
         "an update rolls back on its own 5XX rate (the operator's max_error_rate), not on CloudWatch alarms",
     ),
-    no_effect("Tags", "accepted; resources are labelled with the Airflow task instance instead"),
+    tags_rule("Tags"),
 )
+ACCESS_PARAMETERS = tuple(parameter for parameter, _, _ in ACCESS_TAGS.values())
 
 
 def endpoint_kwargs(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,12 +121,21 @@ def endpoint_kwargs(config: Mapping[str, Any]) -> dict[str, Any]:
     endpoint = apply_rules(config["Endpoint"], ENDPOINT_RULES, "CreateEndpoint")
     shift = _traffic_shift(endpoint)
     ec2_settings = {**model.pop("ec2_settings", {}), **variant.pop("ec2_settings", {})}
-    kwargs = {**model, **variant, **endpoint}
+    access = merged_access(_pop_access(variant), _pop_access(endpoint))
+    kwargs = {**model, **variant, **endpoint, **access}
     if shift is not None:
         kwargs["traffic_shift"] = shift
     if ec2_settings:
         kwargs["ec2_settings"] = ec2_settings
     return kwargs
+
+
+def _pop_access(translated: dict[str, Any]) -> dict[str, Any]:
+    """Take the access parameters (set by ``ml-lifecycle:`` tags) out of a request's translation and return them.
+
+    :param translated: an EndpointConfig's or Endpoint's translation.
+    """
+    return {p: translated.pop(p) for p in ACCESS_PARAMETERS if p in translated}
 
 
 def _traffic_shift(endpoint: dict[str, Any]) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from typing import Any
 from ml_lifecycle import settings
 from ml_lifecycle.compute.local.container_sizing import container_resources, plan_gpus
 from ml_lifecycle.compute.local.endpoints.capture_config import CaptureSetup, capture_setup
+from ml_lifecycle.compute.local.endpoints.capture_uploader import ensure_uploader, last_upload
 from ml_lifecycle.compute.local.endpoints.ownership import HOME, claim
 from ml_lifecycle.compute.local.endpoints.proxy import ROLE, ROLE_PROXY, EndpointProxy, ensure_proxy_image
 from ml_lifecycle.compute.local.endpoints.proxy_config import INVOCATION_TIMEOUT_S, ServingLimits
@@ -75,7 +76,7 @@ class LocalEndpoints:
         :param store_for: returns the store for a URI.
         :param home: ML_LIFECYCLE_HOME (records and unpacked models live below it).
         :param serving_host: the address published ports are reached at.
-        :param aws_conn_id: the Airflow AWS connection that reads Secrets Manager and SSM secrets.
+        :param aws_conn_id: the Airflow AWS connection that reads secrets and uploads capture files to S3.
         :param logins: where a pull of a missing image gets its login; None pulls anonymously.
         """
         self.logins = logins
@@ -119,7 +120,8 @@ class LocalEndpoints:
         name = spec.endpoint_name
         secret_environment = resolve_secrets(spec.secrets, self.aws_conn_id)  # before anything starts
         # Where nginx is to listen is read before anything starts: a wrong ML_LIFECYCLE_PROXY_NETWORK stops here.
-        proxy = self._proxy(name, limits, settings.proxy_network(), capture_setup(spec.data_capture, name, self.home))
+        capture = capture_setup(spec.data_capture, name, self.home)
+        proxy = self._proxy(name, limits, settings.proxy_network(), capture)
         old = read_endpoint(self.home, name)
         live = old if old is not None and old.status in (IN_SERVICE, UPDATING) and old.port and old.upstreams else None
         revision = new_revision()
@@ -202,6 +204,7 @@ class LocalEndpoints:
             upstreams=targets,
         )
         save_endpoint(self.home, record)
+        ensure_uploader(capture, name, self.aws_conn_id, sink)
         sink(
             f"Endpoint {name} InService at {record.url}: revision {revision}, {spec.instance_count} container(s) "
             f"answered /ping in {startup_s:.2f} s, proxy switched in {switch_s:.2f} s"
@@ -224,6 +227,7 @@ class LocalEndpoints:
             proxy = self._proxy(name, ServingLimits())
             # The proxy goes first: nginx finishes the requests it holds, and no new one reaches the models.
             removed = proxy.remove_container()
+            last_upload(self.home, name)  # the stopped proxy sealed its last capture files
             removed += self._retire(name, keep_revision=None)
             self.engine.remove_network(proxy.network)
             shutil.rmtree(endpoints_dir(self.home) / name, ignore_errors=True)

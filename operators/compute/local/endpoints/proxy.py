@@ -98,6 +98,9 @@ class EndpointProxy:
         config_dir: Path,
         network_mode: str | None = None,
         capture: CaptureSetup | None = None,
+        *,
+        bind_address: str = LOOPBACK,
+        container_name: str | None = None,
     ) -> None:
         """Name the endpoint's proxy resources.
 
@@ -109,7 +112,11 @@ class EndpointProxy:
         :param network_mode: ``host`` (nginx on the host's network, listening on 127.0.0.1) or ``bridge`` (on the
             endpoint's network, its port published by Docker); default settings.proxy_network().
         :param capture: the data capture its router records, or None.
+        :param bind_address: where nginx listens on the host's network: 127.0.0.1 for a local endpoint, 0.0.0.0 on
+            an EC2 instance (its load balancer calls it).
+        :param container_name: the proxy container's name; default proxy_name(endpoint_name).
         """
+        self.bind_address = bind_address
         self.capture = capture
         self.config_dir = config_dir
         self.engine = engine
@@ -117,7 +124,7 @@ class EndpointProxy:
         self.limits = limits
         self.serving_host = serving_host
         self.network = network_name(endpoint_name)
-        self.name = proxy_name(endpoint_name)
+        self.name = container_name or proxy_name(endpoint_name)
         self._network_mode = network_mode
         # The container start() started, for the first route.
         self.started: Any | None = None
@@ -165,7 +172,7 @@ class EndpointProxy:
             ]
         if self.on_host:
             placement: dict[str, Any] = {"network": HOST_NETWORK, "container_port": None}
-            environment = {"MLC_PROXY_BIND": LOOPBACK, "MLC_PROXY_PORT": str(port or 0)}
+            environment = {"MLC_PROXY_BIND": self.bind_address, "MLC_PROXY_PORT": str(port or 0)}
         else:
             placement = {"network": self.network, "container_port": PROXY_PORT, "host_port": port}
             environment = {"MLC_PROXY_BIND": "0.0.0.0", "MLC_PROXY_PORT": str(PROXY_PORT)}  # its own network namespace
@@ -356,7 +363,7 @@ class EndpointProxy:
 
         :param port: the endpoint's port.
         """
-        listen_address = f"{LOOPBACK}:{port}" if self.on_host else f"0.0.0.0:{PROXY_PORT}"  # its own netns if not
+        listen_address = f"{self.bind_address}:{port}" if self.on_host else f"0.0.0.0:{PROXY_PORT}"  # own netns if not
         self._write(EDGE_CONFIG_NAME, render_edge_config(self.endpoint_name, listen_address))
 
     def _write(self, name: str, text: str) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ml_lifecycle.compute.base import LogSink
 from ml_lifecycle.compute.local.credentials.access import container_aws_access
-from ml_lifecycle.compute.local.detached import launch_detached
+from ml_lifecycle.compute.local.detached import collect_later, launch_detached
 from ml_lifecycle.core import labels
 
 CHECK_S = 2.0  # how often the agent looks for its revision's containers
@@ -74,7 +74,7 @@ def serve_role_credentials(
         time.sleep(0.05)
     environment = dict(json.loads(handover.read_text()))
     handover.unlink()
-    _collect_later(pid)
+    collect_later(pid)
     return environment
 
 
@@ -110,18 +110,3 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(descriptor, "w") as out:
         out.write(text)
     os.replace(temp, path)
-
-
-def _collect_later(pid: int) -> None:
-    """Collect the agent when it exits, so no zombie is left.
-
-    :param pid: its pid.
-    """
-    import contextlib
-    import threading
-
-    def collect() -> None:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
-
-    threading.Thread(target=collect, name=f"collect-{pid}", daemon=True).start()
