@@ -20,5 +20,6 @@ BENCHMARKS = (
     "credentials",
     "script_mode",
     "sagemaker_api",
+    "process",
     "tuning",
 )

@@ -18,6 +18,7 @@ _EXPORTS = {
     "BuildImageOperator": "ml_lifecycle.build_image",
     "PushToECROperator": "ml_lifecycle.push_to_ecr",
     "TrainOnEC2Operator": "ml_lifecycle.train_on_ec2",
+    "ProcessOnEC2Operator": "ml_lifecycle.process_on_ec2",
     "TuneOnEC2Operator": "ml_lifecycle.tune_on_ec2",
     "ExportArtifactsOperator": "ml_lifecycle.export_artifacts",
     "BatchTransformOperator": "ml_lifecycle.batch_transform",
@@ -32,6 +33,9 @@ _EXPORTS = {
     "TrainingSpec": "ml_lifecycle.core.specs",
     "TransformSpec": "ml_lifecycle.core.specs",
     "EndpointSpec": "ml_lifecycle.core.specs",
+    "ProcessingInput": "ml_lifecycle.core.processing_spec",
+    "ProcessingOutput": "ml_lifecycle.core.processing_spec",
+    "ProcessingSpec": "ml_lifecycle.core.processing_spec",
 }
 
 __all__ = [
@@ -44,6 +48,10 @@ __all__ = [
     "EndpointSpec",
     "ExportArtifactsOperator",
     "ImageInRegistrySensor",
+    "ProcessOnEC2Operator",
+    "ProcessingInput",
+    "ProcessingOutput",
+    "ProcessingSpec",
     "PushToECROperator",
     "ReapOrphansOperator",
     "TeardownOperator",
@@ -57,9 +65,11 @@ __all__ = [
 if TYPE_CHECKING:
     from ml_lifecycle.batch_transform import BatchTransformOperator
     from ml_lifecycle.build_image import BuildImageOperator
+    from ml_lifecycle.core.processing_spec import ProcessingInput, ProcessingOutput, ProcessingSpec
     from ml_lifecycle.core.specs import Channel, EndpointSpec, TrainingSpec, TransformSpec
     from ml_lifecycle.deploy_endpoint import DeleteEndpointOperator, DeployEndpointOperator
     from ml_lifecycle.export_artifacts import ExportArtifactsOperator
+    from ml_lifecycle.process_on_ec2 import ProcessOnEC2Operator
     from ml_lifecycle.push_to_ecr import PushToECROperator
     from ml_lifecycle.reaper import ReapOrphansOperator
     from ml_lifecycle.sensors.endpoint_in_service import EndpointInServiceSensor

@@ -20,6 +20,7 @@ def get_provider_info() -> dict[str, Any]:
                     "ml_lifecycle.build_image",
                     "ml_lifecycle.push_to_ecr",
                     "ml_lifecycle.train_on_ec2",
+                    "ml_lifecycle.process_on_ec2",
                     "ml_lifecycle.tune_on_ec2",
                     "ml_lifecycle.export_artifacts",
                     "ml_lifecycle.batch_transform",

@@ -14,6 +14,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONTEXT = REPO_ROOT / "examples" / "containers" / "linear"
 EXAMPLE_IMAGE = "ml-lifecycle-test/linear:test"
 TOOLKIT_CONTEXT = REPO_ROOT / "examples" / "containers" / "toolkit"
+PROCESSING_CONTEXT = REPO_ROOT / "examples" / "containers" / "processing"
+PROCESSING_IMAGE = "ml-lifecycle-test/split:test"
 TOOLKIT_IMAGE = "ml-lifecycle-test/toolkit:test"
 CURVE_CONTEXT = REPO_ROOT / "examples" / "containers" / "curve"
 CURVE_IMAGE = "ml-lifecycle-test/curve:test"
@@ -58,6 +60,16 @@ def example_image(docker_client: Any) -> str:
     base = _base_image(docker_client)
     docker_client.images.build(path=str(EXAMPLE_CONTEXT), tag=EXAMPLE_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True)
     return EXAMPLE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def processing_image(docker_client: Any) -> str:
+    """The example SageMaker Processing image (a train/validation split), built offline once per session."""
+    base = _base_image(docker_client)
+    docker_client.images.build(
+        path=str(PROCESSING_CONTEXT), tag=PROCESSING_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True
+    )
+    return PROCESSING_IMAGE
 
 
 @pytest.fixture(scope="session")

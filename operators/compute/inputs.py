@@ -11,23 +11,26 @@ from ml_lifecycle.errors import SpecError
 from ml_lifecycle.stores.base import ObjectInfo
 
 
-def list_channels(channels: dict[str, Channel], store_for: StoreFor) -> dict[str, list[ObjectInfo]]:
+def list_channels(
+    channels: dict[str, Channel], store_for: StoreFor, parameter: str = "channels"
+) -> dict[str, list[ObjectInfo]]:
     """List every channel's objects, failing with a clear message when one holds none.
 
     :param channels: channel name -> Channel.
     :param store_for: returns the store for a URI.
+    :param parameter: what the user calls them, for error messages (``channels``; processing's ``inputs``).
     """
     listings: dict[str, list[ObjectInfo]] = {}
     for name, channel in sorted(channels.items()):
-        where = f"channels[{name!r}]"
+        where = f"{parameter}[{name!r}]"
         uri = parse_uri(channel.uri, where)
         objects = manifest_objects(uri, store_for, where) if channel.data_type == "ManifestFile" else None
         objects = objects if objects is not None else store_for(uri).list_objects(uri)
         if not objects:
             raise SpecError(
-                f"channels[{name!r}]",
+                where,
                 f"{channel.uri} holds no objects (the prefix is missing or empty)",
-                "Upload the channel's data there, or point the channel at the prefix that holds it",
+                "Upload the data there, or point it at the prefix that holds it",
             )
         listings[name] = objects
     return listings

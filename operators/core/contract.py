@@ -180,6 +180,10 @@ class HostLayout:
         """Folder mounted at /opt/ml/checkpoints."""
         return posixpath.join(self.root, "checkpoints")
 
+    def host_outputs(self) -> dict[str, str]:
+        """Return name -> folder of what this host hands in when it ran on another machine: model and output data."""
+        return {"model": self.model_dir, "output": self.output_data_dir}
+
     def folders(self) -> tuple[str, ...]:
         """Return the folders made before a host starts: its config, model, output data and checkpoints."""
         return (self.config_dir, self.model_dir, self.output_data_dir, self.checkpoint_dir)

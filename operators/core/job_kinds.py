@@ -1,4 +1,4 @@
-"""Kinds of job (training, transform): where each keeps its record, what it reports, how it fails, how long it runs.
+"""Kinds of job (training, transform, processing): where each keeps its record, what it reports, how it fails, how long it runs.
 
 What a kind decides is the same on every backend, so it lives here once; a backend decides only how the job runs.
 """
@@ -62,7 +62,7 @@ def max_runtime_hint(status: str) -> str:
 class JobKind:
     """What every kind of job says the same way on every backend.
 
-    :param name: ``training`` or ``transform`` (the record's ``kind``, the ``ml-lifecycle.kind`` label).
+    :param name: ``training``, ``transform`` or ``processing`` (the record's ``kind``, the ``ml-lifecycle.kind`` label).
     :param title: how the task log names one ("Training job", "Transform").
     :param stop_grace_s: seconds between SIGTERM and SIGKILL when the job is stopped.
     """
@@ -242,6 +242,50 @@ class TransformKind(JobKind):
         return TransformFailed(text + ("\n" + log_tail if log_tail else ""))
 
 
+@dataclass(frozen=True)
+class ProcessingKind(JobKind):
+    """A processing job: its record is ``<records_uri>/<job>/status.json``; it reports each output's destination."""
+
+    name: str = "processing"
+    title: str = "Processing job"
+    stop_grace_s: int = contract.STOP_GRACE_TRAINING_S
+
+    def record_uri(self, spec: Any, job_name: str) -> str:
+        """Return ``<records_uri>/<job>/status.json``.
+
+        :param spec: the ProcessingSpec.
+        :param job_name: the job's name.
+        """
+        return str(job_output_uri(spec.records_uri, job_name).join(RECORD_NAME))
+
+    def outputs(self, spec: Any, record: JobRecord) -> dict[str, str]:
+        """Return output name -> its destination URI, and the image digest.
+
+        :param spec: the ProcessingSpec.
+        :param record: its final record.
+        """
+        return {**{output.name: output.destination for output in spec.outputs}, "image_digest": record.image_digest}
+
+    def locations(self, spec: Any) -> dict[str, str]:
+        """Return the records location, every input's source and every output's destination.
+
+        :param spec: the ProcessingSpec.
+        """
+        found = {"records_uri": spec.records_uri}
+        found.update({f"inputs[{item.name!r}]": item.source for item in spec.inputs})
+        found.update({f"outputs[{item.name!r}]": item.destination for item in spec.outputs})
+        return found
+
+    def lineage(self, spec: Any, outputs: dict[str, str]) -> tuple[list[str], list[str]]:
+        """Return the inputs' sources and the outputs' destinations.
+
+        :param spec: the ProcessingSpec.
+        :param outputs: what the job reported.
+        """
+        return [item.source for item in spec.inputs], [item.destination for item in spec.outputs]
+
+
 TRAINING = TrainingKind()
 TRANSFORM = TransformKind()
-KINDS = {kind.name: kind for kind in (TRAINING, TRANSFORM)}
+PROCESSING = ProcessingKind()
+KINDS = {kind.name: kind for kind in (TRAINING, TRANSFORM, PROCESSING)}

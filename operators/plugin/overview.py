@@ -214,7 +214,8 @@ def _answers_ping(url: str) -> bool:
 
 
 def _running(root: ArtifactUri, store_for: StoreFor, work_root: Path, overview: Overview) -> None:
-    """Find InProgress job records: training records under ``training/``, transform records under ``predictions/``.
+    """Find InProgress job records: training records under ``training/``, transform records under ``predictions/``,
+    processing records under ``processing/`` (ProcessOnEC2Operator's default records_uri).
 
     :param root: the artifact root.
     :param store_for: returns the store for a URI.
@@ -222,12 +223,12 @@ def _running(root: ArtifactUri, store_for: StoreFor, work_root: Path, overview: 
     :param overview: receives the running jobs.
     """
     candidates = []
-    for prefix in ("training", "predictions"):
+    for prefix in ("training", "predictions", "processing"):
         base = root.join(prefix)
         store = store_for(base)
         for obj in store.list_objects(base):
             parts = obj.relative_key.split("/")
-            is_training = prefix == "training" and len(parts) == 2
+            is_training = prefix in ("training", "processing") and len(parts) == 2
             is_transform = prefix == "predictions" and len(parts) >= 3 and parts[-3] == RECORDS_FOLDER
             if parts[-1] == "status.json" and (is_training or is_transform):
                 candidates.append((store, base.join(obj.relative_key)))
@@ -263,8 +264,12 @@ def _instance_type(work_root: Path, record: dict[str, Any]) -> str:
     :param record: the job record.
     """
     hosts = record.get("hosts") or ["algo-1"]
-    path = work_root / "jobs" / str(record.get("job_name", "")) / hosts[0] / "input" / "config" / "resourceconfig.json"
-    try:
-        return str(json.loads(path.read_text()).get("current_instance_type", ""))
-    except (OSError, ValueError):
-        return ""
+    host_dir = work_root / "jobs" / str(record.get("job_name", "")) / hosts[0]
+    for config in ("input/config", "config"):  # training's /opt/ml/input/config, processing's /opt/ml/config
+        try:
+            return str(
+                json.loads((host_dir / config / "resourceconfig.json").read_text()).get("current_instance_type", "")
+            )
+        except (OSError, ValueError):
+            continue
+    return ""

@@ -78,7 +78,7 @@ def test_a_job_document_survives_json_exactly(spec):
     [
         ({"version": 2}, r"version 2, but this agent reads only version 1"),
         ({"version": None}, r"version None"),
-        ({"kind": "processing"}, r"kind 'processing'"),
+        ({"kind": "notebook"}, r"kind 'notebook'"),  # a kind no agent runs
         ({"region": None, "job_name": None}, None),
     ],
 )
@@ -152,3 +152,30 @@ def test_transform_and_endpoint_documents_survive_json_exactly(kind, spec):
 def test_a_flat_spec_with_an_unknown_field_is_refused():
     with pytest.raises(SpecError, match=r"unknown fields \['volume_gb'\]"):
         flat_spec_from_dict(EndpointSpec, flat_spec_to_dict(ENDPOINT) | {"volume_gb": 30})
+
+
+def test_a_processing_document_survives_its_json_exactly() -> None:
+    from ml_lifecycle.core.ec2.spec_documents import JobDocument
+    from ml_lifecycle.core.processing_spec import ProcessingSpec
+
+    spec = ProcessingSpec.build(
+        image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/split:1",
+        records_uri="s3://bucket/records",
+        inputs=[{"name": "raw", "source": "s3://bucket/raw", "local_path": "/opt/ml/processing/input"}],
+        outputs=[{"name": "train", "local_path": "/opt/ml/processing/train", "destination": "s3://bucket/train"}],
+        arguments=["--validation-fraction", "0.2"],
+        instance_count=2,
+    )
+    document = JobDocument(
+        job_name="job",
+        kind="processing",
+        spec=spec,
+        region="us-east-1",
+        instance_count=2,
+        deadline_epoch_s=1,
+        log_group="/aws/ml-lifecycle/ProcessingJobs",
+        record_uri="s3://bucket/records/job/status.json",
+        staging_uri="s3://bucket/records/job/staging",
+        launched_at_epoch_s=0.0,
+    )
+    assert JobDocument.from_dict(json.loads(json.dumps(document.to_dict()))) == document

@@ -26,6 +26,7 @@ from support.moto import moto_server  # noqa: F401
 
 from ml_lifecycle.compute import backend_for
 from ml_lifecycle.compute.base import Backend
+from ml_lifecycle.core.processing_spec import ProcessingSpec
 from ml_lifecycle.core.specs import TrainingSpec, TransformSpec
 from ml_lifecycle.core.status import JobRecord
 
@@ -80,6 +81,26 @@ class Place:
         }
         args.update(overrides)
         return TrainingSpec.build(**args)
+
+    def processing(self, script: str | None = None, **overrides: Any) -> ProcessingSpec:
+        """Return a processing spec of this place: a shell script over the training data, writing one output.
+
+        :param script: the shell script run as ContainerArguments of ``sh -c``; None copies the input to the output.
+        :param overrides: more ProcessingSpec.build arguments.
+        """
+        args: dict[str, Any] = {
+            "image_uri": self.image,
+            "records_uri": f"{self.root}/processing-records",
+            "inputs": [{"name": "raw", "source": self.channel, "local_path": "/opt/ml/processing/input"}],
+            "outputs": [
+                {"name": "out", "local_path": "/opt/ml/processing/output", "destination": f"{self.root}/processed"}
+            ],
+            "entrypoint": ["sh", "-c"],
+            "arguments": [script or "cp -r /opt/ml/processing/input/. /opt/ml/processing/output/"],
+            "max_runtime_s": 300,
+        }
+        args.update(overrides)
+        return ProcessingSpec.build(**args)
 
     def transform(self, rows: str = ROWS, **overrides: Any) -> TransformSpec:
         """Return a transform spec of this place: the example image serving the known linear model over rows.
@@ -235,7 +256,7 @@ def _local_place(tmp_path: Path, example_image: str, sample_data: Path, docker_c
         created=_docker_created(docker_client, time.time() - 1),
         lose=lose,
         jam_cleanup=lambda job, kind: (
-            _network_jam(docker_client, example_image, job) if kind == "training" else NO_LOCAL_TRANSFORM_JAM
+            _network_jam(docker_client, example_image, job) if kind != "transform" else NO_LOCAL_TRANSFORM_JAM
         ),
         extras={"model_uri": model},
     )

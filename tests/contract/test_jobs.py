@@ -1,6 +1,6 @@
 """The job contract every backend meets, driven through the shared job lifecycle (as every operator drives it).
 
-For training and transform on each backend: a completed job is reused, a running one reattached, a lost one
+For training, transform and processing on each backend: a completed job is reused, a running one reattached, a lost one
 noticed; on_kill stops and cleans; a deferred job resumes and cleans; a failed job whose cleanup fails too still
 reports the job's own error. "Nothing left" means nothing of the job runs (containers, instances).
 """
@@ -19,7 +19,7 @@ from support.helpers import task_context
 from ml_lifecycle.base import identity_from_context
 from ml_lifecycle.compute.base import JobBackend, RecordWait
 from ml_lifecycle.compute.lifecycle import resume_job, run_job, stop_job
-from ml_lifecycle.core.job_kinds import TRAINING, TRANSFORM, JobKind
+from ml_lifecycle.core.job_kinds import PROCESSING, TRAINING, TRANSFORM, JobKind
 from ml_lifecycle.core.naming import RunIdentity, job_name
 from ml_lifecycle.core.status import JobStatus, is_terminal
 from ml_lifecycle.errors import JobFailed, TransformFailed
@@ -27,7 +27,11 @@ from ml_lifecycle.triggers.job_record import JobRecordTrigger
 
 pytestmark = pytest.mark.docker
 
-KINDS = [pytest.param(TRAINING, id="training"), pytest.param(TRANSFORM, id="transform")]
+KINDS = [
+    pytest.param(TRAINING, id="training"),
+    pytest.param(TRANSFORM, id="transform"),
+    pytest.param(PROCESSING, id="processing"),
+]
 # A training job that runs long enough for a test to look at it running, then completes.
 SLOW_TRAIN = "sleep 6; echo done > /opt/ml/model/m.txt"
 FAILING_TRAIN = "sleep 3; echo 'the data is bad' > /opt/ml/output/failure; exit 3"
@@ -62,6 +66,9 @@ def _spec(place: Any, kind: JobKind, slow: bool = False, failing: bool = False) 
     if kind is TRAINING:
         script = FAILING_TRAIN if failing else SLOW_TRAIN if slow else None
         return place.training(script, instance_count=2 if failing else 1)  # two hosts: a network to hold
+    if kind is PROCESSING:
+        script = FAILING_TRAIN if failing else SLOW_TRAIN.replace("/opt/ml/model", "/opt/ml/processing/output")
+        return place.processing(script if failing or slow else None, instance_count=2 if failing else 1)
     if failing:
         return place.transform(rows="1,2\n")  # 2 columns where the model wants 8: the container answers 400
     if slow:  # one request per record, one at a time: a few seconds
@@ -173,7 +180,7 @@ def test_a_failed_job_whose_cleanup_fails_too_reports_the_jobs_own_error(place, 
         _run(jobs, spec, identity, [])
 
     assert jam.held, f"the test never jammed the cleanup: {jam.error}"
-    assert ("the data is bad" if kind is TRAINING else "HTTP 400") in str(failed.value)
+    assert ("HTTP 400" if kind is TRANSFORM else "the data is bad") in str(failed.value)
     assert name in str(failed.value)
     assert any(f"Cleanup of {name} failed" in r.getMessage() for r in caplog.records)
     jobs.clean_up(spec, name)  # the jam is gone: cleanup succeeds
@@ -191,7 +198,7 @@ def test_on_kill_stops_the_job_and_removes_what_runs_it(place, kind: JobKind) ->
     stop_job(jobs, spec, started.job_name)
 
     _assert_nothing_runs(place, started.job_name)
-    if kind is TRAINING:  # a stopped training job says so; what it saved is kept (a transform saves nothing)
+    if kind is not TRANSFORM:  # a stopped job says so; what training saved is kept (a transform saves nothing)
         record = jobs.find(spec, started.job_name)
         assert record is not None and record.status == JobStatus.STOPPED
 

@@ -260,3 +260,24 @@ def _device_ids(inspections: list[dict[str, Any]]) -> dict[str, list[str]]:
         i["Name"]: [d for r in i["HostConfig"].get("DeviceRequests") or [] for d in (r.get("DeviceIDs") or [])]
         for i in inspections
     }
+
+
+def test_each_host_of_a_processing_job_gets_distinct_gpus(on_gpu_engine, example_image, sample_data, tmp_path):
+    from ml_lifecycle import ProcessOnEC2Operator
+
+    report = "nvidia-smi -L > /opt/ml/processing/gpus/$(hostname)"
+    result = ProcessOnEC2Operator(
+        task_id="process",
+        image_uri=example_image,
+        inputs=[{"name": "raw", "source": f"file://{sample_data}/train", "local_path": "/opt/ml/processing/input"}],
+        outputs=[{"name": "gpus", "local_path": "/opt/ml/processing/gpus", "destination": f"file://{tmp_path}/gpus"}],
+        entrypoint=["sh", "-c", report],
+        instance_type="ml.g5.2xlarge",  # 1 GPU per host
+        instance_count=2,
+        max_runtime_s=300,
+    ).execute(task_context(task_id="process"))
+
+    assert result["gpus"] == f"file://{tmp_path}/gpus"
+    first, second = (_uuids((tmp_path / "gpus" / host).read_text()) for host in ("algo-1", "algo-2"))
+    assert len(first) == len(second) == 1
+    assert first != second

@@ -76,6 +76,13 @@ def page_env(tmp_path, monkeypatch):
     config = home / "work" / "jobs" / "job-c" / "algo-1" / "input" / "config"
     config.mkdir(parents=True)
     (config / "resourceconfig.json").write_text(json.dumps({"current_instance_type": "ml.m5.xlarge"}))
+    processing = root / "processing" / "job-p"  # ProcessOnEC2Operator's default records_uri
+    processing.mkdir(parents=True)
+    record = {"job_name": "job-p", "kind": "processing", "status": "InProgress", "secondary_status": "Training"}
+    (processing / "status.json").write_text(json.dumps({**record, "created_at": started, "hosts": ["algo-1"]}))
+    config = home / "work" / "jobs" / "job-p" / "algo-1" / "config"
+    config.mkdir(parents=True)
+    (config / "resourceconfig.json").write_text(json.dumps({"current_instance_type": "ml.c5.xlarge"}))
     return root
 
 
@@ -131,7 +138,10 @@ def test_the_overview_api_returns_the_same_data(page_env):
     data = TestClient(create_app()).get("/api/overview").json()
     assert [m["version"] for m in data["models"]["linear"]] == [1, 2]
     assert data["models"]["linear"][1]["training_curves"]["validation_rmse"][-1] == [3.0, 0.2]
-    assert [j["job_name"] for j in data["running"]] == ["job-c"]
+    assert [(j["job_name"], j["instance_type"]) for j in data["running"]] == [
+        ("job-c", "ml.m5.xlarge"),
+        ("job-p", "ml.c5.xlarge"),
+    ]
     assert data["problems"] == []
 
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ml_lifecycle.agent.instance.billing import BILLABLE_S, MeteredRecordWriter
 from ml_lifecycle.agent.instance.interruptions import INTERRUPT, STOP
 from ml_lifecycle.agent.instance.peers import Peer
-from ml_lifecycle.compute.local.training.export import ArchiveExport
+from ml_lifecycle.compute.local.training.export import MergedExport
 from ml_lifecycle.compute.local.training.host_watch import WatchResult
 from ml_lifecycle.compute.local.training.interruption import INTERRUPTED
 from ml_lifecycle.compute.records import StoreFor, read_record
-from ml_lifecycle.core import contract
-from ml_lifecycle.core.specs import TrainingSpec
 from ml_lifecycle.core.status import JobRecord, JobStatus, is_failed, is_terminal
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.errors import MlLifecycleError
@@ -56,7 +55,8 @@ def read_peer_result(store_for: StoreFor, staging_uri: ArtifactUri, peer: Peer) 
 
 
 class HostResultExport:
-    """What a host other than algo-1 exports: its model/ and output/data/ files, as they are, below its prefix.
+    """What a host other than algo-1 exports: its outputs' files (training: model/ and output/data/), as they are,
+    below its prefix.
 
     :param store_for: returns the store for a URI.
     :param staging_uri: the job's staging prefix.
@@ -74,30 +74,30 @@ class HostResultExport:
         """
         return {}
 
-    def export(
-        self, spec: TrainingSpec, job_dir: Path, layouts: Mapping[str, contract.HostLayout], out_uri: ArtifactUri
-    ) -> dict[str, str]:
-        """Upload each file of the hosts here to ``<staging>/hosts/<host>/{model,output}/``.
+    def export(self, spec: Any, job_dir: Path, layouts: Mapping[str, Any], out_uri: ArtifactUri) -> dict[str, str]:
+        """Upload each file of the hosts here to ``<staging>/hosts/<host>/<output name>/``.
 
-        :param spec: the training spec.
+        :param spec: the job's spec.
         :param job_dir: the job's working folder.
         :param layouts: host -> layout, for the hosts here.
-        :param out_uri: ``<output_path>/<job>`` (unused: algo-1 writes there).
+        :param out_uri: the job's folder (unused: algo-1 writes there).
         """
         artifacts: dict[str, str] = {}
         for host, layout in layouts.items():
             prefix = host_prefix(self.staging_uri, host)
             store = self.store_for(prefix)
-            for name, folder in (("model", layout.model_dir), ("output", layout.output_data_dir)):
+            for name, folder in layout.host_outputs().items():
                 for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
                     store.upload_file(str(path), prefix.join(name, path.relative_to(folder).as_posix()))
                 artifacts[name] = str(prefix.join(name))
         return artifacts
 
 
-class PeerMergeExport(ArchiveExport):
+class PeerMergeExport:
     """What algo-1 exports: its own outputs merged with every other host's, once all have handed in a result.
 
+    :param merged: uploads the outputs of every host (those of the others are put in its remote_dirs).
+    :param names: the names of what each host hands in (training: ``model`` and ``output``).
     :param store_for: returns the store for a URI.
     :param staging_uri: the job's staging prefix.
     :param peers: host -> its instance, for every host but algo-1.
@@ -108,6 +108,8 @@ class PeerMergeExport(ArchiveExport):
 
     def __init__(
         self,
+        merged: MergedExport,
+        names: Sequence[str],
         store_for: StoreFor,
         staging_uri: ArtifactUri,
         peers: Mapping[str, Peer],
@@ -115,7 +117,9 @@ class PeerMergeExport(ArchiveExport):
         deadline_epoch_s: float,
         interrupt: Callable[[str], None],
     ) -> None:
-        super().__init__(store_for)
+        self.merged = merged
+        self.names = tuple(names)
+        self.store_for = store_for
         self.staging_uri = staging_uri
         self.peers = dict(peers)
         self.writer = writer
@@ -152,8 +156,8 @@ class PeerMergeExport(ArchiveExport):
             watched.exit_codes[host] = int(result.exit_codes.get(host, 1 if is_failed(result.status) else 0))
             if result.status == JobStatus.FAILED:
                 reasons[host] = result.failure_reason or f"{host} failed"
-            folders = []
-            for name in ("model", "output"):
+            folders: dict[str, str] = {}
+            for name in self.names:
                 local = job_dir / "peers" / host / name
                 local.mkdir(parents=True, exist_ok=True)
                 prefix = host_prefix(self.staging_uri, host).join(name)
@@ -161,9 +165,19 @@ class PeerMergeExport(ArchiveExport):
                 objects = store.list_objects(prefix)
                 if objects:
                     store.download_prefix(prefix, str(local), objects)
-                folders.append(str(local))
-            self.remote_dirs[host] = (folders[0], folders[1])
+                folders[name] = str(local)
+            self.merged.remote_dirs[host] = folders
         return reasons
+
+    def export(self, spec: Any, job_dir: Path, layouts: Mapping[str, Any], out_uri: ArtifactUri) -> dict[str, str]:
+        """Upload every host's outputs, as the merged export does.
+
+        :param spec: the job's spec.
+        :param job_dir: the job's working folder.
+        :param layouts: host -> layout, for the hosts here (algo-1).
+        :param out_uri: the job's folder.
+        """
+        return self.merged.export(spec, job_dir, layouts, out_uri)
 
     def _wait_for(self, peer: Peer) -> JobRecord | None:
         """Poll a peer's result until it is final (or interrupted); None when cancelled.

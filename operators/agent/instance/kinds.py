@@ -10,6 +10,7 @@ from typing import Any
 HOST_RUNNERS = {
     "training": "ml_lifecycle.agent.instance.runner:run_instance_agent",
     "transform": "ml_lifecycle.agent.instance.transform_host:run_transform_host",
+    "processing": "ml_lifecycle.agent.instance.runner:run_processing_agent",
     "endpoint": "ml_lifecycle.agent.instance.endpoint_host:run_endpoint_host",
 }
 

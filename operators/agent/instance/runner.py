@@ -27,6 +27,7 @@ from ml_lifecycle.agent.instance.interruptions import InterruptionWatch
 from ml_lifecycle.agent.instance.peers import Peer, wait_for_peers
 from ml_lifecycle.aws_clients import client_factory
 from ml_lifecycle.compute.local.training.export import TrainingExport
+from ml_lifecycle.compute.local.training.host_contract import TRAINING_CONTRACT, HostContract
 from ml_lifecycle.compute.local.training.interruption import INTERRUPTED
 from ml_lifecycle.compute.local.training.placement import HostPlacement
 from ml_lifecycle.compute.local.training.runner import TrainingRunner
@@ -86,12 +87,15 @@ def work_root() -> Path:
     return Path(os.environ.get(WORK_ROOT_ENV) or DEFAULT_WORK_ROOT)
 
 
-def run_instance_agent(document_uri: str, sink: Sink, imds: MetadataClient | None = None) -> int:
-    """Run this instance's host of the job the document describes; return the process exit code.
+def run_instance_agent(
+    document_uri: str, sink: Sink, imds: MetadataClient | None = None, host_contract: HostContract = TRAINING_CONTRACT
+) -> int:
+    """Run this instance's host of the container job the document describes; return the process exit code.
 
     :param document_uri: the job document (``<staging>/job.json``).
     :param sink: receives progress and log lines (stdout and CloudWatch Logs).
     :param imds: the metadata client; None uses the instance's (or AWS_EC2_METADATA_SERVICE_ENDPOINT's).
+    :param host_contract: what the kind of job puts in its hosts and takes out (default: training).
     """
     agent_started_epoch_s = time.time()
     host = open_host(document_uri, imds)
@@ -105,7 +109,20 @@ def run_instance_agent(document_uri: str, sink: Sink, imds: MetadataClient | Non
     except Exception as err:
         record_early_failure(store_for, HostJob(document, identity, peers), err)
         raise
-    return run_host(HostJob(document, identity, peers), store_for, host.imds, sink, agent_started_epoch_s)
+    job = HostJob(document, identity, peers)
+    return run_host(job, store_for, host.imds, sink, agent_started_epoch_s, host_contract)
+
+
+def run_processing_agent(document_uri: str, sink: Sink, imds: MetadataClient | None = None) -> int:
+    """Run this instance's host of a processing job; return the process exit code.
+
+    :param document_uri: the job document (``<staging>/job.json``).
+    :param sink: receives progress and log lines (stdout and CloudWatch Logs).
+    :param imds: the metadata client; None uses the instance's.
+    """
+    from ml_lifecycle.compute.local.processing.contract import PROCESSING_CONTRACT
+
+    return run_instance_agent(document_uri, sink, imds, PROCESSING_CONTRACT)
 
 
 def record_early_failure(store_for: StoreFor, job: HostJob, err: Exception) -> None:
@@ -120,7 +137,7 @@ def record_early_failure(store_for: StoreFor, job: HostJob, err: Exception) -> N
         uri = host_prefix(job.staging_uri, job.identity.host).join(RESULT_NAME)
     try:
         record = (read_record(store_for(uri), uri) if job.is_leader else None) or JobRecord(
-            job_name=job.document.job_name, kind="training", created_at=utc_now_iso()
+            job_name=job.document.job_name, kind=job.document.kind, created_at=utc_now_iso()
         )
         record.failure_reason = contract.failure_reason(str(err) or type(err).__name__)
         record.ended_at = utc_now_iso()
@@ -130,7 +147,14 @@ def record_early_failure(store_for: StoreFor, job: HostJob, err: Exception) -> N
         log.error("Could not record the failure of %s: %s", job.document.job_name, write_err)
 
 
-def run_host(job: HostJob, store_for: StoreFor, imds: MetadataClient, sink: Sink, agent_started_epoch_s: float) -> int:
+def run_host(
+    job: HostJob,
+    store_for: StoreFor,
+    imds: MetadataClient,
+    sink: Sink,
+    agent_started_epoch_s: float,
+    host_contract: HostContract = TRAINING_CONTRACT,
+) -> int:
     """Run this host's container through the TrainingRunner, watching for interruptions; return the exit code.
 
     :param job: this host's view of the job.
@@ -138,6 +162,7 @@ def run_host(job: HostJob, store_for: StoreFor, imds: MetadataClient, sink: Sink
     :param imds: the metadata client.
     :param sink: receives progress and log lines.
     :param agent_started_epoch_s: when this agent started, in epoch seconds.
+    :param host_contract: what the kind of job puts in its hosts and takes out.
     """
     document, identity = job.document, job.identity
     record_uri = parse_uri(document.record_uri, "record_uri")
@@ -151,7 +176,7 @@ def run_host(job: HostJob, store_for: StoreFor, imds: MetadataClient, sink: Sink
     else:
         record_uri = host_prefix(job.staging_uri, identity.host).join(RESULT_NAME)
         record = None  # each launch of another host hands in a fresh result
-    record = record or JobRecord(job_name=document.job_name, kind="training", created_at=utc_now_iso())
+    record = record or JobRecord(job_name=document.job_name, kind=document.kind, created_at=utc_now_iso())
     started_epoch_s = launch_started_epoch_s(record, document.launched_at_epoch_s, agent_started_epoch_s)
     writer = MeteredRecordWriter(store_for(record_uri), record_uri, record, started_epoch_s)
     engine = InstanceEngine(ecr_client_for=lambda region: client_factory("ecr", None, region))
@@ -161,7 +186,7 @@ def run_host(job: HostJob, store_for: StoreFor, imds: MetadataClient, sink: Sink
         peer_addresses={host: peer.private_ip for host, peer in job.peers.items()},
         limit_resources=False,
     )
-    runner = TrainingRunner(engine, store_for, work_root(), identity.region, placement)
+    runner = TrainingRunner(engine, store_for, work_root(), identity.region, placement, host_contract=host_contract)
     runner.agent = {"host": identity.host, "instance_id": identity.instance_id, "private_ip": identity.private_ip}
     # The instance's AWS settings, and its secrets read with the instance's role.
     runner.read_secrets = lambda: {
@@ -180,7 +205,7 @@ def run_host(job: HostJob, store_for: StoreFor, imds: MetadataClient, sink: Sink
         sink(f"Stopping {identity.host}: {reason}")
         threading.Thread(target=runner.stop, daemon=True).start()
 
-    runner.export, peer_check = _export_for(job, store_for, writer, interrupt)
+    runner.export, peer_check = _export_for(job, store_for, writer, interrupt, host_contract)
     watch = InterruptionWatch(
         imds, store_for(job.staging_uri), job.staging_uri.join(STOP_REQUEST_NAME), interrupt, stop, peer_check
     )
@@ -200,7 +225,11 @@ def run_host(job: HostJob, store_for: StoreFor, imds: MetadataClient, sink: Sink
 
 
 def _export_for(
-    job: HostJob, store_for: StoreFor, writer: MeteredRecordWriter, interrupt: Callable[[str], None]
+    job: HostJob,
+    store_for: StoreFor,
+    writer: MeteredRecordWriter,
+    interrupt: Callable[[str], None],
+    host_contract: HostContract,
 ) -> tuple[TrainingExport, Callable[[], str | None] | None]:
     """Choose how this host exports, and what it watches of the other hosts.
 
@@ -208,10 +237,21 @@ def _export_for(
     :param store_for: returns the store for a URI.
     :param writer: this host's record writer.
     :param interrupt: interrupts this host.
+    :param host_contract: the kind's contract (its export, and what each host hands in).
     """
     if job.is_leader:
         others = {host: peer for host, peer in job.peers.items() if host != job.identity.host}
-        merge = PeerMergeExport(store_for, job.staging_uri, others, writer, job.document.deadline_epoch_s, interrupt)
+        names = list(host_contract.layout(job.document.spec, "").host_outputs())
+        merge = PeerMergeExport(
+            host_contract.export(store_for),
+            names,
+            store_for,
+            job.staging_uri,
+            others,
+            writer,
+            job.document.deadline_epoch_s,
+            interrupt,
+        )
         return merge, (merge.peer_check if others else None)
     leader = job.peers[job.hosts[0]]
     return HostResultExport(store_for, job.staging_uri), leader_check(

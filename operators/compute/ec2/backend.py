@@ -63,6 +63,10 @@ class Ec2Backend(Backend):
             from ml_lifecycle.compute.ec2.transform_jobs import Ec2TransformJobs
 
             return Ec2TransformJobs(**common)
+        if kind.name == "processing":
+            from ml_lifecycle.compute.ec2.processing_jobs import Ec2ProcessingJobs
+
+            return Ec2ProcessingJobs(**common)
         raise NotImplementedError(f"the EC2 backend runs no {kind.name} jobs")
 
     def endpoints(self) -> EndpointBackend:

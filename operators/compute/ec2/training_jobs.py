@@ -65,9 +65,16 @@ class Ec2TrainingJobs(Ec2Jobs):
         :param owner: the Airflow identity labels.
         :param sink: the task log.
         """
-        list_channels(dict(spec.channels), self.store_for)
+        self.check_inputs(spec)
         self.first_launch_s = time.time()
         self._launch(spec, job_name, dict(owner), self.resolve_ami(spec.instance_type), sink)
+
+    def check_inputs(self, spec: TrainingSpec) -> None:
+        """List every channel before anything launches (none may be empty).
+
+        :param spec: the training spec.
+        """
+        list_channels(dict(spec.channels), self.store_for)
 
     def wait(self, spec: TrainingSpec, job_name: str, sink: LogSink) -> JobRecord | None:
         """Stream the job's logs until its record is terminal; relaunch after a spot interruption within max_wait_s.
@@ -156,9 +163,13 @@ class Ec2TrainingJobs(Ec2Jobs):
             raise JobFailed(job_name, SecondaryStatus.INTERRUPTED, "spot interruptions outlasted max_wait_s")
         interrupted = [i["InstanceId"] for i in self.fleet.instances(job_name)]
         if interrupted:
-            sink(f"Training job {job_name} was interrupted; waiting for instance(s) {', '.join(interrupted)} to end")
+            sink(
+                f"{self.kind.title} {job_name} was interrupted; waiting for instance(s) {', '.join(interrupted)} to end"
+            )
             self.fleet.wait_terminated(interrupted)
-        sink(f"Training job {job_name}: relaunching after a spot interruption; it resumes from its last checkpoint")
+        sink(
+            f"{self.kind.title} {job_name}: relaunching after a spot interruption; it resumes from its last checkpoint"
+        )
         return self._launch(spec, job_name, owner, self.fleet.resolve_ami(self.settings, spec.instance_type), sink)
 
     def _first_launch_s(self, spec: TrainingSpec, job_name: str) -> float:
@@ -195,7 +206,7 @@ class Ec2TrainingJobs(Ec2Jobs):
         :param job_name: the job's name.
         :param wait_s: how long to wait for the record to say Stopped (Airflow kills a task's cleanup after 60 s).
         """
-        uri = staging_uri(spec, job_name).join(STOP_OBJECT)
+        uri = self.staging(spec, job_name).join(STOP_OBJECT)
         self.store_for(uri).write_bytes(uri, b"stop")
         deadline_s = time.monotonic() + wait_s
         while True:
@@ -219,7 +230,7 @@ class Ec2TrainingJobs(Ec2Jobs):
         """
         now_s = time.time()
         plan = LaunchPlan(
-            kind="training",
+            kind=self.kind.name,
             job_name=job_name,
             spec=spec,
             owner=owner,
@@ -227,7 +238,7 @@ class Ec2TrainingJobs(Ec2Jobs):
             instance_count=spec.instance_count,
             deadline_epoch_s=int(now_s + spec.max_runtime_s + contract.STOP_GRACE_TRAINING_S + DEADLINE_MARGIN_S),
             record_uri=self.record_uri(spec, job_name),
-            staging=staging_uri(spec, job_name),
+            staging=self.staging(spec, job_name),
             use_spot=self.spot.use_spot,
             ami_id=ami_id,
             attempt=len(self.launch_times) + 1,

@@ -59,6 +59,11 @@ class LocalBackend(Backend):
             from ml_lifecycle.compute.local.transform.jobs import LocalTransformJobs
 
             return LocalTransformJobs(serving_host=settings.serving_host(), **common)
+        if kind.name == "processing":
+            from ml_lifecycle.compute.local.processing.contract import PROCESSING_CONTRACT
+            from ml_lifecycle.compute.local.training.jobs import LocalTrainingJobs
+
+            return LocalTrainingJobs(region=settings.region(), host_contract=PROCESSING_CONTRACT, **common)
         raise NotImplementedError(f"the local backend runs no {kind.name} jobs")
 
     def endpoints(self) -> EndpointBackend:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ml_lifecycle.core.data_capture import DataCapture
 from ml_lifecycle.core.errors import SpecError
+from ml_lifecycle.core.processing_spec import ProcessingSpec
 from ml_lifecycle.core.specs import Channel, EndpointSpec, TrainingSpec, TransformSpec
 
 JOB_DOCUMENT_VERSION = 1
@@ -16,6 +17,7 @@ MAPPING_FIELDS = ("environment", "secrets")  # of the flat specs
 LOG_GROUPS = {
     "training": "/aws/ml-lifecycle/TrainingJobs",
     "transform": "/aws/ml-lifecycle/TransformJobs",
+    "processing": "/aws/ml-lifecycle/ProcessingJobs",
     "endpoint": "/aws/ml-lifecycle/Endpoints",
 }
 
@@ -117,6 +119,7 @@ SPEC_CODECS: dict[str, tuple[Callable[[Any], dict[str, Any]], Callable[[dict[str
     "training": (training_spec_to_dict, training_spec_from_dict),
     "transform": (flat_spec_to_dict, lambda data: flat_spec_from_dict(TransformSpec, data)),
     "endpoint": (flat_spec_to_dict, lambda data: flat_spec_from_dict(EndpointSpec, data)),
+    "processing": (ProcessingSpec.to_dict, ProcessingSpec.from_dict),
 }
 
 
@@ -126,7 +129,7 @@ class JobDocument:
 
     :param version: the document format; only JOB_DOCUMENT_VERSION is understood.
     :param job_name: the job's name.
-    :param kind: ``training``, ``transform`` or ``endpoint`` (which of SPEC_CODECS encodes the spec).
+    :param kind: ``training``, ``transform``, ``processing`` or ``endpoint`` (which of SPEC_CODECS encodes the spec).
     :param spec: the job's spec (TrainingSpec, TransformSpec or EndpointSpec, as kind says).
     :param owner: the ownership labels (DAG, task, run, map index).
     :param region: the AWS region of the instances.

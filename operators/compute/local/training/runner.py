@@ -1,4 +1,4 @@
-"""Run one training job on the Docker engine with SageMaker's layout, and export its outputs."""
+"""Run one container job (training, processing) on the Docker engine with SageMaker's layout, and export its outputs."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from ml_lifecycle.compute.inputs import list_channels
 from ml_lifecycle.compute.local.container_sizing import container_resources, plan_gpus
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine, ImageInfo
-from ml_lifecycle.compute.local.training.checkpoints import DEFAULT_SYNC_INTERVAL_S, CheckpointSync
-from ml_lifecycle.compute.local.training.export import ArchiveExport, TrainingExport
+from ml_lifecycle.compute.local.training.checkpoints import DEFAULT_SYNC_INTERVAL_S
+from ml_lifecycle.compute.local.training.engine_calls import in_background, in_parallel, succeeded
+from ml_lifecycle.compute.local.training.export import TrainingExport
 from ml_lifecycle.compute.local.training.failure import failure_reason_of
+from ml_lifecycle.compute.local.training.host_contract import TRAINING_CONTRACT, HostContract
 from ml_lifecycle.compute.local.training.host_watch import HostWatcher, LogSink
 from ml_lifecycle.compute.local.training.interruption import INTERRUPT_GRACE_S, INTERRUPTED, JobInterrupted
 from ml_lifecycle.compute.local.training.live_metrics import LIVE_METRICS_INTERVAL_S, LiveMetrics
@@ -28,13 +30,10 @@ from ml_lifecycle.compute.records import RecordWriter, StoreFor
 from ml_lifecycle.core import contract, labels
 from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.gpus import GpuRequest
-from ml_lifecycle.core.job_kinds import DEADLINE_MARGIN_S, RECORD_NAME, job_output_uri
+from ml_lifecycle.core.job_kinds import DEADLINE_MARGIN_S, RECORD_NAME
 from ml_lifecycle.core.metrics import MetricScanner
 from ml_lifecycle.core.naming import container_name
-from ml_lifecycle.core.script_mode import job_hyperparameters
-from ml_lifecycle.core.specs import TrainingSpec
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_failed, status_for_exit
-from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.errors import JobFailed, MlLifecycleError
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,8 @@ class StopRequested(MlLifecycleError):
 
 
 class TrainingRunner:
-    """Runs training jobs on one Docker engine; one instance per job, so stop() knows what to stop."""
+    """Runs container jobs (training, or another kind its host contract describes) on one Docker engine; one instance
+    per job, so stop() knows what to stop."""
 
     def __init__(
         self,
@@ -55,6 +55,7 @@ class TrainingRunner:
         region: str,
         placement: HostPlacement | None = None,
         export: TrainingExport | None = None,
+        host_contract: HostContract = TRAINING_CONTRACT,
     ) -> None:
         """Hold the engine, stores and working folder.
 
@@ -63,14 +64,17 @@ class TrainingRunner:
         :param work_root: the folder under which each job lays out /opt/ml (visible to the engine).
         :param region: the AWS region reported to the container.
         :param placement: which hosts run here and how they are networked; None runs all on a private network.
-        :param export: gathers hosts that ran elsewhere and uploads the outputs; None packs archives (SageMaker's way).
+        :param export: gathers hosts that ran elsewhere and uploads the outputs; None uploads as the kind does when
+            every host ran here (training packs archives, SageMaker's way).
+        :param host_contract: what the kind of job puts in its hosts and takes out (default: training).
         """
+        self.contract = host_contract
         self.engine = engine
         self.store_for = store_for
         self.work_root = work_root
         self.region = region
         self.placement = placement or HostPlacement()
-        self.export = export or ArchiveExport(store_for)
+        self.export = export or host_contract.export(store_for)
         self._watcher: HostWatcher | None = None
         self._log_tail = ""
         self._stop_requested = threading.Event()
@@ -83,7 +87,7 @@ class TrainingRunner:
 
     def run(
         self,
-        spec: TrainingSpec,
+        spec: Any,
         job_name: str,
         owner: dict[str, str],
         sink: LogSink = log.info,
@@ -96,24 +100,26 @@ class TrainingRunner:
 
         An interrupted job (interrupt()) returns its record InProgress with secondary status Interrupted.
 
-        :param spec: the training spec.
+        :param spec: the job's spec (a TrainingSpec, or the spec of the host contract's kind).
         :param job_name: the job's name.
         :param owner: the Airflow identity labels.
         :param sink: receives progress and each host's log lines.
-        :param listings: channel name -> objects, when a preflight listed them already; None lists them here.
+        :param listings: channel (or input) name -> objects, when a preflight listed them already; None lists them here.
         :param writer: the record to continue (a resumed job, or a host result of a job run on several
-            machines); None starts ``<output_path>/<job>/status.json`` afresh.
+            machines); None starts the kind's record (``<output_path>/<job>/status.json``) afresh.
         :param image: the job's image as a preflight just found it on this engine; None looks it up (pulling it).
         :param gpus: each local host's GPUs as a preflight planned them; None plans them here.
         """
         hosts = contract.host_names(spec.instance_count)
         if writer is None:
-            out_uri = job_output_uri(spec.output_path, job_name)
-            record = JobRecord(job_name=job_name, kind="training", created_at=utc_now_iso())
+            out_uri = self.contract.job_uri(spec, job_name)
+            record = JobRecord(job_name=job_name, kind=self.contract.kind.name, created_at=utc_now_iso())
             writer = RecordWriter(self.store_for(out_uri), out_uri.join(RECORD_NAME), record)
         record = writer.record
         record.hosts, record.image_uri, record.owner = hosts, spec.image_uri, owner
-        record.hyperparameters = job_hyperparameters(spec, job_name, self.region)  # as the container gets them
+        record.hyperparameters = self.contract.hyperparameters(
+            spec, job_name, self.region
+        )  # as the container gets them
         record.agent = {**record.agent, **self.agent}
         writer.transition(SecondaryStatus.STARTING, JobStatus.IN_PROGRESS)
         job_dir = self.work_root / "jobs" / job_name
@@ -122,7 +128,9 @@ class TrainingRunner:
         self._network_removal = None
         try:
             if listings is None:
-                listings = list_channels(dict(spec.channels), self.store_for)
+                listings = list_channels(
+                    dict(self.contract.channels(spec)), self.store_for, self.contract.inputs_parameter
+                )
             result = self._run(spec, job_name, owner, hosts, job_dir, network, writer, sink, listings, image, gpus)
         except BaseException as err:
             self._fail(writer, err)
@@ -149,7 +157,7 @@ class TrainingRunner:
 
     def _run(
         self,
-        spec: TrainingSpec,
+        spec: Any,
         job_name: str,
         owner: dict[str, str],
         hosts: list[str],
@@ -163,7 +171,7 @@ class TrainingRunner:
     ) -> JobRecord:
         """Stage, run, watch and export; returns the final record.
 
-        :param spec: the training spec.
+        :param spec: the job's spec.
         :param job_name: the job's name.
         :param owner: the Airflow identity labels.
         :param hosts: the host names.
@@ -186,40 +194,37 @@ class TrainingRunner:
         )
         resources = dict(zip(here, sizes, strict=True))
         # Every host gets a layout, so channels are sharded over all of them; only the hosts here run.
-        layouts = {host: contract.HostLayout(str(job_dir / host)) for host in hosts}
+        layouts = {host: self.contract.layout(spec, str(job_dir / host)) for host in hosts}
         for folder in (folder for layout in layouts.values() for folder in layout.folders()):
             os.makedirs(folder, exist_ok=True)
         writer.transition(SecondaryStatus.DOWNLOADING)
-        staged = stage_channels(spec.channels, hosts, layouts, str(job_dir / "shared"), self.store_for, listings)
+        channels = self.contract.channels(spec)
+        shared_dir = str(job_dir / "shared")
+        gunzip = self.contract.gunzipped(spec)
+        staged = stage_channels(channels, hosts, layouts, shared_dir, self.store_for, listings, gunzip=gunzip)
         record.inputs = staged.inputs
-        hyperparameters = job_hyperparameters(spec, job_name, self.region)
         for host in here:
-            layout = layouts[host]
-            files = contract.config_files(hyperparameters, spec.channels, hosts, host, spec.instance_type)
+            files = self.contract.config_files(spec, job_name, self.region, hosts, host)
             for name, content in files.items():
-                Path(layout.config_dir, name).write_text(content)
-        checkpoints = None
-        if spec.checkpoint_uri:
-            checkpoints = CheckpointSync(
-                parse_uri(spec.checkpoint_uri, "checkpoint_uri"),
-                {host: layouts[host].checkpoint_dir for host in here},
-                self.store_for,
-                self.checkpoint_interval_s,
-            )
-            checkpoints.restore()
+                Path(layouts[host].config_dir, name).write_text(content)
+        # What is kept in step with a prefix while the hosts run (training's checkpoints, Continuous outputs).
+        syncs = self.contract.live_syncs(
+            spec, {h: layouts[h] for h in here}, self.store_for, self.checkpoint_interval_s
+        )
         # The reaper removes a job's containers past this time, even if its agent and Airflow are gone.
         deadline_epoch_s = time.time() + spec.max_runtime_s + contract.STOP_GRACE_TRAINING_S + DEADLINE_MARGIN_S
-        run_labels = labels.owned("training", job_name, owner, deadline=str(int(deadline_epoch_s)))
+        run_labels = labels.owned(self.contract.kind.name, job_name, owner, deadline=str(int(deadline_epoch_s)))
         addresses: dict[str, str] = dict(self.placement.peer_addresses)
         if network:
             created = self.engine.create_network(network, run_labels, internal=spec.enable_network_isolation)
             addresses = self.engine.host_addresses(created, hosts)
-        entrypoint, command = contract.training_command(spec.entrypoint, spec.arguments)
-        environment = {**contract.training_environment(job_name, self.region, spec.environment), **self.read_secrets()}
+        entrypoint, command = self.contract.command(spec)
+        environment = {**self.contract.environment(spec, job_name, self.region), **self.read_secrets()}
+        title = self.contract.kind.title
         if self._interrupted.is_set():
-            raise JobInterrupted(f"Training job {job_name} was interrupted before its containers started")
+            raise JobInterrupted(f"{title} {job_name} was interrupted before its containers started")
         if self._stop_requested.is_set():
-            raise StopRequested(f"Training job {job_name} was stopped before its containers started")
+            raise StopRequested(f"{title} {job_name} was stopped before its containers started")
         writer.transition(SecondaryStatus.TRAINING)
         runs = {
             host: functools.partial(
@@ -243,19 +248,19 @@ class TrainingRunner:
         }
         # The hosts start together (the engine serves round trips in parallel); a failed start fails the job.
         containers = in_parallel(runs)
-        sink(f"Training job {job_name}: {len(here)} of {len(hosts)} host(s) started here from {spec.image_uri}")
-        if checkpoints is not None:
-            checkpoints.start()
-        scanner = MetricScanner(spec.metric_definitions)
+        sink(f"{title} {job_name}: {len(here)} of {len(hosts)} host(s) started here from {spec.image_uri}")
+        for sync in syncs:
+            sync.start()
+        scanner = MetricScanner(getattr(spec, "metric_definitions", ()))  # a training option
         self._watcher = HostWatcher(self.engine, containers, scanner, sink)
         if self._stop_requested.is_set():
             self._watcher.stop()
         with LiveMetrics(writer, self._watcher.metric_series, LIVE_METRICS_INTERVAL_S):  # the curve so far
             watched = self._watcher.watch(spec.max_runtime_s)
         if network:  # the hosts here have exited: their network goes while the outputs are exported
-            self._network_removal = _in_background(lambda: self.engine.remove_network(network))
-        if checkpoints is not None:
-            checkpoints.stop()
+            self._network_removal = in_background(lambda: self.engine.remove_network(network))
+        for sync in syncs:
+            sync.stop()
         remote_reasons = {} if self._interrupted.is_set() else self.export.collect(watched, job_dir)
         if self._interrupted.is_set():  # here, or (collect found) on another host
             return self._interrupted_end(writer, containers, sink)
@@ -273,17 +278,17 @@ class TrainingRunner:
             )
             failed_host = next((h for h, c in sorted(watched.exit_codes.items()) if c != 0), here[0])
             self._log_tail = self.engine.log_tail(containers[failed_host]) if failed_host in containers else ""
-        # Artifacts saved before a stop are kept, as SageMaker keeps them; a failed job uploads nothing.
-        if status == JobStatus.COMPLETED or watched.max_runtime_exceeded or watched.stopped:
+        # Training keeps what a stopped job saved, as SageMaker does; a failed job uploads nothing.
+        if self.contract.uploads(status, watched):
             writer.transition(SecondaryStatus.UPLOADING)
             record.artifacts = self.export.export(
-                spec, job_dir, {h: layouts[h] for h in here}, job_output_uri(spec.output_path, job_name)
+                spec, job_dir, {h: layouts[h] for h in here}, self.contract.job_uri(spec, job_name)
             )
         # The containers go before the final record, so a terminal record means nothing of the job still runs.
         self._remove_all(containers.values())
         record.ended_at = utc_now_iso()
         writer.transition(secondary, status)
-        sink(f"Training job {job_name} ended {secondary}; metrics {record.metrics}")
+        sink(f"{title} {job_name} ended {secondary}; metrics {record.metrics}")
         return record
 
     def _interrupted_end(self, writer: RecordWriter, containers: dict[str, Any], sink: LogSink) -> JobRecord:
@@ -295,7 +300,9 @@ class TrainingRunner:
         """
         self._remove_all(containers.values())
         writer.transition(INTERRUPTED)
-        sink(f"Training job {writer.record.job_name} was interrupted; its checkpoints are saved for a resume")
+        sink(
+            f"{self.contract.kind.title} {writer.record.job_name} was interrupted; its checkpoints are saved for a resume"
+        )
         return writer.record
 
     def _fail(self, writer: RecordWriter, err: BaseException) -> None:
@@ -341,56 +348,10 @@ class TrainingRunner:
             lambda: self._remove_all(
                 c for c in self.engine.containers({labels.JOB: job_name}) if (c.labels or {}).get(labels.HOST) in hosts
             ),
-            lambda: network and not _succeeded(self._network_removal) and self.engine.remove_network(network),
+            lambda: network and not succeeded(self._network_removal) and self.engine.remove_network(network),
             lambda: shutil.rmtree(job_dir, ignore_errors=True),
         ):
             try:
                 action()
             except Exception as err:
                 log.warning("Cleanup of %s: %s", job_name, err)
-
-
-def in_parallel(calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    """Run calls in threads and return key -> result once all ended; raises the first error in the calls' order.
-
-    :param calls: key -> a call without arguments.
-    """
-    if len(calls) <= 1:
-        return {key: call() for key, call in calls.items()}
-    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="engine") as pool:
-        futures = {key: pool.submit(call) for key, call in calls.items()}
-    for future in futures.values():
-        error = future.exception()
-        if error is not None:
-            raise error
-    return {key: future.result() for key, future in futures.items()}
-
-
-def _in_background(call: Callable[[], Any]) -> Future[Any]:
-    """Start a call in a thread of its own and return its future (errors stay in it, to be looked at or not).
-
-    :param call: a call without arguments.
-    """
-    future: Future[Any] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(call())
-        except BaseException as err:  # kept for the caller, which decides whether it matters
-            future.set_exception(err)
-
-    threading.Thread(target=run, name="engine-background", daemon=True).start()
-    return future
-
-
-def _succeeded(future: Future[Any] | None) -> bool:
-    """Wait for a background call and say whether it ended without error (False when there was none).
-
-    :param future: the call's future, or None.
-    """
-    if future is None:
-        return False
-    if future.exception() is not None:
-        log.debug("A background engine call failed (it is done again): %s", future.exception())
-        return False
-    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # Lineage keeps each object's ETag for channels up to this many objects, and a digest of all of them always.
 MAX_LISTED_OBJECTS = 100
+CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ def stage_channels(
     shared_dir: str,
     store_for: StoreFor,
     listings: Mapping[str, list[Any]],
+    gunzip: frozenset[str] = frozenset(),
 ) -> StagedChannels:
     """Make every channel's objects available to every host as SageMaker's File mode does.
 
@@ -55,6 +58,7 @@ def stage_channels(
     :param shared_dir: a folder for data that all hosts share.
     :param store_for: returns the store for a URI.
     :param listings: channel name -> its objects, as preflight.list_channels returned them.
+    :param gunzip: the channels whose objects are decompressed as they are staged (never mounted in place).
     """
     sources: dict[str, dict[str, str]] = {host: {} for host in hosts}
     inputs: dict[str, dict[str, Any]] = {}
@@ -64,7 +68,7 @@ def stage_channels(
         store = store_for(parse_uri(objects[0].uri))
         whole_folder = channel.data_type == "S3Prefix" and store.local_path(parse_uri(channel.uri))
         sharded = channel.distribution == "ShardedByS3Key" and len(hosts) > 1
-        if whole_folder and os.path.isdir(whole_folder) and not sharded:
+        if whole_folder and os.path.isdir(whole_folder) and not sharded and name not in gunzip:
             for host in hosts:
                 sources[host][name] = whole_folder
             log.info("Channel %s: %d objects mounted in place from %s", name, len(objects), whole_folder)
@@ -81,6 +85,8 @@ def stage_channels(
                 _link_files(share, target)
             else:
                 store.download_prefix(parse_uri(objects[0].uri), target, share)
+            if name in gunzip:
+                gunzip_files(share, target)
         for index, host in enumerate(hosts):
             sources[host][name] = targets[index if sharded else 0]
         log.info(
@@ -130,3 +136,24 @@ def _link_files(objects: Sequence[ObjectInfo], target: str) -> None:
             os.link(source, destination)
         except OSError:
             shutil.copy2(source, destination)
+
+
+def gunzip_files(objects: Sequence[ObjectInfo], target: str) -> None:
+    """Decompress staged gzip objects in place; a ``.gz`` suffix is dropped (the source of a hard link is untouched).
+
+    :param objects: the objects staged into target.
+    :param target: the folder holding them, by relative key.
+    """
+    for obj in objects:
+        path = os.path.join(target, obj.relative_key)
+        unpacked = path[: -len(".gz")] if path.endswith(".gz") else path
+        scratch = unpacked + ".gunzip-partial"
+        try:
+            with gzip.open(path, "rb") as source, open(scratch, "wb") as out:
+                shutil.copyfileobj(source, out, CHUNK_BYTES)
+        except (OSError, EOFError) as err:
+            raise SpecError(
+                "S3CompressionType", f"{obj.uri} is not gzip data ({err})", "Set compression 'None' for this input"
+            ) from err
+        os.unlink(path)  # a hard link: the source file keeps its data
+        os.replace(scratch, unpacked)

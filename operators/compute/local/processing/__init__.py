@@ -1,0 +1,1 @@
+"""Processing jobs on a Docker engine: the training runner with processing's host contract."""

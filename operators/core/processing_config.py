@@ -1,0 +1,173 @@
+"""A processing host's /opt/ml: its layout, and processingjobconfig.json and resourceconfig.json as SageMaker writes them.
+
+SageMaker writes the job's request (with its name and ARN) to processingjobconfig.json, and the same
+resourceconfig.json as for training (one homogeneous group).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ml_lifecycle.core.contract import OUTPUT_DIR, Mount, resource_config
+from ml_lifecycle.core.processing_spec import ProcessingSpec
+
+CONFIG_DIR = "/opt/ml/config"
+JOB_CONFIG_NAME = "processingjobconfig.json"
+RESOURCE_CONFIG_NAME = "resourceconfig.json"
+# We run in no AWS account; the ARN keeps SageMaker's shape with this account, as moto's default account.
+ACCOUNT_ID = "000000000000"
+
+
+def processing_job_arn(job_name: str, region: str) -> str:
+    """Return the job's ARN in SageMaker's form (SageMaker lower-cases the name in ARNs).
+
+    :param job_name: the job's name.
+    :param region: the AWS region reported to the container.
+    """
+    return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:processing-job/{job_name.lower()}"
+
+
+def processing_job_config(spec: ProcessingSpec, job_name: str, region: str) -> dict[str, Any]:
+    """Return processingjobconfig.json's content: the job's request, field for field as SageMaker names them.
+
+    :param spec: the processing spec.
+    :param job_name: the job's name.
+    :param region: the AWS region reported to the container.
+    """
+    app: dict[str, Any] = {"ImageUri": spec.image_uri}
+    if spec.entrypoint:
+        app["ContainerEntrypoint"] = list(spec.entrypoint)
+    if spec.arguments:
+        app["ContainerArguments"] = list(spec.arguments)
+    return {
+        "ProcessingJobArn": processing_job_arn(job_name, region),
+        "ProcessingJobName": job_name,
+        "AppSpecification": app,
+        "Environment": dict(spec.environment),
+        "NetworkConfig": {
+            "EnableInterContainerTrafficEncryption": False,
+            "EnableNetworkIsolation": spec.enable_network_isolation,
+        },
+        "ProcessingInputs": [
+            {
+                "InputName": item.name,
+                "AppManaged": False,
+                "S3Input": {
+                    "S3Uri": item.source,
+                    "LocalPath": item.local_path,
+                    "S3DataType": item.data_type,
+                    "S3InputMode": item.input_mode,
+                    "S3DataDistributionType": item.distribution,
+                    "S3CompressionType": item.compression,
+                },
+            }
+            for item in spec.inputs
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": item.name,
+                    "AppManaged": False,
+                    "S3Output": {
+                        "S3Uri": item.destination,
+                        "LocalPath": item.local_path,
+                        "S3UploadMode": item.upload_mode,
+                    },
+                }
+                for item in spec.outputs
+            ]
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": spec.instance_count,
+                "InstanceType": spec.instance_type,
+                "VolumeSizeInGB": spec.volume_size_gb,
+            }
+        },
+        "RoleArn": spec.role_arn or "",
+        "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_s},
+    }
+
+
+def processing_config_files(
+    spec: ProcessingSpec, job_name: str, region: str, hosts: Sequence[str], current_host: str
+) -> dict[str, str]:
+    """Return file name -> content for one host's /opt/ml/config.
+
+    :param spec: the processing spec.
+    :param job_name: the job's name.
+    :param region: the AWS region reported to the container.
+    :param hosts: every host of the job, sorted.
+    :param current_host: the host these files are for.
+    """
+    return {
+        JOB_CONFIG_NAME: json.dumps(processing_job_config(spec, job_name, region), sort_keys=True),
+        RESOURCE_CONFIG_NAME: json.dumps(resource_config(hosts, current_host, spec.instance_type), sort_keys=True),
+    }
+
+
+@dataclass(frozen=True)
+class ProcessingLayout:
+    """Where one processing host's /opt/ml lives on the engine's host: config, output (failure), inputs and outputs.
+
+    :param root: the host's working folder.
+    :param inputs: input name -> its LocalPath in the container.
+    :param outputs: output name -> its LocalPath in the container.
+    :param continuous: the outputs uploaded while the job runs (each host syncs its own; none is handed in).
+    """
+
+    root: str
+    inputs: Mapping[str, str]
+    outputs: Mapping[str, str]
+    continuous: frozenset[str] = frozenset()
+
+    @property
+    def config_dir(self) -> str:
+        """Folder mounted at /opt/ml/config."""
+        return posixpath.join(self.root, "config")
+
+    @property
+    def output_dir(self) -> str:
+        """Folder mounted at /opt/ml/output (where a failing container may explain itself in ``failure``)."""
+        return posixpath.join(self.root, "output")
+
+    @property
+    def failure_file(self) -> str:
+        """The file seen as /opt/ml/output/failure."""
+        return posixpath.join(self.output_dir, "failure")
+
+    def output_folder(self, name: str) -> str:
+        """Folder mounted at an output's LocalPath.
+
+        :param name: the output's name.
+        """
+        return posixpath.join(self.root, "outputs", name)
+
+    def staged_channel_dir(self, name: str) -> str:
+        """Folder an input is staged into when it cannot be mounted in place.
+
+        :param name: the input's name.
+        """
+        return posixpath.join(self.root, "inputs", name)
+
+    def host_outputs(self) -> dict[str, str]:
+        """Return output name -> its folder, for the outputs uploaded at the end (what this host hands in)."""
+        return {name: self.output_folder(name) for name in sorted(self.outputs) if name not in self.continuous}
+
+    def folders(self) -> tuple[str, ...]:
+        """Return the folders made before a host starts: its config, output and every output's folder."""
+        return (self.config_dir, self.output_dir, *(self.output_folder(name) for name in sorted(self.outputs)))
+
+    def mounts(self, input_sources: Mapping[str, str]) -> list[Mount]:
+        """Return the bind mounts: config (read-only), output, each input (read-only) and each output at its LocalPath.
+
+        :param input_sources: input name -> folder on the host holding its data.
+        """
+        mounts = [Mount(self.config_dir, CONFIG_DIR, read_only=True), Mount(self.output_dir, OUTPUT_DIR)]
+        mounts += [Mount(source, self.inputs[name], read_only=True) for name, source in sorted(input_sources.items())]
+        mounts += [Mount(self.output_folder(name), path) for name, path in sorted(self.outputs.items())]
+        return mounts

@@ -1,0 +1,141 @@
+"""processingjobconfig.json and resourceconfig.json: the documents SageMaker writes to /opt/ml/config."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ml_lifecycle.core.processing_config import ProcessingLayout, processing_config_files, processing_job_config
+from ml_lifecycle.core.processing_spec import ProcessingSpec
+
+SPEC = ProcessingSpec.build(
+    image_uri="localhost:5000/ml/split:1",
+    records_uri="s3://bucket/records",
+    inputs=[
+        {"name": "raw", "source": "s3://bucket/raw/", "local_path": "/opt/ml/processing/input"},
+        {
+            "name": "shards",
+            "source": "s3://bucket/m.manifest",
+            "local_path": "/opt/ml/processing/shards",
+            "data_type": "ManifestFile",
+            "distribution": "ShardedByS3Key",
+            "compression": "Gzip",
+        },
+    ],
+    outputs=[{"name": "train", "local_path": "/opt/ml/processing/train", "destination": "s3://bucket/train/"}],
+    entrypoint=["python3", "/opt/program/split.py"],
+    arguments=["--validation-fraction", "0.2"],
+    environment={"MODE": "fast"},
+    instance_type="ml.c5.xlarge",
+    instance_count=3,
+    volume_size_gb=50,
+    max_runtime_s=3600,
+    role_arn="arn:aws:iam::123456789012:role/processing",
+    enable_network_isolation=True,
+)
+
+
+def test_the_job_config_is_the_request_as_sagemaker_names_its_fields() -> None:
+    assert processing_job_config(SPEC, "Split-Job-1", "eu-west-1") == {
+        "ProcessingJobArn": "arn:aws:sagemaker:eu-west-1:000000000000:processing-job/split-job-1",
+        "ProcessingJobName": "Split-Job-1",
+        "AppSpecification": {
+            "ImageUri": "localhost:5000/ml/split:1",
+            "ContainerEntrypoint": ["python3", "/opt/program/split.py"],
+            "ContainerArguments": ["--validation-fraction", "0.2"],
+        },
+        "Environment": {"MODE": "fast"},
+        "NetworkConfig": {"EnableInterContainerTrafficEncryption": False, "EnableNetworkIsolation": True},
+        "ProcessingInputs": [
+            {
+                "InputName": "raw",
+                "AppManaged": False,
+                "S3Input": {
+                    "S3Uri": "s3://bucket/raw/",
+                    "LocalPath": "/opt/ml/processing/input",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                    "S3CompressionType": "None",
+                },
+            },
+            {
+                "InputName": "shards",
+                "AppManaged": False,
+                "S3Input": {
+                    "S3Uri": "s3://bucket/m.manifest",
+                    "LocalPath": "/opt/ml/processing/shards",
+                    "S3DataType": "ManifestFile",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "ShardedByS3Key",
+                    "S3CompressionType": "Gzip",
+                },
+            },
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "train",
+                    "AppManaged": False,
+                    "S3Output": {
+                        "S3Uri": "s3://bucket/train/",
+                        "LocalPath": "/opt/ml/processing/train",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 3, "InstanceType": "ml.c5.xlarge", "VolumeSizeInGB": 50}
+        },
+        "RoleArn": "arn:aws:iam::123456789012:role/processing",
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+    }
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "arguments", "app"),
+    [
+        ((), (), {}),
+        (("sh",), (), {"ContainerEntrypoint": ["sh"]}),
+        ((), ("--x",), {"ContainerArguments": ["--x"]}),
+    ],
+)
+def test_unset_container_fields_are_left_out(entrypoint: tuple, arguments: tuple, app: dict) -> None:
+    spec = ProcessingSpec(image_uri="img:1", records_uri="file:///r", entrypoint=entrypoint, arguments=arguments)
+    assert processing_job_config(spec, "j", "us-east-1")["AppSpecification"] == {"ImageUri": "img:1", **app}
+
+
+@pytest.mark.parametrize("host", ["algo-1", "algo-2", "algo-3"])
+def test_each_host_gets_its_own_resource_config(host: str) -> None:
+    files = processing_config_files(SPEC, "job", "us-east-1", ["algo-1", "algo-2", "algo-3"], host)
+    assert sorted(files) == ["processingjobconfig.json", "resourceconfig.json"]
+    assert json.loads(files["resourceconfig.json"]) == {
+        "current_host": host,
+        "current_instance_type": "ml.c5.xlarge",
+        "current_group_name": "homogeneousCluster",
+        "hosts": ["algo-1", "algo-2", "algo-3"],
+        "instance_groups": [
+            {
+                "instance_group_name": "homogeneousCluster",
+                "instance_type": "ml.c5.xlarge",
+                "hosts": ["algo-1", "algo-2", "algo-3"],
+            }
+        ],
+        "network_interface_name": "eth0",
+    }
+
+
+def test_the_layout_mounts_config_output_inputs_and_outputs_where_sagemaker_puts_them() -> None:
+    layout = ProcessingLayout(
+        "/work/job/algo-1", {"raw": "/opt/ml/processing/input"}, {"train": "/opt/ml/processing/t"}
+    )
+    mounts = [(m.source, m.target, m.read_only) for m in layout.mounts({"raw": "/data/raw"})]
+    assert mounts == [
+        ("/work/job/algo-1/config", "/opt/ml/config", True),
+        ("/work/job/algo-1/output", "/opt/ml/output", False),
+        ("/data/raw", "/opt/ml/processing/input", True),
+        ("/work/job/algo-1/outputs/train", "/opt/ml/processing/t", False),
+    ]
+    assert layout.host_outputs() == {"train": "/work/job/algo-1/outputs/train"}
