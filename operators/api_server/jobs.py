@@ -58,6 +58,7 @@ class JobKindApi:
     :param prepare: adds to the stored document what its request refers to (a transform's model), or None.
     :param role_field: the request field naming the execution role.
     :param backend_prefix: put before a job's name on the backend, so kinds of job never share a name there.
+    :param api_locations: the job's locations the API chooses itself (not checked as a caller's are).
     """
 
     state_kind: str
@@ -69,6 +70,7 @@ class JobKindApi:
     prepare: Callable[[dict[str, Any], ApiState], None] | None = None
     role_field: str = "RoleArn"
     backend_prefix: str = ""
+    api_locations: tuple[str, ...] = ()
 
     @property
     def name_field(self) -> str:
@@ -141,7 +143,8 @@ class JobApi:
         if self.kind.prepare is not None:
             self.kind.prepare(document, self.state)
         operator, spec, jobs = self._build_runner(document)
-        check_locations(jobs.kind.locations(spec), self.config)
+        chosen = {k: v for k, v in jobs.kind.locations(spec).items() if k not in self.kind.api_locations}
+        check_locations(chosen, self.config)
         check_role(spec.role_arn, self.config, self.kind.role_field)
         job = self.kind.backend_name(name)
         jobs.preflight(spec)

@@ -8,7 +8,7 @@ from typing import Any
 from ml_lifecycle.api_server.config import ApiConfig
 from ml_lifecycle.api_server.endpoints import EndpointApi
 from ml_lifecycle.api_server.errors import ApiError
-from ml_lifecycle.api_server.job_kinds import TRAINING, TRANSFORM
+from ml_lifecycle.api_server.job_kinds import PROCESSING, TRAINING, TRANSFORM
 from ml_lifecycle.api_server.jobs import JobApi
 from ml_lifecycle.api_server.logs_api import LogsApi
 from ml_lifecycle.api_server.state import ApiState
@@ -32,6 +32,7 @@ class Operations:
         self.jobs = {
             "training": JobApi(TRAINING, config, self.state),
             "transform": JobApi(TRANSFORM, config, self.state),
+            "processing": JobApi(PROCESSING, config, self.state),
         }
         self.endpoints = EndpointApi(config, self.state)
         self.tuning = TuningJobApi(config, self.state)

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from support.api_server import api_client, training_request, tuning_request
+from support.api_server import api_client, processing_request, training_request, tuning_request
 
 pytestmark = pytest.mark.docker
 
@@ -97,6 +97,10 @@ UNSIGNED_OPERATIONS = {
     "StopHyperParameterTuningJob": lambda name, _: {"HyperParameterTuningJobName": name},
     "ListHyperParameterTuningJobs": lambda _name, _image: {},
     "ListTrainingJobsForHyperParameterTuningJob": lambda name, _: {"HyperParameterTuningJobName": name},
+    "CreateProcessingJob": lambda name, image: processing_request(name, image),
+    "DescribeProcessingJob": lambda name, _: {"ProcessingJobName": name},
+    "StopProcessingJob": lambda name, _: {"ProcessingJobName": name},
+    "ListProcessingJobs": lambda _name, _image: {},
 }
 
 

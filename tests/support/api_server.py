@@ -199,6 +199,53 @@ def tuning_request(name: str, image: str, **config: Any) -> dict[str, Any]:
     }
 
 
+def processing_request(name: str, image: str) -> dict[str, Any]:
+    """Return a CreateProcessingJob request as the provider's config or the SDK writes it: the split example over
+    s3://ml-bucket/raw, its train and validation folders uploaded under s3://ml-bucket/split/<name>/.
+
+    :param name: the job's name.
+    :param image: the split image.
+    """
+    return {
+        "ProcessingJobName": name,
+        "ProcessingInputs": [
+            {
+                "InputName": "raw",
+                "AppManaged": False,
+                "S3Input": {
+                    "S3Uri": "s3://ml-bucket/raw",
+                    "LocalPath": "/opt/ml/processing/input",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                    "S3CompressionType": "None",
+                },
+            }
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": part,
+                    "AppManaged": False,
+                    "S3Output": {
+                        "S3Uri": f"s3://ml-bucket/split/{name}/{part}",
+                        "LocalPath": f"/opt/ml/processing/{part}",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+                for part in ("train", "validation")
+            ]
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        "AppSpecification": {"ImageUri": image, "ContainerArguments": ["--validation-fraction", "0.25"]},
+        "RoleArn": ROLE_ARN,
+        "Tags": [{"Key": "team", "Value": "ml"}],
+    }
+
+
 @pytest.fixture
 def api_url(s3: Any, ml_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Our API on the local engine, its state in moto's S3, accepting the key of the ``sagemaker_api`` connection."""

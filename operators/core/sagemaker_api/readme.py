@@ -6,6 +6,7 @@ from __future__ import annotations
 from ml_lifecycle.core.sagemaker_api.endpoint import ENDPOINT_CONFIG_RULES, ENDPOINT_RULES
 from ml_lifecycle.core.sagemaker_api.fields import FieldRule, rules_table
 from ml_lifecycle.core.sagemaker_api.model import MODEL_RULES
+from ml_lifecycle.core.sagemaker_api.processing import PROCESSING_RULES
 from ml_lifecycle.core.sagemaker_api.training import TRAINING_RULES
 from ml_lifecycle.core.sagemaker_api.transform import TRANSFORM_RULES
 from ml_lifecycle.core.sagemaker_api.tuning import TUNING_RULES
@@ -23,6 +24,7 @@ REQUESTS: tuple[tuple[str, str, tuple[FieldRule, ...]], ...] = (
     ),
     ("CreateEndpoint", "the same", ENDPOINT_RULES),
     ("CreateHyperParameterTuningJob", "TuneOnEC2Operator.from_sagemaker(config)", TUNING_RULES),
+    ("CreateProcessingJob", "ProcessOnEC2Operator.from_sagemaker(config)", PROCESSING_RULES),
 )
 
 
