@@ -187,6 +187,45 @@ def tuner(args: dict) -> dict:
     }
 
 
+def script_processor(args: dict) -> dict:
+    """ScriptProcessor.run() with our own image: the SDK uploads the script, stages it as the ``code`` input and runs
+    it with the image's python, then the outputs are read back from their destinations.
+
+    :param args: image, role, script path, raw data URI, output prefix, bucket, name.
+    """
+    from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+
+    processor = ScriptProcessor(
+        image_uri=args["image"],
+        command=["python3"],
+        role=args["role"],
+        instance_count=1,
+        instance_type="ml.m5.large",
+        sagemaker_session=sagemaker.Session(
+            boto_session=boto3.Session(region_name="us-east-1"), default_bucket=args["bucket"]
+        ),
+    )
+    processor.run(
+        code=args["script"],
+        inputs=[ProcessingInput(source=args["raw_uri"], destination="/opt/ml/processing/raw")],
+        outputs=[
+            ProcessingOutput(
+                output_name=part, source=f"/opt/ml/processing/{part}", destination=f"{args['output']}/{part}"
+            )
+            for part in ("train", "validation")
+        ],
+        arguments=["--input", "/opt/ml/processing/raw", "--validation-fraction", "0.25"],
+        job_name=args["job_name"],
+        wait=True,
+        logs=True,
+    )
+    described = processor.latest_job.describe()
+    return {
+        "status": described["ProcessingJobStatus"],
+        "outputs": {o["OutputName"]: o["S3Output"]["S3Uri"] for o in described["ProcessingOutputConfig"]["Outputs"]},
+    }
+
+
 if __name__ == "__main__":
     with open(sys.argv[2]) as arguments_file:
         scenario, arguments = sys.argv[1], json.load(arguments_file)
@@ -199,6 +238,7 @@ if __name__ == "__main__":
                 "airflow_configs": airflow_configs,
                 "tuner": tuner,
                 "tuning_config": tuning_config,
+                "script_processor": script_processor,
             }[scenario](arguments),
             default=str,
         )
