@@ -28,6 +28,7 @@ from ml_lifecycle.api_server.shapes import summary_fields
 from ml_lifecycle.api_server.state import ApiState
 from ml_lifecycle.compute.lifecycle import keeping_error
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
+from ml_lifecycle.core.sagemaker_api.describe_job import Describe
 from ml_lifecycle.core.sagemaker_api.listing import SummaryKeys, select
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_terminal
 
@@ -40,9 +41,6 @@ NEVER_STARTED_S = 120.0
 LAUNCH_DEADLINE_S = 3600.0
 NOT_LAUNCHED = "The API server that accepted the job stopped before it started it: create it again under a new name"
 OVERDUE = "MaxRuntimeExceeded: the job ran past StoppingCondition.MaxRuntimeInSeconds and was stopped"
-
-# describe(request, record, created_epoch_s, region, account) -> the Describe response
-Describe = Callable[[Mapping[str, Any], JobRecord | None, float, str, str], dict[str, Any]]
 
 
 @dataclass(frozen=True)
