@@ -150,6 +150,21 @@ class ProcessOnEC2Operator(JobOperator):
             ),
         )
 
+    @classmethod
+    def from_sagemaker(cls, config: Mapping[str, Any], **kwargs: Any) -> ProcessOnEC2Operator:
+        """Build the operator from a SageMaker CreateProcessingJob request: the Amazon provider's
+        SageMakerProcessingOperator ``config``. A field that cannot be honoured here fails with its name; the
+        README's table says what each field does.
+
+        :param config: the request, as botocore's input shape in JSON.
+        :param kwargs: more parameters (task_id, compute, records_uri, ...); they win over the config's, and
+            ``ec2_settings`` keys are merged over those the config sets.
+        """
+        from ml_lifecycle.core.sagemaker_api.fields import with_overrides
+        from ml_lifecycle.core.sagemaker_api.processing import processing_kwargs
+
+        return cls(**with_overrides(processing_kwargs(config), kwargs))
+
     def backend_options(self) -> dict[str, Any]:
         """Return what the backend reads beyond the spec: EC2's launch settings (the volume from volume_size_gb)."""
         from ml_lifecycle.core.ec2.settings import MIN_VOLUME_GB

@@ -113,6 +113,21 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
         ):
             checks.check_all(self.tuning_config)
 
+    @classmethod
+    def from_sagemaker(cls, config: Mapping[str, Any], **kwargs: Any) -> TuneOnEC2Operator:
+        """Build the operator from a SageMaker CreateHyperParameterTuningJob request: the Amazon provider's
+        SageMakerTuningOperator ``config``. A field that cannot be honoured here fails with its name; the README's
+        table says what each field does.
+
+        :param config: the request, as botocore's input shape in JSON.
+        :param kwargs: more parameters (task_id, compute, ...); they win over the config's, and ``ec2_settings``
+            keys are merged over those the config sets.
+        """
+        from ml_lifecycle.core.sagemaker_api.fields import with_overrides
+        from ml_lifecycle.core.sagemaker_api.tuning import tuning_kwargs
+
+        return cls(**with_overrides(tuning_kwargs(config), kwargs))
+
     def tuning_config(self) -> TuningConfig:
         """Build the tuning settings from the rendered parameters, refusing what SageMaker refuses."""
         from ml_lifecycle.core.tuning.config import TuningConfig
@@ -155,6 +170,8 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
         :param stage: upload script-mode code first (a fresh start; a resumed task uploaded it already).
         """
         from ml_lifecycle.base import fail_fast_unless_retryable, identity_from_context
+        from ml_lifecycle.core.attempts import MAX_ATTEMPTS
+        from ml_lifecycle.core.naming import job_name
         from ml_lifecycle.stores import store_factory
         from ml_lifecycle.tuning.tuner import Tuner
 
@@ -165,9 +182,9 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
             jobs.preflight(spec)
             if stage:
                 self.stage_inputs(spec)
-            tuner = Tuner(
-                jobs, spec, config, identity_from_context(context), store_factory(self.aws_conn_id), self.log.info
-            )
+            identity = identity_from_context(context)
+            names = [job_name(identity, attempt) for attempt in range(1, MAX_ATTEMPTS + 1)]
+            tuner = Tuner(jobs, spec, config, names, identity.labels(), store_factory(self.aws_conn_id), self.log.info)
             self._tuner = tuner
             tuner.resume_running()
         return tuner

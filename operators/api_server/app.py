@@ -147,6 +147,7 @@ def create_app(config: ApiConfig | None = None, secret_for: Callable[[str], str 
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         await invoker.close()
+        await run_in_threadpool(operations.close)
 
     return Starlette(
         routes=[

@@ -1,5 +1,6 @@
 """The kinds of job the API runs, each through its native operator: CreateTrainingJob is TrainOnEC2Operator's
-``from_sagemaker``, CreateTransformJob BatchTransformOperator's (with the model CreateModel stored)."""
+``from_sagemaker``, CreateTransformJob BatchTransformOperator's (with the model CreateModel stored),
+CreateProcessingJob ProcessOnEC2Operator's (its record kept under the API's state root)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from ml_lifecycle.api_server.errors import validation
 from ml_lifecycle.api_server.jobs import JobKindApi
 from ml_lifecycle.api_server.names import key_of, name_in
 from ml_lifecycle.api_server.state import ApiState
+from ml_lifecycle.core.sagemaker_api.describe_processing import describe_processing_job
 from ml_lifecycle.core.sagemaker_api.describe_training import describe_training_job
 from ml_lifecycle.core.sagemaker_api.describe_transform import describe_transform_job
 
 MODELS = "models"
+# Under the API's state root: the processing jobs' records (the API's own location, not one a caller chose).
+PROCESSING_RECORDS = "processing-records"
 
 
 def _operator_kwargs(document: dict[str, Any], config: ApiConfig, name: str) -> dict[str, Any]:
@@ -56,6 +60,22 @@ def transform_operator(document: dict[str, Any], config: ApiConfig) -> Any:
     return BatchTransformOperator.from_sagemaker(job, **_operator_kwargs(document, config, request["TransformJobName"]))
 
 
+def processing_operator(document: dict[str, Any], config: ApiConfig) -> Any:
+    """Return the ProcessOnEC2Operator that runs a CreateProcessingJob request, its record under the state root.
+
+    :param document: the job's stored document.
+    :param config: the API's settings.
+    """
+    from ml_lifecycle.process_on_ec2 import ProcessOnEC2Operator
+
+    request = document["request"]
+    return ProcessOnEC2Operator.from_sagemaker(
+        request,
+        records_uri=f"{config.state_root.rstrip('/')}/{PROCESSING_RECORDS}",
+        **_operator_kwargs(document, config, request["ProcessingJobName"]),
+    )
+
+
 def attach_model(document: dict[str, Any], state: ApiState) -> None:
     """Keep the CreateModel request a transform names with the job (deleting the model later changes nothing).
 
@@ -82,4 +102,14 @@ TRANSFORM = JobKindApi(
     prepare=attach_model,
     role_field="ExecutionRoleArn",
     backend_prefix="transform-",
+)
+PROCESSING = JobKindApi(
+    "processing-jobs",
+    "Processing job",
+    "ProcessingJob",
+    "processing-job",
+    processing_operator,
+    describe_processing_job,
+    backend_prefix="processing-",
+    api_locations=("records_uri",),
 )

@@ -28,6 +28,7 @@ from ml_lifecycle.api_server.shapes import summary_fields
 from ml_lifecycle.api_server.state import ApiState
 from ml_lifecycle.compute.lifecycle import keeping_error
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
+from ml_lifecycle.core.sagemaker_api.describe_job import Describe
 from ml_lifecycle.core.sagemaker_api.listing import SummaryKeys, select
 from ml_lifecycle.core.status import JobRecord, JobStatus, SecondaryStatus, is_terminal
 
@@ -40,9 +41,6 @@ NEVER_STARTED_S = 120.0
 LAUNCH_DEADLINE_S = 3600.0
 NOT_LAUNCHED = "The API server that accepted the job stopped before it started it: create it again under a new name"
 OVERDUE = "MaxRuntimeExceeded: the job ran past StoppingCondition.MaxRuntimeInSeconds and was stopped"
-
-# describe(request, record, created_epoch_s, region, account) -> the Describe response
-Describe = Callable[[Mapping[str, Any], JobRecord | None, float, str, str], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -58,6 +56,7 @@ class JobKindApi:
     :param prepare: adds to the stored document what its request refers to (a transform's model), or None.
     :param role_field: the request field naming the execution role.
     :param backend_prefix: put before a job's name on the backend, so kinds of job never share a name there.
+    :param api_locations: the job's locations the API chooses itself (not checked as a caller's are).
     """
 
     state_kind: str
@@ -69,6 +68,7 @@ class JobKindApi:
     prepare: Callable[[dict[str, Any], ApiState], None] | None = None
     role_field: str = "RoleArn"
     backend_prefix: str = ""
+    api_locations: tuple[str, ...] = ()
 
     @property
     def name_field(self) -> str:
@@ -141,7 +141,8 @@ class JobApi:
         if self.kind.prepare is not None:
             self.kind.prepare(document, self.state)
         operator, spec, jobs = self._build_runner(document)
-        check_locations(jobs.kind.locations(spec), self.config)
+        chosen = {k: v for k, v in jobs.kind.locations(spec).items() if k not in self.kind.api_locations}
+        check_locations(chosen, self.config)
         check_role(spec.role_arn, self.config, self.kind.role_field)
         job = self.kind.backend_name(name)
         jobs.preflight(spec)

@@ -8,11 +8,12 @@ from typing import Any
 from ml_lifecycle.api_server.config import ApiConfig
 from ml_lifecycle.api_server.endpoints import EndpointApi
 from ml_lifecycle.api_server.errors import ApiError
-from ml_lifecycle.api_server.job_kinds import TRAINING, TRANSFORM
+from ml_lifecycle.api_server.job_kinds import PROCESSING, TRAINING, TRANSFORM
 from ml_lifecycle.api_server.jobs import JobApi
 from ml_lifecycle.api_server.logs_api import LogsApi
 from ml_lifecycle.api_server.state import ApiState
 from ml_lifecycle.api_server.tags import TagsApi
+from ml_lifecycle.api_server.tuning_jobs import TuningJobApi
 
 Handler = Callable[[dict[str, Any], str], dict[str, Any]]
 
@@ -31,8 +32,10 @@ class Operations:
         self.jobs = {
             "training": JobApi(TRAINING, config, self.state),
             "transform": JobApi(TRANSFORM, config, self.state),
+            "processing": JobApi(PROCESSING, config, self.state),
         }
         self.endpoints = EndpointApi(config, self.state)
+        self.tuning = TuningJobApi(config, self.state)
         self.tags = TagsApi(self.state)
         self.logs = LogsApi(self.jobs, self.endpoints)
         self.table = self._table()
@@ -84,6 +87,11 @@ class Operations:
             sagemaker[f"Delete{noun}"] = self._untagging(_ignoring_caller(stored.delete), stored.arn_of, f"{noun}Name")
             sagemaker[f"List{noun}s"] = _ignoring_caller(stored.list)
         sagemaker.update(
+            CreateHyperParameterTuningJob=self._tagged(self.tuning.create, "HyperParameterTuningJobArn"),
+            DescribeHyperParameterTuningJob=_ignoring_caller(self.tuning.describe),
+            StopHyperParameterTuningJob=_ignoring_caller(self.tuning.stop),
+            ListHyperParameterTuningJobs=_ignoring_caller(self.tuning.list),
+            ListTrainingJobsForHyperParameterTuningJob=_ignoring_caller(self.tuning.list_training_jobs),
             CreateEndpoint=self._tagged(self.endpoints.create, "EndpointArn"),
             UpdateEndpoint=self.endpoints.update,
             DescribeEndpoint=_ignoring_caller(self.endpoints.describe),
@@ -113,6 +121,10 @@ class Operations:
                 f"{prefix}.{operation} is not served here; the README lists the operations that are",
             )
         return handler
+
+    def close(self) -> None:
+        """Stop the background work that would outlive the server (the stepping of tuning jobs)."""
+        self.tuning.close()
 
     def names(self) -> list[str]:
         """Return every operation served, as ``Prefix.Operation``."""

@@ -99,6 +99,7 @@ class TrialJobs:
         record = self.jobs.find(spec, trial.name)
         self._take_curve(trial, record)
         trial.status, trial.early_stopped, trial.failure_reason = TrialStatus.STOPPED, early, why
+        trial.ended_epoch_s = time.time()
         trial.metrics = dict(record.metrics) if record is not None else {}
         # SageMaker reports a stopped trial's objective as the last value it emitted.
         trial.objective = trial.series[-1][1] if trial.series else None
@@ -124,6 +125,7 @@ class TrialJobs:
         :param lost: why it counts as lost, when it does.
         """
         clean_up_keeping_error(self.jobs, self.spec_of(trial), trial.name)
+        trial.ended_epoch_s = time.time()
         trial.metrics = dict(record.metrics) if record is not None else {}
         trial.objective = trial.metrics.get(self.objective_metric)
         if lost or record is None:

@@ -7,13 +7,12 @@ deferral is the step that would have come next. At most MaxParallelTrainingJobs 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ml_lifecycle.compute.base import JobBackend, LogSink
 from ml_lifecycle.compute.lifecycle import outcome_of
-from ml_lifecycle.core.attempts import MAX_ATTEMPTS
-from ml_lifecycle.core.naming import RunIdentity, job_name
 from ml_lifecycle.core.tuning.config import TuningConfig
 from ml_lifecycle.core.tuning.state import Trial, TrialStatus, TuningState, trial_name
 from ml_lifecycle.errors import JobFailed, SpecError
@@ -41,7 +40,9 @@ class Tuner:
     :param jobs: the backend's training jobs.
     :param base_spec: the training definition (its hyperparameters are the static ones).
     :param config: the tuning settings.
-    :param identity: the task instance (the tuning job's name and every trial's owner labels come from it).
+    :param names: the tuning job's names, one per attempt (a task instance's), or the one its caller gave: the first
+        without a failed state is opened.
+    :param owner: the labels every trial's resources carry (the task instance's, or the API caller's).
     :param store_for: returns the store for a URI.
     :param sink: the task log.
     """
@@ -51,7 +52,8 @@ class Tuner:
         jobs: JobBackend,
         base_spec: Any,
         config: TuningConfig,
-        identity: RunIdentity,
+        names: Sequence[str],
+        owner: Mapping[str, str],
         store_for: StoreFor,
         sink: LogSink,
     ) -> None:
@@ -59,20 +61,19 @@ class Tuner:
         self.base_spec = base_spec
         self.store_for = store_for
         self.sink = sink
-        self.trials = TrialJobs(jobs, base_spec, config.objective.metric_name, identity.labels(), sink)
-        self.state = self._open(identity)
+        self.trials = TrialJobs(jobs, base_spec, config.objective.metric_name, dict(owner), sink)
+        self.state = self._open(names)
         self.uri = state_uri(base_spec.output_path, self.state.tuning_job_name)
         self.seeded = self._warm_start_trials()
         self._saved: dict[str, Any] | None = None
         self._judged: dict[str, int] = {}  # trial name -> the steps of its curve already judged
 
-    def _open(self, identity: RunIdentity) -> TuningState:
-        """Return the task instance's tuning state: the first attempt that did not fail, or a new one.
+    def _open(self, names: Sequence[str]) -> TuningState:
+        """Return the tuning state of the first name whose tuning job did not fail, or a new one.
 
-        :param identity: the task instance.
+        :param names: the tuning job's names, in the order they are tried.
         """
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            name = job_name(identity, attempt)
+        for name in names:
             state = read_state(self.store_for, state_uri(self.base_spec.output_path, name))
             if state is None:
                 self.sink(f"Tuning job {name}: {self.config.strategy} search of {self.config.ranges.names()}")
@@ -86,7 +87,7 @@ class Tuner:
             if state.status != "Failed":
                 self.sink(f"Tuning job {name} resumes with {len(state.trials)} trial(s) started ({state.counts()})")
                 return state
-        raise RuntimeError(f"{MAX_ATTEMPTS} failed tuning jobs of {identity} exist; clear them under output_path")
+        raise RuntimeError(f"The tuning jobs {list(names)} all failed; clear them under output_path")
 
     def _warm_start_trials(self) -> list[Trial]:
         """Return the completed trials of the warm start's parents (tuning jobs under the same output_path)."""
@@ -146,6 +147,16 @@ class Tuner:
             self.trials.stop(trial, why, early=False)
         self._save()
 
+    def stop(self, why: str) -> None:
+        """End the tuning job Stopped, as StopHyperParameterTuningJob does: every running trial stopped (what it saved
+        is kept); the best completed trial so far stays its result.
+
+        :param why: why, for the state and the log.
+        """
+        self.stop_all(why)
+        self.state.status, self.state.ended_epoch_s = "Stopped", time.time()
+        self._save()
+
     def record_uris(self, trials: list[Trial]) -> dict[str, str]:
         """Return trial name -> its record's URI (what a deferred task waits on).
 
@@ -195,7 +206,14 @@ class Tuner:
             number = len(self.state.trials) + 1
             params, attrs = search.propose(number)
             name = trial_name(self.state.tuning_job_name, number)
-            trial = Trial(number, name, hyperparameters_of(self.config, params), params, search_attrs=attrs)
+            trial = Trial(
+                number,
+                name,
+                hyperparameters_of(self.config, params),
+                params,
+                search_attrs=attrs,
+                created_epoch_s=time.time(),
+            )
             self.state.trials.append(trial)
             self._save()  # noted before it starts: a retry finds it by name
             self.trials.start(trial)
@@ -205,14 +223,17 @@ class Tuner:
         best = self.state.best(self.seeded)
         counts = self.state.counts()
         if best is None:
-            self.state.status = "Failed"
-            self._save()
+            if self.state.status == "InProgress":
+                self.state.status, self.state.ended_epoch_s = "Failed", time.time()
+                self._save()
             reasons = sorted({t.failure_reason for t in self.state.trials if t.failure_reason})[:3]
             raise JobFailed(
-                self.state.tuning_job_name, "Failed", f"none of its trials completed ({counts}); reasons: {reasons}"
+                self.state.tuning_job_name,
+                self.state.status,
+                f"none of its trials completed ({counts}); reasons: {reasons}",
             )
-        if self.state.status != "Completed":
-            self.state.status = "Completed"
+        if self.state.status == "InProgress":
+            self.state.status, self.state.ended_epoch_s = "Completed", time.time()
             self._save()
         spec = self.trials.spec_of(best)
         record = self.trials.jobs.find(spec, best.name)
@@ -220,7 +241,7 @@ class Tuner:
         self.sink(f"Tuning job {self.state.tuning_job_name} ended: best {best.name} {self._objective(best)} {counts}")
         return {
             "tuning_job_name": self.state.tuning_job_name,
-            "status": "Completed",
+            "status": self.state.status,
             "state_uri": str(self.uri),
             "best_training_job_name": best.name,
             "best_hyperparameters": dict(best.hyperparameters),

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from support.api_server import api_client, training_request
+from support.api_server import api_client, processing_request, training_request, tuning_request
 
 pytestmark = pytest.mark.docker
 
@@ -27,18 +27,28 @@ def _nothing_started(s3, docker_client, name: str) -> None:
     assert not docker_client.containers.list(all=True, filters={"label": f"ml-lifecycle.job={name}"})
 
 
-def test_an_unsigned_request_is_refused_and_starts_nothing(api_url, s3, docker_client, example_image):
-    name = f"api-unsigned-{uuid.uuid4().hex[:8]}"
+def _refused_unsigned(api_url: str, operation: str, body: dict) -> None:
+    """Send an unsigned SageMaker request and check that it is refused as AWS refuses one.
+
+    :param api_url: the API's URL.
+    :param operation: the operation (X-Amz-Target's).
+    :param body: the request.
+    """
     request = urllib.request.Request(
         api_url + "/",
-        data=json.dumps(training_request(name, example_image)).encode(),
-        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker.CreateTrainingJob"},
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"SageMaker.{operation}"},
         method="POST",
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403
     assert json.loads(refused.value.read())["__type"] == "MissingAuthenticationToken"
+
+
+def test_an_unsigned_request_is_refused_and_starts_nothing(api_url, s3, docker_client, example_image):
+    name = f"api-unsigned-{uuid.uuid4().hex[:8]}"
+    _refused_unsigned(api_url, "CreateTrainingJob", training_request(name, example_image))
     _nothing_started(s3, docker_client, name)
 
 
@@ -78,3 +88,26 @@ def test_runtime_and_logs_requests_are_checked_too(api_url):
     with pytest.raises(ClientError) as refused_logs:
         logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs")
     assert refused_logs.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+
+
+# The tuning and processing operations: each needs a signature like the others, whatever it asks.
+UNSIGNED_OPERATIONS = {
+    "CreateHyperParameterTuningJob": lambda name, image: tuning_request(name, image),
+    "DescribeHyperParameterTuningJob": lambda name, _: {"HyperParameterTuningJobName": name},
+    "StopHyperParameterTuningJob": lambda name, _: {"HyperParameterTuningJobName": name},
+    "ListHyperParameterTuningJobs": lambda _name, _image: {},
+    "ListTrainingJobsForHyperParameterTuningJob": lambda name, _: {"HyperParameterTuningJobName": name},
+    "CreateProcessingJob": lambda name, image: processing_request(name, image),
+    "DescribeProcessingJob": lambda name, _: {"ProcessingJobName": name},
+    "StopProcessingJob": lambda name, _: {"ProcessingJobName": name},
+    "ListProcessingJobs": lambda _name, _image: {},
+}
+
+
+@pytest.mark.parametrize("operation", sorted(UNSIGNED_OPERATIONS))
+def test_unsigned_tuning_and_processing_requests_are_refused_and_start_nothing(
+    operation, api_url, s3, docker_client, example_image
+):
+    name = f"api-unsigned-{uuid.uuid4().hex[:8]}"
+    _refused_unsigned(api_url, operation, UNSIGNED_OPERATIONS[operation](name, example_image))
+    _nothing_started(s3, docker_client, name)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import botocore.session
 import pytest
+from support.field_tables import unruled_and_foreign
 
 from ml_lifecycle.core.errors import SpecError
-from ml_lifecycle.core.sagemaker_api.fields import rules_table
 from ml_lifecycle.core.sagemaker_api.training import TRAINING_RULES, training_kwargs
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/linear:1"
@@ -202,32 +201,6 @@ def test_script_mode_code_that_is_not_an_s3_source_archive_is_refused(submit, ad
         training_kwargs(_with(HyperParameters={"sagemaker_program": '"t.py"', "sagemaker_submit_directory": submit}))
 
 
-def _paths(shape: Any, prefix: str = "", depth: int = 0) -> list[str]:
-    """List the field paths of a botocore shape, as the tables write them (lists of structures as ``[]``).
-
-    :param shape: a botocore shape.
-    :param prefix: the path so far.
-    :param depth: how deep (the tables stop where a whole value is taken).
-    """
-    paths = []
-    for name, member in shape.members.items():
-        path = f"{prefix}.{name}" if prefix else name
-        paths.append(path)
-        if member.type_name == "structure" and depth < 3:
-            paths += _paths(member, path, depth + 1)
-        elif member.type_name == "list" and member.member.type_name == "structure" and depth < 3:
-            paths += _paths(member.member, path + "[]", depth + 1)
-    return paths
-
-
 def test_every_field_of_botocores_input_shape_has_a_rule_or_an_ancestor_with_one():
-    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model("CreateTrainingJob")
-    ruled = {path for path, _ in rules_table(TRAINING_RULES)}
-    missing = []
-    for path in _paths(shape.input_shape):
-        parts = path.split(".")
-        ancestors = {".".join(parts[:i]).removesuffix("[]") for i in range(1, len(parts) + 1)}
-        descendants = {p for p in ruled if p.startswith((path + ".", path + "[]."))}
-        if not (ancestors & ruled or descendants):
-            missing.append(path)
-    assert missing == []
+    unruled, _ = unruled_and_foreign("CreateTrainingJob", TRAINING_RULES, max_depth=3)
+    assert unruled == []

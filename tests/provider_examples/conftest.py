@@ -85,3 +85,18 @@ def airflow(args: list[str], env: dict[str, str], log: Path) -> int:
     command = [str(Path(sys.executable).with_name("airflow")), *args]
     with log.open("ab") as out:
         return subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=1200).returncode
+
+
+def dag_test(dag_id: str, env: dict[str, str], log: Path) -> str:
+    """Migrate this environment's metadata database, run ``airflow dags test`` of a DAG, check that it succeeded, and
+    return the output.
+
+    :param dag_id: the DAG.
+    :param env: the environment.
+    :param log: the output file.
+    """
+    assert airflow(["db", "migrate"], env, log) == 0, log.read_text()[-3000:]
+    code = airflow(["dags", "test", dag_id], env, log)
+    output = log.read_text()
+    assert code == 0 and "state=success" in output, output[-8000:]
+    return output

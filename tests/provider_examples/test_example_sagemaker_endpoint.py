@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import airflow, airflow_environment, dags_folder
+from conftest import airflow_environment, dag_test, dags_folder
 from support.api_server import api_client
 from support.provider_examples import HARNESS_IMPORTS, provider_example, with_replacements
 
@@ -31,13 +31,9 @@ def test_example_sagemaker_endpoint_runs_end_to_end(tmp_path, api_url, moto_serv
         "SYSTEM_TESTS_ENV_ID": env_id,
         "ROLE_ARN": "arn:aws:iam::000000000000:role/SageMakerRole",
     }
-    log = tmp_path / "airflow.log"
-    assert airflow(["db", "migrate"], env, log) == 0, log.read_text()[-3000:]
 
-    code = airflow(["dags", "test", "example_sagemaker_endpoint"], env, log)
+    dag_test("example_sagemaker_endpoint", env, tmp_path / "airflow.log")
 
-    output = log.read_text()
-    assert code == 0 and "state=success" in output, output[-8000:]
     sagemaker = api_client("sagemaker", api_url)
     training = sagemaker.describe_training_job(TrainingJobName=f"{env_id}-train")
     assert training["TrainingJobStatus"] == "Completed"

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import airflow, airflow_environment
+from conftest import airflow_environment, dag_test
 from support.api_server import api_client
 from support.sdk import run_scenario
 
@@ -53,13 +53,9 @@ def test_sdk_workflow_configs_run_through_the_providers_operators(
         "SDK_CONFIGS": str(tmp_path / "configs.json"),
         "ROW": row,
     }
-    log = tmp_path / "airflow.log"
-    assert airflow(["db", "migrate"], env, log) == 0, log.read_text()[-3000:]
 
-    code = airflow(["dags", "test", "sdk_workflow_configs"], env, log)
+    dag_test("sdk_workflow_configs", env, tmp_path / "airflow.log")
 
-    output = log.read_text()
-    assert code == 0 and "state=success" in output, output[-8000:]
     sagemaker = api_client("sagemaker", api_url)
     assert sagemaker.describe_training_job(TrainingJobName=f"sdk-wf-train-{suffix}")["TrainingJobStatus"] == "Completed"
     transform = sagemaker.describe_transform_job(TransformJobName=f"sdk-wf-transform-{suffix}")

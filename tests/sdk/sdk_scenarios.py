@@ -128,15 +128,118 @@ def airflow_configs(args: dict) -> dict:
     return {"training": training, "transform": transform, "deploy": deploy}
 
 
+def curve_tuner(args: dict, strategy: str = "Random"):
+    """Return a HyperparameterTuner over the curve image (its loss is a known function of opt and x).
+
+    :param args: image, role, output path.
+    :param strategy: the search strategy.
+    """
+    from sagemaker.tuner import CategoricalParameter, ContinuousParameter, HyperparameterTuner
+
+    estimator = Estimator(
+        image_uri=args["image"],
+        role=args["role"],
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=args["output_path"],
+        hyperparameters={"epochs": 3, "step_s": 0.2},
+        sagemaker_session=session(),
+    )
+    return HyperparameterTuner(
+        estimator,
+        objective_metric_name="loss",
+        objective_type="Minimize",
+        metric_definitions=[{"Name": "loss", "Regex": "loss=([0-9.]+)"}],
+        hyperparameter_ranges={"opt": CategoricalParameter(["a", "c"]), "x": ContinuousParameter(0.0, 1.0)},
+        strategy=strategy,
+        max_jobs=3,
+        max_parallel_jobs=2,
+    )
+
+
+def tuning_config(args: dict) -> dict:
+    """The tuning config the SDK's sagemaker.workflow.airflow.tuning_config makes for SageMakerTuningOperator.
+
+    :param args: image, role, output path, data URI, name.
+    """
+    from sagemaker.workflow.airflow import tuning_config as make_tuning_config
+
+    return make_tuning_config(curve_tuner(args), inputs={"train": args["train_uri"]}, job_name=args["job_name"])
+
+
+def tuner(args: dict) -> dict:
+    """HyperparameterTuner.fit() over a bring-your-own image whose loss is a known function of its hyperparameters,
+    then the best trial attached as an estimator (best_estimator()) and the trials read (analytics()).
+
+    :param args: image, role, output path, data URI, name.
+    """
+    tuning = curve_tuner(args)
+    tuning.fit({"train": args["train_uri"]}, job_name=args["job_name"], wait=True)
+    best = tuning.best_estimator()
+    trials = tuning.analytics().dataframe()
+    return {
+        "status": tuning.describe()["HyperParameterTuningJobStatus"],
+        "best_training_job": tuning.best_training_job(),
+        "best_model_data": best.model_data,
+        "best_hyperparameters": best.hyperparameters(),
+        "trials": sorted(trials["TrainingJobName"]),
+        "objective_values": sorted(float(v) for v in trials["FinalObjectiveValue"]),
+    }
+
+
+def script_processor(args: dict) -> dict:
+    """ScriptProcessor.run() with our own image: the SDK uploads the script, stages it as the ``code`` input and runs
+    it with the image's python, then the outputs are read back from their destinations.
+
+    :param args: image, role, script path, raw data URI, output prefix, bucket, name.
+    """
+    from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+
+    processor = ScriptProcessor(
+        image_uri=args["image"],
+        command=["python3"],
+        role=args["role"],
+        instance_count=1,
+        instance_type="ml.m5.large",
+        sagemaker_session=sagemaker.Session(
+            boto_session=boto3.Session(region_name="us-east-1"), default_bucket=args["bucket"]
+        ),
+    )
+    processor.run(
+        code=args["script"],
+        inputs=[ProcessingInput(source=args["raw_uri"], destination="/opt/ml/processing/raw")],
+        outputs=[
+            ProcessingOutput(
+                output_name=part, source=f"/opt/ml/processing/{part}", destination=f"{args['output']}/{part}"
+            )
+            for part in ("train", "validation")
+        ],
+        arguments=["--input", "/opt/ml/processing/raw", "--validation-fraction", "0.25"],
+        job_name=args["job_name"],
+        wait=True,
+        logs=True,
+    )
+    described = processor.latest_job.describe()
+    return {
+        "status": described["ProcessingJobStatus"],
+        "outputs": {o["OutputName"]: o["S3Output"]["S3Uri"] for o in described["ProcessingOutputConfig"]["Outputs"]},
+    }
+
+
 if __name__ == "__main__":
     with open(sys.argv[2]) as arguments_file:
         scenario, arguments = sys.argv[1], json.load(arguments_file)
     print(
         "SDK-RESULT "
         + json.dumps(
-            {"bring_your_own": bring_your_own, "script_mode": script_mode, "airflow_configs": airflow_configs}[
-                scenario
-            ](arguments),
+            {
+                "bring_your_own": bring_your_own,
+                "script_mode": script_mode,
+                "airflow_configs": airflow_configs,
+                "tuner": tuner,
+                "tuning_config": tuning_config,
+                "script_processor": script_processor,
+            }[scenario](arguments),
             default=str,
         )
     )

@@ -93,3 +93,63 @@ def test_a_framework_estimator_runs_its_script_in_script_mode(
         "tiny-ok",
         42,
     )
+
+
+def test_a_hyperparameter_tuner_fits_and_its_best_trial_attaches_as_an_estimator(
+    api_url, moto_server, s3, curve_image, tmp_path
+):
+    s3.put_object(Bucket="ml-bucket", Key="data/curve/x.csv", Body=b"1\n")
+    name = f"sdk-tune-{uuid.uuid4().hex[:8]}"
+    seen = run_scenario(
+        "tuner",
+        {
+            "image": curve_image,
+            "role": ROLE,
+            "output_path": "s3://ml-bucket/sdk-tuning",
+            "train_uri": "s3://ml-bucket/data/curve",
+            "job_name": name,
+        },
+        api_url,
+        moto_server,
+        tmp_path,
+    )
+
+    assert seen["status"] == "Completed"
+    assert len(seen["trials"]) == 3 and all(t.startswith(f"{name}-") for t in seen["trials"])
+    assert seen["best_training_job"] in seen["trials"]
+    assert seen["best_model_data"] == f"s3://ml-bucket/sdk-tuning/{seen['best_training_job']}/output/model.tar.gz"
+    # The best trial's hyperparameters are its own: its loss, a known function of them, is the lowest of the three.
+    hp = seen["best_hyperparameters"]
+    loss = (float(json.loads(hp["x"]) if hp["x"].startswith('"') else hp["x"]) - 0.3) ** 2
+    loss += {"a": 0.0, "c": 1.0}[hp["opt"].strip('"')] + 1 / 3
+    assert loss == pytest.approx(seen["objective_values"][0], abs=1e-4)
+
+
+def test_a_script_processor_runs_its_script_in_our_own_image(api_url, moto_server, s3, processing_image, tmp_path):
+    from support.sdk import REPO_ROOT
+
+    rows = "".join(f"{i},{i * 3}\n" for i in range(100))
+    s3.put_object(Bucket="ml-bucket", Key="sdk-raw/rows.csv", Body=rows.encode())
+    name = f"sdk-process-{uuid.uuid4().hex[:8]}"
+    seen = run_scenario(
+        "script_processor",
+        {
+            "image": processing_image,
+            "role": ROLE,
+            "script": str(REPO_ROOT / "examples" / "containers" / "processing" / "split.py"),
+            "raw_uri": "s3://ml-bucket/sdk-raw",
+            "output": f"s3://ml-bucket/sdk-split/{name}",
+            "bucket": "ml-bucket",
+            "job_name": name,
+        },
+        api_url,
+        moto_server,
+        tmp_path,
+    )
+
+    assert seen["status"] == "Completed"
+    parts = {}
+    for part, uri in seen["outputs"].items():
+        key = uri[len("s3://ml-bucket/") :] + "/algo-1.csv"
+        parts[part] = s3.get_object(Bucket="ml-bucket", Key=key)["Body"].read().decode().splitlines()
+    assert sorted(parts["train"] + parts["validation"]) == sorted(rows.splitlines()) and parts["validation"]

@@ -157,6 +157,95 @@ def training_request(name: str, image: str, **changes: Any) -> dict[str, Any]:
     return request
 
 
+TUNING_LOSS = [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}]
+
+
+def tuning_request(name: str, image: str, **config: Any) -> dict[str, Any]:
+    """Return a CreateHyperParameterTuningJob request as the provider's tuning config or the SDK writes it.
+
+    :param name: the tuning job's name.
+    :param image: the curve image.
+    :param config: HyperParameterTuningJobConfig fields to replace.
+    """
+    return {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Grid",
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {"CategoricalParameterRanges": [{"Name": "opt", "Values": ["a", "b", "c"]}]},
+            "TrainingJobEarlyStoppingType": "Off",
+            **config,
+        },
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": {"epochs": "3", "step_s": "0.2"},
+            "AlgorithmSpecification": {
+                "TrainingImage": image,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": TUNING_LOSS,
+            },
+            "RoleArn": ROLE_ARN,
+            "InputDataConfig": [
+                {
+                    "ChannelName": "train",
+                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://ml-bucket/data/curve"}},
+                }
+            ],
+            "OutputDataConfig": {"S3OutputPath": "s3://ml-bucket/tuning"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        },
+        "Tags": [{"Key": "team", "Value": "ml"}],
+    }
+
+
+def processing_request(name: str, image: str) -> dict[str, Any]:
+    """Return a CreateProcessingJob request as the provider's config or the SDK writes it: the split example over
+    s3://ml-bucket/raw, its train and validation folders uploaded under s3://ml-bucket/split/<name>/.
+
+    :param name: the job's name.
+    :param image: the split image.
+    """
+    return {
+        "ProcessingJobName": name,
+        "ProcessingInputs": [
+            {
+                "InputName": "raw",
+                "AppManaged": False,
+                "S3Input": {
+                    "S3Uri": "s3://ml-bucket/raw",
+                    "LocalPath": "/opt/ml/processing/input",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                    "S3CompressionType": "None",
+                },
+            }
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": part,
+                    "AppManaged": False,
+                    "S3Output": {
+                        "S3Uri": f"s3://ml-bucket/split/{name}/{part}",
+                        "LocalPath": f"/opt/ml/processing/{part}",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+                for part in ("train", "validation")
+            ]
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        "AppSpecification": {"ImageUri": image, "ContainerArguments": ["--validation-fraction", "0.25"]},
+        "RoleArn": ROLE_ARN,
+        "Tags": [{"Key": "team", "Value": "ml"}],
+    }
+
+
 @pytest.fixture
 def api_url(s3: Any, ml_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Our API on the local engine, its state in moto's S3, accepting the key of the ``sagemaker_api`` connection."""

@@ -35,3 +35,39 @@ def test_templated_settings_wait_for_rendering_and_are_read_as_json():
     )
     op.parameter_ranges = json.dumps(RANGES)  # as Jinja renders it
     assert op.tuning_config().max_training_jobs == 2
+
+
+def test_from_sagemaker_builds_the_operator_from_the_providers_tuning_config():
+    config = {
+        "HyperParameterTuningJobName": "curve-tuning",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Grid",
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
+            "ResourceLimits": {"MaxParallelTrainingJobs": 2},
+            "ParameterRanges": RANGES,
+        },
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": {"epochs": "3"},
+            "AlgorithmSpecification": {
+                "TrainingImage": DEFINITION["image_uri"],
+                "TrainingInputMode": "File",
+                "MetricDefinitions": DEFINITION["metric_definitions"],
+            },
+            "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {"S3Uri": "s3://b/data"}}}],
+            "OutputDataConfig": {"S3OutputPath": "s3://b/out"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        },
+    }
+
+    op = TuneOnEC2Operator.from_sagemaker(config, task_id="tune", poll_interval_s=1)
+
+    settings = op.tuning_config()
+    assert (settings.strategy, settings.objective.type, settings.max_training_jobs) == ("Grid", "Minimize", 2)
+    assert settings.max_parallel_training_jobs == 2 and settings.static_hyperparameters == {"epochs": "3"}
+    assert (op.output_path, op.channels, op.poll_interval_s) == ("s3://b/out", {"train": {"uri": "s3://b/data"}}, 1)
+
+
+def test_from_sagemaker_refuses_a_field_it_cannot_honour_by_name():
+    with pytest.raises(SpecError, match="TrainingJobDefinitions"):
+        TuneOnEC2Operator.from_sagemaker({"TrainingJobDefinitions": []}, task_id="tune")

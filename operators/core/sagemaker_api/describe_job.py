@@ -3,7 +3,7 @@ fields and the failure reason, from the request the job was made with and its re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,45 @@ def job_description(
     if record is not None and record.failure_reason:
         response["FailureReason"] = record.failure_reason
     return response
+
+
+# describe(request, record, created_epoch_s, region, account) -> the Describe response
+Describe = Callable[[Mapping[str, Any], JobRecord | None, float, str, str], dict[str, Any]]
+
+
+def run_job_describer(noun: str, arn_type: str, echoed: tuple[str, ...], *, last_modified: bool = False) -> Describe:
+    """Return the Describe builder of a kind of job whose description is its shared start and its run's times
+    (``<Run>StartTime``/``<Run>EndTime``; transform and processing jobs).
+
+    :param noun: the operations' noun (``TransformJob``).
+    :param arn_type: the job's type in ARNs (``transform-job``).
+    :param echoed: the request fields the description repeats as they were sent.
+    :param last_modified: whether the response has LastModifiedTime (the record's last change).
+    """
+
+    def describe(
+        request: Mapping[str, Any], record: JobRecord | None, created_epoch_s: float, region: str, account: str
+    ) -> dict[str, Any]:
+        response = job_description(noun, arn_type, echoed, request, record, created_epoch_s, region, account)
+        if record is None:
+            return response
+        response.update(run_times(record, noun.removesuffix("Job")))
+        if last_modified and record.updated_at:
+            response["LastModifiedTime"] = epoch_s(record.updated_at)
+        return response
+
+    return describe
+
+
+def run_times(record: JobRecord, noun: str) -> dict[str, float]:
+    """Return a job's ``<noun>StartTime`` and ``<noun>EndTime`` as its record knows them (its start is when its agent
+    created the record).
+
+    :param record: the job's record.
+    :param noun: the fields' prefix (``Transform``, ``Processing``).
+    """
+    times = {f"{noun}StartTime": epoch_s(record.created_at), f"{noun}EndTime": epoch_s(record.ended_at)}
+    return {field: value for field, value in times.items() if value is not None}
 
 
 def epoch_s(iso: str | None) -> float | None:

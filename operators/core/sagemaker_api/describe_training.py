@@ -63,6 +63,9 @@ def describe_training_job(
     """
     response = job_description("TrainingJob", "training-job", ECHOED, request, record, created_epoch_s, region, account)
     response["ModelArtifacts"] = {"S3ModelArtifacts": _model_artifacts(request, record)}
+    if "OutputDataConfig" in response:
+        # SageMaker answers an empty KmsKeyId for none, and the SDK's Estimator.attach (best_estimator()) reads it.
+        response["OutputDataConfig"] = {"KmsKeyId": "", **response["OutputDataConfig"]}
     response["SecondaryStatus"] = str(record.secondary_status) if record else SecondaryStatus.STARTING.value
     response.setdefault("StoppingCondition", {})
     if record is None:

@@ -5,11 +5,7 @@ As for training: the request is echoed, states and times come from the record, n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from ml_lifecycle.core.sagemaker_api.describe_job import epoch_s, job_description
-from ml_lifecycle.core.status import JobRecord
+from ml_lifecycle.core.sagemaker_api.describe_job import run_job_describer
 
 ECHOED = (
     "ModelName",
@@ -27,25 +23,5 @@ ECHOED = (
 )
 
 
-def describe_transform_job(
-    request: Mapping[str, Any], record: JobRecord | None, created_epoch_s: float, region: str, account: str
-) -> dict[str, Any]:
-    """Return the DescribeTransformJob response of a job.
-
-    :param request: the CreateTransformJob request it was made with.
-    :param record: its record, or None before its agent wrote one.
-    :param created_epoch_s: when the API accepted the request.
-    :param region: the API's region.
-    :param account: the API's account id.
-    """
-    response = job_description(
-        "TransformJob", "transform-job", ECHOED, request, record, created_epoch_s, region, account
-    )
-    if record is None:
-        return response
-    started, ended = epoch_s(record.created_at), epoch_s(record.ended_at)
-    if started is not None:
-        response["TransformStartTime"] = started
-    if ended is not None:
-        response["TransformEndTime"] = ended
-    return response
+# Its request echoed, its record's start and end as TransformStartTime and TransformEndTime.
+describe_transform_job = run_job_describer("TransformJob", "transform-job", ECHOED)

@@ -17,6 +17,9 @@ from ml_lifecycle.core.errors import SpecError
 # apply(kwargs being built, the field's value, the indexes of the lists it is in)
 Apply = Callable[[dict[str, Any], Any, tuple[int, ...]], None]
 NO_EFFECT = "accepted; changes nothing here"
+# Why an output KMS key or encrypted traffic between hosts is refused (the same for every kind of job).
+BUCKET_ENCRYPTION = "uploads here use the bucket's default encryption: set a KMS key as the bucket's default instead"
+PLAIN_TRAFFIC = "traffic between a job's hosts is not encrypted here: keep the job in a private subnet"
 
 
 @dataclass(frozen=True)
@@ -102,19 +105,21 @@ def refused(path: str, why: str, allowed: tuple[Any, ...] = ()) -> FieldRule:
     return FieldRule(path, shown + why, refused=why, allowed=allowed)
 
 
-def vpc_rule(parameter: str) -> FieldRule:
+def vpc_rule(parameter: str, prefix: str = "") -> FieldRule:
     """Return the rule of VpcConfig.Subnets or SecurityGroupIds (the first subnet: the instances of a job or fleet share one).
 
     :param parameter: ``Subnets`` or ``SecurityGroupIds``.
+    :param prefix: the path of VpcConfig's parent, with its dot (``NetworkConfig.``), or "" at the top.
     """
     key = "subnet_id" if parameter == "Subnets" else "security_group_ids"
+    path = f"{prefix}VpcConfig.{parameter}"
 
     def apply(kwargs: dict[str, Any], value: Any, _: tuple[int, ...]) -> None:
         if not isinstance(value, list) or not value:
-            raise SpecError(f"VpcConfig.{parameter}", f"{value!r} is not a list of ids", "Give at least one id")
+            raise SpecError(path, f"{value!r} is not a list of ids", "Give at least one id")
         kwargs.setdefault("ec2_settings", {})[key] = value[0] if key == "subnet_id" else list(value)
 
-    return FieldRule(f"VpcConfig.{parameter}", f"`ec2_settings['{key}']`", apply)
+    return FieldRule(path, f"`ec2_settings['{key}']`", apply)
 
 
 def apply_rules(request: Mapping[str, Any], rules: Sequence[FieldRule], what: str) -> dict[str, Any]:

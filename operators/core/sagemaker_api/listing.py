@@ -34,27 +34,39 @@ class SummaryKeys:
 
 
 def select(
-    summaries: Sequence[Mapping[str, Any]], request: Mapping[str, Any], keys: SummaryKeys
+    summaries: Sequence[Mapping[str, Any]], request: Mapping[str, Any], keys: SummaryKeys, *, keep_order: bool = False
 ) -> tuple[list[Mapping[str, Any]], str | None]:
     """Return one page of the summaries a List* request asks for, and the token of the next page (None at the end).
 
     :param summaries: every summary of the kind.
     :param request: the List* request.
     :param keys: which summary fields the filters read.
+    :param keep_order: keep the summaries' order (the caller sorted them by a key of its own) instead of SortBy's.
     """
     chosen = [s for s in summaries if _matches(s, request, keys)]
-    sort_by = str(request.get("SortBy") or "CreationTime")
-    if sort_by not in SORT_KEYS or (sort_by == "Status" and not keys.status):
-        raise SpecError("SortBy", f"{sort_by!r} is not a sort key here", f"Use one of {', '.join(SORT_KEYS)}")
-    field = {"Name": keys.name, "CreationTime": "CreationTime", "Status": keys.status}[sort_by]
-    descending = str(request.get("SortOrder") or "Descending") == "Descending"
-    chosen.sort(key=lambda s: (s.get(field) is None, s.get(field) or 0, s[keys.name]), reverse=descending)
+    if not keep_order:
+        _sort(chosen, request, keys)
     size = int(request["MaxResults"]) if request.get("MaxResults") is not None else DEFAULT_PAGE
     if not 1 <= size <= MAX_PAGE:
         raise SpecError("MaxResults", f"{size} is not between 1 and {MAX_PAGE}", "Ask for a smaller page")
     start = _offset(request.get("NextToken"))
     page = chosen[start : start + size]
     return page, str(start + size) if start + size < len(chosen) else None
+
+
+def _sort(chosen: list[Mapping[str, Any]], request: Mapping[str, Any], keys: SummaryKeys) -> None:
+    """Sort summaries in place as the request's SortBy and SortOrder say.
+
+    :param chosen: the summaries.
+    :param request: the List* request.
+    :param keys: which summary fields the sort keys name.
+    """
+    sort_by = str(request.get("SortBy") or "CreationTime")
+    if sort_by not in SORT_KEYS or (sort_by == "Status" and not keys.status):
+        raise SpecError("SortBy", f"{sort_by!r} is not a sort key here", f"Use one of {', '.join(SORT_KEYS)}")
+    field = {"Name": keys.name, "CreationTime": "CreationTime", "Status": keys.status}[sort_by]
+    descending = str(request.get("SortOrder") or "Descending") == "Descending"
+    chosen.sort(key=lambda s: (s.get(field) is None, s.get(field) or 0, s[keys.name]), reverse=descending)
 
 
 def _matches(summary: Mapping[str, Any], request: Mapping[str, Any], keys: SummaryKeys) -> bool:

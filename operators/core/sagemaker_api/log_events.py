@@ -15,7 +15,11 @@ from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
 
-GROUPS = {"/aws/sagemaker/TrainingJobs": "training", "/aws/sagemaker/TransformJobs": "transform"}
+GROUPS = {
+    "/aws/sagemaker/TrainingJobs": "training",
+    "/aws/sagemaker/TransformJobs": "transform",
+    "/aws/sagemaker/ProcessingJobs": "processing",
+}
 FIRST_HOST = "algo-1"
 DEFAULT_LIMIT = 10000
 _HOST_LINE = re.compile(r"^\[(?P<host>algo-\d+)\] ?(?P<message>.*)$")

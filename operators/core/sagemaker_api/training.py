@@ -16,6 +16,8 @@ from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
 from ml_lifecycle.core.sagemaker_api.fields import (
+    BUCKET_ENCRYPTION,
+    PLAIN_TRAFFIC,
     FieldRule,
     apply_rules,
     into,
@@ -117,7 +119,7 @@ TRAINING_RULES: tuple[FieldRule, ...] = (
     maps_to("OutputDataConfig.CompressionType", "compression"),
     refused(
         "OutputDataConfig.KmsKeyId",
-        "uploads here use the bucket's default encryption: set a KMS key as the bucket's default instead",
+        BUCKET_ENCRYPTION,
     ),
     maps_to("ResourceConfig.InstanceType", "instance_type"),
     maps_to("ResourceConfig.InstanceCount", "instance_count"),
@@ -139,7 +141,7 @@ TRAINING_RULES: tuple[FieldRule, ...] = (
     maps_to("EnableNetworkIsolation", "enable_network_isolation", bool),
     refused(
         "EnableInterContainerTrafficEncryption",
-        "traffic between a job's hosts is not encrypted here: keep the job in a private subnet",
+        PLAIN_TRAFFIC,
         (False,),
     ),
     maps_to("CheckpointConfig.S3Uri", "checkpoint_uri"),
@@ -168,12 +170,21 @@ def training_kwargs(request: Mapping[str, Any]) -> dict[str, Any]:
 
     :param request: the request (the provider's ``config``), as botocore's input shape in JSON.
     """
-    kwargs = apply_rules(request, TRAINING_RULES, "CreateTrainingJob")
+    return channels_and_code(apply_rules(request, TRAINING_RULES, "CreateTrainingJob"))
+
+
+def channels_and_code(kwargs: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Finish a training definition's keyword arguments: the channels collected field by field, and script mode's
+    code channel.
+
+    :param kwargs: what the field rules gave (channel fields under ``_channels``).
+    :param where: the path of the training definition in its request (``TrainingJobDefinition.``), for messages.
+    """
     channels: dict[str, Any] = {}
     for index, fields in sorted(kwargs.pop("_channels", {}).items()):
         name = fields.pop("name", None)
         if not name or "uri" not in fields:
-            raise SpecError(f"InputDataConfig[{index}]", "has no ChannelName or S3Uri", "Give both")
+            raise SpecError(f"{where}InputDataConfig[{index}]", "has no ChannelName or S3Uri", "Give both")
         channels[name] = fields
     hyperparameters = dict(kwargs.get("hyperparameters") or {})
     submit = hyperparameters.get(SUBMIT_DIRECTORY)

@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
-from ml_lifecycle.core.sagemaker_api.fields import FieldRule, apply_rules, into, maps_to, no_effect, refused
+from ml_lifecycle.core.sagemaker_api.fields import (
+    BUCKET_ENCRYPTION,
+    FieldRule,
+    apply_rules,
+    into,
+    maps_to,
+    no_effect,
+    refused,
+)
 from ml_lifecycle.core.sagemaker_api.model import model_kwargs
 
 INPUT = "TransformInput"
@@ -33,7 +41,7 @@ TRANSFORM_RULES: tuple[FieldRule, ...] = (
     maps_to("TransformOutput.AssembleWith", "assemble_with"),
     refused(
         "TransformOutput.KmsKeyId",
-        "uploads here use the bucket's default encryption: set a KMS key as the bucket's default instead",
+        BUCKET_ENCRYPTION,
     ),
     refused("DataCaptureConfig", "batch data capture is not written here"),
     maps_to("TransformResources.InstanceType", "instance_type"),

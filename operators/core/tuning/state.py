@@ -54,6 +54,8 @@ class Trial:
     :param failure_reason: why it failed, when it did.
     :param metrics: its final metrics.
     :param search_attrs: what the search keeps on the trial between decisions (Hyperband's rungs).
+    :param created_epoch_s: when the tuning job started it, or None in a state written before this was kept.
+    :param ended_epoch_s: when the tuning job saw it end, or None.
     """
 
     number: int
@@ -67,6 +69,8 @@ class Trial:
     failure_reason: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     search_attrs: dict[str, Any] = field(default_factory=dict)
+    created_epoch_s: float | None = None
+    ended_epoch_s: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -85,6 +89,7 @@ class TuningState:
     :param started_epoch_s: when it started (its MaxRuntimeInSeconds counts from here).
     :param trials: its trials, in the order they started.
     :param status: ``InProgress``, ``Completed``, ``Failed`` or ``Stopped``.
+    :param ended_epoch_s: when it ended, or None.
     """
 
     tuning_job_name: str
@@ -94,6 +99,7 @@ class TuningState:
     started_epoch_s: float
     trials: list[Trial] = field(default_factory=list)
     status: str = "InProgress"
+    ended_epoch_s: float | None = None
 
     @property
     def objective(self) -> Objective:

@@ -1,0 +1,345 @@
+"""Create, Describe, Stop and List HyperParameterTuningJob, and ListTrainingJobsForHyperParameterTuningJob.
+
+A tuning job is a loop, not one container job: TuneOnEC2Operator's Tuner, stepped in a background thread of the API
+process that accepted it, every poll interval, whether or not anyone asks (as SageMaker tunes). Its stored document
+names that process (``stepper``, renewed while it steps); a Describe or Stop in any process of a tuning job nobody
+steps any more (its process restarted) takes the stepping over. The tuning state is the Tuner's own document in the
+artifact store (``<output>/<name>/tuning-state.json``), so a process that takes over never reruns a finished trial.
+Each trial is also stored as a training job already launched, so DescribeTrainingJob and ListTrainingJobs show it
+(the SDK's ``best_estimator()`` attaches to the best one that way).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ml_lifecycle.api_server.config import ApiConfig
+from ml_lifecycle.api_server.errors import ApiError, in_use, not_found, validation
+from ml_lifecycle.api_server.guards import check_locations, check_role
+from ml_lifecycle.api_server.jobs import OWNER_LABEL
+from ml_lifecycle.api_server.names import key_of, name_in
+from ml_lifecycle.api_server.process_owner import still_working, this_process
+from ml_lifecycle.api_server.state import ApiState
+from ml_lifecycle.compute.lifecycle import keeping_error
+from ml_lifecycle.core.errors import JobFailed
+from ml_lifecycle.core.sagemaker_api.arns import resource_arn
+from ml_lifecycle.core.sagemaker_api.describe_tuning import (
+    ARN_TYPE,
+    NOUN,
+    describe_tuning_job,
+    trial_summary,
+    trial_training_request,
+    tuning_summary,
+)
+from ml_lifecycle.core.sagemaker_api.listing import SummaryKeys, select
+from ml_lifecycle.core.tuning.state import TuningState
+
+log = logging.getLogger(__name__)
+
+KIND = "tuning-jobs"
+TRAINING_KIND = "training-jobs"
+TITLE = "Hyper parameter tuning job"
+NAME_FIELD = f"{NOUN}Name"
+# How long a stepping process's claim lasts without renewal (another host takes over after it); renewed at half.
+STEPPER_LEASE_S = 300.0
+# Errors in a row (an unreachable store, a backend down) after which a tuning job ends Failed with the last one.
+MAX_STEP_ERRORS = 5
+STOPPED_BY_CALLER = "StopHyperParameterTuningJob was called"
+OBJECTIVE = "FinalHyperParameterTuningJobObjectiveMetric"
+OBJECTIVE_SORT = "FinalObjectiveMetricValue"
+
+
+class TuningJobApi:
+    """The tuning-job operations, over the API's state.
+
+    :param config: the API's settings.
+    :param state: the API's stored resources.
+    """
+
+    def __init__(self, config: ApiConfig, state: ApiState) -> None:
+        from ml_lifecycle.stores import store_factory
+
+        self.config, self.state = config, state
+        self.store_for = store_factory(config.aws_conn_id)
+        self.stepping: dict[str, threading.Thread] = {}  # tuning jobs this API steps
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+
+    def _operator(self, document: Mapping[str, Any]) -> Any:
+        """Return the TuneOnEC2Operator of a stored tuning job.
+
+        :param document: its stored document.
+        """
+        from ml_lifecycle.tune_on_ec2 import TuneOnEC2Operator
+
+        request = document["request"]
+        return TuneOnEC2Operator.from_sagemaker(
+            request,
+            task_id=request[NAME_FIELD],
+            compute=document["compute"],
+            aws_conn_id=self.config.aws_conn_id,
+            **self.config.backend_options,
+        )
+
+    def _document(self, name: str) -> dict[str, Any]:
+        """Return a tuning job's stored document, or raise SageMaker's not-found error.
+
+        :param name: its name.
+        """
+        document = self.state.get(KIND, key_of(name))
+        if document is None:
+            raise not_found(TITLE, name)
+        return document
+
+    def create(self, request: dict[str, Any], caller: str) -> dict[str, Any]:
+        """Accept a tuning job and start stepping it; refuse a taken name, a location outside S3, a role callers may
+        not pass or a field that cannot be honoured first.
+
+        :param request: the CreateHyperParameterTuningJob request.
+        :param caller: the access key id that signed it.
+        """
+        name = name_in(request, NAME_FIELD)
+        if self.state.get(KIND, key_of(name)) is not None:
+            raise in_use(TITLE, name)
+        document: dict[str, Any] = {
+            "request": request,
+            "compute": self.config.compute_for(request),
+            "created_epoch_s": time.time(),
+            "caller": caller,
+        }
+        operator = self._operator(document)
+        spec, jobs = operator.build_spec(), operator.job_backend()
+        check_locations(jobs.kind.locations(spec), self.config)
+        check_role(spec.role_arn, self.config, "TrainingJobDefinition.RoleArn")
+        jobs.preflight(spec)
+        if self._tuning_state(request) is not None:
+            raise ApiError("ResourceInUse", f"A tuning job named {name!r} already ran under its output path: rename it")
+        operator.stage_inputs(spec)
+        document["stepper"] = this_process(STEPPER_LEASE_S)
+        if not self.state.create(KIND, key_of(name), document):
+            raise in_use(TITLE, name)
+        self._start_stepping(name)
+        return {f"{NOUN}Arn": self._arn(name)}
+
+    def _tuning_state(self, request: Mapping[str, Any]) -> TuningState | None:
+        """Return a tuning job's state (the Tuner's document), or None before its first step wrote it.
+
+        :param request: its CreateHyperParameterTuningJob request.
+        """
+        from ml_lifecycle.tuning.state_store import read_state, state_uri
+
+        output_path = str(request["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"])
+        return read_state(self.store_for, state_uri(output_path, str(request[NAME_FIELD])))
+
+    def _start_stepping(self, name: str) -> None:
+        """Step a tuning job in a thread of this process, unless this process already does.
+
+        :param name: its name.
+        """
+        with self._lock:
+            if key_of(name) in self.stepping or self._closing.is_set():
+                return
+            thread = threading.Thread(target=self._step_until_ended, args=(name,), name=f"tune-{name}", daemon=True)
+            self.stepping[key_of(name)] = thread
+        thread.start()
+
+    def _step_until_ended(self, name: str) -> None:
+        """Step a tuning job every poll interval until it ends, a Stop is asked for, or its steps keep failing.
+
+        :param name: its name.
+        """
+        try:
+            self._steps(name)
+        except Exception as err:
+            log.exception("Tuning job %s could not go on", name)
+            self._update(name, failure_reason=f"The tuning job could not go on: {err}")
+        finally:
+            with self._lock:
+                self.stepping.pop(key_of(name), None)
+
+    def _steps(self, name: str) -> None:
+        """The stepping loop (see _step_until_ended).
+
+        :param name: the tuning job's name.
+        """
+        from ml_lifecycle.tuning.tuner import Tuner
+
+        document = self._document(name)
+        operator = self._operator(document)
+        spec, jobs = operator.build_spec(), operator.job_backend()
+        owner = {OWNER_LABEL: str(document["caller"])}
+        tuner = Tuner(jobs, spec, operator.tuning_config(), [name], owner, self.store_for, log.info)
+        tuner.resume_running()
+        errors = 0
+        while True:
+            document = self._document(name)
+            if document.get("stop_requested"):
+                tuner.stop(STOPPED_BY_CALLER)
+                return
+            try:
+                progress = tuner.step()
+                errors = 0
+            except JobFailed:
+                return  # no trial completed: the state says Failed, and the Describe says why
+            except Exception:
+                errors += 1
+                if errors >= MAX_STEP_ERRORS:
+                    keeping_error(lambda: tuner.stop_all("the tuning job could not go on"), f"Stopping {name}'s trials")
+                    raise
+                log.exception("Tuning job %s: a step failed (%d in a row); the next one retries", name, errors)
+                progress = None
+            self._note_trials(document, tuner.state)
+            if progress is not None and progress.result is not None:
+                return
+            self._renew(name, document)
+            if self._closing.wait(operator.poll_interval_s):
+                self._update(name, stepper={})  # let the next API process take it over at once
+                return
+
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Stop stepping (the server shuts down): each tuning job goes on in the next API process that is asked
+        about it, from its state; running trials run on meanwhile.
+
+        :param timeout_s: how long to wait for the steps under way.
+        """
+        self._closing.set()
+        with self._lock:
+            threads = list(self.stepping.values())
+        deadline_s = time.monotonic() + timeout_s
+        for thread in threads:
+            thread.join(max(deadline_s - time.monotonic(), 0.0))
+
+    def _note_trials(self, document: Mapping[str, Any], state: TuningState) -> None:
+        """Store each new trial as a training job already launched, so the training-job operations describe it.
+
+        :param document: the tuning job's stored document.
+        :param state: its state.
+        """
+        for trial in state.trials:
+            if self.state.get(TRAINING_KIND, key_of(trial.name)) is not None:
+                continue
+            created_s = trial.created_epoch_s or time.time()
+            self.state.create(
+                TRAINING_KIND,
+                key_of(trial.name),
+                {
+                    "request": trial_training_request(document["request"], trial),
+                    "compute": document["compute"],
+                    "created_epoch_s": created_s,
+                    "launched_epoch_s": created_s,
+                    "caller": document["caller"],
+                    "tuning_job": document["request"][NAME_FIELD],
+                },
+            )
+
+    def _renew(self, name: str, document: Mapping[str, Any]) -> None:
+        """Renew this process's claim on stepping a tuning job when half of it has passed.
+
+        :param name: its name.
+        :param document: its stored document, as last read.
+        """
+        stepper = document.get("stepper") or {}
+        if float(stepper.get("deadline_epoch_s", 0)) - time.time() < STEPPER_LEASE_S / 2:
+            self._update(name, stepper=this_process(STEPPER_LEASE_S))
+
+    def _update(self, name: str, **changes: Any) -> None:
+        """Change some fields of a tuning job's stored document (re-read just before, so others' changes are kept).
+
+        :param name: its name.
+        :param changes: the fields to set.
+        """
+        document = self.state.get(KIND, key_of(name))
+        if document is not None:
+            document.update(changes)
+            self.state.put(KIND, key_of(name), document)
+
+    def _follow(self, name: str, document: dict[str, Any]) -> TuningState | None:
+        """Return a tuning job's state, taking its stepping over when it goes on and no process steps it any more.
+
+        :param name: its name.
+        :param document: its stored document.
+        """
+        state = self._tuning_state(document["request"])
+        going_on = (state is None or state.status == "InProgress") and not document.get("failure_reason")
+        if going_on and key_of(name) not in self.stepping and not still_working(document.get("stepper") or {}):
+            log.info("Tuning job %s: its stepping process is gone; this one takes it over", name)
+            self._update(name, stepper=this_process(STEPPER_LEASE_S))
+            self._start_stepping(name)
+        return state
+
+    def describe(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Describe a tuning job from its request and its state.
+
+        :param request: the DescribeHyperParameterTuningJob request.
+        """
+        name = name_in(request, NAME_FIELD)
+        document = self._document(name)
+        state = self._follow(name, document)
+        return describe_tuning_job(
+            document["request"],
+            state,
+            float(document["created_epoch_s"]),
+            stop_requested=bool(document.get("stop_requested")),
+            failure_reason=str(document.get("failure_reason") or ""),
+            region=self.config.region,
+            account=self.config.account_id,
+        )
+
+    def stop(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Ask a tuning job to stop: its stepping process stops every running trial and ends it Stopped.
+
+        :param request: the StopHyperParameterTuningJob request.
+        """
+        name = name_in(request, NAME_FIELD)
+        status = self.describe(request)[f"{NOUN}Status"]
+        if status not in ("InProgress", "Stopping"):
+            raise validation(f"{TITLE} {name!r} has already ended ({status}): nothing to stop")
+        self._update(name, stop_requested=True)
+        return {}
+
+    def list(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """List the tuning jobs the request's filters select, a page at a time.
+
+        :param request: the ListHyperParameterTuningJobs request.
+        """
+        summaries = []
+        for key in self.state.names(KIND):
+            document = self.state.get(KIND, key)
+            if document is not None:
+                summaries.append(tuning_summary(self.describe({NAME_FIELD: document["request"][NAME_FIELD]})))
+        keys = SummaryKeys(NAME_FIELD, f"{NOUN}Status", "LastModifiedTime")
+        page, token = select(summaries, request, keys)
+        return {"HyperParameterTuningJobSummaries": page, **({"NextToken": token} if token else {})}
+
+    def list_training_jobs(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """List a tuning job's trials (ListTrainingJobsForHyperParameterTuningJob), a page at a time.
+
+        :param request: the request.
+        """
+        name = name_in(request, NAME_FIELD)
+        document = self._document(name)
+        state = self._follow(name, document)
+        region, account = self.config.region, self.config.account_id
+        summaries = [trial_summary(t, state, region, account) for t in state.trials] if state is not None else []
+        keys = SummaryKeys("TrainingJobName", "TrainingJobStatus")
+        sort_by = str(request.get("SortBy") or "Name")
+        if sort_by != OBJECTIVE_SORT:
+            page, token = select(summaries, {**request, "SortBy": sort_by}, keys)
+        else:
+            # As SageMaker does, trials without an objective value are left out of this order.
+            summaries = [s for s in summaries if OBJECTIVE in s]
+            descending = (request.get("SortOrder") or "Descending") == "Descending"
+            summaries.sort(key=lambda s: float(s[OBJECTIVE]["Value"]), reverse=descending)
+            page, token = select(summaries, request, keys, keep_order=True)
+        return {"TrainingJobSummaries": page, **({"NextToken": token} if token else {})}
+
+    def _arn(self, name: str) -> str:
+        """Return a tuning job's ARN.
+
+        :param name: its name.
+        """
+        return resource_arn(ARN_TYPE, name, self.config.region, self.config.account_id)
