@@ -1,7 +1,8 @@
 """Generated run configurations for retrain_and_deploy: the trigger form's Params accept exactly the valid ones.
 
 "Valid" is what the DAG's tasks accept once the values are rendered into them (the training task's checks, the
-endpoint name check), narrowed by the form's own limits (at most 10 instances, the listed instance types).
+endpoint name check), narrowed by the form's own limits (at most 10 instances, the listed instance types). A rule
+between two fields (l2_min at most l2_max) is the preflight task's, not the form's: Params validate one field each.
 Validation goes through Airflow's own merge of DAG params and DagRun.conf (process_params), as a triggered run does.
 """
 
@@ -21,6 +22,8 @@ from ml_lifecycle.errors import SpecError
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 MAX_FORM_INSTANCES = 10
+MAX_FORM_TRIALS = 50
+MAX_FORM_PARALLEL_TRIALS = 10
 ENDPOINT_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 
 
@@ -58,6 +61,16 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _whole_in(value: Any, low: int, high: int) -> bool:
+    """Say whether a JSON value is a whole number (3 or 3.0) from low to high.
+
+    :param value: the value.
+    :param low: the smallest allowed.
+    :param high: the largest allowed.
+    """
+    return _is_number(value) and math.isfinite(value) and value == int(value) and low <= value <= high
+
+
 def _passes(check: Any, value: Any) -> bool:
     """Say whether one of our checks accepts a value.
 
@@ -80,7 +93,7 @@ def _valid(conf: dict[str, Any], instance_types: list[str]) -> bool:
     rules = {
         "compute": lambda v: v in ("local", "ec2"),
         "instance_type": lambda v: v in instance_types,
-        "instance_count": lambda v: _is_number(v) and math.isfinite(v) and v == int(v) and 1 <= v <= MAX_FORM_INSTANCES,
+        "instance_count": lambda v: _whole_in(v, 1, MAX_FORM_INSTANCES),
         "hyperparameters": lambda v: isinstance(v, dict) and _passes(hyperparameters_as_strings, v),
         "deploy": lambda v: isinstance(v, bool),
         "beat_in_service": lambda v: isinstance(v, bool),
@@ -90,6 +103,14 @@ def _valid(conf: dict[str, Any], instance_types: list[str]) -> bool:
         "train_data_uri": lambda v: isinstance(v, str),
         "validation_data_uri": lambda v: isinstance(v, str),
         "score_data_uri": lambda v: isinstance(v, str),
+        "process_raw_data": lambda v: isinstance(v, bool),
+        "raw_data_uri": lambda v: isinstance(v, str),
+        "validation_fraction": lambda v: _is_number(v) and 0 < v < 1,
+        "tune": lambda v: isinstance(v, bool),
+        "l2_min": lambda v: _is_number(v) and v > 0,
+        "l2_max": lambda v: _is_number(v) and v > 0,
+        "max_trials": lambda v: _whole_in(v, 1, MAX_FORM_TRIALS),
+        "max_parallel_trials": lambda v: _whole_in(v, 1, MAX_FORM_PARALLEL_TRIALS),
     }
     return all(rules[k](v) for k, v in conf.items() if k in rules)
 
@@ -106,7 +127,17 @@ GOOD_HYPERPARAMETERS = st.dictionaries(
     st.one_of(st.text(max_size=30), st.integers(), st.floats(allow_nan=False), st.booleans()),
     max_size=6,
 )
+POSITIVE_NUMBERS = st.one_of(st.integers(1), st.floats(0, exclude_min=True, allow_nan=False, allow_infinity=False))
 BAD_ENDPOINT_NAMES = st.one_of(st.text(max_size=70), JSON).filter(lambda v: not _passes(check_endpoint_name, v))
+
+
+def _whole_numbers(low: int, high: int) -> st.SearchStrategy[Any]:
+    """Whole numbers from low to high, as integers and as floats (JSON Schema's integer takes 3.0).
+
+    :param low: the smallest.
+    :param high: the largest.
+    """
+    return st.integers(low, high).flatmap(lambda n: st.sampled_from([n, float(n)]))
 
 
 def _good_values(instance_types: list[str]) -> dict[str, st.SearchStrategy[Any]]:
@@ -117,7 +148,7 @@ def _good_values(instance_types: list[str]) -> dict[str, st.SearchStrategy[Any]]
     return {
         "compute": st.sampled_from(["local", "ec2"]),
         "instance_type": st.sampled_from(instance_types),
-        "instance_count": st.integers(1, MAX_FORM_INSTANCES).flatmap(lambda n: st.sampled_from([n, float(n)])),
+        "instance_count": _whole_numbers(1, MAX_FORM_INSTANCES),
         "hyperparameters": GOOD_HYPERPARAMETERS,
         "deploy": st.booleans(),
         "beat_in_service": st.booleans(),
@@ -127,6 +158,14 @@ def _good_values(instance_types: list[str]) -> dict[str, st.SearchStrategy[Any]]
         "train_data_uri": st.text(max_size=20),
         "validation_data_uri": st.text(max_size=20),
         "score_data_uri": st.text(max_size=20),
+        "process_raw_data": st.booleans(),
+        "raw_data_uri": st.text(max_size=20),
+        "validation_fraction": st.floats(0, 1, exclude_min=True, exclude_max=True),
+        "tune": st.booleans(),
+        "l2_min": POSITIVE_NUMBERS,
+        "l2_max": POSITIVE_NUMBERS,
+        "max_trials": _whole_numbers(1, MAX_FORM_TRIALS),
+        "max_parallel_trials": _whole_numbers(1, MAX_FORM_PARALLEL_TRIALS),
     }
 
 
@@ -145,6 +184,14 @@ def _other_values() -> dict[str, st.SearchStrategy[Any]]:
         "train_data_uri": NOT_STRINGS,
         "validation_data_uri": NOT_STRINGS,
         "score_data_uri": NOT_STRINGS,
+        "process_raw_data": JSON,
+        "raw_data_uri": NOT_STRINGS,
+        "validation_fraction": st.one_of(NUMBERS, JSON),
+        "tune": JSON,
+        "l2_min": st.one_of(NUMBERS, JSON),
+        "l2_max": st.one_of(NUMBERS, JSON),
+        "max_trials": st.one_of(st.integers(-2, MAX_FORM_TRIALS + 3), NUMBERS, JSON),
+        "max_parallel_trials": st.one_of(st.integers(-2, MAX_FORM_PARALLEL_TRIALS + 3), NUMBERS, JSON),
     }
 
 
@@ -176,6 +223,14 @@ FIELDS = [
     "train_data_uri",
     "validation_data_uri",
     "score_data_uri",
+    "process_raw_data",
+    "raw_data_uri",
+    "validation_fraction",
+    "tune",
+    "l2_min",
+    "l2_max",
+    "max_trials",
+    "max_parallel_trials",
 ]
 
 

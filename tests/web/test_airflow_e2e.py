@@ -136,7 +136,9 @@ def test_a_rest_triggered_run_with_the_form_conf_succeeds(lifecycle_run):
     tasks = stack.api("GET", f"/api/v2/dags/retrain_and_deploy/dagRuns/{run_id}/taskInstances")["task_instances"]
     states = {t["task_id"]: t["state"] for t in tasks}
     assert lifecycle_run["state"] == "success", f"{states}\n{stack.log_tails()}"
-    assert set(states.values()) == {"success"}, states
+    optional = {"build_processing_image", "push_processing_image", "split_raw_data", "tune"}  # off in the form
+    assert {t: s for t, s in states.items() if t in optional} == dict.fromkeys(optional, "skipped"), states
+    assert {s for t, s in states.items() if t not in optional} == {"success"}, states
 
     manifest = _version_of_run(lifecycle_run["ml_home"], run_id)
     assert manifest["lineage"]["hyperparameters"]["l2"] == "0.05"
