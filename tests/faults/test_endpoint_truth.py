@@ -35,9 +35,10 @@ pytestmark = pytest.mark.docker
 #   PING_AFTER_S: answer GET /ping 503 until that many seconds after it started.
 # POST /invocations answers its MODEL_NAME, so a test sees which deploy serves.
 FRAGILE_SERVER = r"""
-import os, sys, threading, time
+import os, signal, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 started = time.monotonic()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # as PID 1, python would ignore a stop's SIGTERM
 if sys.argv[1:] != ["serve"]:
     sys.exit("this image only serves")
 if os.environ.get("SERVE_EXIT_CODE"):
