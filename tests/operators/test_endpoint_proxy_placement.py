@@ -180,6 +180,7 @@ def test_a_proxy_of_an_older_layout_is_replaced_on_the_next_update(example_image
         name=f"mlc-ep-{endpoint_name}-proxy",
         labels=old_labels,
         entrypoint=["sleep", "3600"],
+        init=True,  # sleep as PID 1 would ignore the update's SIGTERM and hold it for the whole stop grace
         detach=True,
     )
 
