@@ -45,6 +45,9 @@ def airflow_environment(tmp_path: Path, dags: Path, api_url: str, moto_url: str)
         "extra": {"region_name": "us-east-1", "service_config": {s: {"endpoint_url": u} for s, u in services.items()}},
     }
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AIRFLOW_CONN_"))}
+    config = tmp_path / "airflow" / "config"  # on Airflow's sys.path: its airflow_local_settings.py is read
+    config.mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(__file__).with_name("quick_polls_policy.py"), config / "airflow_local_settings.py")
     return {
         **environment,
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
