@@ -96,7 +96,11 @@ def test_a_taken_name_is_refused_and_a_job_stopped_at_once_ends_stopped(sagemake
     name = f"api-twice-{uuid.uuid4().hex[:8]}"
     slow = training_request(name, example_image)
     # A shell as PID 1 ignores SIGTERM unless it traps it; a job that honours a stop ends within its grace.
-    slow["AlgorithmSpecification"]["ContainerEntrypoint"] = ["sh", "-c", "trap 'exit 143' TERM; sleep 60 & wait $!; train"]
+    slow["AlgorithmSpecification"]["ContainerEntrypoint"] = [
+        "sh",
+        "-c",
+        "trap 'exit 143' TERM; sleep 60 & wait $!; train",
+    ]
     sagemaker.create_training_job(**slow)
     with pytest.raises(ClientError) as raised:
         sagemaker.create_training_job(**training_request(name.upper(), example_image))  # names differ by more than case

@@ -40,12 +40,14 @@ PING_EVERY_S = 0.5
 Sink = Callable[[str], None]
 
 
-def container_name(job_name: str) -> str:
-    """Return the serving container's name on the instance.
+def container_name(job_name: str, instance_id: str) -> str:
+    """Return the serving container's name on the instance (unique on an engine that several hosts share, as in the
+    EC2 emulation, where one revision's instances run side by side).
 
     :param job_name: the revision's job name.
+    :param instance_id: the instance's id.
     """
-    return f"mlc-ep-{job_name}"
+    return f"mlc-ep-{job_name}-{instance_id}"
 
 
 def _run_serving(engine: InstanceEngine, resources: Any, **run: Any) -> Any:
@@ -85,7 +87,7 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
     report = host_report_uri(staging, identity.instance_id)
     port = int(os.environ.get(SERVING_PORT_ENV) or SERVING_PORT)
     engine = InstanceEngine(lambda region: client_factory("ecr", None, region))
-    name = container_name(document.job_name)
+    name = container_name(document.job_name, identity.instance_id)
     owned = labels.owned("endpoint", document.job_name, document.owner, host=identity.instance_id)
     capture = (
         HostCapture(
