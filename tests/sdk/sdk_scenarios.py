@@ -4,6 +4,7 @@ prints one JSON object: what the scenario saw."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 
@@ -13,10 +14,29 @@ from sagemaker.deserializers import CSVDeserializer
 from sagemaker.estimator import Estimator
 from sagemaker.serializers import CSVSerializer
 
+QUICK_POLL_S = 1  # the SDK's own waits poll every 5 to 30 s; a notebook may pass poll= too
+POLLED_WAITS = (
+    "wait_for_job",
+    "wait_for_transform_job",
+    "wait_for_processing_job",
+    "wait_for_tuning_job",
+    "wait_for_endpoint",
+    "logs_for_job",
+    "logs_for_transform_job",
+    "logs_for_processing_job",
+)
 
-def session() -> sagemaker.Session:
-    """Return a SageMaker session whose clients read their endpoints from the environment."""
-    return sagemaker.Session(boto_session=boto3.Session(region_name="us-east-1"))
+
+def session(**kwargs: object) -> sagemaker.Session:
+    """Return a SageMaker session whose clients read their endpoints from the environment, its waits polling every
+    second (the SDK's own defaults, 5 to 30 s, would leave most of a test asleep).
+
+    :param kwargs: more Session arguments (default_bucket).
+    """
+    made = sagemaker.Session(boto_session=boto3.Session(region_name="us-east-1"), **kwargs)
+    for name in POLLED_WAITS:
+        setattr(made, name, functools.partial(getattr(made, name), poll=QUICK_POLL_S))
+    return made
 
 
 def byo_estimator(args: dict) -> Estimator:
@@ -201,9 +221,7 @@ def script_processor(args: dict) -> dict:
         role=args["role"],
         instance_count=1,
         instance_type="ml.m5.large",
-        sagemaker_session=sagemaker.Session(
-            boto_session=boto3.Session(region_name="us-east-1"), default_bucket=args["bucket"]
-        ),
+        sagemaker_session=session(default_bucket=args["bucket"]),
     )
     processor.run(
         code=args["script"],
