@@ -141,11 +141,25 @@ class ProcessingLayout:
         return posixpath.join(self.output_dir, "failure")
 
     def output_folder(self, name: str) -> str:
-        """Folder mounted at an output's LocalPath.
+        """Folder seen at an output's LocalPath: mounted there, or for an output inside another output's LocalPath,
+        the matching folder inside the outer one's (so the outer one's upload holds it too, as on SageMaker).
 
         :param name: the output's name.
         """
-        return posixpath.join(self.root, "outputs", name)
+        outer = self.enclosing_output(name)
+        if outer is None:
+            return posixpath.join(self.root, "outputs", name)
+        inside = posixpath.relpath(self.outputs[name], self.outputs[outer])
+        return posixpath.join(self.root, "outputs", outer, inside)
+
+    def enclosing_output(self, name: str) -> str | None:
+        """Return the outermost output whose LocalPath holds this output's, or None.
+
+        :param name: the output's name.
+        """
+        path = self.outputs[name]
+        holders = [other for other, held in self.outputs.items() if path.startswith(held + "/")]
+        return min(holders, key=lambda other: len(self.outputs[other])) if holders else None
 
     def staged_channel_dir(self, name: str) -> str:
         """Folder an input is staged into when it cannot be mounted in place.
@@ -163,11 +177,13 @@ class ProcessingLayout:
         return (self.config_dir, self.output_dir, *(self.output_folder(name) for name in sorted(self.outputs)))
 
     def mounts(self, input_sources: Mapping[str, str]) -> list[Mount]:
-        """Return the bind mounts: config (read-only), output, each input (read-only) and each output at its LocalPath.
+        """Return the bind mounts: config (read-only), output, each input (read-only) and each output at its LocalPath
+        (but those inside another output's, which are in its mount).
 
         :param input_sources: input name -> folder on the host holding its data.
         """
         mounts = [Mount(self.config_dir, CONFIG_DIR, read_only=True), Mount(self.output_dir, OUTPUT_DIR)]
         mounts += [Mount(source, self.inputs[name], read_only=True) for name, source in sorted(input_sources.items())]
-        mounts += [Mount(self.output_folder(name), path) for name, path in sorted(self.outputs.items())]
+        outermost = {name: path for name, path in self.outputs.items() if self.enclosing_output(name) is None}
+        mounts += [Mount(self.output_folder(name), path) for name, path in sorted(outermost.items())]
         return mounts

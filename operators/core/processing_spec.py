@@ -334,14 +334,16 @@ class ProcessingSpec:
 
 
 def _check_folders_apart(entries: Sequence[ProcessingInput | ProcessingOutput]) -> None:
-    """Refuse two inputs or outputs whose LocalPaths are the same folder or one inside the other.
+    """Refuse two inputs or outputs whose LocalPaths are the same folder or one inside the other; an output inside
+    another output is allowed, as on SageMaker (the outer one uploads the inner one's files too).
 
     :param entries: every input and output.
     """
     for index, first in enumerate(entries):
         for second in entries[index + 1 :]:
             a, b = first.local_path, second.local_path
-            if a == b or a.startswith(b + "/") or b.startswith(a + "/"):
+            both_outputs = isinstance(first, ProcessingOutput) and isinstance(second, ProcessingOutput)
+            if a == b or (not both_outputs and (a.startswith(b + "/") or b.startswith(a + "/"))):
                 raise SpecError(
                     f"local_path of {first.name!r} and {second.name!r}",
                     f"{a} and {b} overlap",

@@ -258,3 +258,18 @@ def test_a_continuous_output_is_uploaded_while_the_job_runs(place) -> None:
     done = _run(place, spec, identity)  # a retry reattaches and waits
     assert done.status == JobStatus.COMPLETED
     assert place.get(f"{place.root}/processed/done.txt") == b"done\n"
+
+
+def test_an_output_inside_another_outputs_folder_is_uploaded_by_both_as_on_sagemaker(place) -> None:
+    outputs = [
+        {"name": "out", "local_path": "/opt/ml/processing/output", "destination": f"{place.root}/processed"},
+        {"name": "report", "local_path": "/opt/ml/processing/output/report", "destination": f"{place.root}/report"},
+    ]
+    script = "echo rows > /opt/ml/processing/output/rows.csv; echo ok > /opt/ml/processing/output/report/report.json"
+    spec = place.processing(script, outputs=outputs)
+
+    assert _run(place, spec).status == JobStatus.COMPLETED
+
+    assert _text(place, f"{place.root}/report/report.json") == "ok\n"
+    assert _text(place, f"{place.root}/processed/report/report.json") == "ok\n"
+    assert _text(place, f"{place.root}/processed/rows.csv") == "rows\n"

@@ -139,3 +139,16 @@ def test_the_layout_mounts_config_output_inputs_and_outputs_where_sagemaker_puts
         ("/work/job/algo-1/outputs/train", "/opt/ml/processing/t", False),
     ]
     assert layout.host_outputs() == {"train": "/work/job/algo-1/outputs/train"}
+
+
+def test_an_output_inside_another_outputs_folder_lives_in_its_mount_so_both_uploads_hold_its_files() -> None:
+    outputs = {"output": "/opt/ml/processing/output", "evaluation": "/opt/ml/processing/output/evaluation/report"}
+    layout = ProcessingLayout("/work/job/algo-1", {}, outputs)
+    assert [(m.source, m.target) for m in layout.mounts({})][2:] == [
+        ("/work/job/algo-1/outputs/output", "/opt/ml/processing/output")
+    ]
+    assert layout.host_outputs() == {
+        "evaluation": "/work/job/algo-1/outputs/output/evaluation/report",
+        "output": "/work/job/algo-1/outputs/output",
+    }
+    assert "/work/job/algo-1/outputs/output/evaluation/report" in layout.folders()

@@ -51,6 +51,8 @@ def _build(**changes: Any) -> ProcessingSpec:
         ({"inputs": [RAW, {**RAW, "local_path": "/opt/ml/processing/other"}]}, "inputs", "are not unique"),
         ({"outputs": [{**TRAIN, "local_path": "/opt/ml/processing/input/x"}]}, "local_path of 'raw' and 'train'", ""),
         ({"outputs": [{**TRAIN, "local_path": "/opt/ml/processing/input"}]}, "local_path of 'raw' and 'train'", ""),
+        ({"outputs": [TRAIN, {**TRAIN, "name": "again"}]}, "local_path of 'train' and 'again'", "overlap"),
+        ({"inputs": [RAW, {**RAW, "name": "in", "local_path": "/opt/ml/processing/input/in"}]}, "local_path", ""),
         ({"outputs": [{**TRAIN, "destination": "gs://b/p"}]}, "outputs['train'].destination", ""),
         ({"outputs": [{**TRAIN, "upload_mode": "Streaming"}]}, "outputs['train'].upload_mode", ""),
         ({"outputs": [{**TRAIN, "name": "status"}]}, "outputs['status'].name", "a key the task's XCom uses"),
@@ -69,6 +71,12 @@ def _build(**changes: Any) -> ProcessingSpec:
 def test_a_bad_field_fails_naming_it(changes: dict[str, Any], parameter: str, problem: str) -> None:
     with pytest.raises(SpecError, match="^" + re.escape(f"{parameter}") + ".*" + re.escape(problem)):
         _build(**changes)
+
+
+def test_an_output_inside_another_output_is_allowed_as_on_sagemaker() -> None:
+    evaluation = {"name": "evaluation", "local_path": "/opt/ml/processing/train/evaluation", "destination": "s3://b/e"}
+    spec = _build(outputs=[TRAIN, evaluation])
+    assert [o.local_path for o in spec.outputs] == ["/opt/ml/processing/train", "/opt/ml/processing/train/evaluation"]
 
 
 def test_defaults_are_sagemakers() -> None:

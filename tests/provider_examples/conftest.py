@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from support.moto import moto_server, s3  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KNN_IMAGE = "ml-lifecycle-test/knn:test"
+PANDAS_IMAGE = "ml-lifecycle-test/pandas:test"
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +28,17 @@ def knn_image(docker_client: Any) -> str:
         path=str(REPO_ROOT / "examples" / "containers" / "knn"), tag=KNN_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True
     )
     return KNN_IMAGE
+
+
+@pytest.fixture(scope="session")
+def pandas_image(docker_client: Any) -> str:
+    """The base of example_sagemaker.py's processing image: python3, numpy and pandas from Debian's packages."""
+    from example_sagemaker_text import PROCESSING_BASE_DOCKERFILE
+
+    base = os.environ.get("BASE_IMAGE", "python:3.11-slim")
+    dockerfile = io.BytesIO(PROCESSING_BASE_DOCKERFILE.encode())
+    docker_client.images.build(fileobj=dockerfile, tag=PANDAS_IMAGE, buildargs={"BASE_IMAGE": base}, rm=True)
+    return PANDAS_IMAGE
 
 
 def airflow_environment(tmp_path: Path, dags: Path, api_url: str, moto_url: str) -> dict[str, str]:  # noqa: F811

@@ -48,3 +48,20 @@ def with_replacements(text: str, replacements: dict[str, str]) -> str:
         assert text.count(original) == 1, f"{original!r} occurs {text.count(original)} times in the provider's DAG"
         text = text.replace(original, replacement)
     return text
+
+
+def without_blocks(text: str, blocks: dict[str, tuple[str, str]]) -> str:
+    """Return the text without some blocks of whole lines, each from the line holding its first marker through the
+    line holding its last; each marker must occur exactly once, the last after the first.
+
+    :param text: the DAG's text.
+    :param blocks: the block's name -> (first marker, last marker).
+    """
+    for name, (first, last) in blocks.items():
+        for marker in (first, last):
+            assert text.count(marker) == 1, f"{name}: {marker!r} occurs {text.count(marker)} times in the DAG"
+        start = text.rfind("\n", 0, text.index(first)) + 1
+        end = text.index("\n", text.index(last)) + 1
+        assert start < end and text.index(first) <= text.index(last), f"{name}: {last!r} comes before {first!r}"
+        text = text[:start] + text[end:]
+    return text

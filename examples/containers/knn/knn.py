@@ -1,7 +1,9 @@
 """k-nearest neighbours under SageMaker's container contract: ``train`` and ``serve``, as the built-in k-NN answers.
 
 train: reads every CSV file of the ``train`` channel (label first, then ``feature_dim`` features), keeps at most
-``sample_size`` rows, and writes them with ``k`` and ``predictor_type`` to /opt/ml/model/knn.json.
+``sample_size`` rows, and writes them with ``k`` and ``predictor_type`` to /opt/ml/model/knn.json. With a ``test``
+channel (labelled rows too), it scores the model on it and writes the built-in's metric line,
+``#test_score (algo-1) : ('accuracy', x)`` (classifier) or ``('mse', x)`` (regressor), which tuning reads.
 serve: ``GET /ping``; ``POST /invocations`` with CSV rows (features only) or JSON
 ``{"instances": [{"features": [...]}]}``; answers ``{"predictions": [{"predicted_label": x}, ...]}``: the most
 common label of the k nearest rows (classifier) or their mean (regressor).
@@ -45,22 +47,50 @@ def train() -> int:
         return fail(f"hyperparameters k, feature_dim and sample_size must be integers: {err}")
     if kind not in ("classifier", "regressor"):
         return fail(f"predictor_type {kind!r} is not classifier or regressor")
+    try:
+        rows = channel_rows("train", feature_dim)[:sample_size]
+        test_rows = channel_rows("test", feature_dim)
+    except ValueError as err:
+        return fail(str(err))
+    if not rows:
+        return fail("the train channel holds no rows")
+    model = {"k": k, "predictor_type": kind, "rows": rows}
+    MODEL_FILE.parent.mkdir(parents=True, exist_ok=True)
+    MODEL_FILE.write_text(json.dumps(model))
+    print(f"#train_data_rows: {len(rows)}; k={k}; predictor_type={kind}", flush=True)
+    if test_rows:
+        print(f"#test_score (algo-1) : {test_score(model, test_rows)!r}", flush=True)
+    return 0
+
+
+def channel_rows(channel: str, feature_dim: int) -> list[list[float]]:
+    """Return the labelled rows of every CSV file of a channel (none when the channel is absent).
+
+    :param channel: the channel's name.
+    :param feature_dim: the number of features after the label.
+    """
     rows = []
-    for path in sorted((ML / "input" / "data" / "train").rglob("*")):
+    for path in sorted((ML / "input" / "data" / channel).rglob("*")):
         if path.is_file():
             for line in path.read_text().splitlines():
                 if line.strip():
                     values = [float(v) for v in line.split(",")]
                     if len(values) != feature_dim + 1:
-                        return fail(f"{path.name}: a row has {len(values) - 1} features, not {feature_dim}")
+                        raise ValueError(f"{path.name}: a row has {len(values) - 1} features, not {feature_dim}")
                     rows.append(values)
-    if not rows:
-        return fail("the train channel holds no rows")
-    rows = rows[:sample_size]
-    MODEL_FILE.parent.mkdir(parents=True, exist_ok=True)
-    MODEL_FILE.write_text(json.dumps({"k": k, "predictor_type": kind, "rows": rows}))
-    print(f"#train_data_rows: {len(rows)}; k={k}; predictor_type={kind}", flush=True)
-    return 0
+    return rows
+
+
+def test_score(model: dict, rows: list[list[float]]) -> tuple[str, float]:
+    """Return the model's score on labelled rows: ("accuracy", share right) or ("mse", mean squared error).
+
+    :param model: the trained model.
+    :param rows: the labelled rows (label first).
+    """
+    predictions = [(predict(model, row[1:]), row[0]) for row in rows]
+    if model["predictor_type"] == "regressor":
+        return "mse", sum((p - y) ** 2 for p, y in predictions) / len(predictions)
+    return "accuracy", sum(p == y for p, y in predictions) / len(predictions)
 
 
 def predict(model: dict, features: list[float]) -> float:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from ml_lifecycle.core.errors import SpecError
+from ml_lifecycle.core.sagemaker_api.builtin_metrics import builtin_metric_definitions
 from ml_lifecycle.core.sagemaker_api.fields import (
     BUCKET_ENCRYPTION,
     PLAIN_TRAFFIC,
@@ -81,7 +83,11 @@ TRAINING_RULES: tuple[FieldRule, ...] = (
     no_effect("TrainingJobName", "accepted; the job is named from the Airflow task instance (a retry reattaches)"),
     maps_to("AlgorithmSpecification.TrainingImage", "image_uri"),
     refused("AlgorithmSpecification.TrainingInputMode", FILE_MODE, ("File",)),
-    maps_to("AlgorithmSpecification.MetricDefinitions", "metric_definitions"),
+    replace(
+        maps_to("AlgorithmSpecification.MetricDefinitions", "metric_definitions"),
+        effect="`metric_definitions`; without it, an image named as a built-in algorithm (`.../knn`) gets the "
+        "algorithm's own (k-NN's `test:accuracy`, `test:mse`)",
+    ),
     maps_to("AlgorithmSpecification.ContainerEntrypoint", "entrypoint"),
     maps_to("AlgorithmSpecification.ContainerArguments", "arguments"),
     no_effect("AlgorithmSpecification.EnableSageMakerMetricsTimeSeries", "accepted; metrics are kept from the log"),
@@ -174,8 +180,8 @@ def training_kwargs(request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def channels_and_code(kwargs: dict[str, Any], where: str = "") -> dict[str, Any]:
-    """Finish a training definition's keyword arguments: the channels collected field by field, and script mode's
-    code channel.
+    """Finish a training definition's keyword arguments: the channels collected field by field, script mode's code
+    channel, and a built-in algorithm's own metrics when the request gives no MetricDefinitions.
 
     :param kwargs: what the field rules gave (channel fields under ``_channels``).
     :param where: the path of the training definition in its request (``TrainingJobDefinition.``), for messages.
@@ -186,6 +192,8 @@ def channels_and_code(kwargs: dict[str, Any], where: str = "") -> dict[str, Any]
         if not name or "uri" not in fields:
             raise SpecError(f"{where}InputDataConfig[{index}]", "has no ChannelName or S3Uri", "Give both")
         channels[name] = fields
+    if "metric_definitions" not in kwargs and builtin_metric_definitions(kwargs.get("image_uri")):
+        kwargs["metric_definitions"] = builtin_metric_definitions(kwargs.get("image_uri"))
     hyperparameters = dict(kwargs.get("hyperparameters") or {})
     submit = hyperparameters.get(SUBMIT_DIRECTORY)
     if submit is not None:
