@@ -58,16 +58,8 @@ def watcher() -> None:
 
 
 def get_test_run(dag: Any) -> None:
-    """The harness's pytest hook; the DAG is run with ``airflow dags test`` here. With SYSTEM_TESTS_POKE_INTERVAL_S
-    set, every sensor pokes and every operator that waits for its job checks it that often (the provider's defaults,
-    60 s and 30 s, are for jobs that run for minutes on SageMaker).
+    """The harness's pytest hook; the DAG is run with ``airflow dags test`` here (its polls are shortened by the test
+    Airflow's cluster policy, quick_polls_policy.py).
 
     :param dag: the DAG.
     """
-    interval_s = os.environ.get("SYSTEM_TESTS_POKE_INTERVAL_S")
-    if interval_s is None:
-        return
-    for operator in dag.tasks:
-        for attribute in ("poke_interval", "check_interval"):
-            if hasattr(operator, attribute):
-                setattr(operator, attribute, float(interval_s))

@@ -24,7 +24,6 @@ def test_example_sagemaker_runs_end_to_end(tmp_path, api_url, moto_server, knn_i
         "AWS_ENDPOINT_URL_ECR": moto_server,
         "AWS_ENDPOINT_URL_STS": moto_server,
         "SYSTEM_TESTS_ENV_ID": env_id,
-        "SYSTEM_TESTS_POKE_INTERVAL_S": "1",
         "ROLE_ARN": "arn:aws:iam::000000000000:role/SageMakerRole",
     }
 

@@ -29,7 +29,6 @@ def test_example_sagemaker_endpoint_runs_end_to_end(tmp_path, api_url, moto_serv
             tmp_path, dags_folder(tmp_path, "example_sagemaker_endpoint.py", text), api_url, moto_server
         ),
         "SYSTEM_TESTS_ENV_ID": env_id,
-        "SYSTEM_TESTS_POKE_INTERVAL_S": "1",
         "ROLE_ARN": "arn:aws:iam::000000000000:role/SageMakerRole",
     }
 
