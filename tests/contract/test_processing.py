@@ -201,7 +201,7 @@ def test_a_job_past_max_runtime_is_stopped_as_max_runtime_exceeded(place) -> Non
     assert SecondaryStatus.MAX_RUNTIME_EXCEEDED in str(failed.value)
 
 
-def test_network_isolation_is_told_to_the_container_and_one_local_host_gets_no_network(place) -> None:
+def test_network_isolation_is_told_to_the_container_and_one_host_gets_no_network(place) -> None:
     outputs = [{"name": "report", "local_path": "/opt/ml/processing/report", "destination": f"{place.root}/isolated"}]
     script = REPORT.replace("cat /opt/ml/processing/input/zipped/z.csv", "true")
     spec = place.processing(
@@ -216,8 +216,7 @@ def test_network_isolation_is_told_to_the_container_and_one_local_host_gets_no_n
 
     config = json.loads(_text(place, f"{place.root}/isolated/algo-1/processingjobconfig.json"))
     assert config["NetworkConfig"]["EnableNetworkIsolation"] is True
-    if place.name == "local":  # on an EC2 instance the host runs on the instance's network (see the README)
-        assert _text(place, f"{place.root}/isolated/algo-1/interfaces.txt").split() == ["lo"]
+    assert _text(place, f"{place.root}/isolated/algo-1/interfaces.txt").split() == ["lo"]  # on an instance too
 
 
 def test_an_empty_input_fails_before_anything_starts_naming_the_input(place) -> None:

@@ -226,6 +226,8 @@ class TrainingRunner:
         if self._stop_requested.is_set():
             raise StopRequested(f"{title} {job_name} was stopped before its containers started")
         writer.transition(SecondaryStatus.TRAINING)
+        # One isolated host has no one to talk to: no network at all, on an instance's engine too.
+        isolated_alone = spec.enable_network_isolation and len(hosts) == 1
         runs = {
             host: functools.partial(
                 self.engine.run,
@@ -236,10 +238,10 @@ class TrainingRunner:
                 environment=environment,
                 mounts=layouts[host].mounts(staged.sources[host]),
                 labels={**run_labels, labels.HOST: host},
-                network="host" if self.placement.host_network else network,
+                network="host" if self.placement.host_network and not isolated_alone else network,
                 hostname=host,
                 resources=resources[host],
-                network_disabled=spec.enable_network_isolation and not network and not self.placement.host_network,
+                network_disabled=isolated_alone,
                 address=addresses.get(host) if network else None,
                 # On the host network a container's own name is not in /etc/hosts unless we put it there.
                 extra_hosts={h: a for h, a in addresses.items() if h != host or self.placement.host_network},
