@@ -7,7 +7,7 @@ deferral is the step that would have come next. At most MaxParallelTrainingJobs 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,8 @@ class Tuner:
     :param owner: the labels every trial's resources carry (the task instance's, or the API caller's).
     :param store_for: returns the store for a URI.
     :param sink: the task log.
+    :param before_save: called before every write of the state; raises to keep a process that lost the right to
+        step the tuning job (another took it over) from writing it. None checks nothing.
     """
 
     def __init__(
@@ -56,8 +58,10 @@ class Tuner:
         owner: Mapping[str, str],
         store_for: StoreFor,
         sink: LogSink,
+        before_save: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
+        self.before_save = before_save
         self.base_spec = base_spec
         self.store_for = store_for
         self.sink = sink
@@ -259,6 +263,8 @@ class Tuner:
         """Write the state when it changed since it was last written (a poll that saw nothing new writes nothing)."""
         document = self.state.to_dict()
         if document != self._saved:
+            if self.before_save is not None:
+                self.before_save()
             write_state(self.store_for, self.uri, self.state)
             self._saved = document
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from support.api_server import ROLE_ARN, api_client, tuning_request
+from support.helpers import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -211,3 +212,62 @@ def _wait_for_completed(sagemaker: Any, name: str, completed: int) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"{name} never completed {completed} trials: {counters}")
+
+
+def test_api_processes_that_find_a_tuning_job_unstepped_take_it_over_only_once(s3, curve_image, docker_client, ml_home):
+    from ml_lifecycle.api_server.config import ApiConfig
+    from ml_lifecycle.api_server.names import key_of
+    from ml_lifecycle.api_server.state import ApiState
+    from ml_lifecycle.api_server.tuning_jobs import NAME_FIELD, TuningJobApi
+    from ml_lifecycle.stores import store_factory
+
+    s3.put_object(Bucket="ml-bucket", Key="data/curve/x.csv", Body=b"1\n")
+    config = ApiConfig(
+        "local", "aws_default", "sagemaker_api", "s3://ml-bucket/sagemaker-api", "us-east-1", "0" * 12,
+        {"poll_interval_s": 0.5}, (ROLE_ARN,),
+    )  # fmt: skip
+
+    def api_process() -> TuningJobApi:
+        """Return the tuning operations of one more API process over the same state."""
+        return TuningJobApi(config, ApiState(config.state_root, store_factory(config.aws_conn_id)))
+
+    name = f"api-tune-race-{uuid.uuid4().hex[:8]}"
+    request = tuning_request(name, curve_image)
+    request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"] = 1
+    created = CreatedContainers(docker_client)
+    first, others = api_process(), [api_process() for _ in range(4)]
+    try:
+        first.create(request, "AKIDTEST")
+        wait_until(
+            lambda: first.describe({NAME_FIELD: name})["TrainingJobStatusCounters"]["Completed"] >= 1,
+            "a first trial completed",
+            timeout_s=300,
+        )
+        first.close()  # as a process that went away: the next one asked takes the stepping over
+        barrier = threading.Barrier(len(others))
+
+        def describe(api: TuningJobApi) -> None:
+            barrier.wait()
+            api.describe({NAME_FIELD: name})
+
+        threads = [threading.Thread(target=describe, args=(api,)) for api in others]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stepping = [api for api in others if key_of(name) in api.stepping]
+        assert len(stepping) == 1
+        wait_until(
+            lambda: stepping[0].describe({NAME_FIELD: name})["HyperParameterTuningJobStatus"] != "InProgress",
+            "the tuning job ended",
+            timeout_s=300,
+        )
+        described = stepping[0].describe({NAME_FIELD: name})
+    finally:
+        for api in [first, *others]:
+            api.close()
+        created.close()
+
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    trials = {j: n for j, n in created.by_job.items() if j.startswith(name)}
+    assert len(trials) == 3 and set(trials.values()) == {1}, created.by_job
