@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.helpers import managed_containers, task_context
+from support.helpers import managed_containers, task_context, wait_until
 
 from ml_lifecycle import ExportArtifactsOperator, TuneOnEC2Operator
 
@@ -286,3 +287,56 @@ def test_bayesian_and_hyperband_run_deferred_through_the_triggerer(
     completed = [t for t in trials if t["status"] == "Completed"]
     assert result["objective"]["value"] == min(t["objective"] for t in completed)
     assert managed_containers(docker_client, run_id=context["run_id"]) == []
+
+
+def test_a_tuning_task_failing_on_its_last_try_stops_its_trials_and_keeps_its_error(
+    curve_image, sample_data, tmp_path, ml_home, docker_client
+):
+    from ml_lifecycle.errors import StoreError
+
+    out = tmp_path / "out"
+    context = task_context(task_id="tune")
+    context["ti"].try_number, context["ti"].max_tries = 1, 0  # no retries: this try is the last
+    op = TuneOnEC2Operator(
+        task_id="tune",
+        strategy="Grid",
+        parameter_ranges={"CategoricalParameterRanges": [OPTIONS]},
+        max_parallel_training_jobs=2,
+        hyperparameters={"epochs": 600, "step_s": 0.5},
+        **_args(curve_image, sample_data, out),
+    )
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            op.execute(context)
+        except BaseException as err:
+            raised.append(err)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        state = wait_until(lambda: _running_state(out, 2), "two trials running", timeout_s=120)
+        # The tuning state cannot be written any more: its folder became a file, an error no retry would fix here.
+        folder = out / state["tuning_job_name"]
+        shutil.rmtree(folder)
+        folder.write_text("in the way")
+        thread.join(timeout=300)
+        assert raised and isinstance(raised[0], StoreError), raised
+        containers = lambda: managed_containers(docker_client, run_id=context["run_id"])  # noqa: E731
+        wait_until(lambda: all(c.status != "running" for c in containers()), "no trial running", timeout_s=180)
+    finally:
+        for container in managed_containers(docker_client, run_id=context["run_id"]):
+            container.remove(force=True)
+
+
+def _running_state(out: Path, running: int) -> dict[str, Any] | None:
+    """Return the tuning state under out once this many of its trials run, else None.
+
+    :param out: the output folder.
+    :param running: how many trials.
+    """
+    state = _state(out)
+    if state is None or sum(t["status"] == "InProgress" for t in state["trials"]) < running:
+        return None
+    return state
