@@ -15,7 +15,7 @@ from ml_lifecycle.compute.base import JobBackend, LogSink
 from ml_lifecycle.compute.lifecycle import outcome_of
 from ml_lifecycle.core.tuning.config import TuningConfig
 from ml_lifecycle.core.tuning.state import Trial, TrialStatus, TuningState, trial_name
-from ml_lifecycle.errors import JobFailed, SpecError
+from ml_lifecycle.errors import ComputeError, JobFailed, SpecError
 from ml_lifecycle.stores import StoreFor
 from ml_lifecycle.tuning.search import Search, hyperparameters_of
 from ml_lifecycle.tuning.state_store import read_state, state_uri, write_state
@@ -131,8 +131,7 @@ class Tuner:
         for trial in self.state.running():
             self.trials.observe(trial)
         if self._past_runtime():
-            for trial in self.state.running():
-                self.trials.stop(trial, "the tuning job reached its MaxRuntimeInSeconds", early=False)
+            self._stop_running("the tuning job reached its MaxRuntimeInSeconds")
             return Progress(result=self._finish())
         self._stop_hopeless()
         self._start_next()
@@ -147,9 +146,29 @@ class Tuner:
 
         :param why: why, for the state and the log.
         """
+        try:
+            self._stop_running(why)
+        finally:
+            self._save()
+
+    def _stop_running(self, why: str) -> None:
+        """Stop every running trial, each one even when stopping another failed; then raise one error naming those
+        that could not be stopped.
+
+        :param why: why, for the state and the log.
+        """
+        failed: dict[str, str] = {}
         for trial in self.state.running():
-            self.trials.stop(trial, why, early=False)
-        self._save()
+            try:
+                self.trials.stop(trial, why, early=False)
+            except Exception as err:
+                failed[trial.name] = f"{type(err).__name__}: {err}"
+        if failed:
+            raise ComputeError(
+                f"Could not stop {len(failed)} trial(s) of tuning job {self.state.tuning_job_name}: {failed}. "
+                "Stop them on their backend (their containers or instances carry the tuning task's labels), or let "
+                "the orphan reaper end them"
+            )
 
     def stop(self, why: str) -> None:
         """End the tuning job Stopped, as StopHyperParameterTuningJob does: every running trial stopped (what it saved
@@ -157,9 +176,11 @@ class Tuner:
 
         :param why: why, for the state and the log.
         """
-        self.stop_all(why)
-        self.state.status, self.state.ended_epoch_s = "Stopped", time.time()
-        self._save()
+        try:
+            self._stop_running(why)
+        finally:
+            self.state.status, self.state.ended_epoch_s = "Stopped", time.time()
+            self._save()
 
     def record_uris(self, trials: list[Trial]) -> dict[str, str]:
         """Return trial name -> its record's URI (what a deferred task waits on).

@@ -340,3 +340,55 @@ def _running_state(out: Path, running: int) -> dict[str, Any] | None:
     if state is None or sum(t["status"] == "InProgress" for t in state["trials"]) < running:
         return None
     return state
+
+
+def test_stopping_every_trial_goes_on_past_one_that_cannot_be_stopped_and_names_it(
+    curve_image, sample_data, tmp_path, ml_home, docker_client
+):
+    from ml_lifecycle.errors import ComputeError, StoreError
+
+    out = tmp_path / "out"
+    context = task_context(task_id="tune")
+    op = TuneOnEC2Operator(
+        task_id="tune",
+        strategy="Grid",
+        parameter_ranges={"CategoricalParameterRanges": [OPTIONS]},
+        max_parallel_training_jobs=2,
+        hyperparameters={"epochs": 600, "step_s": 0.5},
+        **_args(curve_image, sample_data, out),
+    )
+    raised: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _keep_error(raised, lambda: op.execute(context)))
+    thread.start()
+    try:
+        trials = wait_until(lambda: _running_state(out, 2), "two trials running", timeout_s=120)["trials"]
+        record = out / trials[0]["name"] / "status.json"
+        agent_pid = wait_until(lambda: json.loads(record.read_text()).get("agent", {}).get("pid"), "an agent", 60)
+        # The first trial's record cannot be read any more (its agent is gone, so nothing writes it back).
+        os.kill(agent_pid, signal.SIGKILL)
+        record.unlink()
+        record.symlink_to(record)
+        thread.join(timeout=120)
+        assert raised and isinstance(raised[0], StoreError), raised
+
+        with pytest.raises(ComputeError, match=trials[0]["name"]) as stopping:
+            op.on_kill()
+        assert trials[1]["name"] not in str(stopping.value)
+        second = lambda: managed_containers(docker_client, job=trials[1]["name"])  # noqa: E731
+        wait_until(lambda: all(c.status != "running" for c in second()), "the second trial stopped", timeout_s=180)
+        assert [t["status"] for t in _state(out)["trials"]] == ["InProgress", "Stopped"]
+    finally:
+        for container in managed_containers(docker_client, run_id=context["run_id"]):
+            container.remove(force=True)
+
+
+def _keep_error(raised: list[BaseException], call: Any) -> None:
+    """Run call, keeping what it raises.
+
+    :param raised: where the error goes.
+    :param call: what to run.
+    """
+    try:
+        call()
+    except BaseException as err:
+        raised.append(err)
