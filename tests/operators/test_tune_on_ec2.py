@@ -306,14 +306,7 @@ def test_a_tuning_task_failing_on_its_last_try_stops_its_trials_and_keeps_its_er
         **_args(curve_image, sample_data, out),
     )
     raised: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            op.execute(context)
-        except BaseException as err:
-            raised.append(err)
-
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=lambda: _keep_error(raised, lambda: op.execute(context)))
     thread.start()
     try:
         state = wait_until(lambda: _running_state(out, 2), "two trials running", timeout_s=120)
