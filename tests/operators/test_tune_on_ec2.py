@@ -297,17 +297,7 @@ def test_a_tuning_task_failing_on_its_last_try_stops_its_trials_and_keeps_its_er
     out = tmp_path / "out"
     context = task_context(task_id="tune")
     context["ti"].try_number, context["ti"].max_tries = 1, 0  # no retries: this try is the last
-    op = TuneOnEC2Operator(
-        task_id="tune",
-        strategy="Grid",
-        parameter_ranges={"CategoricalParameterRanges": [OPTIONS]},
-        max_parallel_training_jobs=2,
-        hyperparameters={"epochs": 600, "step_s": 0.5},
-        **_args(curve_image, sample_data, out),
-    )
-    raised: list[BaseException] = []
-    thread = threading.Thread(target=lambda: _keep_error(raised, lambda: op.execute(context)))
-    thread.start()
+    _, thread, raised = _long_trials_in_a_thread(curve_image, sample_data, out, context)
     try:
         state = wait_until(lambda: _running_state(out, 2), "two trials running", timeout_s=120)
         # The tuning state cannot be written any more: its folder became a file, an error no retry would fix here.
@@ -342,17 +332,7 @@ def test_stopping_every_trial_goes_on_past_one_that_cannot_be_stopped_and_names_
 
     out = tmp_path / "out"
     context = task_context(task_id="tune")
-    op = TuneOnEC2Operator(
-        task_id="tune",
-        strategy="Grid",
-        parameter_ranges={"CategoricalParameterRanges": [OPTIONS]},
-        max_parallel_training_jobs=2,
-        hyperparameters={"epochs": 600, "step_s": 0.5},
-        **_args(curve_image, sample_data, out),
-    )
-    raised: list[BaseException] = []
-    thread = threading.Thread(target=lambda: _keep_error(raised, lambda: op.execute(context)))
-    thread.start()
+    op, thread, raised = _long_trials_in_a_thread(curve_image, sample_data, out, context)
     try:
         trials = wait_until(lambda: _running_state(out, 2), "two trials running", timeout_s=120)["trials"]
         record = out / trials[0]["name"] / "status.json"
@@ -385,3 +365,27 @@ def _keep_error(raised: list[BaseException], call: Any) -> None:
         call()
     except BaseException as err:
         raised.append(err)
+
+
+def _long_trials_in_a_thread(
+    image: str, data: Path, out: Path, context: dict[str, Any]
+) -> tuple[TuneOnEC2Operator, threading.Thread, list[BaseException]]:
+    """Start a tuning task of two long trials at once in a thread; return it, its thread and where its error goes.
+
+    :param image: the curve image.
+    :param data: the sample data.
+    :param out: the output folder.
+    :param context: the task's context.
+    """
+    op = TuneOnEC2Operator(
+        task_id="tune",
+        strategy="Grid",
+        parameter_ranges={"CategoricalParameterRanges": [OPTIONS]},
+        max_parallel_training_jobs=2,
+        hyperparameters={"epochs": 600, "step_s": 0.5},
+        **_args(image, data, out),
+    )
+    raised: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _keep_error(raised, lambda: op.execute(context)))
+    thread.start()
+    return op, thread, raised
