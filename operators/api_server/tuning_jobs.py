@@ -39,7 +39,7 @@ from ml_lifecycle.core.sagemaker_api.describe_tuning import (
     trial_training_request,
     tuning_summary,
 )
-from ml_lifecycle.core.sagemaker_api.listing import SummaryKeys, select
+from ml_lifecycle.core.sagemaker_api.listing import SortDefault, SummaryKeys, select
 from ml_lifecycle.core.tuning.state import TuningState
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ STOPPED_BY_CALLER = "StopHyperParameterTuningJob was called"
 STOP_PART = "stop.json"
 OBJECTIVE = "FinalHyperParameterTuningJobObjectiveMetric"
 OBJECTIVE_SORT = "FinalObjectiveMetricValue"
+# botocore's model of both tuning List operations: "The default is Name" and "The default is Ascending".
+BY_NAME = SortDefault("Name", "Ascending")
 
 
 class TuningJobApi:
@@ -195,7 +197,7 @@ class TuningJobApi:
         while True:
             document = self._document(name)
             check()
-            if self._stop_requested(name):
+            if self._stop_requested_epoch_s(name) is not None:
                 tuner.stop(STOPPED_BY_CALLER)
                 return
             try:
@@ -258,12 +260,13 @@ class TuningJobApi:
                 },
             )
 
-    def _stop_requested(self, name: str) -> bool:
-        """Say whether StopHyperParameterTuningJob was called for a tuning job.
+    def _stop_requested_epoch_s(self, name: str) -> float | None:
+        """Return when StopHyperParameterTuningJob was called for a tuning job, or None when it was not.
 
         :param name: its name.
         """
-        return self.state.get(KIND, key_of(name), STOP_PART) is not None
+        stop = self.state.get(KIND, key_of(name), STOP_PART)
+        return float(stop["requested_epoch_s"]) if stop is not None else None
 
     def _update(self, name: str, **changes: Any) -> None:
         """Change some fields of a tuning job's stored document (re-read just before, so others' changes are kept).
@@ -303,7 +306,7 @@ class TuningJobApi:
             document["request"],
             state,
             float(document["created_epoch_s"]),
-            stop_requested=self._stop_requested(name),
+            stop_requested_epoch_s=self._stop_requested_epoch_s(name),
             failure_reason=str(document.get("failure_reason") or ""),
             region=self.config.region,
             account=self.config.account_id,
@@ -331,7 +334,7 @@ class TuningJobApi:
             document = self.state.get(KIND, key)
             if document is not None:
                 summaries.append(tuning_summary(self.describe({NAME_FIELD: document["request"][NAME_FIELD]})))
-        keys = SummaryKeys(NAME_FIELD, f"{NOUN}Status", "LastModifiedTime")
+        keys = SummaryKeys(NAME_FIELD, f"{NOUN}Status", "LastModifiedTime", default_sort=BY_NAME)
         page, token = select(summaries, request, keys)
         return {"HyperParameterTuningJobSummaries": page, **({"NextToken": token} if token else {})}
 
@@ -345,14 +348,13 @@ class TuningJobApi:
         state = self._follow(name, document)
         region, account = self.config.region, self.config.account_id
         summaries = [trial_summary(t, state, region, account) for t in state.trials] if state is not None else []
-        keys = SummaryKeys("TrainingJobName", "TrainingJobStatus")
-        sort_by = str(request.get("SortBy") or "Name")
-        if sort_by != OBJECTIVE_SORT:
-            page, token = select(summaries, {**request, "SortBy": sort_by}, keys)
+        keys = SummaryKeys("TrainingJobName", "TrainingJobStatus", default_sort=BY_NAME)
+        if request.get("SortBy") != OBJECTIVE_SORT:
+            page, token = select(summaries, request, keys)
         else:
             # As SageMaker does, trials without an objective value are left out of this order.
             summaries = [s for s in summaries if OBJECTIVE in s]
-            descending = (request.get("SortOrder") or "Descending") == "Descending"
+            descending = (request.get("SortOrder") or BY_NAME.order) == "Descending"
             summaries.sort(key=lambda s: float(s[OBJECTIVE]["Value"]), reverse=descending)
             page, token = select(summaries, request, keys, keep_order=True)
         return {"TrainingJobSummaries": page, **({"NextToken": token} if token else {})}

@@ -4,6 +4,7 @@ goes on through a restart of the API without running a finished trial again."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 import uuid
@@ -100,8 +101,26 @@ def test_a_grid_tuning_job_runs_every_trial_as_a_training_job_and_names_the_best
     listed = sagemaker.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
     assert sorted(s["TrainingJobName"] for s in listed) == sorted(t["TrainingJobName"] for t in trials)
 
+    # Without SortBy and SortOrder, both tuning lists are by name, ascending (botocore's documented defaults).
+    by_default = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    listed_names = [t["TrainingJobName"] for t in by_default["TrainingJobSummaries"]]
+    assert listed_names == sorted(listed_names)
     summaries = sagemaker.list_hyper_parameter_tuning_jobs(NameContains=name)["HyperParameterTuningJobSummaries"]
     assert [(s["HyperParameterTuningJobName"], s["Strategy"]) for s in summaries] == [(name, "Grid")]
+    modified = summaries[0]["LastModifiedTime"]
+    assert modified == described["LastModifiedTime"] and modified >= described["HyperParameterTuningEndTime"]
+    after = modified - dt.timedelta(seconds=1)
+    assert sagemaker.list_hyper_parameter_tuning_jobs(NameContains=name, LastModifiedTimeAfter=after)[
+        "HyperParameterTuningJobSummaries"
+    ]
+    two = [f"{name}-b", f"{name}-a"]
+    for other in two:
+        sagemaker.create_hyper_parameter_tuning_job(**tuning_request(other, curve_image))
+    listed = sagemaker.list_hyper_parameter_tuning_jobs(NameContains=name)["HyperParameterTuningJobSummaries"]
+    assert [s["HyperParameterTuningJobName"] for s in listed] == [name, *sorted(two)]
+    for other in two:
+        sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=other)
+        _wait(sagemaker, other)
     assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
     with pytest.raises(sagemaker.exceptions.ClientError, match="already ended"):
         sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)

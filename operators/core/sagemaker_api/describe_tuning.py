@@ -65,7 +65,7 @@ def describe_tuning_job(
     state: TuningState | None,
     created_epoch_s: float,
     *,
-    stop_requested: bool,
+    stop_requested_epoch_s: float | None,
     failure_reason: str,
     region: str,
     account: str,
@@ -75,20 +75,21 @@ def describe_tuning_job(
     :param request: the CreateHyperParameterTuningJob request.
     :param state: the tuning state, or None before its first step wrote it.
     :param created_epoch_s: when the API accepted the request.
-    :param stop_requested: whether StopHyperParameterTuningJob was called.
+    :param stop_requested_epoch_s: when StopHyperParameterTuningJob was called, or None.
     :param failure_reason: why it could not go on, or "".
     :param region: the API's region.
     :param account: the API's account id.
     """
     name = str(request[f"{NOUN}Name"])
     trials = state.trials if state is not None else []
-    status = status_of(state, stop_requested, failure_reason)
+    status = status_of(state, stop_requested_epoch_s is not None, failure_reason)
     response: dict[str, Any] = {
         f"{NOUN}Name": name,
         f"{NOUN}Arn": resource_arn(ARN_TYPE, name, region, account),
         **{field: request[field] for field in ECHOED if field in request},
         f"{NOUN}Status": status,
         "CreationTime": created_epoch_s,
+        "LastModifiedTime": last_modified_epoch_s(created_epoch_s, state, stop_requested_epoch_s),
         "TrainingJobStatusCounters": training_counters(trials),
         "ObjectiveStatusCounters": objective_counters(trials),
     }
@@ -101,6 +102,23 @@ def describe_tuning_job(
     if status == "Failed":
         response["FailureReason"] = failure_reason or _no_trial_completed(trials)
     return response
+
+
+def last_modified_epoch_s(
+    created_epoch_s: float, state: TuningState | None, stop_requested_epoch_s: float | None
+) -> float:
+    """Return when the tuning job last changed, from the times we keep: its creation, its start, each trial's start
+    and end, a Stop, and its end.
+
+    :param created_epoch_s: when the API accepted it.
+    :param state: its state, or None before its first step wrote it.
+    :param stop_requested_epoch_s: when a Stop was asked for, or None.
+    """
+    times = [created_epoch_s, stop_requested_epoch_s]
+    if state is not None:
+        times += [state.started_epoch_s, state.ended_epoch_s]
+        times += [t for trial in state.trials for t in (trial.created_epoch_s, trial.ended_epoch_s)]
+    return max(t for t in times if t is not None)
 
 
 def tuning_summary(description: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,6 +135,7 @@ def tuning_summary(description: Mapping[str, Any]) -> dict[str, Any]:
             f"{NOUN}Status",
             "CreationTime",
             "HyperParameterTuningEndTime",
+            "LastModifiedTime",
             "TrainingJobStatusCounters",
             "ObjectiveStatusCounters",
         )
