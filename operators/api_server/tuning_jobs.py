@@ -41,6 +41,7 @@ from ml_lifecycle.core.sagemaker_api.describe_tuning import (
 )
 from ml_lifecycle.core.sagemaker_api.listing import SortDefault, SummaryKeys, select
 from ml_lifecycle.core.tuning.state import TuningState
+from ml_lifecycle.tuning.warm_start import parent_trials
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class TuningJobApi:
         check_locations(jobs.kind.locations(spec), self.config)
         check_role(spec.role_arn, self.config, "TrainingJobDefinition.RoleArn")
         jobs.preflight(spec)
+        parent_trials(self.store_for, spec.output_path, operator.tuning_config())  # a missing parent is refused now
         if self._tuning_state(request) is not None:
             raise ApiError("ResourceInUse", f"A tuning job named {name!r} already ran under its output path: rename it")
         operator.stage_inputs(spec)

@@ -14,12 +14,13 @@ from typing import Any
 from ml_lifecycle.compute.base import JobBackend, LogSink
 from ml_lifecycle.compute.lifecycle import outcome_of
 from ml_lifecycle.core.tuning.config import TuningConfig
-from ml_lifecycle.core.tuning.state import Trial, TrialStatus, TuningState, trial_name
-from ml_lifecycle.errors import ComputeError, JobFailed, SpecError
+from ml_lifecycle.core.tuning.state import Trial, TuningState, trial_name
+from ml_lifecycle.errors import ComputeError, JobFailed
 from ml_lifecycle.stores import StoreFor
 from ml_lifecycle.tuning.search import Search, hyperparameters_of
 from ml_lifecycle.tuning.state_store import read_state, state_uri, write_state
 from ml_lifecycle.tuning.trials import TrialJobs
+from ml_lifecycle.tuning.warm_start import parent_trials
 
 
 @dataclass(frozen=True)
@@ -95,27 +96,10 @@ class Tuner:
 
     def _warm_start_trials(self) -> list[Trial]:
         """Return the completed trials of the warm start's parents (tuning jobs under the same output_path)."""
-        warm = self.config.warm_start
-        if warm is None:
-            return []
-        seeded: list[Trial] = []
-        for parent in warm.parents:
-            state = read_state(self.store_for, state_uri(self.base_spec.output_path, parent))
-            where = "warm_start_config.ParentHyperParameterTuningJobs"
-            if state is None:
-                raise SpecError(
-                    where,
-                    f"no tuning job {parent!r} is under {self.base_spec.output_path}",
-                    "Name a tuning job of the same output_path (a tuning task's tuning_job_name)",
-                )
-            if state.objective_metric != self.config.objective.metric_name:
-                raise SpecError(
-                    where,
-                    f"{parent!r} optimized {state.objective_metric!r}, not {self.config.objective.metric_name!r}",
-                    "Warm start from tuning jobs with the same objective metric",
-                )
-            seeded += [t for t in state.trials if t.status == TrialStatus.COMPLETED]
-        self.sink(f"Warm start ({warm.type}): {len(seeded)} completed trial(s) of {list(warm.parents)}")
+        seeded = parent_trials(self.store_for, self.base_spec.output_path, self.config)
+        if self.config.warm_start is not None:
+            parents = list(self.config.warm_start.parents)
+            self.sink(f"Warm start ({self.config.warm_start.type}): {len(seeded)} completed trial(s) of {parents}")
         return seeded
 
     def resume_running(self) -> None:

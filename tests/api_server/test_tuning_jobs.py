@@ -173,6 +173,22 @@ def test_a_field_that_cannot_be_honoured_is_refused_by_name_and_nothing_is_store
         sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
 
 
+def test_a_warm_start_from_a_missing_parent_is_refused_by_create_naming_it(sagemaker, s3, curve_image):
+    s3.put_object(Bucket="ml-bucket", Key="data/curve/x.csv", Body=b"1\n")
+    name, parent = f"api-tune-warm-{uuid.uuid4().hex[:8]}", f"api-tune-gone-{uuid.uuid4().hex[:8]}"
+    request = tuning_request(name, curve_image)
+    request["WarmStartConfig"] = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
+        "WarmStartType": "IdenticalDataAndAlgorithm",
+    }
+
+    with pytest.raises(sagemaker.exceptions.ClientError, match=parent) as raised:
+        sagemaker.create_hyper_parameter_tuning_job(**request)
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(sagemaker.exceptions.ClientError, match="does not exist"):
+        sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+
+
 def test_a_restarted_api_takes_the_tuning_job_over_without_running_a_finished_trial_again(
     s3, curve_image, docker_client, monkeypatch, ml_home
 ):
