@@ -58,6 +58,7 @@ def test_the_job_config_is_the_request_as_sagemaker_names_its_fields() -> None:
                     "S3InputMode": "File",
                     "S3DataDistributionType": "FullyReplicated",
                     "S3CompressionType": "None",
+                    "S3DownloadMode": "StartOfJob",
                 },
             },
             {
@@ -70,6 +71,7 @@ def test_the_job_config_is_the_request_as_sagemaker_names_its_fields() -> None:
                     "S3InputMode": "File",
                     "S3DataDistributionType": "ShardedByS3Key",
                     "S3CompressionType": "Gzip",
+                    "S3DownloadMode": "StartOfJob",
                 },
             },
         ],
@@ -84,10 +86,16 @@ def test_the_job_config_is_the_request_as_sagemaker_names_its_fields() -> None:
                         "S3UploadMode": "EndOfJob",
                     },
                 }
-            ]
+            ],
+            "KmsKeyId": None,
         },
         "ProcessingResources": {
-            "ClusterConfig": {"InstanceCount": 3, "InstanceType": "ml.c5.xlarge", "VolumeSizeInGB": 50}
+            "ClusterConfig": {
+                "InstanceCount": 3,
+                "InstanceType": "ml.c5.xlarge",
+                "VolumeSizeInGB": 50,
+                "VolumeKmsKeyId": None,
+            }
         },
         "RoleArn": "arn:aws:iam::123456789012:role/processing",
         "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
@@ -97,12 +105,14 @@ def test_the_job_config_is_the_request_as_sagemaker_names_its_fields() -> None:
 @pytest.mark.parametrize(
     ("entrypoint", "arguments", "app"),
     [
-        ((), (), {}),
-        (("sh",), (), {"ContainerEntrypoint": ["sh"]}),
-        ((), ("--x",), {"ContainerArguments": ["--x"]}),
+        ((), (), {"ContainerEntrypoint": None, "ContainerArguments": None}),
+        (("sh",), (), {"ContainerEntrypoint": ["sh"], "ContainerArguments": None}),
+        ((), ("--x",), {"ContainerEntrypoint": None, "ContainerArguments": ["--x"]}),
     ],
 )
-def test_unset_container_fields_are_left_out(entrypoint: tuple, arguments: tuple, app: dict) -> None:
+def test_unset_container_fields_are_null_as_sagemaker_writes_them(
+    entrypoint: tuple, arguments: tuple, app: dict
+) -> None:
     spec = ProcessingSpec(image_uri="img:1", records_uri="file:///r", entrypoint=entrypoint, arguments=arguments)
     assert processing_job_config(spec, "j", "us-east-1")["AppSpecification"] == {"ImageUri": "img:1", **app}
 
@@ -111,20 +121,8 @@ def test_unset_container_fields_are_left_out(entrypoint: tuple, arguments: tuple
 def test_each_host_gets_its_own_resource_config(host: str) -> None:
     files = processing_config_files(SPEC, "job", "us-east-1", ["algo-1", "algo-2", "algo-3"], host)
     assert sorted(files) == ["processingjobconfig.json", "resourceconfig.json"]
-    assert json.loads(files["resourceconfig.json"]) == {
-        "current_host": host,
-        "current_instance_type": "ml.c5.xlarge",
-        "current_group_name": "homogeneousCluster",
-        "hosts": ["algo-1", "algo-2", "algo-3"],
-        "instance_groups": [
-            {
-                "instance_group_name": "homogeneousCluster",
-                "instance_type": "ml.c5.xlarge",
-                "hosts": ["algo-1", "algo-2", "algo-3"],
-            }
-        ],
-        "network_interface_name": "eth0",
-    }
+    # Processing's resourceconfig.json holds only these two (training's has instance groups too).
+    assert json.loads(files["resourceconfig.json"]) == {"current_host": host, "hosts": ["algo-1", "algo-2", "algo-3"]}
 
 
 def test_the_layout_mounts_config_output_inputs_and_outputs_where_sagemaker_puts_them() -> None:
