@@ -25,6 +25,17 @@ ACCOUNT_ID = "000000000000"
 # Every input is staged before the container starts: SageMaker's StartOfJob (its only other mode, Continuous, is not
 # in CreateProcessingJob's request).
 DOWNLOAD_MODE = "StartOfJob"
+# DescribeProcessingJob's ExitMessage: the hosts' /opt/ml/output/message files concatenated, its first 1 KB.
+EXIT_MESSAGE_BYTES = 1024
+
+
+def exit_message(messages: Sequence[bytes]) -> str:
+    """Return a processing job's ExitMessage from what its hosts wrote to /opt/ml/output/message, in host order.
+
+    :param messages: each host's message file's content (hosts that wrote none left out).
+    """
+    joined = b"".join(messages)[:EXIT_MESSAGE_BYTES]
+    return joined.decode("utf-8", errors="ignore")  # a character cut at the limit is dropped, not garbled
 
 
 def processing_job_arn(job_name: str, region: str) -> str:
@@ -148,6 +159,11 @@ class ProcessingLayout:
     def failure_file(self) -> str:
         """The file seen as /opt/ml/output/failure."""
         return posixpath.join(self.output_dir, "failure")
+
+    @property
+    def message_file(self) -> str:
+        """The file seen as /opt/ml/output/message (what the container says as it exits: its ExitMessage)."""
+        return posixpath.join(self.output_dir, "message")
 
     def output_folder(self, name: str) -> str:
         """Folder mounted at an output's LocalPath.

@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from ml_lifecycle.core.processing_config import ProcessingLayout, processing_config_files, processing_job_config
+from ml_lifecycle.core.processing_config import (
+    ProcessingLayout,
+    exit_message,
+    processing_config_files,
+    processing_job_config,
+)
 from ml_lifecycle.core.processing_spec import ProcessingSpec
 
 SPEC = ProcessingSpec.build(
@@ -137,3 +142,16 @@ def test_the_layout_mounts_config_output_inputs_and_outputs_where_sagemaker_puts
         ("/work/job/algo-1/outputs/train", "/opt/ml/processing/t", False),
     ]
     assert layout.host_outputs() == {"train": "/work/job/algo-1/outputs/train"}
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        ([], ""),
+        ([b"algo-1 done\n", b"algo-2 done\n"], "algo-1 done\nalgo-2 done\n"),  # the hosts' messages, in order
+        ([b"x" * 1000, b"y" * 100], "x" * 1000 + "y" * 24),  # the first 1 KB
+        ([b"x" * 1023 + "é".encode()], "x" * 1023),  # a character cut at the limit is dropped
+    ],
+)
+def test_the_exit_message_is_the_hosts_messages_joined_up_to_1_kb(messages: list[bytes], expected: str) -> None:
+    assert exit_message(messages) == expected
