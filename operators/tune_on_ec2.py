@@ -51,7 +51,8 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
         behind the median of the completed trials' at the same step is stopped (after 3 completed trials).
     :param warm_start_config: SageMaker's WarmStartConfig: ``ParentHyperParameterTuningJobs`` (up to 5 tuning jobs
         of the same output_path, by their ``tuning_job_name``) and ``WarmStartType``; their completed trials seed
-        the search and compete for the best. (templated)
+        the search and compete for the best (the result is then the best of all: SageMaker's OverallBestTrainingJob,
+        where its BestTrainingJob is this tuning job's own). (templated)
     :param strategy_config: with Hyperband, ``{"HyperbandStrategyConfig": {"MinResource", "MaxResource"}}`` in
         steps (values of the objective metric); MaxResource defaults to an ``epochs`` static hyperparameter.
     :param random_seed: SageMaker's RandomSeed; default a seed derived from the tuning job's name (so a retry

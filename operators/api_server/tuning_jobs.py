@@ -312,7 +312,20 @@ class TuningJobApi:
             failure_reason=str(document.get("failure_reason") or ""),
             region=self.config.region,
             account=self.config.account_id,
+            parents=self._parent_states(document["request"]),
         )
+
+    def _parent_states(self, request: Mapping[str, Any]) -> list[TuningState]:
+        """Return the states of a tuning job's warm start parents that are found (under its output path).
+
+        :param request: its CreateHyperParameterTuningJob request.
+        """
+        from ml_lifecycle.tuning.state_store import read_state, state_uri
+
+        output_path = str(request["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"])
+        parents = (request.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs") or []
+        states = [read_state(self.store_for, state_uri(output_path, str(p[NAME_FIELD]))) for p in parents]
+        return [s for s in states if s is not None]
 
     def stop(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Ask a tuning job to stop: its stepping process stops every running trial and ends it Stopped.

@@ -153,3 +153,34 @@ def test_a_trials_training_request_is_the_definition_with_its_hyperparameters_on
     assert request["HyperParameters"] == {"epochs": "3", "x": "1", "_tuning_objective_metric": "loss"}
     assert request["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}
     assert request["OutputDataConfig"] == {"S3OutputPath": "s3://b/out"}
+
+
+@pytest.mark.parametrize(
+    ("warm_type", "overall"),
+    [("IdenticalDataAndAlgorithm", ("parent", "parent-001")), ("TransferLearning", None)],
+)
+def test_under_warm_start_the_best_is_this_jobs_own_and_the_overall_best_counts_the_parents(warm_type, overall):
+    state = _state(_trial(1, "Completed", 0.5), _trial(2, "Completed", 0.3))
+    parent = TuningState("parent", "Random", "loss", "Minimize", 1.0, [_trial(1, "Completed", 0.1)], "Completed")
+    parent.trials[0].name = "parent-001"
+    request = {
+        **REQUEST,
+        "WarmStartConfig": {
+            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent"}],
+            "WarmStartType": warm_type,
+        },
+    }
+    described = describe_tuning_job(
+        request,
+        state,
+        10.0,
+        stop_requested_epoch_s=None,
+        failure_reason="",
+        region="us-east-1",
+        account="0" * 12,
+        parents=[parent],
+    )
+
+    assert described["BestTrainingJob"]["TrainingJobName"] == "tune-002"
+    found = described.get("OverallBestTrainingJob")
+    assert ((found["TuningJobName"], found["TrainingJobName"]) if found else None) == overall

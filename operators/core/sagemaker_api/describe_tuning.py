@@ -7,7 +7,7 @@ Values are the tuning job's own; what we do not know (consumed resources, comple
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
@@ -21,6 +21,8 @@ ECHOED = ("HyperParameterTuningJobConfig", "TrainingJobDefinition", "WarmStartCo
 # The training definition's fields a trial's CreateTrainingJob request repeats as they were sent.
 TRIAL_FIELDS = tuple(dict.fromkeys(path.split(".")[0] for path in DEFINITION_FIELDS))
 
+# SageMaker gives OverallBestTrainingJob for this warm start type only.
+IDENTICAL_WARM_START = "IdenticalDataAndAlgorithm"
 POOL_AS_RESOURCES = ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId")
 
 
@@ -69,6 +71,7 @@ def describe_tuning_job(
     failure_reason: str,
     region: str,
     account: str,
+    parents: Sequence[TuningState] = (),
 ) -> dict[str, Any]:
     """Return the DescribeHyperParameterTuningJob response.
 
@@ -79,6 +82,7 @@ def describe_tuning_job(
     :param failure_reason: why it could not go on, or "".
     :param region: the API's region.
     :param account: the API's account id.
+    :param parents: the states of its warm start's parents (those found).
     """
     name = str(request[f"{NOUN}Name"])
     trials = state.trials if state is not None else []
@@ -96,12 +100,30 @@ def describe_tuning_job(
     if state is not None:
         if state.ended_epoch_s is not None:
             response["HyperParameterTuningEndTime"] = state.ended_epoch_s
-        best = state.best()
+        best = state.best()  # this tuning job's own best, as SageMaker reports it
         if best is not None:
             response["BestTrainingJob"] = trial_summary(best, state, region, account)
+        warm_type = (request.get("WarmStartConfig") or {}).get("WarmStartType")
+        overall = overall_best(state, parents) if warm_type == IDENTICAL_WARM_START else None
+        if overall is not None:
+            response["OverallBestTrainingJob"] = trial_summary(*overall, region, account)
     if status == "Failed":
         response["FailureReason"] = failure_reason or _no_trial_completed(trials)
     return response
+
+
+def overall_best(state: TuningState, parents: Sequence[TuningState]) -> tuple[Trial, TuningState] | None:
+    """Return the best completed trial of a tuning job and its warm start's parents, with the state it belongs to
+    (SageMaker's OverallBestTrainingJob; TuneOnEC2Operator's result names the same trial), or None.
+
+    :param state: the tuning job's state.
+    :param parents: its parents' states.
+    """
+    best = state.best([t for parent in parents for t in parent.trials])
+    if best is None:
+        return None
+    owner = next(s for s in (state, *parents) if any(t is best for t in s.trials))
+    return best, owner
 
 
 def last_modified_epoch_s(
