@@ -389,3 +389,29 @@ def _long_trials_in_a_thread(
     thread = threading.Thread(target=lambda: _keep_error(raised, lambda: op.execute(context)))
     thread.start()
     return op, thread, raised
+
+
+def test_at_its_max_runtime_a_tuning_job_stops_its_trials_and_ends_with_the_best_so_far(
+    curve_image, sample_data, tmp_path, ml_home, docker_client
+):
+    out = tmp_path / "out"
+    context = task_context(task_id="tune")
+    result = TuneOnEC2Operator(
+        task_id="tune",
+        strategy="Grid",
+        # One trial ends in a second; the other would run for five minutes.
+        parameter_ranges={"CategoricalParameterRanges": [{"Name": "epochs", "Values": ["3", "600"]}]},
+        max_parallel_training_jobs=2,
+        max_tuning_runtime_s=120,  # SageMaker's least MaxRuntimeInSeconds
+        hyperparameters={"step_s": 0.5},
+        **_args(curve_image, sample_data, out),
+    ).execute(context)
+
+    trials = {t["hyperparameters"]["epochs"]: t for t in _state(out)["trials"]}
+    assert trials["3"]["status"] == "Completed"
+    assert trials["600"]["status"] == "Stopped"
+    assert "MaxRuntimeInSeconds" in trials["600"]["failure_reason"]
+    assert len(trials["600"]["series"]) < 600  # it was stopped, not left to finish
+    assert trials["600"]["ended_epoch_s"] - _state(out)["started_epoch_s"] >= 120
+    assert result["best_training_job_name"] == trials["3"]["name"]
+    assert managed_containers(docker_client, run_id=context["run_id"]) == []
