@@ -189,6 +189,34 @@ def test_a_warm_start_from_a_missing_parent_is_refused_by_create_naming_it(sagem
         sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
 
 
+def test_under_warm_start_the_best_trial_is_the_jobs_own_and_the_overall_best_counts_its_parent(
+    sagemaker, s3, curve_image
+):
+    s3.put_object(Bucket="ml-bucket", Key="data/curve/x.csv", Body=b"1\n")
+    parent, child = (f"api-tune-{role}-{uuid.uuid4().hex[:8]}" for role in ("parent", "child"))
+    sagemaker.create_hyper_parameter_tuning_job(**tuning_request(parent, curve_image))
+    parent_best = _wait(sagemaker, parent)["BestTrainingJob"]
+    # The child searches only the costlier options: its own best cannot beat the parent's "a".
+    request = tuning_request(
+        child,
+        curve_image,
+        ParameterRanges={"CategoricalParameterRanges": [{"Name": "opt", "Values": ["b", "c"]}]},
+        ResourceLimits={"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
+    )
+    request["WarmStartConfig"] = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
+        "WarmStartType": "IdenticalDataAndAlgorithm",
+    }
+    sagemaker.create_hyper_parameter_tuning_job(**request)
+    described = _wait(sagemaker, child)
+
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    assert described["BestTrainingJob"]["TuningJobName"] == child
+    assert described["BestTrainingJob"]["TunedHyperParameters"] == {"opt": "b"}
+    overall = described["OverallBestTrainingJob"]
+    assert (overall["TuningJobName"], overall["TrainingJobName"]) == (parent, parent_best["TrainingJobName"])
+
+
 def test_a_restarted_api_takes_the_tuning_job_over_without_running_a_finished_trial_again(
     s3, curve_image, docker_client, monkeypatch, ml_home
 ):
