@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.helpers import managed_containers, task_context, wait_until
+from support.helpers import managed_containers, task_context
+from support.tuning_runs import OPTIONS, tuning_args, tuning_state
 
 from ml_lifecycle import ExportArtifactsOperator, TuneOnEC2Operator
 
 pytestmark = pytest.mark.docker
 
-LOSS = [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}]
-OPTIONS = {"Name": "opt", "Values": ["a", "b", "c"]}
 EPOCHS = 60  # of every trial of the early stopping test: the same training definition, as in a real tuning job
 
 CHILD = """
@@ -33,36 +31,6 @@ args = json.loads(sys.argv[1])
 context = {"ti": SimpleNamespace(dag_id="tests", task_id="tune", map_index=-1), "run_id": args.pop("run_id")}
 TuneOnEC2Operator(task_id="tune", **args).execute(context)
 """
-
-
-def _args(image: str, data: Path, out: Path, **tuning: Any) -> dict[str, Any]:
-    """The training definition these tests share, with tuning settings.
-
-    :param image: the curve image.
-    :param data: the sample data (the image reads none; a channel is required).
-    :param out: the output folder.
-    :param tuning: the tuning settings.
-    """
-    return {
-        "image_uri": image,
-        "channels": {"train": f"file://{data}/train"},
-        "output_path": f"file://{out}",
-        "metric_definitions": LOSS,
-        "objective_metric_name": "loss",
-        "objective_type": "Minimize",
-        "max_runtime_s": 120,
-        "poll_interval_s": 0.3,
-        **tuning,
-    }
-
-
-def _state(out: Path) -> dict[str, Any] | None:
-    """Read the tuning state under out, when there is one.
-
-    :param out: the output folder.
-    """
-    found = list(out.glob("*/tuning-state.json"))
-    return json.loads(found[0].read_text()) if found else None
 
 
 class EngineWatch:
@@ -113,12 +81,12 @@ def test_grid_enumerates_its_grid_never_above_max_parallel_and_exports_the_best(
         parameter_ranges=ranges,
         max_parallel_training_jobs=2,
         hyperparameters={"epochs": 3, "step_s": 0.3, "x": 0.3},
-        **_args(curve_image, sample_data, out),
+        **tuning_args(curve_image, sample_data, out),
     )
     result = op.execute(context)
     watch.close()
 
-    state = _state(out)
+    state = tuning_state(out)
     combos = sorted((t["hyperparameters"]["opt"], t["hyperparameters"]["n"]) for t in state["trials"])
     assert combos == sorted((o, n) for o in ("a", "b", "c") for n in ("1", "3"))
     assert watch.created == 6 and 1 <= watch.most_at_once <= 2
@@ -142,7 +110,7 @@ def test_a_retried_task_resumes_without_running_a_finished_trial_again(
     out = tmp_path / "out"
     context = task_context(task_id="tune")
     ranges = {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}
-    args = _args(
+    args = tuning_args(
         curve_image,
         sample_data,
         out,
@@ -158,7 +126,7 @@ def test_a_retried_task_resumes_without_running_a_finished_trial_again(
     )
 
     def two_finished() -> bool:
-        state = _state(out)
+        state = tuning_state(out)
         return state is not None and sum(t["status"] == "Completed" for t in state["trials"]) >= 2
 
     deadline_s = time.monotonic() + 120
@@ -167,13 +135,13 @@ def test_a_retried_task_resumes_without_running_a_finished_trial_again(
         time.sleep(0.2)
     os.killpg(task.pid, signal.SIGKILL)
     task.wait()
-    before = _state(out)
+    before = tuning_state(out)
     finished_before = {t["name"] for t in before["trials"] if t["status"] != "InProgress"}
 
     result = TuneOnEC2Operator(task_id="tune", **args).execute(context)
     watch.close()
 
-    after = _state(out)
+    after = tuning_state(out)
     assert [t["name"] for t in after["trials"]][: len(before["trials"])] == [t["name"] for t in before["trials"]]
     assert len(after["trials"]) == 5 and all(t["status"] == "Completed" for t in after["trials"])
     assert watch.created == 5  # one container per trial: none ran twice
@@ -191,7 +159,7 @@ def test_early_stopping_stops_a_trial_whose_curve_is_hopeless(curve_image, sampl
         parameter_ranges={"CategoricalParameterRanges": [OPTIONS]},
         max_parallel_training_jobs=3,
         hyperparameters={"epochs": EPOCHS, "step_s": 0.01},
-        **_args(curve_image, sample_data, out),
+        **tuning_args(curve_image, sample_data, out),
     ).execute(task_context(task_id="parent"))
     hopeless = {"CategoricalParameterRanges": [{"Name": "opt", "Values": ["bad"]}]}
     warm_start = {
@@ -205,7 +173,7 @@ def test_early_stopping_stops_a_trial_whose_curve_is_hopeless(curve_image, sampl
         early_stopping_type="Auto",
         warm_start_config=warm_start,
         hyperparameters={"epochs": EPOCHS, "step_s": 0.25},
-        **_args(curve_image, sample_data, out),
+        **tuning_args(curve_image, sample_data, out),
     ).execute(task_context(task_id="child"))
 
     (trial,) = _child_trials(out, result)
@@ -250,7 +218,7 @@ def test_bayesian_and_hyperband_run_deferred_through_the_triggerer(
         "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.01", "MaxValue": "1", "ScalingType": "Logarithmic"}],
         "IntegerParameterRanges": [{"Name": "n", "MinValue": 1, "MaxValue": 9}],
     }
-    args = _args(
+    args = tuning_args(
         curve_image,
         sample_data,
         out,
@@ -281,137 +249,9 @@ def test_bayesian_and_hyperband_run_deferred_through_the_triggerer(
                 task_id="tune", **args
             ).execute_complete(context, event.payload, **resume)
 
-    trials = _state(out)["trials"]
+    trials = tuning_state(out)["trials"]
     assert wakes >= 1 and len(trials) == settings["max_training_jobs"]
     assert all(t["status"] in ("Completed", "Stopped") for t in trials)
     completed = [t for t in trials if t["status"] == "Completed"]
     assert result["objective"]["value"] == min(t["objective"] for t in completed)
-    assert managed_containers(docker_client, run_id=context["run_id"]) == []
-
-
-def test_a_tuning_task_failing_on_its_last_try_stops_its_trials_and_keeps_its_error(
-    curve_image, sample_data, tmp_path, ml_home, docker_client
-):
-    from ml_lifecycle.errors import StoreError
-
-    out = tmp_path / "out"
-    context = task_context(task_id="tune")
-    context["ti"].try_number, context["ti"].max_tries = 1, 0  # no retries: this try is the last
-    _, thread, raised = _long_trials_in_a_thread(curve_image, sample_data, out, context)
-    try:
-        state = wait_until(lambda: _running_state(out, 2), "two trials running", timeout_s=120)
-        # The tuning state cannot be written any more: its folder became a file, an error no retry would fix here.
-        folder = out / state["tuning_job_name"]
-        shutil.rmtree(folder)
-        folder.write_text("in the way")
-        thread.join(timeout=300)
-        assert raised and isinstance(raised[0], StoreError), raised
-        containers = lambda: managed_containers(docker_client, run_id=context["run_id"])  # noqa: E731
-        wait_until(lambda: all(c.status != "running" for c in containers()), "no trial running", timeout_s=180)
-    finally:
-        for container in managed_containers(docker_client, run_id=context["run_id"]):
-            container.remove(force=True)
-
-
-def _running_state(out: Path, running: int) -> dict[str, Any] | None:
-    """Return the tuning state under out once this many of its trials run, else None.
-
-    :param out: the output folder.
-    :param running: how many trials.
-    """
-    state = _state(out)
-    if state is None or sum(t["status"] == "InProgress" for t in state["trials"]) < running:
-        return None
-    return state
-
-
-def test_stopping_every_trial_goes_on_past_one_that_cannot_be_stopped_and_names_it(
-    curve_image, sample_data, tmp_path, ml_home, docker_client
-):
-    from ml_lifecycle.errors import ComputeError, StoreError
-
-    out = tmp_path / "out"
-    context = task_context(task_id="tune")
-    op, thread, raised = _long_trials_in_a_thread(curve_image, sample_data, out, context)
-    try:
-        trials = wait_until(lambda: _running_state(out, 2), "two trials running", timeout_s=120)["trials"]
-        record = out / trials[0]["name"] / "status.json"
-        agent_pid = wait_until(lambda: json.loads(record.read_text()).get("agent", {}).get("pid"), "an agent", 60)
-        # The first trial's record cannot be read any more (its agent is gone, so nothing writes it back).
-        os.kill(agent_pid, signal.SIGKILL)
-        record.unlink()
-        record.symlink_to(record)
-        thread.join(timeout=120)
-        assert raised and isinstance(raised[0], StoreError), raised
-
-        with pytest.raises(ComputeError, match=trials[0]["name"]) as stopping:
-            op.on_kill()
-        assert trials[1]["name"] not in str(stopping.value)
-        second = lambda: managed_containers(docker_client, job=trials[1]["name"])  # noqa: E731
-        wait_until(lambda: all(c.status != "running" for c in second()), "the second trial stopped", timeout_s=180)
-        assert [t["status"] for t in _state(out)["trials"]] == ["InProgress", "Stopped"]
-    finally:
-        for container in managed_containers(docker_client, run_id=context["run_id"]):
-            container.remove(force=True)
-
-
-def _keep_error(raised: list[BaseException], call: Any) -> None:
-    """Run call, keeping what it raises.
-
-    :param raised: where the error goes.
-    :param call: what to run.
-    """
-    try:
-        call()
-    except BaseException as err:
-        raised.append(err)
-
-
-def _long_trials_in_a_thread(
-    image: str, data: Path, out: Path, context: dict[str, Any]
-) -> tuple[TuneOnEC2Operator, threading.Thread, list[BaseException]]:
-    """Start a tuning task of two long trials at once in a thread; return it, its thread and where its error goes.
-
-    :param image: the curve image.
-    :param data: the sample data.
-    :param out: the output folder.
-    :param context: the task's context.
-    """
-    op = TuneOnEC2Operator(
-        task_id="tune",
-        strategy="Grid",
-        parameter_ranges={"CategoricalParameterRanges": [OPTIONS]},
-        max_parallel_training_jobs=2,
-        hyperparameters={"epochs": 600, "step_s": 0.5},
-        **_args(image, data, out),
-    )
-    raised: list[BaseException] = []
-    thread = threading.Thread(target=lambda: _keep_error(raised, lambda: op.execute(context)))
-    thread.start()
-    return op, thread, raised
-
-
-def test_at_its_max_runtime_a_tuning_job_stops_its_trials_and_ends_with_the_best_so_far(
-    curve_image, sample_data, tmp_path, ml_home, docker_client
-):
-    out = tmp_path / "out"
-    context = task_context(task_id="tune")
-    result = TuneOnEC2Operator(
-        task_id="tune",
-        strategy="Grid",
-        # One trial ends in a second; the other would run for five minutes.
-        parameter_ranges={"CategoricalParameterRanges": [{"Name": "epochs", "Values": ["3", "600"]}]},
-        max_parallel_training_jobs=2,
-        max_tuning_runtime_s=120,  # SageMaker's least MaxRuntimeInSeconds
-        hyperparameters={"step_s": 0.5},
-        **_args(curve_image, sample_data, out),
-    ).execute(context)
-
-    trials = {t["hyperparameters"]["epochs"]: t for t in _state(out)["trials"]}
-    assert trials["3"]["status"] == "Completed"
-    assert trials["600"]["status"] == "Stopped"
-    assert "MaxRuntimeInSeconds" in trials["600"]["failure_reason"]
-    assert len(trials["600"]["series"]) < 600  # it was stopped, not left to finish
-    assert trials["600"]["ended_epoch_s"] - _state(out)["started_epoch_s"] >= 120
-    assert result["best_training_job_name"] == trials["3"]["name"]
     assert managed_containers(docker_client, run_id=context["run_id"]) == []
