@@ -53,6 +53,18 @@ def backend_of(compute: str, aws_conn_id: str | None, options: Mapping[str, Any]
     return backend_for(compute, aws_conn_id, options)
 
 
+def is_last_try(context: Any) -> bool:
+    """Say whether Airflow will not retry this task instance if it fails now (its try number is past its retries).
+
+    :param context: the Airflow context passed to execute(); a context without try numbers counts as not last.
+    """
+    ti = context["ti"]
+    try_number, max_tries = getattr(ti, "try_number", None), getattr(ti, "max_tries", None)
+    if try_number is None or max_tries is None:
+        return False
+    return int(try_number) > int(max_tries)
+
+
 @contextmanager
 def fail_fast_unless_retryable() -> Iterator[None]:
     """Turn a compute error that a retry cannot fix (a bad AMI, a quota) into a failure Airflow does not retry."""

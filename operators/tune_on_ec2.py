@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -50,7 +51,8 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
         behind the median of the completed trials' at the same step is stopped (after 3 completed trials).
     :param warm_start_config: SageMaker's WarmStartConfig: ``ParentHyperParameterTuningJobs`` (up to 5 tuning jobs
         of the same output_path, by their ``tuning_job_name``) and ``WarmStartType``; their completed trials seed
-        the search and compete for the best. (templated)
+        the search and compete for the best (the result is then the best of all: SageMaker's OverallBestTrainingJob,
+        where its BestTrainingJob is this tuning job's own). (templated)
     :param strategy_config: with Hyperband, ``{"HyperbandStrategyConfig": {"MinResource", "MaxResource"}}`` in
         steps (values of the objective metric); MaxResource defaults to an ``epochs`` static hyperparameter.
     :param random_seed: SageMaker's RandomSeed; default a seed derived from the tuning job's name (so a retry
@@ -152,7 +154,7 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
     def execute(self, context: Any) -> dict[str, Any]:
         """Start or resume the tuning job, then run it to its end (deferring between trial endings when deferrable)."""
         tuner = self._open(context, stage=True)
-        return self._drive(tuner)
+        return self._drive(tuner, context)
 
     def execute_complete(self, context: Any, event: dict[str, Any], **_: Any) -> dict[str, Any]:  # type: ignore[override]
         """Resume after a trial ended (or a curve grew, or the deadline passed): take the next step.
@@ -161,7 +163,7 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
         :param event: the trigger's event (the state in the store says the rest).
         """
         self.log.info("Woken by %s", event.get("job_name") or event.get("status"))
-        return self._drive(self._open(context, stage=False))
+        return self._drive(self._open(context, stage=False), context)
 
     def _open(self, context: Any, *, stage: bool) -> Tuner:
         """Build the tuner of this task instance from its stored state, and find its running trials again.
@@ -189,15 +191,14 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
             tuner.resume_running()
         return tuner
 
-    def _drive(self, tuner: Tuner) -> dict[str, Any]:
+    def _drive(self, tuner: Tuner, context: Any) -> dict[str, Any]:
         """Step the tuning job until it ends; wait between steps here, or in the triggerer when deferrable.
 
         :param tuner: the tuning job.
+        :param context: the Airflow context (whether a failure is this task's last try).
         """
-        from ml_lifecycle.base import fail_fast_unless_retryable
-
         while True:
-            with fail_fast_unless_retryable():
+            with _stopping_trials_if_final(tuner, context):
                 progress = tuner.step()
             if progress.result is not None:
                 return progress.result
@@ -236,6 +237,29 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
         """Stop the running trials (what they saved is kept) when the task is killed; a retry starts the next ones."""
         if self._tuner is not None:
             self._tuner.stop_all("the tuning task was killed")
+
+
+@contextmanager
+def _stopping_trials_if_final(tuner: Tuner, context: Any) -> Iterator[None]:
+    """Let a step's error through, after stopping the running trials when no retry will follow it (the error is not
+    retryable, or this is the task's last try): nothing else would ever stop them. The step's error is kept.
+
+    :param tuner: the tuning job.
+    :param context: the Airflow context.
+    """
+    from ml_lifecycle.base import fail_fast_unless_retryable, is_last_try
+    from ml_lifecycle.compute.lifecycle import keeping_error
+
+    try:
+        with fail_fast_unless_retryable():
+            yield
+    except Exception as err:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        if isinstance(err, AirflowFailException) or is_last_try(context):
+            why = f"the tuning task failed for good: {err}"
+            keeping_error(lambda: tuner.stop_all(why), f"Stopping the trials of {tuner.state.tuning_job_name}")
+        raise
 
 
 def _from_json(value: Any) -> Any:

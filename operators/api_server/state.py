@@ -31,46 +31,62 @@ class ApiState:
         self.root = parse_uri(root.rstrip("/"), "the API's state root")
         self.store = store_for(self.root)
 
-    def _uri(self, kind: str, name: str) -> ArtifactUri:
-        """Return where a resource's document is.
+    def _uri(self, kind: str, name: str, part: str = DOCUMENT) -> ArtifactUri:
+        """Return where a resource's document (or another of its parts) is.
 
         :param kind: the kind of resource.
         :param name: its name.
+        :param part: the document's path below the resource's folder (``/``-separated safe names).
         """
-        return self.root.join(kind, _safe(name), DOCUMENT)
+        return self.root.join(kind, _safe(name), *(_safe_file(p) for p in part.split("/")))
 
-    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+    def get(self, kind: str, name: str, part: str = DOCUMENT) -> dict[str, Any] | None:
         """Return a resource's document, or None when there is none.
 
         :param kind: the kind of resource.
         :param name: its name.
+        :param part: another document of the resource than its own (``resource.json``).
         """
-        uri = self._uri(kind, name)
+        uri = self._uri(kind, name, part)
         if not self.store.exists(uri):
             return None
         return dict(json.loads(self.store.read_bytes(uri)))
 
-    def create(self, kind: str, name: str, document: dict[str, Any]) -> bool:
+    def create(self, kind: str, name: str, document: dict[str, Any], part: str = DOCUMENT) -> bool:
         """Store a new resource's document; False when the name is taken (the document is then left as it was).
+        The store's conditional create (S3's If-None-Match) decides between rivals, so exactly one of them wins.
 
         :param kind: the kind of resource.
         :param name: its name.
         :param document: what to keep.
+        :param part: another document of the resource than its own (``resource.json``).
         """
+        data = json.dumps(document, sort_keys=True).encode()
         try:
-            self.store.write_bytes(self._uri(kind, name), json.dumps(document, sort_keys=True).encode(), if_absent=True)
+            self.store.write_bytes(self._uri(kind, name, part), data, if_absent=True)
         except ArtifactExists:
             return False
         return True
 
-    def put(self, kind: str, name: str, document: dict[str, Any]) -> None:
+    def put(self, kind: str, name: str, document: dict[str, Any], part: str = DOCUMENT) -> None:
         """Replace a resource's document.
 
         :param kind: the kind of resource.
         :param name: its name.
         :param document: what to keep.
+        :param part: another document of the resource than its own (``resource.json``).
         """
-        self.store.write_bytes(self._uri(kind, name), json.dumps(document, sort_keys=True).encode())
+        self.store.write_bytes(self._uri(kind, name, part), json.dumps(document, sort_keys=True).encode())
+
+    def parts(self, kind: str, name: str, folder: str) -> list[str]:
+        """Return the names of a resource's documents in one of its folders (``claims``...), sorted.
+
+        :param kind: the kind of resource.
+        :param name: its name.
+        :param folder: the folder below the resource's.
+        """
+        objects = self.store.list_objects(self.root.join(kind, _safe(name), _safe(folder)))
+        return sorted(o.relative_key for o in objects if "/" not in o.relative_key)
 
     def delete(self, kind: str, name: str) -> None:
         """Forget a resource.
@@ -88,6 +104,15 @@ class ApiState:
         suffix = "/" + DOCUMENT
         objects = self.store.list_objects(self.root.join(kind))
         return sorted(o.relative_key[: -len(suffix)] for o in objects if o.relative_key.endswith(suffix))
+
+
+def _safe_file(name: str) -> str:
+    """Return a document's file name (a safe name, ``.json`` kept), or raise.
+
+    :param name: the file name.
+    """
+    stem = name.removesuffix(".json")
+    return _safe(stem) + name[len(stem) :]
 
 
 def _safe(name: str) -> str:

@@ -1,16 +1,20 @@
 """Create, Describe, Stop and List HyperParameterTuningJob, and ListTrainingJobsForHyperParameterTuningJob.
 
 A tuning job is a loop, not one container job: TuneOnEC2Operator's Tuner, stepped in a background thread of the API
-process that accepted it, every poll interval, whether or not anyone asks (as SageMaker tunes). Its stored document
-names that process (``stepper``, renewed while it steps); a Describe or Stop in any process of a tuning job nobody
-steps any more (its process restarted) takes the stepping over. The tuning state is the Tuner's own document in the
+process that accepted it, every poll interval, whether or not anyone asks (as SageMaker tunes). A claim beside its
+stored document names that process (renewed while it steps); a Describe or Stop in any process of a tuning job
+nobody steps any more (its process restarted) takes the stepping over. The tuning state is the Tuner's own document in the
 artifact store (``<output>/<name>/tuning-state.json``), so a process that takes over never reruns a finished trial.
+Only one process steps a tuning job: the claim is taken with the store's conditional create (stepper_claim), and the
+stepper checks it still holds it before each step and before each write of the state. A Stop is its own document
+(``stop.json``), never a field the stepper rewrites, so it cannot be lost to a step.
 Each trial is also stored as a training job already launched, so DescribeTrainingJob and ListTrainingJobs show it
 (the SDK's ``best_estimator()`` attaches to the best one that way).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -22,8 +26,8 @@ from ml_lifecycle.api_server.errors import ApiError, in_use, not_found, validati
 from ml_lifecycle.api_server.guards import check_locations, check_role
 from ml_lifecycle.api_server.jobs import OWNER_LABEL
 from ml_lifecycle.api_server.names import key_of, name_in
-from ml_lifecycle.api_server.process_owner import still_working, this_process
 from ml_lifecycle.api_server.state import ApiState
+from ml_lifecycle.api_server.stepper_claim import Claim, ClaimLost, StepperClaims
 from ml_lifecycle.compute.lifecycle import keeping_error
 from ml_lifecycle.core.errors import JobFailed
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
@@ -35,8 +39,9 @@ from ml_lifecycle.core.sagemaker_api.describe_tuning import (
     trial_training_request,
     tuning_summary,
 )
-from ml_lifecycle.core.sagemaker_api.listing import SummaryKeys, select
+from ml_lifecycle.core.sagemaker_api.listing import SortDefault, SummaryKeys, select
 from ml_lifecycle.core.tuning.state import TuningState
+from ml_lifecycle.tuning.warm_start import parent_trials
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +54,11 @@ STEPPER_LEASE_S = 300.0
 # Errors in a row (an unreachable store, a backend down) after which a tuning job ends Failed with the last one.
 MAX_STEP_ERRORS = 5
 STOPPED_BY_CALLER = "StopHyperParameterTuningJob was called"
+STOP_PART = "stop.json"
 OBJECTIVE = "FinalHyperParameterTuningJobObjectiveMetric"
 OBJECTIVE_SORT = "FinalObjectiveMetricValue"
+# botocore's model of both tuning List operations: "The default is Name" and "The default is Ascending".
+BY_NAME = SortDefault("Name", "Ascending")
 
 
 class TuningJobApi:
@@ -68,6 +76,7 @@ class TuningJobApi:
         self.stepping: dict[str, threading.Thread] = {}  # tuning jobs this API steps
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self.claims = StepperClaims(state, KIND, STEPPER_LEASE_S)
 
     def _operator(self, document: Mapping[str, Any]) -> Any:
         """Return the TuneOnEC2Operator of a stored tuning job.
@@ -116,13 +125,15 @@ class TuningJobApi:
         check_locations(jobs.kind.locations(spec), self.config)
         check_role(spec.role_arn, self.config, "TrainingJobDefinition.RoleArn")
         jobs.preflight(spec)
+        parent_trials(self.store_for, spec.output_path, operator.tuning_config())  # a missing parent is refused now
         if self._tuning_state(request) is not None:
             raise ApiError("ResourceInUse", f"A tuning job named {name!r} already ran under its output path: rename it")
         operator.stage_inputs(spec)
-        document["stepper"] = this_process(STEPPER_LEASE_S)
         if not self.state.create(KIND, key_of(name), document):
             raise in_use(TITLE, name)
-        self._start_stepping(name)
+        claim = self.claims.take(key_of(name))
+        if claim is not None:
+            self._start_stepping(name, claim)
         return {f"{NOUN}Arn": self._arn(name)}
 
     def _tuning_state(self, request: Mapping[str, Any]) -> TuningState | None:
@@ -135,25 +146,32 @@ class TuningJobApi:
         output_path = str(request["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"])
         return read_state(self.store_for, state_uri(output_path, str(request[NAME_FIELD])))
 
-    def _start_stepping(self, name: str) -> None:
+    def _start_stepping(self, name: str, claim: Claim) -> None:
         """Step a tuning job in a thread of this process, unless this process already does.
 
         :param name: its name.
+        :param claim: the claim on stepping it this process took.
         """
         with self._lock:
             if key_of(name) in self.stepping or self._closing.is_set():
                 return
-            thread = threading.Thread(target=self._step_until_ended, args=(name,), name=f"tune-{name}", daemon=True)
+            thread = threading.Thread(
+                target=self._step_until_ended, args=(name, claim), name=f"tune-{name}", daemon=True
+            )
             self.stepping[key_of(name)] = thread
         thread.start()
 
-    def _step_until_ended(self, name: str) -> None:
-        """Step a tuning job every poll interval until it ends, a Stop is asked for, or its steps keep failing.
+    def _step_until_ended(self, name: str, claim: Claim) -> None:
+        """Step a tuning job every poll interval until it ends, a Stop is asked for, its steps keep failing, or
+        another process takes the stepping over.
 
         :param name: its name.
+        :param claim: the claim on stepping it this process took.
         """
         try:
-            self._steps(name)
+            self._steps(name, claim)
+        except ClaimLost as lost:
+            log.info("Tuning job %s: another process steps it now (%s)", name, lost)
         except Exception as err:
             log.exception("Tuning job %s could not go on", name)
             self._update(name, failure_reason=f"The tuning job could not go on: {err}")
@@ -161,10 +179,11 @@ class TuningJobApi:
             with self._lock:
                 self.stepping.pop(key_of(name), None)
 
-    def _steps(self, name: str) -> None:
+    def _steps(self, name: str, claim: Claim) -> None:
         """The stepping loop (see _step_until_ended).
 
         :param name: the tuning job's name.
+        :param claim: the claim on stepping it this process took.
         """
         from ml_lifecycle.tuning.tuner import Tuner
 
@@ -172,12 +191,15 @@ class TuningJobApi:
         operator = self._operator(document)
         spec, jobs = operator.build_spec(), operator.job_backend()
         owner = {OWNER_LABEL: str(document["caller"])}
-        tuner = Tuner(jobs, spec, operator.tuning_config(), [name], owner, self.store_for, log.info)
+        check = functools.partial(self.claims.check, claim)
+        tuner = Tuner(jobs, spec, operator.tuning_config(), [name], owner, self.store_for, log.info, check)
+        check()
         tuner.resume_running()
-        errors = 0
+        errors, renewed_s = 0, time.monotonic()
         while True:
             document = self._document(name)
-            if document.get("stop_requested"):
+            check()
+            if self._stop_requested_epoch_s(name) is not None:
                 tuner.stop(STOPPED_BY_CALLER)
                 return
             try:
@@ -185,6 +207,8 @@ class TuningJobApi:
                 errors = 0
             except JobFailed:
                 return  # no trial completed: the state says Failed, and the Describe says why
+            except ClaimLost:
+                raise
             except Exception:
                 errors += 1
                 if errors >= MAX_STEP_ERRORS:
@@ -195,9 +219,11 @@ class TuningJobApi:
             self._note_trials(document, tuner.state)
             if progress is not None and progress.result is not None:
                 return
-            self._renew(name, document)
+            if time.monotonic() - renewed_s > STEPPER_LEASE_S / 2:
+                self.claims.renew(claim)
+                renewed_s = time.monotonic()
             if self._closing.wait(operator.poll_interval_s):
-                self._update(name, stepper={})  # let the next API process take it over at once
+                self.claims.release(claim)  # let the next API process take it over at once
                 return
 
     def close(self, timeout_s: float = 60.0) -> None:
@@ -236,15 +262,13 @@ class TuningJobApi:
                 },
             )
 
-    def _renew(self, name: str, document: Mapping[str, Any]) -> None:
-        """Renew this process's claim on stepping a tuning job when half of it has passed.
+    def _stop_requested_epoch_s(self, name: str) -> float | None:
+        """Return when StopHyperParameterTuningJob was called for a tuning job, or None when it was not.
 
         :param name: its name.
-        :param document: its stored document, as last read.
         """
-        stepper = document.get("stepper") or {}
-        if float(stepper.get("deadline_epoch_s", 0)) - time.time() < STEPPER_LEASE_S / 2:
-            self._update(name, stepper=this_process(STEPPER_LEASE_S))
+        stop = self.state.get(KIND, key_of(name), STOP_PART)
+        return float(stop["requested_epoch_s"]) if stop is not None else None
 
     def _update(self, name: str, **changes: Any) -> None:
         """Change some fields of a tuning job's stored document (re-read just before, so others' changes are kept).
@@ -265,10 +289,11 @@ class TuningJobApi:
         """
         state = self._tuning_state(document["request"])
         going_on = (state is None or state.status == "InProgress") and not document.get("failure_reason")
-        if going_on and key_of(name) not in self.stepping and not still_working(document.get("stepper") or {}):
-            log.info("Tuning job %s: its stepping process is gone; this one takes it over", name)
-            self._update(name, stepper=this_process(STEPPER_LEASE_S))
-            self._start_stepping(name)
+        if going_on and key_of(name) not in self.stepping:
+            claim = self.claims.take(key_of(name))
+            if claim is not None:
+                log.info("Tuning job %s: its stepping process is gone; this one takes it over", name)
+                self._start_stepping(name, claim)
         return state
 
     def describe(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -283,11 +308,24 @@ class TuningJobApi:
             document["request"],
             state,
             float(document["created_epoch_s"]),
-            stop_requested=bool(document.get("stop_requested")),
+            stop_requested_epoch_s=self._stop_requested_epoch_s(name),
             failure_reason=str(document.get("failure_reason") or ""),
             region=self.config.region,
             account=self.config.account_id,
+            parents=self._parent_states(document["request"]),
         )
+
+    def _parent_states(self, request: Mapping[str, Any]) -> list[TuningState]:
+        """Return the states of a tuning job's warm start parents that are found (under its output path).
+
+        :param request: its CreateHyperParameterTuningJob request.
+        """
+        from ml_lifecycle.tuning.state_store import read_state, state_uri
+
+        output_path = str(request["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"])
+        parents = (request.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs") or []
+        states = [read_state(self.store_for, state_uri(output_path, str(p[NAME_FIELD]))) for p in parents]
+        return [s for s in states if s is not None]
 
     def stop(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Ask a tuning job to stop: its stepping process stops every running trial and ends it Stopped.
@@ -298,7 +336,7 @@ class TuningJobApi:
         status = self.describe(request)[f"{NOUN}Status"]
         if status not in ("InProgress", "Stopping"):
             raise validation(f"{TITLE} {name!r} has already ended ({status}): nothing to stop")
-        self._update(name, stop_requested=True)
+        self.state.create(KIND, key_of(name), {"requested_epoch_s": time.time()}, STOP_PART)  # a second Stop: no-op
         return {}
 
     def list(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -311,7 +349,7 @@ class TuningJobApi:
             document = self.state.get(KIND, key)
             if document is not None:
                 summaries.append(tuning_summary(self.describe({NAME_FIELD: document["request"][NAME_FIELD]})))
-        keys = SummaryKeys(NAME_FIELD, f"{NOUN}Status", "LastModifiedTime")
+        keys = SummaryKeys(NAME_FIELD, f"{NOUN}Status", "LastModifiedTime", default_sort=BY_NAME)
         page, token = select(summaries, request, keys)
         return {"HyperParameterTuningJobSummaries": page, **({"NextToken": token} if token else {})}
 
@@ -325,14 +363,13 @@ class TuningJobApi:
         state = self._follow(name, document)
         region, account = self.config.region, self.config.account_id
         summaries = [trial_summary(t, state, region, account) for t in state.trials] if state is not None else []
-        keys = SummaryKeys("TrainingJobName", "TrainingJobStatus")
-        sort_by = str(request.get("SortBy") or "Name")
-        if sort_by != OBJECTIVE_SORT:
-            page, token = select(summaries, {**request, "SortBy": sort_by}, keys)
+        keys = SummaryKeys("TrainingJobName", "TrainingJobStatus", default_sort=BY_NAME)
+        if request.get("SortBy") != OBJECTIVE_SORT:
+            page, token = select(summaries, request, keys)
         else:
             # As SageMaker does, trials without an objective value are left out of this order.
             summaries = [s for s in summaries if OBJECTIVE in s]
-            descending = (request.get("SortOrder") or "Descending") == "Descending"
+            descending = (request.get("SortOrder") or BY_NAME.order) == "Descending"
             summaries.sort(key=lambda s: float(s[OBJECTIVE]["Value"]), reverse=descending)
             page, token = select(summaries, request, keys, keep_order=True)
         return {"TrainingJobSummaries": page, **({"NextToken": token} if token else {})}

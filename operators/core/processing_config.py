@@ -1,7 +1,9 @@
 """A processing host's /opt/ml: its layout, and processingjobconfig.json and resourceconfig.json as SageMaker writes them.
 
-SageMaker writes the job's request (with its name and ARN) to processingjobconfig.json, and the same
-resourceconfig.json as for training (one homogeneous group).
+SageMaker writes the job's request (with its name and ARN) to processingjobconfig.json, unset optional fields as
+null (ContainerEntrypoint, ContainerArguments, KmsKeyId, VolumeKmsKeyId) and each input's S3DownloadMode, and a
+resourceconfig.json of only ``current_host`` and ``hosts`` (the shapes of SageMaker's "How to Build Your Own
+Processing Container" page; the SDK's local mode writes the same).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ml_lifecycle.core.contract import OUTPUT_DIR, Mount, resource_config
+from ml_lifecycle.core.contract import OUTPUT_DIR, Mount
 from ml_lifecycle.core.processing_spec import ProcessingSpec
 
 CONFIG_DIR = "/opt/ml/config"
@@ -20,6 +22,20 @@ JOB_CONFIG_NAME = "processingjobconfig.json"
 RESOURCE_CONFIG_NAME = "resourceconfig.json"
 # We run in no AWS account; the ARN keeps SageMaker's shape with this account, as moto's default account.
 ACCOUNT_ID = "000000000000"
+# Every input is staged before the container starts: SageMaker's StartOfJob (its only other mode, Continuous, is not
+# in CreateProcessingJob's request).
+DOWNLOAD_MODE = "StartOfJob"
+# DescribeProcessingJob's ExitMessage: the hosts' /opt/ml/output/message files concatenated, its first 1 KB.
+EXIT_MESSAGE_BYTES = 1024
+
+
+def exit_message(messages: Sequence[bytes]) -> str:
+    """Return a processing job's ExitMessage from what its hosts wrote to /opt/ml/output/message, in host order.
+
+    :param messages: each host's message file's content (hosts that wrote none left out).
+    """
+    joined = b"".join(messages)[:EXIT_MESSAGE_BYTES]
+    return joined.decode("utf-8", errors="ignore")  # a character cut at the limit is dropped, not garbled
 
 
 def processing_job_arn(job_name: str, region: str) -> str:
@@ -38,11 +54,11 @@ def processing_job_config(spec: ProcessingSpec, job_name: str, region: str) -> d
     :param job_name: the job's name.
     :param region: the AWS region reported to the container.
     """
-    app: dict[str, Any] = {"ImageUri": spec.image_uri}
-    if spec.entrypoint:
-        app["ContainerEntrypoint"] = list(spec.entrypoint)
-    if spec.arguments:
-        app["ContainerArguments"] = list(spec.arguments)
+    app: dict[str, Any] = {
+        "ImageUri": spec.image_uri,
+        "ContainerEntrypoint": list(spec.entrypoint) if spec.entrypoint else None,
+        "ContainerArguments": list(spec.arguments) if spec.arguments else None,
+    }
     return {
         "ProcessingJobArn": processing_job_arn(job_name, region),
         "ProcessingJobName": job_name,
@@ -63,6 +79,7 @@ def processing_job_config(spec: ProcessingSpec, job_name: str, region: str) -> d
                     "S3InputMode": item.input_mode,
                     "S3DataDistributionType": item.distribution,
                     "S3CompressionType": item.compression,
+                    "S3DownloadMode": DOWNLOAD_MODE,
                 },
             }
             for item in spec.inputs
@@ -79,13 +96,16 @@ def processing_job_config(spec: ProcessingSpec, job_name: str, region: str) -> d
                     },
                 }
                 for item in spec.outputs
-            ]
+            ],
+            "KmsKeyId": None,  # refused in the request: the bucket's own encryption applies
         },
         "ProcessingResources": {
             "ClusterConfig": {
                 "InstanceCount": spec.instance_count,
                 "InstanceType": spec.instance_type,
                 "VolumeSizeInGB": spec.volume_size_gb,
+                # The spec holds no volume key: a request's VolumeKmsKeyId becomes EC2's own volume setting.
+                "VolumeKmsKeyId": None,
             }
         },
         "RoleArn": spec.role_arn or "",
@@ -106,7 +126,7 @@ def processing_config_files(
     """
     return {
         JOB_CONFIG_NAME: json.dumps(processing_job_config(spec, job_name, region), sort_keys=True),
-        RESOURCE_CONFIG_NAME: json.dumps(resource_config(hosts, current_host, spec.instance_type), sort_keys=True),
+        RESOURCE_CONFIG_NAME: json.dumps({"current_host": current_host, "hosts": list(hosts)}, sort_keys=True),
     }
 
 
@@ -139,6 +159,11 @@ class ProcessingLayout:
     def failure_file(self) -> str:
         """The file seen as /opt/ml/output/failure."""
         return posixpath.join(self.output_dir, "failure")
+
+    @property
+    def message_file(self) -> str:
+        """The file seen as /opt/ml/output/message (what the container says as it exits: its ExitMessage)."""
+        return posixpath.join(self.output_dir, "message")
 
     def output_folder(self, name: str) -> str:
         """Folder seen at an output's LocalPath: mounted there, or for an output inside another output's LocalPath,

@@ -132,6 +132,7 @@ class JobRecord:
     :param owner: the ownership labels (DAG, task, run).
     :param transitions: list of [secondary status, ISO time].
     :param agent: where the job's agent runs: ``{"pid": ..., "host": ...}``.
+    :param exit_message: what the containers left in /opt/ml/output/message (processing's ExitMessage), or "".
     """
 
     job_name: str
@@ -154,6 +155,7 @@ class JobRecord:
     owner: dict[str, str] = field(default_factory=dict)
     transitions: list[list[str]] = field(default_factory=list)
     agent: dict[str, Any] = field(default_factory=dict)
+    exit_message: str = ""
 
     def created_epoch_s(self) -> float | None:
         """Return when the job was created, in UNIX seconds, or None when the record does not say."""

@@ -265,11 +265,12 @@ def _instance_type(work_root: Path, record: dict[str, Any]) -> str:
     """
     hosts = record.get("hosts") or ["algo-1"]
     host_dir = work_root / "jobs" / str(record.get("job_name", "")) / hosts[0]
-    for config in ("input/config", "config"):  # training's /opt/ml/input/config, processing's /opt/ml/config
-        try:
-            return str(
-                json.loads((host_dir / config / "resourceconfig.json").read_text()).get("current_instance_type", "")
-            )
-        except (OSError, ValueError):
-            continue
-    return ""
+    try:  # training's /opt/ml/input/config/resourceconfig.json names it
+        return str(json.loads((host_dir / "input/config/resourceconfig.json").read_text())["current_instance_type"])
+    except (OSError, ValueError, KeyError):
+        pass
+    try:  # processing's resourceconfig.json does not: its processingjobconfig.json does
+        job_config = json.loads((host_dir / "config/processingjobconfig.json").read_text())
+        return str(job_config["ProcessingResources"]["ClusterConfig"]["InstanceType"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""

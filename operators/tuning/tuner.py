@@ -7,19 +7,20 @@ deferral is the step that would have come next. At most MaxParallelTrainingJobs 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ml_lifecycle.compute.base import JobBackend, LogSink
 from ml_lifecycle.compute.lifecycle import outcome_of
 from ml_lifecycle.core.tuning.config import TuningConfig
-from ml_lifecycle.core.tuning.state import Trial, TrialStatus, TuningState, trial_name
-from ml_lifecycle.errors import JobFailed, SpecError
+from ml_lifecycle.core.tuning.state import Trial, TuningState, trial_name
+from ml_lifecycle.errors import ComputeError, JobFailed
 from ml_lifecycle.stores import StoreFor
 from ml_lifecycle.tuning.search import Search, hyperparameters_of
 from ml_lifecycle.tuning.state_store import read_state, state_uri, write_state
 from ml_lifecycle.tuning.trials import TrialJobs
+from ml_lifecycle.tuning.warm_start import parent_trials
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Tuner:
     :param owner: the labels every trial's resources carry (the task instance's, or the API caller's).
     :param store_for: returns the store for a URI.
     :param sink: the task log.
+    :param before_save: called before every write of the state; raises to keep a process that lost the right to
+        step the tuning job (another took it over) from writing it. None checks nothing.
     """
 
     def __init__(
@@ -56,8 +59,10 @@ class Tuner:
         owner: Mapping[str, str],
         store_for: StoreFor,
         sink: LogSink,
+        before_save: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
+        self.before_save = before_save
         self.base_spec = base_spec
         self.store_for = store_for
         self.sink = sink
@@ -91,27 +96,10 @@ class Tuner:
 
     def _warm_start_trials(self) -> list[Trial]:
         """Return the completed trials of the warm start's parents (tuning jobs under the same output_path)."""
-        warm = self.config.warm_start
-        if warm is None:
-            return []
-        seeded: list[Trial] = []
-        for parent in warm.parents:
-            state = read_state(self.store_for, state_uri(self.base_spec.output_path, parent))
-            where = "warm_start_config.ParentHyperParameterTuningJobs"
-            if state is None:
-                raise SpecError(
-                    where,
-                    f"no tuning job {parent!r} is under {self.base_spec.output_path}",
-                    "Name a tuning job of the same output_path (a tuning task's tuning_job_name)",
-                )
-            if state.objective_metric != self.config.objective.metric_name:
-                raise SpecError(
-                    where,
-                    f"{parent!r} optimized {state.objective_metric!r}, not {self.config.objective.metric_name!r}",
-                    "Warm start from tuning jobs with the same objective metric",
-                )
-            seeded += [t for t in state.trials if t.status == TrialStatus.COMPLETED]
-        self.sink(f"Warm start ({warm.type}): {len(seeded)} completed trial(s) of {list(warm.parents)}")
+        seeded = parent_trials(self.store_for, self.base_spec.output_path, self.config)
+        if self.config.warm_start is not None:
+            parents = list(self.config.warm_start.parents)
+            self.sink(f"Warm start ({self.config.warm_start.type}): {len(seeded)} completed trial(s) of {parents}")
         return seeded
 
     def resume_running(self) -> None:
@@ -127,8 +115,7 @@ class Tuner:
         for trial in self.state.running():
             self.trials.observe(trial)
         if self._past_runtime():
-            for trial in self.state.running():
-                self.trials.stop(trial, "the tuning job reached its MaxRuntimeInSeconds", early=False)
+            self._stop_running("the tuning job reached its MaxRuntimeInSeconds")
             return Progress(result=self._finish())
         self._stop_hopeless()
         self._start_next()
@@ -143,9 +130,29 @@ class Tuner:
 
         :param why: why, for the state and the log.
         """
+        try:
+            self._stop_running(why)
+        finally:
+            self._save()
+
+    def _stop_running(self, why: str) -> None:
+        """Stop every running trial, each one even when stopping another failed; then raise one error naming those
+        that could not be stopped.
+
+        :param why: why, for the state and the log.
+        """
+        failed: dict[str, str] = {}
         for trial in self.state.running():
-            self.trials.stop(trial, why, early=False)
-        self._save()
+            try:
+                self.trials.stop(trial, why, early=False)
+            except Exception as err:
+                failed[trial.name] = f"{type(err).__name__}: {err}"
+        if failed:
+            raise ComputeError(
+                f"Could not stop {len(failed)} trial(s) of tuning job {self.state.tuning_job_name}: {failed}. "
+                "Stop them on their backend (their containers or instances carry the tuning task's labels), or let "
+                "the orphan reaper end them"
+            )
 
     def stop(self, why: str) -> None:
         """End the tuning job Stopped, as StopHyperParameterTuningJob does: every running trial stopped (what it saved
@@ -153,9 +160,11 @@ class Tuner:
 
         :param why: why, for the state and the log.
         """
-        self.stop_all(why)
-        self.state.status, self.state.ended_epoch_s = "Stopped", time.time()
-        self._save()
+        try:
+            self._stop_running(why)
+        finally:
+            self.state.status, self.state.ended_epoch_s = "Stopped", time.time()
+            self._save()
 
     def record_uris(self, trials: list[Trial]) -> dict[str, str]:
         """Return trial name -> its record's URI (what a deferred task waits on).
@@ -259,6 +268,8 @@ class Tuner:
         """Write the state when it changed since it was last written (a poll that saw nothing new writes nothing)."""
         document = self.state.to_dict()
         if document != self._saved:
+            if self.before_save is not None:
+                self.before_save()
             write_state(self.store_for, self.uri, self.state)
             self._saved = document
 

@@ -47,6 +47,8 @@ def test_a_processing_job_runs_to_completion_and_is_described_listed_and_logged(
     validation = s3.get_object(Bucket="ml-bucket", Key=f"split/{name}/validation/algo-1.csv")["Body"].read().decode()
     assert sorted((train + validation).splitlines()) == sorted(ROWS.splitlines())
     assert 0 < len(validation.splitlines()) < len(train.splitlines())
+    counts = (len(train.splitlines()), len(validation.splitlines()))
+    assert described["ExitMessage"] == "algo-1: {} train rows, {} validation rows\n".format(*counts)
     assert not docker_client.containers.list(all=True, filters={"label": f"ml-lifecycle.job=processing-{name}"})
 
     listed = sagemaker.list_processing_jobs(NameContains=name, StatusEquals="Completed")["ProcessingJobSummaries"]

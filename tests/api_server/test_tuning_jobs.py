@@ -4,6 +4,7 @@ goes on through a restart of the API without running a finished trial again."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 import uuid
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from support.api_server import ROLE_ARN, api_client, tuning_request
+from support.helpers import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -99,8 +101,26 @@ def test_a_grid_tuning_job_runs_every_trial_as_a_training_job_and_names_the_best
     listed = sagemaker.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
     assert sorted(s["TrainingJobName"] for s in listed) == sorted(t["TrainingJobName"] for t in trials)
 
+    # Without SortBy and SortOrder, both tuning lists are by name, ascending (botocore's documented defaults).
+    by_default = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    listed_names = [t["TrainingJobName"] for t in by_default["TrainingJobSummaries"]]
+    assert listed_names == sorted(listed_names)
     summaries = sagemaker.list_hyper_parameter_tuning_jobs(NameContains=name)["HyperParameterTuningJobSummaries"]
     assert [(s["HyperParameterTuningJobName"], s["Strategy"]) for s in summaries] == [(name, "Grid")]
+    modified = summaries[0]["LastModifiedTime"]
+    assert modified == described["LastModifiedTime"] and modified >= described["HyperParameterTuningEndTime"]
+    after = modified - dt.timedelta(seconds=1)
+    assert sagemaker.list_hyper_parameter_tuning_jobs(NameContains=name, LastModifiedTimeAfter=after)[
+        "HyperParameterTuningJobSummaries"
+    ]
+    two = [f"{name}-b", f"{name}-a"]
+    for other in two:
+        sagemaker.create_hyper_parameter_tuning_job(**tuning_request(other, curve_image))
+    listed = sagemaker.list_hyper_parameter_tuning_jobs(NameContains=name)["HyperParameterTuningJobSummaries"]
+    assert [s["HyperParameterTuningJobName"] for s in listed] == [name, *sorted(two)]
+    for other in two:
+        sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=other)
+        _wait(sagemaker, other)
     assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
     with pytest.raises(sagemaker.exceptions.ClientError, match="already ended"):
         sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
@@ -151,6 +171,50 @@ def test_a_field_that_cannot_be_honoured_is_refused_by_name_and_nothing_is_store
     assert raised.value.response["Error"]["Code"] == "ValidationException"
     with pytest.raises(sagemaker.exceptions.ClientError, match="does not exist"):
         sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+
+
+def test_a_warm_start_from_a_missing_parent_is_refused_by_create_naming_it(sagemaker, s3, curve_image):
+    s3.put_object(Bucket="ml-bucket", Key="data/curve/x.csv", Body=b"1\n")
+    name, parent = f"api-tune-warm-{uuid.uuid4().hex[:8]}", f"api-tune-gone-{uuid.uuid4().hex[:8]}"
+    request = tuning_request(name, curve_image)
+    request["WarmStartConfig"] = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
+        "WarmStartType": "IdenticalDataAndAlgorithm",
+    }
+
+    with pytest.raises(sagemaker.exceptions.ClientError, match=parent) as raised:
+        sagemaker.create_hyper_parameter_tuning_job(**request)
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(sagemaker.exceptions.ClientError, match="does not exist"):
+        sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+
+
+def test_under_warm_start_the_best_trial_is_the_jobs_own_and_the_overall_best_counts_its_parent(
+    sagemaker, s3, curve_image
+):
+    s3.put_object(Bucket="ml-bucket", Key="data/curve/x.csv", Body=b"1\n")
+    parent, child = (f"api-tune-{role}-{uuid.uuid4().hex[:8]}" for role in ("parent", "child"))
+    sagemaker.create_hyper_parameter_tuning_job(**tuning_request(parent, curve_image))
+    parent_best = _wait(sagemaker, parent)["BestTrainingJob"]
+    # The child searches only the costlier options: its own best cannot beat the parent's "a".
+    request = tuning_request(
+        child,
+        curve_image,
+        ParameterRanges={"CategoricalParameterRanges": [{"Name": "opt", "Values": ["b", "c"]}]},
+        ResourceLimits={"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
+    )
+    request["WarmStartConfig"] = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
+        "WarmStartType": "IdenticalDataAndAlgorithm",
+    }
+    sagemaker.create_hyper_parameter_tuning_job(**request)
+    described = _wait(sagemaker, child)
+
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    assert described["BestTrainingJob"]["TuningJobName"] == child
+    assert described["BestTrainingJob"]["TunedHyperParameters"] == {"opt": "b"}
+    overall = described["OverallBestTrainingJob"]
+    assert (overall["TuningJobName"], overall["TrainingJobName"]) == (parent, parent_best["TrainingJobName"])
 
 
 def test_a_restarted_api_takes_the_tuning_job_over_without_running_a_finished_trial_again(
@@ -211,3 +275,62 @@ def _wait_for_completed(sagemaker: Any, name: str, completed: int) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"{name} never completed {completed} trials: {counters}")
+
+
+def test_api_processes_that_find_a_tuning_job_unstepped_take_it_over_only_once(s3, curve_image, docker_client, ml_home):
+    from ml_lifecycle.api_server.config import ApiConfig
+    from ml_lifecycle.api_server.names import key_of
+    from ml_lifecycle.api_server.state import ApiState
+    from ml_lifecycle.api_server.tuning_jobs import NAME_FIELD, TuningJobApi
+    from ml_lifecycle.stores import store_factory
+
+    s3.put_object(Bucket="ml-bucket", Key="data/curve/x.csv", Body=b"1\n")
+    config = ApiConfig(
+        "local", "aws_default", "sagemaker_api", "s3://ml-bucket/sagemaker-api", "us-east-1", "0" * 12,
+        {"poll_interval_s": 0.5}, (ROLE_ARN,),
+    )  # fmt: skip
+
+    def api_process() -> TuningJobApi:
+        """Return the tuning operations of one more API process over the same state."""
+        return TuningJobApi(config, ApiState(config.state_root, store_factory(config.aws_conn_id)))
+
+    name = f"api-tune-race-{uuid.uuid4().hex[:8]}"
+    request = tuning_request(name, curve_image)
+    request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"] = 1
+    created = CreatedContainers(docker_client)
+    first, others = api_process(), [api_process() for _ in range(4)]
+    try:
+        first.create(request, "AKIDTEST")
+        wait_until(
+            lambda: first.describe({NAME_FIELD: name})["TrainingJobStatusCounters"]["Completed"] >= 1,
+            "a first trial completed",
+            timeout_s=300,
+        )
+        first.close()  # as a process that went away: the next one asked takes the stepping over
+        barrier = threading.Barrier(len(others))
+
+        def describe(api: TuningJobApi) -> None:
+            barrier.wait()
+            api.describe({NAME_FIELD: name})
+
+        threads = [threading.Thread(target=describe, args=(api,)) for api in others]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stepping = [api for api in others if key_of(name) in api.stepping]
+        assert len(stepping) == 1
+        wait_until(
+            lambda: stepping[0].describe({NAME_FIELD: name})["HyperParameterTuningJobStatus"] != "InProgress",
+            "the tuning job ended",
+            timeout_s=300,
+        )
+        described = stepping[0].describe({NAME_FIELD: name})
+    finally:
+        for api in [first, *others]:
+            api.close()
+        created.close()
+
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    trials = {j: n for j, n in created.by_job.items() if j.startswith(name)}
+    assert len(trials) == 3 and set(trials.values()) == {1}, created.by_job

@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from ml_lifecycle.core.processing_config import ProcessingLayout, processing_config_files, processing_job_config
+from ml_lifecycle.core.processing_config import (
+    ProcessingLayout,
+    exit_message,
+    processing_config_files,
+    processing_job_config,
+)
 from ml_lifecycle.core.processing_spec import ProcessingSpec
 
 SPEC = ProcessingSpec.build(
@@ -58,6 +63,7 @@ def test_the_job_config_is_the_request_as_sagemaker_names_its_fields() -> None:
                     "S3InputMode": "File",
                     "S3DataDistributionType": "FullyReplicated",
                     "S3CompressionType": "None",
+                    "S3DownloadMode": "StartOfJob",
                 },
             },
             {
@@ -70,6 +76,7 @@ def test_the_job_config_is_the_request_as_sagemaker_names_its_fields() -> None:
                     "S3InputMode": "File",
                     "S3DataDistributionType": "ShardedByS3Key",
                     "S3CompressionType": "Gzip",
+                    "S3DownloadMode": "StartOfJob",
                 },
             },
         ],
@@ -84,10 +91,16 @@ def test_the_job_config_is_the_request_as_sagemaker_names_its_fields() -> None:
                         "S3UploadMode": "EndOfJob",
                     },
                 }
-            ]
+            ],
+            "KmsKeyId": None,
         },
         "ProcessingResources": {
-            "ClusterConfig": {"InstanceCount": 3, "InstanceType": "ml.c5.xlarge", "VolumeSizeInGB": 50}
+            "ClusterConfig": {
+                "InstanceCount": 3,
+                "InstanceType": "ml.c5.xlarge",
+                "VolumeSizeInGB": 50,
+                "VolumeKmsKeyId": None,
+            }
         },
         "RoleArn": "arn:aws:iam::123456789012:role/processing",
         "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
@@ -97,12 +110,14 @@ def test_the_job_config_is_the_request_as_sagemaker_names_its_fields() -> None:
 @pytest.mark.parametrize(
     ("entrypoint", "arguments", "app"),
     [
-        ((), (), {}),
-        (("sh",), (), {"ContainerEntrypoint": ["sh"]}),
-        ((), ("--x",), {"ContainerArguments": ["--x"]}),
+        ((), (), {"ContainerEntrypoint": None, "ContainerArguments": None}),
+        (("sh",), (), {"ContainerEntrypoint": ["sh"], "ContainerArguments": None}),
+        ((), ("--x",), {"ContainerEntrypoint": None, "ContainerArguments": ["--x"]}),
     ],
 )
-def test_unset_container_fields_are_left_out(entrypoint: tuple, arguments: tuple, app: dict) -> None:
+def test_unset_container_fields_are_null_as_sagemaker_writes_them(
+    entrypoint: tuple, arguments: tuple, app: dict
+) -> None:
     spec = ProcessingSpec(image_uri="img:1", records_uri="file:///r", entrypoint=entrypoint, arguments=arguments)
     assert processing_job_config(spec, "j", "us-east-1")["AppSpecification"] == {"ImageUri": "img:1", **app}
 
@@ -111,20 +126,8 @@ def test_unset_container_fields_are_left_out(entrypoint: tuple, arguments: tuple
 def test_each_host_gets_its_own_resource_config(host: str) -> None:
     files = processing_config_files(SPEC, "job", "us-east-1", ["algo-1", "algo-2", "algo-3"], host)
     assert sorted(files) == ["processingjobconfig.json", "resourceconfig.json"]
-    assert json.loads(files["resourceconfig.json"]) == {
-        "current_host": host,
-        "current_instance_type": "ml.c5.xlarge",
-        "current_group_name": "homogeneousCluster",
-        "hosts": ["algo-1", "algo-2", "algo-3"],
-        "instance_groups": [
-            {
-                "instance_group_name": "homogeneousCluster",
-                "instance_type": "ml.c5.xlarge",
-                "hosts": ["algo-1", "algo-2", "algo-3"],
-            }
-        ],
-        "network_interface_name": "eth0",
-    }
+    # Processing's resourceconfig.json holds only these two (training's has instance groups too).
+    assert json.loads(files["resourceconfig.json"]) == {"current_host": host, "hosts": ["algo-1", "algo-2", "algo-3"]}
 
 
 def test_the_layout_mounts_config_output_inputs_and_outputs_where_sagemaker_puts_them() -> None:
@@ -152,3 +155,16 @@ def test_an_output_inside_another_outputs_folder_lives_in_its_mount_so_both_uplo
         "output": "/work/job/algo-1/outputs/output",
     }
     assert "/work/job/algo-1/outputs/output/evaluation/report" in layout.folders()
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        ([], ""),
+        ([b"algo-1 done\n", b"algo-2 done\n"], "algo-1 done\nalgo-2 done\n"),  # the hosts' messages, in order
+        ([b"x" * 1000, b"y" * 100], "x" * 1000 + "y" * 24),  # the first 1 KB
+        ([b"x" * 1023 + "é".encode()], "x" * 1023),  # a character cut at the limit is dropped
+    ],
+)
+def test_the_exit_message_is_the_hosts_messages_joined_up_to_1_kb(messages: list[bytes], expected: str) -> None:
+    assert exit_message(messages) == expected

@@ -7,6 +7,7 @@ import pytest
 
 from ml_lifecycle.core.sagemaker_api.describe_tuning import (
     describe_tuning_job,
+    last_modified_epoch_s,
     status_of,
     trial_summary,
     trial_training_request,
@@ -84,7 +85,7 @@ def test_the_description_counts_trials_and_names_the_best_completed_one():
         _trial(5, "InProgress", None),
     )
     described = describe_tuning_job(
-        REQUEST, state, 10.0, stop_requested=False, failure_reason="", region="us-east-1", account="0" * 12
+        REQUEST, state, 10.0, stop_requested_epoch_s=None, failure_reason="", region="us-east-1", account="0" * 12
     )
 
     assert described["HyperParameterTuningJobStatus"] == "InProgress"
@@ -103,14 +104,30 @@ def test_the_description_counts_trials_and_names_the_best_completed_one():
         "Value": 0.2,
     }
     assert "HyperParameterTuningEndTime" not in described and "FailureReason" not in described
-    assert tuning_summary(described)["ResourceLimits"] == REQUEST["HyperParameterTuningJobConfig"]["ResourceLimits"]
+    assert described["LastModifiedTime"] == 204.0  # the last change: trial 4 ended
+    summary = tuning_summary(described)
+    assert summary["ResourceLimits"] == REQUEST["HyperParameterTuningJobConfig"]["ResourceLimits"]
+    assert summary["LastModifiedTime"] == 204.0
+
+
+@pytest.mark.parametrize(
+    ("state", "stop_requested_epoch_s", "expected"),
+    [
+        (None, None, 10.0),  # created, not started yet
+        (_state(), None, 50.0),  # started
+        (_state(_trial(1, "InProgress", None)), None, 101.0),  # a trial started
+        (_state(_trial(1, "Completed", 0.5)), 400.0, 400.0),  # a Stop asked for
+    ],
+)
+def test_the_last_modified_time_is_the_latest_change_known(state, stop_requested_epoch_s, expected):
+    assert last_modified_epoch_s(10.0, state, stop_requested_epoch_s) == expected
 
 
 def test_a_tuning_job_whose_trials_all_failed_says_why():
     state = _state(_trial(1, "Failed", None, "exit 1"), status="Failed")
     state.ended_epoch_s = 300.0
     described = describe_tuning_job(
-        REQUEST, state, 10.0, stop_requested=False, failure_reason="", region="us-east-1", account="0" * 12
+        REQUEST, state, 10.0, stop_requested_epoch_s=None, failure_reason="", region="us-east-1", account="0" * 12
     )
     assert described["HyperParameterTuningJobStatus"] == "Failed"
     assert "exit 1" in described["FailureReason"] and described["HyperParameterTuningEndTime"] == 300.0
@@ -136,3 +153,34 @@ def test_a_trials_training_request_is_the_definition_with_its_hyperparameters_on
     assert request["HyperParameters"] == {"epochs": "3", "x": "1", "_tuning_objective_metric": "loss"}
     assert request["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}
     assert request["OutputDataConfig"] == {"S3OutputPath": "s3://b/out"}
+
+
+@pytest.mark.parametrize(
+    ("warm_type", "overall"),
+    [("IdenticalDataAndAlgorithm", ("parent", "parent-001")), ("TransferLearning", None)],
+)
+def test_under_warm_start_the_best_is_this_jobs_own_and_the_overall_best_counts_the_parents(warm_type, overall):
+    state = _state(_trial(1, "Completed", 0.5), _trial(2, "Completed", 0.3))
+    parent = TuningState("parent", "Random", "loss", "Minimize", 1.0, [_trial(1, "Completed", 0.1)], "Completed")
+    parent.trials[0].name = "parent-001"
+    request = {
+        **REQUEST,
+        "WarmStartConfig": {
+            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent"}],
+            "WarmStartType": warm_type,
+        },
+    }
+    described = describe_tuning_job(
+        request,
+        state,
+        10.0,
+        stop_requested_epoch_s=None,
+        failure_reason="",
+        region="us-east-1",
+        account="0" * 12,
+        parents=[parent],
+    )
+
+    assert described["BestTrainingJob"]["TrainingJobName"] == "tune-002"
+    found = described.get("OverallBestTrainingJob")
+    assert ((found["TuningJobName"], found["TrainingJobName"]) if found else None) == overall

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ml_lifecycle.core.errors import SpecError
-from ml_lifecycle.core.sagemaker_api.listing import SummaryKeys, select
+from ml_lifecycle.core.sagemaker_api.listing import SortDefault, SummaryKeys, select
 
 KEYS = SummaryKeys("TrainingJobName", "TrainingJobStatus", "LastModifiedTime")
 JOBS = [
@@ -58,6 +58,20 @@ def test_the_next_token_is_given_until_the_last_page():
 def test_bad_requests_name_their_field(request_, field):
     with pytest.raises(SpecError, match=field):
         select(JOBS, request_, KEYS)
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        ({}, ["Alpha-3", "alpha-1", "beta-2"]),  # the tuning lists: by name, ascending, as botocore's model says
+        ({"SortOrder": "Descending"}, ["beta-2", "alpha-1", "Alpha-3"]),
+        ({"SortBy": "CreationTime"}, ["alpha-1", "Alpha-3", "beta-2"]),
+    ],
+)
+def test_a_kind_with_its_own_default_order_sorts_by_it_when_the_request_names_none(request_, expected):
+    keys = SummaryKeys("TrainingJobName", "TrainingJobStatus", default_sort=SortDefault("Name", "Ascending"))
+    page, _ = select(JOBS, request_, keys)
+    assert [s["TrainingJobName"] for s in page] == expected
 
 
 def test_a_kind_without_status_cannot_be_sorted_by_it():

@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 from support.helpers import managed_containers, task_context
+from support.tuning_runs import OPTIONS, tuning_args, tuning_state
 
 from ml_lifecycle import ExportArtifactsOperator, TuneOnEC2Operator
 
 pytestmark = pytest.mark.docker
 
-LOSS = [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}]
-OPTIONS = {"Name": "opt", "Values": ["a", "b", "c"]}
 EPOCHS = 60  # of every trial of the early stopping test: the same training definition, as in a real tuning job
 
 CHILD = """
@@ -32,36 +31,6 @@ args = json.loads(sys.argv[1])
 context = {"ti": SimpleNamespace(dag_id="tests", task_id="tune", map_index=-1), "run_id": args.pop("run_id")}
 TuneOnEC2Operator(task_id="tune", **args).execute(context)
 """
-
-
-def _args(image: str, data: Path, out: Path, **tuning: Any) -> dict[str, Any]:
-    """The training definition these tests share, with tuning settings.
-
-    :param image: the curve image.
-    :param data: the sample data (the image reads none; a channel is required).
-    :param out: the output folder.
-    :param tuning: the tuning settings.
-    """
-    return {
-        "image_uri": image,
-        "channels": {"train": f"file://{data}/train"},
-        "output_path": f"file://{out}",
-        "metric_definitions": LOSS,
-        "objective_metric_name": "loss",
-        "objective_type": "Minimize",
-        "max_runtime_s": 120,
-        "poll_interval_s": 0.3,
-        **tuning,
-    }
-
-
-def _state(out: Path) -> dict[str, Any] | None:
-    """Read the tuning state under out, when there is one.
-
-    :param out: the output folder.
-    """
-    found = list(out.glob("*/tuning-state.json"))
-    return json.loads(found[0].read_text()) if found else None
 
 
 class EngineWatch:
@@ -112,12 +81,12 @@ def test_grid_enumerates_its_grid_never_above_max_parallel_and_exports_the_best(
         parameter_ranges=ranges,
         max_parallel_training_jobs=2,
         hyperparameters={"epochs": 3, "step_s": 0.3, "x": 0.3},
-        **_args(curve_image, sample_data, out),
+        **tuning_args(curve_image, sample_data, out),
     )
     result = op.execute(context)
     watch.close()
 
-    state = _state(out)
+    state = tuning_state(out)
     combos = sorted((t["hyperparameters"]["opt"], t["hyperparameters"]["n"]) for t in state["trials"])
     assert combos == sorted((o, n) for o in ("a", "b", "c") for n in ("1", "3"))
     assert watch.created == 6 and 1 <= watch.most_at_once <= 2
@@ -141,7 +110,7 @@ def test_a_retried_task_resumes_without_running_a_finished_trial_again(
     out = tmp_path / "out"
     context = task_context(task_id="tune")
     ranges = {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}
-    args = _args(
+    args = tuning_args(
         curve_image,
         sample_data,
         out,
@@ -157,7 +126,7 @@ def test_a_retried_task_resumes_without_running_a_finished_trial_again(
     )
 
     def two_finished() -> bool:
-        state = _state(out)
+        state = tuning_state(out)
         return state is not None and sum(t["status"] == "Completed" for t in state["trials"]) >= 2
 
     deadline_s = time.monotonic() + 120
@@ -166,13 +135,13 @@ def test_a_retried_task_resumes_without_running_a_finished_trial_again(
         time.sleep(0.2)
     os.killpg(task.pid, signal.SIGKILL)
     task.wait()
-    before = _state(out)
+    before = tuning_state(out)
     finished_before = {t["name"] for t in before["trials"] if t["status"] != "InProgress"}
 
     result = TuneOnEC2Operator(task_id="tune", **args).execute(context)
     watch.close()
 
-    after = _state(out)
+    after = tuning_state(out)
     assert [t["name"] for t in after["trials"]][: len(before["trials"])] == [t["name"] for t in before["trials"]]
     assert len(after["trials"]) == 5 and all(t["status"] == "Completed" for t in after["trials"])
     assert watch.created == 5  # one container per trial: none ran twice
@@ -190,7 +159,7 @@ def test_early_stopping_stops_a_trial_whose_curve_is_hopeless(curve_image, sampl
         parameter_ranges={"CategoricalParameterRanges": [OPTIONS]},
         max_parallel_training_jobs=3,
         hyperparameters={"epochs": EPOCHS, "step_s": 0.01},
-        **_args(curve_image, sample_data, out),
+        **tuning_args(curve_image, sample_data, out),
     ).execute(task_context(task_id="parent"))
     hopeless = {"CategoricalParameterRanges": [{"Name": "opt", "Values": ["bad"]}]}
     warm_start = {
@@ -204,7 +173,7 @@ def test_early_stopping_stops_a_trial_whose_curve_is_hopeless(curve_image, sampl
         early_stopping_type="Auto",
         warm_start_config=warm_start,
         hyperparameters={"epochs": EPOCHS, "step_s": 0.25},
-        **_args(curve_image, sample_data, out),
+        **tuning_args(curve_image, sample_data, out),
     ).execute(task_context(task_id="child"))
 
     (trial,) = _child_trials(out, result)
@@ -249,7 +218,7 @@ def test_bayesian_and_hyperband_run_deferred_through_the_triggerer(
         "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.01", "MaxValue": "1", "ScalingType": "Logarithmic"}],
         "IntegerParameterRanges": [{"Name": "n", "MinValue": 1, "MaxValue": 9}],
     }
-    args = _args(
+    args = tuning_args(
         curve_image,
         sample_data,
         out,
@@ -280,7 +249,7 @@ def test_bayesian_and_hyperband_run_deferred_through_the_triggerer(
                 task_id="tune", **args
             ).execute_complete(context, event.payload, **resume)
 
-    trials = _state(out)["trials"]
+    trials = tuning_state(out)["trials"]
     assert wakes >= 1 and len(trials) == settings["max_training_jobs"]
     assert all(t["status"] in ("Completed", "Stopped") for t in trials)
     completed = [t for t in trials if t["status"] == "Completed"]

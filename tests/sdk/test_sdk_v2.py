@@ -13,6 +13,8 @@ from support.sdk import run_scenario
 
 pytestmark = pytest.mark.docker
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
+# The image the SDK's SKLearnProcessor(framework_version="1.2-1") runs in us-east-1.
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
 
 def _upload(s3, folder, prefix: str) -> str:
@@ -125,14 +127,21 @@ def test_a_hyperparameter_tuner_fits_and_its_best_trial_attaches_as_an_estimator
     assert loss == pytest.approx(seen["objective_values"][0], abs=1e-4)
 
 
-def test_a_script_processor_runs_its_script_in_our_own_image(api_url, moto_server, s3, processing_image, tmp_path):
+@pytest.mark.parametrize("scenario", ["script_processor", "sklearn_processor"])
+def test_a_script_processor_runs_its_script_in_our_own_image(
+    scenario, api_url, moto_server, s3, processing_image, docker_client, tmp_path
+):
     from support.sdk import REPO_ROOT
 
+    # SKLearnProcessor names AWS's scikit-learn image in ECR, which no pull reaches here: the engine gets an image of
+    # that name (ours, with python3; the split script needs nothing of scikit-learn).
+    repository, tag = SKLEARN_IMAGE.rsplit(":", 1)
+    docker_client.images.get(processing_image).tag(repository, tag)
     rows = "".join(f"{i},{i * 3}\n" for i in range(100))
     s3.put_object(Bucket="ml-bucket", Key="sdk-raw/rows.csv", Body=rows.encode())
     name = f"sdk-process-{uuid.uuid4().hex[:8]}"
     seen = run_scenario(
-        "script_processor",
+        scenario,
         {
             "image": processing_image,
             "role": ROLE,
@@ -148,6 +157,7 @@ def test_a_script_processor_runs_its_script_in_our_own_image(api_url, moto_serve
     )
 
     assert seen["status"] == "Completed"
+    assert seen["image"] == (SKLEARN_IMAGE if scenario == "sklearn_processor" else processing_image)
     parts = {}
     for part, uri in seen["outputs"].items():
         key = uri[len("s3://ml-bucket/") :] + "/algo-1.csv"

@@ -237,3 +237,39 @@ def test_a_transform_container_is_given_the_credentials_endpoint_and_no_key(
     assert not [
         e for e in env if e.split("=", 1)[0] in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
     ]
+
+
+def test_a_processing_container_reaches_s3_with_the_role_and_no_key_is_in_its_environment(
+    role_connection, toolkit_image, tmp_path, ml_home, docker_client
+):
+    from ml_lifecycle import ProcessOnEC2Operator
+
+    script = READ_AND_WRITE_S3.replace("/opt/ml/model/", "/opt/ml/processing/report/").replace(
+        "out/from-container.txt", "out/from-processing.txt"
+    )
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "read_and_write.py").write_text(script)  # ContainerEntrypoint strings hold 256 characters
+    with inspected_on_start(docker_client, kind="processing") as started:
+        result = ProcessOnEC2Operator(
+            task_id="process",
+            image_uri=toolkit_image,
+            inputs=[{"name": "code", "source": f"file://{tmp_path}/code", "local_path": "/opt/ml/processing/code"}],
+            outputs=[
+                {
+                    "name": "report",
+                    "local_path": "/opt/ml/processing/report",
+                    "destination": f"file://{tmp_path}/report",
+                }
+            ],
+            entrypoint=["python3", "/opt/ml/processing/code/read_and_write.py"],
+            role_arn=ROLE_ARN,
+            max_runtime_s=300,
+        ).execute(task_context(task_id="process"))
+    inspections = [json.dumps(i) for i in started]
+
+    assert result["status"] == "Completed"
+    assert role_connection.get_object(Bucket=BUCKET, Key="out/from-processing.txt")["Body"].read() == b"HELLO FROM S3"
+    seen = json.loads((tmp_path / "report" / "seen.json").read_text())
+    assert seen["method"] == "container-role" and seen["access_key"].startswith("ASIA")
+    assert inspections and all("AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.2:" in i for i in inspections)
+    assert not [i for i in inspections if seen["secret_key"] in i or seen["access_key"] in i]

@@ -82,7 +82,10 @@ def page_env(tmp_path, monkeypatch):
     (processing / "status.json").write_text(json.dumps({**record, "created_at": started, "hosts": ["algo-1"]}))
     config = home / "work" / "jobs" / "job-p" / "algo-1" / "config"
     config.mkdir(parents=True)
-    (config / "resourceconfig.json").write_text(json.dumps({"current_instance_type": "ml.c5.xlarge"}))
+    # A processing host's resourceconfig.json names only hosts; its processingjobconfig.json has the instance type.
+    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+    cluster = {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.c5.xlarge"}}
+    (config / "processingjobconfig.json").write_text(json.dumps({"ProcessingResources": cluster}))
     return root
 
 

@@ -57,7 +57,10 @@ def main(argv: list[str]) -> int:
                         held_out = zlib.crc32(row.encode()) / 2**32 < args.validation_fraction
                         (validation if held_out else train).write(row if row.endswith("\n") else row + "\n")
                         counts["validation" if held_out else "train"] += 1
-    print(f"{host}: {counts['train']} train rows, {counts['validation']} validation rows")
+    summary = f"{host}: {counts['train']} train rows, {counts['validation']} validation rows"
+    print(summary)
+    with open("/opt/ml/output/message", "w") as message:  # DescribeProcessingJob's ExitMessage
+        message.write(summary + "\n")
     return 0
 
 

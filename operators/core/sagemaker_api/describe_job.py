@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
-from ml_lifecycle.core.status import JobRecord, JobStatus
+from ml_lifecycle.core.status import JobRecord, JobStatus, is_terminal
 
 
 def job_description(
@@ -49,7 +49,9 @@ def job_description(
 Describe = Callable[[Mapping[str, Any], JobRecord | None, float, str, str], dict[str, Any]]
 
 
-def run_job_describer(noun: str, arn_type: str, echoed: tuple[str, ...], *, last_modified: bool = False) -> Describe:
+def run_job_describer(
+    noun: str, arn_type: str, echoed: tuple[str, ...], *, last_modified: bool = False, exit_message: bool = False
+) -> Describe:
     """Return the Describe builder of a kind of job whose description is its shared start and its run's times
     (``<Run>StartTime``/``<Run>EndTime``; transform and processing jobs).
 
@@ -57,6 +59,8 @@ def run_job_describer(noun: str, arn_type: str, echoed: tuple[str, ...], *, last
     :param arn_type: the job's type in ARNs (``transform-job``).
     :param echoed: the request fields the description repeats as they were sent.
     :param last_modified: whether the response has LastModifiedTime (the record's last change).
+    :param exit_message: whether the response has ExitMessage (what the containers wrote to /opt/ml/output/message;
+        once the job ended, as SageMaker gives it).
     """
 
     def describe(
@@ -68,6 +72,8 @@ def run_job_describer(noun: str, arn_type: str, echoed: tuple[str, ...], *, last
         response.update(run_times(record, noun.removesuffix("Job")))
         if last_modified and record.updated_at:
             response["LastModifiedTime"] = epoch_s(record.updated_at)
+        if exit_message and record.exit_message and is_terminal(record.status):
+            response["ExitMessage"] = record.exit_message
         return response
 
     return describe

@@ -1,7 +1,7 @@
 """DescribeProcessingJob's response, from the CreateProcessingJob request a job was made with and the job's record.
 
 As for training and transform: the request is echoed, states and times come from the record, nothing unknown is
-made up (ExitMessage is left out: the container's exit message is not kept in the record).
+made up; ExitMessage is what the containers wrote to /opt/ml/output/message, as the record keeps it.
 """
 
 from __future__ import annotations
@@ -22,5 +22,7 @@ ECHOED = (
 
 
 # Its request echoed, its record's start, end and last change as ProcessingStartTime, ProcessingEndTime and
-# LastModifiedTime.
-describe_processing_job = run_job_describer("ProcessingJob", "processing-job", ECHOED, last_modified=True)
+# LastModifiedTime, and its containers' exit message.
+describe_processing_job = run_job_describer(
+    "ProcessingJob", "processing-job", ECHOED, last_modified=True, exit_message=True
+)

@@ -7,7 +7,7 @@ Values are the tuning job's own; what we do not know (consumed resources, comple
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
@@ -21,6 +21,8 @@ ECHOED = ("HyperParameterTuningJobConfig", "TrainingJobDefinition", "WarmStartCo
 # The training definition's fields a trial's CreateTrainingJob request repeats as they were sent.
 TRIAL_FIELDS = tuple(dict.fromkeys(path.split(".")[0] for path in DEFINITION_FIELDS))
 
+# SageMaker gives OverallBestTrainingJob for this warm start type only.
+IDENTICAL_WARM_START = "IdenticalDataAndAlgorithm"
 POOL_AS_RESOURCES = ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId")
 
 
@@ -65,42 +67,80 @@ def describe_tuning_job(
     state: TuningState | None,
     created_epoch_s: float,
     *,
-    stop_requested: bool,
+    stop_requested_epoch_s: float | None,
     failure_reason: str,
     region: str,
     account: str,
+    parents: Sequence[TuningState] = (),
 ) -> dict[str, Any]:
     """Return the DescribeHyperParameterTuningJob response.
 
     :param request: the CreateHyperParameterTuningJob request.
     :param state: the tuning state, or None before its first step wrote it.
     :param created_epoch_s: when the API accepted the request.
-    :param stop_requested: whether StopHyperParameterTuningJob was called.
+    :param stop_requested_epoch_s: when StopHyperParameterTuningJob was called, or None.
     :param failure_reason: why it could not go on, or "".
     :param region: the API's region.
     :param account: the API's account id.
+    :param parents: the states of its warm start's parents (those found).
     """
     name = str(request[f"{NOUN}Name"])
     trials = state.trials if state is not None else []
-    status = status_of(state, stop_requested, failure_reason)
+    status = status_of(state, stop_requested_epoch_s is not None, failure_reason)
     response: dict[str, Any] = {
         f"{NOUN}Name": name,
         f"{NOUN}Arn": resource_arn(ARN_TYPE, name, region, account),
         **{field: request[field] for field in ECHOED if field in request},
         f"{NOUN}Status": status,
         "CreationTime": created_epoch_s,
+        "LastModifiedTime": last_modified_epoch_s(created_epoch_s, state, stop_requested_epoch_s),
         "TrainingJobStatusCounters": training_counters(trials),
         "ObjectiveStatusCounters": objective_counters(trials),
     }
     if state is not None:
         if state.ended_epoch_s is not None:
             response["HyperParameterTuningEndTime"] = state.ended_epoch_s
-        best = state.best()
+        best = state.best()  # this tuning job's own best, as SageMaker reports it
         if best is not None:
             response["BestTrainingJob"] = trial_summary(best, state, region, account)
+        warm_type = (request.get("WarmStartConfig") or {}).get("WarmStartType")
+        overall = overall_best(state, parents) if warm_type == IDENTICAL_WARM_START else None
+        if overall is not None:
+            response["OverallBestTrainingJob"] = trial_summary(*overall, region, account)
     if status == "Failed":
         response["FailureReason"] = failure_reason or _no_trial_completed(trials)
     return response
+
+
+def overall_best(state: TuningState, parents: Sequence[TuningState]) -> tuple[Trial, TuningState] | None:
+    """Return the best completed trial of a tuning job and its warm start's parents, with the state it belongs to
+    (SageMaker's OverallBestTrainingJob; TuneOnEC2Operator's result names the same trial), or None.
+
+    :param state: the tuning job's state.
+    :param parents: its parents' states.
+    """
+    best = state.best([t for parent in parents for t in parent.trials])
+    if best is None:
+        return None
+    owner = next(s for s in (state, *parents) if any(t is best for t in s.trials))
+    return best, owner
+
+
+def last_modified_epoch_s(
+    created_epoch_s: float, state: TuningState | None, stop_requested_epoch_s: float | None
+) -> float:
+    """Return when the tuning job last changed, from the times we keep: its creation, its start, each trial's start
+    and end, a Stop, and its end.
+
+    :param created_epoch_s: when the API accepted it.
+    :param state: its state, or None before its first step wrote it.
+    :param stop_requested_epoch_s: when a Stop was asked for, or None.
+    """
+    times = [created_epoch_s, stop_requested_epoch_s]
+    if state is not None:
+        times += [state.started_epoch_s, state.ended_epoch_s]
+        times += [t for trial in state.trials for t in (trial.created_epoch_s, trial.ended_epoch_s)]
+    return max(t for t in times if t is not None)
 
 
 def tuning_summary(description: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,6 +157,7 @@ def tuning_summary(description: Mapping[str, Any]) -> dict[str, Any]:
             f"{NOUN}Status",
             "CreationTime",
             "HyperParameterTuningEndTime",
+            "LastModifiedTime",
             "TrainingJobStatusCounters",
             "ObjectiveStatusCounters",
         )

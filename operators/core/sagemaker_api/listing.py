@@ -2,7 +2,8 @@
 
 ``NameContains`` matches case-insensitively; ``StatusEquals`` exactly; ``CreationTimeAfter``/``Before`` and
 ``LastModifiedTimeAfter``/``Before`` are exclusive bounds in epoch seconds; ``SortBy`` is ``Name``,
-``CreationTime`` (the default) or ``Status``; ``SortOrder`` ``Ascending`` or ``Descending`` (the default); a page
+``CreationTime`` or ``Status``; ``SortOrder`` ``Ascending`` or ``Descending``; without them a kind's own default
+applies (most kinds: CreationTime, Descending; the tuning lists: Name, Ascending, as botocore's model says); a page
 holds ``MaxResults`` (default 10, at most 100) and ``NextToken`` is the offset of the next page.
 """
 
@@ -20,17 +21,31 @@ SORT_KEYS = ("Name", "CreationTime", "Status")
 
 
 @dataclass(frozen=True)
+class SortDefault:
+    """The order of a List* answer whose request gives no SortBy or SortOrder.
+
+    :param by: the SortBy default.
+    :param order: the SortOrder default.
+    """
+
+    by: str = "CreationTime"
+    order: str = "Descending"
+
+
+@dataclass(frozen=True)
 class SummaryKeys:
     """Which fields of a kind's summaries the filters read.
 
     :param name: the name field (``TrainingJobName``).
     :param status: the status field, or "" for kinds without one (models).
     :param modified: the last-modified field, or "" when the summaries have none.
+    :param default_sort: the order without SortBy or SortOrder.
     """
 
     name: str
     status: str = ""
     modified: str = ""
+    default_sort: SortDefault = SortDefault()
 
 
 def select(
@@ -61,11 +76,11 @@ def _sort(chosen: list[Mapping[str, Any]], request: Mapping[str, Any], keys: Sum
     :param request: the List* request.
     :param keys: which summary fields the sort keys name.
     """
-    sort_by = str(request.get("SortBy") or "CreationTime")
+    sort_by = str(request.get("SortBy") or keys.default_sort.by)
     if sort_by not in SORT_KEYS or (sort_by == "Status" and not keys.status):
         raise SpecError("SortBy", f"{sort_by!r} is not a sort key here", f"Use one of {', '.join(SORT_KEYS)}")
     field = {"Name": keys.name, "CreationTime": "CreationTime", "Status": keys.status}[sort_by]
-    descending = str(request.get("SortOrder") or "Descending") == "Descending"
+    descending = str(request.get("SortOrder") or keys.default_sort.order) == "Descending"
     chosen.sort(key=lambda s: (s.get(field) is None, s.get(field) or 0, s[keys.name]), reverse=descending)
 
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml_lifecycle.core.job_kinds import PROCESSING, JobKind, job_output_uri
-from ml_lifecycle.core.processing_config import ProcessingLayout, processing_config_files
+from ml_lifecycle.core.processing_config import (
+    EXIT_MESSAGE_BYTES,
+    ProcessingLayout,
+    exit_message,
+    processing_config_files,
+)
 from ml_lifecycle.core.processing_spec import ProcessingOutput, ProcessingSpec
 from ml_lifecycle.core.specs import Channel
 from ml_lifecycle.core.status import JobStatus
@@ -127,6 +133,19 @@ class ProcessingContract:
         :param watched: how the hosts ended.
         """
         return status == JobStatus.COMPLETED
+
+    def exit_message(self, layouts: Mapping[str, ProcessingLayout]) -> str:
+        """Return the ExitMessage: the hosts' /opt/ml/output/message files, in host order, its first 1 KB.
+
+        :param layouts: host -> layout, for the hosts here.
+        """
+        messages = []
+        for host in sorted(layouts):
+            path = Path(layouts[host].message_file)
+            if path.is_file():
+                with path.open("rb") as message:
+                    messages.append(message.read(EXIT_MESSAGE_BYTES))
+        return exit_message(messages)
 
     def export(self, store_for: StoreFor) -> ProcessingExport:
         """Return the export that uploads each output's folder to its destination.

@@ -117,6 +117,13 @@ class HostContract(Protocol):
         """
         ...
 
+    def exit_message(self, layouts: Mapping[str, Any]) -> str:
+        """Return what the hosts said as they exited, as the job's kind reports it ("" for kinds without one).
+
+        :param layouts: host -> layout, for the hosts here.
+        """
+        ...
+
     def export(self, store_for: StoreFor) -> MergedExport:
         """Return how the outputs are uploaded when every host ran here.
 
@@ -224,6 +231,13 @@ class TrainingContract:
         :param watched: how the hosts ended.
         """
         return status == JobStatus.COMPLETED or watched.max_runtime_exceeded or watched.stopped
+
+    def exit_message(self, layouts: Mapping[str, Any]) -> str:
+        """Return "": a training job has no exit message (its failure file is its FailureReason).
+
+        :param layouts: host -> layout, for the hosts here.
+        """
+        return ""
 
     def export(self, store_for: StoreFor) -> MergedExport:
         """Return the archive export (model.tar.gz, output.tar.gz).

@@ -267,6 +267,7 @@ class TrainingRunner:
         if self._interrupted.is_set():  # here, or (collect found) on another host
             return self._interrupted_end(writer, containers, sink)
         record.exit_codes = watched.exit_codes
+        record.exit_message = self.contract.exit_message({h: layouts[h] for h in here})
         record.metrics = scanner.final()
         record.metric_series = scanner.series
         status, secondary = status_for_exit(
