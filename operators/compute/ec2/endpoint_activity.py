@@ -69,8 +69,7 @@ class Ec2EndpointActivity:
         with elb_errors("describing the endpoint's load balancer"):
             balancer = self.elbv2().describe_load_balancers(LoadBalancerArns=[state.load_balancer_arn])
         created = balancer["LoadBalancers"][0]["CreatedTime"].timestamp()
-        limit = state.owner.get(labels.IDLE_DELETE_AFTER_H)
-        limit_h = float(limit) if limit else None
+        limit_h = live.idle_delete_after_h  # the serving revision's: an update may have opted out or changed it
         return EndpointActivity(
             endpoint_name=state.endpoint_name,
             instance_type=str(running[0]["InstanceType"]) if running else "",

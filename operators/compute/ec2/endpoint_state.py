@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ml_lifecycle.compute.records import StoreFor
+from ml_lifecycle.core import labels
 from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.ec2.endpoint_access import EndpointAccess
 from ml_lifecycle.core.status import EndpointStatus
@@ -44,6 +46,7 @@ class Revision:
     :param min_instances: the fewest instances its group keeps.
     :param max_instances: the most instances its group scales to.
     :param target_invocations_per_instance: the requests per instance per minute its group scales at, or None.
+    :param idle_delete_after_h: the idle limit its deploy asked for, or None (opted out); the serving revision's holds.
     """
 
     revision: str
@@ -59,6 +62,16 @@ class Revision:
     min_instances: int = 0
     max_instances: int = 0
     target_invocations_per_instance: int | None = None
+    idle_delete_after_h: float | None = None
+
+
+def idle_limit_h(owner: Mapping[str, str]) -> float | None:
+    """Return the idle limit a deploy's labels carry, or None when it set none.
+
+    :param owner: the deploy's labels (labels.endpoint_labels among them).
+    """
+    limit = owner.get(labels.IDLE_DELETE_AFTER_H)
+    return float(limit) if limit else None
 
 
 @dataclass
@@ -145,7 +158,10 @@ class EndpointState:
         """
         values = dict(data)
         for key in ("live", "pending"):
-            values[key] = Revision(**values[key]) if values.get(key) else None
+            found = values.get(key)
+            if found and "idle_delete_after_h" not in found:  # written before revisions kept it: the creation's limit
+                found = {**found, "idle_delete_after_h": idle_limit_h(values.get("owner") or {})}
+            values[key] = Revision(**found) if found else None
         try:
             return cls(**values)
         except TypeError as err:
