@@ -144,6 +144,28 @@ def test_a_canary_that_fails_in_the_triggerer_is_rolled_back_when_the_task_resum
     assert _only_revision_serves(cloud, "rolled_back")["revision"] == blue["revision"]
 
 
+def test_a_rollback_whose_cleanup_fails_says_so_and_not_that_the_old_revision_serves_again(cloud):
+    ep.deploy_task(cloud).execute(task_context())
+
+    def stop_the_canary_and_lose_the_listener(progress: dict[str, Any]) -> None:
+        if progress["phase"] == "watch":
+            state = ep.read_state(cloud)
+            cloud.ec2.stop_instances(InstanceIds=state["pending"]["instance_ids"])
+            cloud.elbv2.delete_listener(ListenerArn=state["listener_arn"])  # the rollback's first step will fail
+
+    shift = {"type": "canary", "canary_percent": 10, "wait_s": 30}
+    op = ep.deploy_task(cloud, "v2", deferrable=True, traffic_shift=shift)
+    with pytest.raises(UpdateRolledBack) as failed:
+        _drive(op, task_context(), stop_the_canary_and_lose_the_listener)
+
+    said = str(failed.value)
+    assert "serves every request again" not in said
+    assert "the listener could not be read" in said and "the rollback failed" in said
+    assert "rollback of revision" in ep.read_state(cloud)["failure_reason"]
+    ep.delete_endpoint(cloud)
+    ep.nothing_left(cloud)
+
+
 @pytest.fixture
 def unanswering_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """Two Airflow AWS connections whose endpoint fails every check: one refuses connections, one never answers."""
