@@ -15,6 +15,7 @@ from support.capture_traffic import check_format, decoded, send
 from support.models import linear_model_archive
 from support.moto import free_port
 
+from ml_lifecycle.compute.local.endpoints.proxy_config import INVOCATION_LOG
 from ml_lifecycle.core.data_capture import DataCapture
 from ml_lifecycle.core.ec2.spec_documents import JobDocument
 from ml_lifecycle.core.specs import EndpointSpec
@@ -128,7 +129,11 @@ def test_a_capturing_host_records_each_request_once_to_s3_through_the_proxy_and_
     report = harness.wait_until(lambda: _report(harness, instance_id), "the host's report")
     assert report["status"] == "InService", harness.log(agent)
     sent = send(f"http://127.0.0.1:{port}", "host", 40, keep_alive=True)
-    roles = {c.labels.get("ml-lifecycle.role", "model") for c in _job_containers(docker_client, harness.job_name)}
+    containers = _job_containers(docker_client, harness.job_name)
+    roles = {c.labels.get("ml-lifecycle.role", "model") for c in containers}
+    (proxy,) = [c for c in containers if c.labels.get("ml-lifecycle.role") == "proxy"]
+    # No invocation log on a host: its load balancer counts the requests, and nothing there would read or rotate it.
+    assert proxy.exec_run(["test", "-e", INVOCATION_LOG]).exit_code == 1
     harness.aws.s3.put_object(Bucket=BUCKET, Key=f"{harness.out_prefix}/staging/stop-requested", Body=b"stop")
     assert harness.wait(agent, 120) == 0, harness.log(agent)
 
