@@ -172,6 +172,7 @@ class Rollout:
             )
         else:
             state.pending = None
+            state.retire(green)
             state.failure_reason = f"The update to revision {green.revision} was rolled back: {reason}"
         state.status = IN_SERVICE
         state.note(green.revision, "rolled_back", reason)
@@ -227,4 +228,6 @@ class Rollout:
         self.health.wait_drained(blue.target_group_arn, DEREGISTRATION_DELAY_S + DRAIN_MARGIN_S)
         drain_capture(self.store.store_for, self.store.prefix, [blue.revision], sink)
         self.revisions.remove(blue, state.endpoint_name)
+        state.retire(blue)
+        self.store.write(state)
         sink(f"Endpoint {state.endpoint_name}: revision {blue.revision} drained and ended")

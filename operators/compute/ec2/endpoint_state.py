@@ -26,6 +26,7 @@ CREATING, IN_SERVICE, UPDATING, FAILED, DELETING = (
     EndpointStatus.DELETING,
 )
 MAX_HISTORY = 20
+MAX_RETIRED = 200
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Revision:
     :param max_instances: the most instances its group scales to.
     :param target_invocations_per_instance: the requests per instance per minute its group scales at, or None.
     :param idle_delete_after_h: the idle limit its deploy asked for, or None (opted out); the serving revision's holds.
+    :param instance_type: its instances' type ("" in a state written before it was kept: the owner's label then).
     """
 
     revision: str
@@ -63,6 +65,7 @@ class Revision:
     max_instances: int = 0
     target_invocations_per_instance: int | None = None
     idle_delete_after_h: float | None = None
+    instance_type: str = ""
 
 
 def idle_limit_h(owner: Mapping[str, str]) -> float | None:
@@ -98,6 +101,8 @@ class EndpointState:
     :param failure_reason: why the last deploy failed or was rolled back, or empty.
     :param history: the last deploys' outcomes (revision, outcome, reason, at).
     :param owner: the Airflow identity that created the endpoint.
+    :param retired: the revisions it ended (retired or rolled back), for its running cost: revision, instance_type,
+        instance_count (as launched), started_at, ended_at; the last MAX_RETIRED.
     :param updated_at: when this state was written (ISO 8601).
     """
 
@@ -120,6 +125,7 @@ class EndpointState:
     failure_reason: str = ""
     history: list[dict[str, str]] = field(default_factory=list)
     owner: dict[str, str] = field(default_factory=dict)
+    retired: list[dict[str, Any]] = field(default_factory=list)
     updated_at: str = ""
 
     @property
@@ -145,6 +151,20 @@ class EndpointState:
             *self.history,
             {"revision": revision, "outcome": outcome, "reason": reason, "at": utc_now_iso()},
         ][-MAX_HISTORY:]
+
+    def retire(self, revision: Revision) -> None:
+        """Note that a revision's instances are ended, with what the running cost needs of it.
+
+        :param revision: the revision (retired after an update, or rolled back).
+        """
+        entry = {
+            "revision": revision.revision,
+            "instance_type": revision.instance_type or self.owner.get(labels.INSTANCE_TYPE, ""),
+            "instance_count": revision.instance_count,
+            "started_at": revision.created_at,
+            "ended_at": utc_now_iso(),
+        }
+        self.retired = [*self.retired, entry][-MAX_RETIRED:]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the state as JSON-safe data."""

@@ -215,6 +215,7 @@ class Ec2Endpoints:
             model_uri=spec.model_uri,
             image_uri=spec.image_uri,
             instance_count=spec.instance_count,
+            instance_type=instance_type,
             idle_delete_after_h=idle_limit_h(owner),  # an update may opt out or change it: the serving revision's holds
         )
         if state is None or state.live is None:

@@ -11,6 +11,7 @@ from ml_lifecycle.compute.local.endpoints.proxy_config import INVOCATION_LOG, RO
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.reaper import created_epoch_s, resource_labels
 from ml_lifecycle.core import labels
+from ml_lifecycle.core.endpoint_cost import FleetInterval
 from ml_lifecycle.core.endpoint_idleness import EndpointActivity
 from ml_lifecycle.errors import EngineError
 
@@ -80,6 +81,12 @@ def _activity(
         counted_since_epoch_s=counted_since,
         last_request_epoch_s=last_request,
         idle_delete_after_h=float(limit) if limit else None,
+        # Each running serving container since it was created (an update's two revisions overlap for a moment).
+        fleet=tuple(
+            FleetInterval(created_epoch_s(c), None, 1, resource_labels(c).get(labels.INSTANCE_TYPE, ""))
+            for c in models
+            if c.status == "running"
+        ),
     )
 
 
