@@ -175,7 +175,16 @@ class RevisionLauncher:
         revision.target_invocations_per_instance = bounds.target_invocations_per_instance
         grace_s = BOOT_ALLOWANCE_S + spec.startup_timeout_s
         group_tags = {**tags, labels.REVISION: revision.revision}
-        self.groups.create(name, template, subnets, revision.target_group_arn, bounds, grace_s, group_tags)
+        self.groups.create(
+            name,
+            template,
+            subnets,
+            revision.target_group_arn,
+            bounds,
+            grace_s,
+            group_tags,
+            drains_capture=spec.data_capture is not None,
+        )
         revision.instance_ids, _ = self.groups.members(name)
         revision.created_at = utc_now_iso()
         sink(
