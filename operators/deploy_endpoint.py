@@ -89,7 +89,8 @@ class DeployEndpointOperator(ScriptModeServing, DeferrableDeploy, LifecycleOpera
         has no such wait and deploys at once. Default False.
     :param idle_delete_after_h: opt-in: the reaper (ReapOrphansOperator) deletes the endpoint once it has served no
         request for this many hours, as its front counts them (the local proxy's log of POST /invocations, the load
-        balancer's RequestCount in CloudWatch); a deploy restarts the clock. Default None: never.
+        balancer's RequestCount in CloudWatch); a deploy restarts the clock, and each deploy sets the limit anew
+        (None opts out). Default None: never.
     :param entry_point: script mode: the inference program, relative to source_dir; the model is repacked with the
         code under ``code/`` and the containers get SageMaker's SAGEMAKER_* variables, as BatchTransformOperator
         describes. Without it, a registry version that keeps its code serves with that code. (templated)

@@ -1,13 +1,13 @@
-"""When an endpoint has served no request for too long, and what it has cost so far: rules free of any engine or SDK."""
+"""When an endpoint has served no request for too long: rules free of any engine or SDK."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ml_lifecycle.core.endpoint_cost import SECONDS_PER_HOUR, FleetInterval
 from ml_lifecycle.core.errors import SpecError
 
-SECONDS_PER_HOUR = 3600.0
 ENDPOINT_KIND = "endpoint"
 # Where, under the artifact root, the reaper notes each endpoint it deleted for idleness (the page reads them).
 REAPED_ENDPOINTS = ("reaper", "endpoints")
@@ -27,6 +27,8 @@ class EndpointActivity:
     :param last_request_epoch_s: the last request its front counted, or None when it counted none (in the window
         it was asked about).
     :param idle_delete_after_h: the opt-in idle limit in hours, or None when the endpoint is never deleted for idleness.
+    :param fleet: the stretches of time it ran instances (its running ones since their start, and the revisions it
+        retired), which its running cost is counted from.
     """
 
     endpoint_name: str
@@ -37,6 +39,7 @@ class EndpointActivity:
     counted_since_epoch_s: float | None
     last_request_epoch_s: float | None
     idle_delete_after_h: float | None
+    fleet: tuple[FleetInterval, ...] = ()
 
     def idle_since_epoch_s(self) -> float | None:
         """Return since when the endpoint has served no request, or None when its front keeps no count."""
@@ -70,15 +73,6 @@ def idle_reason(activity: EndpointActivity, now_epoch_s: float) -> str | None:
         f"idle for {idle_h:.2f} h, past idle_delete_after_h={limit_h:g}: {seen} "
         f"(serving its current revision since {_iso(activity.serving_since_epoch_s)})"
     )
-
-
-def running_hours(activity: EndpointActivity, now_epoch_s: float) -> float:
-    """Return the instance-hours the endpoint has run: instances times hours since it was created.
-
-    :param activity: the endpoint's activity.
-    :param now_epoch_s: the time now, in seconds since the epoch.
-    """
-    return max(activity.instance_count, 0) * max(now_epoch_s - activity.created_epoch_s, 0.0) / SECONDS_PER_HOUR
 
 
 def check_idle_delete_after_h(value: object) -> float | None:

@@ -7,12 +7,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ml_lifecycle.core.endpoint_idleness import (
-    REAPED_ENDPOINTS,
-    SECONDS_PER_HOUR,
-    EndpointActivity,
-    running_hours,
-)
+from ml_lifecycle.core.endpoint_cost import estimated_usd, instance_hours
+from ml_lifecycle.core.endpoint_idleness import REAPED_ENDPOINTS, SECONDS_PER_HOUR, EndpointActivity
 from ml_lifecycle.core.uris import ArtifactUri
 from ml_lifecycle.plugin.prices import hourly_usd
 from ml_lifecycle.stores.base import ArtifactStore
@@ -28,14 +24,14 @@ def cost_columns(activities: Iterable[EndpointActivity], now_epoch_s: float) -> 
     """
     found = {}
     for activity in activities:
-        hours = running_hours(activity, now_epoch_s)
-        price = hourly_usd(activity.instance_type) if activity.instance_type else None
+        hours = instance_hours(activity.fleet, now_epoch_s)
+        usd = estimated_usd(activity.fleet, now_epoch_s, hourly_usd)
         idle_since = activity.idle_since_epoch_s()
         found[activity.endpoint_name] = {
             "instance_type": activity.instance_type,
             "running_instances": activity.instance_count,
             "instance_hours": round(hours, 4),
-            "estimated_usd": None if price is None else round(price * hours, 4),
+            "estimated_usd": None if usd is None else round(usd, 4),
             "last_request_at": _iso(activity.last_request_epoch_s),
             "idle_h": None if idle_since is None else round((now_epoch_s - idle_since) / SECONDS_PER_HOUR, 3),
             "idle_delete_after_h": activity.idle_delete_after_h,

@@ -10,8 +10,11 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-# Airflow's timeout of a deferral comes after the trigger's own deadline, which ends the wait with a reason.
+# Airflow's timeout of a deferral comes after the trigger's own deadline, which ends the wait with a reason: Airflow's
+# would fail the task without resuming it, so nothing would roll back.
 DEFER_MARGIN_S = 300.0
+# How long past the deadline one check may take before the wait ends as failed (well inside DEFER_MARGIN_S).
+CHECK_GRACE_S = 60.0
 
 
 class EndpointDeployTrigger(BaseTrigger):
@@ -25,6 +28,7 @@ class EndpointDeployTrigger(BaseTrigger):
     :param progress: where the rollout stands, as the backend records it.
     :param deadline_epoch_s: when the wait gives up (the event is then ``failed``).
     :param poll_interval_s: seconds between checks.
+    :param check_grace_s: how long past the deadline one check may take before the wait ends as failed.
     """
 
     def __init__(
@@ -37,6 +41,7 @@ class EndpointDeployTrigger(BaseTrigger):
         progress: Mapping[str, Any],
         deadline_epoch_s: float,
         poll_interval_s: float = 5.0,
+        check_grace_s: float = CHECK_GRACE_S,
     ) -> None:
         super().__init__()
         self.compute = compute
@@ -47,6 +52,7 @@ class EndpointDeployTrigger(BaseTrigger):
         self.progress = dict(progress)
         self.deadline_epoch_s = deadline_epoch_s
         self.poll_interval_s = poll_interval_s
+        self.check_grace_s = check_grace_s
         self._endpoints: Any = None
 
     @classmethod
@@ -85,6 +91,7 @@ class EndpointDeployTrigger(BaseTrigger):
                 "progress": self.progress,
                 "deadline_epoch_s": self.deadline_epoch_s,
                 "poll_interval_s": self.poll_interval_s,
+                "check_grace_s": self.check_grace_s,
             },
         )
 
@@ -109,19 +116,40 @@ class EndpointDeployTrigger(BaseTrigger):
         return str(status), str(reason)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Yield exactly one event: ``ok`` or ``failed``, with the reason."""
+        """Yield exactly one event: ``ok`` or ``failed``, with the reason.
+
+        A check that raises, or that does not answer by the deadline, ends the wait as ``failed`` too: the task then
+        resumes and rolls back as for a failed check (Airflow's own failure or timeout would not resume it).
+        """
         self.log.info("Waiting for %s", self.what)
         last = ""
         while True:
-            status, reason = await asyncio.to_thread(self._check)
+            answer_within_s = max(self.deadline_epoch_s - time.time(), 0.0) + self.check_grace_s
+            try:
+                status, reason = await asyncio.wait_for(asyncio.to_thread(self._check), answer_within_s)
+            except TimeoutError:
+                why = f"{self.what}: a check did not answer by the deadline (plus {self.check_grace_s:g} s)"
+                yield self._event("failed", why)
+                return
+            except Exception as err:
+                why = f"{self.what}: a check failed ({type(err).__name__}: {err})"
+                yield self._event("failed", why)
+                return
             if status in ("ok", "failed"):
-                yield TriggerEvent({"status": status, "reason": reason, "endpoint_name": self.endpoint_name})
+                yield self._event(status, reason)
                 return
             if time.time() > self.deadline_epoch_s:
-                why = f"{self.what} did not happen by the deadline ({reason})"
-                yield TriggerEvent({"status": "failed", "reason": why, "endpoint_name": self.endpoint_name})
+                yield self._event("failed", f"{self.what} did not happen by the deadline ({reason})")
                 return
             if reason != last:
                 self.log.info("%s", reason)
                 last = reason
             await asyncio.sleep(self.poll_interval_s)
+
+    def _event(self, status: str, reason: str) -> TriggerEvent:
+        """Return the wait's one event.
+
+        :param status: ``ok`` or ``failed``.
+        :param reason: why, or how it went.
+        """
+        return TriggerEvent({"status": status, "reason": reason, "endpoint_name": self.endpoint_name})

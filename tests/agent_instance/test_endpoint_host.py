@@ -15,6 +15,7 @@ from support.capture_traffic import check_format, decoded, send
 from support.models import linear_model_archive
 from support.moto import free_port
 
+from ml_lifecycle.compute.local.endpoints.proxy_config import INVOCATION_LOG
 from ml_lifecycle.core.data_capture import DataCapture
 from ml_lifecycle.core.ec2.spec_documents import JobDocument
 from ml_lifecycle.core.specs import EndpointSpec
@@ -111,8 +112,9 @@ def test_the_host_serves_on_its_port_until_a_stop_request(harness, pushed_image,
     assert events, "the container's log reached CloudWatch"
 
 
+@pytest.mark.parametrize("ended_by", ["stop_request", "scale_in"])
 def test_a_capturing_host_records_each_request_once_to_s3_through_the_proxy_and_flushes_on_stop(
-    harness, pushed_image, tmp_path, monkeypatch, docker_client
+    harness, pushed_image, tmp_path, monkeypatch, docker_client, ended_by
 ):
     port = free_port()
     monkeypatch.setenv("ML_LIFECYCLE_SERVING_PORT", str(port))
@@ -128,9 +130,18 @@ def test_a_capturing_host_records_each_request_once_to_s3_through_the_proxy_and_
     report = harness.wait_until(lambda: _report(harness, instance_id), "the host's report")
     assert report["status"] == "InService", harness.log(agent)
     sent = send(f"http://127.0.0.1:{port}", "host", 40, keep_alive=True)
-    roles = {c.labels.get("ml-lifecycle.role", "model") for c in _job_containers(docker_client, harness.job_name)}
-    harness.aws.s3.put_object(Bucket=BUCKET, Key=f"{harness.out_prefix}/staging/stop-requested", Body=b"stop")
+    containers = _job_containers(docker_client, harness.job_name)
+    roles = {c.labels.get("ml-lifecycle.role", "model") for c in containers}
+    (proxy,) = [c for c in containers if c.labels.get("ml-lifecycle.role") == "proxy"]
+    # No invocation log on a host: its load balancer counts the requests, and nothing there would read or rotate it.
+    assert proxy.exec_run(["test", "-e", INVOCATION_LOG]).exit_code == 1
+    if ended_by == "scale_in":  # Auto Scaling ends the instance: no stop request, no SIGTERM yet
+        instance.scale_in()
+    else:
+        harness.aws.s3.put_object(Bucket=BUCKET, Key=f"{harness.out_prefix}/staging/stop-requested", Body=b"stop")
     assert harness.wait(agent, 120) == 0, harness.log(agent)
+    if ended_by == "scale_in":  # moto's instance is in no group here (and moto has no CompleteLifecycleAction)
+        assert "no lifecycle action to complete" in harness.log(agent)
 
     assert {s.status for s in sent} == {200} and roles == {"model", "proxy"}
     prefix = f"capture/{spec.endpoint_name}/"

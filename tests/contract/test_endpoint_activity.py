@@ -32,6 +32,9 @@ def test_a_deployed_endpoint_reports_its_instances_age_and_no_request_yet(place)
         assert found.instance_type.removeprefix("ml.") == "m5.large"
         assert before - 5 <= found.created_epoch_s <= found.serving_since_epoch_s + 5
         assert found.counted_since_epoch_s is not None and found.last_request_epoch_s is None
+        (running,) = found.fleet  # its one instance, running since it started: the running cost counts from there
+        assert (running.instance_count, running.end_epoch_s) == (1, None)
+        assert before - 5 <= running.start_epoch_s and running.instance_type.removeprefix("ml.") == "m5.large"
     finally:
         endpoints.delete(name, owner, lambda line: None)
     assert endpoints.activity({"ml-lifecycle.dag-id": scope["ml-lifecycle.dag-id"]}) == []

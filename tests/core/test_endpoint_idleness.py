@@ -1,4 +1,4 @@
-"""The idle-endpoint rule and the running cost: who is deleted for idleness, who is kept, and why."""
+"""The idle-endpoint rule: who is deleted for idleness, who is kept, and why."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from ml_lifecycle.core.endpoint_idleness import (
     EndpointActivity,
     check_idle_delete_after_h,
     idle_reason,
-    running_hours,
 )
 from ml_lifecycle.errors import SpecError
 
@@ -42,11 +41,6 @@ def _activity(
 def test_idle_reason(activity: EndpointActivity, expected: str | None) -> None:
     reason = idle_reason(activity, NOW)
     assert (reason is None) if expected is None else (expected in str(reason))
-
-
-def test_running_hours_are_instances_times_hours_since_creation() -> None:
-    assert running_hours(_activity(), NOW) == pytest.approx(40.0)  # 2 instances x 20 h
-    assert running_hours(_activity(), NOW - 30 * H) == 0.0  # a clock behind the creation counts nothing
 
 
 @pytest.mark.parametrize("value", [0, -1, "2", True, float("nan")])

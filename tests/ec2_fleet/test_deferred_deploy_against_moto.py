@@ -9,12 +9,16 @@ metric (the error rate reads none). The triggers here run in this process (async
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 from support import ec2_endpoints as ep
 from support.helpers import task_context
+from support.moto import aws_connection
 
 from ml_lifecycle.compute.ec2.endpoint_rollout import UpdateRolledBack
 from ml_lifecycle.core.ec2.endpoint_hosts import HOST_REPORT
@@ -22,27 +26,36 @@ from ml_lifecycle.errors import EndpointBusy
 from ml_lifecycle.triggers.endpoint_deploy import EndpointDeployTrigger
 
 
-def _event(deferred: TaskDeferred) -> dict[str, Any]:
+def _event(deferred: TaskDeferred, **changed: Any) -> dict[str, Any]:
     """Rebuild the deferral's trigger from its serialized form and run it to its event, as the triggerer does.
 
     :param deferred: what the task raised.
+    :param changed: trigger arguments to change (e.g. the connection it checks through).
     """
     classpath, kwargs = deferred.trigger.serialize()
     assert classpath == "ml_lifecycle.triggers.endpoint_deploy.EndpointDeployTrigger"
-    rebuilt = EndpointDeployTrigger(**kwargs)
+    rebuilt = EndpointDeployTrigger(**{**kwargs, **changed})
 
     async def first() -> Any:
         return await rebuilt.run().__anext__()
 
-    return dict(asyncio.run(first()).payload)
+    # Not asyncio.run: it would wait for a check the trigger gave up on (its thread ends when its endpoint closes).
+    loop = asyncio.new_event_loop()
+    try:
+        return dict(loop.run_until_complete(first()).payload)
+    finally:
+        loop.close()
 
 
-def _drive(op: Any, context: dict[str, Any], between: Any = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _drive(
+    op: Any, context: dict[str, Any], between: Any = None, trigger_changes: Any = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run a deferrable deploy to its end: execute, then each trigger and execute_complete; return its XCom and waits.
 
     :param op: the operator.
     :param context: the task context (the same DAG run resumes it).
     :param between: called with each wait's progress while the task is deferred, before its trigger runs.
+    :param trigger_changes: called with each wait's progress; returns the trigger arguments to change for it.
     """
     waits: list[dict[str, Any]] = []
     step = lambda: op.execute(context)  # noqa: E731
@@ -55,7 +68,7 @@ def _drive(op: Any, context: dict[str, Any], between: Any = None) -> tuple[dict[
             waits.append(wait["progress"])
             if between is not None:
                 between(wait["progress"])
-            event = _event(deferred)
+            event = _event(deferred, **(trigger_changes(wait["progress"]) if trigger_changes else {}))
             step = lambda event=event, kwargs=deferred.kwargs: op.execute_complete(context, event, **kwargs)  # noqa: E731
 
 
@@ -127,6 +140,77 @@ def test_a_canary_that_fails_in_the_triggerer_is_rolled_back_when_the_task_resum
     op = ep.deploy_task(cloud, "v2", deferrable=True, traffic_shift=shift)
     with pytest.raises(UpdateRolledBack, match=r"rolled back.*serves every request again"):
         _drive(op, task_context(), stop_the_canary)
+
+    assert _only_revision_serves(cloud, "rolled_back")["revision"] == blue["revision"]
+
+
+def test_a_rollback_whose_cleanup_fails_says_so_and_not_that_the_old_revision_serves_again(cloud):
+    ep.deploy_task(cloud).execute(task_context())
+
+    def stop_the_canary_and_lose_the_listener(progress: dict[str, Any]) -> None:
+        if progress["phase"] == "watch":
+            state = ep.read_state(cloud)
+            cloud.ec2.stop_instances(InstanceIds=state["pending"]["instance_ids"])
+            cloud.elbv2.delete_listener(ListenerArn=state["listener_arn"])  # the rollback's first step will fail
+
+    shift = {"type": "canary", "canary_percent": 10, "wait_s": 30}
+    op = ep.deploy_task(cloud, "v2", deferrable=True, traffic_shift=shift)
+    with pytest.raises(UpdateRolledBack) as failed:
+        _drive(op, task_context(), stop_the_canary_and_lose_the_listener)
+
+    said = str(failed.value)
+    assert "serves every request again" not in said
+    assert "the listener could not be read" in said and "the rollback failed" in said
+    assert "rollback of revision" in ep.read_state(cloud)["failure_reason"]
+    ep.delete_endpoint(cloud)
+    ep.nothing_left(cloud)
+
+
+@pytest.fixture
+def unanswering_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """Two Airflow AWS connections whose endpoint fails every check: one refuses connections, one never answers."""
+    refusing = socket.socket()
+    refusing.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel accepts connections; nobody reads or answers them
+    names = {}
+    for name, sock in (("refused", refusing), ("silent", silent)):
+        endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        monkeypatch.setenv(f"AIRFLOW_CONN_AWS_{name.upper()}", aws_connection(endpoint))
+        names[name] = f"aws_{name}"
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    try:
+        yield names
+    finally:
+        refusing.close()
+        silent.close()
+
+
+@pytest.mark.parametrize(
+    ("connection", "grace", "expected"),
+    [
+        ("refused", {}, r"a check failed \(StoreError: Could not reach S3"),
+        ("silent", {"check_grace_s": 0.5}, "did not answer by the deadline"),
+    ],
+    ids=["check_raises", "check_times_out"],
+)
+def test_a_check_that_raises_or_times_out_in_the_triggerer_rolls_the_canary_back_when_the_task_resumes(
+    cloud, unanswering_aws, connection, grace, expected
+):
+    ep.deploy_task(cloud).execute(task_context())
+    blue = ep.read_state(cloud)["live"]
+
+    def fail_the_watch(progress: dict[str, Any]) -> dict[str, Any]:
+        if progress["phase"] != "watch":
+            return {}
+        # The check goes through an AWS endpoint that fails; the deadline is now, so a silent one is given up at once.
+        return {"aws_conn_id": unanswering_aws[connection], "deadline_epoch_s": time.time(), **grace}
+
+    shift = {"type": "canary", "canary_percent": 10, "wait_s": 30}
+    op = ep.deploy_task(cloud, "v2", deferrable=True, traffic_shift=shift)
+    with pytest.raises(UpdateRolledBack, match=expected):
+        _drive(op, task_context(), trigger_changes=fail_the_watch)
 
     assert _only_revision_serves(cloud, "rolled_back")["revision"] == blue["revision"]
 

@@ -14,6 +14,7 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from support import ec2_endpoints as ep
 from support.helpers import task_context, wait_until
 
@@ -80,3 +81,34 @@ def test_an_idle_endpoint_is_deleted_by_the_reaper_and_a_busy_one_is_kept(cloud,
     finally:
         ep.delete_endpoint(busy)
         ep.nothing_left(busy)
+
+
+@pytest.mark.parametrize("updated_limit_h", [None, 1000.0], ids=["opted_out", "raised"])
+def test_an_update_that_opts_out_or_raises_the_limit_keeps_the_endpoint_idle_past_its_first_limit(
+    cloud, updated_limit_h
+):
+    scope = f"idle-update-{uuid.uuid4().hex[:8]}"
+    try:
+        ep.deploy_task(cloud, instance_count=1, idle_delete_after_h=LIMIT_H).execute(task_context(dag_id=scope))
+        ep.deploy_task(cloud, "v2", instance_count=1, idle_delete_after_h=updated_limit_h).execute(
+            task_context(dag_id=scope)
+        )
+        endpoints = backend_for("ec2", "aws_default").endpoints()
+
+        def idle_past_the_first_limit() -> Any:
+            (found,) = endpoints.activity({"ml-lifecycle.dag-id": scope})
+            idle_s = time.time() - (found.idle_since_epoch_s() or time.time())
+            return found if idle_s > 2 * LIMIT_H * 3600 else None
+
+        found = wait_until(idle_past_the_first_limit, f"{cloud.name} idle past 3 s", WAIT_LIMIT_S, interval_s=0.5)
+        assert found.idle_delete_after_h == updated_limit_h  # the serving revision's setting, not the creation's
+
+        reaped = ReapOrphansOperator(
+            task_id="reap", compute="ec2", match_labels={"ml-lifecycle.dag-id": scope}
+        ).execute(task_context(dag_id="reaper"))["reaped"]
+
+        assert reaped == []
+        assert ep.read_state(cloud)["status"] == "InService" and ep.instances(cloud)
+    finally:
+        ep.delete_endpoint(cloud)
+        ep.nothing_left(cloud)

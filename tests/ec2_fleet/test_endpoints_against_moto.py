@@ -248,13 +248,34 @@ def test_a_failed_creation_leaves_nothing_but_a_failed_state(cloud):
 
 
 def test_a_capture_destination_the_instances_cannot_reach_is_refused_before_anything_is_made(cloud, tmp_path):
-    capture = {
-        "EnableCapture": True,
-        "InitialSamplingPercentage": 100,
-        "DestinationS3Uri": f"file://{tmp_path}/capture",
-        "CaptureOptions": [{"CaptureMode": "Input"}],
-    }
+    capture = _capture(f"file://{tmp_path}/capture")
     with pytest.raises(SpecError, match="s3:// destination") as info:
         ep.deploy_task(cloud, data_capture=capture).execute(task_context())
     assert info.value.parameter == "data_capture.DestinationS3Uri"
     ep.nothing_left(cloud)
+
+
+@pytest.mark.parametrize("captures", [True, False], ids=["capturing", "not_capturing"])
+def test_a_capturing_revisions_group_holds_an_instance_it_scales_in_until_its_capture_is_uploaded(cloud, captures):
+    capture = _capture(f"s3://{ep.BUCKET}/capture")
+    ep.deploy_task(cloud, instance_count=1, **({"data_capture": capture} if captures else {})).execute(task_context())
+    group = ep.read_state(cloud)["live"]["group_name"]
+    hooks = cloud.autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+    found = [(h["LifecycleHookName"], h["LifecycleTransition"], h["DefaultResult"]) for h in hooks]
+    expected = [("mlc-drain-capture", "autoscaling:EC2_INSTANCE_TERMINATING", "CONTINUE")] if captures else []
+    assert found == expected
+    ep.delete_endpoint(cloud)
+    ep.nothing_left(cloud)
+
+
+def _capture(destination: str) -> dict[str, object]:
+    """A DataCaptureConfig of every request's input to a destination.
+
+    :param destination: the DestinationS3Uri.
+    """
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": destination,
+        "CaptureOptions": [{"CaptureMode": "Input"}],
+    }

@@ -9,6 +9,7 @@ from support import ec2_endpoints as ep
 from support.helpers import task_context
 
 from ml_lifecycle import settings
+from ml_lifecycle.compute import backend_for
 from ml_lifecycle.plugin.html_page import render
 from ml_lifecycle.plugin.overview import collect
 from ml_lifecycle.stores import store_factory
@@ -33,6 +34,30 @@ def test_the_page_shows_an_ec2_endpoints_instances_cost_and_idle_limit(cloud, ml
         page = render(overview)
         assert cloud.name in page.split('class="other-endpoints"', 1)[1]
         assert "deleted after 48 h idle" in page
+    finally:
+        ep.delete_endpoint(cloud)
+        ep.nothing_left(cloud)
+
+
+def test_an_updated_endpoints_cost_counts_the_retired_revision_until_it_ended_and_the_new_one_since_it_started(cloud):
+    ep.deploy_task(cloud).execute(task_context())  # 2 instances
+    ep.deploy_task(cloud, "v2", instance_count=1).execute(task_context())
+    try:
+        state = ep.read_state(cloud)
+        (found,) = [
+            a for a in backend_for("ec2", "aws_default").endpoints().activity({}) if a.endpoint_name == cloud.name
+        ]
+        ended = [i for i in found.fleet if i.end_epoch_s is not None]
+        running = [i for i in found.fleet if i.end_epoch_s is None]
+        (retired,) = state["retired"]
+        assert (retired["revision"], retired["instance_count"], retired["instance_type"].removeprefix("ml.")) == (
+            state["history"][0]["revision"],
+            2,
+            "m5.large",
+        )
+        assert [(i.instance_count, i.instance_type.removeprefix("ml.")) for i in ended] == [(2, "m5.large")]
+        assert [(i.instance_count, i.instance_type) for i in running] == [(1, "m5.large")]  # not 1 x the whole age
+        assert ended[0].start_epoch_s <= ended[0].end_epoch_s and found.instance_count == 1
     finally:
         ep.delete_endpoint(cloud)
         ep.nothing_left(cloud)

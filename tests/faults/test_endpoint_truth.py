@@ -172,6 +172,23 @@ def test_a_killed_serving_container_is_restarted_and_answers_again(fragile_image
     assert view is not None and view.is_serving, view
 
 
+def test_a_container_killed_more_often_than_a_few_times_over_its_life_is_still_restarted(
+    fragile_image, model, name, docker_client
+):
+    # Before: the engine gave up after 3 restarts over the container's whole life (a crash a week: dead in a month).
+    deployed = _deploy(fragile_image, model, name, MODEL_NAME="v1")
+    (server,) = [c for c in managed_containers(docker_client, endpoint=name) if c.labels.get("ml-lifecycle.revision")]
+    for kill in range(1, 5):
+        _wait_for(lambda: server.reload() or server.attrs["State"]["Running"], "the container to run again")
+        os.kill(server.attrs["State"]["Pid"], signal.SIGKILL)
+        _wait_for(lambda: _answers(deployed["url"]) == b"v1", f"the endpoint to answer after kill {kill}")
+
+    server.reload()
+    assert server.attrs["RestartCount"] >= 4 and server.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    view = backend_for("local").endpoints().describe(name)
+    assert view is not None and view.is_serving, view
+
+
 def _answers(url: str) -> bytes | None:
     """Return the endpoint's answer, or None while it fails.
 
@@ -191,7 +208,7 @@ def test_a_container_that_keeps_dying_shows_failed_with_its_reason(fragile_image
         lambda: (v := endpoints.describe(name)) is not None and v.status == "Failed" and v, "Failed", timeout_s=120
     )
 
-    assert "exit code 3" in view.failure_reason and "restarted 3 times" in view.failure_reason
+    assert "exit code 3" in view.failure_reason and "crash-loops: it died" in view.failure_reason
     assert "segmentation fault in the model server" in view.failure_reason
     listed = _cli("endpoints").stdout
     assert f"{name} Failed" in listed and "segmentation fault" in listed

@@ -37,6 +37,11 @@ def test_the_router_logs_every_invocation_where_the_activity_reader_looks() -> N
     assert "access_log" not in ping  # health checks are not requests that keep an endpoint
 
 
+def test_a_router_whose_invocations_nobody_reads_keeps_no_log() -> None:
+    config = render_config("ep", "r1", ["10.0.0.2:8080"], ServingLimits(), log_invocations=False)
+    assert "mlc_invocation" not in config and INVOCATION_LOG not in config
+
+
 def _invoke(url: str) -> str:
     """POST one CSV row and return the prediction.
 

@@ -52,12 +52,14 @@ class EmulatorState:
 
     :param shutdown_requests: the bodies of each shutdown call, in order (``now`` or ``+<minutes>``).
     :param spot_action: the spot instance-action document, or None before an interruption notice.
+    :param lifecycle_state: what Auto Scaling intends for the instance (autoscaling/target-lifecycle-state).
     :param token_requests: how many session tokens were issued.
     :param unauthorised_requests: metadata reads without a valid token (IMDSv1 style), refused.
     """
 
     shutdown_requests: list[str] = field(default_factory=list)
     spot_action: dict[str, str] | None = None
+    lifecycle_state: str = "InService"
     token_requests: int = 0
     unauthorised_requests: int = 0
 
@@ -92,6 +94,10 @@ class MetadataService:
         :param action: ``terminate``, ``stop`` or ``hibernate``.
         """
         self.state.spot_action = {"action": action, "time": "2026-11-25T00:02:00Z"}
+
+    def scale_in(self) -> None:
+        """Say that Auto Scaling ends the instance, as the metadata does when its group scales in."""
+        self.state.lifecycle_state = "Terminated"
 
     def stop(self) -> None:
         """Stop serving."""
@@ -131,6 +137,7 @@ class MetadataService:
             "/latest/meta-data/iam/security-credentials/": ident.role_name,
             f"/latest/meta-data/iam/security-credentials/{ident.role_name}": json.dumps(credentials),
             "/latest/dynamic/instance-identity/document": json.dumps(document),
+            "/latest/meta-data/autoscaling/target-lifecycle-state": self.state.lifecycle_state,
         }
         if path.rstrip("/") == "/latest/meta-data/spot/instance-action":
             if self.state.spot_action is None:

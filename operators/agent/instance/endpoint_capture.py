@@ -75,6 +75,7 @@ class HostCapture:
             setup,
             bind_address=ALL_INTERFACES,
             container_name=f"mlc-ep-{job_name}-proxy",
+            log_invocations=False,  # the load balancer counts the requests; nothing on the host reads a log
         )
         self._stopped = threading.Event()
         self._uploader: threading.Thread | None = None

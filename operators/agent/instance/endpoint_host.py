@@ -18,6 +18,7 @@ from ml_lifecycle.agent.instance.host_context import open_host
 from ml_lifecycle.agent.instance.host_engine import InstanceEngine
 from ml_lifecycle.agent.instance.imds import MetadataClient
 from ml_lifecycle.agent.instance.runner import EXIT_COMPLETED, EXIT_FAILED, work_root
+from ml_lifecycle.agent.instance.scale_in import let_go, scaled_in
 from ml_lifecycle.aws_clients import client_factory
 from ml_lifecycle.compute.local.container_sizing import container_resources, plan_gpus
 from ml_lifecycle.compute.local.serving.http_client import ContainerClient
@@ -151,18 +152,28 @@ def run_endpoint_host(document_uri: str, sink: Sink, imds: MetadataClient | None
         print(line, flush=True)
         ship(line)
 
-    terminated = threading.Event()  # the instance shuts down (an Auto Scaling scale-in): stop as on a request
+    terminated = threading.Event()  # the instance shuts down: stop as on a request
     signal.signal(signal.SIGTERM, lambda *_: terminated.set())
+    # Auto Scaling ends this instance: a capturing group holds it (a lifecycle hook) until its capture is uploaded.
+    ending = threading.Event()
+
+    def stop_requested() -> bool:
+        if capture is not None and scaled_in(host.imds):
+            ending.set()
+        return ending.is_set() or terminated.is_set() or store_for(stop_uri).exists(stop_uri)
+
     try:
         _ship_until_stopped(
             engine,
             container,
-            lambda: terminated.is_set() or store_for(stop_uri).exists(stop_uri),
+            stop_requested,
             (lambda: capture.stop(sink)) if capture is not None else (lambda: None),
             container_sink,
         )
     finally:
         ship.close()
+    if ending.is_set():
+        let_go(client_factory("autoscaling", None, identity.region), identity.instance_id, sink)
     return EXIT_COMPLETED
 
 

@@ -107,6 +107,12 @@ class MetadataClient:
         except ValueError:
             return {"action": "terminate", "time": text.strip()}
 
+    def lifecycle_state(self) -> str | None:
+        """Return what Auto Scaling intends for this instance (``InService``, ``Terminated``...), or None outside a
+        group."""
+        text = self.get("latest/meta-data/autoscaling/target-lifecycle-state")
+        return text.strip() if text else None
+
     def _session_token(self, *, renew: bool) -> str:
         """Return a session token, asking for a new one first time or when renew is set.
 

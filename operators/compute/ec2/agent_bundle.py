@@ -43,7 +43,7 @@ LIBRARIES = (
     "markupsafe",
 )
 # The AWS services the agent calls; the service models of every other one stay out of the bundle.
-SERVICES = frozenset({"s3", "ec2", "ecr", "logs", "sts", "ssm", "secretsmanager"})
+SERVICES = frozenset({"s3", "ec2", "ecr", "logs", "sts", "ssm", "secretsmanager", "autoscaling"})
 # botocore/data files needed to build any client: endpoint resolution, partitions, defaults, retry rules.
 BOTOCORE_DATA_FILES = frozenset({"endpoints.json", "partitions.json", "sdk-default-configuration.json", "_retry.json"})
 # ml_lifecycle parts the agent runs; the operators, sensors, triggers, plugin and UI (Airflow glue) stay out.

@@ -13,6 +13,7 @@ from ml_lifecycle.compute.ec2.endpoint_teardown import STATE_TAG
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet, ec2_errors
 from ml_lifecycle.compute.ec2.load_balancer import elb_errors
 from ml_lifecycle.core import labels
+from ml_lifecycle.core.endpoint_cost import FleetInterval
 from ml_lifecycle.core.endpoint_idleness import SECONDS_PER_HOUR, EndpointActivity
 from ml_lifecycle.core.uris import parse_uri
 from ml_lifecycle.stores import StoreFor
@@ -22,6 +23,39 @@ ClientFactory = Any
 DEFAULT_LOOKBACK_H = 24.0
 MAX_DATAPOINTS = 1440  # GetMetricStatistics answers at most this many per call
 MIN_PERIOD_S = 60
+
+
+def fleet_intervals(running: list[Mapping[str, Any]], retired: list[dict[str, Any]]) -> tuple[FleetInterval, ...]:
+    """Return the stretches an endpoint ran instances: each running instance since its launch, each ended revision.
+
+    Instances that Auto Scaling ended within a revision still running (scale-in, replacements) are not counted.
+
+    :param running: its running instances, as EC2 describes them (LaunchTime, InstanceType).
+    :param retired: the revisions its state notes as ended (EndpointState.retire).
+    """
+    now_running = [
+        FleetInterval(instance["LaunchTime"].timestamp(), None, 1, str(instance["InstanceType"]))
+        for instance in running
+    ]
+    ended = [
+        FleetInterval(
+            dt.datetime.fromisoformat(entry["started_at"]).timestamp(),
+            dt.datetime.fromisoformat(entry["ended_at"]).timestamp(),
+            int(entry["instance_count"]),
+            str(entry["instance_type"]),
+        )
+        for entry in retired
+        if entry.get("started_at") and entry.get("ended_at")
+    ]
+    return (*ended, *now_running)
+
+
+def _tags(instance: Mapping[str, Any]) -> dict[str, str]:
+    """Return an instance's tags as a mapping.
+
+    :param instance: the instance, as EC2 describes it.
+    """
+    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
 
 
 class Ec2EndpointActivity:
@@ -65,12 +99,12 @@ class Ec2EndpointActivity:
         :param state: the endpoint's state.
         :param live: its live revision.
         """
-        running = self.fleet.find({labels.JOB: live.job_name}, ("running",))
+        serving = self.fleet.find({labels.ENDPOINT: state.endpoint_name}, ("running",))  # a rollout's both revisions
+        running = [i for i in serving if _tags(i).get(labels.JOB) == live.job_name]
         with elb_errors("describing the endpoint's load balancer"):
             balancer = self.elbv2().describe_load_balancers(LoadBalancerArns=[state.load_balancer_arn])
         created = balancer["LoadBalancers"][0]["CreatedTime"].timestamp()
-        limit = state.owner.get(labels.IDLE_DELETE_AFTER_H)
-        limit_h = float(limit) if limit else None
+        limit_h = live.idle_delete_after_h  # the serving revision's: an update may have opted out or changed it
         return EndpointActivity(
             endpoint_name=state.endpoint_name,
             instance_type=str(running[0]["InstanceType"]) if running else "",
@@ -83,6 +117,7 @@ class Ec2EndpointActivity:
             counted_since_epoch_s=created,
             last_request_epoch_s=self.last_request(state.load_balancer_arn, limit_h or DEFAULT_LOOKBACK_H),
             idle_delete_after_h=limit_h,
+            fleet=fleet_intervals(serving, state.retired),
         )
 
     def last_request(self, load_balancer_arn: str, lookback_h: float) -> float | None:

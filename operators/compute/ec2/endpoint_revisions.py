@@ -49,6 +49,19 @@ def revision_staging(prefix: ArtifactUri, revision: str) -> ArtifactUri:
     return prefix.join("revisions", revision, "staging")
 
 
+def revision_owner(owner: Mapping[str, str], endpoint_name: str, revision: Revision) -> dict[str, str]:
+    """Return the labels of a revision's instances: the endpoint's owner, with the revision's own idle limit.
+
+    :param owner: the endpoint's owner labels (as written when it was created).
+    :param endpoint_name: the endpoint's name.
+    :param revision: the revision.
+    """
+    found = {k: v for k, v in owner.items() if k != labels.IDLE_DELETE_AFTER_H}
+    if revision.idle_delete_after_h is not None:
+        found[labels.IDLE_DELETE_AFTER_H] = repr(float(revision.idle_delete_after_h))
+    return {**found, labels.ENDPOINT: endpoint_name, labels.REVISION: revision.revision}
+
+
 def watched(revision: Revision, prefix: ArtifactUri) -> RevisionTargets:
     """Return what the health watch needs of a revision.
 
@@ -142,7 +155,7 @@ class RevisionLauncher:
             kind="endpoint",
             job_name=revision.job_name,
             spec=spec,
-            owner={**state.owner, labels.ENDPOINT: spec.endpoint_name, labels.REVISION: revision.revision},
+            owner=revision_owner(state.owner, spec.endpoint_name, revision),
             instance_type=instance_type,
             instance_count=spec.instance_count,
             deadline_epoch_s=int(time.time() + NO_DEADLINE_S),
@@ -162,7 +175,16 @@ class RevisionLauncher:
         revision.target_invocations_per_instance = bounds.target_invocations_per_instance
         grace_s = BOOT_ALLOWANCE_S + spec.startup_timeout_s
         group_tags = {**tags, labels.REVISION: revision.revision}
-        self.groups.create(name, template, subnets, revision.target_group_arn, bounds, grace_s, group_tags)
+        self.groups.create(
+            name,
+            template,
+            subnets,
+            revision.target_group_arn,
+            bounds,
+            grace_s,
+            group_tags,
+            drains_capture=spec.data_capture is not None,
+        )
         revision.instance_ids, _ = self.groups.members(name)
         revision.created_at = utc_now_iso()
         sink(

@@ -49,7 +49,7 @@ def rollout_policy(options: Mapping[str, Any]) -> RolloutPolicy:
 
 
 class UpdateRolledBack(EndpointNotReady):
-    """An update failed its health checks or error rate; the previous revision serves every request again."""
+    """An update failed its health checks or error rate and was rolled back; the message says what the rollback achieved."""
 
 
 class Rollout:
@@ -120,19 +120,17 @@ class Rollout:
     def rolled_back(
         self, state: EndpointState, green: Revision, err: Exception, sink: Callable[[str], None]
     ) -> UpdateRolledBack:
-        """Roll green back and return the error the task fails with.
+        """Roll green back and return the error the task fails with, saying what the rollback achieved.
 
         :param state: the endpoint's state.
         :param green: the failed revision.
         :param err: why.
         :param sink: the task log.
         """
-        blue = state.live
-        assert blue is not None
-        self.roll_back(state, green, err, sink)
+        outcome = self.roll_back(state, green, err, sink)
         return UpdateRolledBack(
-            f"Endpoint {state.endpoint_name}: the update to revision {green.revision} was rolled back, revision "
-            f"{blue.revision} serves every request again: {err}. Fix the model or image and deploy again"
+            f"Endpoint {state.endpoint_name}: rolled back the update to revision {green.revision}: {outcome}. Why it "
+            f"failed: {err}. Fix the model or image and deploy again"
         )
 
     def finish(self, state: EndpointState, green: Revision, sink: Callable[[str], None]) -> None:
@@ -146,8 +144,9 @@ class Rollout:
         assert blue is not None
         self._retire_blue(state, blue, green, sink)
 
-    def roll_back(self, state: EndpointState, green: Revision, err: BaseException, sink: Callable[[str], None]) -> None:
-        """Send every request to blue again, remove green, and record why; cleanup errors are logged, not raised.
+    def roll_back(self, state: EndpointState, green: Revision, err: BaseException, sink: Callable[[str], None]) -> str:
+        """Send every request to blue again, remove green, and record why; return what it achieved, as the listener
+        says (cleanup errors are logged and told, not raised).
 
         :param state: the endpoint's state.
         :param green: the failed revision.
@@ -158,6 +157,7 @@ class Rollout:
         assert blue is not None
         reason = f"{type(err).__name__}: {err}"[:1024]
         sink(f"Endpoint {state.endpoint_name}: rolling back revision {green.revision}: {reason}")
+        failed: Exception | None = None
         try:
             self.balancer.set_weights(state.listener_arn, {blue.target_group_arn: 100})
             blue.weight, green.weight = 100, 0
@@ -166,15 +166,36 @@ class Rollout:
             self.revisions.protect(blue, False)
         except Exception as cleanup:
             log.warning("Endpoint %s: the rollback failed too: %s", state.endpoint_name, cleanup)
+            failed = cleanup
             state.failure_reason = (
                 f"The rollback of revision {green.revision} failed ({cleanup}); delete and deploy again"
             )
         else:
             state.pending = None
+            state.retire(green)
             state.failure_reason = f"The update to revision {green.revision} was rolled back: {reason}"
         state.status = IN_SERVICE
         state.note(green.revision, "rolled_back", reason)
         self.store.write(state)
+        outcome = self._serving_after_rollback(state, blue)
+        if failed is not None:
+            outcome += f"; the rollback failed ({failed}): delete the endpoint and deploy again"
+        sink(f"Endpoint {state.endpoint_name}: after the rollback, {outcome}")
+        return outcome
+
+    def _serving_after_rollback(self, state: EndpointState, blue: Revision) -> str:
+        """Say who the listener sends requests to now, as it answers.
+
+        :param state: the endpoint's state.
+        :param blue: the revision that should serve every request.
+        """
+        try:
+            weights = {arn: weight for arn, weight in self.balancer.weights(state.listener_arn).items() if weight}
+        except Exception as err:
+            return f"the listener could not be read to check who serves ({err})"
+        if list(weights) == [blue.target_group_arn]:
+            return f"revision {blue.revision} serves every request again"
+        return f"the listener still forwards requests to target groups {weights}, not only revision {blue.revision}'s"
 
     def _weigh(self, state: EndpointState, blue: Revision, green: Revision, green_percent: int) -> None:
         """Set the listener's weights and record them.
@@ -207,4 +228,6 @@ class Rollout:
         self.health.wait_drained(blue.target_group_arn, DEREGISTRATION_DELAY_S + DRAIN_MARGIN_S)
         drain_capture(self.store.store_for, self.store.prefix, [blue.revision], sink)
         self.revisions.remove(blue, state.endpoint_name)
+        state.retire(blue)
+        self.store.write(state)
         sink(f"Endpoint {state.endpoint_name}: revision {blue.revision} drained and ended")

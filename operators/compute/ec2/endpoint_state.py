@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ml_lifecycle.compute.records import StoreFor
+from ml_lifecycle.core import labels
 from ml_lifecycle.core.clock import utc_now_iso
 from ml_lifecycle.core.ec2.endpoint_access import EndpointAccess
 from ml_lifecycle.core.status import EndpointStatus
@@ -24,6 +26,7 @@ CREATING, IN_SERVICE, UPDATING, FAILED, DELETING = (
     EndpointStatus.DELETING,
 )
 MAX_HISTORY = 20
+MAX_RETIRED = 200
 
 
 @dataclass
@@ -44,6 +47,8 @@ class Revision:
     :param min_instances: the fewest instances its group keeps.
     :param max_instances: the most instances its group scales to.
     :param target_invocations_per_instance: the requests per instance per minute its group scales at, or None.
+    :param idle_delete_after_h: the idle limit its deploy asked for, or None (opted out); the serving revision's holds.
+    :param instance_type: its instances' type ("" in a state written before it was kept: the owner's label then).
     """
 
     revision: str
@@ -59,6 +64,17 @@ class Revision:
     min_instances: int = 0
     max_instances: int = 0
     target_invocations_per_instance: int | None = None
+    idle_delete_after_h: float | None = None
+    instance_type: str = ""
+
+
+def idle_limit_h(owner: Mapping[str, str]) -> float | None:
+    """Return the idle limit a deploy's labels carry, or None when it set none.
+
+    :param owner: the deploy's labels (labels.endpoint_labels among them).
+    """
+    limit = owner.get(labels.IDLE_DELETE_AFTER_H)
+    return float(limit) if limit else None
 
 
 @dataclass
@@ -85,6 +101,8 @@ class EndpointState:
     :param failure_reason: why the last deploy failed or was rolled back, or empty.
     :param history: the last deploys' outcomes (revision, outcome, reason, at).
     :param owner: the Airflow identity that created the endpoint.
+    :param retired: the revisions it ended (retired or rolled back), for its running cost: revision, instance_type,
+        instance_count (as launched), started_at, ended_at; the last MAX_RETIRED.
     :param updated_at: when this state was written (ISO 8601).
     """
 
@@ -107,6 +125,7 @@ class EndpointState:
     failure_reason: str = ""
     history: list[dict[str, str]] = field(default_factory=list)
     owner: dict[str, str] = field(default_factory=dict)
+    retired: list[dict[str, Any]] = field(default_factory=list)
     updated_at: str = ""
 
     @property
@@ -133,6 +152,20 @@ class EndpointState:
             {"revision": revision, "outcome": outcome, "reason": reason, "at": utc_now_iso()},
         ][-MAX_HISTORY:]
 
+    def retire(self, revision: Revision) -> None:
+        """Note that a revision's instances are ended, with what the running cost needs of it.
+
+        :param revision: the revision (retired after an update, or rolled back).
+        """
+        entry = {
+            "revision": revision.revision,
+            "instance_type": revision.instance_type or self.owner.get(labels.INSTANCE_TYPE, ""),
+            "instance_count": revision.instance_count,
+            "started_at": revision.created_at,
+            "ended_at": utc_now_iso(),
+        }
+        self.retired = [*self.retired, entry][-MAX_RETIRED:]
+
     def to_dict(self) -> dict[str, Any]:
         """Return the state as JSON-safe data."""
         return asdict(self)
@@ -145,7 +178,10 @@ class EndpointState:
         """
         values = dict(data)
         for key in ("live", "pending"):
-            values[key] = Revision(**values[key]) if values.get(key) else None
+            found = values.get(key)
+            if found and "idle_delete_after_h" not in found:  # written before revisions kept it: the creation's limit
+                found = {**found, "idle_delete_after_h": idle_limit_h(values.get("owner") or {})}
+            values[key] = Revision(**found) if found else None
         try:
             return cls(**values)
         except TypeError as err:

@@ -25,6 +25,7 @@ from ml_lifecycle.compute.ec2.endpoint_state import (
     EndpointState,
     Revision,
     StateStore,
+    idle_limit_h,
     new_revision_id,
 )
 from ml_lifecycle.compute.ec2.endpoint_teardown import STATE_TAG, locate_state_prefix, remove_endpoint_resources
@@ -214,6 +215,8 @@ class Ec2Endpoints:
             model_uri=spec.model_uri,
             image_uri=spec.image_uri,
             instance_count=spec.instance_count,
+            instance_type=instance_type,
+            idle_delete_after_h=idle_limit_h(owner),  # an update may opt out or change it: the serving revision's holds
         )
         if state is None or state.live is None:
             return store, self._create(spec, instance_type, owner, store, green, access, sink), green

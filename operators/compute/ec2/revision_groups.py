@@ -10,7 +10,12 @@ from typing import Any
 
 from ml_lifecycle.compute.ec2.aws_refusals import refusals_of
 from ml_lifecycle.compute.ec2.fleet import ClientFactory, ec2_errors
-from ml_lifecycle.core.ec2.endpoint_scaling import ScalingBounds, target_tracking
+from ml_lifecycle.core.ec2.endpoint_scaling import (
+    CAPTURE_DRAIN_HOOK,
+    CAPTURE_DRAIN_S,
+    ScalingBounds,
+    target_tracking,
+)
 from ml_lifecycle.core.ec2.launch import as_tag_list
 from ml_lifecycle.errors import ComputeError
 
@@ -49,6 +54,7 @@ class RevisionGroups:
         bounds: ScalingBounds,
         grace_s: int,
         tags: Mapping[str, str],
+        drains_capture: bool = False,
     ) -> None:
         """Create the revision's launch template and group (both named name); its instances start at once.
 
@@ -59,6 +65,8 @@ class RevisionGroups:
         :param bounds: min, desired and max instances.
         :param grace_s: seconds a new instance has to pass the load balancer's health check before it is replaced.
         :param tags: the group's ownership tags (its instances get theirs from the launch template).
+        :param drains_capture: hold each instance it scales in until its agent uploaded its data capture (a lifecycle
+            hook, CAPTURE_DRAIN_HOOK); set for a revision that captures.
         """
         with ec2_errors(f"creating the launch template {name}"):
             self.ec2().create_launch_template(
@@ -88,6 +96,15 @@ class RevisionGroups:
                     for k, v in tags.items()
                 ],
             )
+        if drains_capture:
+            with scaling_errors(f"adding the capture drain hook to {name}"):
+                self.autoscaling().put_lifecycle_hook(
+                    LifecycleHookName=CAPTURE_DRAIN_HOOK,
+                    AutoScalingGroupName=name,
+                    LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+                    HeartbeatTimeout=CAPTURE_DRAIN_S,
+                    DefaultResult="CONTINUE",
+                )
 
     def scale_on_requests(self, name: str, bounds: ScalingBounds, label: str) -> None:
         """Attach the target-tracking policy on requests per instance (only when the bounds let the group scale).

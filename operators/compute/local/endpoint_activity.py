@@ -7,19 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from ml_lifecycle.compute.local.endpoints.proxy import ROLE, ROLE_PROXY
+from ml_lifecycle.compute.local.endpoints.proxy_config import INVOCATION_LOG, ROUTER_PID_FILE
 from ml_lifecycle.compute.local.engine.docker_engine import DockerEngine
 from ml_lifecycle.compute.local.reaper import created_epoch_s, resource_labels
 from ml_lifecycle.core import labels
+from ml_lifecycle.core.endpoint_cost import FleetInterval
 from ml_lifecycle.core.endpoint_idleness import EndpointActivity
 from ml_lifecycle.errors import EngineError
 
 log = logging.getLogger(__name__)
 
-# The router nginx logs the time of each POST /invocations here, inside the proxy container (one line of $msec per
-# request; docker/endpoint-proxy/nginx.conf.j2 names it too, and a test keeps the two equal). GET /ping is not counted.
-INVOCATION_LOG = "/tmp/mlc-invocations.log"
 ROTATED_LOG = f"{INVOCATION_LOG}.1"
-ROUTER_PID_FILE = "/tmp/nginx.pid"  # proxy_config.ROUTER_PID_FILE: the router nginx, which writes the log
 # A log above this is moved aside when read and the router reopens a new one (nginx's own rotation, USR1): 15 bytes a
 # request, so the log stays under about twice this between two reads.
 ROTATE_ABOVE_BYTES = 4 * 1024 * 1024
@@ -83,6 +81,12 @@ def _activity(
         counted_since_epoch_s=counted_since,
         last_request_epoch_s=last_request,
         idle_delete_after_h=float(limit) if limit else None,
+        # Each running serving container since it was created (an update's two revisions overlap for a moment).
+        fleet=tuple(
+            FleetInterval(created_epoch_s(c), None, 1, resource_labels(c).get(labels.INSTANCE_TYPE, ""))
+            for c in models
+            if c.status == "running"
+        ),
     )
 
 

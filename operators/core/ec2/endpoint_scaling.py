@@ -18,6 +18,12 @@ from ml_lifecycle.core import checks
 from ml_lifecycle.core.errors import SpecError
 
 MAX_INSTANCES = 100
+# A capturing revision's group holds an instance it scales in until its agent has uploaded the capture it holds (the
+# agent completes this lifecycle action; Auto Scaling continues by itself after CAPTURE_DRAIN_S without it).
+CAPTURE_DRAIN_HOOK = "mlc-drain-capture"
+CAPTURE_DRAIN_S = 300
+# What the instance metadata says (autoscaling/target-lifecycle-state) of an instance Auto Scaling is ending.
+TERMINATING_STATE = "Terminated"
 MAX_TARGET_PER_MINUTE = 1_000_000
 # run_instances keywords a launch template holds under the same name; the rest are the call's own (counts, token,
 # subnet: the group places instances in its subnets).

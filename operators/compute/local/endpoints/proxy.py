@@ -101,6 +101,7 @@ class EndpointProxy:
         *,
         bind_address: str = LOOPBACK,
         container_name: str | None = None,
+        log_invocations: bool = True,
     ) -> None:
         """Name the endpoint's proxy resources.
 
@@ -115,6 +116,8 @@ class EndpointProxy:
         :param bind_address: where nginx listens on the host's network: 127.0.0.1 for a local endpoint, 0.0.0.0 on
             an EC2 instance (its load balancer calls it).
         :param container_name: the proxy container's name; default proxy_name(endpoint_name).
+        :param log_invocations: log each invocation's time for the idleness reader (local endpoints); an EC2 host's
+            load balancer counts its requests instead, and nothing there would read or rotate the log.
         """
         self.bind_address = bind_address
         self.capture = capture
@@ -126,6 +129,7 @@ class EndpointProxy:
         self.network = network_name(endpoint_name)
         self.name = container_name or proxy_name(endpoint_name)
         self._network_mode = network_mode
+        self.log_invocations = log_invocations
         # The container start() started, for the first route.
         self.started: Any | None = None
 
@@ -356,7 +360,14 @@ class EndpointProxy:
         :param servers: ``address:port`` of each model container.
         """
         lua = capture_config.lua_settings(self.capture) if self.capture is not None else None
-        return render_config(self.endpoint_name, revision, servers, self.limits, capture_settings=lua)
+        return render_config(
+            self.endpoint_name,
+            revision,
+            servers,
+            self.limits,
+            capture_settings=lua,
+            log_invocations=self.log_invocations,
+        )
 
     def _write_edge(self, port: int) -> None:
         """Write edge.conf: the edge listens where mlc-proxy-start did, and never changes afterwards.

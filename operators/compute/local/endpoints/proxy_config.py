@@ -39,6 +39,9 @@ EDGE_TEMPLATE_NAME = "edge.conf.j2"
 # In the proxy container (docker/endpoint-proxy/start.py and reload.sh name them too).
 ROUTER_SOCKET = "/tmp/mlc-router.sock"
 ROUTER_PID_FILE = "/tmp/nginx.pid"
+# The router logs the time of each POST /invocations here, inside the proxy container (one line of $msec per request;
+# ml_lifecycle.compute.local.endpoint_activity reads and rotates it). GET /ping is not counted.
+INVOCATION_LOG = "/tmp/mlc-invocations.log"
 EDGE_PID_FILE = "/tmp/nginx-edge.pid"
 MAX_INVOCATION_TIMEOUT_S = 3600
 CONTEXT_ENV = "ML_LIFECYCLE_PROXY_CONTEXT"
@@ -128,6 +131,7 @@ def render_config(
     limits: ServingLimits,
     context: Path | None = None,
     capture_settings: str | None = None,
+    log_invocations: bool = True,
 ) -> str:
     """Render the router's nginx.conf for an endpoint (reloaded on each update).
 
@@ -137,6 +141,8 @@ def render_config(
     :param limits: the serving limits.
     :param context: the folder holding nginx.conf.j2; default proxy_context().
     :param capture_settings: the data capture's Lua settings (capture_config.lua_settings), or None: no capture.
+    :param log_invocations: log each invocation's time to INVOCATION_LOG (a local endpoint's idleness is read there);
+        False where nothing reads it (an EC2 host: its load balancer counts the requests).
     """
     if not servers:
         raise EngineError(f"The proxy of endpoint {endpoint_name} needs at least one model container to route to")
@@ -158,6 +164,7 @@ def render_config(
             variant_name=VARIANT_NAME,
             forwarded_headers=FORWARDED_HEADERS,
             capture_settings=capture_settings,
+            invocation_log=INVOCATION_LOG if log_invocations else "",
         )
     )
 

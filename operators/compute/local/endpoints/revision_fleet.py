@@ -15,10 +15,6 @@ from ml_lifecycle.core.container_resources import ContainerResources
 from ml_lifecycle.core.contract import SERVING_PORT, STOP_GRACE_SERVING_S, host_names
 from ml_lifecycle.errors import EngineError
 
-# How often the engine restarts a serving container that dies (a crash, an out-of-memory kill) before the endpoint
-# reports it Failed: enough to ride out a bad request that crashes the server, not to hide one that cannot start.
-SERVING_RESTARTS = 3
-
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -81,7 +77,6 @@ def start_revision(
             hostname=host,
             container_port=SERVING_PORT,
             replace=False,  # the revision makes the name new
-            restart_max=SERVING_RESTARTS,
             resources=host_resources,
         )
         created.append(container)
@@ -111,13 +106,24 @@ def published_port(container: Any, container_port: int = SERVING_PORT) -> int:
 
 
 def wait_healthy(engine: DockerEngine, servers: Sequence[ServingContainer], startup_timeout_s: float) -> float:
-    """Wait until every container answers GET /ping and return the slowest one's seconds.
+    """Wait until every container answers GET /ping, then have the engine restart each whenever it dies; return the
+    slowest one's seconds.
+
+    A container that dies before its first answer is not restarted: the deploy fails with its exit code and last
+    words. One that dies later is restarted, however often over its life; only a crash loop (health.CRASH_LOOP_DEATHS
+    deaths within health.CRASH_LOOP_WINDOW_S) shows the endpoint Failed.
 
     :param engine: the Docker engine.
     :param servers: the revision's containers.
     :param startup_timeout_s: the startup budget of each.
     """
-    return max(in_parallel(lambda s: wait_until_healthy(engine, s, startup_timeout_s), servers), default=0.0)
+
+    def healthy(server: ServingContainer) -> float:
+        took_s = wait_until_healthy(engine, server, startup_timeout_s)
+        engine.keep_restarting(server.container)
+        return took_s
+
+    return max(in_parallel(healthy, servers), default=0.0)
 
 
 def upstreams(engine: DockerEngine, servers: Sequence[ServingContainer], network: str) -> list[str]:

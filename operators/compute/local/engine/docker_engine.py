@@ -12,6 +12,7 @@ from ml_lifecycle.compute.local.engine.gpus import EngineGpus
 from ml_lifecycle.compute.local.engine.images import ENGINE_HINT, EngineImages, ImageInfo
 from ml_lifecycle.compute.local.engine.networks import EngineNetworks
 from ml_lifecycle.compute.local.engine.resources import EngineResources
+from ml_lifecycle.compute.local.engine.restarts import EngineRestarts
 from ml_lifecycle.compute.local.engine.start_failures import explain_start_failure
 from ml_lifecycle.core.container_resources import ContainerResources
 from ml_lifecycle.core.contract import Mount
@@ -25,7 +26,7 @@ HOST_NETWORK = "host"
 LIST_ATTEMPTS = 10
 
 
-class DockerEngine(EngineImages, EngineNetworks, EngineGpus, EngineResources):
+class DockerEngine(EngineImages, EngineNetworks, EngineGpus, EngineResources, EngineRestarts):
     """A thin adapter over the docker SDK: images, containers, networks; nothing job-specific."""
 
     def __init__(self, client: Any | None = None) -> None:
@@ -260,7 +261,6 @@ class DockerEngine(EngineImages, EngineNetworks, EngineGpus, EngineResources):
         replace: bool = True,
         user: str | None = None,
         no_capabilities: bool = False,
-        restart_max: int = 0,
         resources: ContainerResources | None = None,
     ) -> Any:
         """Start a long-lived container on a network, one port published on 127.0.0.1; three engine calls in all.
@@ -280,8 +280,6 @@ class DockerEngine(EngineImages, EngineNetworks, EngineGpus, EngineResources):
         :param replace: remove a leftover container of the same name first (skip it for names never used before).
         :param user: the user to run as, or None for the image's.
         :param no_capabilities: drop every Linux capability and forbid gaining privileges (setuid binaries).
-        :param restart_max: restart the container when it dies (a crash, an out-of-memory kill; not a stop) at most
-            this many times, keeping its address; 0 never restarts it.
         :param resources: memory, CPUs, GPUs, /dev/shm and limits; None leaves the engine's defaults.
         """
         import docker
@@ -299,7 +297,6 @@ class DockerEngine(EngineImages, EngineNetworks, EngineGpus, EngineResources):
                 network_mode=network,
                 cap_drop=["ALL"] if no_capabilities else None,
                 security_opt=["no-new-privileges"] if no_capabilities else None,
-                restart_policy={"Name": "on-failure", "MaximumRetryCount": restart_max} if restart_max else None,
                 **self.host_resources(resources),
             )
             try:

@@ -20,6 +20,7 @@ class ContainerState:
     :param oom_killed: whether the out-of-memory killer ended it.
     :param restarts: how many times the engine restarted it.
     :param last_lines: the last lines of its output.
+    :param recent_deaths: how many times it died within the window its reader looked at (health.CRASH_LOOP_WINDOW_S).
     """
 
     name: str
@@ -28,6 +29,7 @@ class ContainerState:
     oom_killed: bool = False
     restarts: int = 0
     last_lines: str = ""
+    recent_deaths: int = 0
 
     @property
     def is_running(self) -> bool:
