@@ -35,7 +35,8 @@ class Operations:
             "processing": JobApi(PROCESSING, config, self.state),
         }
         self.endpoints = EndpointApi(config, self.state)
-        self.tuning = TuningJobApi(config, self.state)
+        training = self.jobs["training"]
+        self.tuning = TuningJobApi(config, self.state, lambda name: training.describe({"TrainingJobName": name}))
         self.tags = TagsApi(self.state)
         self.logs = LogsApi(self.jobs, self.endpoints)
         self.table = self._table()

@@ -18,7 +18,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ml_lifecycle.api_server.config import ApiConfig
@@ -66,12 +66,14 @@ class TuningJobApi:
 
     :param config: the API's settings.
     :param state: the API's stored resources.
+    :param settle_trial: describes a trial as a training job, which keeps its final record once it ended.
     """
 
-    def __init__(self, config: ApiConfig, state: ApiState) -> None:
+    def __init__(self, config: ApiConfig, state: ApiState, settle_trial: Callable[[str], Any]) -> None:
         from ml_lifecycle.stores import store_factory
 
         self.config, self.state = config, state
+        self.settle_trial = settle_trial
         self.store_for = store_factory(config.aws_conn_id)
         self.stepping: dict[str, threading.Thread] = {}  # tuning jobs this API steps
         self._lock = threading.Lock()
@@ -137,14 +139,31 @@ class TuningJobApi:
         return {f"{NOUN}Arn": self._arn(name)}
 
     def _tuning_state(self, request: Mapping[str, Any]) -> TuningState | None:
-        """Return a tuning job's state (the Tuner's document), or None before its first step wrote it.
+        """Return a tuning job's state (the Tuner's document): the one kept once it ended, else the one under its
+        output path, or None before its first step wrote it.
 
         :param request: its CreateHyperParameterTuningJob request.
         """
         from ml_lifecycle.tuning.state_store import read_state, state_uri
 
+        document = self.state.get(KIND, key_of(str(request[NAME_FIELD]))) or {}
+        if document.get("request") == request and document.get("settled_state"):
+            return TuningState.from_dict(document["settled_state"])
         output_path = str(request["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"])
         return read_state(self.store_for, state_uri(output_path, str(request[NAME_FIELD])))
+
+    def _settle(self, name: str, state: TuningState | None) -> None:
+        """Keep an ended tuning job's state, and its trials' final records, in the API's own state, so that they are
+        described and listed after its output bucket was emptied or deleted, as on SageMaker.
+
+        :param name: its name.
+        :param state: its state, if it has one.
+        """
+        if state is None or state.status == "InProgress":
+            return
+        for trial in state.trials:
+            keeping_error(functools.partial(self.settle_trial, trial.name), f"Keeping trial {trial.name}'s record")
+        self._update(name, settled_state=state.to_dict())
 
     def _start_stepping(self, name: str, claim: Claim) -> None:
         """Step a tuning job in a thread of this process, unless this process already does.
@@ -170,6 +189,7 @@ class TuningJobApi:
         """
         try:
             self._steps(name, claim)
+            self._settle(name, self._tuning_state(self._document(name)["request"]))
         except ClaimLost as lost:
             log.info("Tuning job %s: another process steps it now (%s)", name, lost)
         except Exception as err:
@@ -288,6 +308,8 @@ class TuningJobApi:
         :param document: its stored document.
         """
         state = self._tuning_state(document["request"])
+        if state is not None and state.status != "InProgress" and not document.get("settled_state"):
+            self._settle(name, state)
         going_on = (state is None or state.status == "InProgress") and not document.get("failure_reason")
         if going_on and key_of(name) not in self.stepping:
             claim = self.claims.take(key_of(name))
@@ -324,7 +346,14 @@ class TuningJobApi:
 
         output_path = str(request["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"])
         parents = (request.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs") or []
-        states = [read_state(self.store_for, state_uri(output_path, str(p[NAME_FIELD]))) for p in parents]
+        states = []
+        for parent in parents:
+            kept = (self.state.get(KIND, key_of(str(parent[NAME_FIELD]))) or {}).get("settled_state")
+            states.append(
+                TuningState.from_dict(kept)
+                if kept
+                else read_state(self.store_for, state_uri(output_path, parent[NAME_FIELD]))
+            )
         return [s for s in states if s is not None]
 
     def stop(self, request: Mapping[str, Any]) -> dict[str, Any]:

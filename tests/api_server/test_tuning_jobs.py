@@ -90,16 +90,27 @@ def test_a_grid_tuning_job_runs_every_trial_as_a_training_job_and_names_the_best
     )
     assert len(page["TrainingJobSummaries"]) == 2 and page["NextToken"]
 
+    model = f"s3://ml-bucket/tuning/{best['TrainingJobName']}/output/model.tar.gz"
+    assert s3.head_object(Bucket="ml-bucket", Key=model[len("s3://ml-bucket/") :])
+
+    # Once it ended, the tuning job and its trials are still described and listed when its output path is emptied
+    # (a DAG that deletes its bucket): the API kept their final state and records, as SageMaker does.
+    for found_page in s3.get_paginator("list_objects_v2").paginate(Bucket="ml-bucket", Prefix="tuning/"):
+        for found in found_page.get("Contents", []):
+            s3.delete_object(Bucket="ml-bucket", Key=found["Key"])
+    assert sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)["BestTrainingJob"] == best
+    after_emptied = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert len(after_emptied["TrainingJobSummaries"]) == 3
+
     # The best trial is a training job as SageMaker shows one (the SDK's best_estimator() attaches to it so).
     trial = sagemaker.describe_training_job(TrainingJobName=best["TrainingJobName"])
     assert trial["TrainingJobStatus"] == "Completed"
     assert trial["HyperParameters"]["opt"] == "a"
     assert trial["HyperParameters"]["_tuning_objective_metric"] == "loss"
-    model = trial["ModelArtifacts"]["S3ModelArtifacts"]
-    assert model == f"s3://ml-bucket/tuning/{best['TrainingJobName']}/output/model.tar.gz"
-    assert s3.head_object(Bucket="ml-bucket", Key=model[len("s3://ml-bucket/") :])
+    assert trial["ModelArtifacts"]["S3ModelArtifacts"] == model
     listed = sagemaker.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
     assert sorted(s["TrainingJobName"] for s in listed) == sorted(t["TrainingJobName"] for t in trials)
+    assert {s["TrainingJobStatus"] for s in listed} == {"Completed"}
 
     # Without SortBy and SortOrder, both tuning lists are by name, ascending (botocore's documented defaults).
     by_default = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
@@ -280,9 +291,8 @@ def _wait_for_completed(sagemaker: Any, name: str, completed: int) -> None:
 def test_api_processes_that_find_a_tuning_job_unstepped_take_it_over_only_once(s3, curve_image, docker_client, ml_home):
     from ml_lifecycle.api_server.config import ApiConfig
     from ml_lifecycle.api_server.names import key_of
-    from ml_lifecycle.api_server.state import ApiState
+    from ml_lifecycle.api_server.operations import Operations
     from ml_lifecycle.api_server.tuning_jobs import NAME_FIELD, TuningJobApi
-    from ml_lifecycle.stores import store_factory
 
     s3.put_object(Bucket="ml-bucket", Key="data/curve/x.csv", Body=b"1\n")
     config = ApiConfig(
@@ -292,7 +302,7 @@ def test_api_processes_that_find_a_tuning_job_unstepped_take_it_over_only_once(s
 
     def api_process() -> TuningJobApi:
         """Return the tuning operations of one more API process over the same state."""
-        return TuningJobApi(config, ApiState(config.state_root, store_factory(config.aws_conn_id)))
+        return Operations(config).tuning
 
     name = f"api-tune-race-{uuid.uuid4().hex[:8]}"
     request = tuning_request(name, curve_image)
