@@ -1,6 +1,7 @@
 """Verify AWS Signature Version 4 on requests to our SageMaker-compatible API, as AWS verifies them: the signature
-is computed again with botocore's own signer from the secret of the access key the request names, over exactly the
-headers it says it signed, and compared in constant time. Unsigned, wrongly signed, stale or unknown-key requests
+is computed again with botocore's own signer (canonical request, string to sign) from the secret of the access key
+the request names, over exactly the headers it says it signed, and compared in constant time. The body is hashed
+once and the signing key derived once per secret, day, region and service, as AWS SDKs do when they sign. Unsigned, wrongly signed, stale or unknown-key requests
 are refused before anything runs.
 
 Credentials live where the operator of the API says (an Airflow connection: login = access key id, password =
@@ -9,18 +10,22 @@ secret), as MinIO keeps its own for S3.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 MAX_SKEW_S = 300  # AWS refuses requests more than 5 minutes from its clock
 _AUTHORIZATION = re.compile(
     r"AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
     r"\s*SignedHeaders=(?P<signed>[a-z0-9;\-]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
 )
+_AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
+SIGNING_KEYS_KEPT = 256  # derived keys (one per secret, day, region and service) kept, as AWS SDKs keep them
 
 
 class AuthError(Exception):
@@ -104,7 +109,9 @@ def verify(
     body_sha = hashlib.sha256(request.body).hexdigest()
     if headers.get("x-amz-content-sha256", body_sha) != body_sha:
         raise AuthError("SignatureDoesNotMatch", "The body does not match its X-Amz-Content-SHA256")
-    expected = _signature(request, headers, signed, amz_date, match["key"], secret, match["region"], match["service"])
+    expected = _signature(
+        request, headers, signed, amz_date, match["key"], secret, match["region"], match["service"], body_sha
+    )
     if not hmac.compare_digest(expected, match["signature"]):
         raise AuthError(
             "SignatureDoesNotMatch",
@@ -121,10 +128,13 @@ def _check_clock(amz_date: str, scope_date: str, now: datetime) -> None:
     :param scope_date: the credential scope's date (``20261207``).
     :param now: the server's time.
     """
+    parts = _AMZ_DATE.fullmatch(amz_date)
     try:
-        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        raise AuthError("IncompleteSignature", "X-Amz-Date is missing or not YYYYMMDDTHHMMSSZ") from None
+        signed_at = datetime(*(int(part) for part in parts.groups()), tzinfo=UTC) if parts else None
+    except ValueError:  # a month 13, a day 32...
+        signed_at = None
+    if signed_at is None:
+        raise AuthError("IncompleteSignature", "X-Amz-Date is missing or not YYYYMMDDTHHMMSSZ")
     if amz_date[:8] != scope_date:
         raise AuthError("SignatureDoesNotMatch", "The credential scope's date is not the request's X-Amz-Date")
     if abs((now - signed_at).total_seconds()) > MAX_SKEW_S:
@@ -140,6 +150,7 @@ def _signature(
     secret: str,
     region: str,
     service: str,
+    body_sha256: str,
 ) -> str:
     """Compute the signature botocore would make for the request, over the headers it signed.
 
@@ -151,19 +162,60 @@ def _signature(
     :param secret: the key's secret.
     :param region: the scope's region.
     :param service: the scope's service.
+    :param body_sha256: the hex SHA-256 of its body.
     """
-    from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
     token = headers.get("x-amz-security-token")
     aws_request = AWSRequest(
-        method=request.method,
-        url=request.url,
-        headers={name: headers[name] for name in signed if name in headers},
-        data=request.body,
+        method=request.method, url=request.url, headers={name: headers[name] for name in signed if name in headers}
     )
     aws_request.context["timestamp"] = amz_date
-    signer = SigV4Auth(Credentials(key, secret, token), service, region)
+    signer = _signer_class()(Credentials(key, secret, token), service, region, body_sha256)
     canonical = signer.canonical_request(aws_request)
     return str(signer.signature(signer.string_to_sign(aws_request, canonical), aws_request))
+
+
+@functools.cache
+def _signer_class() -> type:
+    """Return botocore's SigV4 signer given the body's digest (computed once, by verify) and a cached signing key."""
+    from botocore.auth import SigV4Auth
+
+    class KnownBodySigV4Auth(SigV4Auth):
+        """botocore's SigV4Auth for a body whose SHA-256 is known; its signing key derived once per day.
+
+        :param credentials: the credentials.
+        :param service_name: the signing name.
+        :param region_name: the scope's region.
+        :param body_sha256: the hex SHA-256 of the body (what SigV4Auth.payload returns for a bytes body).
+        """
+
+        def __init__(self, credentials: Any, service_name: str, region_name: str, body_sha256: str) -> None:
+            super().__init__(credentials, service_name, region_name)
+            self.body_sha256 = body_sha256
+
+        def payload(self, request: Any) -> str:
+            return self.body_sha256
+
+        def signature(self, string_to_sign: str, request: Any) -> str:
+            scope = (self.credentials.secret_key, request.context["timestamp"][0:8], self._region_name)
+            signing_key = _signing_key(*scope, self._service_name)
+            return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    return KnownBodySigV4Auth
+
+
+@functools.lru_cache(maxsize=SIGNING_KEYS_KEPT)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """Derive SigV4's signing key (kSigning) as botocore's SigV4Auth.signature does.
+
+    :param secret: the secret access key.
+    :param date: the scope's date (YYYYMMDD).
+    :param region: the scope's region.
+    :param service: the scope's service.
+    """
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+    return key

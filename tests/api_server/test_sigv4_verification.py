@@ -116,3 +116,19 @@ def test_a_key_the_server_does_not_know_is_refused():
 def test_a_request_signed_more_than_five_minutes_from_the_servers_clock_is_refused(offset_s):
     with pytest.raises(AuthError, match="expired"):
         _verify(_signed(), SIGNED_AT + timedelta(seconds=offset_s))
+
+
+def test_a_secret_changed_after_a_request_was_accepted_refuses_the_next_one():
+    request = _signed()
+    assert _verify(request).access_key_id == KEY  # the old secret's signing key is derived and kept
+    with pytest.raises(AuthError) as refused:
+        verify(request, lambda key: "the-rotated-secret", ("sagemaker",), SIGNED_AT)
+    assert refused.value.code == "SignatureDoesNotMatch"
+
+
+@pytest.mark.parametrize("amz_date", ["20261207T120000", "20261307T120000Z", "2026127T120000Z", ""])
+def test_an_x_amz_date_that_is_not_a_utc_timestamp_is_refused(amz_date):
+    request = _signed()
+    with pytest.raises(AuthError) as refused:
+        _verify(IncomingRequest(request.method, request.url, {**request.headers, "X-Amz-Date": amz_date}, request.body))
+    assert refused.value.code == "IncompleteSignature"
