@@ -1,8 +1,8 @@
 """Verify AWS Signature Version 4 on requests to our SageMaker-compatible API, as AWS verifies them: the signature
 is computed again with botocore's own signer (canonical request, string to sign) from the secret of the access key
 the request names, over exactly the headers it says it signed, and compared in constant time. The body is hashed
-once and the signing key derived once per secret, day, region and service, as AWS SDKs do when they sign. Unsigned, wrongly signed, stale or unknown-key requests
-are refused before anything runs.
+once and the signing key derived once per secret, day, region and service, as AWS SDKs do when they sign.
+Unsigned, wrongly signed, stale or unknown-key requests are refused before anything runs.
 
 Credentials live where the operator of the API says (an Airflow connection: login = access key id, password =
 secret), as MinIO keeps its own for S3.
