@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from ml_lifecycle.api_server.config import ApiConfig
 from ml_lifecycle.api_server.errors import ApiError, api_error_of
@@ -41,36 +43,75 @@ MAX_JSON_BYTES = 2 * 1024 * 1024  # a SageMaker request is far smaller; the body
 MAX_INVOCATION_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint payload limit
 
 
-async def _body(request: Request, limit_bytes: int) -> bytes:
+async def _body(headers: Mapping[str, str], chunks: AsyncIterator[bytes], limit_bytes: int) -> bytes:
     """Read a request's body once its Authorization header looks like a signature, at most limit_bytes of it.
 
-    :param request: the request.
+    :param headers: the request's headers (lower-case names).
+    :param chunks: its body as it arrives.
     :param limit_bytes: the largest body accepted.
     """
-    if not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
+    if not headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
         raise AuthError("MissingAuthenticationToken", "Missing Authentication Token: sign the request (SigV4)")
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit_bytes):
         raise ApiError("ValidationException", f"The request body is over {limit_bytes} bytes", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    parts, size = [], 0
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit_bytes:
             raise ApiError("ValidationException", f"The request body is over {limit_bytes} bytes", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
-def _incoming(request: Request, body: bytes) -> IncomingRequest:
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """Yield an ASGI request's body as it arrives; stop early when the client went away.
+
+    :param receive: the ASGI receive channel.
+    """
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _ClientGone("the client closed the connection before it sent its body")
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
+
+
+def _incoming(scope: Scope, headers: Mapping[str, str], body: bytes) -> IncomingRequest:
     """Return the request as its client signed it: the path as sent, with the Host header.
 
-    :param request: the request.
+    :param scope: the request's ASGI scope.
+    :param headers: its headers (lower-case names).
     :param body: its body.
     """
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    query = request.scope.get("query_string", b"").decode()
-    url = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}{raw_path.decode()}"
-    return IncomingRequest(request.method, url + (f"?{query}" if query else ""), dict(request.headers), body)
+    raw_path = scope.get("raw_path") or URL(scope=scope).path.encode()
+    query = scope.get("query_string", b"").decode()
+    host = headers["host"] if "host" in headers else URL(scope=scope).netloc
+    url = f"{scope.get('scheme', 'http')}://{host}{raw_path.decode()}"
+    return IncomingRequest(scope["method"], url + (f"?{query}" if query else ""), dict(headers), body)
+
+
+def _headers_of(scope: Scope) -> dict[str, str]:
+    """Return an ASGI request's headers by (lower-case) name; of a repeated one, its first value, as Starlette reads it.
+
+    :param scope: the request's ASGI scope.
+    """
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
+
+
+async def _answer(send: Send, status: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:
+    """Send an answer (as Starlette's Response sends it: the given headers, then its Content-Length).
+
+    :param send: the ASGI send channel.
+    :param status: its status.
+    :param headers: its headers.
+    :param body: its body.
+    """
+    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    raw.append((b"content-length", str(len(body)).encode("latin-1")))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _error(err: ApiError, content_type: str = JSON_1_1) -> Response:
@@ -98,8 +139,8 @@ def create_app(config: ApiConfig | None = None, secret_for: Callable[[str], str 
     lookup = secret_for or ConnectionCredentials(settings.credentials_conn_id).secret_for
     invoker = Invoker(operations.endpoints.target_of, credentials=signing_credentials(settings.aws_conn_id))
 
-    def authenticate(request: Request, body: bytes, service: str) -> str:
-        caller = verify(_incoming(request, body), lookup, (service,), must_sign=MUST_SIGN)
+    def authenticate(scope: Scope, headers: Mapping[str, str], body: bytes, service: str) -> str:
+        caller = verify(_incoming(scope, headers, body), lookup, (service,), must_sign=MUST_SIGN)
         if caller.region != settings.region:
             raise AuthError("InvalidSignatureException", f"Signed for {caller.region}; this API is {settings.region}")
         return caller.access_key_id
@@ -108,10 +149,10 @@ def create_app(config: ApiConfig | None = None, secret_for: Callable[[str], str 
         target = request.headers.get("x-amz-target", "")
         prefix, _, operation = target.partition(".")
         try:
-            body = await _body(request, MAX_JSON_BYTES)
+            body = await _body(request.headers, request.stream(), MAX_JSON_BYTES)
             if prefix not in TARGETS:
                 raise ApiError("UnknownOperationException", f"X-Amz-Target {target!r} is not an operation here")
-            caller = authenticate(request, body, TARGETS[prefix])
+            caller = authenticate(request.scope, request.headers, body, TARGETS[prefix])
             handler = operations.handler(prefix, operation)
             payload = json.loads(body) if body.strip() else {}
             if not isinstance(payload, dict):
@@ -128,20 +169,25 @@ def create_app(config: ApiConfig | None = None, secret_for: Callable[[str], str 
             return _error(failure)
         return Response(json.dumps(answer), 200, media_type=JSON_1_1)
 
-    async def invocations(request: Request) -> Response:
+    async def invocations(scope: Scope, receive: Receive, send: Send) -> None:
+        # A plain ASGI endpoint (no Request or Response objects): the runtime path is the one clients time.
+        headers = _headers_of(scope)
         try:
-            body = await _body(request, MAX_INVOCATION_BYTES)
-            authenticate(request, body, RUNTIME_SIGNING_NAME)
-            status, headers, payload = await invoker.invoke(
-                request.path_params["name"], {k.lower(): v for k, v in request.headers.items()}, body
-            )
+            body = await _body(headers, _chunks(receive), MAX_INVOCATION_BYTES)
+            authenticate(scope, headers, body, RUNTIME_SIGNING_NAME)
+            status, answered, payload = await invoker.invoke(scope["path_params"]["name"], headers, body)
+        except _ClientGone:
+            return  # the client went away before it sent its body: nobody to answer
         except AuthError as err:
-            return _error(ApiError(err.code, str(err), err.status), "application/json")
+            refusal = _error(ApiError(err.code, str(err), err.status), "application/json")
         except (ModelError, ApiError) as err:
-            return _error(err, "application/json")
+            refusal = _error(err, "application/json")
         except Exception as err:
-            return _error(api_error_of(err), "application/json")
-        return Response(payload, status, headers=headers)
+            refusal = _error(api_error_of(err), "application/json")
+        else:
+            await _answer(send, status, answered.items(), payload)
+            return
+        await refusal(scope, receive, send)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -152,7 +198,24 @@ def create_app(config: ApiConfig | None = None, secret_for: Callable[[str], str 
     return Starlette(
         routes=[
             Route("/", json_operation, methods=["POST"]),
-            Route("/endpoints/{name}/invocations", invocations, methods=["POST"]),
+            Route("/endpoints/{name}/invocations", _AsgiEndpoint(invocations), methods=["POST"]),
         ],
         lifespan=lifespan,
     )
+
+
+class _ClientGone(Exception):
+    """The client closed its connection before it sent the whole request."""
+
+
+class _AsgiEndpoint:
+    """Marks a coroutine function as a plain ASGI app for Starlette's Route (which wraps functions in Request/Response).
+
+    :param handle: the ASGI coroutine function.
+    """
+
+    def __init__(self, handle: Callable[[Scope, Receive, Send], Any]) -> None:
+        self.handle = handle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handle(scope, receive, send)
