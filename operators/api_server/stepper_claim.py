@@ -86,6 +86,17 @@ class StepperClaims:
         if number != claim.number or holder.get("token") != self.token:
             raise ClaimLost(f"{self.kind}/{claim.key} is claimed by {holder} (claim {number}) now")
 
+    def holds(self, claim: Claim) -> bool:
+        """Say whether this process still holds the claim (False too when that cannot be read now).
+
+        :param claim: the claim this process took.
+        """
+        try:
+            self.check(claim)
+        except Exception:
+            return False
+        return True
+
     def renew(self, claim: Claim) -> None:
         """Extend the claim's lease, after checking it still holds.
 

@@ -189,18 +189,23 @@ class TuningJobApi:
         """
         try:
             self._steps(name, claim)
-            self._settle(name, self._tuning_state(self._document(name)["request"]))
         except ClaimLost as lost:
             log.info("Tuning job %s: another process steps it now (%s)", name, lost)
         except Exception as err:
             log.exception("Tuning job %s could not go on", name)
-            self._update(name, failure_reason=f"The tuning job could not go on: {err}")
+            if self.claims.holds(claim):  # a process that lost the claim leaves the verdict to the one stepping it
+                self._update(name, failure_reason=f"The tuning job could not go on: {err}")
+        else:
+            keeping_error(
+                lambda: self._settle(name, self._tuning_state(self._document(name)["request"])), f"Keeping {name}'s end"
+            )
         finally:
             with self._lock:
                 self.stepping.pop(key_of(name), None)
 
     def _steps(self, name: str, claim: Claim) -> None:
-        """The stepping loop (see _step_until_ended).
+        """The stepping loop (see _step_until_ended): a pass that fails (a store error, a step) is tried again at
+        the next poll; MAX_STEP_ERRORS in a row stop the running trials and fail the tuning job.
 
         :param name: the tuning job's name.
         :param claim: the claim on stepping it this process took.
@@ -217,16 +222,13 @@ class TuningJobApi:
         tuner.resume_running()
         errors, renewed_s = 0, time.monotonic()
         while True:
-            document = self._document(name)
-            check()
-            if self._stop_requested_epoch_s(name) is not None:
-                tuner.stop(STOPPED_BY_CALLER)
-                return
             try:
-                progress = tuner.step()
+                if self._pass(name, tuner, check):
+                    return
+                if time.monotonic() - renewed_s > STEPPER_LEASE_S / 2:
+                    self.claims.renew(claim)
+                    renewed_s = time.monotonic()
                 errors = 0
-            except JobFailed:
-                return  # no trial completed: the state says Failed, and the Describe says why
             except ClaimLost:
                 raise
             except Exception:
@@ -234,17 +236,30 @@ class TuningJobApi:
                 if errors >= MAX_STEP_ERRORS:
                     keeping_error(lambda: tuner.stop_all("the tuning job could not go on"), f"Stopping {name}'s trials")
                     raise
-                log.exception("Tuning job %s: a step failed (%d in a row); the next one retries", name, errors)
-                progress = None
-            self._note_trials(document, tuner.state)
-            if progress is not None and progress.result is not None:
-                return
-            if time.monotonic() - renewed_s > STEPPER_LEASE_S / 2:
-                self.claims.renew(claim)
-                renewed_s = time.monotonic()
+                log.exception("Tuning job %s: a pass failed (%d in a row); the next one retries", name, errors)
             if self._closing.wait(operator.poll_interval_s):
-                self.claims.release(claim)  # let the next API process take it over at once
+                keeping_error(lambda: self.claims.release(claim), f"Releasing {name}")  # the next process takes over
                 return
+
+    def _pass(self, name: str, tuner: Any, check: Callable[[], None]) -> bool:
+        """Stop the tuning job if a Stop was asked for, else take one step; return True once it ended.
+
+        :param name: its name.
+        :param tuner: its Tuner.
+        :param check: raises ClaimLost when this process no longer holds the claim.
+        """
+        document = self._document(name)
+        check()
+        if self._stop_requested_epoch_s(name) is not None:
+            # The state says Stopped even when a trial could not be stopped (the error names it; the reaper ends it).
+            keeping_error(lambda: tuner.stop(STOPPED_BY_CALLER), f"Stopping {name}'s trials")
+            return True
+        try:
+            progress = tuner.step()
+        except JobFailed:
+            return True  # no trial completed: the state says Failed, and the Describe says why
+        self._note_trials(document, tuner.state)
+        return progress.result is not None
 
     def close(self, timeout_s: float = 60.0) -> None:
         """Stop stepping (the server shuts down): each tuning job goes on in the next API process that is asked

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml_lifecycle.core.job_kinds import PROCESSING, JobKind, job_output_uri
@@ -139,13 +138,10 @@ class ProcessingContract:
 
         :param layouts: host -> layout, for the hosts here.
         """
-        messages = []
-        for host in sorted(layouts):
-            path = Path(layouts[host].message_file)
-            if path.is_file():
-                with path.open("rb") as message:
-                    messages.append(message.read(EXIT_MESSAGE_BYTES))
-        return exit_message(messages)
+        from ml_lifecycle.compute.local.container_files import read_container_file
+
+        found = (read_container_file(layouts[host].message_file, EXIT_MESSAGE_BYTES) for host in sorted(layouts))
+        return exit_message([message for message in found if message is not None])
 
     def export(self, store_for: StoreFor) -> ProcessingExport:
         """Return the export that uploads each output's folder to its destination.

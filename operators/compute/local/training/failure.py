@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from ml_lifecycle.compute.local.container_files import read_container_file
 from ml_lifecycle.compute.local.training.host_watch import WatchResult
 from ml_lifecycle.core import contract
 from ml_lifecycle.core.status import exit_reason
+
+FAILURE_FILE_MAX_BYTES = 1 << 20  # contract.failure_reason keeps far less; a huge file is not read whole
 
 
 def failure_reason_of(
@@ -23,10 +24,10 @@ def failure_reason_of(
     :param max_runtime_s: the runtime limit, for the message.
     """
     for host in sorted({*layouts, *remote_reasons}):
-        path = Path(layouts[host].failure_file) if host in layouts else None
+        written = read_container_file(layouts[host].failure_file, FAILURE_FILE_MAX_BYTES) if host in layouts else None
         text = remote_reasons.get(host, "")
-        if path is not None and path.is_file():
-            text = contract.failure_reason(path.read_text(errors="replace"))
+        if written is not None:
+            text = contract.failure_reason(written.decode(errors="replace"))
         if text:
             return text
     if watched.max_runtime_exceeded:
