@@ -15,6 +15,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 DEFER_MARGIN_S = 300.0
 # How long past the deadline one check may take before the wait ends as failed (well inside DEFER_MARGIN_S).
 CHECK_GRACE_S = 60.0
+CHECK_ERRORS_IN_A_ROW = 3  # a throttled or briefly unavailable AWS API is asked again; three failures end the wait
 
 
 class EndpointDeployTrigger(BaseTrigger):
@@ -118,11 +119,12 @@ class EndpointDeployTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield exactly one event: ``ok`` or ``failed``, with the reason.
 
-        A check that raises, or that does not answer by the deadline, ends the wait as ``failed`` too: the task then
-        resumes and rolls back as for a failed check (Airflow's own failure or timeout would not resume it).
+        A check that raises CHECK_ERRORS_IN_A_ROW times in a row (one throttled call is retried at the next poll), or
+        that does not answer by the deadline, ends the wait as ``failed`` too: the task then resumes and rolls back as
+        for a failed check (Airflow's own failure or timeout would not resume it).
         """
         self.log.info("Waiting for %s", self.what)
-        last = ""
+        last, errors = "", 0
         while True:
             answer_within_s = max(self.deadline_epoch_s - time.time(), 0.0) + self.check_grace_s
             try:
@@ -132,9 +134,15 @@ class EndpointDeployTrigger(BaseTrigger):
                 yield self._event("failed", why)
                 return
             except Exception as err:
+                errors += 1
                 why = f"{self.what}: a check failed ({type(err).__name__}: {err})"
-                yield self._event("failed", why)
-                return
+                if errors >= CHECK_ERRORS_IN_A_ROW or time.time() > self.deadline_epoch_s:
+                    yield self._event("failed", f"{why}, {errors} time(s) in a row")
+                    return
+                self.log.warning("%s; checking again in %g s", why, self.poll_interval_s)
+                await asyncio.sleep(self.poll_interval_s)
+                continue
+            errors = 0
             if status in ("ok", "failed"):
                 yield self._event(status, reason)
                 return

@@ -14,6 +14,7 @@ from support.moto import free_port
 from ml_lifecycle.agent.instance.cloudwatch import CloudWatchShipper
 from ml_lifecycle.agent.instance.imds import MetadataClient, MetadataError
 from ml_lifecycle.agent.instance.peers import PeersNotFound, job_instances, wait_for_peers
+from ml_lifecycle.agent.instance.scale_in import scaled_in
 
 REGION = "us-east-1"
 
@@ -52,6 +53,15 @@ def test_a_refused_token_is_renewed(metadata):
 def test_no_metadata_service_says_where_the_agent_runs():
     with pytest.raises(MetadataError, match="runs only on an EC2 instance"):
         MetadataClient(f"http://127.0.0.1:{free_port()}/").identity()
+
+
+def test_a_scale_in_is_seen_in_the_metadata_and_a_silent_service_says_no_without_raising(metadata):
+    client = MetadataClient(metadata.endpoint)
+    assert scaled_in(client) is False
+    metadata.scale_in()
+    assert scaled_in(client) is True
+    # The endpoint host asks every poll: a metadata service that does not answer now must not end the agent.
+    assert scaled_in(MetadataClient(f"http://127.0.0.1:{free_port()}/")) is False
 
 
 def _launch(ec2, job: str, count: int) -> list[dict]:

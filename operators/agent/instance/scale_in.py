@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from ml_lifecycle.agent.instance.imds import MetadataClient
+from ml_lifecycle.agent.instance.imds import MetadataClient, MetadataError
 from ml_lifecycle.core.ec2.endpoint_scaling import CAPTURE_DRAIN_HOOK, CAPTURE_DRAIN_S, TERMINATING_STATE
+
+log = logging.getLogger(__name__)
 
 
 def scaled_in(imds: MetadataClient) -> bool:
-    """Say whether Auto Scaling is ending this instance (a scale-in, or a replacement of an unhealthy one).
+    """Say whether Auto Scaling is ending this instance (a scale-in, or a replacement of an unhealthy one); a metadata
+    service that does not answer now (a timeout, throttling) says no, and the next poll asks again.
 
     :param imds: the metadata client.
     """
-    return imds.lifecycle_state() == TERMINATING_STATE
+    try:
+        return imds.lifecycle_state() == TERMINATING_STATE
+    except MetadataError as err:
+        log.warning("The instance metadata did not say whether Auto Scaling ends this instance: %s", err)
+        return False
 
 
 def let_go(autoscaling: Callable[[], Any], instance_id: str, sink: Callable[[str], None]) -> bool:
