@@ -28,6 +28,7 @@ from ml_lifecycle.api_server.jobs import OWNER_LABEL
 from ml_lifecycle.api_server.names import key_of, name_in
 from ml_lifecycle.api_server.state import ApiState
 from ml_lifecycle.api_server.stepper_claim import Claim, ClaimLost, StepperClaims
+from ml_lifecycle.api_server.tuning_states import KEPT_FIELD, KIND, NAME_FIELD, TuningStates
 from ml_lifecycle.compute.lifecycle import keeping_error
 from ml_lifecycle.core.errors import JobFailed
 from ml_lifecycle.core.sagemaker_api.arns import resource_arn
@@ -45,10 +46,8 @@ from ml_lifecycle.tuning.warm_start import parent_trials
 
 log = logging.getLogger(__name__)
 
-KIND = "tuning-jobs"
 TRAINING_KIND = "training-jobs"
 TITLE = "Hyper parameter tuning job"
-NAME_FIELD = f"{NOUN}Name"
 # How long a stepping process's claim lasts without renewal (another host takes over after it); renewed at half.
 STEPPER_LEASE_S = 300.0
 # Errors in a row (an unreachable store, a backend down) after which a tuning job ends Failed with the last one.
@@ -73,8 +72,8 @@ class TuningJobApi:
         from ml_lifecycle.stores import store_factory
 
         self.config, self.state = config, state
-        self.settle_trial = settle_trial
         self.store_for = store_factory(config.aws_conn_id)
+        self.states = TuningStates(state, self.store_for, settle_trial)
         self.stepping: dict[str, threading.Thread] = {}  # tuning jobs this API steps
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -128,7 +127,7 @@ class TuningJobApi:
         check_role(spec.role_arn, self.config, "TrainingJobDefinition.RoleArn")
         jobs.preflight(spec)
         parent_trials(self.store_for, spec.output_path, operator.tuning_config())  # a missing parent is refused now
-        if self._tuning_state(request) is not None:
+        if self.states.of(request) is not None:
             raise ApiError("ResourceInUse", f"A tuning job named {name!r} already ran under its output path: rename it")
         operator.stage_inputs(spec)
         if not self.state.create(KIND, key_of(name), document):
@@ -138,32 +137,12 @@ class TuningJobApi:
             self._start_stepping(name, claim)
         return {f"{NOUN}Arn": self._arn(name)}
 
-    def _tuning_state(self, request: Mapping[str, Any]) -> TuningState | None:
-        """Return a tuning job's state (the Tuner's document): the one kept once it ended, else the one under its
-        output path, or None before its first step wrote it.
-
-        :param request: its CreateHyperParameterTuningJob request.
-        """
-        from ml_lifecycle.tuning.state_store import read_state, state_uri
-
-        document = self.state.get(KIND, key_of(str(request[NAME_FIELD]))) or {}
-        if document.get("request") == request and document.get("settled_state"):
-            return TuningState.from_dict(document["settled_state"])
-        output_path = str(request["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"])
-        return read_state(self.store_for, state_uri(output_path, str(request[NAME_FIELD])))
-
-    def _settle(self, name: str, state: TuningState | None) -> None:
-        """Keep an ended tuning job's state, and its trials' final records, in the API's own state, so that they are
-        described and listed after its output bucket was emptied or deleted, as on SageMaker.
+    def _keep_end(self, name: str) -> None:
+        """Keep an ended tuning job's state and its trials' records in the API's own state (see tuning_states).
 
         :param name: its name.
-        :param state: its state, if it has one.
         """
-        if state is None or state.status == "InProgress":
-            return
-        for trial in state.trials:
-            keeping_error(functools.partial(self.settle_trial, trial.name), f"Keeping trial {trial.name}'s record")
-        self._update(name, settled_state=state.to_dict())
+        self.states.keep(self.states.of(self._document(name)["request"]), functools.partial(self._update, name))
 
     def _start_stepping(self, name: str, claim: Claim) -> None:
         """Step a tuning job in a thread of this process, unless this process already does.
@@ -196,9 +175,7 @@ class TuningJobApi:
             if self.claims.holds(claim):  # a process that lost the claim leaves the verdict to the one stepping it
                 self._update(name, failure_reason=f"The tuning job could not go on: {err}")
         else:
-            keeping_error(
-                lambda: self._settle(name, self._tuning_state(self._document(name)["request"])), f"Keeping {name}'s end"
-            )
+            keeping_error(lambda: self._keep_end(name), f"Keeping {name}'s end")
         finally:
             with self._lock:
                 self.stepping.pop(key_of(name), None)
@@ -322,9 +299,9 @@ class TuningJobApi:
         :param name: its name.
         :param document: its stored document.
         """
-        state = self._tuning_state(document["request"])
-        if state is not None and state.status != "InProgress" and not document.get("settled_state"):
-            self._settle(name, state)
+        state = self.states.of(document["request"])
+        if state is not None and state.status != "InProgress" and not document.get(KEPT_FIELD):
+            self.states.keep(state, functools.partial(self._update, name))
         going_on = (state is None or state.status == "InProgress") and not document.get("failure_reason")
         if going_on and key_of(name) not in self.stepping:
             claim = self.claims.take(key_of(name))
@@ -349,27 +326,8 @@ class TuningJobApi:
             failure_reason=str(document.get("failure_reason") or ""),
             region=self.config.region,
             account=self.config.account_id,
-            parents=self._parent_states(document["request"]),
+            parents=self.states.parents(document["request"]),
         )
-
-    def _parent_states(self, request: Mapping[str, Any]) -> list[TuningState]:
-        """Return the states of a tuning job's warm start parents that are found (under its output path).
-
-        :param request: its CreateHyperParameterTuningJob request.
-        """
-        from ml_lifecycle.tuning.state_store import read_state, state_uri
-
-        output_path = str(request["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"])
-        parents = (request.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs") or []
-        states = []
-        for parent in parents:
-            kept = (self.state.get(KIND, key_of(str(parent[NAME_FIELD]))) or {}).get("settled_state")
-            states.append(
-                TuningState.from_dict(kept)
-                if kept
-                else read_state(self.store_for, state_uri(output_path, parent[NAME_FIELD]))
-            )
-        return [s for s in states if s is not None]
 
     def stop(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Ask a tuning job to stop: its stepping process stops every running trial and ends it Stopped.
