@@ -48,9 +48,8 @@ def test_request_load_scales_out_to_an_instance_that_serves_and_low_load_scales_
         live = live_revision(aws, name)
         group_name, target_group = live["group_name"], live["target_group_arn"]
         (first,) = group_members(autoscaling, group_name)
-        wait_until(
-            lambda: answers_on(emulator.instance(first).serving_port) == "8.0", "the first instance's model", WAIT_S
-        )
+        booted_first = wait_until(lambda: emulator.instances.get(first), "the first instance's boot", WAIT_S)
+        wait_until(lambda: answers_on(booted_first.serving_port) == "8.0", "the first instance's model", WAIT_S)
         (policy,) = autoscaling.describe_policies(AutoScalingGroupName=group_name)["ScalingPolicies"]
         label = policy["TargetTrackingConfiguration"]["PredefinedMetricSpecification"]["ResourceLabel"]
 

@@ -50,7 +50,7 @@ def test_a_terminated_serving_instance_is_replaced_and_the_replacement_serves_at
         group_name = live_revision(aws, name)["group_name"]
         target_group = live_revision(aws, name)["target_group_arn"]
         (lost,) = group_members(autoscaling, group_name)
-        port = emulator.instance(lost).serving_port
+        port = wait_until(lambda: emulator.instances.get(lost), "the first instance's boot", WAIT_S).serving_port
         wait_until(lambda: answers_on(port) == "8.0", "the first instance's model", WAIT_S)
 
         aws.ec2.terminate_instances(InstanceIds=[lost])
