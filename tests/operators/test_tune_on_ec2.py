@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.helpers import managed_containers, task_context
+from support.helpers import managed_containers, task_context, wait_until
 from support.tuning_runs import OPTIONS, tuning_args, tuning_state
 
 from ml_lifecycle import ExportArtifactsOperator, TuneOnEC2Operator
@@ -129,10 +129,7 @@ def test_a_retried_task_resumes_without_running_a_finished_trial_again(
         state = tuning_state(out)
         return state is not None and sum(t["status"] == "Completed" for t in state["trials"]) >= 2
 
-    deadline_s = time.monotonic() + 120
-    while not two_finished():
-        assert time.monotonic() < deadline_s, "two trials did not complete within 120 s"
-        time.sleep(0.2)
+    wait_until(two_finished, "two trials completed", timeout_s=120)
     os.killpg(task.pid, signal.SIGKILL)
     task.wait()
     before = tuning_state(out)
