@@ -143,12 +143,7 @@ class EndpointProxy:
 
         :param network_labels: ownership labels.
         """
-        # One engine call: a plain bridge (the engine picks the subnet). The proxy reaches the models by the addresses
-        # they got at start, so no fixed subnet is needed (creating one costs three more calls, ~0.3 s).
-        if not self.engine.client.networks.list(names=[self.network]):
-            self.engine.client.networks.create(
-                self.network, driver="bridge", labels=dict(network_labels), check_duplicate=True
-            )
+        self.engine.ensure_named_network(self.network, network_labels)
         return self.network
 
     def running(self) -> Any | None:

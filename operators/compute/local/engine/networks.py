@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -75,12 +76,55 @@ class EngineNetworks:
         except Exception as err:  # no default bridge (dockerd --bridge=none), or its address is not said
             raise EngineError(f"The Docker engine's default bridge has no gateway address: {err}") from err
 
-    def remove_network(self, name: str) -> None:
-        """Remove a network by name if it exists.
+    def ensure_named_network(self, name: str, labels: Mapping[str, str]) -> None:
+        """Create a plain bridge network unless one of that name exists, and leave exactly one of that name.
+
+        The engine allows two networks of one name (a killed task's create still in flight when its retry looked),
+        and then starts no container on either ("ambiguous"): the one with containers attached is kept, else the
+        oldest; the others go, their containers disconnected (no container could start on the name while they were
+        two).
+
+        :param name: the network name.
+        :param labels: ownership labels.
+        """
+        found = self.named_networks(name)
+        if not found:
+            # One engine call (the engine picks the subnet); the second look finds a twin created meanwhile.
+            self.client.networks.create(name, driver="bridge", labels=dict(labels), check_duplicate=True)
+            found = self.named_networks(name)
+        if len(found) > 1:
+            for network in found:
+                network.reload()  # the listing does not say which containers are attached
+            _, *twins = sorted(found, key=lambda n: (not n.attrs.get("Containers"), n.attrs.get("Created", ""), n.id))
+            for twin in twins:
+                self._remove_twin(twin)
+
+    def named_networks(self, name: str) -> list[Any]:
+        """Return the networks of exactly this name (the engine's name filter also matches part of a name).
 
         :param name: the network name.
         """
-        for network in self.client.networks.list(names=[name]):
+        return [n for n in self.client.networks.list(names=[name]) if n.name == name]
+
+    def remove_network(self, name: str) -> None:
+        """Remove the networks of exactly this name, if any.
+
+        :param name: the network name.
+        """
+        for network in self.named_networks(name):
+            network.remove()
+
+    @staticmethod
+    def _remove_twin(network: Any) -> None:
+        """Remove a second network of a name, disconnecting what is attached to it.
+
+        :param network: the network.
+        """
+        import docker
+
+        with contextlib.suppress(docker.errors.NotFound):  # another process removed it first
+            for container_id in network.attrs.get("Containers") or {}:
+                network.disconnect(container_id, force=True)
             network.remove()
 
     def networks(self, labels: Mapping[str, str]) -> list[Any]:
