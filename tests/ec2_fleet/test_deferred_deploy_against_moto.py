@@ -9,7 +9,9 @@ metric (the error rate reads none). The triggers here run in this process (async
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,8 +19,9 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 from support import ec2_endpoints as ep
-from support.helpers import task_context
+from support.helpers import task_context, wait_until
 from support.moto import aws_connection
+from support.tcp_proxy import CuttableProxy
 
 from ml_lifecycle.compute.ec2.endpoint_rollout import UpdateRolledBack
 from ml_lifecycle.core.ec2.endpoint_hosts import HOST_REPORT
@@ -213,6 +216,41 @@ def test_a_check_that_raises_or_times_out_in_the_triggerer_rolls_the_canary_back
         _drive(op, task_context(), trigger_changes=fail_the_watch)
 
     assert _only_revision_serves(cloud, "rolled_back")["revision"] == blue["revision"]
+
+
+def test_a_check_that_fails_once_is_asked_again_at_the_next_poll_and_the_update_goes_on(
+    cloud, moto_server, monkeypatch, capfd
+):
+    from urllib.parse import urlsplit
+
+    moto = urlsplit(moto_server)
+    flaky = CuttableProxy(str(moto.hostname), int(moto.port or 80))
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_FLAKY", aws_connection(f"http://127.0.0.1:{flaky.port}"))
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own retry would hide the failure from the trigger
+    ep.deploy_task(cloud).execute(task_context())
+    blue = ep.read_state(cloud)["live"]
+
+    def one_failed_check(progress: dict[str, Any]) -> dict[str, Any]:
+        if (progress["phase"], progress["step"]) != ("watch", 0):
+            return {}
+        flaky.cut()  # the first check fails (AWS drops the connection); the endpoint answers again after it
+
+        def restore_after_a_refusal() -> None:
+            wait_until(lambda: flaky.refused, "a check refused", timeout_s=30, interval_s=0.05)
+            flaky.restore()
+
+        threading.Thread(target=restore_after_a_refusal, daemon=True).start()
+        return {"aws_conn_id": "aws_flaky", "poll_interval_s": 1.0}
+
+    shift = {"type": "canary", "canary_percent": 10, "wait_s": 1}
+    op = ep.deploy_task(cloud, "v2", deferrable=True, traffic_shift=shift)
+    result, _ = _drive(op, task_context(), trigger_changes=one_failed_check)
+
+    assert flaky.refused >= 1
+    said = "".join(capfd.readouterr())  # the trigger logs through structlog, as in the triggerer
+    assert re.search(r"a check failed \(StoreError: Could not reach S3.*checking again in 1 s", said)
+    green = _only_revision_serves(cloud, "updated")
+    assert green["revision"] == result["revision"] != blue["revision"]
 
 
 def _only_revision_serves(cloud: Any, outcome: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ class CuttableProxy:
         self.port = self._listener.getsockname()[1]
         self._open = threading.Event()
         self._open.set()
+        self.refused = 0  # connections closed at once while cut
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -37,6 +38,7 @@ class CuttableProxy:
                 return
             if not self._open.is_set():
                 client.close()
+                self.refused += 1
                 continue
             try:
                 upstream = socket.create_connection(self.target)
