@@ -166,7 +166,7 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
         return self._drive(self._open(context, stage=False), context)
 
     def _open(self, context: Any, *, stage: bool) -> Tuner:
-        """Build the tuner of this task instance from its stored state, and find its running trials again.
+        """Build the tuner of this task instance from its stored state (_drive finds its running trials again).
 
         :param context: the Airflow context.
         :param stage: upload script-mode code first (a fresh start; a resumed task uploaded it already).
@@ -188,7 +188,6 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
             names = [job_name(identity, attempt) for attempt in range(1, MAX_ATTEMPTS + 1)]
             tuner = Tuner(jobs, spec, config, names, identity.labels(), store_factory(self.aws_conn_id), self.log.info)
             self._tuner = tuner
-            tuner.resume_running()
         return tuner
 
     def _drive(self, tuner: Tuner, context: Any) -> dict[str, Any]:
@@ -197,14 +196,17 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
         :param tuner: the tuning job.
         :param context: the Airflow context (whether a failure is this task's last try).
         """
-        while True:
-            with _stopping_trials_if_final(tuner, context):
+        # Whatever fails from here on (finding the trials again, a step, handing the wait over) stops the trials
+        # when no retry will follow.
+        with _stopping_trials_if_final(tuner, context):
+            tuner.resume_running()
+            while True:
                 progress = tuner.step()
-            if progress.result is not None:
-                return progress.result
-            if self.deferrable:
-                self._defer(tuner, progress.running)
-            time.sleep(self.poll_interval_s)
+                if progress.result is not None:
+                    return progress.result
+                if self.deferrable:
+                    self._defer(tuner, progress.running)
+                time.sleep(self.poll_interval_s)
 
     def _defer(self, tuner: Tuner, running: list[Trial]) -> NoReturn:
         """Hand the wait for the running trials to the triggerer.
@@ -241,8 +243,8 @@ class TuneOnEC2Operator(TrainOnEC2Operator):
 
 @contextmanager
 def _stopping_trials_if_final(tuner: Tuner, context: Any) -> Iterator[None]:
-    """Let a step's error through, after stopping the running trials when no retry will follow it (the error is not
-    retryable, or this is the task's last try): nothing else would ever stop them. The step's error is kept.
+    """Let an error of the tuning loop through, after stopping the running trials when no retry will follow it (the
+    error is not retryable, or this is the task's last try): nothing else would ever stop them. The error is kept.
 
     :param tuner: the tuning job.
     :param context: the Airflow context.
