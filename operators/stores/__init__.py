@@ -89,4 +89,6 @@ def _default_s3_client() -> Any:
     """Build an S3 client from boto3's default chain (env, profile, instance role; AWS_ENDPOINT_URL_S3)."""
     import boto3
 
-    return boto3.session.Session().client("s3")
+    from ml_lifecycle.aws_clients import with_shared_loader
+
+    return with_shared_loader(boto3.session.Session()).client("s3")

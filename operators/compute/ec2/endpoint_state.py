@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import json
 import time
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from ml_lifecycle.core.uris import ArtifactUri, parse_uri
 from ml_lifecycle.errors import ArtifactNotFound, SpecError
 
 STATE_NAME = "state.json"
+REVISION_FORMAT = "%Y%m%d%H%M%S"
 STATE_PREFIX = "ml-lifecycle/endpoints"
 CREATING, IN_SERVICE, UPDATING, FAILED, DELETING = (
     EndpointStatus.CREATING,
@@ -188,9 +190,29 @@ class EndpointState:
             raise SpecError("endpoint state", str(err), "Write it with EndpointState.to_dict") from err
 
 
-def new_revision_id() -> str:
-    """Return a revision id: the UTC time to the second (two deploys of one endpoint never share a second)."""
-    return time.strftime("%Y%m%d%H%M%S", time.gmtime())
+def newest_revision(state: EndpointState | None) -> str | None:
+    """Return the newest revision id an endpoint's state names (serving, pending, or in its history), if any.
+
+    :param state: the endpoint's state, or None for a new endpoint.
+    """
+    if state is None:
+        return None
+    named = [r.revision for r in (state.live, state.pending) if r is not None]
+    named += [str(h["revision"]) for h in state.history if h.get("revision")]
+    return max(named, default=None)
+
+
+def new_revision_id(after: str | None = None, now_epoch_s: float | None = None) -> str:
+    """Return a revision id: the UTC time to the second, later than the endpoint's newest revision (a deploy in the
+    same second as the last one takes the next second: revisions name the endpoint's target groups and instances).
+
+    :param after: the endpoint's newest revision id, if it has one.
+    :param now_epoch_s: the time; now by default.
+    """
+    second = int(time.time() if now_epoch_s is None else now_epoch_s)
+    if after:
+        second = max(second, calendar.timegm(time.strptime(after, REVISION_FORMAT)) + 1)
+    return time.strftime(REVISION_FORMAT, time.gmtime(second))
 
 
 def default_state_prefix(model_uri: str, endpoint_name: str) -> ArtifactUri:

@@ -27,6 +27,7 @@ from ml_lifecycle.compute.ec2.endpoint_state import (
     StateStore,
     idle_limit_h,
     new_revision_id,
+    newest_revision,
 )
 from ml_lifecycle.compute.ec2.endpoint_teardown import STATE_TAG, locate_state_prefix, remove_endpoint_resources
 from ml_lifecycle.compute.ec2.fleet import Ec2Fleet
@@ -208,7 +209,7 @@ class Ec2Endpoints:
                 self.rollout(store).roll_back(
                     state, state.pending, RuntimeError("the task that deployed it ended"), sink
                 )
-        revision_id = new_revision_id()
+        revision_id = new_revision_id(after=newest_revision(state))
         green = Revision(
             revision_id,
             revision_job_name(spec.endpoint_name, revision_id),
