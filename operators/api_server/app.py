@@ -138,6 +138,7 @@ def create_app(config: ApiConfig | None = None, secret_for: Callable[[str], str 
     operations = Operations(settings)
     lookup = secret_for or ConnectionCredentials(settings.credentials_conn_id).secret_for
     invoker = Invoker(operations.endpoints.target_of, credentials=signing_credentials(settings.aws_conn_id))
+    operations.endpoints.watchers.append(invoker.forget)
 
     def authenticate(scope: Scope, headers: Mapping[str, str], body: bytes, service: str) -> str:
         caller = verify(_incoming(scope, headers, body), lookup, (service,), must_sign=MUST_SIGN)

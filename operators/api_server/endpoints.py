@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ml_lifecycle.api_server.config import ApiConfig
@@ -50,6 +50,8 @@ class EndpointApi:
         self.configs = StoredApi(ENDPOINT_CONFIG, config, state)
         self.deploys: dict[str, threading.Thread] = {}
         self.backends: dict[str, Any] = {}  # compute name -> its backend, built once (with its clients)
+        # Called with an endpoint's name once a deploy of it ended or it was deleted (the runtime's lookups forget it).
+        self.watchers: list[Callable[[str], None]] = []
 
     def _name(self, request: Mapping[str, Any]) -> str:
         """Return the endpoint name a request gives.
@@ -168,6 +170,7 @@ class EndpointApi:
                     document["request"] = pending
                 document.update(operation="", failure=failure, modified_epoch_s=time.time())
                 self.state.put(ENDPOINTS, key_of(name), document)
+            self._changed(name)
 
         thread = threading.Thread(target=deploy, name=f"deploy-{name}", daemon=True)
         self.deploys[name] = thread
@@ -255,7 +258,16 @@ class EndpointApi:
             raise validation(f"Endpoint {name!r} is being deployed: delete it once the deploy ended")
         self._backend(document["compute"]).endpoints().delete(name, {OWNER_LABEL: caller}, log.info)
         self.state.delete(ENDPOINTS, key_of(name))
+        self._changed(name)
         return {}
+
+    def _changed(self, name: str) -> None:
+        """Tell the watchers an endpoint changed.
+
+        :param name: the endpoint's name.
+        """
+        for watcher in self.watchers:
+            watcher(name)
 
     def list(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """List endpoints, filtered by name, status and time, a page at a time.

@@ -1,8 +1,9 @@
 """InvokeEndpoint (sagemaker-runtime): ``POST /endpoints/{EndpointName}/invocations`` forwarded to the endpoint's
 own URL with SageMaker's headers, its answer passed back as SageMaker passes it.
 
-The endpoint's URL is looked up again in the background once LOOKUP_TTL_S passed (no request waits for it), and
-requests travel over a pool of kept-alive connections, so the hop adds little to what the container takes.
+The endpoint's URL is looked up again in the background once LOOKUP_TTL_S passed (no request waits for it), at once
+when this API updated or deleted the endpoint (forget), and when its URL stops taking connections; requests travel
+over a pool of kept-alive connections, so the hop adds little to what the container takes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import aiohttp
 from ml_lifecycle.api_server.errors import ApiError
 from ml_lifecycle.compute.ec2.request_signing import signed_headers
 
-LOOKUP_TTL_S = 2.0
+# A lookup reads the endpoint's documents and asks its backend (a few milliseconds of this process's time, which the
+# requests it overlaps wait for): changes this API makes and an endpoint that moved or went are noticed without it.
+LOOKUP_TTL_S = 30.0
 # Request headers SageMaker passes to the container, and the answer's it passes back.
 FORWARDED = ("content-type", "accept", "x-amzn-sagemaker-custom-attributes", "x-amzn-sagemaker-inference-id")
 ANSWERED = ("content-type", "x-amzn-sagemaker-custom-attributes")
@@ -55,6 +58,7 @@ class Invoker:
         self.timeout = aiohttp.ClientTimeout(total=invocation_timeout_s)
         self.where: dict[str, tuple[float, Target]] = {}
         self.refreshing: set[str] = set()
+        self.forgotten: dict[str, int] = {}  # endpoint name -> how often forget() was called (a change meanwhile)
         self.session: aiohttp.ClientSession | None = None
 
     async def _target(self, name: str) -> Target:
@@ -65,13 +69,30 @@ class Invoker:
         """
         cached = self.where.get(name)
         if cached is None:
-            target = await asyncio.to_thread(self.locate, name)
-            self.where[name] = (time.monotonic(), target)
-            return target
+            return await self._look_up(name)
         if time.monotonic() - cached[0] >= LOOKUP_TTL_S and name not in self.refreshing:
             self.refreshing.add(name)
             asyncio.get_running_loop().create_task(self._refresh(name))
         return cached[1]
+
+    def forget(self, name: str) -> None:
+        """Drop what is known of an endpoint (it was updated or deleted): the next request looks it up.
+
+        :param name: the endpoint's name.
+        """
+        self.forgotten[name] = self.forgotten.get(name, 0) + 1
+        self.where.pop(name, None)
+
+    async def _look_up(self, name: str) -> Target:
+        """Look an endpoint up and keep the answer, unless the endpoint changed while it was looked up.
+
+        :param name: the endpoint's name.
+        """
+        forgotten = self.forgotten.get(name, 0)
+        target = await asyncio.to_thread(self.locate, name)
+        if self.forgotten.get(name, 0) == forgotten:
+            self.where[name] = (time.monotonic(), target)
+        return target
 
     async def _refresh(self, name: str) -> None:
         """Look an endpoint up again; forget it when it no longer serves (the next request then says so).
@@ -79,7 +100,7 @@ class Invoker:
         :param name: the endpoint's name.
         """
         try:
-            self.where[name] = (time.monotonic(), await asyncio.to_thread(self.locate, name))
+            await self._look_up(name)
         except Exception:
             self.where.pop(name, None)
         finally:

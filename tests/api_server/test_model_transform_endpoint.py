@@ -8,6 +8,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 from support.api_server import ROLE_ARN, ShapeChecker, api_client, training_request
+from support.helpers import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -101,7 +102,6 @@ def test_a_model_is_transformed_then_served_and_invoked_through_the_runtime(
         runtime.invoke_endpoint(EndpointName=endpoint, Body=b"not,a,number", ContentType="text/csv")
     assert model_error.value.response["Error"]["Code"] == "ModelError"
     assert model_error.value.response["OriginalStatusCode"] >= 400
-
     logs = api_client("logs", api_url)
     log_checker = ShapeChecker(logs)
     group = f"/aws/sagemaker/Endpoints/{endpoint}"
@@ -110,6 +110,21 @@ def test_a_model_is_transformed_then_served_and_invoked_through_the_runtime(
     served = logs.get_log_events(logGroupName=group, logStreamName=streams[0]["logStreamName"], startFromHead=True)
     assert served["events"], "the serving container's log is empty"
     assert not log_checker.problems, log_checker.problems
+    # An update to a config whose variant is named B: the runtime routes by the new config at once (this API forgets
+    # what it looked up when it deploys an endpoint; it would otherwise look again only after LOOKUP_TTL_S).
+    renamed = f"api-config-b-{suffix}"
+    variant_b = {"VariantName": "B", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+    sagemaker.create_endpoint_config(EndpointConfigName=renamed, ProductionVariants=[variant_b])
+    sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=renamed)
+    wait_until(
+        lambda: sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService",
+        "the update to end",
+        timeout_s=120,
+    )
+    answer = runtime.invoke_endpoint(
+        EndpointName=endpoint, Body=row.encode(), ContentType="text/csv", TargetVariant="B"
+    )
+    assert answer["InvokedProductionVariant"] == "B"
 
     assert runtime_checker.checked and not runtime_checker.problems, runtime_checker.problems
     sagemaker.delete_endpoint(EndpointName=endpoint)
@@ -119,4 +134,5 @@ def test_a_model_is_transformed_then_served_and_invoked_through_the_runtime(
         runtime.invoke_endpoint(EndpointName=endpoint, Body=row.encode(), ContentType="text/csv")
     assert gone.value.response["Error"]["Code"] == "ValidationError"
     sagemaker.delete_endpoint_config(EndpointConfigName=config)
+    sagemaker.delete_endpoint_config(EndpointConfigName=renamed)
     sagemaker.delete_model(ModelName=model)
