@@ -163,14 +163,16 @@ class EndpointApi:
             except Exception as err:
                 log.exception("Deploying endpoint %s failed", name)
                 failure = f"{type(err).__name__}: {err}"
-            document = self.state.get(ENDPOINTS, key_of(name))
-            if document is not None:
-                pending = document.pop("pending", None)
-                if pending is not None and not failure:
-                    document["request"] = pending
-                document.update(operation="", failure=failure, modified_epoch_s=time.time())
-                self.state.put(ENDPOINTS, key_of(name), document)
-            self._changed(name)
+            try:
+                document = self.state.get(ENDPOINTS, key_of(name))
+                if document is not None:
+                    pending = document.pop("pending", None)
+                    if pending is not None and not failure:
+                        document["request"] = pending
+                    document.update(operation="", failure=failure, modified_epoch_s=time.time())
+                    self.state.put(ENDPOINTS, key_of(name), document)
+            finally:
+                self._changed(name)
 
         thread = threading.Thread(target=deploy, name=f"deploy-{name}", daemon=True)
         self.deploys[name] = thread
@@ -267,7 +269,10 @@ class EndpointApi:
         :param name: the endpoint's name.
         """
         for watcher in self.watchers:
-            watcher(name)
+            try:
+                watcher(name)
+            except Exception:  # the change happened: a watcher that fails must not say otherwise
+                log.exception("Telling %r that endpoint %s changed failed", watcher, name)
 
     def list(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """List endpoints, filtered by name, status and time, a page at a time.

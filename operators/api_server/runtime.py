@@ -9,6 +9,7 @@ over a pool of kept-alive connections, so the hop adds little to what the contai
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -59,6 +60,7 @@ class Invoker:
         self.where: dict[str, tuple[float, Target]] = {}
         self.refreshing: set[str] = set()
         self.forgotten: dict[str, int] = {}  # endpoint name -> how often forget() was called (a change meanwhile)
+        self._forgetting = threading.Lock()
         self.session: aiohttp.ClientSession | None = None
 
     async def _target(self, name: str) -> Target:
@@ -80,8 +82,9 @@ class Invoker:
 
         :param name: the endpoint's name.
         """
-        self.forgotten[name] = self.forgotten.get(name, 0) + 1
-        self.where.pop(name, None)
+        with self._forgetting:
+            self.forgotten[name] = self.forgotten.get(name, 0) + 1
+            self.where.pop(name, None)
 
     async def _look_up(self, name: str) -> Target:
         """Look an endpoint up and keep the answer, unless the endpoint changed while it was looked up.
@@ -90,8 +93,9 @@ class Invoker:
         """
         forgotten = self.forgotten.get(name, 0)
         target = await asyncio.to_thread(self.locate, name)
-        if self.forgotten.get(name, 0) == forgotten:
-            self.where[name] = (time.monotonic(), target)
+        with self._forgetting:  # forget() runs in other threads: no change slips between the check and the keep
+            if self.forgotten.get(name, 0) == forgotten:
+                self.where[name] = (time.monotonic(), target)
         return target
 
     async def _refresh(self, name: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -87,17 +88,23 @@ class EngineNetworks:
         :param name: the network name.
         :param labels: ownership labels.
         """
+        import docker
+
         found = self.named_networks(name)
         if not found:
             # One engine call (the engine picks the subnet); the second look finds a twin created meanwhile.
-            self.client.networks.create(name, driver="bridge", labels=dict(labels), check_duplicate=True)
+            try:
+                self.client.networks.create(name, driver="bridge", labels=dict(labels), check_duplicate=True)
+            except docker.errors.APIError as err:
+                if err.status_code != 409:  # 409: another process created it since the first look
+                    raise
             found = self.named_networks(name)
         if len(found) > 1:
-            for network in found:
-                network.reload()  # the listing does not say which containers are attached
-            _, *twins = sorted(found, key=lambda n: (not n.attrs.get("Containers"), n.attrs.get("Created", ""), n.id))
+            # Containers attached, running or not (the network's own inspect lists only running ones).
+            users = {n.id: self.client.containers.list(all=True, filters={"network": n.id}) for n in found}
+            _, *twins = sorted(found, key=lambda n: (not users[n.id], _created_key(n), n.id))
             for twin in twins:
-                self._remove_twin(twin)
+                _remove_twin(twin, users[twin.id])
 
     def named_networks(self, name: str) -> list[Any]:
         """Return the networks of exactly this name (the engine's name filter also matches part of a name).
@@ -112,19 +119,6 @@ class EngineNetworks:
         :param name: the network name.
         """
         for network in self.named_networks(name):
-            network.remove()
-
-    @staticmethod
-    def _remove_twin(network: Any) -> None:
-        """Remove a second network of a name, disconnecting what is attached to it.
-
-        :param network: the network.
-        """
-        import docker
-
-        with contextlib.suppress(docker.errors.NotFound):  # another process removed it first
-            for container_id in network.attrs.get("Containers") or {}:
-                network.disconnect(container_id, force=True)
             network.remove()
 
     def networks(self, labels: Mapping[str, str]) -> list[Any]:
@@ -147,3 +141,30 @@ class EngineNetworks:
         if not address:
             raise EngineError(f"Container {container.name} has no address on network {network}; is it running?")
         return str(address)
+
+
+def _remove_twin(network: Any, attached: Sequence[Any]) -> None:
+    """Remove a second network of a name, disconnecting the containers attached to it.
+
+    :param network: the network.
+    :param attached: its containers.
+    """
+    import docker
+
+    for container in attached:
+        with contextlib.suppress(docker.errors.NotFound):  # the container went meanwhile
+            network.disconnect(container.id, force=True)
+    with contextlib.suppress(docker.errors.NotFound):  # another process removed it first
+        network.remove()
+
+
+def _created_key(network: Any) -> str:
+    """Return a network's creation time as text that sorts in time order (the engine drops trailing zeros of the
+    fraction of a second, which text order would misplace).
+
+    :param network: the network.
+    """
+    stamp = str(network.attrs.get("Created", ""))
+    head, _, rest = stamp.partition(".")
+    digits = "".join(itertools.takewhile(str.isdigit, rest))
+    return head + digits.ljust(9, "0") + rest[len(digits) :]
