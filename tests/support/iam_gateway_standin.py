@@ -147,7 +147,7 @@ def serving(gateway: GatewayStandIn) -> Iterator[str]:
             self._reply("POST")
 
         def log_message(self, *args: Any) -> None:
-            pass
+            """Write no line per request (http.server logs each to stderr)."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
