@@ -106,7 +106,7 @@ class Invoker:
         try:
             await self._look_up(name)
         except Exception:
-            self.where.pop(name, None)
+            self.forget(name)
         finally:
             self.refreshing.discard(name)
 
@@ -131,7 +131,7 @@ class Invoker:
             status, answered, payload = await self._post(url, forwarded, body, region)
         except aiohttp.ClientConnectorError as err:
             # Nothing was sent: the endpoint may have moved (an update) or gone (deleted) since it was looked up.
-            self.where.pop(name, None)
+            self.forget(name)
             fresh, _, region = await self._target(name)
             if fresh == url:
                 raise ApiError(
@@ -141,7 +141,7 @@ class Invoker:
                 ) from err
             status, answered, payload = await self._post(fresh, forwarded, body, region)
         except (aiohttp.ClientError, TimeoutError) as err:  # sent, maybe run: an invocation is never sent twice
-            self.where.pop(name, None)
+            self.forget(name)
             await self._target(name)  # an endpoint deleted meanwhile says so; one that lives answered badly
             raise ApiError(
                 "ModelError", f"The model of endpoint {name} did not answer: {err or type(err).__name__}", 424
